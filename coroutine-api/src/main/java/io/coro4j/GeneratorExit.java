@@ -1,0 +1,17 @@
+package io.coro4j;
+
+/**
+ * Raised at a paused {@code yield} by {@link Generator#close()} so that the body's {@code finally}
+ * blocks run. A body should let it propagate (or return); yielding again after it is an error.
+ *
+ * <p>It is an {@link Error}, like Python's {@code GeneratorExit} is a {@code BaseException}, so
+ * that {@code catch (Exception e)} in a body does not swallow it by accident. It carries no stack
+ * trace: it is a control signal, not a fault.
+ */
+public final class GeneratorExit extends Error {
+    private static final long serialVersionUID = 1L;
+
+    public GeneratorExit() {
+        super("generator closed", null, false, false);
+    }
+}

@@ -1,0 +1,44 @@
+package io.coro4j.spi;
+
+/**
+ * The synchronous coroutine primitive under generators: a body that runs on the caller's request
+ * ({@link #resume()}) until it {@link #suspend() suspends} or returns.
+ *
+ * <p>Threading: at most one thread resumes a coroutine at a time, and never from inside the
+ * coroutine's own body; the API layer guarantees this and schedulers need not check it.
+ * Everything the body wrote before {@link #suspend()} is visible to the resumer after
+ * {@link #resume()} returns, and everything the resumer wrote before {@code resume()} is visible
+ * to the body after {@code suspend()} returns.
+ *
+ * <p>A coroutine resumed from inside a fiber runs as part of that fiber: if its body parks the
+ * fiber, the whole fiber suspends, and it may continue on another carrier thread.
+ */
+public interface Coroutine {
+
+    /**
+     * Runs the body from its start or from where it last suspended, until it suspends again or
+     * ends.
+     *
+     * @return {@code true} if the body has ended
+     * @throws IllegalStateException if the body has already ended
+     * @throws RuntimeException or {@link Error}: whatever the body let escape (it has then ended)
+     */
+    boolean resume();
+
+    /**
+     * Suspends the body back to the caller of {@link #resume()}.
+     *
+     * @throws IllegalStateException if called anywhere but inside this coroutine's running body,
+     *     or if it cannot suspend there (threadpool: inside {@code synchronized} or a native frame)
+     */
+    void suspend();
+
+    /** Whether the body has ended. */
+    boolean isDone();
+
+    /**
+     * Whether the calling code runs inside this coroutine's body right now (and not inside a
+     * coroutine nested in it).
+     */
+    boolean isCurrent();
+}

@@ -1,0 +1,42 @@
+package io.coro4j.spi;
+
+/**
+ * A unit of execution that can suspend itself without blocking a carrier thread.
+ *
+ * <p>{@link #park()} and {@link #unpark()} have the semantics of
+ * {@link java.util.concurrent.locks.LockSupport}: each fiber has one permit; {@code unpark} makes
+ * it available (idempotently) and {@code park} consumes it, suspending until it is available.
+ * An {@code unpark} that happens before the {@code park} is never lost. {@code park} may also
+ * return spuriously, so callers re-check their condition in a loop.
+ *
+ * <p>{@link #unpark()} may be called from any thread, fiber or not; {@link #park()} only by the
+ * fiber itself.
+ */
+public interface Fiber {
+
+    /** The scheduler that runs this fiber. */
+    Scheduler scheduler();
+
+    /**
+     * Suspends the calling fiber until its permit is available, then consumes it.
+     *
+     * @throws IllegalStateException if the caller is not this fiber, or the fiber cannot suspend
+     *     here (for example, on the threadpool scheduler, while holding a monitor)
+     */
+    void park();
+
+    /** Makes the permit available and, if the fiber is parked, makes it runnable. Thread-safe, idempotent. */
+    void unpark();
+
+    /** Whether the fiber has started and not yet finished. */
+    boolean isAlive();
+
+    /**
+     * An object the API layer associates with this fiber (its task, context, cancellation state).
+     * Schedulers store it and never interpret it.
+     */
+    Object attachment();
+
+    /** Sets {@link #attachment()}; call only before the fiber runs or from the fiber itself. */
+    void attach(Object attachment);
+}

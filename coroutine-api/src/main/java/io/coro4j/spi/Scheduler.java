@@ -1,0 +1,98 @@
+package io.coro4j.spi;
+
+import java.time.Duration;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Runs fibers and coroutines; the mechanism under every coroutine in coro4j.
+ *
+ * <p>All methods are thread-safe. A scheduler is created running; {@link #shutdown()} stops it
+ * accepting new fibers while the live ones run to completion, and the scheduler terminates (all
+ * of its threads end) once none is left. {@link #close()} is {@code shutdown()} followed by
+ * waiting for termination.
+ *
+ * <p>Coroutines ({@link #newCoroutine}) are not fibers: they run on whichever thread resumes them
+ * and are not counted as live work, so they neither keep a scheduler alive nor are refused by a
+ * shut-down one.
+ */
+public interface Scheduler extends AutoCloseable {
+
+    /** The kind of scheduler, e.g. {@code "threadpool"} or {@code "loom"}; the {@code scheduler} metrics tag. */
+    String kind();
+
+    /** This instance's name, unique among live schedulers in the JVM by convention; the {@code name} metrics tag. */
+    String name();
+
+    /**
+     * Starts a fiber that runs {@code body}. The body must not let an exception escape: the API
+     * layer catches and records its failures; an escaping one is reported to the fiber thread's
+     * uncaught exception handler and the fiber ends.
+     *
+     * @throws RejectedExecutionException if the scheduler is shut down
+     */
+    Fiber start(Runnable body);
+
+    /** The fiber of this scheduler the calling code runs in, or {@code null} if none. */
+    Fiber currentFiber();
+
+    /**
+     * Creates a coroutine that runs {@code body} when first resumed. It does not start anything.
+     * The body must not let an exception escape; if one does, {@link Coroutine#resume()} rethrows it.
+     */
+    Coroutine newCoroutine(Runnable body);
+
+    /**
+     * Runs {@code action} once, after {@code delay}, on a thread of the scheduler's choosing; the
+     * action must be short and must not block (it typically unparks a fiber).
+     *
+     * Timers keep working after {@link #shutdown()} while fibers are live, since those fibers may
+     * be waiting for them.
+     *
+     * @throws IllegalArgumentException if {@code delay} is negative
+     * @throws RejectedExecutionException if the scheduler has terminated
+     */
+    Timeout schedule(Runnable action, long delay, TimeUnit unit);
+
+    /** Counters and gauges for metrics; reading them is cheap and never blocks the scheduler. */
+    SchedulerStats stats();
+
+    /** Stops accepting new fibers; live fibers run on. Idempotent; does not wait. */
+    void shutdown();
+
+    /** Whether {@link #shutdown()} was called. */
+    boolean isShutdown();
+
+    /** Whether the scheduler is shut down, no fiber is live and all of its threads have ended. */
+    boolean isTerminated();
+
+    /**
+     * Waits until {@link #isTerminated()}, at most {@code timeout}.
+     *
+     * @return whether it terminated in time
+     * @throws InterruptedException if interrupted while waiting
+     */
+    boolean awaitTermination(Duration timeout) throws InterruptedException;
+
+    /**
+     * Shuts down and waits for every live fiber to finish and every thread to end. A fiber parked
+     * forever makes this wait forever, as {@link java.util.concurrent.ExecutorService#close()} would.
+     */
+    @Override
+    default void close() {
+        shutdown();
+        boolean interrupted = false;
+        while (true) {
+            try {
+                if (awaitTermination(Duration.ofDays(1))) {
+                    break;
+                }
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,57 @@
+package io.coro4j.spi;
+
+import java.util.Objects;
+
+/**
+ * Settings for creating a scheduler. Immutable; build one with {@link #builder()}.
+ *
+ * @param name the instance name (the {@code name} metrics tag); {@code null} lets the provider choose
+ * @param parallelism carrier threads for schedulers that own them (the threadpool); at least 1
+ * @param daemon whether owned threads are daemon threads, so they do not keep the JVM alive
+ */
+public record SchedulerConfig(String name, int parallelism, boolean daemon) {
+
+    /** Defaults: provider-chosen name, one carrier per available processor, daemon threads. */
+    public static final SchedulerConfig DEFAULT = builder().build();
+
+    public SchedulerConfig {
+        if (parallelism < 1) {
+            throw new IllegalArgumentException("parallelism " + parallelism + " should be at least 1");
+        }
+        if (name != null && name.isBlank()) {
+            throw new IllegalArgumentException("name should not be blank; pass null to let the provider choose one");
+        }
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Builds a {@link SchedulerConfig}; not thread-safe. */
+    public static final class Builder {
+        private String name;
+        private int parallelism = Runtime.getRuntime().availableProcessors();
+        private boolean daemon = true;
+
+        private Builder() {}
+
+        public Builder name(String name) {
+            this.name = Objects.requireNonNull(name, "name");
+            return this;
+        }
+
+        public Builder parallelism(int parallelism) {
+            this.parallelism = parallelism;
+            return this;
+        }
+
+        public Builder daemon(boolean daemon) {
+            this.daemon = daemon;
+            return this;
+        }
+
+        public SchedulerConfig build() {
+            return new SchedulerConfig(name, parallelism, daemon);
+        }
+    }
+}

@@ -1,0 +1,451 @@
+package io.coro4j.tck;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.coro4j.Generator;
+import io.coro4j.Schedulers;
+import io.coro4j.spi.Fiber;
+import io.coro4j.spi.Scheduler;
+import io.coro4j.spi.Timeout;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The scheduler mechanism itself: fibers, park/unpark, timers, lifecycle and statistics. A lost
+ * wake-up shows up as a fiber that never finishes, which the bounded waits turn into a failure.
+ */
+public abstract class FiberTck extends SchedulerTck {
+
+    @Test
+    void aFiberRunsItsBodyAndKnowsItself() throws Exception {
+        assertThat(scheduler.currentFiber()).isNull();
+        assertThat(Schedulers.currentFiber()).isNull();
+        AtomicReference<Fiber> inside = new AtomicReference<>();
+        CountDownLatch done = new CountDownLatch(1);
+        Fiber f = scheduler.start(() -> {
+            inside.set(scheduler.currentFiber());
+            done.countDown();
+        });
+        assertThat(done.await(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(inside.get()).isSameAs(f);
+        assertThat(f.scheduler()).isSameAs(scheduler);
+        assertThat(inFiber(() -> Schedulers.currentFiber() == scheduler.currentFiber()
+                && Schedulers.current() == scheduler)).isTrue();
+    }
+
+    @Test
+    void anUnparkBeforeTheParkIsNotLost() throws Exception {
+        AtomicInteger phase = new AtomicInteger();
+        AtomicReference<Fiber> ref = new AtomicReference<>();
+        CompletableFuture<String> result = startFiber(scheduler, () -> {
+            Fiber self = scheduler.currentFiber();
+            ref.set(self);
+            self.unpark();
+            self.unpark();
+            self.park(); // consumes the permit: returns at once
+            phase.set(1);
+            parkUntil(self, () -> phase.get() == 2);
+            return "woken";
+        });
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (phase.get() != 1 && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+        assertThat(phase.get()).as("park after unpark returned").isEqualTo(1);
+        scheduler.start(() -> { }); // unrelated traffic does not complete it
+        Thread.sleep(20);
+        assertThat(result.isDone()).isFalse();
+        phase.set(2);
+        ref.get().unpark();
+        assertThat(await(result)).isEqualTo("woken");
+    }
+
+    @Test
+    void parkOutsideTheFiberIsRejected() throws Exception {
+        CountDownLatch started = new CountDownLatch(1);
+        AtomicInteger go = new AtomicInteger();
+        AtomicReference<Fiber> ref = new AtomicReference<>();
+        CompletableFuture<Void> f = startFiber(scheduler, () -> {
+            ref.set(scheduler.currentFiber());
+            started.countDown();
+            parkUntil(ref.get(), () -> go.get() == 1);
+            return null;
+        });
+        assertThat(started.await(30, TimeUnit.SECONDS)).isTrue();
+        String message = "park() called by code that is not running in this fiber: a fiber can only park itself";
+        assertThatThrownBy(() -> ref.get().park()).isExactlyInstanceOf(IllegalStateException.class).hasMessage(message);
+        assertThat(inFiber(() -> {
+            try {
+                ref.get().park();
+                return "parked?";
+            } catch (IllegalStateException e) {
+                return e.getMessage();
+            }
+        })).isEqualTo(message);
+        go.set(1);
+        ref.get().unpark();
+        await(f);
+        assertThat(ref.get().isAlive()).isFalse();
+    }
+
+    /**
+     * Pairs of fibers pass a token back and forth with park/unpark (fiber to fiber, and fiber to
+     * platform thread); a lost wake-up leaves a pair stuck. 1,000,000 hand-overs in all by default.
+     */
+    @Test
+    void oneMillionParkUnparkHandOversLoseNoWakeUp() throws Exception {
+        int total = Stress.scaled(1_000_000);
+        int pairs = 4;
+        int perPair = total / pairs;
+        List<CompletableFuture<Long>> results = new ArrayList<>();
+        List<Thread> platform = new ArrayList<>();
+        for (int p = 0; p < pairs; p++) {
+            AtomicLong turn = new AtomicLong(); // even: A's turn, odd: B's turn
+            AtomicReference<Fiber> a = new AtomicReference<>();
+            AtomicReference<Fiber> bFiber = new AtomicReference<>();
+            AtomicReference<Thread> bThread = new AtomicReference<>();
+            CountDownLatch ready = new CountDownLatch(2);
+            boolean platformPartner = p % 2 == 1;
+            results.add(startFiber(scheduler, () -> {
+                Fiber self = scheduler.currentFiber();
+                a.set(self);
+                ready.countDown();
+                ready.await();
+                long handed = 0;
+                for (long i = 0; i < perPair; i += 2) {
+                    long mine = i;
+                    parkUntil(self, () -> turn.get() == mine);
+                    turn.set(mine + 1);
+                    handed++;
+                    if (platformPartner) {
+                        java.util.concurrent.locks.LockSupport.unpark(bThread.get());
+                    } else {
+                        bFiber.get().unpark();
+                    }
+                }
+                return handed;
+            }));
+            if (platformPartner) {
+                Thread t = new Thread(() -> {
+                    ready.countDown();
+                    try {
+                        ready.await();
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                    for (long i = 1; i < perPair; i += 2) {
+                        long mine = i;
+                        while (turn.get() != mine) {
+                            java.util.concurrent.locks.LockSupport.park();
+                        }
+                        turn.set(mine + 1);
+                        a.get().unpark();
+                    }
+                }, "tck-platform-partner-" + p);
+                bThread.set(t);
+                platform.add(t);
+                t.start();
+            } else {
+                results.add(startFiber(scheduler, () -> {
+                    Fiber self = scheduler.currentFiber();
+                    bFiber.set(self);
+                    ready.countDown();
+                    ready.await();
+                    long handed = 0;
+                    for (long i = 1; i < perPair; i += 2) {
+                        long mine = i;
+                        parkUntil(self, () -> turn.get() == mine);
+                        turn.set(mine + 1);
+                        handed++;
+                        a.get().unpark();
+                    }
+                    return handed;
+                }));
+            }
+        }
+        long handed = 0;
+        for (CompletableFuture<Long> r : results) {
+            handed += await(r);
+        }
+        for (Thread t : platform) {
+            t.join(60_000);
+            assertThat(t.isAlive()).as("platform partner finished").isFalse();
+        }
+        int fiberFiberPairs = (pairs + 1) / 2;
+        int fiberPlatformPairs = pairs / 2;
+        assertThat(handed).isEqualTo((long) fiberFiberPairs * perPair + (long) fiberPlatformPairs * (perPair / 2));
+    }
+
+    /** Many threads unpark a set of fibers at random moments while the fibers park and run. */
+    @Test
+    void concurrentUnparksFromManyThreadsWakeEveryWaiter() throws Exception {
+        int fibers = 8;
+        int unparkers = 3;
+        int postsPerFiber = Stress.scaled(50_000);
+        AtomicLongArray posted = new AtomicLongArray(fibers);
+        Fiber[] handles = new Fiber[fibers];
+        CountDownLatch ready = new CountDownLatch(fibers);
+        List<CompletableFuture<Long>> results = new ArrayList<>();
+        for (int i = 0; i < fibers; i++) {
+            int id = i;
+            results.add(startFiber(scheduler, () -> {
+                Fiber self = scheduler.currentFiber();
+                handles[id] = self;
+                ready.countDown();
+                long seen = 0;
+                long wakeups = 0;
+                while (seen < (long) postsPerFiber * unparkers) {
+                    long p = posted.get(id);
+                    if (p > seen) {
+                        seen = p;
+                    } else {
+                        self.park();
+                        wakeups++;
+                    }
+                }
+                return wakeups;
+            }));
+        }
+        assertThat(ready.await(30, TimeUnit.SECONDS)).isTrue();
+        List<Thread> threads = new ArrayList<>();
+        for (int u = 0; u < unparkers; u++) {
+            Thread t = new Thread(() -> {
+                for (int k = 0; k < postsPerFiber; k++) {
+                    for (int i = 0; i < fibers; i++) {
+                        posted.incrementAndGet(i);
+                        handles[i].unpark();
+                    }
+                }
+            }, "tck-unparker-" + u);
+            threads.add(t);
+            t.start();
+        }
+        for (CompletableFuture<Long> r : results) {
+            await(r);
+        }
+        for (Thread t : threads) {
+            t.join(60_000);
+        }
+        for (int i = 0; i < fibers; i++) {
+            assertThat(posted.get(i)).isEqualTo((long) postsPerFiber * unparkers);
+        }
+    }
+
+    @Test
+    void manyFibersMigrateAcrossParksAndKeepTheirIdentity() throws Exception {
+        int fibers = 64;
+        int parks = Stress.scaled(2_000);
+        Map<Fiber, Boolean> mismatches = new ConcurrentHashMap<>();
+        List<CompletableFuture<Integer>> results = new ArrayList<>();
+        for (int i = 0; i < fibers; i++) {
+            results.add(startFiber(scheduler, () -> {
+                Fiber self = scheduler.currentFiber();
+                int local = 0;
+                for (int k = 0; k < parks; k++) {
+                    self.unpark();
+                    scheduler.schedule(self::unpark, 0, TimeUnit.NANOSECONDS);
+                    self.park();
+                    if (scheduler.currentFiber() != self) {
+                        mismatches.put(self, true);
+                    }
+                    local++;
+                }
+                return local;
+            }));
+        }
+        for (CompletableFuture<Integer> r : results) {
+            assertThat(await(r)).isEqualTo(parks);
+        }
+        assertThat(mismatches).isEmpty();
+    }
+
+    @Test
+    void timersRunAfterTheirDelayAndCanBeCancelled() throws Exception {
+        CountDownLatch ran = new CountDownLatch(1);
+        long start = System.nanoTime();
+        AtomicLong ranAt = new AtomicLong();
+        scheduler.schedule(() -> {
+            ranAt.set(System.nanoTime());
+            ran.countDown();
+        }, 50, TimeUnit.MILLISECONDS);
+        AtomicInteger cancelledRan = new AtomicInteger();
+        Timeout cancelled = scheduler.schedule(cancelledRan::incrementAndGet, 100, TimeUnit.MILLISECONDS);
+        assertThat(cancelled.cancel()).isTrue();
+        assertThat(cancelled.cancel()).isFalse();
+        assertThat(ran.await(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(ranAt.get() - start).isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(50));
+        Thread.sleep(200);
+        assertThat(cancelledRan.get()).isZero();
+        assertThatThrownBy(() -> scheduler.schedule(() -> { }, -1, TimeUnit.MILLISECONDS))
+                .isExactlyInstanceOf(IllegalArgumentException.class)
+                .hasMessage("delay -1 MILLISECONDS should not be negative");
+    }
+
+    @Test
+    void aTimerWakesAParkedFiber() throws Exception {
+        long elapsed = inFiber(() -> {
+            Fiber self = scheduler.currentFiber();
+            AtomicInteger fired = new AtomicInteger();
+            long t0 = System.nanoTime();
+            scheduler.schedule(() -> {
+                fired.set(1);
+                self.unpark();
+            }, 20, TimeUnit.MILLISECONDS);
+            parkUntil(self, () -> fired.get() == 1);
+            return System.nanoTime() - t0;
+        });
+        assertThat(elapsed).isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(20));
+    }
+
+    @Test
+    void shutdownRefusesNewFibersAndTerminatesOnceTheLiveOnesEnd() throws Exception {
+        Scheduler s = newScheduler(2);
+        AtomicInteger go = new AtomicInteger();
+        AtomicReference<Fiber> waiting = new AtomicReference<>();
+        CountDownLatch started = new CountDownLatch(1);
+        CompletableFuture<String> live = startFiber(s, () -> {
+            waiting.set(s.currentFiber());
+            started.countDown();
+            parkUntil(waiting.get(), () -> go.get() == 1);
+            return "finished after shutdown";
+        });
+        assertThat(started.await(30, TimeUnit.SECONDS)).isTrue();
+        s.shutdown();
+        assertThat(s.isShutdown()).isTrue();
+        assertThatThrownBy(() -> s.start(() -> { }))
+                .isExactlyInstanceOf(RejectedExecutionException.class)
+                .hasMessage("scheduler \"" + s.name() + "\" is shut down: it accepts no new fibers");
+        assertThat(s.awaitTermination(Duration.ofMillis(100))).isFalse();
+        assertThat(s.isTerminated()).isFalse();
+        go.set(1);
+        waiting.get().unpark();
+        assertThat(await(live)).isEqualTo("finished after shutdown");
+        assertThat(s.awaitTermination(Duration.ofSeconds(30))).isTrue();
+        assertThat(s.isTerminated()).isTrue();
+        assertNoThreadsOf(s.name());
+        assertThatThrownBy(() -> s.schedule(() -> { }, 1, TimeUnit.MILLISECONDS))
+                .isExactlyInstanceOf(RejectedExecutionException.class)
+                .hasMessage("scheduler \"" + s.name() + "\" has terminated: it runs no timers");
+    }
+
+    @Test
+    void closeWaitsForLiveFibersAndEndsEveryThread() throws Exception {
+        Scheduler s = newScheduler(3);
+        AtomicInteger finished = new AtomicInteger();
+        for (int i = 0; i < 100; i++) {
+            s.start(() -> {
+                Fiber self = s.currentFiber();
+                AtomicInteger fired = new AtomicInteger();
+                s.schedule(() -> {
+                    fired.set(1);
+                    self.unpark();
+                }, 5, TimeUnit.MILLISECONDS);
+                parkUntil(self, () -> fired.get() == 1);
+                finished.incrementAndGet();
+            });
+        }
+        s.close();
+        assertThat(finished.get()).isEqualTo(100);
+        assertThat(s.isTerminated()).isTrue();
+        assertNoThreadsOf(s.name());
+    }
+
+    @Test
+    void closeFromInsideAFiberIsRejected() throws Exception {
+        String msg = inFiber(() -> {
+            try {
+                scheduler.close();
+                return "closed?";
+            } catch (IllegalStateException e) {
+                return e.getMessage();
+            }
+        });
+        assertThat(msg).startsWith("close() called from fiber code of scheduler \"" + scheduler.name() + "\"")
+                .endsWith("; call shutdown() instead");
+    }
+
+    @Test
+    void statisticsCountExactlyForAKnownWorkload() throws Exception {
+        Scheduler s = newScheduler(2);
+        int fibers = 50;
+        int sends = 1_000;
+        List<CompletableFuture<Integer>> all = new ArrayList<>();
+        for (int i = 0; i < fibers; i++) {
+            all.add(startFiber(s, () -> 1));
+        }
+        for (CompletableFuture<Integer> f : all) {
+            await(f);
+        }
+        long resumptionsBefore = s.stats().resumptions();
+        long suspensionsBefore = s.stats().suspensions();
+        Generator<Integer, Integer, Void> g = Generator.of(s, co -> {
+            while (true) {
+                co.yield(1);
+            }
+        });
+        for (int i = 0; i < sends; i++) {
+            g.next();
+        }
+        g.close();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (s.stats().fibersCompleted() < fibers && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+        assertThat(s.stats().fibersStarted()).isEqualTo(fibers);
+        assertThat(s.stats().fibersCompleted()).isEqualTo(fibers);
+        assertThat(s.stats().liveFibers()).isZero();
+        // sends resumptions, plus the one close() makes
+        assertThat(s.stats().resumptions() - resumptionsBefore).isEqualTo(sends + 1);
+        assertThat(s.stats().suspensions() - suspensionsBefore).isEqualTo(sends);
+        assertThat(s.stats().parkedFibers()).isZero();
+    }
+
+    @Test
+    void withOneCarrierFibersRunOneAtATimeInFifoOrder() throws Exception {
+        assumeTrue(honoursParallelism(), "this scheduler does not own its carrier threads (parallelism is not honoured)");
+        Scheduler loop = newScheduler(1);
+        List<Integer> order = new CopyOnWriteArrayList<>();
+        AtomicInteger concurrent = new AtomicInteger();
+        AtomicInteger maxConcurrent = new AtomicInteger();
+        CountDownLatch all = new CountDownLatch(100);
+        CompletableFuture<Void> spawner = startFiber(loop, () -> {
+            for (int i = 0; i < 100; i++) {
+                int id = i;
+                loop.start(() -> {
+                    int now = concurrent.incrementAndGet();
+                    maxConcurrent.accumulateAndGet(now, Math::max);
+                    order.add(id);
+                    concurrent.decrementAndGet();
+                    all.countDown();
+                });
+            }
+            return null;
+        });
+        await(spawner);
+        assertThat(all.await(30, TimeUnit.SECONDS)).isTrue();
+        List<Integer> expected = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            expected.add(i);
+        }
+        assertThat(order).isEqualTo(expected);
+        assertThat(maxConcurrent.get()).isEqualTo(1);
+        long carriers = Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().startsWith("coro4j-" + loop.name() + "-carrier-")).count();
+        assertThat(carriers).isEqualTo(1);
+    }
+}

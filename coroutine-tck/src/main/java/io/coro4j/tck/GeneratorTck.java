@@ -1,0 +1,655 @@
+package io.coro4j.tck;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.coro4j.Generator;
+import io.coro4j.GeneratorExit;
+import io.coro4j.Step;
+import io.coro4j.Yielder;
+import io.coro4j.spi.Fiber;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Generators with Python's semantics (PEP 342/380), the same on every scheduler. Each test is
+ * named for the rule it checks.
+ */
+public abstract class GeneratorTck extends SchedulerTck {
+
+    private <Y, S, R> Generator<Y, S, R> gen(Generator.Body<Y, S, R> body) {
+        return Generator.of(scheduler, body);
+    }
+
+    @Test
+    void firstNextRunsToTheFirstYieldAndNothingRunsBefore() {
+        List<String> log = new ArrayList<>();
+        Generator<String, Object, Void> g = gen(co -> {
+            log.add("start");
+            co.yield("a");
+            log.add("after a");
+            return null;
+        });
+        assertThat(log).isEmpty();
+        assertThat(g.isSuspended()).isFalse();
+        assertThat(g.next()).isEqualTo(new Step.Yielded<>("a"));
+        assertThat(log).containsExactly("start");
+        assertThat(g.isSuspended()).isTrue();
+    }
+
+    @Test
+    void sendResumesTheYieldWithTheValueAndTheReturnValueIsReadable() {
+        Generator<Integer, Integer, Integer> summer = gen(co -> {
+            int sum = 0;
+            Integer x;
+            while ((x = co.yield(sum)) != null) {
+                sum += x;
+            }
+            return sum * 10;
+        });
+        assertThat(summer.next().value()).isZero();
+        assertThat(summer.send(3).value()).isEqualTo(3);
+        assertThat(summer.send(4).value()).isEqualTo(7);
+        Step<Integer, Integer> end = summer.next();
+        assertThat(end).isEqualTo(new Step.Returned<>(70));
+        assertThat(end.isDone()).isTrue();
+        assertThat(end.returnValue()).isEqualTo(70);
+        assertThat(summer.isDone()).isTrue();
+        assertThat(summer.returnValue()).isEqualTo(70);
+    }
+
+    @Test
+    void theSeedExampleReceivesSeven() {
+        List<String> out = new ArrayList<>();
+        Generator<Void, Integer, Void> coroutine = gen(co -> {
+            out.add("Start of coroutine");
+            Integer x = co.yield(null);
+            out.add("Coroutine received: " + x);
+            return null;
+        });
+        coroutine.next();
+        Step<Void, Void> end = coroutine.send(7);
+        assertThat(out).containsExactly("Start of coroutine", "Coroutine received: 7");
+        assertThat(end).isEqualTo(new Step.Returned<>(null));
+    }
+
+    @Test
+    void sendOfNonNullBeforeFirstNextIsRejectedAndTheBodyDoesNotRun() {
+        List<String> log = new ArrayList<>();
+        Generator<String, String, Void> g = gen(co -> {
+            log.add("ran");
+            co.yield("x");
+            return null;
+        });
+        assertThatThrownBy(() -> g.send("too early"))
+                .isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("can't send a non-null value to a just-started generator:"
+                        + " call next() (or send(null)) first to run it to its first yield");
+        assertThat(log).isEmpty();
+        assertThat(g.send(null).value()).isEqualTo("x");
+    }
+
+    @Test
+    void resumingAFinishedGeneratorReturnsTheSameReturnedStepAgain() {
+        Generator<String, Object, String> g = gen(co -> "done");
+        assertThat(g.next()).isEqualTo(new Step.Returned<>("done"));
+        assertThat(g.next()).isEqualTo(new Step.Returned<>("done"));
+        assertThat(g.send("ignored")).isEqualTo(new Step.Returned<>("done"));
+    }
+
+    @Test
+    void stepAccessorsSayWhatWasWrong() {
+        Step<String, String> yielded = new Step.Yielded<>("v");
+        Step<String, String> returned = new Step.Returned<>("r");
+        assertThatThrownBy(yielded::returnValue).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("the generator yielded a value and has not finished; check isDone() or read value()");
+        assertThatThrownBy(returned::value).isExactlyInstanceOf(java.util.NoSuchElementException.class)
+                .hasMessage("the generator has finished and yielded nothing; check isDone() or read returnValue()");
+    }
+
+    @Test
+    void throwIntoRaisesAtThePausedYieldAndTheBodyMayHandleIt() {
+        Generator<String, Object, String> g = gen(co -> {
+            try {
+                co.yield("first");
+            } catch (IllegalArgumentException e) {
+                co.yield("handled " + e.getMessage());
+            }
+            return "end";
+        });
+        g.next();
+        assertThat(g.throwInto(new IllegalArgumentException("boom")).value()).isEqualTo("handled boom");
+        assertThat(g.next().returnValue()).isEqualTo("end");
+    }
+
+    @Test
+    void throwIntoAnExceptionTheBodyDoesNotCatchPropagatesTheSameInstanceAndFinishesTheGenerator() {
+        List<String> log = new ArrayList<>();
+        Generator<String, Object, String> g = gen(co -> {
+            try {
+                co.yield("first");
+                return "unreachable";
+            } finally {
+                log.add("finally");
+            }
+        });
+        g.next();
+        IllegalStateException boom = new IllegalStateException("boom");
+        assertThatThrownBy(() -> g.throwInto(boom)).isSameAs(boom);
+        assertThat(log).containsExactly("finally");
+        assertThat(g.isDone()).isTrue();
+        assertThatThrownBy(g::returnValue).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("generator failed and returned no value").hasCause(boom);
+    }
+
+    @Test
+    void throwIntoACheckedExceptionCanBeCaughtInTheBodyAsItself() {
+        Generator<String, Object, String> g = gen(co -> {
+            try {
+                co.yield("first");
+                return "no";
+            } catch (Exception e) { // javac cannot see a checked exception thrown in: catch it as Exception
+                assertThat(e).isExactlyInstanceOf(IOException.class);
+                return "caught " + e.getMessage();
+            }
+        });
+        g.next();
+        assertThat(g.throwInto(new IOException("disk")).returnValue()).isEqualTo("caught disk");
+    }
+
+    @Test
+    void throwIntoAnUnstartedGeneratorThrowsAtOnceAndTheBodyNeverRuns() {
+        List<String> log = new ArrayList<>();
+        Generator<String, Object, Void> g = gen(co -> {
+            log.add("ran");
+            return null;
+        });
+        IllegalArgumentException e = new IllegalArgumentException("early");
+        assertThatThrownBy(() -> g.throwInto(e)).isSameAs(e);
+        assertThat(g.isDone()).isTrue();
+        assertThat(g.next()).isEqualTo(new Step.Returned<>(null));
+        assertThat(log).isEmpty();
+    }
+
+    @Test
+    void aCheckedExceptionEscapingTheBodyIsWrappedInCompletionException() {
+        IOException io = new IOException("no disk");
+        Generator<String, Object, Void> g = gen(co -> {
+            co.yield("a");
+            throw io;
+        });
+        g.next();
+        assertThatThrownBy(g::next).isExactlyInstanceOf(CompletionException.class).hasCause(io);
+        assertThat(g.isDone()).isTrue();
+    }
+
+    @Test
+    void anExceptionThrownAfterAYieldKeepsItsStackTrace() {
+        Generator<String, Object, Void> g = gen(co -> {
+            co.yield("a");
+            failInAHelper();
+            return null;
+        });
+        g.next();
+        Throwable thrown = null;
+        try {
+            g.next();
+        } catch (IllegalStateException e) {
+            thrown = e;
+        }
+        assertThat(thrown).isNotNull().hasMessage("thrown after the yield");
+        List<String> methods = Stream.of(thrown.getStackTrace()).map(StackTraceElement::getMethodName).toList();
+        assertThat(methods.get(0)).isEqualTo("failInAHelper");
+        assertThat(methods).anyMatch(m -> m.startsWith("lambda$anExceptionThrownAfterAYieldKeepsItsStackTrace"));
+    }
+
+    private static void failInAHelper() {
+        throw new IllegalStateException("thrown after the yield");
+    }
+
+    @Test
+    void closeRaisesGeneratorExitAtTheYieldSoFinallyBlocksRun() {
+        List<String> log = new ArrayList<>();
+        AtomicReference<Throwable> seen = new AtomicReference<>();
+        Generator<String, Object, Void> g = gen(co -> {
+            try {
+                co.yield("a");
+                log.add("not here");
+            } catch (Throwable t) {
+                seen.set(t);
+                throw t;
+            } finally {
+                log.add("finally");
+            }
+            return null;
+        });
+        g.next();
+        g.close();
+        assertThat(log).containsExactly("finally");
+        assertThat(seen.get()).isExactlyInstanceOf(GeneratorExit.class).hasMessage("generator closed");
+        assertThat(g.isDone()).isTrue();
+        g.close(); // idempotent
+        assertThat(g.next()).isEqualTo(new Step.Returned<>(null));
+    }
+
+    @Test
+    void closeOfAnUnstartedGeneratorFinishesItWithoutRunningTheBody() {
+        List<String> log = new ArrayList<>();
+        Generator<String, Object, Void> g = gen(co -> {
+            log.add("ran");
+            return null;
+        });
+        g.close();
+        assertThat(g.isDone()).isTrue();
+        assertThat(g.next()).isEqualTo(new Step.Returned<>(null));
+        assertThat(log).isEmpty();
+    }
+
+    @Test
+    void aBodyThatReturnsOnGeneratorExitClosesCleanly() {
+        Generator<String, Object, String> g = gen(co -> {
+            try {
+                co.yield("a");
+            } catch (GeneratorExit e) {
+                return "cleaned";
+            }
+            return "normal";
+        });
+        g.next();
+        g.close();
+        assertThat(g.isDone()).isTrue();
+    }
+
+    @Test
+    void aBodyThatSwallowsCloseAndYieldsAgainIsAnError() {
+        Generator<String, Object, Void> g = gen(co -> {
+            while (true) {
+                try {
+                    co.yield("again");
+                } catch (GeneratorExit ignored) {
+                    // the bug under test: swallowing the close signal
+                }
+            }
+        });
+        g.next();
+        assertThatThrownBy(g::close)
+                .isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("generator ignored close(): it yielded a value after GeneratorExit was raised at"
+                        + " its yield; let GeneratorExit propagate (clean up in finally) or return");
+        assertThat(g.isSuspended()).isTrue();
+        // Cleanup for the leak check: let an Error the body does not catch end it.
+        AssertionError end = new AssertionError("end");
+        assertThatThrownBy(() -> g.throwInto(end)).isSameAs(end);
+    }
+
+    @Test
+    void closeRethrowsAnotherExceptionRaisedByTheBodyWhileClosing() {
+        Generator<String, Object, Void> g = gen(co -> {
+            try {
+                co.yield("a");
+            } finally {
+                throw new IllegalArgumentException("cleanup failed");
+            }
+        });
+        g.next();
+        assertThatThrownBy(g::close).isExactlyInstanceOf(IllegalArgumentException.class).hasMessage("cleanup failed");
+        assertThat(g.isDone()).isTrue();
+    }
+
+    @Test
+    void yieldFromDelegatesValuesSendsAndTheReturnValue() {
+        Generator<String, String, Integer> sub = gen(co -> {
+            String a = co.yield("sub-1");
+            String b = co.yield("sub-2 got " + a);
+            return (a + b).length();
+        });
+        Generator<String, String, String> outer = gen(co -> {
+            co.yield("outer-1");
+            int n = co.yieldFrom(sub);
+            co.yield("sub returned " + n);
+            return "outer done";
+        });
+        assertThat(outer.next().value()).isEqualTo("outer-1");
+        assertThat(outer.next().value()).isEqualTo("sub-1");
+        assertThat(outer.send("xy").value()).isEqualTo("sub-2 got xy");
+        assertThat(outer.send("zzz").value()).isEqualTo("sub returned 5");
+        assertThat(outer.next().returnValue()).isEqualTo("outer done");
+        assertThat(sub.isDone()).isTrue();
+    }
+
+    @Test
+    void yieldFromForwardsThrowIntoTheSubGenerator() {
+        Generator<String, Object, String> sub = gen(co -> {
+            try {
+                co.yield("in sub");
+            } catch (Exception e) {
+                assertThat(e).isExactlyInstanceOf(IOException.class);
+                return "sub caught " + e.getMessage();
+            }
+            return "sub normal";
+        });
+        Generator<String, Object, String> outer = gen(co -> co.yieldFrom(sub) + " / outer");
+        outer.next();
+        assertThat(outer.throwInto(new IOException("io")).returnValue()).isEqualTo("sub caught io / outer");
+    }
+
+    @Test
+    void yieldFromPropagatesAnExceptionTheSubGeneratorDoesNotHandle() {
+        Generator<String, Object, String> sub = gen(co -> {
+            co.yield("in sub");
+            return "never";
+        });
+        List<String> log = new ArrayList<>();
+        Generator<String, Object, String> outer = gen(co -> {
+            try {
+                return co.yieldFrom(sub);
+            } catch (Exception e) {
+                assertThat(e).isExactlyInstanceOf(IOException.class);
+                log.add("outer caught " + e.getMessage());
+                return "recovered";
+            }
+        });
+        outer.next();
+        assertThat(outer.throwInto(new IOException("io")).returnValue()).isEqualTo("recovered");
+        assertThat(log).containsExactly("outer caught io");
+        assertThat(sub.isDone()).isTrue();
+    }
+
+    @Test
+    void closingTheDelegatingGeneratorClosesTheSubGenerator() {
+        List<String> log = new CopyOnWriteArrayList<>();
+        Generator<String, Object, Void> sub = gen(co -> {
+            try {
+                co.yield("in sub");
+            } finally {
+                log.add("sub finally");
+            }
+            return null;
+        });
+        Generator<String, Object, Void> outer = gen(co -> {
+            try {
+                co.yieldFrom(sub);
+            } finally {
+                log.add("outer finally");
+            }
+            return null;
+        });
+        outer.next();
+        outer.close();
+        assertThat(log).containsExactly("sub finally", "outer finally");
+        assertThat(sub.isDone()).isTrue();
+        assertThat(outer.isDone()).isTrue();
+    }
+
+    @Test
+    void aGeneratorIsIterableAndAStreamSource() {
+        Generator<Integer, Object, String> g = gen(co -> {
+            for (int i = 1; i <= 5; i++) {
+                co.yield(i);
+            }
+            return "five";
+        });
+        List<Integer> seen = new ArrayList<>();
+        for (int i : g) {
+            seen.add(i);
+        }
+        assertThat(seen).containsExactly(1, 2, 3, 4, 5);
+        assertThat(g.returnValue()).isEqualTo("five");
+
+        Generator<Integer, Object, Void> squares = gen(co -> {
+            for (int i = 1; ; i++) {
+                co.yield(i * i);
+            }
+        });
+        List<Integer> first = squares.stream().limit(4).collect(Collectors.toList());
+        assertThat(first).containsExactly(1, 4, 9, 16);
+        squares.close();
+        assertThat(squares.isDone()).isTrue();
+    }
+
+    @Test
+    void closingTheStreamClosesTheGenerator() {
+        List<String> log = new ArrayList<>();
+        Generator<Integer, Object, Void> g = gen(co -> {
+            try {
+                for (int i = 0; ; i++) {
+                    co.yield(i);
+                }
+            } finally {
+                log.add("finally");
+            }
+        });
+        try (Stream<Integer> s = g.stream()) {
+            assertThat(s.skip(2).findFirst()).contains(2);
+        }
+        assertThat(log).containsExactly("finally");
+        assertThat(g.isDone()).isTrue();
+    }
+
+    @Test
+    void iteratorNextAfterTheEndThrowsNoSuchElement() {
+        Generator<Integer, Object, Void> g = gen(co -> {
+            co.yield(1);
+            return null;
+        });
+        var it = g.iterator();
+        assertThat(it.next()).isEqualTo(1);
+        assertThat(it.hasNext()).isFalse();
+        assertThatThrownBy(it::next).isExactlyInstanceOf(java.util.NoSuchElementException.class)
+                .hasMessage("generator has finished");
+    }
+
+    @Test
+    void resumingAGeneratorFromInsideItsOwnBodyIsRejected() {
+        AtomicReference<Generator<String, Object, Void>> self = new AtomicReference<>();
+        Generator<String, Object, Void> g = gen(co -> {
+            self.get().next();
+            return null;
+        });
+        self.set(g);
+        assertThatThrownBy(g::next)
+                .isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("generator is already running: its own body cannot resume it"
+                        + " (next/send/throwInto/close called from inside the generator)");
+        assertThat(g.isDone()).isTrue();
+    }
+
+    @Test
+    void resumingAGeneratorFromTwoThreadsAtOnceIsRejected() throws Exception {
+        CountDownLatch inBody = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Generator<String, Object, Void> g = gen(co -> {
+            co.yield("first");
+            inBody.countDown();
+            release.await();
+            co.yield("second");
+            return null;
+        });
+        g.next();
+        Thread first = new Thread(g::next, "first-resumer");
+        first.start();
+        assertThat(inBody.await(30, TimeUnit.SECONDS)).isTrue();
+        try {
+            assertThatThrownBy(g::next)
+                    .isExactlyInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("generator is already running (resumed by thread \"")
+                    .hasMessageEndingWith("\"): resume a generator from one place at a time");
+        } finally {
+            release.countDown();
+            first.join(30_000);
+        }
+        assertThat(first.isAlive()).isFalse();
+        assertThat(g.next().isDone()).isTrue();
+    }
+
+    @Test
+    void yieldOutsideTheGeneratorsBodyIsRejected() {
+        AtomicReference<Yielder<String, Object>> leaked = new AtomicReference<>();
+        Generator<String, Object, Void> g = gen(co -> {
+            leaked.set(co);
+            co.yield("a");
+            return null;
+        });
+        g.next();
+        String message = "yield called outside the generator's body: a Yielder is valid only inside the body"
+                + " it was passed to, while that body runs";
+        assertThatThrownBy(() -> leaked.get().yield("from outside"))
+                .isExactlyInstanceOf(IllegalStateException.class).hasMessage(message);
+
+        // From inside another generator's body, while the yielder's own generator runs and resumes it.
+        AtomicReference<Yielder<String, Object>> runningYielder = new AtomicReference<>();
+        Generator<String, Object, Void> other = gen(co -> {
+            runningYielder.get().yield("from the wrong body");
+            return null;
+        });
+        Generator<String, Object, Void> resumesOther = gen(co -> {
+            runningYielder.set(co);
+            other.next();
+            return null;
+        });
+        assertThatThrownBy(resumesOther::next).isExactlyInstanceOf(IllegalStateException.class).hasMessage(message);
+        assertThat(g.next().isDone()).isTrue();
+        assertThatThrownBy(() -> leaked.get().yield("after the end"))
+                .isExactlyInstanceOf(IllegalStateException.class).hasMessage(message);
+    }
+
+    @Test
+    void aGeneratorMayBeResumedFromDifferentThreadsOneAtATime() throws Exception {
+        Generator<Integer, Integer, Integer> acc = gen(co -> {
+            int sum = 0;
+            Integer x;
+            while ((x = co.yield(sum)) != null) {
+                sum += x;
+            }
+            return sum;
+        });
+        acc.next();
+        for (int i = 1; i <= 20; i++) {
+            int v = i;
+            CompletableFuture<Integer> f = CompletableFuture.supplyAsync(() -> acc.send(v).value(),
+                    r -> new Thread(r, "resumer").start());
+            assertThat(f.get(30, TimeUnit.SECONDS)).isEqualTo(i * (i + 1) / 2);
+        }
+        assertThat(acc.next().returnValue()).isEqualTo(210);
+    }
+
+    @Test
+    void generatorsRunInsideFibers() throws Exception {
+        List<Integer> result = inFiber(() -> {
+            Generator<Integer, Object, Void> g = Generator.of(co -> {
+                for (int i = 0; i < 3; i++) {
+                    co.yield(i);
+                }
+                return null;
+            });
+            assertThat(g.scheduler()).isSameAs(scheduler);
+            List<Integer> seen = new ArrayList<>();
+            g.forEach(seen::add);
+            return seen;
+        });
+        assertThat(result).containsExactly(0, 1, 2);
+    }
+
+    @Test
+    void aGeneratorBodyThatParksSuspendsTheWholeFiber() throws Exception {
+        // The async-generator mechanism: the body parks its resumer's fiber, another thread wakes it.
+        AtomicReference<Fiber> fiber = new AtomicReference<>();
+        CountDownLatch parkedOnce = new CountDownLatch(1);
+        AtomicReference<Boolean> ready = new AtomicReference<>(false);
+        CompletableFuture<List<String>> f = startFiber(scheduler, () -> {
+            fiber.set(scheduler.currentFiber());
+            Generator<String, Object, Void> g = Generator.of(scheduler, co -> {
+                Fiber self = scheduler.currentFiber();
+                assertThat(self).isSameAs(fiber.get());
+                parkedOnce.countDown();
+                parkUntil(self, ready::get);
+                co.yield("after park");
+                return null;
+            });
+            List<String> seen = new ArrayList<>();
+            g.forEach(seen::add);
+            return seen;
+        });
+        assertThat(parkedOnce.await(30, TimeUnit.SECONDS)).isTrue();
+        ready.set(true);
+        fiber.get().unpark();
+        assertThat(await(f)).containsExactly("after park");
+    }
+
+    @Test
+    void oneHundredThousandGeneratorsAliveAndSuspendedAtOnce() {
+        int n = 100_000;
+        List<Generator<Integer, Integer, Integer>> gens = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            int id = i;
+            Generator<Integer, Integer, Integer> g = gen(co -> {
+                int got = co.yield(id);
+                return got + id;
+            });
+            gens.add(g);
+        }
+        for (int i = 0; i < n; i++) {
+            assertThat(gens.get(i).next().value()).isEqualTo(i);
+        }
+        assertThat(gens).allMatch(Generator::isSuspended);
+        long wrong = 0;
+        for (int i = 0; i < n; i++) {
+            Step<Integer, Integer> s = gens.get(i).send(1);
+            if (!s.isDone() || s.returnValue() != i + 1) {
+                wrong++;
+            }
+        }
+        assertThat(wrong).as("generators that returned a wrong value").isZero();
+        assertThat(gens).allMatch(Generator::isDone);
+    }
+
+    @Test
+    void aYieldFromTenThousandFramesDeep() {
+        int depth = 10_000;
+        Generator<Integer, Integer, Long> g = gen(co -> recurse(co, depth));
+        assertThat(g.next().value()).isEqualTo(depth);
+        assertThat(g.send(1).returnValue()).isEqualTo((long) depth + 1);
+    }
+
+    private static long recurse(Yielder<Integer, Integer> co, int remaining) {
+        if (remaining == 0) {
+            return co.yield(10_000);
+        }
+        return 1 + recurse(co, remaining - 1);
+    }
+
+    @Test
+    void valuesPassThroughInBothDirectionsInOrderOverManyRoundTrips() {
+        int rounds = Stress.scaled(200_000);
+        Generator<Long, Long, Long> echo = gen(co -> {
+            long last = 0;
+            Long in;
+            while ((in = co.yield(last + 1)) != null) {
+                last = in;
+            }
+            return last;
+        });
+        long expected = echo.next().value();
+        List<Long> mismatches = Collections.synchronizedList(new ArrayList<>());
+        for (long i = 1; i <= rounds; i++) {
+            long got = echo.send(i).value();
+            if (got != i + 1) {
+                mismatches.add(i);
+            }
+        }
+        assertThat(expected).isEqualTo(1);
+        assertThat(mismatches).isEmpty();
+        assertThat(echo.next().returnValue()).isEqualTo(rounds);
+    }
+}

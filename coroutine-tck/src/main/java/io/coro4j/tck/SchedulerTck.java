@@ -1,0 +1,134 @@
+package io.coro4j.tck;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.coro4j.spi.Fiber;
+import io.coro4j.spi.Scheduler;
+import io.coro4j.spi.SchedulerConfig;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The base of every suite in the kit: creates a fresh scheduler for each test, closes it after,
+ * and fails the test if the scheduler did not terminate or left a thread of its own running.
+ *
+ * <p>To plug a scheduler in, extend each suite and implement {@link #createScheduler}.
+ */
+@Timeout(value = 180, unit = TimeUnit.SECONDS)
+public abstract class SchedulerTck {
+
+    private static final AtomicInteger COUNTER = new AtomicInteger();
+
+    /** The scheduler under test, fresh for each test. */
+    protected Scheduler scheduler;
+    private final List<Scheduler> created = new ArrayList<>();
+
+    /**
+     * Creates and starts a scheduler of the implementation under test with {@code config}. Its
+     * threads must have names that contain the configured name.
+     */
+    protected abstract Scheduler createScheduler(SchedulerConfig config);
+
+    /** Whether the scheduler runs fibers on exactly {@link SchedulerConfig#parallelism()} threads it owns. */
+    protected boolean honoursParallelism() {
+        return false;
+    }
+
+    /** Creates a scheduler with a unique name; closed and checked for leaks after the test. */
+    protected Scheduler newScheduler(int parallelism) {
+        Scheduler s = createScheduler(SchedulerConfig.builder()
+                .name("tck" + COUNTER.incrementAndGet())
+                .parallelism(parallelism)
+                .build());
+        created.add(s);
+        return s;
+    }
+
+    @BeforeEach
+    void createDefaultScheduler() {
+        scheduler = newScheduler(Math.max(2, Runtime.getRuntime().availableProcessors()));
+    }
+
+    @AfterEach
+    void closeAndCheckForLeaks() throws InterruptedException {
+        for (Scheduler s : created) {
+            s.shutdown();
+        }
+        for (Scheduler s : created) {
+            assertThat(s.awaitTermination(Duration.ofSeconds(30)))
+                    .as("scheduler %s terminates within 30 s of shutdown (a fiber still parked?): %s", s.name(), s)
+                    .isTrue();
+            assertThat(s.stats().liveFibers()).as("live fibers of %s after termination", s.name()).isZero();
+            assertNoThreadsOf(s.name());
+        }
+        created.clear();
+    }
+
+    /** Fails if a live thread's name contains {@code "coro4j-" + name + "-"}, after a short grace period. */
+    protected static void assertNoThreadsOf(String name) throws InterruptedException {
+        String marker = "coro4j-" + name + "-";
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        List<String> alive;
+        do {
+            alive = Thread.getAllStackTraces().keySet().stream()
+                    .filter(Thread::isAlive)
+                    .map(Thread::getName)
+                    .filter(n -> n.contains(marker))
+                    .toList();
+            if (alive.isEmpty()) {
+                return;
+            }
+            Thread.sleep(10);
+        } while (System.nanoTime() < deadline);
+        assertThat(alive).as("threads of scheduler %s still alive after it terminated", name).isEmpty();
+    }
+
+    /** Runs {@code body} in a new fiber of {@link #scheduler} and returns its result (30 s at most). */
+    protected <T> T inFiber(Callable<T> body) throws Exception {
+        return await(startFiber(scheduler, body));
+    }
+
+    /** Starts {@code body} in a new fiber of {@code s}; the future completes with its outcome. */
+    protected static <T> CompletableFuture<T> startFiber(Scheduler s, Callable<T> body) {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        s.start(() -> {
+            try {
+                result.complete(body.call());
+            } catch (Throwable t) {
+                result.completeExceptionally(t);
+            }
+        });
+        return result;
+    }
+
+    /** Waits at most 60 s for {@code f}; rethrows its failure as it is. */
+    protected static <T> T await(CompletableFuture<T> f) throws Exception {
+        try {
+            return f.get(60, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof Exception ex) {
+                throw ex;
+            }
+            throw (Error) e.getCause();
+        } catch (TimeoutException e) {
+            throw new AssertionError("timed out after 60 s: a lost wake-up or a hang", e);
+        }
+    }
+
+    /** Parks the current fiber until {@code condition} holds (the standard re-check loop). */
+    protected static void parkUntil(Fiber self, java.util.function.BooleanSupplier condition) {
+        while (!condition.getAsBoolean()) {
+            self.park();
+        }
+    }
+}

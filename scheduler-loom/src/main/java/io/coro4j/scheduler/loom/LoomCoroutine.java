@@ -1,0 +1,115 @@
+package io.coro4j.scheduler.loom;
+
+import io.coro4j.spi.Coroutine;
+import io.coro4j.spi.Fiber;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A coroutine of {@link LoomScheduler}: the body runs on a virtual thread of its own, started at
+ * the first resumption; control is handed over and back through {@link #turn}. The waiting side
+ * spins briefly (the other side often answers within a microsecond on another carrier) and then
+ * parks; the handing side writes {@code turn} and unparks the waiter, so a waiter that has not
+ * parked yet sees the new turn, and one that has is woken.
+ */
+final class LoomCoroutine implements Coroutine {
+
+    private static final int CALLER = 0;
+    private static final int BODY = 1;
+    private static final int DONE = 2;
+    private static final int SPINS = 1 << 8;
+
+    private final LoomScheduler scheduler;
+    private final Runnable body;
+    private volatile int turn = CALLER;
+    private volatile Thread caller;
+    private Thread bodyThread;
+    private Throwable escaped;
+    /** The fiber the resumer runs in; code in the body counts as running in it. */
+    volatile Fiber owner;
+
+    LoomCoroutine(LoomScheduler scheduler, Runnable body) {
+        this.scheduler = scheduler;
+        this.body = body;
+    }
+
+    @Override
+    public boolean resume() {
+        if (turn == DONE) {
+            throw new IllegalStateException("coroutine has ended");
+        }
+        scheduler.resumptions.increment();
+        owner = LoomScheduler.current();
+        caller = Thread.currentThread();
+        turn = BODY;
+        if (bodyThread == null) {
+            bodyThread = scheduler.coroutineThreads.newThread(this::runBody);
+            bodyThread.start();
+        } else {
+            LockSupport.unpark(bodyThread);
+        }
+        awaitTurnNot(BODY);
+        caller = null;
+        if (turn == DONE) {
+            Throwable t = escaped;
+            if (t != null) {
+                escaped = null;
+                if (t instanceof RuntimeException r) {
+                    throw r;
+                }
+                if (t instanceof Error e) {
+                    throw e;
+                }
+                throw new IllegalStateException("coroutine body failed", t);
+            }
+            return true;
+        }
+        return false;
+    }
+
+    @Override
+    public void suspend() {
+        if (!isCurrent()) {
+            throw new IllegalStateException("suspend() called outside this coroutine's running body");
+        }
+        scheduler.suspensions.increment();
+        Thread c = caller;
+        turn = CALLER;
+        LockSupport.unpark(c);
+        awaitTurnNot(CALLER);
+    }
+
+    private void runBody() {
+        LoomScheduler.setCurrent(this);
+        try {
+            body.run();
+        } catch (Throwable t) {
+            escaped = t;
+        } finally {
+            Thread c = caller;
+            turn = DONE;
+            LockSupport.unpark(c);
+        }
+    }
+
+    private void awaitTurnNot(int t) {
+        for (int i = 0; i < SPINS; i++) {
+            if (turn != t) {
+                return;
+            }
+            Thread.onSpinWait();
+        }
+        while (turn == t) {
+            LockSupport.park(this);
+        }
+    }
+
+    @Override
+    public boolean isDone() {
+        return turn == DONE;
+    }
+
+    @Override
+    public boolean isCurrent() {
+        return Thread.currentThread() == bodyThread;
+    }
+}

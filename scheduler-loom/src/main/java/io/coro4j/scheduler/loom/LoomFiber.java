@@ -1,0 +1,96 @@
+package io.coro4j.scheduler.loom;
+
+import io.coro4j.spi.Fiber;
+import io.coro4j.spi.Scheduler;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A fiber of {@link LoomScheduler}: a virtual thread, plus a permit of its own because the code
+ * that parks may run on a generator's virtual thread nested in the fiber, not the fiber's thread.
+ * {@link #park()} records the parking thread, then checks the permit; {@link #unpark()} sets the
+ * permit, then unparks the recorded thread. Both are volatile, so one of them sees the other.
+ */
+final class LoomFiber implements Fiber {
+
+    private static final VarHandle PERMIT;
+
+    static {
+        try {
+            PERMIT = MethodHandles.lookup().findVarHandle(LoomFiber.class, "permit", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final LoomScheduler scheduler;
+    private volatile int permit;
+    private volatile Thread waiter;
+    private volatile boolean alive = true;
+    private Object attachment;
+
+    LoomFiber(LoomScheduler scheduler) {
+        this.scheduler = scheduler;
+    }
+
+    @Override
+    public Scheduler scheduler() {
+        return scheduler;
+    }
+
+    @Override
+    public void park() {
+        if (LoomScheduler.current() != this) {
+            throw new IllegalStateException("park() called by code that is not running in this fiber:"
+                    + " a fiber can only park itself");
+        }
+        if ((int) PERMIT.getAndSet(this, 0) == 1) {
+            return;
+        }
+        waiter = Thread.currentThread();
+        if (permit == 0) {
+            scheduler.parked.incrementAndGet();
+            scheduler.suspensions.increment();
+            LockSupport.park(this);
+            scheduler.parked.decrementAndGet();
+            scheduler.resumptions.increment();
+        }
+        waiter = null;
+        permit = 0;
+    }
+
+    @Override
+    public void unpark() {
+        if ((int) PERMIT.getAndSet(this, 1) == 0) {
+            Thread w = waiter;
+            if (w != null) {
+                LockSupport.unpark(w);
+            }
+        }
+    }
+
+    @Override
+    public boolean isAlive() {
+        return alive;
+    }
+
+    void ended() {
+        alive = false;
+    }
+
+    @Override
+    public Object attachment() {
+        return attachment;
+    }
+
+    @Override
+    public void attach(Object attachment) {
+        this.attachment = attachment;
+    }
+
+    @Override
+    public String toString() {
+        return "LoomFiber[" + (alive ? "alive" : "done") + ", " + scheduler.name + "]";
+    }
+}

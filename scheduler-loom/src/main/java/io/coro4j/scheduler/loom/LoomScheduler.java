@@ -1,0 +1,246 @@
+package io.coro4j.scheduler.loom;
+
+import io.coro4j.spi.Coroutine;
+import io.coro4j.spi.Fiber;
+import io.coro4j.spi.Scheduler;
+import io.coro4j.spi.SchedulerConfig;
+import io.coro4j.spi.SchedulerStats;
+import io.coro4j.spi.Timeout;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * A scheduler whose fibers are JDK virtual threads, run by the JDK's own virtual-thread scheduler.
+ *
+ * <p>A fiber ({@link LoomFiber}) is one virtual thread; park and unpark are
+ * {@link java.util.concurrent.locks.LockSupport}'s on whichever virtual thread runs the fiber's
+ * code. A generator's coroutine ({@link LoomCoroutine}) is a second virtual thread that the
+ * resuming thread hands control to and waits for; code in it counts as running in the resumer's
+ * fiber, so a generator body that parks suspends the whole fiber, as on the threadpool scheduler.
+ *
+ * <p>Blocking JDK calls inside a fiber are fine: the virtual thread unmounts. The cost against
+ * the threadpool scheduler is the generator hand-over: a thread switch per resumption instead of a
+ * continuation mount. A generator abandoned while suspended keeps its virtual thread parked (the
+ * JDK tracks virtual threads for thread dumps), so close generators you do not run to the end.
+ *
+ * <p>The scheduler owns one platform thread, its timer; it ends when the scheduler terminates.
+ */
+final class LoomScheduler implements Scheduler {
+
+    private static final AtomicInteger INSTANCES = new AtomicInteger();
+
+    /** What the current virtual thread runs: a {@link LoomFiber} or a {@link LoomCoroutine}'s body. */
+    private static final ThreadLocal<Object> CURRENT = new ThreadLocal<>();
+
+    final String name;
+    private final ThreadFactory fiberThreads;
+    final ThreadFactory coroutineThreads;
+    private final ScheduledThreadPoolExecutor timer;
+    private final AtomicLong live = new AtomicLong();
+    private final CountDownLatch terminated = new CountDownLatch(1);
+    private final AtomicBoolean terminating = new AtomicBoolean();
+    private volatile boolean shutdown;
+
+    final LongAdder suspensions = new LongAdder();
+    final LongAdder resumptions = new LongAdder();
+    private final LongAdder started = new LongAdder();
+    private final LongAdder completed = new LongAdder();
+    final AtomicLong parked = new AtomicLong();
+    private final SchedulerStats stats = new SchedulerStats() {
+        @Override
+        public long suspensions() {
+            return suspensions.sum();
+        }
+
+        @Override
+        public long resumptions() {
+            return resumptions.sum();
+        }
+
+        @Override
+        public long fibersStarted() {
+            return started.sum();
+        }
+
+        @Override
+        public long fibersCompleted() {
+            return completed.sum();
+        }
+
+        @Override
+        public long liveFibers() {
+            return live.get();
+        }
+
+        @Override
+        public long parkedFibers() {
+            return Math.max(0, parked.get());
+        }
+    };
+
+    LoomScheduler(SchedulerConfig config) {
+        this.name = config.name() != null ? config.name() : "loom-" + INSTANCES.incrementAndGet();
+        this.fiberThreads = Thread.ofVirtual().name("coro4j-" + name + "-fiber-", 0).factory();
+        this.coroutineThreads = Thread.ofVirtual().name("coro4j-" + name + "-generator-", 0).factory();
+        this.timer = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "coro4j-" + name + "-timer");
+            t.setDaemon(config.daemon());
+            return t;
+        });
+        timer.setRemoveOnCancelPolicy(true);
+        timer.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+    }
+
+    static Fiber current() {
+        Object o = CURRENT.get();
+        if (o instanceof LoomFiber f) {
+            return f;
+        }
+        if (o instanceof LoomCoroutine c) {
+            return c.owner;
+        }
+        return null;
+    }
+
+    static void setCurrent(Object fiberOrCoroutine) {
+        CURRENT.set(fiberOrCoroutine);
+    }
+
+    @Override
+    public String kind() {
+        return LoomSchedulerProvider.NAME;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public Fiber start(Runnable body) {
+        Objects.requireNonNull(body, "body");
+        if (shutdown) {
+            throw new RejectedExecutionException("scheduler \"" + name + "\" is shut down: it accepts no new fibers");
+        }
+        live.incrementAndGet();
+        if (shutdown) {
+            fiberEnded();
+            throw new RejectedExecutionException("scheduler \"" + name + "\" is shut down: it accepts no new fibers");
+        }
+        LoomFiber fiber = new LoomFiber(this);
+        Thread thread = fiberThreads.newThread(() -> {
+            CURRENT.set(fiber);
+            try {
+                body.run();
+            } catch (Throwable t) {
+                Thread self = Thread.currentThread();
+                self.getUncaughtExceptionHandler().uncaughtException(self, t);
+            } finally {
+                fiber.ended();
+                completed.increment();
+                fiberEnded();
+            }
+        });
+        started.increment();
+        thread.start();
+        return fiber;
+    }
+
+    @Override
+    public Fiber currentFiber() {
+        Fiber f = current();
+        return f != null && f.scheduler() == this ? f : null;
+    }
+
+    @Override
+    public Coroutine newCoroutine(Runnable body) {
+        Objects.requireNonNull(body, "body");
+        return new LoomCoroutine(this, body);
+    }
+
+    @Override
+    public Timeout schedule(Runnable action, long delay, TimeUnit unit) {
+        Objects.requireNonNull(action, "action");
+        Objects.requireNonNull(unit, "unit");
+        if (delay < 0) {
+            throw new IllegalArgumentException("delay " + delay + " " + unit + " should not be negative");
+        }
+        ScheduledFuture<?> f;
+        try {
+            f = timer.schedule(action, delay, unit);
+        } catch (RejectedExecutionException e) {
+            throw new RejectedExecutionException("scheduler \"" + name + "\" has terminated: it runs no timers", e);
+        }
+        return () -> f.cancel(false);
+    }
+
+    @Override
+    public SchedulerStats stats() {
+        return stats;
+    }
+
+    private void fiberEnded() {
+        if (live.decrementAndGet() == 0 && shutdown) {
+            terminate();
+        }
+    }
+
+    private void terminate() {
+        if (terminating.compareAndSet(false, true)) {
+            timer.shutdownNow();
+            try {
+                timer.awaitTermination(1, TimeUnit.MINUTES);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            terminated.countDown();
+        }
+    }
+
+    @Override
+    public void shutdown() {
+        shutdown = true;
+        if (live.get() == 0) {
+            terminate();
+        }
+    }
+
+    @Override
+    public boolean isShutdown() {
+        return shutdown;
+    }
+
+    @Override
+    public boolean isTerminated() {
+        return terminated.getCount() == 0;
+    }
+
+    @Override
+    public boolean awaitTermination(Duration timeout) throws InterruptedException {
+        return terminated.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    @Override
+    public void close() {
+        if (currentFiber() != null) {
+            throw new IllegalStateException("close() called from fiber code of scheduler \"" + name
+                    + "\": it would wait for its own fiber to end; call shutdown() instead");
+        }
+        Scheduler.super.close();
+    }
+
+    @Override
+    public String toString() {
+        return "LoomScheduler[" + name + ", live=" + live.get() + (shutdown ? ", shut down" : "") + "]";
+    }
+}

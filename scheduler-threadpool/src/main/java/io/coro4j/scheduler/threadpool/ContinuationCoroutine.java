@@ -1,0 +1,70 @@
+package io.coro4j.scheduler.threadpool;
+
+import io.coro4j.spi.Coroutine;
+
+/**
+ * A coroutine of {@link ThreadPoolScheduler}: a continuation of the generator scope, run on the
+ * thread that resumes it. Resuming and suspending are a continuation mount and yield: no thread
+ * switch, no lock.
+ */
+final class ContinuationCoroutine implements Coroutine {
+
+    private final ThreadPoolScheduler scheduler;
+    private final Object continuation;
+    private boolean done;
+
+    ContinuationCoroutine(ThreadPoolScheduler scheduler, Runnable body) {
+        this.scheduler = scheduler;
+        this.continuation = Continuations.create(Continuations.GENERATOR_SCOPE, body);
+    }
+
+    @Override
+    public boolean resume() {
+        if (done) {
+            throw new IllegalStateException("coroutine has ended");
+        }
+        try {
+            Continuations.run(continuation);
+        } finally {
+            done = Continuations.isDone(continuation);
+            // Counted on the resumer's side, after the run: the body may have moved threads.
+            Worker w = scheduler.currentWorker();
+            if (w != null) {
+                w.resumptions++;
+                if (!done) {
+                    w.suspensions++;
+                }
+            } else {
+                scheduler.externalResumptions.increment();
+                if (!done) {
+                    scheduler.externalSuspensions.increment();
+                }
+            }
+        }
+        return done;
+    }
+
+    @Override
+    public void suspend() {
+        if (!isCurrent()) {
+            throw new IllegalStateException("suspend() called outside this coroutine's running body");
+        }
+        try {
+            Continuations.yield(Continuations.GENERATOR_SCOPE);
+        } catch (IllegalStateException e) {
+            throw new IllegalStateException("generator cannot yield here (" + e.getMessage() + "): on the"
+                    + " threadpool scheduler a body cannot yield while holding a monitor (inside synchronized)"
+                    + " or under a native frame", e);
+        }
+    }
+
+    @Override
+    public boolean isDone() {
+        return done;
+    }
+
+    @Override
+    public boolean isCurrent() {
+        return Continuations.current(Continuations.GENERATOR_SCOPE) == continuation;
+    }
+}

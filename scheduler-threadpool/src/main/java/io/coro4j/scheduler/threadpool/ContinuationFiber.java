@@ -1,0 +1,149 @@
+package io.coro4j.scheduler.threadpool;
+
+import io.coro4j.spi.Fiber;
+import io.coro4j.spi.Scheduler;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * A fiber of {@link ThreadPoolScheduler}: a continuation of the fiber scope and a park permit.
+ *
+ * <p>A fiber's first carrier is its home for life ({@link #home}): see {@link ThreadPoolScheduler}.
+ *
+ * <p>States: RUNNABLE (queued) → RUNNING (mounted) → PARKING (yielding) → PARKED → RUNNABLE …,
+ * and DONE. The permit protocol is the one of {@code java.lang.VirtualThread}: {@link #unpark()}
+ * sets the permit and, if it finds the fiber PARKED, moves it to RUNNABLE; the carrier, after the
+ * continuation yielded, publishes PARKED and then looks at the permit. Each side writes, then
+ * reads the other's variable (both volatile), so at least one of them sees the other and
+ * reschedules the fiber; the state CAS makes sure only one does.
+ */
+final class ContinuationFiber implements Fiber {
+
+    private static final int RUNNABLE = 0;
+    private static final int RUNNING = 1;
+    private static final int PARKING = 2;
+    private static final int PARKED = 3;
+    private static final int DONE = 4;
+
+    private static final VarHandle STATE;
+    private static final VarHandle PERMIT;
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            STATE = l.findVarHandle(ContinuationFiber.class, "state", int.class);
+            PERMIT = l.findVarHandle(ContinuationFiber.class, "permit", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final ThreadPoolScheduler scheduler;
+    private final Object continuation;
+    private volatile int state = RUNNABLE;
+    private volatile int permit;
+    private boolean resumedAfterPark;
+    /** The carrier that first ran this fiber; written once by it, read by wakers after PARKED. */
+    private Worker home;
+    private Object attachment;
+
+    ContinuationFiber(ThreadPoolScheduler scheduler, Runnable body) {
+        this.scheduler = scheduler;
+        this.continuation = Continuations.create(Continuations.FIBER_SCOPE, () -> {
+            try {
+                body.run();
+            } catch (Throwable t) {
+                Thread carrier = Thread.currentThread();
+                carrier.getUncaughtExceptionHandler().uncaughtException(carrier, t);
+            }
+        });
+    }
+
+    @Override
+    public Scheduler scheduler() {
+        return scheduler;
+    }
+
+    @Override
+    public void park() {
+        if (scheduler.currentFiber() != this) {
+            throw new IllegalStateException("park() called by code that is not running in this fiber:"
+                    + " a fiber can only park itself");
+        }
+        if ((int) PERMIT.getAndSet(this, 0) == 1) {
+            return;
+        }
+        state = PARKING;
+        try {
+            Continuations.yield(Continuations.FIBER_SCOPE);
+        } catch (IllegalStateException e) {
+            state = RUNNING;
+            throw new IllegalStateException("this fiber cannot suspend here (" + e.getMessage() + "): on the"
+                    + " threadpool scheduler a fiber cannot park while holding a monitor (inside synchronized)"
+                    + " or under a native frame; use a coro4j lock instead of synchronized", e);
+        }
+        // Resumed by the unpark whose permit this consumes.
+        permit = 0;
+    }
+
+    @Override
+    public void unpark() {
+        if ((int) PERMIT.getAndSet(this, 1) == 0 && state == PARKED && STATE.compareAndSet(this, PARKED, RUNNABLE)) {
+            scheduler.wake(this, home);
+        }
+    }
+
+    @Override
+    public boolean isAlive() {
+        return state != DONE;
+    }
+
+    @Override
+    public Object attachment() {
+        return attachment;
+    }
+
+    @Override
+    public void attach(Object attachment) {
+        this.attachment = attachment;
+    }
+
+    /** Carrier side: marks the fiber RUNNING; returns whether it had parked before. */
+    boolean mount(Worker carrier) {
+        if (home == null) {
+            home = carrier;
+        }
+        boolean wasParked = resumedAfterPark;
+        state = RUNNING;
+        return wasParked;
+    }
+
+    void runContinuation() {
+        Continuations.run(continuation);
+    }
+
+    boolean isDone() {
+        return Continuations.isDone(continuation);
+    }
+
+    /** Carrier side, after the continuation yielded in {@link #park()}. */
+    void afterYield() {
+        resumedAfterPark = true;
+        state = PARKED;
+        if (permit == 1 && STATE.compareAndSet(this, PARKED, RUNNABLE)) {
+            scheduler.wake(this, home);
+        }
+    }
+
+    /** Carrier side, after the body ended. */
+    void ended() {
+        state = DONE;
+        scheduler.fiberEnded();
+    }
+
+    @Override
+    public String toString() {
+        String[] names = {"runnable", "running", "parking", "parked", "done"};
+        return "ContinuationFiber[" + names[state] + ", " + scheduler.name + "]";
+    }
+}

@@ -1,0 +1,145 @@
+package io.coro4j.scheduler.threadpool;
+
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+
+/**
+ * Method handles onto {@code jdk.internal.vm.Continuation}, so that nothing here is compiled
+ * against {@code jdk.internal.vm} (which {@code javac --release} cannot see). Held in
+ * {@code static final} fields, {@code invokeExact} calls are inlined by the JIT like direct calls.
+ *
+ * <p>Touch this class only after {@link ContinuationAccess#problem()} returned {@code null}: its
+ * static initializer fails without the {@code --add-exports} flag.
+ */
+final class Continuations {
+
+    private static final MethodHandle NEW_SCOPE;
+    private static final MethodHandle NEW;
+    private static final MethodHandle RUN;
+    private static final MethodHandle YIELD;
+    private static final MethodHandle IS_DONE;
+    private static final MethodHandle CURRENT;
+
+    // Deliberately not final: a non-constant method handle is never inlined by the JIT, so each
+    // call reads the thread afresh. See carrierThread().
+    private static MethodHandle freshCurrentThread;
+    private static MethodHandle freshCurrent;
+
+    static final Object FIBER_SCOPE;
+    static final Object GENERATOR_SCOPE;
+
+    static {
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            Class<?> contClass = Class.forName("jdk.internal.vm.Continuation");
+            Class<?> scopeClass = Class.forName("jdk.internal.vm.ContinuationScope");
+            NEW_SCOPE = lookup.findConstructor(scopeClass, MethodType.methodType(void.class, String.class))
+                    .asType(MethodType.methodType(Object.class, String.class));
+            NEW = lookup.findConstructor(contClass, MethodType.methodType(void.class, scopeClass, Runnable.class))
+                    .asType(MethodType.methodType(Object.class, Object.class, Runnable.class));
+            RUN = lookup.findVirtual(contClass, "run", MethodType.methodType(void.class))
+                    .asType(MethodType.methodType(void.class, Object.class));
+            YIELD = lookup.findStatic(contClass, "yield", MethodType.methodType(boolean.class, scopeClass))
+                    .asType(MethodType.methodType(boolean.class, Object.class));
+            IS_DONE = lookup.findVirtual(contClass, "isDone", MethodType.methodType(boolean.class))
+                    .asType(MethodType.methodType(boolean.class, Object.class));
+            CURRENT = lookup.findStatic(contClass, "getCurrentContinuation", MethodType.methodType(contClass, scopeClass))
+                    .asType(MethodType.methodType(Object.class, Object.class));
+            freshCurrentThread = lookup.findStatic(Continuations.class, "currentThread0",
+                    MethodType.methodType(Thread.class));
+            freshCurrent = CURRENT;
+            FIBER_SCOPE = (Object) NEW_SCOPE.invokeExact("coro4j-fiber");
+            GENERATOR_SCOPE = (Object) NEW_SCOPE.invokeExact("coro4j-generator");
+        } catch (Throwable e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private Continuations() {}
+
+    static Object create(Object scope, Runnable body) {
+        try {
+            return (Object) NEW.invokeExact(scope, body);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Mounts and runs {@code cont} until it yields or ends; an exception escaping its body propagates. */
+    static void run(Object cont) {
+        try {
+            RUN.invokeExact(cont);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Yields the innermost continuation of {@code scope}, and every continuation nested in it.
+     *
+     * @throws IllegalStateException if not inside {@code scope}, or pinned (a monitor or a native frame)
+     */
+    static void yield(Object scope) {
+        boolean ok;
+        try {
+            ok = (boolean) YIELD.invokeExact(scope);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (!ok) {
+            throw new IllegalStateException("continuation could not yield");
+        }
+    }
+
+    static boolean isDone(Object cont) {
+        try {
+            return (boolean) IS_DONE.invokeExact(cont);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * The innermost continuation of {@code scope} mounted on the current thread, or null. Safe to
+     * call in code that may have moved to another thread since it last ran (see {@link #carrierThread()}).
+     */
+    static Object current(Object scope) {
+        try {
+            return (Object) freshCurrent.invokeExact(scope);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * The thread running the caller, read afresh. C2 treats {@code Thread.currentThread()} as
+     * invariant within a compiled method, so a frame that yielded on one carrier and continued on
+     * another may see the old carrier if the read is inlined into it (the JDK guards its own
+     * code with {@code @ChangesCurrentThread}, which only works for boot classes). Calling
+     * through a non-constant method handle keeps the read out of the caller's frame. Measured
+     * here: without this, a fiber's identity check failed within seconds under C2, never under
+     * {@code -Xint} or C1.
+     */
+    static Thread carrierThread() {
+        try {
+            return (Thread) freshCurrentThread.invokeExact();
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    private static Thread currentThread0() {
+        return Thread.currentThread();
+    }
+
+    private static RuntimeException rethrow(Throwable t) {
+        if (t instanceof RuntimeException r) {
+            throw r;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        throw new IllegalStateException(t);
+    }
+}

@@ -1,0 +1,365 @@
+package io.coro4j.scheduler.threadpool;
+
+import io.coro4j.spi.Coroutine;
+import io.coro4j.spi.Fiber;
+import io.coro4j.spi.Scheduler;
+import io.coro4j.spi.SchedulerConfig;
+import io.coro4j.spi.SchedulerStats;
+import io.coro4j.spi.Timeout;
+import java.lang.invoke.VarHandle;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
+import org.jctools.queues.MpmcUnboundedXaddArrayQueue;
+
+/**
+ * A scheduler whose fibers are {@code jdk.internal.vm.Continuation}s run by a fixed set of carrier
+ * threads it owns.
+ *
+ * <h2>Structure</h2>
+ * {@link #workers} are N platform threads ({@link SchedulerConfig#parallelism()}, default: the
+ * number of processors). A fiber ({@link ContinuationFiber}) wraps a continuation of
+ * {@link Continuations#FIBER_SCOPE}; a carrier "runs" it by mounting the continuation until the
+ * fiber parks (yields that scope) or ends. A generator's coroutine ({@link ContinuationCoroutine})
+ * is a continuation of {@link Continuations#GENERATOR_SCOPE}, run on whichever thread resumes it;
+ * inside a fiber it nests in the fiber's continuation, so a generator body that parks the fiber
+ * suspends both, and both may continue on another carrier.
+ *
+ * <h2>Scheduling policy</h2>
+ * A fiber that has not run yet goes to the starting carrier's local queue ({@link Worker#local},
+ * JCTools {@code SpmcArrayQueue}: only the owning carrier offers, the owner and thieves poll;
+ * overflow goes global) or, when started from any other thread, to the injection queue
+ * {@link #global} (JCTools {@code MpmcUnboundedXaddArrayQueue}: any thread offers, any carrier
+ * polls). Idle carriers steal such fibers from each other.
+ *
+ * <p>Once a fiber has run, it stays on that carrier, its home: a woken fiber goes to its home's
+ * {@link Worker#inbox} (JCTools {@code MpscUnboundedXaddArrayQueue}: any thread wakes a fiber,
+ * only its carrier polls). The reason is the JIT, not taste: C2 treats
+ * {@code Thread.currentThread()} as invariant within a compiled method, so a frame that parked on
+ * one carrier and continued on another can go on using the first carrier's {@code Thread} (and
+ * its ThreadLocals, while that carrier uses them too). We saw our own identity check fail that way
+ * within seconds under C2 when fibers migrated. With a fixed home, a fiber only ever sees its own
+ * carrier; the cost is that started fibers are not rebalanced, only new ones.
+ *
+ * <p>A carrier takes work from its inbox, its local queue, the global queue, then steals; every
+ * 61st time it looks at the global queue first, so injected work is not starved. With N = 1 this
+ * is a single-threaded event loop, run in FIFO order.
+ *
+ * <h2>Idle carriers</h2>
+ * A carrier that finds no work parks ({@link LockSupport#park}) instead of spinning. The wake-up
+ * protocol is a Dekker handshake: the idle carrier raises its parked flag and increments
+ * {@link #idle} (a full fence) before looking at the queues one last time; a producer offers to a
+ * queue, issues a full fence, then reads {@link #idle} and, if non-zero, claims one parked carrier
+ * by CAS on its flag and unparks it. Either the carrier sees the new work or the producer sees the
+ * carrier, so no wake-up is lost.
+ *
+ * <h2>Lifecycle</h2>
+ * {@link #shutdown()} refuses new fibers; carriers exit once no fiber is live ({@link #live} is
+ * zero) and the queues are empty. The timer thread ends with the last carrier.
+ *
+ * <h2>Costs</h2>
+ * A fiber blocking in a JDK call (I/O, {@code Thread.sleep}, {@code synchronized} contention)
+ * blocks its carrier. A fiber cannot park while holding a monitor or under a native frame; that
+ * park fails with {@link IllegalStateException}. Per-event statistics are plain fields of each
+ * carrier, summed on read, so metrics cost the hot path nothing but a field increment.
+ *
+ * <p>The work-stealing layout follows kotlinx.coroutines' {@code CoroutineScheduler} and Go's
+ * runtime scheduler, much simplified.
+ */
+final class ThreadPoolScheduler implements Scheduler {
+
+    private static final AtomicInteger INSTANCES = new AtomicInteger();
+
+    final String name;
+    final Worker[] workers;
+    /** Injection queue; MPMC: any thread enqueues a woken fiber, any carrier takes it. */
+    final MpmcUnboundedXaddArrayQueue<ContinuationFiber> global = new MpmcUnboundedXaddArrayQueue<>(1024);
+    /** Carriers currently parked for lack of work (each also has its parked flag raised). */
+    final AtomicInteger idle = new AtomicInteger();
+    /** Fibers started and not yet ended. */
+    final AtomicLong live = new AtomicLong();
+    /** Statistics from threads that are not this scheduler's carriers (they have no plain fields). */
+    final LongAdder externalSuspensions = new LongAdder();
+    final LongAdder externalResumptions = new LongAdder();
+    final LongAdder externalStarts = new LongAdder();
+    private final AtomicInteger runningWorkers;
+    private final ScheduledThreadPoolExecutor timer;
+    private final CountDownLatch terminated = new CountDownLatch(1);
+    private volatile boolean shutdown;
+    private int signalIndex;
+    private final Stats stats = new Stats();
+
+    ThreadPoolScheduler(SchedulerConfig config) {
+        ContinuationAccess.check();
+        this.name = config.name() != null ? config.name() : "threadpool-" + INSTANCES.incrementAndGet();
+        int n = config.parallelism();
+        this.workers = new Worker[n];
+        this.runningWorkers = new AtomicInteger(n);
+        this.timer = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "coro4j-" + name + "-timer");
+            t.setDaemon(config.daemon());
+            return t;
+        });
+        timer.setRemoveOnCancelPolicy(true);
+        timer.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+        for (int i = 0; i < n; i++) {
+            workers[i] = new Worker(this, i);
+            workers[i].setDaemon(config.daemon());
+        }
+        for (Worker w : workers) {
+            w.start();
+        }
+    }
+
+    @Override
+    public String kind() {
+        return ThreadPoolSchedulerProvider.NAME;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public Fiber start(Runnable body) {
+        Objects.requireNonNull(body, "body");
+        if (shutdown) {
+            throw new RejectedExecutionException("scheduler \"" + name + "\" is shut down: it accepts no new fibers");
+        }
+        ContinuationFiber fiber = new ContinuationFiber(this, body);
+        live.incrementAndGet();
+        // Re-check after counting the fiber live, so that a concurrent shutdown either refuses it
+        // or waits for it; never a fiber on carriers that have exited.
+        if (shutdown) {
+            fiberEnded();
+            throw new RejectedExecutionException("scheduler \"" + name + "\" is shut down: it accepts no new fibers");
+        }
+        Worker w = currentWorker();
+        if (w != null) {
+            w.starts++;
+        } else {
+            externalStarts.increment();
+        }
+        submitNew(fiber, w);
+        return fiber;
+    }
+
+    @Override
+    public Fiber currentFiber() {
+        Worker w = currentWorker();
+        return w == null ? null : w.current;
+    }
+
+    /** The calling thread if it is one of this scheduler's carriers, else null; read afresh. */
+    Worker currentWorker() {
+        return Continuations.carrierThread() instanceof Worker w && w.scheduler == this ? w : null;
+    }
+
+    @Override
+    public Coroutine newCoroutine(Runnable body) {
+        Objects.requireNonNull(body, "body");
+        return new ContinuationCoroutine(this, body);
+    }
+
+    @Override
+    public Timeout schedule(Runnable action, long delay, TimeUnit unit) {
+        Objects.requireNonNull(action, "action");
+        Objects.requireNonNull(unit, "unit");
+        if (delay < 0) {
+            throw new IllegalArgumentException("delay " + delay + " " + unit + " should not be negative");
+        }
+        ScheduledFuture<?> f;
+        try {
+            f = timer.schedule(action, delay, unit);
+        } catch (RejectedExecutionException e) {
+            throw new RejectedExecutionException("scheduler \"" + name + "\" has terminated: it runs no timers", e);
+        }
+        return () -> f.cancel(false);
+    }
+
+    @Override
+    public SchedulerStats stats() {
+        return stats;
+    }
+
+    /** Makes a fiber that has not run yet visible to the carriers; {@code w} is the calling carrier or null. */
+    private void submitNew(ContinuationFiber fiber, Worker w) {
+        if (w == null || !w.local.offer(fiber)) {
+            global.offer(fiber);
+        }
+        VarHandle.fullFence();
+        if (idle.get() > 0) {
+            signalOne();
+        }
+    }
+
+    /** Makes a woken fiber runnable again on its home carrier. */
+    void wake(ContinuationFiber fiber, Worker home) {
+        home.inbox.offer(fiber);
+        VarHandle.fullFence();
+        if (home.claimIfParked()) {
+            idle.decrementAndGet();
+            LockSupport.unpark(home);
+        }
+    }
+
+    /** Claims one parked carrier and unparks it. */
+    private void signalOne() {
+        Worker[] ws = workers;
+        int start = signalIndex++; // racy, but only spreads wake-ups; any start index is correct
+        for (int i = 0; i < ws.length; i++) {
+            Worker w = ws[Math.floorMod(start + i, ws.length)];
+            if (w.claimIfParked()) {
+                idle.decrementAndGet();
+                LockSupport.unpark(w);
+                return;
+            }
+        }
+    }
+
+    void fiberEnded() {
+        if (live.decrementAndGet() == 0 && shutdown) {
+            wakeAll();
+        }
+    }
+
+    boolean terminating() {
+        return shutdown && live.get() == 0;
+    }
+
+    private void wakeAll() {
+        for (Worker w : workers) {
+            LockSupport.unpark(w);
+        }
+    }
+
+    /** Called by each carrier as it exits; the last one stops the timer and reports termination. */
+    void workerExited() {
+        if (runningWorkers.decrementAndGet() == 0) {
+            timer.shutdownNow();
+            try {
+                timer.awaitTermination(1, TimeUnit.MINUTES);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            terminated.countDown();
+        }
+    }
+
+    @Override
+    public void shutdown() {
+        shutdown = true;
+        wakeAll();
+    }
+
+    @Override
+    public boolean isShutdown() {
+        return shutdown;
+    }
+
+    @Override
+    public boolean isTerminated() {
+        return terminated.getCount() == 0;
+    }
+
+    @Override
+    public boolean awaitTermination(Duration timeout) throws InterruptedException {
+        return terminated.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    @Override
+    public void close() {
+        Worker w = currentWorker();
+        if (w != null) {
+            throw new IllegalStateException("close() called from fiber code of scheduler \"" + name
+                    + "\": it would wait for its own carrier to exit; call shutdown() instead");
+        }
+        Scheduler.super.close();
+    }
+
+    @Override
+    public String toString() {
+        return "ThreadPoolScheduler[" + name + ", carriers=" + workers.length + ", live=" + live.get()
+                + (shutdown ? ", shut down" : "") + "]";
+    }
+
+    /** Sums per-carrier plain fields; racy reads of monotonic counters, which only lag. */
+    private final class Stats implements SchedulerStats {
+        @Override
+        public long suspensions() {
+            long sum = externalSuspensions.sum();
+            for (Worker w : workers) {
+                sum += w.suspensions;
+            }
+            return sum;
+        }
+
+        @Override
+        public long resumptions() {
+            long sum = externalResumptions.sum();
+            for (Worker w : workers) {
+                sum += w.resumptions;
+            }
+            return sum;
+        }
+
+        @Override
+        public long fibersStarted() {
+            long sum = externalStarts.sum();
+            for (Worker w : workers) {
+                sum += w.starts;
+            }
+            return sum;
+        }
+
+        @Override
+        public long fibersCompleted() {
+            long sum = 0;
+            for (Worker w : workers) {
+                sum += w.completions;
+            }
+            return sum;
+        }
+
+        @Override
+        public long liveFibers() {
+            return live.get();
+        }
+
+        @Override
+        public long parkedFibers() {
+            long sum = 0;
+            for (Worker w : workers) {
+                sum += w.parks - w.unparkRuns;
+            }
+            return Math.max(0, sum);
+        }
+
+        @Override
+        public long queueDepth() {
+            long sum = global.size();
+            for (Worker w : workers) {
+                sum += w.local.size();
+            }
+            return sum;
+        }
+
+        @Override
+        public long steals() {
+            long sum = 0;
+            for (Worker w : workers) {
+                sum += w.steals;
+            }
+            return sum;
+        }
+    }
+}
