@@ -29,7 +29,8 @@ public interface Coroutine {
      * Suspends the body back to the caller of {@link #resume()}.
      *
      * @throws IllegalStateException if called anywhere but inside this coroutine's running body,
-     *     or if it cannot suspend there (threadpool: inside {@code synchronized} or a native frame)
+     *     or if it cannot suspend there (threadpool: under a native frame, or inside
+     *     {@code synchronized} on JDK 21 to 23)
      */
     void suspend();
 

@@ -21,7 +21,8 @@ public interface Fiber {
      * Suspends the calling fiber until its permit is available, then consumes it.
      *
      * @throws IllegalStateException if the caller is not this fiber, or the fiber cannot suspend
-     *     here (for example, on the threadpool scheduler, while holding a monitor)
+     *     here (for example, on the threadpool scheduler under a native frame, or holding a
+     *     monitor on JDK 21 to 23)
      */
     void park();
 

@@ -544,6 +544,60 @@ public abstract class GeneratorTck extends SchedulerTck {
         assertThat(acc.next().returnValue()).isEqualTo(210);
     }
 
+    /**
+     * A generator handed back and forth between two platform threads, many times: its body
+     * continues on whichever thread resumes it. Run under C2 this catches a compiled body that
+     * keeps using the thread it ran on before (see the threadpool scheduler's notes on the JIT).
+     */
+    @Test
+    void aGeneratorBouncedBetweenTwoThreadsKeepsItsStateAndChecks() throws Exception {
+        int rounds = Stress.scaled(100_000);
+        Generator<Long, Long, Long> counter = gen(co -> {
+            long n = 0;
+            Long in;
+            while ((in = co.yield(n)) != null) {
+                n += in;
+            }
+            return n;
+        });
+        counter.next();
+        java.util.concurrent.SynchronousQueue<Long> toA = new java.util.concurrent.SynchronousQueue<>();
+        java.util.concurrent.SynchronousQueue<Long> toB = new java.util.concurrent.SynchronousQueue<>();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread a = new Thread(() -> bounce(counter, toA, toB, rounds, true, failure), "bounce-a");
+        Thread b = new Thread(() -> bounce(counter, toB, toA, rounds, false, failure), "bounce-b");
+        a.start();
+        b.start();
+        toA.put(0L);
+        a.join(120_000);
+        b.join(120_000);
+        assertThat(failure.get()).isNull();
+        assertThat(a.isAlive() || b.isAlive()).as("bouncing threads finished").isFalse();
+        assertThat(counter.next().returnValue()).isEqualTo(2L * rounds);
+    }
+
+    private static void bounce(Generator<Long, Long, Long> g, java.util.concurrent.SynchronousQueue<Long> in,
+                               java.util.concurrent.SynchronousQueue<Long> out, int rounds, boolean handOnLast,
+                               AtomicReference<Throwable> failure) {
+        try {
+            for (int i = 0; i < rounds; i++) {
+                Long expected = in.poll(60, TimeUnit.SECONDS);
+                if (expected == null) {
+                    throw new AssertionError("hand-over timed out");
+                }
+                long got = g.send(1L).value();
+                if (got != expected + 1) {
+                    throw new AssertionError("expected " + (expected + 1) + " but the generator yielded " + got);
+                }
+                if ((handOnLast || i < rounds - 1) && !out.offer(got, 60, TimeUnit.SECONDS)) {
+                    throw new AssertionError("hand-over timed out");
+                }
+            }
+        } catch (Throwable t) {
+            failure.compareAndSet(null, t);
+        }
+    }
+
     @Test
     void generatorsRunInsideFibers() throws Exception {
         List<Integer> result = inFiber(() -> {

@@ -66,9 +66,12 @@ import org.jctools.queues.MpmcUnboundedXaddArrayQueue;
  * zero) and the queues are empty. The timer thread ends with the last carrier.
  *
  * <h2>Costs</h2>
- * A fiber blocking in a JDK call (I/O, {@code Thread.sleep}, {@code synchronized} contention)
- * blocks its carrier. A fiber cannot park while holding a monitor or under a native frame; that
- * park fails with {@link IllegalStateException}. Per-event statistics are plain fields of each
+ * A fiber blocking in a JDK call (I/O, {@code Thread.sleep}, a contended {@code synchronized})
+ * blocks its carrier, and with it every fiber whose home that carrier is: a fiber waiting for a
+ * monitor held by a parked fiber of the same carrier deadlocks it, as a blocking lock would
+ * an asyncio loop. On JDK 24+ a fiber may park inside {@code synchronized} and keeps the monitor;
+ * on JDK 21–23, and under a native frame on any JDK, the park fails with
+ * {@link IllegalStateException}. Per-event statistics are plain fields of each
  * carrier, summed on read, so metrics cost the hot path nothing but a field increment.
  *
  * <p>The work-stealing layout follows kotlinx.coroutines' {@code CoroutineScheduler} and Go's

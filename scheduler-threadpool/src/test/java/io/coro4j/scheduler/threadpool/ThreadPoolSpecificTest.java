@@ -1,0 +1,169 @@
+package io.coro4j.scheduler.threadpool;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.coro4j.Generator;
+import io.coro4j.spi.Fiber;
+import io.coro4j.spi.Scheduler;
+import io.coro4j.spi.SchedulerConfig;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** Behaviour only the threadpool scheduler has: the JVM flag, pinning, configuration checks. */
+class ThreadPoolSpecificTest {
+
+    private final List<Scheduler> schedulers = new ArrayList<>();
+
+    private Scheduler create(int parallelism) {
+        Scheduler s = new ThreadPoolSchedulerProvider().create(SchedulerConfig.builder().parallelism(parallelism).build());
+        schedulers.add(s);
+        return s;
+    }
+
+    @AfterEach
+    void close() {
+        schedulers.forEach(Scheduler::close);
+    }
+
+    /** Runs {@link NoFlagMain} in a child JVM started without the --add-exports flag. */
+    @Test
+    void withoutTheJvmFlagCreatingTheSchedulerFailsNamingTheFlag() throws Exception {
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+                NoFlagMain.class.getName())
+                .redirectErrorStream(true)
+                .start();
+        String out;
+        try (InputStream in = p.getInputStream()) {
+            out = new String(readAll(in), StandardCharsets.UTF_8);
+        }
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(out).contains("IllegalStateException: scheduler-threadpool needs the JVM flag"
+                + " --add-exports java.base/jdk.internal.vm=ALL-UNNAMED (java.base does not export jdk.internal.vm"
+                + " to this code): add it to the java command line, or to Surefire's argLine / exec's arguments;"
+                + " or use io.coro4j:scheduler-loom, which needs no flag");
+        assertThat(out).contains("currentFiber without the flag: null");
+        assertThat(p.exitValue()).isEqualTo(3);
+    }
+
+    private static byte[] readAll(InputStream in) throws IOException {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        in.transferTo(b);
+        return b.toByteArray();
+    }
+
+    /** Entry point of the child JVM above. */
+    public static final class NoFlagMain {
+        public static void main(String[] args) {
+            System.out.println("currentFiber without the flag: " + new ThreadPoolSchedulerProvider().currentFiber());
+            try {
+                new ThreadPoolSchedulerProvider().create(SchedulerConfig.DEFAULT);
+                System.out.println("created?!");
+                System.exit(1);
+            } catch (IllegalStateException e) {
+                System.out.println(e);
+                System.exit(3);
+            }
+        }
+    }
+
+    /** JDK 24 (JEP 491) lets a continuation yield while holding a monitor; older JDKs pin it. */
+    private static final boolean MONITORS_SUSPEND = Runtime.version().feature() >= 24;
+
+    @Test
+    void aFiberParkedInsideSynchronizedKeepsTheMonitorOrFailsClearlyOnOldJdks() throws Exception {
+        Scheduler s = create(1);
+        Object lock = new Object();
+        AtomicInteger go = new AtomicInteger();
+        AtomicReference<Fiber> fiber = new AtomicReference<>();
+        CountDownLatch parked = new CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicBoolean leaving = new java.util.concurrent.atomic.AtomicBoolean();
+        CompletableFuture<String> result = new CompletableFuture<>();
+        s.start(() -> {
+            Fiber self = s.currentFiber();
+            fiber.set(self);
+            try {
+                synchronized (lock) {
+                    parked.countDown();
+                    while (go.get() == 0) {
+                        self.park();
+                    }
+                    leaving.set(true);
+                }
+                result.complete("released");
+            } catch (IllegalStateException e) {
+                result.complete(e.getMessage());
+            }
+        });
+        assertThat(parked.await(30, TimeUnit.SECONDS)).isTrue();
+        if (!MONITORS_SUSPEND) {
+            assertThat(result.get(30, TimeUnit.SECONDS)).isEqualTo("this fiber cannot suspend here (Pinned: MONITOR):"
+                    + " on the threadpool scheduler a fiber cannot park while holding a monitor (inside synchronized)"
+                    + " or under a native frame; use a coro4j lock instead of synchronized");
+            return;
+        }
+        // The parked fiber still owns the monitor: another thread cannot take it until the fiber exits.
+        CompletableFuture<String> contender = new CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            synchronized (lock) {
+                contender.complete(leaving.get() ? "after the fiber" : "while the fiber held it");
+            }
+        });
+        t.start();
+        Thread.sleep(100);
+        assertThat(contender.isDone()).isFalse();
+        go.set(1);
+        fiber.get().unpark();
+        assertThat(result.get(30, TimeUnit.SECONDS)).isEqualTo("released");
+        t.join(30_000);
+        assertThat(contender.get(30, TimeUnit.SECONDS)).isEqualTo("after the fiber");
+    }
+
+    @Test
+    void aGeneratorYieldingInsideSynchronizedKeepsTheMonitorAcrossThreadsOrFailsClearlyOnOldJdks() throws Exception {
+        Scheduler s = create(1);
+        Object lock = new Object();
+        Generator<Boolean, Object, Boolean> g = Generator.of(s, co -> {
+            synchronized (lock) {
+                co.yield(Thread.holdsLock(lock));
+                return Thread.holdsLock(lock);
+            }
+        });
+        if (!MONITORS_SUSPEND) {
+            assertThatThrownBy(g::next).isExactlyInstanceOf(IllegalStateException.class)
+                    .hasMessage("generator cannot yield here (Pinned: MONITOR): on the threadpool scheduler a body"
+                            + " cannot yield while holding a monitor (inside synchronized) or under a native frame");
+            return;
+        }
+        assertThat(g.next().value()).isTrue();
+        assertThat(Thread.holdsLock(lock)).as("the resumer does not own the body's monitor").isFalse();
+        CompletableFuture<Boolean> elsewhere = CompletableFuture.supplyAsync(() -> g.next().returnValue(),
+                r -> new Thread(r, "other-resumer").start());
+        assertThat(elsewhere.get(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(g.isDone()).isTrue();
+    }
+
+    @Test
+    void carrierThreadsAreNamedAndCountedByParallelism() {
+        Scheduler s = new ThreadPoolSchedulerProvider().create(SchedulerConfig.builder().name("named").parallelism(3).build());
+        schedulers.add(s);
+        long carriers = Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().startsWith("coro4j-named-carrier-")).count();
+        assertThat(carriers).isEqualTo(3);
+        assertThat(s.kind()).isEqualTo("threadpool");
+        assertThat(s.name()).isEqualTo("named");
+        assertThat(s.toString()).isEqualTo("ThreadPoolScheduler[named, carriers=3, live=0]");
+    }
+}
