@@ -26,6 +26,13 @@ public interface Fiber {
      */
     void park();
 
+    /**
+     * Lets other runnable fibers run, then continues; the permit is left as it is.
+     *
+     * @throws IllegalStateException if the caller is not this fiber
+     */
+    void yieldNow();
+
     /** Makes the permit available and, if the fiber is parked, makes it runnable. Thread-safe, idempotent. */
     void unpark();
 

@@ -54,6 +54,15 @@ public interface Scheduler extends AutoCloseable {
      */
     Timeout schedule(Runnable action, long delay, TimeUnit unit);
 
+    /**
+     * Whether a fiber may make blocking JDK calls (I/O, {@code Thread.sleep}, locks) without
+     * holding up other fibers, as a virtual thread may. If not, {@code Coro.blocking} moves such
+     * calls to a thread of their own.
+     */
+    default boolean runsBlockingCallsInPlace() {
+        return false;
+    }
+
     /** Counters and gauges for metrics; reading them is cheap and never blocks the scheduler. */
     SchedulerStats stats();
 

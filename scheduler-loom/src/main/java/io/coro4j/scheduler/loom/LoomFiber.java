@@ -61,6 +61,14 @@ final class LoomFiber implements Fiber {
     }
 
     @Override
+    public void yieldNow() {
+        if (LoomScheduler.current() != this) {
+            throw new IllegalStateException("yieldNow() called by code that is not running in this fiber");
+        }
+        Thread.yield();
+    }
+
+    @Override
     public void unpark() {
         if ((int) PERMIT.getAndSet(this, 1) == 0) {
             Thread w = waiter;

@@ -184,6 +184,12 @@ final class LoomScheduler implements Scheduler {
         return () -> f.cancel(false);
     }
 
+    /** Fibers are virtual threads: a blocking call unmounts them instead of holding a carrier. */
+    @Override
+    public boolean runsBlockingCallsInPlace() {
+        return true;
+    }
+
     @Override
     public SchedulerStats stats() {
         return stats;

@@ -24,6 +24,7 @@ final class ContinuationFiber implements Fiber {
     private static final int PARKING = 2;
     private static final int PARKED = 3;
     private static final int DONE = 4;
+    private static final int YIELDING = 5;
 
     private static final VarHandle STATE;
     private static final VarHandle PERMIT;
@@ -87,6 +88,20 @@ final class ContinuationFiber implements Fiber {
     }
 
     @Override
+    public void yieldNow() {
+        if (scheduler.currentFiber() != this) {
+            throw new IllegalStateException("yieldNow() called by code that is not running in this fiber");
+        }
+        state = YIELDING;
+        try {
+            Continuations.yield(Continuations.FIBER_SCOPE);
+        } catch (IllegalStateException e) {
+            state = RUNNING;
+            throw new IllegalStateException("this fiber cannot suspend here (" + e.getMessage() + ")", e);
+        }
+    }
+
+    @Override
     public void unpark() {
         if ((int) PERMIT.getAndSet(this, 1) == 0 && state == PARKED && STATE.compareAndSet(this, PARKED, RUNNABLE)) {
             scheduler.wake(this, home);
@@ -126,9 +141,15 @@ final class ContinuationFiber implements Fiber {
         return Continuations.isDone(continuation);
     }
 
-    /** Carrier side, after the continuation yielded in {@link #park()}. */
+    /** Carrier side, after the continuation yielded in {@link #park()} or {@link #yieldNow()}. */
     void afterYield() {
         resumedAfterPark = true;
+        if (state == YIELDING) {
+            // Only this fiber's own code sets YIELDING, and unpark ignores it: no race here.
+            state = RUNNABLE;
+            scheduler.wake(this, home);
+            return;
+        }
         state = PARKED;
         if (permit == 1 && STATE.compareAndSet(this, PARKED, RUNNABLE)) {
             scheduler.wake(this, home);
@@ -143,7 +164,7 @@ final class ContinuationFiber implements Fiber {
 
     @Override
     public String toString() {
-        String[] names = {"runnable", "running", "parking", "parked", "done"};
+        String[] names = {"runnable", "running", "parking", "parked", "done", "yielding"};
         return "ContinuationFiber[" + names[state] + ", " + scheduler.name + "]";
     }
 }

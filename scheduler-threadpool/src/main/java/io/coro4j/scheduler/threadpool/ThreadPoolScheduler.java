@@ -49,9 +49,9 @@ import org.jctools.queues.MpmcUnboundedXaddArrayQueue;
  * within seconds under C2 when fibers migrated. With a fixed home, a fiber only ever sees its own
  * carrier; the cost is that started fibers are not rebalanced, only new ones.
  *
- * <p>A carrier takes work from its inbox, its local queue, the global queue, then steals; every
- * 61st time it looks at the global queue first, so injected work is not starved. With N = 1 this
- * is a single-threaded event loop, run in FIFO order.
+ * <p>A carrier takes work from its inbox, its local queue and the global queue, starting with
+ * each in turn so that none starves the others, then steals. With N = 1 this is a
+ * single-threaded event loop; fibers started from it run in FIFO order.
  *
  * <h2>Idle carriers</h2>
  * A carrier that finds no work parks ({@link LockSupport#park}) instead of spinning. The wake-up

@@ -15,7 +15,6 @@ import org.jctools.queues.SpmcArrayQueue;
 final class Worker extends Thread {
 
     private static final int LOCAL_CAPACITY = 256;
-    private static final int GLOBAL_CHECK_INTERVAL = 61;
     private static final VarHandle PARKED;
 
     static {
@@ -68,15 +67,28 @@ final class Worker extends Thread {
         }
     }
 
+    /**
+     * Takes the next fiber. The starting queue rotates over the inbox, the local queue and the
+     * global queue, so none starves another: a fiber that keeps yielding (re-queued into the
+     * inbox) cannot shut out new fibers waiting in the local or global queue.
+     */
     private ContinuationFiber findWork() {
         ContinuationFiber f;
-        if (++tick % GLOBAL_CHECK_INTERVAL == 0 && (f = scheduler.global.poll()) != null) {
-            return f;
+        switch (++tick % 3) {
+            case 0 -> f = firstOf(inbox, local, scheduler.global);
+            case 1 -> f = firstOf(local, scheduler.global, inbox);
+            default -> f = firstOf(scheduler.global, inbox, local);
         }
-        if ((f = inbox.poll()) != null || (f = local.poll()) != null || (f = scheduler.global.poll()) != null) {
-            return f;
+        return f != null ? f : steal();
+    }
+
+    private static ContinuationFiber firstOf(java.util.Queue<ContinuationFiber> a, java.util.Queue<ContinuationFiber> b,
+                                             java.util.Queue<ContinuationFiber> c) {
+        ContinuationFiber f = a.poll();
+        if (f == null && (f = b.poll()) == null) {
+            f = c.poll();
         }
-        return steal();
+        return f;
     }
 
     private ContinuationFiber steal() {

@@ -1,0 +1,455 @@
+package io.coro4j;
+
+import io.coro4j.spi.Scheduler;
+import io.coro4j.spi.Timeout;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * asyncio on the JVM: the entry point ({@link #run}), tasks ({@link #spawn}), waiting
+ * ({@link #await}, {@link #gather}, {@link #asCompleted}), time ({@link #sleep},
+ * {@link #withTimeout}), structure ({@link #taskGroup}) and blocking calls ({@link #blocking}).
+ *
+ * <p>Every method except {@link #run} must be called from inside a task; outside one it throws
+ * {@link IllegalStateException} saying so. Each waiting method is a suspension point: it suspends
+ * the task (never blocking its carrier thread) and throws {@link CancellationException} if the
+ * task is cancelled, or a timeout or task group around it is.
+ *
+ * <p>Failures cross task boundaries as they are when unchecked; a checked exception arrives
+ * wrapped in a {@link CompletionException}. Inline constructs ({@link #withTimeout},
+ * {@link #taskGroup}, {@link #blocking}) rethrow their body's exception unchanged.
+ */
+public final class Coro {
+
+    private Coro() {}
+
+    /**
+     * Runs {@code main} as a task on the {@linkplain Schedulers#defaultScheduler() default scheduler}
+     * and blocks the calling thread until it, and every task it spawned, has finished.
+     *
+     * @return the value {@code main} returned
+     * @throws IllegalStateException if called from inside a fiber (it would block a carrier)
+     * @throws CancellationException if the task was cancelled (also: the calling thread was interrupted)
+     * @throws CompletionException wrapping a checked exception {@code main} failed with;
+     *     unchecked ones are rethrown as they are
+     */
+    public static <T> T run(Callable<T> main) {
+        return run(Schedulers.defaultScheduler(), main);
+    }
+
+    /** {@link #run(Callable)} on the given scheduler. */
+    public static <T> T run(Scheduler scheduler, Callable<T> main) {
+        Task.requireNonNullArg(scheduler, "scheduler");
+        Task.requireNonNullArg(main, "main");
+        if (Schedulers.currentFiber() != null) {
+            throw new IllegalStateException("Coro.run called from inside a fiber: it would block a carrier thread;"
+                    + " inside a task use Coro.spawn(...) and join() instead");
+        }
+        Task<T> root = new Task<>(scheduler, main, null, CoroutineLocal.threadSnapshot());
+        root.start();
+        boolean interrupted = false;
+        while (true) {
+            try {
+                root.result.get();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+                root.cancel();
+            } catch (ExecutionException | CancellationException e) {
+                break;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        return root.outcome();
+    }
+
+    /** The task the caller runs in, or {@code null} outside any task. */
+    public static Task<?> currentTask() {
+        return Task.current();
+    }
+
+    /**
+     * Starts {@code body} as a child of the current task: the current task does not finish
+     * before it does. Its failure cancels nothing, but if nobody joins or gathers it, the current
+     * task fails with it when it finishes.
+     *
+     * @throws IllegalStateException outside a task
+     * @throws java.util.concurrent.RejectedExecutionException if the scheduler is shut down
+     */
+    public static <T> Task<T> spawn(Callable<T> body) {
+        Task.requireNonNullArg(body, "body");
+        return Task.require("Coro.spawn").ownGroup.spawn(body);
+    }
+
+    /** Throws {@link CancellationException} if the current task is cancelled; otherwise does nothing. */
+    public static void checkCancelled() {
+        Task.require("Coro.checkCancelled").checkCancelled();
+    }
+
+    /** Lets every other runnable task run before the current one continues (asyncio's {@code sleep(0)}). */
+    public static void yieldNow() {
+        Task<?> t = Task.require("Coro.yieldNow");
+        t.checkCancelled();
+        t.fiber().yieldNow();
+        t.checkCancelled();
+    }
+
+    /**
+     * Suspends the current task for {@code duration}; no thread sleeps.
+     *
+     * @throws NullPointerException if {@code duration} is null
+     * @throws IllegalArgumentException if {@code duration} is negative
+     */
+    public static void sleep(Duration duration) {
+        long nanos = nanos(duration, "sleep duration");
+        Task<?> t = Task.require("Coro.sleep");
+        if (nanos == 0) {
+            yieldNow();
+            return;
+        }
+        AtomicBoolean fired = new AtomicBoolean();
+        Timeout timer = t.scheduler.schedule(() -> {
+            fired.set(true);
+            t.wake();
+        }, nanos, TimeUnit.NANOSECONDS);
+        try {
+            t.suspendUntil(fired::get);
+        } finally {
+            timer.cancel();
+        }
+    }
+
+    /**
+     * Suspends until {@code stage} completes and returns its value. If the current task is
+     * cancelled meanwhile, the stage is cancelled too (when it is a {@link Future}).
+     *
+     * @throws CancellationException if the stage was cancelled or the current task is
+     * @throws CompletionException wrapping a checked failure of the stage; unchecked ones as they are
+     */
+    public static <T> T await(CompletionStage<T> stage) {
+        Task.requireNonNullArg(stage, "stage");
+        Task<?> t = Task.require("Coro.await");
+        CompletableFuture<T> f = toFuture(stage);
+        if (!f.isDone()) {
+            f.whenComplete((v, e) -> t.wake());
+            try {
+                t.suspendUntil(f::isDone);
+            } catch (CancellationException e) {
+                if (stage instanceof Future<?> future) {
+                    future.cancel(true);
+                }
+                throw e;
+            }
+        }
+        try {
+            return f.join();
+        } catch (CompletionException e) {
+            throw Task.rethrow(e.getCause());
+        }
+    }
+
+    private static <T> CompletableFuture<T> toFuture(CompletionStage<T> stage) {
+        if (stage instanceof CompletableFuture<T> cf) {
+            return cf;
+        }
+        CompletableFuture<T> f = new CompletableFuture<>();
+        stage.whenComplete((v, e) -> {
+            if (e != null) {
+                f.completeExceptionally(e instanceof CompletionException ce && ce.getCause() != null ? ce.getCause() : e);
+            } else {
+                f.complete(v);
+            }
+        });
+        return f;
+    }
+
+    /**
+     * Runs {@code body} in the current task, cancelling it if it takes longer than
+     * {@code timeout}; the body sees a {@link CancellationException} at its next suspension point.
+     *
+     * @throws TimeoutExceededException if the timeout cancelled the body (not a
+     *     CancellationException: an outer cancellation is never mistaken for it, nor it for one)
+     * @throws Exception whatever the body threw, unchanged
+     */
+    public static <T> T withTimeout(Duration timeout, Callable<T> body) throws Exception {
+        return timed(timeout, body, false, "Coro.withTimeout");
+    }
+
+    /** {@link #withTimeout}, but returns {@code null} instead of throwing when the timeout expires. */
+    public static <T> T withTimeoutOrNull(Duration timeout, Callable<T> body) throws Exception {
+        return timed(timeout, body, true, "Coro.withTimeoutOrNull");
+    }
+
+    private static <T> T timed(Duration timeout, Callable<T> body, boolean orNull, String what) throws Exception {
+        long nanos = nanos(timeout, "timeout");
+        Task.requireNonNullArg(body, "body");
+        Task<?> t = Task.require(what);
+        Task.CancelScope scope = new Task.CancelScope(false);
+        t.scopes.add(scope);
+        Timeout timer = t.scheduler.schedule(() -> {
+            scope.cancelled = true;
+            t.wake();
+        }, nanos, TimeUnit.NANOSECONDS);
+        try {
+            return body.call();
+        } catch (Task.ScopeCancelledException e) {
+            if (e.scope != scope) {
+                throw e;
+            }
+            if (orNull) {
+                return null;
+            }
+            throw new TimeoutExceededException(timeout);
+        } finally {
+            timer.cancel();
+            t.scopes.remove(t.scopes.lastIndexOf(scope));
+        }
+    }
+
+    /**
+     * Runs {@code body} with a {@link TaskGroup} into which it spawns children; returns when the
+     * body and every child have finished. The first child failure cancels the body and the
+     * siblings; the group then throws it, with any others suppressed.
+     */
+    public static <R> R taskGroup(TaskGroup.Body<R> body) throws Exception {
+        return group(body, false, "Coro.taskGroup");
+    }
+
+    /** {@link #taskGroup}, in supervisor mode: a child failure cancels nothing; un-joined failures are thrown at the end. */
+    public static <R> R supervisorGroup(TaskGroup.Body<R> body) throws Exception {
+        return group(body, true, "Coro.supervisorGroup");
+    }
+
+    private static <R> R group(TaskGroup.Body<R> body, boolean supervisor, String what) throws Exception {
+        Task.requireNonNullArg(body, "body");
+        Task<?> t = Task.require(what);
+        TaskGroup g = new TaskGroup(t, supervisor, true);
+        t.scopes.add(g.scope);
+        R value = null;
+        Throwable failure = null;
+        try {
+            try {
+                value = body.run(g);
+            } catch (Throwable e) {
+                failure = e;
+            }
+            failure = g.finish(failure);
+        } finally {
+            t.scopes.remove(t.scopes.lastIndexOf(g.scope));
+        }
+        if (failure != null) {
+            throw Coro.<Exception>sneaky(failure);
+        }
+        return value;
+    }
+
+    /**
+     * Waits for every task and returns their results in the order given (fail-fast): the first
+     * failure cancels the others, waits for them to finish, and is rethrown with their failures
+     * suppressed. If the current task is cancelled while waiting, every task is cancelled and the
+     * cancellation propagates.
+     *
+     * @throws IllegalStateException if the current task is among {@code tasks}
+     */
+    @SafeVarargs
+    public static <T> List<T> gather(Task<? extends T>... tasks) {
+        return gather(List.of(tasks));
+    }
+
+    /** {@link #gather(Task[])} over a list. */
+    public static <T> List<T> gather(List<? extends Task<? extends T>> tasks) {
+        Task<?> t = Task.require("Coro.gather");
+        Waiting w = waitFor(t, tasks, true);
+        if (w.firstFailed.get() != null) {
+            Task<?> first = w.firstFailed.get();
+            cancelAndWait(t, tasks);
+            Throwable primary = first.failure();
+            for (Task<?> other : tasks) {
+                Throwable f = other.failure();
+                if (other != first && f != null && !(f instanceof CancellationException) && f != primary) {
+                    primary.addSuppressed(f);
+                }
+            }
+            throw Task.rethrow(primary);
+        }
+        List<T> results = new ArrayList<>(tasks.size());
+        for (Task<? extends T> task : tasks) {
+            results.add(task.outcome());
+        }
+        return results;
+    }
+
+    /**
+     * Waits for every task and returns each outcome, in the order given (Python's
+     * {@code return_exceptions=True}): a failure is returned, not thrown, and cancels nothing.
+     * If the current task is cancelled while waiting, every task is cancelled and the
+     * cancellation propagates.
+     */
+    public static <T> List<Outcome<T>> gatherSettled(List<? extends Task<? extends T>> tasks) {
+        Task<?> t = Task.require("Coro.gatherSettled");
+        waitFor(t, tasks, false);
+        List<Outcome<T>> results = new ArrayList<>(tasks.size());
+        for (Task<? extends T> task : tasks) {
+            Throwable f = task.failure();
+            results.add(f == null ? new Outcome.Success<>(task.outcome()) : new Outcome.Failure<>(f));
+        }
+        return results;
+    }
+
+    private static final class Waiting {
+        final AtomicInteger done = new AtomicInteger();
+        final AtomicReference<Task<?>> firstFailed = new AtomicReference<>();
+    }
+
+    private static Waiting waitFor(Task<?> t, List<? extends Task<?>> tasks, boolean failFast) {
+        for (Task<?> task : tasks) {
+            Task.requireNonNullArg(task, "task");
+            if (task == t) {
+                throw new IllegalStateException("a task cannot gather itself: it would wait forever (" + t.name() + ")");
+            }
+        }
+        Waiting w = new Waiting();
+        int n = tasks.size();
+        for (Task<?> task : tasks) {
+            task.retrieved = true;
+            task.whenDone(() -> {
+                if (task.result.isCompletedExceptionally()) {
+                    w.firstFailed.compareAndSet(null, task);
+                }
+                w.done.incrementAndGet();
+                t.wake();
+            });
+        }
+        try {
+            t.suspendUntil(() -> w.done.get() == n || (failFast && w.firstFailed.get() != null));
+        } catch (CancellationException e) {
+            cancelAndWait(t, tasks);
+            throw e;
+        }
+        return w;
+    }
+
+    private static void cancelAndWait(Task<?> t, List<? extends Task<?>> tasks) {
+        for (Task<?> task : tasks) {
+            task.cancel();
+        }
+        t.suspendUninterruptiblyUntil(() -> {
+            for (Task<?> task : tasks) {
+                if (!task.isDone()) {
+                    return false;
+                }
+            }
+            return true;
+        });
+    }
+
+    /**
+     * Yields the tasks in the order they finish; iterating suspends the current task until the
+     * next one is done. Use it inside a task:
+     * <pre>{@code for (Task<String> done : Coro.asCompleted(tasks)) { use(done.join()); }}</pre>
+     */
+    public static <T> Generator<Task<T>, Object, Void> asCompleted(List<Task<T>> tasks) {
+        Task<?> owner = Task.require("Coro.asCompleted");
+        List<Task<T>> copy = List.copyOf(tasks);
+        ConcurrentLinkedQueue<Task<T>> finished = new ConcurrentLinkedQueue<>();
+        AtomicReference<Task<?>> waiter = new AtomicReference<>();
+        for (Task<T> task : copy) {
+            task.retrieved = true;
+            task.whenDone(() -> {
+                finished.add(task);
+                Task<?> w = waiter.get();
+                if (w != null) {
+                    w.wake();
+                }
+            });
+        }
+        return Generator.of(owner.scheduler, co -> {
+            for (int i = 0; i < copy.size(); i++) {
+                Task<?> self = Task.require("iterating Coro.asCompleted");
+                waiter.set(self);
+                self.suspendUntil(() -> !finished.isEmpty());
+                co.yield(finished.poll());
+            }
+            return null;
+        });
+    }
+
+    /**
+     * Runs a blocking call without blocking a carrier: on a scheduler whose fibers are virtual
+     * threads (loom) in place, elsewhere on a virtual thread of its own while the task suspends.
+     * {@link CoroutineLocal} values are visible inside. If the task is cancelled while waiting, the
+     * blocking thread is interrupted and the cancellation propagates. Outside a task it just calls
+     * {@code body}.
+     *
+     * @throws Exception whatever the body threw, unchanged
+     */
+    public static <T> T blocking(Callable<T> body) throws Exception {
+        Task.requireNonNullArg(body, "body");
+        Task<?> t = Task.current();
+        if (t == null) {
+            return body.call();
+        }
+        t.checkCancelled();
+        if (t.scheduler.runsBlockingCallsInPlace()) {
+            return body.call();
+        }
+        Map<CoroutineLocal<?>, Object> context = t.context;
+        CompletableFuture<T> f = new CompletableFuture<>();
+        Thread worker = Thread.ofVirtual().name("coro4j-blocking-" + t.name()).start(() -> {
+            CoroutineLocal.runWithThreadContext(context, () -> {
+                try {
+                    f.complete(body.call());
+                } catch (Throwable e) {
+                    f.completeExceptionally(e);
+                }
+            });
+        });
+        f.whenComplete((v, e) -> t.wake());
+        try {
+            t.suspendUntil(f::isDone);
+        } catch (CancellationException e) {
+            worker.interrupt();
+            throw e;
+        }
+        try {
+            return f.join();
+        } catch (CompletionException e) {
+            throw Coro.<Exception>sneaky(e.getCause());
+        }
+    }
+
+    static long nanos(Duration d, String what) {
+        if (d == null) {
+            throw new NullPointerException(what + " must not be null");
+        }
+        if (d.isNegative()) {
+            throw new IllegalArgumentException(what + " " + d + " must not be negative");
+        }
+        try {
+            return d.toNanos();
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE;
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    static <E extends Throwable> E sneaky(Throwable t) throws E {
+        throw (E) t;
+    }
+}

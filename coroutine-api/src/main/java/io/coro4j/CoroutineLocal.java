@@ -1,0 +1,119 @@
+package io.coro4j;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+import java.util.function.Supplier;
+
+/**
+ * A value per coroutine context, like Python's {@code contextvars.ContextVar}: use it where a
+ * {@link ThreadLocal} would be wrong. On the threadpool scheduler a task's carrier thread is
+ * shared with other tasks, so ThreadLocals are the carrier's, not the task's.
+ *
+ * <ul>
+ *   <li>Inside a task, values belong to that task; they survive every suspension, on every
+ *       scheduler, whichever carrier the task continues on.</li>
+ *   <li>A task started by {@link Coro#spawn}, a {@link TaskGroup} or {@link Coro#run} starts with a
+ *       snapshot of its parent's values; later sets on either side are not seen by the other.</li>
+ *   <li>A generator body sees the values of the task that resumes it; {@link Coro#blocking} bodies
+ *       see the calling task's values.</li>
+ *   <li>Outside tasks, values belong to the current thread.</li>
+ * </ul>
+ *
+ * <p>Thread-safe; {@code null} is a valid value.
+ *
+ * @param <T> the type of the value
+ */
+public final class CoroutineLocal<T> {
+
+    private static final Object NULL = new Object();
+    private static final Map<CoroutineLocal<?>, Object> EMPTY = Map.of();
+    private static final ThreadLocal<Map<CoroutineLocal<?>, Object>> THREAD_VALUES = ThreadLocal.withInitial(() -> EMPTY);
+
+    private final Supplier<? extends T> initial;
+    private final String name;
+
+    /** A local whose value is {@code null} until set. */
+    public CoroutineLocal(String name) {
+        this(name, () -> null);
+    }
+
+    private CoroutineLocal(String name, Supplier<? extends T> initial) {
+        this.name = Objects.requireNonNull(name, "name");
+        this.initial = Objects.requireNonNull(initial, "initial");
+    }
+
+    /** A local whose value, until set, is what {@code initial} supplies (called on each such read). */
+    public static <T> CoroutineLocal<T> withInitial(String name, Supplier<? extends T> initial) {
+        return new CoroutineLocal<>(name, initial);
+    }
+
+    /** The current context's value. */
+    @SuppressWarnings("unchecked")
+    public T get() {
+        Object v = values().get(this);
+        if (v == null) {
+            return initial.get();
+        }
+        return v == NULL ? null : (T) v;
+    }
+
+    /** Sets the current context's value. */
+    public void set(T value) {
+        Map<CoroutineLocal<?>, Object> copy = new HashMap<>(values());
+        copy.put(this, value == null ? NULL : value);
+        replace(Map.copyOf(copy));
+    }
+
+    /** Removes the current context's value, so {@link #get()} returns the initial value again. */
+    public void remove() {
+        Map<CoroutineLocal<?>, Object> copy = new HashMap<>(values());
+        copy.remove(this);
+        replace(Map.copyOf(copy));
+    }
+
+    /** Runs {@code body} with this local set to {@code value}, then restores the previous state. */
+    public <R> R with(T value, Callable<R> body) throws Exception {
+        Map<CoroutineLocal<?>, Object> before = values();
+        set(value);
+        try {
+            return body.call();
+        } finally {
+            replace(before);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "CoroutineLocal[" + name + "]";
+    }
+
+    private static Map<CoroutineLocal<?>, Object> values() {
+        Task<?> t = Task.current();
+        return t != null ? t.context : THREAD_VALUES.get();
+    }
+
+    private static void replace(Map<CoroutineLocal<?>, Object> values) {
+        Task<?> t = Task.current();
+        if (t != null) {
+            t.context = values;
+        } else {
+            THREAD_VALUES.set(values);
+        }
+    }
+
+    static Map<CoroutineLocal<?>, Object> threadSnapshot() {
+        return THREAD_VALUES.get();
+    }
+
+    static void runWithThreadContext(Map<CoroutineLocal<?>, Object> values, Runnable body) {
+        Map<CoroutineLocal<?>, Object> before = THREAD_VALUES.get();
+        THREAD_VALUES.set(values);
+        try {
+            body.run();
+        } finally {
+            THREAD_VALUES.set(before);
+        }
+    }
+}

@@ -1,0 +1,366 @@
+package io.coro4j;
+
+import io.coro4j.spi.Fiber;
+import io.coro4j.spi.Scheduler;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+
+/**
+ * A coroutine running in a fiber of a scheduler, started by {@link Coro#run} or {@link Coro#spawn}.
+ *
+ * <p>Every task belongs to a {@link TaskGroup}: its parent's own group, or one opened with
+ * {@link Coro#taskGroup}. A task is finished only when the children it spawned are, so no child
+ * outlives its parent. A child spawned with {@link Coro#spawn} that fails does not cancel its
+ * parent or siblings (use {@link Coro#taskGroup} for that), but if nobody joined or gathered it,
+ * its failure fails the parent when the parent finishes: it is never lost silently.
+ *
+ * <p>{@link #join()} inside a task suspends the caller (never blocking its carrier); from plain
+ * Java it blocks like {@link Future#get()}. {@link #cancel()} is cooperative: the task sees a
+ * {@link CancellationException} at its next suspension point (sleep, join, await, channel or lock
+ * operation, {@link Coro#checkCancelled()}), so its {@code finally} blocks run. Cancellation is
+ * level-triggered: a task that catches it and suspends again gets it again.
+ *
+ * <p>Thread-safe.
+ *
+ * @param <T> the type of the result
+ */
+public final class Task<T> implements Future<T> {
+
+    private static final AtomicInteger IDS = new AtomicInteger();
+
+    static {
+        io.coro4j.internal.Tasks.install(what -> require(what).handle);
+    }
+
+    final Scheduler scheduler;
+    private final Callable<T> body;
+    private final String name;
+    final TaskGroup parentGroup;
+    /** The children this task spawns outside any explicit group. */
+    final TaskGroup ownGroup;
+    final CompletableFuture<T> result = new CompletableFuture<>();
+    private volatile boolean cancelRequested;
+    private volatile Fiber fiber;
+    /** Whether someone observed the outcome (joined, awaited, gathered). */
+    volatile boolean retrieved;
+    /** Cancel scopes opened by this task's body (timeouts, groups), innermost last; own fiber only. */
+    final List<CancelScope> scopes = new ArrayList<>();
+    /** This task's suspension primitive, for io.coro4j's own packages. */
+    final io.coro4j.internal.TaskHandle handle = new io.coro4j.internal.TaskHandle() {
+        @Override
+        public void checkCancelled() {
+            Task.this.checkCancelled();
+        }
+
+        @Override
+        public void park() {
+            Task.this.park();
+        }
+
+        @Override
+        public void parkUninterruptibly() {
+            fiber.park();
+        }
+
+        @Override
+        public void wake() {
+            Task.this.wake();
+        }
+    };
+    /** CoroutineLocal values: an immutable snapshot, replaced on each set; own fiber only. */
+    Map<CoroutineLocal<?>, Object> context;
+
+    Task(Scheduler scheduler, Callable<T> body, TaskGroup parentGroup, Map<CoroutineLocal<?>, Object> context) {
+        this.scheduler = scheduler;
+        this.body = body;
+        this.parentGroup = parentGroup;
+        this.context = context;
+        this.name = "task-" + IDS.incrementAndGet();
+        this.ownGroup = new TaskGroup(this, true, false);
+    }
+
+    /** The task the calling code runs in, or {@code null} outside any task. */
+    static Task<?> current() {
+        Fiber f = Schedulers.currentFiber();
+        return f != null && f.attachment() instanceof Task<?> t ? t : null;
+    }
+
+    /** Like {@link #current()} but fails with a message naming {@code what}, outside a task. */
+    static Task<?> require(String what) {
+        Task<?> t = current();
+        if (t == null) {
+            throw new IllegalStateException(what + " called outside a task: start one with Coro.run(...)");
+        }
+        return t;
+    }
+
+    void start() {
+        scheduler.start(this::run);
+    }
+
+    private void run() {
+        Fiber self = scheduler.currentFiber();
+        self.attach(this);
+        fiber = self;
+        scopes.add(ownGroup.scope);
+        T value = null;
+        Throwable failure = null;
+        try {
+            value = body.call();
+        } catch (Throwable t) {
+            failure = t;
+        }
+        failure = ownGroup.finish(failure);
+        if (failure == null) {
+            result.complete(value);
+        } else {
+            result.completeExceptionally(failure);
+        }
+        if (parentGroup != null) {
+            parentGroup.childDone(this, failure);
+        }
+    }
+
+    // ---- the caller side ----
+
+    /** The scheduler running this task. */
+    public Scheduler scheduler() {
+        return scheduler;
+    }
+
+    /** A name for diagnostics, unique in the JVM. */
+    public String name() {
+        return name;
+    }
+
+    /**
+     * Waits for the task and returns its result: suspending inside a task, blocking outside one.
+     *
+     * @throws CancellationException if the task was cancelled, or the caller's task is cancelled while waiting
+     * @throws CompletionException wrapping a checked exception the task failed with; unchecked
+     *     exceptions and errors are rethrown as they are
+     * @throws IllegalStateException if a task joins itself
+     */
+    public T join() {
+        Task<?> caller = current();
+        if (caller == this) {
+            throw new IllegalStateException("a task cannot join itself: it would wait forever (" + name + ")");
+        }
+        retrieved = true;
+        if (caller != null) {
+            caller.suspendUntil(result::isDone);
+        }
+        return outcome();
+    }
+
+    /** The result of a finished task, or its failure rethrown as {@link #join()} does. */
+    T outcome() {
+        retrieved = true;
+        try {
+            return result.join();
+        } catch (CancellationException e) {
+            throw e;
+        } catch (CompletionException e) {
+            throw rethrow(e.getCause());
+        }
+    }
+
+    static RuntimeException rethrow(Throwable t) {
+        if (t instanceof RuntimeException r) {
+            throw r;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        throw new CompletionException(t);
+    }
+
+    /**
+     * Requests cancellation: the task gets a {@link CancellationException} at its next
+     * suspension point. Idempotent.
+     *
+     * @return {@code true} if the task had not finished (it may still finish normally if it does
+     *     not suspend again); {@code false} if it had already finished
+     */
+    public boolean cancel() {
+        if (result.isDone()) {
+            return false;
+        }
+        cancelRequested = true;
+        Fiber f = fiber;
+        if (f != null) {
+            f.unpark();
+        }
+        return true;
+    }
+
+    /** {@link #cancel()}; the argument is ignored, since cancellation is cooperative. */
+    @Override
+    public boolean cancel(boolean mayInterruptIfRunning) {
+        return cancel();
+    }
+
+    @Override
+    public boolean isCancelled() {
+        return result.isCancelled() || (result.isCompletedExceptionally() && failure() instanceof CancellationException);
+    }
+
+    @Override
+    public boolean isDone() {
+        return result.isDone();
+    }
+
+    /** Blocks the calling thread; inside a task use {@link #join()}, which suspends instead. */
+    @Override
+    public T get() throws InterruptedException, ExecutionException {
+        retrieved = true;
+        return result.get();
+    }
+
+    @Override
+    public T get(long timeout, TimeUnit unit) throws InterruptedException, ExecutionException, TimeoutException {
+        retrieved = true;
+        return result.get(timeout, unit);
+    }
+
+    /** This task's outcome as a stage for plain Java code; completing the returned stage has no effect on the task. */
+    public CompletionStage<T> toCompletionStage() {
+        retrieved = true;
+        return result.minimalCompletionStage();
+    }
+
+    /** A copy of the result future; completing it has no effect on the task. */
+    public CompletableFuture<T> toCompletableFuture() {
+        retrieved = true;
+        return result.copy();
+    }
+
+    /** The failure of a finished task, or null. */
+    Throwable failure() {
+        if (!result.isCompletedExceptionally()) {
+            return null;
+        }
+        try {
+            result.join();
+            return null;
+        } catch (CompletionException e) {
+            return e.getCause();
+        } catch (CancellationException e) {
+            return e;
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Task[" + name + (result.isDone() ? ", done" : cancelRequested ? ", cancelling" : "") + "]";
+    }
+
+    // ---- the task's own side: suspension points ----
+
+    /** Throws if this task (or one of its open scopes) is cancelled. Called by the task's own fiber. */
+    void checkCancelled() {
+        if (cancelRequested) {
+            throw new CancellationException("task " + name + " was cancelled");
+        }
+        for (CancelScope s : scopes) {
+            if (s.cancelled && !s.shielded) {
+                throw new ScopeCancelledException(s);
+            }
+        }
+    }
+
+    /** Whether a cancellation would be raised at a suspension point now. */
+    boolean cancellationPending() {
+        if (cancelRequested) {
+            return true;
+        }
+        for (CancelScope s : scopes) {
+            if (s.cancelled && !s.shielded) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Parks this task's fiber until {@code ready} holds; throws on cancellation. Own fiber only. */
+    void suspendUntil(BooleanSupplier ready) {
+        Fiber f = fiber;
+        while (!ready.getAsBoolean()) {
+            checkCancelled();
+            f.park();
+        }
+    }
+
+    /** Parks until {@code ready} holds, ignoring cancellation (it stays pending). Own fiber only. */
+    void suspendUninterruptiblyUntil(BooleanSupplier ready) {
+        Fiber f = fiber;
+        while (!ready.getAsBoolean()) {
+            f.park();
+        }
+    }
+
+    /** Parks once (may return early); throws on cancellation. Own fiber only. */
+    void park() {
+        checkCancelled();
+        fiber.park();
+    }
+
+    /** Wakes this task's fiber if it is parked (for wake-up callbacks). Any thread. */
+    void wake() {
+        Fiber f = fiber;
+        if (f != null) {
+            f.unpark();
+        }
+    }
+
+    /** Registers {@code action} to run (on any thread) when this task finishes. */
+    void whenDone(Runnable action) {
+        result.whenComplete((v, e) -> action.run());
+    }
+
+    Fiber fiber() {
+        return fiber;
+    }
+
+    boolean cancelRequested() {
+        return cancelRequested;
+    }
+
+    /** A region of a task's body that can be cancelled on its own: a timeout, a task group's body. */
+    static final class CancelScope {
+        volatile boolean cancelled;
+        final boolean shielded;
+
+        CancelScope(boolean shielded) {
+            this.shielded = shielded;
+        }
+    }
+
+    /** The cancellation of one {@link CancelScope}; caught by whoever opened the scope. */
+    static final class ScopeCancelledException extends CancellationException {
+        private static final long serialVersionUID = 1L;
+        final transient CancelScope scope;
+
+        ScopeCancelledException(CancelScope scope) {
+            super("cancelled by an enclosing timeout or task group");
+            this.scope = scope;
+        }
+    }
+
+    static <T> T requireNonNullArg(T value, String name) {
+        return Objects.requireNonNull(value, name + " must not be null");
+    }
+}

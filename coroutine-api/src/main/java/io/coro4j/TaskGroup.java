@@ -1,0 +1,177 @@
+package io.coro4j;
+
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * A structured scope for tasks (Python's {@code asyncio.TaskGroup}, Kotlin's
+ * {@code coroutineScope}): opened by {@link Coro#taskGroup} or {@link Coro#supervisorGroup}, it
+ * closes only when every task spawned into it has finished, so no child outlives it.
+ *
+ * <ul>
+ *   <li>Default mode: the first child failure cancels the group's body and every sibling.</li>
+ *   <li>Supervisor mode: a child may fail without cancelling anything; failures of children
+ *       nobody {@link Task#join() joined} are still reported when the group closes.</li>
+ *   <li>When the group closes with failures, the first is thrown and the others are attached to
+ *       it as {@linkplain Throwable#getSuppressed() suppressed}; none is lost.</li>
+ *   <li>If the task running the group is cancelled, the children are cancelled and waited for.</li>
+ * </ul>
+ *
+ * <p>Thread-safe: any task may spawn into an open group.
+ */
+public final class TaskGroup {
+
+    /** The code run inside a group. */
+    @FunctionalInterface
+    public interface Body<R> {
+        R run(TaskGroup group) throws Exception;
+    }
+
+    private final Task<?> owner;
+    private final boolean supervisor;
+    private final boolean explicit;
+    final Task.CancelScope scope = new Task.CancelScope(false);
+    private final List<Task<?>> children = new ArrayList<>();
+    private final Map<Task<?>, Throwable> failures = new IdentityHashMap<>();
+    private final List<Task<?>> failedInOrder = new ArrayList<>();
+    private int running;
+    private boolean closed;
+    private boolean childrenCancelled;
+
+    TaskGroup(Task<?> owner, boolean supervisor, boolean explicit) {
+        this.owner = owner;
+        this.supervisor = supervisor;
+        this.explicit = explicit;
+    }
+
+    /**
+     * Starts {@code body} as a child task of this group. The child inherits the caller's
+     * {@link CoroutineLocal} values (the group owner's, when called outside a task).
+     *
+     * @throws IllegalStateException if the group has closed
+     * @throws java.util.concurrent.RejectedExecutionException if the scheduler is shut down
+     */
+    public <T> Task<T> spawn(Callable<T> body) {
+        Task.requireNonNullArg(body, "body");
+        Task<?> caller = Task.current();
+        var context = caller != null ? caller.context : owner.context;
+        Task<T> child = new Task<>(owner.scheduler, body, this, context);
+        synchronized (this) {
+            if (closed) {
+                throw new IllegalStateException("this task group has closed: spawn into a group only while it is open"
+                        + " (inside its body, or from its children)");
+            }
+            children.add(child);
+            running++;
+            if (childrenCancelled) {
+                child.cancel();
+            }
+        }
+        try {
+            child.start();
+        } catch (RejectedExecutionException e) {
+            synchronized (this) {
+                children.remove(child);
+                running--;
+            }
+            throw e;
+        }
+        return child;
+    }
+
+    /** Whether this is a supervisor group. */
+    public boolean isSupervisor() {
+        return supervisor;
+    }
+
+    /** Called on the child's fiber when it has finished. */
+    void childDone(Task<?> child, Throwable failure) {
+        boolean cancelSiblings = false;
+        synchronized (this) {
+            running--;
+            if (failure != null && !(failure instanceof CancellationException)) {
+                failures.put(child, failure);
+                failedInOrder.add(child);
+                cancelSiblings = !supervisor;
+            }
+        }
+        if (cancelSiblings) {
+            scope.cancelled = true;
+            cancelChildren();
+        }
+        owner.wake();
+    }
+
+    private void cancelChildren() {
+        List<Task<?>> snapshot;
+        synchronized (this) {
+            childrenCancelled = true;
+            snapshot = List.copyOf(children);
+        }
+        for (Task<?> c : snapshot) {
+            c.cancel();
+        }
+    }
+
+    private synchronized boolean allDone() {
+        return running == 0;
+    }
+
+    /**
+     * Called by the owner's fiber when the group's body has ended: waits for every child
+     * (cancelling them if the body failed or the owner is cancelled) and returns the failure the
+     * group ends with, or null.
+     */
+    Throwable finish(Throwable bodyFailure) {
+        boolean bodyFailed = bodyFailure != null && !isOwnCancellation(bodyFailure);
+        if (bodyFailed || owner.cancellationPending()) {
+            cancelChildren();
+        }
+        while (!allDone()) {
+            if (!childrenCancelled && owner.cancellationPending()) {
+                cancelChildren();
+            }
+            owner.suspendUninterruptiblyUntil(() -> allDone() || (!childrenCancelled && owner.cancellationPending()));
+        }
+        List<Throwable> childFailures = new ArrayList<>();
+        synchronized (this) {
+            closed = true;
+            for (Task<?> t : failedInOrder) {
+                if (!supervisor || !t.retrieved) {
+                    childFailures.add(failures.get(t));
+                }
+            }
+        }
+        Throwable primary = bodyFailed ? bodyFailure : null;
+        if (primary == null && bodyFailure != null && childFailures.isEmpty()) {
+            // Our scope was cancelled from outside the group (an enclosing scope): keep the signal.
+            primary = bodyFailure;
+        }
+        Set<Throwable> seen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Throwable f : childFailures) {
+            if (primary == null) {
+                primary = f;
+                seen.add(f);
+            } else if (f != primary && seen.add(f)) {
+                primary.addSuppressed(f);
+            }
+        }
+        return primary;
+    }
+
+    private boolean isOwnCancellation(Throwable t) {
+        return t instanceof Task.ScopeCancelledException s && s.scope == scope;
+    }
+
+    @Override
+    public synchronized String toString() {
+        return "TaskGroup[" + (supervisor ? "supervisor, " : "") + (explicit ? "" : "implicit, ")
+                + running + " running" + (closed ? ", closed" : "") + "]";
+    }
+}

@@ -1,0 +1,691 @@
+package io.coro4j.tck;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.coro4j.Coro;
+import io.coro4j.CoroutineLocal;
+import io.coro4j.Generator;
+import io.coro4j.Outcome;
+import io.coro4j.Task;
+import io.coro4j.TimeoutExceededException;
+import io.coro4j.spi.Scheduler;
+import java.io.IOException;
+import java.lang.ref.WeakReference;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+/**
+ * asyncio semantics: the entry point, tasks, awaiting, gather, sleep, timeouts, cancellation,
+ * task groups, async generators, blocking calls and coroutine-local context.
+ */
+public abstract class TaskTck extends SchedulerTck {
+
+    private <T> T run(java.util.concurrent.Callable<T> main) {
+        return Coro.run(scheduler, main);
+    }
+
+    private static Duration ms(long millis) {
+        return Duration.ofMillis(millis);
+    }
+
+    // ---- entry point ----
+
+    @Test
+    void runReturnsTheMainTasksValue() {
+        assertThat(run(() -> "hello")).isEqualTo("hello");
+    }
+
+    @Test
+    void runRethrowsAnUncheckedFailureAsItIsAndWrapsACheckedOne() {
+        IllegalArgumentException boom = new IllegalArgumentException("boom");
+        assertThatThrownBy(() -> run(() -> {
+            throw boom;
+        })).isSameAs(boom);
+        IOException io = new IOException("io");
+        assertThatThrownBy(() -> run(() -> {
+            throw io;
+        })).isExactlyInstanceOf(CompletionException.class).hasCause(io);
+    }
+
+    @Test
+    void runInsideATaskIsRejected() {
+        String msg = run(() -> {
+            try {
+                Coro.run(scheduler, () -> 1);
+                return "ran";
+            } catch (IllegalStateException e) {
+                return e.getMessage();
+            }
+        });
+        assertThat(msg).isEqualTo("Coro.run called from inside a fiber: it would block a carrier thread;"
+                + " inside a task use Coro.spawn(...) and join() instead");
+    }
+
+    @Test
+    void usingTheApiOutsideATaskIsRejectedNamingTheCall() {
+        assertThatThrownBy(() -> Coro.spawn(() -> 1)).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("Coro.spawn called outside a task: start one with Coro.run(...)");
+        assertThatThrownBy(() -> Coro.sleep(ms(1))).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("Coro.sleep called outside a task: start one with Coro.run(...)");
+        assertThatThrownBy(() -> Coro.gather(List.of())).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("Coro.gather called outside a task: start one with Coro.run(...)");
+        assertThat(Coro.currentTask()).isNull();
+    }
+
+    @Test
+    void spawningOnAShutDownSchedulerIsRejected() {
+        Scheduler s = newScheduler(1);
+        s.shutdown();
+        assertThatThrownBy(() -> Coro.run(s, () -> 1)).isExactlyInstanceOf(RejectedExecutionException.class)
+                .hasMessage("scheduler \"" + s.name() + "\" is shut down: it accepts no new fibers");
+    }
+
+    @Test
+    void badDurationsAreRejectedNamingTheValue() {
+        run(() -> {
+            assertThatThrownBy(() -> Coro.sleep(null)).isExactlyInstanceOf(NullPointerException.class)
+                    .hasMessage("sleep duration must not be null");
+            assertThatThrownBy(() -> Coro.sleep(Duration.ofSeconds(-1))).isExactlyInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("sleep duration PT-1S must not be negative");
+            assertThatThrownBy(() -> Coro.withTimeout(Duration.ofMillis(-5), () -> 1))
+                    .isExactlyInstanceOf(IllegalArgumentException.class).hasMessage("timeout PT-0.005S must not be negative");
+            assertThatThrownBy(() -> Coro.withTimeout(null, () -> 1))
+                    .isExactlyInstanceOf(NullPointerException.class).hasMessage("timeout must not be null");
+            return null;
+        });
+    }
+
+    // ---- tasks and awaiting ----
+
+    @Test
+    void spawnedTasksRunConcurrentlyAndJoinReturnsTheirValues() {
+        List<Integer> results = run(() -> {
+            List<Task<Integer>> tasks = new ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                int v = i;
+                tasks.add(Coro.spawn(() -> {
+                    Coro.sleep(ms(10));
+                    return v * v;
+                }));
+            }
+            List<Integer> out = new ArrayList<>();
+            for (Task<Integer> t : tasks) {
+                out.add(t.join());
+            }
+            return out;
+        });
+        assertThat(results).hasSize(100);
+        for (int i = 0; i < 100; i++) {
+            assertThat(results.get(i)).isEqualTo(i * i);
+        }
+    }
+
+    @Test
+    void aTaskJoiningItselfIsRejected() {
+        String msg = run(() -> {
+            try {
+                Coro.currentTask().join();
+                return "joined";
+            } catch (IllegalStateException e) {
+                return e.getMessage();
+            }
+        });
+        assertThat(msg).startsWith("a task cannot join itself: it would wait forever (task-");
+    }
+
+    @Test
+    void awaitingAFutureSuspendsTheTaskWithoutBlockingTheCarrier() {
+        Scheduler loop = newScheduler(1);
+        List<String> order = Coro.run(loop, () -> {
+            List<String> log = new CopyOnWriteArrayList<>();
+            CompletableFuture<String> f = new CompletableFuture<>();
+            Task<Void> waiter = Coro.spawn(() -> {
+                log.add("waiting");
+                log.add("got " + Coro.await(f));
+                return null;
+            });
+            Task<Void> other = Coro.spawn(() -> {
+                log.add("other ran while the waiter was suspended");
+                return null;
+            });
+            other.join();
+            new Thread(() -> f.complete("value")).start();
+            waiter.join();
+            return log;
+        });
+        assertThat(order).containsExactly("waiting", "other ran while the waiter was suspended", "got value");
+    }
+
+    @Test
+    void awaitingAFailedFutureRethrowsItsFailure() {
+        IllegalStateException boom = new IllegalStateException("failed stage");
+        Object got = run(() -> {
+            try {
+                return Coro.await(CompletableFuture.failedFuture(boom));
+            } catch (IllegalStateException e) {
+                return e;
+            }
+        });
+        assertThat(got).isSameAs(boom);
+        Object wrapped = run(() -> {
+            try {
+                return Coro.await(CompletableFuture.supplyAsync(() -> {
+                    throw new CompletionException(new IOException("async io"));
+                }));
+            } catch (CompletionException e) {
+                return e.getCause().getMessage();
+            }
+        });
+        assertThat(wrapped).isEqualTo("async io");
+    }
+
+    @Test
+    void aTaskIsUsableFromPlainJavaAsAFutureAndAStage() throws Exception {
+        AtomicReference<Task<String>> escaped = new AtomicReference<>();
+        run(() -> {
+            escaped.set(Coro.spawn(() -> {
+                Coro.sleep(ms(5));
+                return "from a task";
+            }));
+            return null;
+        });
+        Task<String> t = escaped.get();
+        assertThat(t.isDone()).isTrue();
+        assertThat(t.get()).isEqualTo("from a task");
+        assertThat(t.get(1, TimeUnit.SECONDS)).isEqualTo("from a task");
+        assertThat(t.toCompletionStage().toCompletableFuture().get()).isEqualTo("from a task");
+        assertThat(t.join()).isEqualTo("from a task");
+    }
+
+    // ---- gather ----
+
+    @Test
+    void gatherReturnsResultsInTheOrderGiven() {
+        List<Integer> r = run(() -> Coro.gather(
+                Coro.spawn(() -> {
+                    Coro.sleep(ms(30));
+                    return 1;
+                }),
+                Coro.spawn(() -> 2),
+                Coro.spawn(() -> {
+                    Coro.sleep(ms(10));
+                    return 3;
+                })));
+        assertThat(r).containsExactly(1, 2, 3);
+    }
+
+    @Test
+    void gatherFailsFastCancellingTheOthersAndSuppressingTheirFailures() {
+        List<String> cleanedUp = new CopyOnWriteArrayList<>();
+        long t0 = System.nanoTime();
+        Throwable thrown = catchFrom(() -> run(() -> Coro.gather(
+                Coro.spawn(() -> {
+                    try {
+                        Coro.sleep(Duration.ofSeconds(30));
+                        return "slow";
+                    } finally {
+                        cleanedUp.add("slow");
+                    }
+                }),
+                Coro.spawn(() -> {
+                    Coro.sleep(ms(10));
+                    throw new IllegalStateException("first failure");
+                }),
+                Coro.spawn(() -> {
+                    try {
+                        Coro.sleep(Duration.ofSeconds(30));
+                        return "slow too";
+                    } catch (CancellationException e) {
+                        throw new IllegalArgumentException("failed while cancelled");
+                    }
+                }))));
+        assertThat(System.nanoTime() - t0).isLessThan(TimeUnit.SECONDS.toNanos(10));
+        assertThat(thrown).isExactlyInstanceOf(IllegalStateException.class).hasMessage("first failure");
+        assertThat(thrown.getSuppressed()).hasSize(1);
+        assertThat(thrown.getSuppressed()[0]).hasMessage("failed while cancelled");
+        assertThat(cleanedUp).containsExactly("slow");
+    }
+
+    @Test
+    void gatherSettledReturnsEveryOutcome() {
+        List<Outcome<String>> r = run(() -> Coro.gatherSettled(List.of(
+                Coro.spawn(() -> "ok"),
+                Coro.spawn(() -> {
+                    throw new IllegalStateException("bad");
+                }))));
+        assertThat(r.get(0)).isEqualTo(new Outcome.Success<>("ok"));
+        assertThat(r.get(1).isSuccess()).isFalse();
+        assertThat(((Outcome.Failure<String>) r.get(1)).exception()).hasMessage("bad");
+        assertThatThrownBy(() -> r.get(1).getOrThrow()).hasMessage("bad");
+    }
+
+    @Test
+    void aCancelledGatherCancelsItsTasksAndPropagatesTheCancellation() {
+        List<String> cancelled = new CopyOnWriteArrayList<>();
+        String result = run(() -> {
+            Task<List<String>> gathering = Coro.spawn(() -> Coro.gather(
+                    Coro.spawn(() -> sleepRecordingCancel(cancelled, "a")),
+                    Coro.spawn(() -> sleepRecordingCancel(cancelled, "b"))));
+            Coro.sleep(ms(20));
+            gathering.cancel();
+            try {
+                gathering.join();
+                return "joined";
+            } catch (CancellationException e) {
+                return "cancelled";
+            }
+        });
+        assertThat(result).isEqualTo("cancelled");
+        assertThat(cancelled).containsExactlyInAnyOrder("a", "b");
+    }
+
+    private static String sleepRecordingCancel(List<String> log, String name) {
+        try {
+            Coro.sleep(Duration.ofSeconds(30));
+            return name;
+        } catch (CancellationException e) {
+            log.add(name);
+            throw e;
+        }
+    }
+
+    @Test
+    void asCompletedYieldsTasksInCompletionOrder() {
+        List<Integer> order = run(() -> {
+            List<Task<Integer>> tasks = new ArrayList<>();
+            for (int delay : new int[] {60, 10, 35}) {
+                tasks.add(Coro.spawn(() -> {
+                    Coro.sleep(ms(delay));
+                    return delay;
+                }));
+            }
+            List<Integer> seen = new ArrayList<>();
+            for (Task<Integer> done : Coro.asCompleted(tasks)) {
+                seen.add(done.join());
+            }
+            return seen;
+        });
+        assertThat(order).containsExactly(10, 35, 60);
+    }
+
+    // ---- sleep and timeouts ----
+
+    @Test
+    void sleepLastsAtLeastItsDuration() {
+        long elapsed = run(() -> {
+            long t0 = System.nanoTime();
+            Coro.sleep(ms(30));
+            return System.nanoTime() - t0;
+        });
+        assertThat(elapsed).isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(30));
+    }
+
+    /** No thread per sleeper: many concurrent sleepers all finish. */
+    @Test
+    void manyConcurrentSleepersAllComplete() {
+        int n = Stress.scaled(100_000);
+        int done = run(() -> {
+            AtomicInteger finished = new AtomicInteger();
+            Coro.taskGroup(g -> {
+                for (int i = 0; i < n; i++) {
+                    g.spawn(() -> {
+                        Coro.sleep(ms(10));
+                        return finished.incrementAndGet();
+                    });
+                }
+                return null;
+            });
+            return finished.get();
+        });
+        assertThat(done).isEqualTo(n);
+    }
+
+    @Test
+    void withTimeoutThrowsATimeoutDistinctFromCancellationAndRunsFinally() {
+        List<String> log = new CopyOnWriteArrayList<>();
+        Throwable thrown = catchFrom(() -> run(() -> Coro.withTimeout(ms(20), () -> {
+            try {
+                Coro.sleep(Duration.ofSeconds(30));
+                return "late";
+            } finally {
+                log.add("finally");
+            }
+        })));
+        assertThat(thrown).isExactlyInstanceOf(TimeoutExceededException.class).hasMessage("timed out after PT0.02S")
+                .isNotInstanceOf(CancellationException.class);
+        assertThat(log).containsExactly("finally");
+        assertThat(run(() -> Coro.withTimeout(Duration.ofSeconds(10), () -> "in time"))).isEqualTo("in time");
+        assertThat(run(() -> Coro.withTimeoutOrNull(ms(10), () -> {
+            Coro.sleep(Duration.ofSeconds(30));
+            return "late";
+        }))).isNull();
+    }
+
+    @Test
+    void anInnerTimeoutNeverSwallowsAnOuterCancel() {
+        String result = run(() -> {
+            Task<String> t = Coro.spawn(() -> Coro.withTimeoutOrNull(Duration.ofSeconds(30), () -> {
+                Coro.sleep(Duration.ofSeconds(30));
+                return "slept";
+            }));
+            Coro.sleep(ms(20));
+            t.cancel();
+            try {
+                return "returned " + t.join();
+            } catch (CancellationException e) {
+                return "cancelled";
+            }
+        });
+        assertThat(result).isEqualTo("cancelled");
+    }
+
+    @Test
+    void nestedTimeoutsReportTheOneThatExpired() {
+        String result = run(() -> {
+            try {
+                return Coro.withTimeout(ms(20), () -> Coro.withTimeout(Duration.ofSeconds(30), () -> {
+                    Coro.sleep(Duration.ofSeconds(30));
+                    return "slept";
+                }));
+            } catch (TimeoutExceededException e) {
+                return e.getMessage();
+            }
+        });
+        assertThat(result).isEqualTo("timed out after PT0.02S");
+    }
+
+    // ---- cancellation ----
+
+    @Test
+    void cancellationIsCooperativeRunsFinallyAndTheAwaiterGetsCancellationException() {
+        List<String> log = new CopyOnWriteArrayList<>();
+        String result = run(() -> {
+            Task<String> t = Coro.spawn(() -> {
+                try {
+                    Coro.sleep(Duration.ofSeconds(30));
+                    return "slept";
+                } finally {
+                    log.add("finally");
+                }
+            });
+            Coro.sleep(ms(10));
+            assertThat(t.cancel()).isTrue();
+            t.cancel(); // idempotent: a second request changes nothing
+            try {
+                t.join();
+                return "joined";
+            } catch (CancellationException e) {
+                assertThat(t.isCancelled()).isTrue();
+                assertThat(t.cancel()).isFalse();
+                return "cancelled";
+            }
+        });
+        assertThat(result).isEqualTo("cancelled");
+        assertThat(log).containsExactly("finally");
+    }
+
+    @Test
+    void cancelRacingCompletionHasExactlyOneOutcome() {
+        int runs = Stress.scaled(1_000);
+        int[] counts = run(() -> {
+            int completed = 0;
+            int cancelled = 0;
+            for (int i = 0; i < runs; i++) {
+                Task<Integer> t = Coro.spawn(() -> {
+                    Coro.yieldNow();
+                    return 1;
+                });
+                if (i % 2 == 0) {
+                    Coro.yieldNow();
+                }
+                t.cancel();
+                try {
+                    t.join();
+                    assertThat(t.isCancelled()).isFalse();
+                    completed++;
+                } catch (CancellationException e) {
+                    assertThat(t.isCancelled()).isTrue();
+                    cancelled++;
+                }
+            }
+            return new int[] {completed, cancelled};
+        });
+        assertThat(counts[0] + counts[1]).isEqualTo(runs);
+    }
+
+    // ---- structured concurrency ----
+
+    @Test
+    void theFirstChildFailureCancelsTheSiblingsAndTheGroupBody() {
+        List<String> log = new CopyOnWriteArrayList<>();
+        Throwable thrown = catchFrom(() -> run(() -> Coro.taskGroup(g -> {
+            g.spawn(() -> sleepRecordingCancel(log, "sibling"));
+            g.spawn(() -> {
+                Coro.sleep(ms(10));
+                throw new IllegalStateException("child failed");
+            });
+            try {
+                Coro.sleep(Duration.ofSeconds(30));
+            } catch (CancellationException e) {
+                log.add("body");
+                throw e;
+            }
+            return "body finished";
+        })));
+        assertThat(thrown).isExactlyInstanceOf(IllegalStateException.class).hasMessage("child failed");
+        assertThat(log).containsExactlyInAnyOrder("sibling", "body");
+    }
+
+    @Test
+    void aSupervisorGroupLetsAChildFailWithoutCancellingItsSiblings() {
+        List<String> log = new CopyOnWriteArrayList<>();
+        String result = run(() -> Coro.supervisorGroup(g -> {
+            Task<String> failing = g.spawn(() -> {
+                throw new IllegalStateException("child failed");
+            });
+            Task<String> sibling = g.spawn(() -> {
+                Coro.sleep(ms(30));
+                log.add("sibling finished");
+                return "ok";
+            });
+            try {
+                failing.join();
+            } catch (IllegalStateException e) {
+                log.add("joined failure: " + e.getMessage());
+            }
+            return sibling.join();
+        }));
+        assertThat(result).isEqualTo("ok");
+        assertThat(log).containsExactlyInAnyOrder("joined failure: child failed", "sibling finished");
+        Throwable unjoined = catchFrom(() -> run(() -> Coro.supervisorGroup(g -> {
+            g.spawn(() -> {
+                throw new IllegalStateException("nobody joined me");
+            });
+            return "body";
+        })));
+        assertThat(unjoined).hasMessage("nobody joined me");
+    }
+
+    @Test
+    void threeChildrenFailingAtOnceAreAllReportedEveryTime() {
+        int runs = Stress.scaled(1_000);
+        int wrong = run(() -> {
+            int bad = 0;
+            for (int i = 0; i < runs; i++) {
+                AtomicInteger arrived = new AtomicInteger();
+                try {
+                    Coro.taskGroup(g -> {
+                        for (int c = 0; c < 3; c++) {
+                            int id = c;
+                            g.spawn(() -> {
+                                arrived.incrementAndGet();
+                                // A barrier that is no suspension point: a sibling's failure
+                                // cannot cancel this child before it fails too.
+                                while (arrived.get() < 3) {
+                                    scheduler.currentFiber().yieldNow();
+                                }
+                                throw new IllegalStateException("child " + id);
+                            });
+                        }
+                        return null;
+                    });
+                    bad++;
+                } catch (IllegalStateException e) {
+                    List<String> all = new ArrayList<>();
+                    all.add(e.getMessage());
+                    for (Throwable s : e.getSuppressed()) {
+                        all.add(s.getMessage());
+                    }
+                    if (!all.containsAll(List.of("child 0", "child 1", "child 2")) || all.size() != 3) {
+                        bad++;
+                    }
+                }
+            }
+            return bad;
+        });
+        assertThat(wrong).as("runs where not all three failures were reported").isZero();
+    }
+
+    @Test
+    void aChildFailureNobodyAwaitedFailsItsParent() {
+        Throwable thrown = catchFrom(() -> run(() -> {
+            Coro.spawn(() -> {
+                throw new IllegalStateException("unobserved");
+            });
+            return "parent returned";
+        }));
+        assertThat(thrown).hasMessage("unobserved");
+    }
+
+    @Test
+    void aRunningTaskStaysReachableWithoutAUserReference() {
+        AtomicInteger finished = new AtomicInteger();
+        run(() -> {
+            WeakReference<Task<Integer>> ref = new WeakReference<>(Coro.spawn(() -> {
+                Coro.sleep(ms(50));
+                return finished.incrementAndGet();
+            }));
+            System.gc();
+            Coro.sleep(ms(10));
+            assertThat(ref.get()).as("task still referenced by its parent while running").isNotNull();
+            return null;
+        });
+        assertThat(finished.get()).isEqualTo(1);
+    }
+
+    @Test
+    void aParentWaitsForItsChildrenBeforeFinishing() {
+        AtomicInteger childDone = new AtomicInteger();
+        run(() -> {
+            Coro.spawn(() -> {
+                Coro.sleep(ms(30));
+                return childDone.incrementAndGet();
+            });
+            return null;
+        });
+        assertThat(childDone.get()).isEqualTo(1);
+    }
+
+    // ---- async generators, blocking, context ----
+
+    @Test
+    void aGeneratorBodyCanAwaitAndBeIteratedFromATask() {
+        List<Integer> got = run(() -> {
+            Generator<Integer, Object, Void> ticks = Generator.of(co -> {
+                for (int i = 0; i < 5; i++) {
+                    Coro.sleep(ms(2));
+                    co.yield(i);
+                }
+                return null;
+            });
+            List<Integer> seen = new ArrayList<>();
+            for (int v : ticks) {
+                seen.add(v);
+            }
+            return seen;
+        });
+        assertThat(got).containsExactly(0, 1, 2, 3, 4);
+    }
+
+    @Test
+    void blockingRunsOffTheCarrierAndCarriesTheContext() throws Exception {
+        Scheduler loop = newScheduler(1);
+        CoroutineLocal<String> user = new CoroutineLocal<>("user");
+        List<String> log = Coro.run(loop, () -> {
+            List<String> out = new CopyOnWriteArrayList<>();
+            user.set("alice");
+            Task<Void> ticker = Coro.spawn(() -> {
+                for (int i = 0; i < 3; i++) {
+                    Coro.sleep(ms(5));
+                    out.add("tick");
+                }
+                return null;
+            });
+            String seen = Coro.blocking(() -> {
+                Thread.sleep(100);
+                return user.get();
+            });
+            out.add("blocking saw " + seen);
+            ticker.join();
+            return out;
+        });
+        assertThat(log).containsExactly("tick", "tick", "tick", "blocking saw alice");
+    }
+
+    @Test
+    void coroutineLocalsAreInheritedBySpawnAndSurviveSuspension() {
+        CoroutineLocal<Integer> id = CoroutineLocal.withInitial("id", () -> -1);
+        int tasks = 50;
+        int mismatches = run(() -> {
+            id.set(1000);
+            AtomicInteger bad = new AtomicInteger();
+            List<Task<Void>> all = new ArrayList<>();
+            for (int i = 0; i < tasks; i++) {
+                int mine = i;
+                all.add(Coro.spawn(() -> {
+                    if (id.get() != 1000) {
+                        bad.incrementAndGet();
+                    }
+                    id.set(mine);
+                    for (int k = 0; k < 50; k++) {
+                        Coro.yieldNow();
+                        if (k % 10 == 0) {
+                            Coro.sleep(ms(1));
+                        }
+                        if (id.get() != mine) {
+                            bad.incrementAndGet();
+                        }
+                    }
+                    return null;
+                }));
+            }
+            Coro.gather(all);
+            if (id.get() != 1000) {
+                bad.incrementAndGet();
+            }
+            return bad.get();
+        });
+        assertThat(mismatches).isZero();
+        assertThat(id.get()).as("outside any task: the thread's own value").isEqualTo(-1);
+    }
+
+    private static Throwable catchFrom(Runnable r) {
+        try {
+            r.run();
+        } catch (Throwable t) {
+            return t;
+        }
+        throw new AssertionError("expected an exception");
+    }
+}
