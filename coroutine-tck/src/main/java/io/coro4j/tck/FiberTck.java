@@ -76,6 +76,32 @@ public abstract class FiberTck extends SchedulerTck {
     }
 
     @Test
+    void yieldNowLetsAnotherFiberRunAndKeepsThePermit() throws Exception {
+        Scheduler loop = honoursParallelism() ? newScheduler(1) : scheduler;
+        AtomicInteger other = new AtomicInteger();
+        CompletableFuture<Boolean> result = startFiber(loop, () -> {
+            Fiber self = loop.currentFiber();
+            CountDownLatch started = new CountDownLatch(1);
+            loop.start(() -> {
+                other.incrementAndGet();
+                started.countDown();
+            });
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (other.get() == 0 && System.nanoTime() < deadline) {
+                self.yieldNow();
+            }
+            self.unpark();
+            self.yieldNow();
+            self.park(); // the permit survived the yield: returns at once
+            return other.get() == 1;
+        });
+        assertThat(await(result)).isTrue();
+        assertThatThrownBy(() -> loop.start(() -> { }).yieldNow())
+                .isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("yieldNow() called by code that is not running in this fiber");
+    }
+
+    @Test
     void parkOutsideTheFiberIsRejected() throws Exception {
         CountDownLatch started = new CountDownLatch(1);
         AtomicInteger go = new AtomicInteger();
