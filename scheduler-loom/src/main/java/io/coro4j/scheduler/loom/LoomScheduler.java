@@ -6,12 +6,11 @@ import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.SchedulerConfig;
 import io.coro4j.spi.SchedulerStats;
 import io.coro4j.spi.Timeout;
+import io.coro4j.spi.TimerThread;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -45,7 +44,7 @@ final class LoomScheduler implements Scheduler {
     final String name;
     private final ThreadFactory fiberThreads;
     final ThreadFactory coroutineThreads;
-    private final ScheduledThreadPoolExecutor timer;
+    private final TimerThread timer;
     private final AtomicLong live = new AtomicLong();
     private final CountDownLatch terminated = new CountDownLatch(1);
     private final AtomicBoolean terminating = new AtomicBoolean();
@@ -92,13 +91,7 @@ final class LoomScheduler implements Scheduler {
         this.name = config.name() != null ? config.name() : "loom-" + INSTANCES.incrementAndGet();
         this.fiberThreads = Thread.ofVirtual().name("coro4j-" + name + "-fiber-", 0).factory();
         this.coroutineThreads = Thread.ofVirtual().name("coro4j-" + name + "-generator-", 0).factory();
-        this.timer = new ScheduledThreadPoolExecutor(1, r -> {
-            Thread t = new Thread(r, "coro4j-" + name + "-timer");
-            t.setDaemon(config.daemon());
-            return t;
-        });
-        timer.setRemoveOnCancelPolicy(true);
-        timer.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+        this.timer = new TimerThread(name, config.daemon());
     }
 
     static Fiber current() {
@@ -170,18 +163,7 @@ final class LoomScheduler implements Scheduler {
 
     @Override
     public Timeout schedule(Runnable action, long delay, TimeUnit unit) {
-        Objects.requireNonNull(action, "action");
-        Objects.requireNonNull(unit, "unit");
-        if (delay < 0) {
-            throw new IllegalArgumentException("delay " + delay + " " + unit + " should not be negative");
-        }
-        ScheduledFuture<?> f;
-        try {
-            f = timer.schedule(action, delay, unit);
-        } catch (RejectedExecutionException e) {
-            throw new RejectedExecutionException("scheduler \"" + name + "\" has terminated: it runs no timers", e);
-        }
-        return () -> f.cancel(false);
+        return timer.schedule(action, delay, unit);
     }
 
     /** Fibers are virtual threads: a blocking call unmounts them instead of holding a carrier. */
@@ -203,12 +185,7 @@ final class LoomScheduler implements Scheduler {
 
     private void terminate() {
         if (terminating.compareAndSet(false, true)) {
-            timer.shutdownNow();
-            try {
-                timer.awaitTermination(1, TimeUnit.MINUTES);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+            timer.terminate();
             terminated.countDown();
         }
     }

@@ -6,13 +6,12 @@ import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.SchedulerConfig;
 import io.coro4j.spi.SchedulerStats;
 import io.coro4j.spi.Timeout;
+import io.coro4j.spi.TimerThread;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -94,7 +93,7 @@ final class ThreadPoolScheduler implements Scheduler {
     final LongAdder externalResumptions = new LongAdder();
     final LongAdder externalStarts = new LongAdder();
     private final AtomicInteger runningWorkers;
-    private final ScheduledThreadPoolExecutor timer;
+    private final TimerThread timer;
     private final CountDownLatch terminated = new CountDownLatch(1);
     private volatile boolean shutdown;
     private int signalIndex;
@@ -106,13 +105,7 @@ final class ThreadPoolScheduler implements Scheduler {
         int n = config.parallelism();
         this.workers = new Worker[n];
         this.runningWorkers = new AtomicInteger(n);
-        this.timer = new ScheduledThreadPoolExecutor(1, r -> {
-            Thread t = new Thread(r, "coro4j-" + name + "-timer");
-            t.setDaemon(config.daemon());
-            return t;
-        });
-        timer.setRemoveOnCancelPolicy(true);
-        timer.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+        this.timer = new TimerThread(name, config.daemon());
         for (int i = 0; i < n; i++) {
             workers[i] = new Worker(this, i);
             workers[i].setDaemon(config.daemon());
@@ -175,18 +168,7 @@ final class ThreadPoolScheduler implements Scheduler {
 
     @Override
     public Timeout schedule(Runnable action, long delay, TimeUnit unit) {
-        Objects.requireNonNull(action, "action");
-        Objects.requireNonNull(unit, "unit");
-        if (delay < 0) {
-            throw new IllegalArgumentException("delay " + delay + " " + unit + " should not be negative");
-        }
-        ScheduledFuture<?> f;
-        try {
-            f = timer.schedule(action, delay, unit);
-        } catch (RejectedExecutionException e) {
-            throw new RejectedExecutionException("scheduler \"" + name + "\" has terminated: it runs no timers", e);
-        }
-        return () -> f.cancel(false);
+        return timer.schedule(action, delay, unit);
     }
 
     @Override
@@ -248,12 +230,7 @@ final class ThreadPoolScheduler implements Scheduler {
     /** Called by each carrier as it exits; the last one stops the timer and reports termination. */
     void workerExited() {
         if (runningWorkers.decrementAndGet() == 0) {
-            timer.shutdownNow();
-            try {
-                timer.awaitTermination(1, TimeUnit.MINUTES);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+            timer.terminate();
             terminated.countDown();
         }
     }
