@@ -332,6 +332,22 @@ public final class Generator<Y, S, R> implements Iterable<Y>, AutoCloseable {
      *     (for yieldFrom, whose caller is another body), rather than wrapped
      */
     private Step<Y, R> resume(Object value, Throwable toThrow, boolean sneakyFailures) {
+        // The hot path (a send to a paused body) is kept small so that callers inline it and the
+        // JIT can drop the Step allocation; everything else is out of line.
+        if (toThrow == null && state == SUSPENDED && STATE.compareAndSet(this, SUSPENDED, RUNNING)) {
+            sent = value;
+            if (!runCoroutine()) {
+                Y y = yielded;
+                yielded = null;
+                state = SUSPENDED;
+                return new Step.Yielded<>(y);
+            }
+            return finished(sneakyFailures);
+        }
+        return resumeSlow(value, toThrow, sneakyFailures);
+    }
+
+    private Step<Y, R> resumeSlow(Object value, Throwable toThrow, boolean sneakyFailures) {
         int s = state;
         if (s == DONE) {
             if (toThrow != null) {
@@ -356,24 +372,32 @@ public final class Generator<Y, S, R> implements Iterable<Y>, AutoCloseable {
         if (s == RUNNING || !STATE.compareAndSet(this, s, RUNNING)) {
             throw running();
         }
-        runner = Thread.currentThread();
         sent = value;
         thrownIn = toThrow;
-        boolean ended;
-        try {
-            ended = coroutine.resume();
-        } catch (Throwable t) {
-            // Only a scheduler fault gets here: runBody catches everything the body throws.
-            failure = t;
-            ended = true;
-        }
-        runner = null;
-        if (!ended) {
+        if (!runCoroutine()) {
             Y y = yielded;
             yielded = null;
             state = SUSPENDED;
             return new Step.Yielded<>(y);
         }
+        return finished(sneakyFailures);
+    }
+
+    /** Runs the body until it yields or ends; returns whether it ended. */
+    private boolean runCoroutine() {
+        runner = Thread.currentThread();
+        try {
+            return coroutine.resume();
+        } catch (Throwable t) {
+            // Only a scheduler fault gets here: runBody catches everything the body throws.
+            failure = t;
+            return true;
+        } finally {
+            runner = null;
+        }
+    }
+
+    private Step<Y, R> finished(boolean sneakyFailures) {
         returned = new Step.Returned<>(failure == null ? result : null);
         state = DONE;
         if (failure != null) {

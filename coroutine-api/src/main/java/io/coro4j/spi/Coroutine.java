@@ -26,10 +26,11 @@ public interface Coroutine {
     boolean resume();
 
     /**
-     * Suspends the body back to the caller of {@link #resume()}.
+     * Suspends the body back to the caller of {@link #resume()}. The caller must be this
+     * coroutine's running body, which the API checks with {@link #isCurrent()} first; schedulers
+     * need not check it again on this hot path.
      *
-     * @throws IllegalStateException if called anywhere but inside this coroutine's running body,
-     *     or if it cannot suspend there (threadpool: under a native frame, or inside
+     * @throws IllegalStateException if it cannot suspend there (threadpool: under a native frame, or inside
      *     {@code synchronized} on JDK 21 to 23)
      */
     void suspend();

@@ -50,20 +50,24 @@ final class LoomScheduler implements Scheduler {
     private final AtomicBoolean terminating = new AtomicBoolean();
     private volatile boolean shutdown;
 
+    /** Fiber parks and the resumptions after them. */
     final LongAdder suspensions = new LongAdder();
     final LongAdder resumptions = new LongAdder();
+    /** Generator resumptions and the ones that ended the body; counted by the resumer. */
+    final LongAdder coroutineResumptions = new LongAdder();
+    final LongAdder coroutineCompletions = new LongAdder();
     private final LongAdder started = new LongAdder();
     private final LongAdder completed = new LongAdder();
     final AtomicLong parked = new AtomicLong();
     private final SchedulerStats stats = new SchedulerStats() {
         @Override
         public long suspensions() {
-            return suspensions.sum();
+            return suspensions.sum() + coroutineResumptions.sum() - coroutineCompletions.sum();
         }
 
         @Override
         public long resumptions() {
-            return resumptions.sum();
+            return resumptions.sum() + coroutineResumptions.sum();
         }
 
         @Override

@@ -27,18 +27,11 @@ final class ContinuationCoroutine implements Coroutine {
             Continuations.run(continuation);
         } finally {
             done = Continuations.isDone(continuation);
-            // Counted on the resumer's side, after the run: the body may have moved threads.
-            Worker w = scheduler.currentWorker();
-            if (w != null) {
-                w.resumptions++;
-                if (!done) {
-                    w.suspensions++;
-                }
-            } else {
-                scheduler.externalResumptions.increment();
-                if (!done) {
-                    scheduler.externalSuspensions.increment();
-                }
+            // One striped counter per resumption; suspensions are derived (resumptions that did
+            // not end the body), so the round trip pays for one increment, not a carrier lookup.
+            scheduler.coroutineResumptions.increment();
+            if (done) {
+                scheduler.coroutineCompletions.increment();
             }
         }
         return done;
@@ -46,9 +39,7 @@ final class ContinuationCoroutine implements Coroutine {
 
     @Override
     public void suspend() {
-        if (!isCurrent()) {
-            throw new IllegalStateException("suspend() called outside this coroutine's running body");
-        }
+        // The API checked isCurrent() already (see Coroutine#suspend): not again on the hot path.
         try {
             Continuations.yield(Continuations.GENERATOR_SCOPE);
         } catch (IllegalStateException e) {

@@ -89,9 +89,10 @@ final class ThreadPoolScheduler implements Scheduler {
     /** Fibers started and not yet ended. */
     final AtomicLong live = new AtomicLong();
     /** Statistics from threads that are not this scheduler's carriers (they have no plain fields). */
-    final LongAdder externalSuspensions = new LongAdder();
-    final LongAdder externalResumptions = new LongAdder();
     final LongAdder externalStarts = new LongAdder();
+    /** Generator resumptions and the ones that ended the body; counted by the resumer, any thread. */
+    final LongAdder coroutineResumptions = new LongAdder();
+    final LongAdder coroutineCompletions = new LongAdder();
     private final AtomicInteger runningWorkers;
     private final TimerThread timer;
     private final CountDownLatch terminated = new CountDownLatch(1);
@@ -276,7 +277,7 @@ final class ThreadPoolScheduler implements Scheduler {
     private final class Stats implements SchedulerStats {
         @Override
         public long suspensions() {
-            long sum = externalSuspensions.sum();
+            long sum = coroutineResumptions.sum() - coroutineCompletions.sum();
             for (Worker w : workers) {
                 sum += w.suspensions;
             }
@@ -285,7 +286,7 @@ final class ThreadPoolScheduler implements Scheduler {
 
         @Override
         public long resumptions() {
-            long sum = externalResumptions.sum();
+            long sum = coroutineResumptions.sum();
             for (Worker w : workers) {
                 sum += w.resumptions;
             }
