@@ -1,0 +1,113 @@
+package io.coro4j.channel;
+
+import io.coro4j.internal.TaskHandle;
+import io.coro4j.internal.Tasks;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A flag tasks can wait for, as asyncio's {@code Event}: {@link #set()} raises it and wakes every
+ * waiting task, {@link #clear()} lowers it, {@link #await()} suspends until it is raised (returning
+ * at once if it is). A task waiting when {@code set()} is called returns even if the event is
+ * cleared again before it runs.
+ *
+ * <p><b>Threads.</b> Thread-safe. {@link #await()} is a suspension point and must run inside a
+ * task; {@link #set()}, {@link #clear()} and {@link #isSet()} may be called from any thread.
+ *
+ * <p><b>Cancellation</b> follows the rule of the {@linkplain io.coro4j.channel package}: an await
+ * cancelled while the event is not set throws {@link CancellationException}; one that was released
+ * by {@code set()} before the task saw the cancellation returns normally.
+ *
+ * <p><b>Progress.</b> {@link #isSet()} is wait-free and {@link #await()} on a set event takes no
+ * lock; the rest takes a lock held for a few field updates. A waiting task holds no thread.
+ */
+public final class Event {
+
+    private final ReentrantLock lock = new ReentrantLock();
+    /** Tasks suspended in await; guarded by {@link #lock}. Invariant: empty while {@link #set} is true. */
+    private final WaitQueue waiters = new WaitQueue();
+    /** Written under {@link #lock}; volatile for the lock-free reads. */
+    private volatile boolean set;
+
+    /** An event that is not set. */
+    public Event() {}
+
+    /** Raises the flag and wakes every waiting task. Idempotent; any thread. */
+    public void set() {
+        Waiter woken = null;
+        lock.lock();
+        try {
+            set = true;
+            Waiter w;
+            while ((w = waiters.pollFirst()) != null) {
+                w.state = Waiter.DONE;
+                w.next = woken;
+                woken = w;
+            }
+        } finally {
+            lock.unlock();
+        }
+        while (woken != null) {
+            Waiter next = woken.next;
+            woken.next = null;
+            woken.handle.wake();
+            woken = next;
+        }
+    }
+
+    /** Lowers the flag: later {@link #await()}s suspend until the next {@link #set()}. Any thread. */
+    public void clear() {
+        lock.lock();
+        try {
+            set = false;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Whether the flag is raised. Any thread. */
+    public boolean isSet() {
+        return set;
+    }
+
+    /**
+     * Suspends until the flag is raised; returns at once if it is.
+     *
+     * @throws CancellationException if the task is cancelled on entry or while waiting
+     * @throws IllegalStateException outside a task
+     */
+    public void await() {
+        TaskHandle self = Tasks.current("Event.await");
+        self.checkCancelled();
+        if (set) {
+            return;
+        }
+        Waiter w;
+        lock.lock();
+        try {
+            if (set) {
+                return;
+            }
+            w = new Waiter(self, null);
+            waiters.addLast(w);
+        } finally {
+            lock.unlock();
+        }
+        Waiter.await(lock, waiters, w);
+    }
+
+    /** The number of tasks suspended in {@link #await()}; a snapshot, for monitoring and tests. Any thread. */
+    public int queueLength() {
+        lock.lock();
+        try {
+            return waiters.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Event[" + (set ? "set" : "not set, " + queueLength() + " waiting") + "]";
+    }
+}

@@ -1,0 +1,174 @@
+package io.coro4j.channel;
+
+import io.coro4j.Coro;
+import io.coro4j.Task;
+import io.coro4j.internal.TaskHandle;
+import io.coro4j.internal.Tasks;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Mutual exclusion between tasks, as asyncio's {@code Lock}: {@link #lock()} suspends the task
+ * (never blocking its carrier thread) while another task holds the lock. Use it instead of
+ * {@code synchronized} or a {@code java.util.concurrent} lock around code that suspends.
+ *
+ * <p>The owner is the {@link Task} ({@link Coro#currentTask()}), not the thread, which may change
+ * across a suspension. Not reentrant: {@link #lock()} by the owner throws instead of deadlocking,
+ * and only the owner may {@link #unlock()}; a child task is not its parent.
+ *
+ * <p><b>Threads.</b> Thread-safe. {@link #lock()}, {@link #tryLock()}, {@link #unlock()} and
+ * {@link #withLock} must run inside a task; {@link #isLocked()} and {@link #queueLength()} may be
+ * called from any thread.
+ *
+ * <p><b>Fairness.</b> FIFO: {@code unlock()} hands the lock to the longest-waiting task, and
+ * {@link #tryLock()} never takes it while a task waits.
+ *
+ * <p><b>Cancellation</b> follows the rule of the {@linkplain io.coro4j.channel package}: a lock
+ * cancelled while it waits throws {@link CancellationException} without the lock; one that was
+ * handed the lock before the task saw the cancellation returns normally holding it, so
+ * {@code lock(); try { ... } finally { unlock(); }} never leaves the lock held.
+ *
+ * <p><b>Progress.</b> Lock-based, the inner lock held for a few field updates; a waiting task
+ * suspends, holding no thread. Linearizable.
+ */
+public final class Lock {
+
+    private final ReentrantLock sync = new ReentrantLock();
+    /** Tasks suspended in lock, each with itself as the value; guarded by {@link #sync}. Invariant: non-empty only while {@link #owner} is set. */
+    private final WaitQueue waiters = new WaitQueue();
+    /** Written under {@link #sync}; volatile for {@link #isLocked()}. */
+    private volatile Task<?> owner;
+
+    /** A lock that is not held. */
+    public Lock() {}
+
+    /**
+     * Acquires the lock, suspending while another task holds it.
+     *
+     * @throws IllegalStateException if the current task already holds it (re-locking would
+     *     deadlock), or outside a task
+     * @throws CancellationException if the task is cancelled on entry or while waiting (the lock
+     *     is then not held)
+     */
+    public void lock() {
+        TaskHandle self = Tasks.current("Lock.lock");
+        Task<?> me = Coro.currentTask();
+        self.checkCancelled();
+        Waiter w;
+        sync.lock();
+        try {
+            if (owner == me) {
+                throw relocked(me);
+            }
+            if (owner == null) {
+                owner = me;
+                return;
+            }
+            w = new Waiter(self, me);
+            waiters.addLast(w);
+        } finally {
+            sync.unlock();
+        }
+        Waiter.await(sync, waiters, w);
+    }
+
+    /**
+     * Acquires the lock if no task holds it.
+     *
+     * @return whether the current task now holds the lock
+     * @throws IllegalStateException if the current task already holds it, or outside a task
+     */
+    public boolean tryLock() {
+        Tasks.current("Lock.tryLock");
+        Task<?> me = Coro.currentTask();
+        sync.lock();
+        try {
+            if (owner == me) {
+                throw relocked(me);
+            }
+            if (owner == null) {
+                owner = me;
+                return true;
+            }
+            return false;
+        } finally {
+            sync.unlock();
+        }
+    }
+
+    /**
+     * Releases the lock, handing it to the longest-waiting task if there is one.
+     *
+     * @throws IllegalStateException if the current task does not hold the lock, or outside a task
+     */
+    public void unlock() {
+        Tasks.current("Lock.unlock");
+        Task<?> me = Coro.currentTask();
+        Waiter next;
+        sync.lock();
+        try {
+            Task<?> o = owner;
+            if (o != me) {
+                throw new IllegalStateException("lock is not held by the current task: " + me.name()
+                        + (o == null ? " unlocked a lock that is free" : " unlocked a lock held by " + o.name()));
+            }
+            next = waiters.pollFirst();
+            if (next == null) {
+                owner = null;
+                return;
+            }
+            owner = (Task<?>) next.value;
+            next.state = Waiter.DONE;
+        } finally {
+            sync.unlock();
+        }
+        next.handle.wake();
+    }
+
+    /**
+     * Runs {@code body} holding the lock: {@link #lock()}, then {@code body}, then {@link #unlock()}
+     * however the body ends.
+     *
+     * @return what {@code body} returned
+     * @throws Exception whatever {@code body} threw, unchanged; and what {@link #lock()} throws
+     */
+    public <R> R withLock(Callable<R> body) throws Exception {
+        if (body == null) {
+            throw new NullPointerException("body must not be null");
+        }
+        Tasks.current("Lock.withLock");
+        lock();
+        try {
+            return body.call();
+        } finally {
+            unlock();
+        }
+    }
+
+    /** Whether some task holds the lock; a snapshot. Any thread. */
+    public boolean isLocked() {
+        return owner != null;
+    }
+
+    /** The number of tasks suspended in {@link #lock()}; a snapshot, for monitoring and tests. Any thread. */
+    public int queueLength() {
+        sync.lock();
+        try {
+            return waiters.size();
+        } finally {
+            sync.unlock();
+        }
+    }
+
+    @Override
+    public String toString() {
+        Task<?> o = owner;
+        return "Lock[" + (o == null ? "unlocked" : "held by " + o.name() + ", " + queueLength() + " waiting") + "]";
+    }
+
+    private static IllegalStateException relocked(Task<?> me) {
+        return new IllegalStateException("lock is already held by the current task " + me.name()
+                + ": re-locking would deadlock (Lock is not reentrant)");
+    }
+}

@@ -1,0 +1,60 @@
+package io.coro4j.channel;
+
+/**
+ * A FIFO of {@link Waiter}s: an intrusive doubly linked list, so that a cancelled waiter is
+ * unlinked from the middle in O(1). Not thread-safe: guarded by the owning primitive's lock.
+ */
+final class WaitQueue {
+
+    private Waiter head;
+    private Waiter tail;
+    private int size;
+
+    boolean isEmpty() {
+        return head == null;
+    }
+
+    int size() {
+        return size;
+    }
+
+    void addLast(Waiter w) {
+        w.prev = tail;
+        w.next = null;
+        if (tail == null) {
+            head = w;
+        } else {
+            tail.next = w;
+        }
+        tail = w;
+        size++;
+    }
+
+    /** Unlinks and returns the first waiter, or {@code null} if there is none. */
+    Waiter pollFirst() {
+        Waiter w = head;
+        if (w != null) {
+            remove(w);
+        }
+        return w;
+    }
+
+    /** Unlinks {@code w}, which must be in this queue. */
+    void remove(Waiter w) {
+        Waiter p = w.prev;
+        Waiter n = w.next;
+        if (p == null) {
+            head = n;
+        } else {
+            p.next = n;
+        }
+        if (n == null) {
+            tail = p;
+        } else {
+            n.prev = p;
+        }
+        w.prev = null;
+        w.next = null;
+        size--;
+    }
+}

@@ -1,0 +1,69 @@
+package io.coro4j.channel;
+
+import io.coro4j.internal.TaskHandle;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A task waiting in one of this package's primitives, and the node of a {@link WaitQueue}.
+ *
+ * <p>Everything but {@link #state} is guarded by the primitive's lock. Whoever completes the
+ * waiter does so under that lock: it writes {@link #value} (if any) and then the volatile
+ * {@link #state}, and calls {@code handle.wake()} after releasing the lock. The waiting task reads
+ * {@code state} without the lock and, once it is no longer {@link #WAITING}, {@code value}.
+ */
+final class Waiter {
+
+    /** Linked in its queue; nobody has completed it. */
+    static final int WAITING = 0;
+    /** Completed: the operation took effect (item handed over, permit or lock granted, event set). */
+    static final int DONE = 1;
+    /** Unlinked by its own task, which was cancelled while waiting; the operation had no effect. */
+    static final int CANCELLED = 2;
+    /** Unlinked by {@code Channel.close()}; the operation had no effect. */
+    static final int CLOSED = 3;
+
+    final TaskHandle handle;
+    volatile int state;
+    /** The item to send, the item received, or the task that will own a lock. */
+    Object value;
+    Waiter prev;
+    Waiter next;
+
+    Waiter(TaskHandle handle, Object value) {
+        this.handle = handle;
+        this.value = value;
+    }
+
+    /**
+     * Parks the waiter's task (the caller) until {@code w} is completed, and returns its final
+     * state. If the park throws (the task was cancelled) while {@code w} still waits, unlinks it
+     * from {@code queue} under {@code lock}, marks it {@link #CANCELLED} and rethrows: the operation
+     * had no effect. If {@code w} was completed first, a {@link CancellationException} is swallowed
+     * (it stays pending: cancellation is level-triggered) and the completed state is returned.
+     * Must be called without holding {@code lock}.
+     */
+    static int await(ReentrantLock lock, WaitQueue queue, Waiter w) {
+        try {
+            while (w.state == WAITING) {
+                w.handle.park();
+            }
+            return w.state;
+        } catch (Throwable t) {
+            lock.lock();
+            try {
+                if (w.state == WAITING) {
+                    queue.remove(w);
+                    w.state = CANCELLED;
+                    throw t;
+                }
+            } finally {
+                lock.unlock();
+            }
+            if (!(t instanceof CancellationException)) {
+                throw t;
+            }
+            return w.state;
+        }
+    }
+}

@@ -1,0 +1,46 @@
+/**
+ * asyncio's synchronization primitives for coro4j tasks: {@link io.coro4j.channel.Channel}
+ * (rendezvous, bounded, unbounded; Go's channels with asyncio.Queue's drain-on-close),
+ * {@link io.coro4j.channel.Semaphore}, {@link io.coro4j.channel.Event} and
+ * {@link io.coro4j.channel.Lock}.
+ *
+ * <h2>How they are built</h2>
+ * Each primitive keeps its state (buffer, permits, owner, flag) and its FIFO queues of waiting
+ * tasks behind one {@link java.util.concurrent.locks.ReentrantLock}, held only for a few field
+ * updates and never across a suspension. A task that must wait appends a node (its task handle,
+ * a volatile state and an item slot) to a queue, releases the lock and parks until the node's
+ * state leaves {@code WAITING}. Whoever completes the operation for it (a sender for a waiting
+ * receiver, {@code unlock} for the next {@code lock}, {@code close}, {@code set}) does so under
+ * the lock, by filling the slot and then writing the state, and wakes the task after releasing
+ * the lock. Every operation therefore takes effect at one point under the lock, which makes the
+ * primitives linearizable and waiters FIFO; a waiting task costs no thread. The inner lock is an
+ * ordinary {@code java.util.concurrent} lock: under contention it may hold up a carrier thread,
+ * but only for those few field updates, since nobody suspends while holding it.
+ *
+ * <p>The queues of waiters are intrusive doubly linked lists, not JCTools queues: every access
+ * already happens under the lock, where a lock-free queue buys nothing, and a cancelled waiter
+ * must be unlinked from the middle in O(1), which no JCTools queue supports. Channel buffers are
+ * {@link java.util.ArrayDeque}s under the same lock, for the same reason.
+ *
+ * <h2>Cancellation: the rule</h2>
+ * Every suspending operation ({@code Channel.send}, {@code Channel.receive}, iteration,
+ * {@code Semaphore.acquire}, {@code Lock.lock}, {@code Event.await}) checks for cancellation on
+ * entry, so a cancelled task cannot loop forever on a busy channel. Once it waits, the operation
+ * either took effect or it did not, and its outcome says which:
+ * <ul>
+ *   <li>If the task is cancelled while its node still waits, the node is unlinked under the lock
+ *       and the operation throws {@link java.util.concurrent.CancellationException} having had
+ *       no effect: a send's item is not in the channel and will never be received, a receive
+ *       took nothing, an acquire holds no permit, a lock is not held.</li>
+ *   <li>If the operation was completed for it first (an item was handed to the receiver, the
+ *       sender's item was taken, a permit or the lock was handed over, the event was set), the
+ *       operation returns normally, with the item, permit or lock, even though the task was
+ *       cancelled. The cancellation stays pending (cancellation is level-triggered) and is
+ *       raised at the task's next suspension point.</li>
+ * </ul>
+ * So nothing is lost or duplicated: with {@code sent} the sends that returned normally (and
+ * {@code trySend}s that returned {@code true}), {@code delivered} the receives that returned an
+ * item, and {@code undelivered} the items still buffered when the channel is closed,
+ * {@code sent == delivered + undelivered} always holds.
+ */
+package io.coro4j.channel;

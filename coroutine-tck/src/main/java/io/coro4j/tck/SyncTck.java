@@ -1,0 +1,704 @@
+package io.coro4j.tck;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.coro4j.Coro;
+import io.coro4j.Task;
+import io.coro4j.channel.Event;
+import io.coro4j.channel.Lock;
+import io.coro4j.channel.Semaphore;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link Semaphore}, {@link Lock} and {@link Event}: their contracts, FIFO hand-over, every misuse
+ * with its message, cancellation of a waiting acquire, lock or await (finally blocks run, no
+ * permit or lock leaks), and stress with cancellations racing the hand-overs. Each test is named
+ * for the rule it checks.
+ *
+ * <p>If a test here fails, check that a release/unlock/set completes the waiter under the lock
+ * before waking it, and that a cancelled waiter is unlinked only while it is still waiting.
+ */
+public abstract class SyncTck extends SchedulerTck {
+
+    // ---- helpers (as in ChannelTck) ----
+
+    /** Runs {@code main} as a task ({@link Coro#run}) on {@link #scheduler}, waiting at most {@code limit}. */
+    protected <T> T runTask(Duration limit, Callable<T> main) throws Exception {
+        CompletableFuture<T> f = new CompletableFuture<>();
+        Thread.ofPlatform().daemon().name("tck-sync-main").start(() -> {
+            try {
+                f.complete(Coro.run(scheduler, main));
+            } catch (Throwable e) {
+                f.completeExceptionally(e);
+            }
+        });
+        try {
+            return f.get(limit.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof Exception ex) {
+                throw ex;
+            }
+            throw (Error) e.getCause();
+        } catch (TimeoutException e) {
+            throw new AssertionError("timed out after " + limit + ": a lost wake-up or a hang", e);
+        }
+    }
+
+    /** {@link #runTask(Duration, Callable)} with 60 s. */
+    protected <T> T runTask(Callable<T> main) throws Exception {
+        return runTask(Duration.ofSeconds(60), main);
+    }
+
+    /** Inside a task: lets others run until {@code condition} holds (30 s at most). */
+    protected static void until(String what, BooleanSupplier condition) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        int spins = 0;
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new AssertionError("timed out after 30 s waiting until " + what);
+            }
+            if (++spins < 200) {
+                Coro.yieldNow();
+            } else {
+                Coro.sleep(Duration.ofMillis(1));
+            }
+        }
+    }
+
+    /** Joins {@code t} and asserts that it was cancelled. */
+    protected static void assertCancelled(Task<?> t) {
+        assertThatThrownBy(t::join).isInstanceOf(CancellationException.class);
+    }
+
+    private static final String OUTSIDE = " called outside a task: start one with Coro.run(...)";
+
+    /** Spawns {@code body} as a task that returns what it threw, or null (a failed child would fail its parent). */
+    private static Task<Throwable> spawnCatching(Runnable body) {
+        return Coro.spawn(() -> {
+            try {
+                body.run();
+                return null;
+            } catch (CancellationException e) {
+                throw e;
+            } catch (Throwable e) {
+                return e;
+            }
+        });
+    }
+
+    /**
+     * Suspends briefly: {@link Coro#yieldNow()}, or, one time in {@code every}, a sleep of a
+     * microsecond, which always suspends the task (through a timer).
+     */
+    private static void suspendBriefly(SplittableRandom random, int every) {
+        if (random.nextInt(every) == 0) {
+            Coro.sleep(Duration.ofNanos(1_000));
+        } else {
+            Coro.yieldNow();
+        }
+    }
+
+    private static Task<Void> spawn(Runnable body) {
+        return Coro.spawn(() -> {
+            body.run();
+            return null;
+        });
+    }
+
+    // ---- Semaphore ----
+
+    @Test
+    void semaphorePermitsBelowOneAreRejectedNamingTheValue() {
+        assertThatThrownBy(() -> new Semaphore(0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("semaphore permits 0 should be at least 1");
+        assertThatThrownBy(() -> new Semaphore(-3)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("semaphore permits -3 should be at least 1");
+    }
+
+    @Test
+    void semaphoreTryAcquireAndReleaseCountPermitsFromAnyThread() {
+        Semaphore s = new Semaphore(2);
+        assertThat(s.availablePermits()).isEqualTo(2);
+        assertThat(s.tryAcquire()).isTrue();
+        assertThat(s.tryAcquire()).isTrue();
+        assertThat(s.tryAcquire()).isFalse();
+        assertThat(s.availablePermits()).isZero();
+        s.release();
+        assertThat(s.availablePermits()).isOne();
+        s.release();
+        assertThat(s.availablePermits()).isEqualTo(2);
+    }
+
+    @Test
+    void semaphoreReleasingMoreThanAcquiredIsRejected() throws Exception {
+        Semaphore s = new Semaphore(2);
+        assertThatThrownBy(s::release).isInstanceOf(IllegalStateException.class)
+                .hasMessage("semaphore released more times than acquired: all 2 permits are already available");
+        runTask(() -> {
+            s.acquire();
+            s.release();
+            assertThatThrownBy(s::release).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("semaphore released more times than acquired: all 2 permits are already available");
+            return null;
+        });
+        assertThat(s.availablePermits()).isEqualTo(2);
+    }
+
+    @Test
+    void semaphoreAcquireSuspendsUntilAReleaseHandsItAPermitFirstComeFirstServed() throws Exception {
+        runTask(() -> {
+            Semaphore s = new Semaphore(1);
+            s.acquire();
+            List<Integer> order = new CopyOnWriteArrayList<>();
+            List<Task<Void>> waiters = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                int id = i;
+                waiters.add(spawn(() -> {
+                    s.acquire();
+                    order.add(id);
+                    s.release();
+                }));
+                int n = i + 1;
+                until(n + " acquirers wait", () -> s.queueLength() == n);
+            }
+            assertThat(s.tryAcquire()).as("tryAcquire does not take a permit ahead of waiting tasks").isFalse();
+            assertThat(order).isEmpty();
+            s.release();
+            for (Task<Void> w : waiters) {
+                w.join();
+            }
+            assertThat(order).containsExactly(0, 1, 2, 3);
+            assertThat(s.availablePermits()).isOne();
+            return null;
+        });
+    }
+
+    @Test
+    void semaphoreCancellingAWaitingAcquireThrowsRunsFinallyAndLosesNoPermit() throws Exception {
+        runTask(() -> {
+            Semaphore s = new Semaphore(1);
+            s.acquire();
+            AtomicBoolean finallyRan = new AtomicBoolean();
+            AtomicBoolean acquired = new AtomicBoolean();
+            Task<Void> victim = spawn(() -> {
+                try {
+                    s.acquire();
+                    acquired.set(true);
+                } finally {
+                    finallyRan.set(true);
+                }
+            });
+            until("the acquirer waits", () -> s.queueLength() == 1);
+            victim.cancel();
+            assertCancelled(victim);
+            assertThat(finallyRan).isTrue();
+            assertThat(acquired).isFalse();
+            assertThat(s.queueLength()).isZero();
+            s.release();
+            assertThat(s.availablePermits()).as("the permit went back, not to the cancelled task").isOne();
+            return null;
+        });
+    }
+
+    @Test
+    void semaphoreAcquireOutsideATaskIsRejected() {
+        Semaphore s = new Semaphore(1);
+        assertThatThrownBy(s::acquire).isInstanceOf(IllegalStateException.class)
+                .hasMessage("Semaphore.acquire" + OUTSIDE);
+        assertThat(s.availablePermits()).isOne();
+    }
+
+    /**
+     * Tasks repeatedly acquire, suspend while holding, and release, while some are cancelled at
+     * random moments: never more holders than permits, and every permit is back at the end.
+     */
+    @Test
+    void stressSemaphoreBoundsConcurrencyAndLeaksNoPermitUnderCancellation() throws Exception {
+        int rounds = Stress.scaled(100);
+        long seed = System.nanoTime();
+        SplittableRandom random = new SplittableRandom(seed);
+        AtomicInteger acquisitions = new AtomicInteger();
+        runTask(Duration.ofSeconds(Math.max(60, rounds)), () -> {
+            for (int round = 0; round < rounds; round++) {
+                String what = "seed " + seed + " round " + round;
+                int permits = 1 + random.nextInt(3);
+                Semaphore s = new Semaphore(permits);
+                AtomicInteger holders = new AtomicInteger();
+                AtomicInteger maxHolders = new AtomicInteger();
+                List<Task<Void>> tasks = new ArrayList<>();
+                for (int i = 0; i < 6; i++) {
+                    SplittableRandom mine = random.split();
+                    tasks.add(spawn(() -> {
+                        for (int k = 0; k < 300; k++) {
+                            s.acquire();
+                            try {
+                                acquisitions.incrementAndGet();
+                                maxHolders.accumulateAndGet(holders.incrementAndGet(), Math::max);
+                                suspendBriefly(mine, 8);
+                            } finally {
+                                holders.decrementAndGet();
+                                s.release();
+                            }
+                        }
+                    }));
+                }
+                cancelSomeAtRandomMoments(tasks, random);
+                joinAll(tasks);
+                assertThat(maxHolders.get()).as("%s: most holders at once", what).isLessThanOrEqualTo(permits);
+                assertThat(s.availablePermits()).as("%s: permits back", what).isEqualTo(permits);
+                assertThat(s.queueLength()).as("%s: waiters left", what).isZero();
+            }
+            return null;
+        });
+        assertThat(acquisitions.get()).as("acquisitions in all rounds").isPositive();
+    }
+
+    // ---- Lock ----
+
+    @Test
+    void lockIsHeldByOneTaskAtATime() throws Exception {
+        runTask(() -> {
+            Lock lock = new Lock();
+            assertThat(lock.isLocked()).isFalse();
+            lock.lock();
+            assertThat(lock.isLocked()).isTrue();
+            Task<Boolean> other = Coro.spawn(lock::tryLock);
+            assertThat(other.join()).as("tryLock by another task while held").isFalse();
+            lock.unlock();
+            assertThat(lock.isLocked()).isFalse();
+            assertThat(lock.tryLock()).isTrue();
+            lock.unlock();
+            return null;
+        });
+    }
+
+    @Test
+    void lockWaitersAreServedFirstComeFirstServed() throws Exception {
+        runTask(() -> {
+            Lock lock = new Lock();
+            lock.lock();
+            List<Integer> order = new CopyOnWriteArrayList<>();
+            List<Task<Void>> waiters = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                int id = i;
+                waiters.add(Coro.spawn(() -> lock.withLock(() -> {
+                    order.add(id);
+                    return null;
+                })));
+                int n = i + 1;
+                until(n + " tasks wait for the lock", () -> lock.queueLength() == n);
+            }
+            Task<Boolean> barger = Coro.spawn(lock::tryLock);
+            assertThat(barger.join()).as("tryLock does not take the lock ahead of waiting tasks").isFalse();
+            lock.unlock();
+            for (Task<Void> w : waiters) {
+                w.join();
+            }
+            assertThat(order).containsExactly(0, 1, 2, 3);
+            assertThat(lock.isLocked()).isFalse();
+            return null;
+        });
+    }
+
+    @Test
+    void unlockByATaskThatDoesNotHoldTheLockIsRejected() throws Exception {
+        runTask(() -> {
+            Lock lock = new Lock();
+            String me = Coro.currentTask().name();
+            assertThatThrownBy(lock::unlock).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("lock is not held by the current task: " + me + " unlocked a lock that is free");
+            lock.lock();
+            Task<Throwable> other = spawnCatching(lock::unlock);
+            assertThat(other.join()).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("lock is not held by the current task: " + other.name() + " unlocked a lock held by " + me);
+            Task<Void> child = spawn(() -> {});
+            child.join();
+            assertThat(lock.isLocked()).as("still held by its owner").isTrue();
+            lock.unlock();
+            return null;
+        });
+    }
+
+    @Test
+    void relockingByTheOwnerIsRejectedInsteadOfDeadlocking() throws Exception {
+        runTask(() -> {
+            Lock lock = new Lock();
+            String me = Coro.currentTask().name();
+            String message = "lock is already held by the current task " + me + ": re-locking would deadlock (Lock is not reentrant)";
+            lock.lock();
+            assertThatThrownBy(lock::lock).isInstanceOf(IllegalStateException.class).hasMessage(message);
+            assertThatThrownBy(lock::tryLock).isInstanceOf(IllegalStateException.class).hasMessage(message);
+            assertThatThrownBy(() -> lock.withLock(() -> 1)).isInstanceOf(IllegalStateException.class).hasMessage(message);
+            lock.unlock();
+            assertThat(lock.isLocked()).isFalse();
+            return null;
+        });
+    }
+
+    @Test
+    void withLockReturnsTheBodysValueAndUnlocksHoweverTheBodyEnds() throws Exception {
+        runTask(() -> {
+            Lock lock = new Lock();
+            assertThat(lock.withLock(() -> {
+                assertThat(lock.isLocked()).isTrue();
+                return 42;
+            })).isEqualTo(42);
+            assertThat(lock.isLocked()).isFalse();
+            IOException failure = new IOException("boom");
+            assertThatThrownBy(() -> lock.withLock(() -> {
+                throw failure;
+            })).isSameAs(failure);
+            assertThat(lock.isLocked()).isFalse();
+            assertThatThrownBy(() -> lock.withLock(null)).isInstanceOf(NullPointerException.class)
+                    .hasMessage("body must not be null");
+            return null;
+        });
+    }
+
+    @Test
+    void lockCancellingAWaitingLockThrowsRunsFinallyAndPassesTheLockOn() throws Exception {
+        runTask(() -> {
+            Lock lock = new Lock();
+            lock.lock();
+            AtomicBoolean finallyRan = new AtomicBoolean();
+            AtomicBoolean entered = new AtomicBoolean();
+            Task<Void> victim = Coro.spawn(() -> {
+                try {
+                    return lock.withLock(() -> {
+                        entered.set(true);
+                        return null;
+                    });
+                } finally {
+                    finallyRan.set(true);
+                }
+            });
+            until("the victim waits", () -> lock.queueLength() == 1);
+            Task<Integer> next = Coro.spawn(() -> lock.withLock(() -> 7));
+            until("the next task waits", () -> lock.queueLength() == 2);
+            victim.cancel();
+            assertCancelled(victim);
+            assertThat(finallyRan).isTrue();
+            assertThat(entered).isFalse();
+            assertThat(lock.queueLength()).isOne();
+            lock.unlock();
+            assertThat(next.join()).as("the lock went to the next waiter").isEqualTo(7);
+            assertThat(lock.isLocked()).isFalse();
+            return null;
+        });
+    }
+
+    @Test
+    void lockOperationsOutsideATaskAreRejected() {
+        Lock lock = new Lock();
+        assertThatThrownBy(lock::lock).isInstanceOf(IllegalStateException.class).hasMessage("Lock.lock" + OUTSIDE);
+        assertThatThrownBy(lock::tryLock).isInstanceOf(IllegalStateException.class).hasMessage("Lock.tryLock" + OUTSIDE);
+        assertThatThrownBy(lock::unlock).isInstanceOf(IllegalStateException.class).hasMessage("Lock.unlock" + OUTSIDE);
+        assertThatThrownBy(() -> lock.withLock(() -> 1)).isInstanceOf(IllegalStateException.class)
+                .hasMessage("Lock.withLock" + OUTSIDE);
+        assertThat(lock.isLocked()).isFalse();
+    }
+
+    /**
+     * Tasks increment a plain counter under the lock, suspending inside the critical section,
+     * while some are cancelled at random moments: no increment is lost (mutual exclusion), and the
+     * lock ends free with nobody waiting.
+     */
+    @Test
+    void stressLockExcludesMutuallyAndIsNeverLeftHeldUnderCancellation() throws Exception {
+        int rounds = Stress.scaled(100);
+        long seed = System.nanoTime();
+        SplittableRandom random = new SplittableRandom(seed);
+        runTask(Duration.ofSeconds(Math.max(60, rounds)), () -> {
+            for (int round = 0; round < rounds; round++) {
+                String what = "seed " + seed + " round " + round;
+                Lock lock = new Lock();
+                int[] counter = {0};
+                AtomicInteger increments = new AtomicInteger();
+                AtomicInteger inside = new AtomicInteger();
+                AtomicInteger overlaps = new AtomicInteger();
+                List<Task<Void>> tasks = new ArrayList<>();
+                for (int i = 0; i < 6; i++) {
+                    SplittableRandom mine = random.split();
+                    tasks.add(spawn(() -> {
+                        for (int k = 0; k < 300; k++) {
+                            lock.lock();
+                            try {
+                                if (inside.incrementAndGet() != 1) {
+                                    overlaps.incrementAndGet();
+                                }
+                                int c = counter[0];
+                                suspendBriefly(mine, 8);
+                                counter[0] = c + 1;
+                                increments.incrementAndGet();
+                            } finally {
+                                inside.decrementAndGet();
+                                lock.unlock();
+                            }
+                        }
+                    }));
+                }
+                cancelSomeAtRandomMoments(tasks, random);
+                joinAll(tasks);
+                assertThat(overlaps.get()).as("%s: tasks inside the lock at once", what).isZero();
+                assertThat(counter[0]).as("%s: increments kept", what).isEqualTo(increments.get());
+                assertThat(lock.isLocked()).as("%s: lock left held", what).isFalse();
+                assertThat(lock.queueLength()).as("%s: waiters left", what).isZero();
+            }
+            return null;
+        });
+    }
+
+    // ---- Event ----
+
+    @Test
+    void eventAwaitReturnsAtOnceWhenSetAndSuspendsUntilSetOtherwise() throws Exception {
+        runTask(() -> {
+            Event e = new Event();
+            assertThat(e.isSet()).isFalse();
+            Task<Void> waiter = spawn(e::await);
+            until("the waiter waits", () -> e.queueLength() == 1);
+            Coro.sleep(Duration.ofMillis(20));
+            assertThat(waiter.isDone()).isFalse();
+            e.set();
+            waiter.join();
+            assertThat(e.isSet()).isTrue();
+            e.await();
+            e.set();
+            assertThat(e.isSet()).as("set is idempotent").isTrue();
+            return null;
+        });
+    }
+
+    @Test
+    void eventSetWakesEveryWaiterEvenIfClearedAtOnce() throws Exception {
+        runTask(() -> {
+            Event e = new Event();
+            List<Task<Void>> waiters = new ArrayList<>();
+            for (int i = 0; i < 5; i++) {
+                waiters.add(spawn(e::await));
+            }
+            until("five waiters wait", () -> e.queueLength() == 5);
+            e.set();
+            e.clear();
+            for (Task<Void> w : waiters) {
+                w.join();
+            }
+            assertThat(e.isSet()).isFalse();
+            Task<Void> late = spawn(e::await);
+            until("a waiter after clear waits", () -> e.queueLength() == 1);
+            assertThat(late.isDone()).isFalse();
+            e.set();
+            late.join();
+            return null;
+        });
+    }
+
+    @Test
+    void eventSetFromAPlainThreadWakesATask() throws Exception {
+        Event e = new Event();
+        Event started = new Event();
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        Thread.ofPlatform().daemon().start(() -> {
+            try {
+                runTask(() -> {
+                    Task<Void> w = spawn(e::await);
+                    until("the waiter waits", () -> e.queueLength() == 1);
+                    started.set();
+                    w.join();
+                    return null;
+                });
+                done.complete(null);
+            } catch (Throwable t) {
+                done.completeExceptionally(t);
+            }
+        });
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!started.isSet() && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+        assertThat(started.isSet()).isTrue();
+        e.set();
+        await(done);
+    }
+
+    @Test
+    void eventCancellingAWaitingAwaitThrowsAndRunsFinally() throws Exception {
+        runTask(() -> {
+            Event e = new Event();
+            AtomicBoolean finallyRan = new AtomicBoolean();
+            Task<Void> victim = spawn(() -> {
+                try {
+                    e.await();
+                } finally {
+                    finallyRan.set(true);
+                }
+            });
+            until("the waiter waits", () -> e.queueLength() == 1);
+            victim.cancel();
+            assertCancelled(victim);
+            assertThat(finallyRan).isTrue();
+            assertThat(e.queueLength()).isZero();
+            assertThat(e.isSet()).isFalse();
+            return null;
+        });
+    }
+
+    @Test
+    void eventAwaitOutsideATaskIsRejected() {
+        Event e = new Event();
+        e.set();
+        assertThatThrownBy(e::await).isInstanceOf(IllegalStateException.class).hasMessage("Event.await" + OUTSIDE);
+    }
+
+    /** Waiters cancelled at random moments while the event is set and cleared: every survivor returns, nobody is left queued. */
+    @Test
+    void stressEventSetClearRacingCancellation() throws Exception {
+        int rounds = Stress.scaled(200);
+        long seed = System.nanoTime();
+        SplittableRandom random = new SplittableRandom(seed);
+        runTask(Duration.ofSeconds(Math.max(60, rounds)), () -> {
+            for (int round = 0; round < rounds; round++) {
+                Event e = new Event();
+                List<Task<Void>> tasks = new ArrayList<>();
+                for (int i = 0; i < 6; i++) {
+                    tasks.add(spawn(() -> {
+                        for (int k = 0; k < 20; k++) {
+                            e.await();
+                            Coro.yieldNow();
+                        }
+                    }));
+                }
+                SplittableRandom togglerRandom = random.split();
+                Task<Void> toggler = spawn(() -> {
+                    while (true) {
+                        e.set();
+                        suspendBriefly(togglerRandom, 2);
+                        e.clear();
+                        Coro.sleep(Duration.ofNanos(1_000));
+                    }
+                });
+                cancelSomeAtRandomMoments(tasks, random);
+                for (Task<Void> t : tasks) {
+                    try {
+                        t.join();
+                    } catch (CancellationException ex) {
+                        // a victim
+                    }
+                }
+                toggler.cancel();
+                assertCancelled(toggler);
+                assertThat(e.queueLength()).as("seed %d round %d: waiters left", seed, round).isZero();
+            }
+            return null;
+        });
+    }
+
+    /**
+     * A waiting acquire, lock and await, each cancelled at nearly the moment the release, unlock
+     * or set that would complete it happens (in either order, a few microseconds apart): the
+     * operation either returned normally, holding the permit or lock, or threw without it, and no
+     * permit, lock or waiter is left behind either way.
+     */
+    @Test
+    void stressHandOverRacingCancellationLeaksNothing() throws Exception {
+        int rounds = Stress.scaled(3_000);
+        long seed = System.nanoTime();
+        SplittableRandom random = new SplittableRandom(seed);
+        runTask(Duration.ofSeconds(Math.max(60, rounds / 10)), () -> {
+            for (int round = 0; round < rounds; round++) {
+                String what = "seed " + seed + " round " + round;
+
+                Semaphore s = new Semaphore(1);
+                assertThat(s.tryAcquire()).isTrue();
+                AtomicBoolean acquired = new AtomicBoolean();
+                Task<Void> acquirer = spawn(() -> {
+                    s.acquire();
+                    acquired.set(true);
+                    s.release();
+                });
+                until("the acquirer waits", () -> s.queueLength() == 1);
+                ChannelTck.race(random, acquirer, () -> {
+                    s.release();
+                    return true;
+                });
+                joinAll(List.of(acquirer));
+                assertThat(s.availablePermits()).as("%s: permits (acquired: %s)", what, acquired.get()).isOne();
+                assertThat(s.queueLength()).as("%s: acquirers left", what).isZero();
+
+                Lock lock = new Lock();
+                lock.lock();
+                AtomicBoolean locked = new AtomicBoolean();
+                Task<Void> locker = spawn(() -> {
+                    lock.lock();
+                    locked.set(true);
+                    lock.unlock();
+                });
+                until("the locker waits", () -> lock.queueLength() == 1);
+                ChannelTck.race(random, locker, () -> {
+                    lock.unlock();
+                    return true;
+                });
+                joinAll(List.of(locker));
+                assertThat(lock.isLocked()).as("%s: lock left held (locked: %s)", what, locked.get()).isFalse();
+                assertThat(lock.queueLength()).as("%s: lockers left", what).isZero();
+
+                Event e = new Event();
+                Task<Void> awaiter = spawn(e::await);
+                until("the awaiter waits", () -> e.queueLength() == 1);
+                ChannelTck.race(random, awaiter, () -> {
+                    e.set();
+                    return true;
+                });
+                joinAll(List.of(awaiter));
+                assertThat(e.queueLength()).as("%s: awaiters left", what).isZero();
+            }
+            return null;
+        });
+    }
+
+    // ---- shared stress plumbing ----
+
+    private static void cancelSomeAtRandomMoments(List<Task<Void>> tasks, SplittableRandom random) {
+        List<Task<Void>> victims = new ArrayList<>(tasks);
+        Collections.shuffle(victims, new Random(random.nextLong()));
+        int cancels = random.nextInt(victims.size() + 1);
+        for (int i = 0; i < cancels; i++) {
+            if (random.nextInt(2) == 0) {
+                Coro.sleep(Duration.ofNanos(random.nextInt(1_000_000)));
+            } else {
+                for (int k = random.nextInt(30); k > 0; k--) {
+                    Coro.yieldNow();
+                }
+            }
+            victims.get(i).cancel();
+        }
+    }
+
+    private static void joinAll(List<Task<Void>> tasks) {
+        for (Task<Void> t : tasks) {
+            try {
+                t.join();
+            } catch (CancellationException e) {
+                // a victim
+            }
+        }
+    }
+}
