@@ -42,12 +42,12 @@ public final class Task<T> implements Future<T> {
     private static final AtomicInteger IDS = new AtomicInteger();
 
     static {
-        io.coro4j.internal.Tasks.install(what -> require(what).handle);
+        io.coro4j.internal.Tasks.install(what -> require(what).handle());
     }
 
     final Scheduler scheduler;
     private final Callable<T> body;
-    private final String name;
+    private final int id;
     final TaskGroup parentGroup;
     /** The children this task spawns outside any explicit group. */
     final TaskGroup ownGroup;
@@ -56,10 +56,24 @@ public final class Task<T> implements Future<T> {
     private volatile Fiber fiber;
     /** Whether someone observed the outcome (joined, awaited, gathered). */
     volatile boolean retrieved;
-    /** Cancel scopes opened by this task's body (timeouts, groups), innermost last; own fiber only. */
-    final List<CancelScope> scopes = new ArrayList<>();
-    /** This task's suspension primitive, for io.coro4j's own packages. */
-    final io.coro4j.internal.TaskHandle handle = new io.coro4j.internal.TaskHandle() {
+    /**
+     * Cancel scopes opened by this task's body (timeouts, explicit groups), innermost last; own
+     * fiber only. The own group's scope is checked first and not kept here.
+     */
+    final List<CancelScope> scopes = new ArrayList<>(0);
+    /** This task's suspension primitive, for io.coro4j's own packages; made on first use, by the task itself. */
+    private io.coro4j.internal.TaskHandle handle;
+
+    io.coro4j.internal.TaskHandle handle() {
+        io.coro4j.internal.TaskHandle h = handle;
+        if (h == null) {
+            handle = h = newHandle();
+        }
+        return h;
+    }
+
+    private io.coro4j.internal.TaskHandle newHandle() {
+        return new io.coro4j.internal.TaskHandle() {
         @Override
         public void checkCancelled() {
             Task.this.checkCancelled();
@@ -79,7 +93,8 @@ public final class Task<T> implements Future<T> {
         public void wake() {
             Task.this.wake();
         }
-    };
+        };
+    }
     /** CoroutineLocal values: an immutable snapshot, replaced on each set; own fiber only. */
     Map<CoroutineLocal<?>, Object> context;
 
@@ -88,7 +103,7 @@ public final class Task<T> implements Future<T> {
         this.body = body;
         this.parentGroup = parentGroup;
         this.context = context;
-        this.name = "task-" + IDS.incrementAndGet();
+        this.id = IDS.incrementAndGet();
         this.ownGroup = new TaskGroup(this, true, false);
     }
 
@@ -115,7 +130,6 @@ public final class Task<T> implements Future<T> {
         Fiber self = scheduler.currentFiber();
         self.attach(this);
         fiber = self;
-        scopes.add(ownGroup.scope);
         T value = null;
         Throwable failure = null;
         try {
@@ -143,7 +157,7 @@ public final class Task<T> implements Future<T> {
 
     /** A name for diagnostics, unique in the JVM. */
     public String name() {
-        return name;
+        return "task-" + id;
     }
 
     /**
@@ -157,7 +171,7 @@ public final class Task<T> implements Future<T> {
     public T join() {
         Task<?> caller = current();
         if (caller == this) {
-            throw new IllegalStateException("a task cannot join itself: it would wait forever (" + name + ")");
+            throw new IllegalStateException("a task cannot join itself: it would wait forever (" + name() + ")");
         }
         retrieved = true;
         if (caller != null) {
@@ -265,7 +279,7 @@ public final class Task<T> implements Future<T> {
 
     @Override
     public String toString() {
-        return "Task[" + name + (result.isDone() ? ", done" : cancelRequested ? ", cancelling" : "") + "]";
+        return "Task[" + name() + (result.isDone() ? ", done" : cancelRequested ? ", cancelling" : "") + "]";
     }
 
     // ---- the task's own side: suspension points ----
@@ -273,7 +287,10 @@ public final class Task<T> implements Future<T> {
     /** Throws if this task (or one of its open scopes) is cancelled. Called by the task's own fiber. */
     void checkCancelled() {
         if (cancelRequested) {
-            throw new CancellationException("task " + name + " was cancelled");
+            throw new CancellationException("task " + name() + " was cancelled");
+        }
+        if (ownGroup.scope.cancelled) {
+            throw new ScopeCancelledException(ownGroup.scope);
         }
         for (CancelScope s : scopes) {
             if (s.cancelled && !s.shielded) {
@@ -284,7 +301,7 @@ public final class Task<T> implements Future<T> {
 
     /** Whether a cancellation would be raised at a suspension point now. */
     boolean cancellationPending() {
-        if (cancelRequested) {
+        if (cancelRequested || ownGroup.scope.cancelled) {
             return true;
         }
         for (CancelScope s : scopes) {

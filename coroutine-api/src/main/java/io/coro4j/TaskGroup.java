@@ -37,9 +37,14 @@ public final class TaskGroup {
     private final boolean supervisor;
     private final boolean explicit;
     final Task.CancelScope scope = new Task.CancelScope(false);
-    private final List<Task<?>> children = new ArrayList<>();
-    private final Map<Task<?>, Throwable> failures = new IdentityHashMap<>();
-    private final List<Task<?>> failedInOrder = new ArrayList<>();
+    /**
+     * Running children, so they can be cancelled; a finished child is removed at once, so a
+     * long-lived task that spawns children forever keeps only the running ones. Allocated at the
+     * first spawn: most tasks spawn nothing.
+     */
+    private Set<Task<?>> children;
+    /** Failed children in the order they failed, with their failures; allocated at the first failure. */
+    private Map<Task<?>, Throwable> failures;
     private int running;
     private boolean closed;
     private boolean childrenCancelled;
@@ -66,6 +71,9 @@ public final class TaskGroup {
             if (closed) {
                 throw new IllegalStateException("this task group has closed: spawn into a group only while it is open"
                         + " (inside its body, or from its children)");
+            }
+            if (children == null) {
+                children = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
             }
             children.add(child);
             running++;
@@ -95,9 +103,12 @@ public final class TaskGroup {
         boolean cancelSiblings = false;
         synchronized (this) {
             running--;
+            children.remove(child);
             if (failure != null && !(failure instanceof CancellationException)) {
+                if (failures == null) {
+                    failures = new java.util.LinkedHashMap<>();
+                }
                 failures.put(child, failure);
-                failedInOrder.add(child);
                 cancelSiblings = !supervisor;
             }
         }
@@ -112,7 +123,7 @@ public final class TaskGroup {
         List<Task<?>> snapshot;
         synchronized (this) {
             childrenCancelled = true;
-            snapshot = List.copyOf(children);
+            snapshot = children == null ? List.of() : List.copyOf(children);
         }
         for (Task<?> c : snapshot) {
             c.cancel();
@@ -142,9 +153,11 @@ public final class TaskGroup {
         List<Throwable> childFailures = new ArrayList<>();
         synchronized (this) {
             closed = true;
-            for (Task<?> t : failedInOrder) {
-                if (!supervisor || !t.retrieved) {
-                    childFailures.add(failures.get(t));
+            if (failures != null) {
+                for (Map.Entry<Task<?>, Throwable> e : failures.entrySet()) {
+                    if (!supervisor || !e.getKey().retrieved) {
+                        childFailures.add(e.getValue());
+                    }
                 }
             }
         }
