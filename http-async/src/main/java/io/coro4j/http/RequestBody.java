@@ -1,0 +1,101 @@
+package io.coro4j.http;
+
+import java.io.InputStream;
+import java.net.http.HttpRequest;
+import java.nio.charset.Charset;
+import java.nio.charset.StandardCharsets;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/**
+ * The body of a request: a string, bytes, or a stream, with the {@code Content-Type} it implies
+ * (used unless the request sets that header itself).
+ *
+ * <p>Every body can be sent more than once, which retries need: strings and bytes are kept, and a
+ * stream body asks its supplier for a fresh stream for each attempt. A stream is read by the
+ * {@link java.net.http.HttpClient}'s own threads, never by a coroutine's carrier, so a blocking
+ * {@link InputStream} (a file, a pipe) is fine.
+ *
+ * <p>Immutable and thread-safe (a stream body is as thread-safe as its supplier).
+ */
+public final class RequestBody {
+
+    private static final RequestBody EMPTY = new RequestBody(HttpRequest.BodyPublishers.noBody(), null, 0);
+
+    private final HttpRequest.BodyPublisher publisher;
+    private final String contentType;
+    private final long length;
+
+    private RequestBody(HttpRequest.BodyPublisher publisher, String contentType, long length) {
+        this.publisher = publisher;
+        this.contentType = contentType;
+        this.length = length;
+    }
+
+    /** No body (the default for requests that have none). */
+    public static RequestBody empty() {
+        return EMPTY;
+    }
+
+    /** {@code text} in UTF-8, as {@code text/plain; charset=UTF-8}. */
+    public static RequestBody ofString(String text) {
+        return ofString(text, "text/plain; charset=UTF-8");
+    }
+
+    /**
+     * {@code text} encoded in the charset named by {@code contentType}'s {@code charset} parameter
+     * (UTF-8 if it names none, or one this JVM does not support), sent with that content type
+     * (e.g. {@code "application/json"}).
+     */
+    public static RequestBody ofString(String text, String contentType) {
+        Objects.requireNonNull(text, "text");
+        Objects.requireNonNull(contentType, "contentType");
+        Charset charset = Response.charsetOf(contentType).orElse(StandardCharsets.UTF_8);
+        byte[] bytes = text.getBytes(charset);
+        return new RequestBody(HttpRequest.BodyPublishers.ofByteArray(bytes), contentType, bytes.length);
+    }
+
+    /** A copy of {@code bytes}, as {@code application/octet-stream}. */
+    public static RequestBody ofBytes(byte[] bytes) {
+        return ofBytes(bytes, "application/octet-stream");
+    }
+
+    /** A copy of {@code bytes}, sent with {@code contentType}. */
+    public static RequestBody ofBytes(byte[] bytes, String contentType) {
+        Objects.requireNonNull(bytes, "bytes");
+        Objects.requireNonNull(contentType, "contentType");
+        byte[] copy = bytes.clone();
+        return new RequestBody(HttpRequest.BodyPublishers.ofByteArray(copy), contentType, copy.length);
+    }
+
+    /**
+     * The bytes of a stream, sent chunked (its length is not known in advance), with
+     * {@code contentType}. {@code streams} is called once per attempt and the stream it returns is
+     * closed after it has been read; it is read on a thread of the HTTP client, not on a carrier.
+     */
+    public static RequestBody ofInputStream(Supplier<? extends InputStream> streams, String contentType) {
+        Objects.requireNonNull(streams, "streams");
+        Objects.requireNonNull(contentType, "contentType");
+        return new RequestBody(HttpRequest.BodyPublishers.ofInputStream(streams), contentType, -1);
+    }
+
+    /** The content type this body implies, if any. */
+    public Optional<String> contentType() {
+        return Optional.ofNullable(contentType);
+    }
+
+    /** The length in bytes, or -1 for a stream. */
+    public long length() {
+        return length;
+    }
+
+    HttpRequest.BodyPublisher publisher() {
+        return publisher;
+    }
+
+    @Override
+    public String toString() {
+        return "RequestBody[" + (length < 0 ? "stream" : length + " bytes") + (contentType != null ? ", " + contentType : "") + "]";
+    }
+}

@@ -1,0 +1,329 @@
+package io.coro4j.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import io.coro4j.Coro;
+import io.coro4j.Outcome;
+import io.coro4j.Task;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A server that misbehaves, and fan-out at scale: each fault gives its own exception, nothing
+ * hangs, and every connection the client opened is closed again (counted on the server side); the
+ * limits hold as the server counts them; a fail-fast gather cancels its siblings promptly and the
+ * server sees their connections close. Run once per scheduler by a subclass.
+ */
+abstract class FaultInjectionContract extends SchedulerFixture {
+
+    FaultServer faults;
+    TestHttpServer server;
+
+    @BeforeAll
+    void startServers() throws IOException {
+        faults = new FaultServer();
+        server = TestHttpServer.http();
+    }
+
+    @AfterAll
+    void stopServers() throws IOException {
+        faults.close();
+        server.close();
+    }
+
+    @BeforeEach
+    void reset() {
+        faults.resetCounters();
+        server.resetCounters();
+    }
+
+    @AfterEach
+    void noConnectionLeft() throws InterruptedException {
+        assertThat(faults.awaitOpen(0, Duration.ofSeconds(5))).as("connections still open on the fault server").isZero();
+    }
+
+    static AsyncHttpClient.Builder client() {
+        return AsyncHttpClient.builder().connectTimeout(Duration.ofSeconds(5)).requestTimeout(Duration.ofMillis(500));
+    }
+
+    /** Runs one GET of {@code path} on the fault server and returns what it threw. */
+    private Throwable fault(AsyncHttpClient http, String path) {
+        long start = System.nanoTime();
+        Throwable e = catchThrowable(() -> run(() -> http.get(faults.url(path))));
+        assertThat(System.nanoTime() - start).as("returned in bounded time").isLessThan(TimeUnit.SECONDS.toNanos(5));
+        assertThat(http.inFlight()).isZero();
+        return e;
+    }
+
+    @Test
+    void connectionReset_isAnIoError() throws InterruptedException {
+        try (AsyncHttpClient http = client().build()) {
+            assertThat(fault(http, "/reset")).isInstanceOf(HttpIoException.class)
+                    .hasMessage("GET " + faults.url("/reset") + ": connection reset by the server");
+            assertThat(faults.awaitOpen(0, Duration.ofSeconds(5))).isZero();
+        }
+    }
+
+    @Test
+    void closedWithoutAResponse_isAnIoError() throws InterruptedException {
+        try (AsyncHttpClient http = client().build()) {
+            assertThat(fault(http, "/close")).isInstanceOf(HttpIoException.class)
+                    .hasMessage("GET " + faults.url("/close") + ": connection closed by the server before any response");
+        }
+    }
+
+    @Test
+    void notHttp_isAnIoError() {
+        try (AsyncHttpClient http = client().build()) {
+            assertThat(fault(http, "/garbage")).isInstanceOf(HttpIoException.class)
+                    .hasMessageStartingWith("GET " + faults.url("/garbage") + ": ");
+        }
+    }
+
+    @Test
+    void stallBeforeHeaders_isARequestTimeout_andTheConnectionIsClosed() throws InterruptedException {
+        try (AsyncHttpClient http = client().build()) {
+            assertThat(fault(http, "/stall")).isInstanceOf(RequestTimeoutException.class)
+                    .hasMessage("GET " + faults.url("/stall") + ": no complete response within 500 ms");
+            assertThat(faults.awaitOpen(0, Duration.ofSeconds(5))).as("the aborted exchange's connection").isZero();
+        }
+    }
+
+    @Test
+    void stallMidBody_isARequestTimeout_andTheConnectionIsClosed() throws InterruptedException {
+        // The JDK's own request timeout ends at the headers; the client's covers the body too.
+        try (AsyncHttpClient http = client().build()) {
+            assertThat(fault(http, "/stall-body")).isInstanceOf(RequestTimeoutException.class)
+                    .hasMessage("GET " + faults.url("/stall-body") + ": no complete response within 500 ms");
+            assertThat(faults.awaitOpen(0, Duration.ofSeconds(5))).isZero();
+        }
+    }
+
+    @Test
+    void fewerBytesThanContentLength_isAnIoError() {
+        try (AsyncHttpClient http = client().build()) {
+            assertThat(fault(http, "/short")).isInstanceOf(HttpIoException.class)
+                    .hasMessageStartingWith("GET " + faults.url("/short") + ": connection closed before the response was complete");
+        }
+    }
+
+    @Test
+    void brokenChunkedEncoding_isAnIoError_andTheConnectionIsClosed() throws InterruptedException {
+        try (AsyncHttpClient http = client().build()) {
+            assertThat(fault(http, "/bad-chunked")).isInstanceOf(HttpIoException.class)
+                    .hasMessageStartingWith("GET " + faults.url("/bad-chunked") + ": malformed response");
+            assertThat(faults.awaitOpen(0, Duration.ofSeconds(5))).isZero();
+        }
+    }
+
+    @Test
+    void everyFaultAtOnce_eachUrlGetsItsOwnError_andTheGoodOnesSucceed() throws InterruptedException {
+        List<String> paths = List.of("/ok", "/reset", "/close", "/stall", "/stall-body", "/short", "/bad-chunked", "/ok");
+        List<String> urls = paths.stream().map(faults::url).toList();
+        try (AsyncHttpClient http = client().build()) {
+            List<Outcome<Response>> out = run(() -> http.getAllSettled(urls));
+            assertThat(out.get(0).getOrThrow().bodyAsString()).isEqualTo("ok");
+            assertThat(out.get(7).getOrThrow().bodyAsString()).isEqualTo("ok");
+            List<Class<?>> types = new ArrayList<>();
+            for (int i = 1; i < 7; i++) {
+                Throwable e = ((Outcome.Failure<Response>) out.get(i)).exception();
+                assertThat(e).hasMessageStartingWith("GET " + urls.get(i) + ": ");
+                types.add(e.getClass());
+            }
+            assertThat(types).containsExactly(HttpIoException.class, HttpIoException.class, RequestTimeoutException.class,
+                    RequestTimeoutException.class, HttpIoException.class, HttpIoException.class);
+            assertThat(http.inFlight()).isZero();
+            assertThat(http.waiting()).isZero();
+        }
+        // The two /ok connections stayed pooled until the client closed.
+        assertThat(faults.awaitOpen(0, Duration.ofSeconds(5))).isZero();
+    }
+
+    @Test
+    void keepAlive_reusesOneConnection_andCloseClosesIt() throws InterruptedException {
+        try (AsyncHttpClient http = client().build()) {
+            run(() -> {
+                for (int i = 0; i < 50; i++) {
+                    assertThat(http.get(faults.url("/ok")).status()).isEqualTo(200);
+                }
+                return null;
+            });
+            assertThat(faults.accepted.get()).isEqualTo(1);
+            assertThat(faults.open.get()).isEqualTo(1);
+        }
+        assertThat(faults.awaitOpen(0, Duration.ofSeconds(5))).isZero();
+    }
+
+    @Test
+    void cancellingATask_abortsItsRequest_andFreesItsConnectionAndSlot() throws InterruptedException {
+        try (AsyncHttpClient http = client().requestTimeout(Duration.ofSeconds(20)).build()) {
+            Throwable e = catchThrowable(() -> run(() -> {
+                Task<Response> t = Coro.spawn(() -> http.get(faults.url("/stall")));
+                while (faults.stalled.get() == 0) {
+                    Coro.sleep(Duration.ofMillis(1));
+                }
+                assertThat(http.inFlight()).isEqualTo(1);
+                t.cancel();
+                return t.join();
+            }));
+            assertThat(e).isInstanceOf(CancellationException.class);
+            assertThat(http.inFlight()).isZero();
+            assertThat(faults.awaitOpen(0, Duration.ofSeconds(5))).as("the server saw the connection close").isZero();
+        }
+    }
+
+    @Test
+    void cancellingAFanOut_stopsTheQueuedAndTheRunning_andFreesEverything() throws InterruptedException {
+        // 50 requests that stall, 5 at a time: cancel the caller once 5 are in flight; 45 are queued.
+        try (AsyncHttpClient http = client().requestTimeout(Duration.ofSeconds(20)).maxInFlightPerHost(5).build()) {
+            List<String> urls = new ArrayList<>();
+            for (int i = 0; i < 50; i++) {
+                urls.add(faults.url("/stall?i=" + i));
+            }
+            Throwable e = catchThrowable(() -> run(() -> {
+                Task<List<Response>> fanOut = Coro.spawn(() -> http.getAll(urls));
+                while (faults.stalled.get() < 5) {
+                    Coro.sleep(Duration.ofMillis(1));
+                }
+                assertThat(http.waiting()).isEqualTo(45);
+                fanOut.cancel();
+                return fanOut.join();
+            }));
+            assertThat(e).isInstanceOf(CancellationException.class);
+            assertThat(http.inFlight()).isZero();
+            assertThat(http.waiting()).isZero();
+            assertThat(faults.accepted.get()).as("the queued ones never started").isEqualTo(5);
+            assertThat(faults.awaitOpen(0, Duration.ofSeconds(5))).isZero();
+        }
+    }
+
+    @Test
+    void aFanOutsQueuedRequests_timeOutWaitingForASlot_eachWithItsOwnError() {
+        try (AsyncHttpClient http = client().requestTimeout(Duration.ofSeconds(5)).maxInFlightPerHost(1)
+                .slotWaitTimeout(Duration.ofMillis(200)).build()) {
+            List<String> urls = List.of(server.url("/sleep?ms=600&id=a"), server.url("/sleep?ms=600&id=b"), server.url("/sleep?ms=600&id=c"));
+            List<Outcome<Response>> out = run(() -> http.getAllSettled(urls));
+            assertThat(out.get(0).getOrThrow().bodyAsString()).isEqualTo("a");
+            for (int i = 1; i < 3; i++) {
+                Throwable e = ((Outcome.Failure<Response>) out.get(i)).exception();
+                assertThat(e).isInstanceOf(SlotWaitTimeoutException.class).hasMessageStartingWith("GET " + urls.get(i) + ": no free slot within 200 ms");
+            }
+            assertThat(server.requests.get()).isEqualTo(1);
+            assertThat(http.waiting()).isZero();
+        }
+    }
+
+    @Test
+    void anEmptyFanOut_returnsAnEmptyList() {
+        try (AsyncHttpClient http = client().build()) {
+            assertThat(run(() -> http.getAll(List.of()))).isEmpty();
+            assertThat(run(() -> http.getAllSettled(List.of()))).isEmpty();
+        }
+    }
+
+    // ---- limits ----
+
+    @Test
+    void thousandRequests_perHostLimit10_neverMoreThan10InFlightAtTheServer() {
+        try (AsyncHttpClient http = client().requestTimeout(Duration.ofSeconds(20)).maxInFlightPerHost(10).build()) {
+            List<String> urls = new ArrayList<>();
+            for (int i = 0; i < 1000; i++) {
+                urls.add(server.url("/sleep?ms=2&id=" + i));
+            }
+            List<Response> rs = run(() -> http.getAll(urls));
+            assertThat(rs).hasSize(1000);
+            for (int i = 0; i < 1000; i++) {
+                assertThat(rs.get(i).bodyAsString()).isEqualTo(String.valueOf(i));
+            }
+            assertThat(server.requests.get()).isEqualTo(1000);
+            assertThat(server.maxActive.get()).as("most handlers running at once, counted by the server")
+                    .isLessThanOrEqualTo(10).isGreaterThan(1);
+            assertThat(http.inFlight()).isZero();
+            assertThat(http.waiting()).isZero();
+        }
+    }
+
+    @Test
+    void overallLimit_holdsAcrossHosts() throws InterruptedException {
+        // Two "hosts" (the two servers), per-host limit 10, overall 6: at most 6 at once in all.
+        try (AsyncHttpClient http = client().requestTimeout(Duration.ofSeconds(20)).maxInFlight(6).maxInFlightPerHost(10).build()) {
+            int[] maxSeen = new int[1];
+            run(() -> {
+                List<Request> requests = new ArrayList<>();
+                for (int i = 0; i < 60; i++) {
+                    requests.add(Request.get(i % 2 == 0 ? server.url("/sleep?ms=10") : faults.url("/ok")));
+                }
+                Task<List<Response>> all = Coro.spawn(() -> http.sendAll(requests));
+                while (!all.isDone()) {
+                    maxSeen[0] = Math.max(maxSeen[0], http.inFlight());
+                    Coro.sleep(Duration.ofMillis(1));
+                }
+                return all.join();
+            });
+            assertThat(maxSeen[0]).isLessThanOrEqualTo(6);
+            assertThat(server.maxActive.get()).isLessThanOrEqualTo(6);
+        }
+    }
+
+    @Test
+    void failFastGather_oneOf100Fails_theOthersAreCancelledPromptly_andTheirConnectionsClosed() throws InterruptedException {
+        // 99 requests stall (the server holds them until the client gives up: 30 s request timeout);
+        // the 100th fails once the 99 are all in flight. gather must return at once, and the server
+        // must see all 99 connections closed.
+        try (AsyncHttpClient http = client().requestTimeout(Duration.ofSeconds(30)).maxInFlightPerHost(100).build()) {
+            List<String> urls = new ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                urls.add(i == 57 ? faults.url("/reset-when-stalled?n=99") : faults.url("/stall?i=" + i));
+            }
+            long[] returnedAfterFailure = new long[1];
+            Throwable e = catchThrowable(() -> run(() -> {
+                try {
+                    return http.getAll(urls);
+                } finally {
+                    returnedAfterFailure[0] = System.nanoTime();
+                }
+            }));
+            long failedAt = System.nanoTime();
+            assertThat(e).isInstanceOf(HttpIoException.class).hasMessage("GET " + urls.get(57) + ": connection reset by the server");
+            // 100, or 101 when the JDK retried the reset GET once by itself (it does so on a connection it thinks stale)
+            assertThat(faults.accepted.get()).as("all 100 were in flight together").isBetween(100, 101);
+            long start = System.nanoTime();
+            assertThat(faults.awaitOpen(0, Duration.ofSeconds(5))).as("the server saw every connection close").isZero();
+            long closeMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            assertThat(closeMs).as("connections closed promptly (ms)").isLessThan(2000);
+            assertThat(http.inFlight()).isZero();
+            assertThat(failedAt - returnedAfterFailure[0]).isLessThan(TimeUnit.SECONDS.toNanos(2));
+        }
+    }
+
+    @Test
+    void failFastGather_returnsFarSoonerThanTheSlowRequests() {
+        // Timing view, on the JDK's server: 99 requests of 10 s each and one with a 1 s timeout
+        // of its own: gather returns soon after 1 s, not after 10 s.
+        try (AsyncHttpClient http = client().requestTimeout(Duration.ofSeconds(30)).maxInFlightPerHost(100).build()) {
+            List<Request> requests = new ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                Request.Builder b = Request.builder("GET", server.url("/sleep?ms=10000&id=" + i));
+                requests.add(i == 42 ? b.timeout(Duration.ofMillis(1000)).build() : b.build());
+            }
+            long start = System.nanoTime();
+            Throwable e = catchThrowable(() -> run(() -> http.sendAll(requests)));
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            assertThat(e).isInstanceOf(RequestTimeoutException.class).hasMessageContaining("id=42");
+            assertThat(ms).as("gather returned after (ms)").isLessThan(5000);
+            assertThat(server.maxActive.get()).as("the slow ones were in flight").isGreaterThan(10);
+            assertThat(http.inFlight()).isZero();
+            assertThat(http.waiting()).isZero();
+        }
+    }
+}

@@ -1,0 +1,607 @@
+package io.coro4j.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import io.coro4j.Coro;
+import io.coro4j.Outcome;
+import io.coro4j.Task;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.net.http.HttpClient;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What {@link AsyncHttpClient} does for a well-behaved server and for bad input: methods and
+ * bodies, decoding, status, gather, bad input, retries, timeouts and limits. Run once per scheduler
+ * by a subclass.
+ */
+abstract class HttpClientContract extends SchedulerFixture {
+
+    TestHttpServer server;
+
+    @BeforeAll
+    void startServer() throws IOException {
+        server = TestHttpServer.http();
+    }
+
+    @AfterAll
+    void stopServer() {
+        server.close();
+    }
+
+    @BeforeEach
+    void resetServer() {
+        server.resetCounters();
+    }
+
+    static AsyncHttpClient.Builder client() {
+        return AsyncHttpClient.builder().connectTimeout(Duration.ofSeconds(5)).requestTimeout(Duration.ofSeconds(10));
+    }
+
+    // ---- requests and bodies ----
+
+    @Test
+    void get_returnsStatusHeadersAndBody_asBytesStringAndStream() throws IOException {
+        try (AsyncHttpClient http = client().build()) {
+            Response r = run(() -> http.get(server.url("/bytes?n=1024")));
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(r.isSuccess()).isTrue();
+            assertThat(r.header("content-length")).hasValue("1024");
+            assertThat(r.bodyBytes()).isEqualTo(TestHttpServer.pattern(1024));
+            assertThat(r.bodyLength()).isEqualTo(1024);
+            assertThat(r.bodyAsString()).isEqualTo(new String(TestHttpServer.pattern(1024), StandardCharsets.US_ASCII));
+            assertThat(r.bodyStream().readAllBytes()).isEqualTo(TestHttpServer.pattern(1024));
+            assertThat(r.version()).isEqualTo(HttpClient.Version.HTTP_1_1);
+            assertThat(r.attempts()).isEqualTo(1);
+            assertThat(http.inFlight()).isZero();
+        }
+    }
+
+    @Test
+    void chunkedBody_isReadWhole() {
+        try (AsyncHttpClient http = client().build()) {
+            Response r = run(() -> http.get(server.url("/chunked?n=100000")));
+            assertThat(r.bodyBytes()).isEqualTo(TestHttpServer.pattern(100000));
+        }
+    }
+
+    @Test
+    void text_isDecodedInTheCharsetOfItsContentType() {
+        try (AsyncHttpClient http = client().build()) {
+            Response r = run(() -> http.get(server.url("/text")));
+            assertThat(r.bodyAsString()).isEqualTo("h\u00e9llo w\u00f6rld");
+        }
+    }
+
+    @Test
+    void post_sendsStringBytesAndStreamBodies_withTheirContentTypes() {
+        try (AsyncHttpClient http = client().build()) {
+            List<Response> rs = run(() -> List.of(
+                    http.post(server.url("/echo"), RequestBody.ofString("caf\u00e9")),
+                    http.post(server.url("/echo"), RequestBody.ofBytes(new byte[] {1, 2, 3})),
+                    http.post(server.url("/echo"), RequestBody.ofInputStream(
+                            () -> new ByteArrayInputStream(TestHttpServer.pattern(70000)), "application/x-test")),
+                    http.send(Request.builder("POST", server.url("/echo"))
+                            .header("Content-Type", "application/json")
+                            .body(RequestBody.ofString("{}", "text/plain")).build())));
+            assertThat(rs.get(0).bodyAsString(StandardCharsets.UTF_8)).isEqualTo("caf\u00e9");
+            assertThat(rs.get(0).header("X-Content-Type")).hasValue("text/plain; charset=UTF-8");
+            assertThat(rs.get(1).bodyBytes()).containsExactly(1, 2, 3);
+            assertThat(rs.get(1).header("X-Content-Type")).hasValue("application/octet-stream");
+            assertThat(rs.get(2).bodyBytes()).isEqualTo(TestHttpServer.pattern(70000));
+            assertThat(rs.get(2).header("X-Content-Type")).hasValue("application/x-test");
+            assertThat(rs.get(3).header("X-Content-Type")).as("an explicit header wins").hasValue("application/json");
+            assertThat(rs).allSatisfy(r -> assertThat(r.header("X-Method")).hasValue("POST"));
+        }
+    }
+
+    @Test
+    void head_hasStatusAndHeadersButNoBody() {
+        try (AsyncHttpClient http = client().build()) {
+            Response r = run(() -> http.head(server.url("/bytes?n=5000")));
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(r.header("Content-Length")).hasValue("5000");
+            assertThat(r.bodyLength()).isZero();
+        }
+    }
+
+    @Test
+    void generalRequest_anyMethodWithHeaders() {
+        try (AsyncHttpClient http = client().build()) {
+            List<String> methods = run(() -> {
+                List<String> seen = new ArrayList<>();
+                for (String m : List.of("PUT", "DELETE", "PATCH", "OPTIONS")) {
+                    Response r = http.send(Request.builder(m, server.url("/echo")).header("X-Test", "a").header("x-test", "b")
+                            .body(RequestBody.ofString(m)).build());
+                    seen.add(r.header("X-Method").orElseThrow() + ":" + r.bodyAsString() + ":" + r.header("X-Test").orElseThrow());
+                }
+                return seen;
+            });
+            assertThat(methods).containsExactly("PUT:PUT:[a, b]", "DELETE:DELETE:[a, b]", "PATCH:PATCH:[a, b]", "OPTIONS:OPTIONS:[a, b]");
+        }
+    }
+
+    @Test
+    void request_refusesHeadersTheJdkReserves_andInvalidNames() {
+        assertThatThrownBy(() -> Request.builder("GET", "http://x/").header("Host", "y"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("Host");
+        assertThatThrownBy(() -> Request.builder("GET", "http://x/").header("a b", "y"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("a b");
+        assertThatThrownBy(() -> Request.builder("GE T", "http://x/"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("GE T");
+    }
+
+    @Test
+    void redirects_areFollowed() {
+        try (AsyncHttpClient http = client().build()) {
+            Response r = run(() -> http.get(server.url("/redirect")));
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(r.bodyAsString()).isEqualTo("abc");
+            assertThat(r.uri().getPath()).isEqualTo("/bytes");
+            assertThat(r.request().url()).endsWith("/redirect");
+        }
+    }
+
+    // ---- decoding ----
+
+    @Test
+    void gzipAndDeflate_areRequestedAndDecoded() {
+        try (AsyncHttpClient http = client().build()) {
+            List<Response> rs = run(() -> http.getAll(List.of(
+                    server.url("/gzip?n=5000"), server.url("/deflate?n=5000"), server.url("/deflate?n=5000&raw"))));
+            assertThat(rs).allSatisfy(r -> assertThat(r.bodyBytes()).isEqualTo(TestHttpServer.pattern(5000)));
+            assertThat(rs.get(0).header("X-Accept-Encoding")).hasValue("gzip, deflate");
+            assertThat(rs.get(0).header("Content-Encoding")).as("headers stay as received").hasValue("gzip");
+        }
+    }
+
+    @Test
+    void unknownContentEncoding_isAnErrorNamingIt_unlessTheCallerAskedForIt() {
+        try (AsyncHttpClient http = client().build()) {
+            Throwable e = catchThrowable(() -> run(() -> http.get(server.url("/br"))));
+            assertThat(e).isInstanceOf(HttpIoException.class).hasMessageContaining("/br").hasMessageContaining("'br'");
+            Response asked = run(() -> http.send(Request.builder("GET", server.url("/br")).header("Accept-Encoding", "br").build()));
+            assertThat(asked.bodyBytes()).containsExactly(1, 2, 3);
+        }
+    }
+
+    @Test
+    void decompressOff_returnsTheBodyAsReceived() {
+        try (AsyncHttpClient http = client().decompress(false).build()) {
+            Response r = run(() -> http.get(server.url("/gzip?n=5000")));
+            assertThat(r.header("X-Accept-Encoding")).hasValue("null");
+            assertThat(r.bodyLength()).isLessThan(5000);
+            assertThat(r.bodyBytes()[0] & 0xFF).isEqualTo(0x1f); // the gzip magic number
+        }
+    }
+
+    // ---- status ----
+
+    @Test
+    void raiseForStatus_throwsWithStatusAndUrl_forErrorsOnly() {
+        try (AsyncHttpClient http = client().build()) {
+            Response notFound = run(() -> http.get(server.url("/status?code=404")));
+            assertThat(notFound.status()).isEqualTo(404);
+            assertThat(notFound.isSuccess()).isFalse();
+            HttpStatusException e = (HttpStatusException) catchThrowable(notFound::raiseForStatus);
+            assertThat(e.status()).isEqualTo(404);
+            assertThat(e.url()).isEqualTo(server.url("/status?code=404"));
+            assertThat(e.response()).isSameAs(notFound);
+            assertThat(e).hasMessage("GET " + server.url("/status?code=404") + ": HTTP status 404 (client error)");
+            Response ok = run(() -> http.get(server.url("/status?code=204")));
+            assertThat(ok.raiseForStatus()).isSameAs(ok);
+            assertThat(catchThrowable(() -> run(() -> http.get(server.url("/status?code=503")).raiseForStatus())))
+                    .isInstanceOf(HttpStatusException.class).hasMessageContaining("503 (server error)");
+        }
+    }
+
+    // ---- gather ----
+
+    @Test
+    void getAll_returnsResultsInInputOrder_notCompletionOrder() {
+        try (AsyncHttpClient http = client().build()) {
+            List<String> urls = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                urls.add(server.url("/sleep?ms=" + (8 - i) * 15 + "&id=" + i));
+            }
+            List<Response> rs = run(() -> http.getAll(urls));
+            assertThat(rs).extracting(Response::bodyAsString).containsExactly("0", "1", "2", "3", "4", "5", "6", "7");
+        }
+    }
+
+    @Test
+    void getAllSettled_eachBadUrlGetsItsOwnClearError_theOthersAreUnaffected() throws IOException {
+        int refusedPort = freePort();
+        String unknownHost = "http://no-such-host.invalid/x";
+        String malformed = "http://exa mple.com/";
+        String ftp = "ftp://127.0.0.1/file";
+        String relative = "/just/a/path";
+        String noHost = "http:///path";
+        String refused = "http://127.0.0.1:" + refusedPort + "/";
+        String tooLarge = server.url("/bytes?n=2000");
+        try (AsyncHttpClient http = client().maxBodySize(1000).build()) {
+            List<String> urls = List.of(server.url("/bytes?n=10"), malformed, ftp, relative, noHost, unknownHost, refused,
+                    tooLarge, server.url("/bytes?n=20"));
+            List<Outcome<Response>> out = run(() -> http.getAllSettled(urls));
+            assertThat(out.get(0).getOrThrow().bodyLength()).isEqualTo(10);
+            assertThat(out.get(8).getOrThrow().bodyLength()).isEqualTo(20);
+            assertFailure(out.get(1), InvalidUrlException.class, "GET " + malformed + ": malformed URL: Illegal character in authority at index 10");
+            assertFailure(out.get(2), InvalidUrlException.class, "GET " + ftp + ": unsupported scheme 'ftp': only http and https are");
+            assertFailure(out.get(3), InvalidUrlException.class, "GET " + relative + ": not an absolute URL: it has no scheme (http:// or https://)");
+            assertFailure(out.get(4), InvalidUrlException.class, "GET " + noHost + ": no valid host in the URL");
+            assertFailure(out.get(5), HttpConnectException.class, "GET " + unknownHost + ": unknown host 'no-such-host.invalid' (it does not resolve)");
+            assertFailure(out.get(6), HttpConnectException.class, "GET " + refused + ": connection refused");
+            assertFailure(out.get(7), BodyTooLargeException.class,
+                    "GET " + tooLarge + ": response body exceeds the limit of 1000 bytes (Content-Length: 2000)");
+            assertThat(http.inFlight()).isZero();
+            assertThat(http.waiting()).isZero();
+        }
+    }
+
+    static void assertFailure(Outcome<Response> o, Class<? extends HttpRequestException> type, String message) {
+        assertThat(o.isSuccess()).as("%s", o).isFalse();
+        Throwable e = ((Outcome.Failure<Response>) o).exception();
+        assertThat(e).isInstanceOf(type).hasMessage(message);
+    }
+
+    @Test
+    void bodyOverTheLimit_withoutContentLength_orOnlyOnceDecoded_isRefused() {
+        try (AsyncHttpClient http = client().maxBodySize(1000).build()) {
+            Throwable chunked = catchThrowable(() -> run(() -> http.get(server.url("/chunked?n=5000"))));
+            assertThat(chunked).isInstanceOf(BodyTooLargeException.class)
+                    .hasMessage("GET " + server.url("/chunked?n=5000") + ": response body exceeds the limit of 1000 bytes"
+                            + " (more than 1000 bytes arrived)");
+            assertThat(((BodyTooLargeException) chunked).limit()).isEqualTo(1000);
+            // 100,000 bytes of a pattern gzip to a few hundred: the decoded size is what counts.
+            Throwable bomb = catchThrowable(() -> run(() -> http.get(server.url("/gzip?n=100000"))));
+            assertThat(bomb).isInstanceOf(BodyTooLargeException.class).hasMessageContaining("decodes (gzip) to more");
+            assertThat(run(() -> http.get(server.url("/bytes?n=1000"))).bodyLength()).isEqualTo(1000);
+        }
+    }
+
+    // ---- retries ----
+
+    @Test
+    void retry_429WithRetryAfter_succeedsOnTheSecondAttempt_afterTheDelayAsked() {
+        try (AsyncHttpClient http = client().retry(RetryPolicy.idempotent()).build()) {
+            long start = System.nanoTime();
+            Response r = run(() -> http.get(server.url("/retry?key=a&status=429&retryAfter=1")));
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(r.attempts()).isEqualTo(2);
+            assertThat(server.attempts("a")).isEqualTo(2);
+            assertThat(ms).as("Retry-After: 1 was honoured").isGreaterThanOrEqualTo(950);
+        }
+    }
+
+    @Test
+    void retry_503WithoutRetryAfter_backsOff_andGivesUpAfterMaxAttempts_returningTheLastResponse() {
+        RetryPolicy policy = RetryPolicy.builder().maxAttempts(3).backoff(Duration.ofMillis(10), Duration.ofMillis(40)).build();
+        try (AsyncHttpClient http = client().retry(policy).build()) {
+            Response r = run(() -> http.get(server.url("/retry?key=b&status=503&fails=5")));
+            assertThat(r.status()).isEqualTo(503);
+            assertThat(r.attempts()).isEqualTo(3);
+            assertThat(server.attempts("b")).isEqualTo(3);
+        }
+    }
+
+    @Test
+    void retry_postIsNeverRetried_unlessAskedExplicitly() {
+        try (AsyncHttpClient http = client().retry(RetryPolicy.idempotent()).build()) {
+            Response r = run(() -> http.post(server.url("/retry?key=c&status=503&retryAfter=0"), RequestBody.ofString("x")));
+            assertThat(r.status()).isEqualTo(503);
+            assertThat(server.attempts("c")).isEqualTo(1);
+            RetryPolicy withPost = RetryPolicy.builder().alsoRetry("POST").build();
+            Response again = run(() -> http.send(Request.builder("POST", server.url("/retry?key=d&status=503&retryAfter=0"))
+                    .body(RequestBody.ofString("x")).retry(withPost).build()));
+            assertThat(again.status()).isEqualTo(200);
+            assertThat(server.attempts("d")).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void retry_offByDefault() {
+        try (AsyncHttpClient http = client().build()) {
+            Response r = run(() -> http.get(server.url("/retry?key=e&status=429&retryAfter=0")));
+            assertThat(r.status()).isEqualTo(429);
+            assertThat(server.attempts("e")).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void retry_aRetryAfterLongerThanAllowed_returnsTheResponse() {
+        RetryPolicy policy = RetryPolicy.builder().maxRetryAfter(Duration.ofSeconds(5)).build();
+        try (AsyncHttpClient http = client().retry(policy).build()) {
+            Response r = run(() -> http.get(server.url("/retry?key=f&status=429&retryAfter=3600")));
+            assertThat(r.status()).isEqualTo(429);
+            assertThat(server.attempts("f")).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void retry_connectFailures_allAttemptsReported() throws IOException {
+        String refused = "http://127.0.0.1:" + freePort() + "/";
+        RetryPolicy policy = RetryPolicy.builder().maxAttempts(3).backoff(Duration.ofMillis(5), Duration.ofMillis(20)).build();
+        try (AsyncHttpClient http = client().retry(policy).build()) {
+            Throwable e = catchThrowable(() -> run(() -> http.get(refused)));
+            assertThat(e).isInstanceOf(HttpConnectException.class).hasMessage("GET " + refused + ": connection refused");
+            assertThat(e.getSuppressed()).hasSize(2).allSatisfy(s -> assertThat(s).isInstanceOf(HttpConnectException.class));
+            Throwable post = catchThrowable(() -> run(() -> http.post(refused, RequestBody.ofString("x"))));
+            assertThat(post).isInstanceOf(HttpConnectException.class);
+            assertThat(post.getSuppressed()).as("POST: no retry").isEmpty();
+        }
+    }
+
+    @Test
+    void retry_insideAFanOut_eachRequestRetriedOnItsOwn() throws IOException {
+        String refused = "http://127.0.0.1:" + freePort() + "/";
+        RetryPolicy policy = RetryPolicy.builder().backoff(Duration.ofMillis(5), Duration.ofMillis(20)).build();
+        try (AsyncHttpClient http = client().retry(policy).build()) {
+            List<Outcome<Response>> out = run(() -> http.getAllSettled(List.of(
+                    server.url("/retry?key=g&status=503&retryAfter=0"), server.url("/retry?key=h&status=429&fails=2"),
+                    refused, server.url("/bytes?n=7"))));
+            assertThat(out.get(0).getOrThrow().attempts()).isEqualTo(2);
+            assertThat(out.get(1).getOrThrow().attempts()).isEqualTo(3);
+            assertThat(out.get(1).getOrThrow().bodyAsString()).isEqualTo("attempt 3");
+            Throwable e = ((Outcome.Failure<Response>) out.get(2)).exception();
+            assertThat(e).isInstanceOf(HttpConnectException.class).hasMessage("GET " + refused + ": connection refused");
+            assertThat(e.getSuppressed()).hasSize(2);
+            assertThat(out.get(3).getOrThrow().attempts()).isEqualTo(1);
+            assertThat(server.attempts("g")).isEqualTo(2);
+            assertThat(server.attempts("h")).isEqualTo(3);
+        }
+    }
+
+    // ---- timeouts ----
+
+    @Test
+    void requestTimeout_isAnHttpTimeoutNamingTheUrl() {
+        try (AsyncHttpClient http = client().requestTimeout(Duration.ofMillis(300)).build()) {
+            String url = server.url("/sleep?ms=3000");
+            long start = System.nanoTime();
+            Throwable e = catchThrowable(() -> run(() -> http.get(url)));
+            assertThat(e).isInstanceOf(RequestTimeoutException.class).hasMessage("GET " + url + ": no complete response within 300 ms");
+            assertThat(((HttpTimeoutException) e).timeout()).isEqualTo(Duration.ofMillis(300));
+            assertThat(System.nanoTime() - start).isLessThan(TimeUnit.SECONDS.toNanos(2));
+        }
+    }
+
+    @Test
+    void perRequestTimeout_overridesTheClients() {
+        try (AsyncHttpClient http = client().requestTimeout(Duration.ofSeconds(10)).build()) {
+            String url = server.url("/sleep?ms=3000");
+            Throwable e = catchThrowable(() -> run(() -> http.send(Request.builder("GET", url).timeout(Duration.ofMillis(200)).build())));
+            assertThat(e).isInstanceOf(RequestTimeoutException.class).hasMessage("GET " + url + ": no complete response within 200 ms");
+        }
+    }
+
+    @Test
+    void slotWaitTimeout_isDistinctFromTheRequestTimeout_andSendsNothing() {
+        try (AsyncHttpClient http = client().maxInFlightPerHost(1).slotWaitTimeout(Duration.ofMillis(200))
+                .requestTimeout(Duration.ofSeconds(5)).build()) {
+            String slow = server.url("/sleep?ms=1000&id=slow");
+            String waiting = server.url("/sleep?ms=10&id=waiting");
+            Throwable e = catchThrowable(() -> run(() -> {
+                Task<Response> holder = Coro.spawn(() -> http.get(slow));
+                while (http.inFlight() == 0) {
+                    Coro.sleep(Duration.ofMillis(1));
+                }
+                try {
+                    return http.get(waiting);
+                } finally {
+                    holder.cancel();
+                }
+            }));
+            assertThat(e).isInstanceOf(SlotWaitTimeoutException.class).isNotInstanceOf(RequestTimeoutException.class)
+                    .hasMessageStartingWith("GET " + waiting + ": no free slot within 200 ms (1 of 100 slots in flight overall, 1 of 1 for http://127.0.0.1:");
+            assertThat(server.requests.get()).as("only the slow request reached the server").isEqualTo(1);
+            assertThat(http.waiting()).isZero();
+            assertThat(http.inFlight()).isZero();
+        }
+    }
+
+    @Test
+    void waitingForASlot_doesNotEatIntoTheRequestDeadline() {
+        // The second request waits ~600 ms for the slot, then takes ~600 ms: 1.2 s in all, more than
+        // its 1 s request timeout, which starts only once it has the slot. (A first request opens
+        // the connection, so that connecting does not eat into the margins.)
+        try (AsyncHttpClient http = client().maxInFlightPerHost(1).requestTimeout(Duration.ofMillis(1000)).build()) {
+            List<Response> rs = run(() -> {
+                http.get(server.url("/bytes?n=1"));
+                long start = System.nanoTime();
+                List<Response> both = http.getAll(List.of(server.url("/sleep?ms=600&id=first"), server.url("/sleep?ms=600&id=second")));
+                assertThat(System.nanoTime() - start).as("the second waited for the first").isGreaterThan(TimeUnit.MILLISECONDS.toNanos(1000));
+                return both;
+            });
+            assertThat(rs).extracting(Response::bodyAsString).containsExactly("first", "second");
+        }
+    }
+
+    @Test
+    void connectTimeout_isAConnectTimeoutNamingTheUrl() throws IOException {
+        // A listening socket whose accept queue is full drops new SYNs: connecting hangs.
+        try (ServerSocket full = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            List<Socket> fillers = new ArrayList<>();
+            try {
+                boolean hangs = false;
+                for (int i = 0; i < 20 && !hangs; i++) {
+                    Socket s = new Socket();
+                    try {
+                        s.connect(full.getLocalSocketAddress(), 200);
+                        fillers.add(s);
+                    } catch (SocketTimeoutException e) {
+                        s.close();
+                        hangs = true;
+                    }
+                }
+                org.junit.jupiter.api.Assumptions.assumeTrue(hangs, "this OS does not drop SYNs on a full accept queue");
+                String url = "http://127.0.0.1:" + full.getLocalPort() + "/";
+                try (AsyncHttpClient http = client().connectTimeout(Duration.ofMillis(300)).build()) {
+                    Throwable e = catchThrowable(() -> run(() -> http.get(url)));
+                    assertThat(e).isInstanceOf(ConnectTimeoutException.class).hasMessage("GET " + url + ": could not connect within 300 ms");
+                }
+            } finally {
+                for (Socket s : fillers) {
+                    s.close();
+                }
+            }
+        }
+    }
+
+    // ---- limits ----
+
+    @Test
+    void aFullWaitQueue_rejectsAtOnce() {
+        try (AsyncHttpClient http = client().maxInFlight(2).maxWaiting(3).build()) {
+            List<String> urls = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                urls.add(server.url("/sleep?ms=500&id=" + i));
+            }
+            List<Outcome<Response>> out = run(() -> http.getAllSettled(urls));
+            long ok = out.stream().filter(Outcome::isSuccess).count();
+            assertThat(ok).isEqualTo(5);
+            List<Throwable> rejected = out.stream().filter(o -> !o.isSuccess()).map(o -> ((Outcome.Failure<Response>) o).exception()).toList();
+            assertThat(rejected).hasSize(3).allSatisfy(e -> assertThat(e).isInstanceOf(HttpRejectedException.class)
+                    .hasMessageEndingWith(": rejected: all slots are taken and 3 requests are already waiting for one (maxWaiting)"));
+        }
+    }
+
+    @Test
+    void outsideATask_orAfterClose_isAnIllegalState() {
+        AsyncHttpClient http = client().build();
+        assertThatThrownBy(() -> http.get(server.url("/bytes")))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("outside a task");
+        http.close();
+        http.close();
+        assertThatThrownBy(() -> run(() -> http.get(server.url("/bytes"))))
+                .isInstanceOf(IllegalStateException.class).hasMessage("this AsyncHttpClient is closed");
+    }
+
+    @Test
+    void close_insideATask_suspendsInsteadOfBlocking() {
+        AsyncHttpClient http = client().build();
+        int status = run(() -> {
+            int s = http.get(server.url("/bytes")).status();
+            http.close();
+            return s;
+        });
+        assertThat(status).isEqualTo(200);
+    }
+
+    // ---- TLS ----
+
+    @Test
+    void https_withTheServersCertificateTrusted() throws Exception {
+        Tls tls = Tls.get();
+        try (TestHttpServer secure = TestHttpServer.https(tls.server);
+             AsyncHttpClient http = client().sslContext(tls.client).build()) {
+            Response r = run(() -> http.get(secure.url("/gzip?n=3000")));
+            assertThat(r.bodyBytes()).isEqualTo(TestHttpServer.pattern(3000));
+            assertThat(r.uri().getScheme()).isEqualTo("https");
+            // Without trusting it: a TLS failure naming the URL.
+            try (AsyncHttpClient untrusting = client().build()) {
+                Throwable e = catchThrowable(() -> run(() -> untrusting.get(secure.url("/bytes"))));
+                assertThat(e).isInstanceOf(HttpIoException.class).hasMessageStartingWith("GET " + secure.url("/bytes") + ": TLS failure: ");
+            }
+        }
+    }
+
+    @Test
+    void http2_overTls_whenNginxIsInstalled() throws Exception {
+        java.nio.file.Path nginx = TlsNginx.find();
+        org.junit.jupiter.api.Assumptions.assumeTrue(nginx != null,
+                "nginx is not installed (apt-get install -y nginx): the JDK has no HTTP/2 server to test against");
+        Tls tls = Tls.get();
+        try (TlsNginx h2 = TlsNginx.start(nginx, tls.keys, Tls.PASSWORD);
+             AsyncHttpClient http = client().sslContext(tls.client).maxInFlightPerHost(50).build()) {
+            List<String> urls = new ArrayList<>();
+            for (int i = 0; i < 200; i++) {
+                urls.add(h2.url("/1k?i=" + i));
+            }
+            List<Response> rs = run(() -> http.getAll(urls));
+            assertThat(rs).hasSize(200).allSatisfy(r -> {
+                assertThat(r.version()).isEqualTo(HttpClient.Version.HTTP_2);
+                assertThat(r.bodyBytes()).isEqualTo(TestHttpServer.pattern(1024));
+            });
+        }
+    }
+
+    /** A self-signed certificate for 127.0.0.1, made once per JVM with the JDK's keytool. */
+    static final class Tls {
+        private static Tls instance;
+        static final char[] PASSWORD = "changeit".toCharArray();
+        final SSLContext server;
+        final SSLContext client;
+        final KeyStore keys;
+
+        private Tls(SSLContext server, SSLContext client, KeyStore keys) {
+            this.server = server;
+            this.client = client;
+            this.keys = keys;
+        }
+
+        static synchronized Tls get() throws Exception {
+            if (instance == null) {
+                Path dir = Files.createTempDirectory("coro4j-http-tls");
+                Path ks = dir.resolve("server.p12");
+                char[] pw = "changeit".toCharArray();
+                Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "keytool").toString(),
+                        "-genkeypair", "-alias", "test", "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=127.0.0.1",
+                        "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-validity", "2", "-keystore", ks.toString(),
+                        "-storetype", "PKCS12", "-storepass", "changeit", "-keypass", "changeit")
+                        .redirectErrorStream(true).start();
+                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                    throw new IllegalStateException("keytool failed: " + out);
+                }
+                KeyStore keys = KeyStore.getInstance("PKCS12");
+                try (var in = Files.newInputStream(ks)) {
+                    keys.load(in, pw);
+                }
+                KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+                kmf.init(keys, pw);
+                SSLContext server = SSLContext.getInstance("TLS");
+                server.init(kmf.getKeyManagers(), null, null);
+                KeyStore trust = KeyStore.getInstance("PKCS12");
+                trust.load(null, null);
+                trust.setCertificateEntry("test", keys.getCertificate("test"));
+                TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+                tmf.init(trust);
+                SSLContext client = SSLContext.getInstance("TLS");
+                client.init(null, tmf.getTrustManagers(), null);
+                Files.delete(ks);
+                Files.delete(dir);
+                instance = new Tls(server, client, keys);
+            }
+            return instance;
+        }
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket()) {
+            s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            return s.getLocalPort();
+        }
+    }
+}

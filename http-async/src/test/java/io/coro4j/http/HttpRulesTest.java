@@ -1,0 +1,94 @@
+package io.coro4j.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The retry policy, header parsing and argument checks, without a server or a scheduler. */
+class HttpRulesTest {
+
+    static final Instant NOW = Instant.parse("2026-01-02T03:04:05Z");
+
+    @Test
+    void none_retriesNothing_idempotent_coversExactlyTheIdempotentMethods() {
+        assertThat(RetryPolicy.none().covers("GET")).isFalse();
+        RetryPolicy p = RetryPolicy.idempotent();
+        for (String m : List.of("GET", "HEAD", "PUT", "DELETE", "OPTIONS", "get")) {
+            assertThat(p.covers(m)).as(m).isTrue();
+        }
+        for (String m : List.of("POST", "PATCH", "CONNECT")) {
+            assertThat(p.covers(m)).as(m).isFalse();
+        }
+        assertThat(RetryPolicy.builder().alsoRetry("post").build().covers("POST")).isTrue();
+        assertThat(p.retriesStatus(429)).isTrue();
+        assertThat(p.retriesStatus(503)).isTrue();
+        assertThat(p.retriesStatus(500)).isFalse();
+        assertThat(p.maxAttempts()).isEqualTo(3);
+    }
+
+    @Test
+    void retryAfter_inSeconds_orAsAnHttpDate_orNeither() {
+        assertThat(RetryPolicy.parseRetryAfter("120", NOW)).hasValue(Duration.ofSeconds(120));
+        assertThat(RetryPolicy.parseRetryAfter(" 0 ", NOW)).hasValue(Duration.ZERO);
+        assertThat(RetryPolicy.parseRetryAfter("Fri, 02 Jan 2026 03:04:35 GMT", NOW)).hasValue(Duration.ofSeconds(30));
+        assertThat(RetryPolicy.parseRetryAfter("Fri, 02 Jan 2026 03:00:00 GMT", NOW)).as("in the past").hasValue(Duration.ZERO);
+        assertThat(RetryPolicy.parseRetryAfter("soon", NOW)).isEmpty();
+        assertThat(RetryPolicy.parseRetryAfter("-5", NOW)).isEmpty();
+        assertThat(RetryPolicy.parseRetryAfter("99999999999999999999999", NOW).orElseThrow()).isGreaterThan(Duration.ofDays(365));
+    }
+
+    @Test
+    void backoff_isExponential_capped_withEqualJitter() {
+        RetryPolicy p = RetryPolicy.builder().backoff(Duration.ofMillis(100), Duration.ofMillis(1000)).build();
+        assertThat(p.backoff(1, 0.0)).isEqualTo(Duration.ofMillis(50));
+        assertThat(p.backoff(1, 0.999999)).isBetween(Duration.ofMillis(99), Duration.ofMillis(100));
+        assertThat(p.backoff(2, 0.0)).isEqualTo(Duration.ofMillis(100));
+        assertThat(p.backoff(3, 0.0)).isEqualTo(Duration.ofMillis(200));
+        assertThat(p.backoff(4, 0.5)).isEqualTo(Duration.ofMillis(600));
+        assertThat(p.backoff(5, 0.0)).as("capped").isEqualTo(Duration.ofMillis(500));
+        assertThat(p.backoff(500, 0.0)).as("no overflow").isEqualTo(Duration.ofMillis(500));
+        for (int i = 0; i < 1000; i++) {
+            assertThat(p.backoff(3)).isBetween(Duration.ofMillis(200), Duration.ofMillis(400));
+        }
+    }
+
+    @Test
+    void builder_rejectsNonsense_namingTheValue() {
+        assertThatThrownBy(() -> RetryPolicy.builder().maxAttempts(0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("maxAttempts 0 should be at least 1");
+        assertThatThrownBy(() -> RetryPolicy.builder().retryOnStatus(600))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("status 600 should be between 100 and 599");
+        assertThatThrownBy(() -> RetryPolicy.builder().backoff(Duration.ofSeconds(2), Duration.ofSeconds(1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("max at least initial");
+    }
+
+    @Test
+    void contentCodings_areUndoneLastAppliedFirst() {
+        assertThat(BodySink.codings(List.of("gzip"))).containsExactly("gzip");
+        assertThat(BodySink.codings(List.of("deflate, GZIP"))).containsExactly("gzip", "deflate");
+        assertThat(BodySink.codings(List.of("identity"))).isEmpty();
+    }
+
+    @Test
+    void hostKey_isSchemeHostAndPort() {
+        assertThat(AsyncHttpClient.hostKey(java.net.URI.create("http://Example.COM/x"))).isEqualTo("http://example.com:80");
+        assertThat(AsyncHttpClient.hostKey(java.net.URI.create("https://example.com/x"))).isEqualTo("https://example.com:443");
+        assertThat(AsyncHttpClient.hostKey(java.net.URI.create("http://127.0.0.1:8080/"))).isEqualTo("http://127.0.0.1:8080");
+    }
+
+    @Test
+    void clientBuilder_rejectsNonsense_namingTheValue() {
+        assertThatThrownBy(() -> AsyncHttpClient.builder().maxInFlight(0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("maxInFlight 0 should be at least 1");
+        assertThatThrownBy(() -> AsyncHttpClient.builder().maxInFlightPerHost(-1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("maxInFlightPerHost -1 should be at least 1");
+        assertThatThrownBy(() -> AsyncHttpClient.builder().requestTimeout(Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("requestTimeout PT0S should be positive");
+        assertThatThrownBy(() -> AsyncHttpClient.builder().maxBodySize(0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("maxBodySize 0 should be between 1 and ");
+    }
+}

@@ -1,0 +1,296 @@
+package io.coro4j.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import io.coro4j.Coro;
+import io.coro4j.Task;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The slot limiter on its own: FIFO grants, no head-of-line blocking across hosts, rejection of a
+ * full queue, cancelled and timed-out waiters leaving the queue without a slot, and a stress run
+ * with cancellations that must never see a limit exceeded or a slot leaked. Run once per
+ * scheduler by a subclass.
+ */
+abstract class SlotLimiterContract extends SchedulerFixture {
+
+    static final Duration LONG = Duration.ofSeconds(20);
+
+    static SlotLimiter.Permit take(SlotLimiter l, String host) {
+        return l.acquire(host, LONG, null, "GET", "http://" + host + "/");
+    }
+
+    /** Suspends until {@code condition} holds. */
+    static void until(BooleanSupplier condition) {
+        while (!condition.getAsBoolean()) {
+            Coro.sleep(Duration.ofMillis(1));
+        }
+    }
+
+    @Test
+    void waitersAreServedInArrivalOrder() {
+        SlotLimiter l = new SlotLimiter(1, 1, 100);
+        List<String> order = run(() -> {
+            ConcurrentLinkedQueue<String> granted = new ConcurrentLinkedQueue<>();
+            SlotLimiter.Permit first = take(l, "x");
+            List<Task<Void>> waiters = new ArrayList<>();
+            for (String name : List.of("b", "c", "d", "e")) {
+                int before = l.waiting();
+                waiters.add(Coro.spawn(() -> {
+                    SlotLimiter.Permit h = take(l, "x");
+                    granted.add(name);
+                    Coro.yieldNow();
+                    h.release();
+                    return null;
+                }));
+                until(() -> l.waiting() == before + 1);
+            }
+            first.release();
+            Coro.gather(waiters);
+            return List.copyOf(granted);
+        });
+        assertThat(order).containsExactly("b", "c", "d", "e");
+        assertThat(l.inFlight()).isZero();
+    }
+
+    @Test
+    void aBusyHostsQueue_doesNotHoldUpAnotherHost() {
+        SlotLimiter l = new SlotLimiter(2, 1, 100);
+        List<String> order = run(() -> {
+            ConcurrentLinkedQueue<String> granted = new ConcurrentLinkedQueue<>();
+            SlotLimiter.Permit x = take(l, "x");
+            SlotLimiter.Permit y = take(l, "y");
+            List<Task<Void>> waiters = new ArrayList<>();
+            for (String host : List.of("x", "z", "x")) {
+                int before = l.waiting();
+                waiters.add(Coro.spawn(() -> {
+                    SlotLimiter.Permit h = take(l, host);
+                    granted.add(host);
+                    return null; // keeps the slot: the test releases below
+                }));
+                until(() -> l.waiting() == before + 1);
+            }
+            y.release(); // frees an overall slot: x is still at its limit, so z, though later, gets it
+            until(() -> granted.size() == 1);
+            x.release(); // frees x's slot: the first x waiter
+            until(() -> granted.size() == 2);
+            assertThat(l.inFlight()).isEqualTo(2);
+            assertThat(l.waiting()).isEqualTo(1);
+            waiters.get(2).cancel(); // the second x waiter
+            Coro.gatherSettled(waiters);
+            assertThat(l.waiting()).isZero();
+            assertThat(l.inFlight()).as("z and the first x still hold theirs").isEqualTo(2);
+            return List.copyOf(granted);
+        });
+        assertThat(order).containsExactly("z", "x");
+    }
+
+    @Test
+    void aFullQueue_rejectsAtOnce() {
+        SlotLimiter l = new SlotLimiter(1, 1, 2);
+        Throwable e = run(() -> {
+            SlotLimiter.Permit h = take(l, "x");
+            List<Task<SlotLimiter.Permit>> waiters = List.of(Coro.spawn(() -> take(l, "x")), Coro.spawn(() -> take(l, "x")));
+            until(() -> l.waiting() == 2);
+            Throwable rejected = catchThrowable(() -> take(l, "y"));
+            waiters.forEach(Task::cancel);
+            Coro.gatherSettled(waiters);
+            h.release();
+            return rejected;
+        });
+        assertThat(e).isInstanceOf(HttpRejectedException.class).hasMessage(
+                "GET http://y/: rejected: all slots are taken and 2 requests are already waiting for one (maxWaiting)");
+        assertThat(((HttpRejectedException) e).maxWaiting()).isEqualTo(2);
+        assertThat(l.inFlight()).isZero();
+        assertThat(l.waiting()).isZero();
+    }
+
+    @Test
+    void aCancelledWaiter_leavesTheQueue_andNeverHoldsASlot() {
+        SlotLimiter l = new SlotLimiter(1, 1, 10);
+        run(() -> {
+            SlotLimiter.Permit h = take(l, "x");
+            Task<SlotLimiter.Permit> waiter = Coro.spawn(() -> take(l, "x"));
+            until(() -> l.waiting() == 1);
+            waiter.cancel();
+            assertThat(catchThrowable(waiter::join)).isInstanceOf(CancellationException.class);
+            assertThat(l.waiting()).isZero();
+            h.release();
+            assertThat(l.inFlight()).as("the slot went to nobody").isZero();
+            // and the next one gets it at once
+            take(l, "x").release();
+            return null;
+        });
+        assertThat(l.inFlight()).isZero();
+    }
+
+    @Test
+    void anAlreadyCancelledTask_takesNoSlot() {
+        SlotLimiter l = new SlotLimiter(1, 1, 10);
+        Throwable e = run(() -> {
+            Task<SlotLimiter.Permit> t = Coro.spawn(() -> {
+                Coro.currentTask().cancel();
+                return take(l, "x");
+            });
+            return catchThrowable(t::join);
+        });
+        assertThat(e).isInstanceOf(CancellationException.class);
+        assertThat(l.inFlight()).isZero();
+    }
+
+    @Test
+    void aWaiterThatTimesOut_leavesTheQueue_withAMessageGivingTheLimits() {
+        SlotLimiter l = new SlotLimiter(4, 1, 10);
+        Throwable e = run(() -> {
+            SlotLimiter.Permit h = take(l, "x");
+            Throwable t = catchThrowable(() -> l.acquire("x", Duration.ofMillis(50), null, "GET", "http://x/a"));
+            h.release();
+            return t;
+        });
+        assertThat(e).isInstanceOf(SlotWaitTimeoutException.class).hasMessage(
+                "GET http://x/a: no free slot within 50 ms (1 of 4 slots in flight overall, 1 of 1 for x, 1 waiting)");
+        assertThat(l.waiting()).isZero();
+        assertThat(l.inFlight()).isZero();
+    }
+
+    @Test
+    void waitersWithDifferentBounds_expireInDeadlineOrder_notArrivalOrder() {
+        SlotLimiter l = new SlotLimiter(1, 1, 10);
+        List<String> events = run(() -> {
+            ConcurrentLinkedQueue<String> seen = new ConcurrentLinkedQueue<>();
+            SlotLimiter.Permit h = take(l, "x");
+            Task<Void> patient = Coro.spawn(() -> {
+                SlotLimiter.Permit p = l.acquire("x", Duration.ofSeconds(5), null, "GET", "patient");
+                seen.add("patient granted");
+                p.release();
+                return null;
+            });
+            until(() -> l.waiting() == 1);
+            Task<Void> hasty = Coro.spawn(() -> {
+                Throwable e = catchThrowable(() -> l.acquire("x", Duration.ofMillis(50), null, "GET", "hasty"));
+                seen.add("hasty " + e.getClass().getSimpleName());
+                return null;
+            });
+            hasty.join();
+            assertThat(l.waiting()).isEqualTo(1);
+            h.release();
+            patient.join();
+            return List.copyOf(seen);
+        });
+        assertThat(events).containsExactly("hasty SlotWaitTimeoutException", "patient granted");
+    }
+
+    @Test
+    void aRequestDeadline_cancelsTheBoundExchange_evenIfBoundLate() {
+        SlotLimiter l = new SlotLimiter(4, 4, 10);
+        run(() -> {
+            SlotLimiter.Permit p = l.acquire("x", LONG, Duration.ofMillis(30), "GET", "u");
+            CompletableFuture<Void> exchange = new CompletableFuture<>();
+            p.bind(exchange);
+            until(exchange::isDone);
+            assertThat(exchange.isCancelled()).isTrue();
+            assertThat(p.timedOut()).isTrue();
+            p.release();
+
+            SlotLimiter.Permit late = l.acquire("x", LONG, Duration.ofMillis(1), "GET", "u");
+            Coro.sleep(Duration.ofMillis(30));
+            CompletableFuture<Void> lateExchange = new CompletableFuture<>();
+            late.bind(lateExchange);
+            assertThat(lateExchange.isCancelled()).as("cancelled at bind: its deadline had passed").isTrue();
+            late.release();
+
+            SlotLimiter.Permit quick = l.acquire("x", LONG, Duration.ofMillis(30), "GET", "u");
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            quick.bind(done);
+            done.complete(null);
+            quick.release();
+            Coro.sleep(Duration.ofMillis(60));
+            assertThat(quick.timedOut()).as("released before its deadline").isFalse();
+            return null;
+        });
+        assertThat(l.inFlight()).isZero();
+    }
+
+    @Test
+    void stress_limitsHold_andNoSlotLeaks_underCancellationsAndTimeouts() {
+        int tasks = (int) (3000 * Double.parseDouble(System.getProperty("coro4j.stress.multiplier", "1")));
+        int total = 8;
+        int perHost = 3;
+        String[] hosts = {"a", "b", "c", "d", "e"};
+        SlotLimiter l = new SlotLimiter(total, perHost, tasks);
+        AtomicInteger overall = new AtomicInteger();
+        AtomicInteger[] byHost = new AtomicInteger[hosts.length];
+        for (int i = 0; i < hosts.length; i++) {
+            byHost[i] = new AtomicInteger();
+        }
+        AtomicInteger violations = new AtomicInteger();
+        AtomicInteger done = new AtomicInteger();
+        AtomicInteger cancelled = new AtomicInteger();
+        AtomicInteger timedOut = new AtomicInteger();
+        run(() -> {
+            List<Task<Void>> all = new ArrayList<>();
+            for (int i = 0; i < tasks; i++) {
+                int host = i % hosts.length;
+                boolean shortWait = i % 11 == 0;
+                all.add(Coro.spawn(() -> {
+                    SlotLimiter.Permit h;
+                    try {
+                        h = l.acquire(hosts[host], shortWait ? Duration.ofNanos(50_000) : LONG, null, "GET", "u");
+                    } catch (SlotWaitTimeoutException e) {
+                        timedOut.incrementAndGet();
+                        return null;
+                    }
+                    if (overall.incrementAndGet() > total) {
+                        violations.incrementAndGet();
+                    }
+                    if (byHost[host].incrementAndGet() > perHost) {
+                        violations.incrementAndGet();
+                    }
+                    try {
+                        if (ThreadLocalRandom.current().nextBoolean()) {
+                            Coro.yieldNow(); // a cancellation may strike here, holding a slot
+                        }
+                    } finally {
+                        byHost[host].decrementAndGet();
+                        overall.decrementAndGet();
+                        h.release();
+                    }
+                    done.incrementAndGet();
+                    return null;
+                }));
+            }
+            // Cancel every 7th task, at random moments while the others run.
+            for (int i = 0; i < tasks; i += 7) {
+                all.get(i).cancel();
+                if (i % 70 == 0) {
+                    Coro.yieldNow();
+                }
+            }
+            for (var o : Coro.gatherSettled(all)) {
+                if (!o.isSuccess()) {
+                    Throwable e = ((io.coro4j.Outcome.Failure<Void>) o).exception();
+                    if (!(e instanceof CancellationException)) {
+                        throw new AssertionError("unexpected failure", e);
+                    }
+                    cancelled.incrementAndGet();
+                }
+            }
+            return null;
+        });
+        assertThat(violations.get()).as("limit violations").isZero();
+        assertThat(l.inFlight()).as("slots leaked").isZero();
+        assertThat(l.waiting()).as("waiters left behind").isZero();
+        assertThat(done.get() + cancelled.get() + timedOut.get()).isEqualTo(tasks);
+        assertThat(done.get()).isGreaterThan(tasks / 2);
+    }
+}

@@ -1,0 +1,9 @@
+package io.coro4j.http;
+
+/** {@link SlotLimiterContract} on the threadpool scheduler. */
+class ThreadPoolSlotLimiterTest extends SlotLimiterContract {
+    @Override
+    String schedulerKind() {
+        return "threadpool";
+    }
+}
