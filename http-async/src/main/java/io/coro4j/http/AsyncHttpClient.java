@@ -313,6 +313,9 @@ public final class AsyncHttpClient implements AutoCloseable {
      * @throws CancellationException if the exchange was cancelled from outside (its task was)
      */
     Response end(Exchange x) {
+        // The exchange is over: make sure its slot is free before its outcome is (the completion
+        // callback that frees it may not have run yet on the completing thread).
+        x.slot.release();
         Request request = x.request;
         String method = request.method();
         String url = request.url();

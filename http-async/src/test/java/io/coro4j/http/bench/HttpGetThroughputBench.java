@@ -51,7 +51,7 @@ import java.util.stream.Stream;
  * <pre>
  * java --add-exports java.base/jdk.internal.vm=ALL-UNNAMED -cp ... io.coro4j.http.bench.HttpGetThroughputBench \
  *     [--requests 10000] [--inflight 100] [--body 1024] [--warmup 10] [--rounds 12] [--server auto|nginx|jdk]
- *     [--variants raw,threadpool,loom] [--carriers N (threadpool carriers; default: one per CPU)]
+ *     [--variants raw,threadpool,loom,tasks-threadpool,tasks-loom] [--carriers N (threadpool carriers; default: one per CPU)]
  * </pre>
  * Each round runs every variant once, in a rotating order, after a {@code System.gc()}. It prints
  * the median requests per second of each variant over the measured rounds, its ratio to the
@@ -94,9 +94,12 @@ public final class HttpGetThroughputBench {
             variants.put("raw sendAsync + Semaphore", () -> rawRound(raw, urls, inflight, body));
             variants.put("coro4j threadpool getAll", () -> coroRound(threadpool, coroTp, urls, body));
             variants.put("coro4j loom getAll", () -> coroRound(loom, coroLoom, urls, body));
+            // Not run by default: a task per URL, each calling get(), gathered with Coro.gather.
+            variants.put("coro4j threadpool spawn+get", () -> taskPerUrlRound(threadpool, coroTp, urls, body));
+            variants.put("coro4j loom spawn+get", () -> taskPerUrlRound(loom, coroLoom, urls, body));
 
             List<String> only = List.of(opt.getOrDefault("variants", "raw,threadpool,loom").split(","));
-            variants.keySet().removeIf(k -> only.stream().noneMatch(k::contains));
+            variants.keySet().removeIf(k -> only.stream().noneMatch(v -> v.equals(variantId(k))));
             Map<String, List<Double>> results = new LinkedHashMap<>();
             Map<String, List<Double>> cpuPerRequest = new LinkedHashMap<>();
             variants.keySet().forEach(k -> results.put(k, new ArrayList<>()));
@@ -118,7 +121,7 @@ public final class HttpGetThroughputBench {
                         results.get(v.getKey()).add(perSec);
                         cpuPerRequest.get(v.getKey()).add(cpuMicros);
                     }
-                    line.append(String.format(Locale.ROOT, "  %s %,.0f/s %.0fus", v.getKey().split(" ")[0].equals("raw") ? "raw" : v.getKey().split(" ")[1], perSec, cpuMicros));
+                    line.append(String.format(Locale.ROOT, "  %s %,.0f/s %.0fus", variantId(v.getKey()), perSec, cpuMicros));
                 }
                 System.out.println(line);
             }
@@ -145,6 +148,15 @@ public final class HttpGetThroughputBench {
             threadpool.close();
             loom.close();
         }
+    }
+
+    /** raw, threadpool, loom, tasks-threadpool or tasks-loom. */
+    private static String variantId(String name) {
+        String[] w = name.split(" ");
+        if (w[0].equals("raw")) {
+            return "raw";
+        }
+        return name.endsWith("spawn+get") ? "tasks-" + w[1] : w[1];
     }
 
     @FunctionalInterface
@@ -197,6 +209,25 @@ public final class HttpGetThroughputBench {
         check(bytes, 0, urls.size(), body);
     }
 
+    /** The pattern without the client's fan-out: {@code Coro.gather} over a task per URL, each calling {@code get}. */
+    private static void taskPerUrlRound(Scheduler scheduler, AsyncHttpClient http, List<String> urls, int body) {
+        long bytes = Coro.run(scheduler, () -> {
+            List<io.coro4j.Task<Response>> tasks = new ArrayList<>(urls.size());
+            for (String u : urls) {
+                tasks.add(Coro.spawn(() -> http.get(u)));
+            }
+            long sum = 0;
+            for (Response r : Coro.gather(tasks)) {
+                if (r.status() != 200) {
+                    throw new IllegalStateException("status " + r.status());
+                }
+                sum += r.bodyLength();
+            }
+            return sum;
+        });
+        check(bytes, 0, urls.size(), body);
+    }
+
     private static void check(long bytes, long failures, int requests, int body) {
         if (failures != 0 || bytes != (long) requests * body) {
             throw new IllegalStateException("wrong results: " + failures + " failures, " + bytes + " bytes");
@@ -213,7 +244,7 @@ public final class HttpGetThroughputBench {
         for (int i = 0; i < args.length; i++) {
             if (!args[i].startsWith("--") || i + 1 >= args.length) {
                 throw new IllegalArgumentException("usage: [--requests N] [--inflight N] [--body BYTES] [--warmup N]"
-                        + " [--rounds N] [--server auto|nginx|jdk] [--variants raw,threadpool,loom] [--carriers N]; got " + Arrays.toString(args));
+                        + " [--rounds N] [--server auto|nginx|jdk] [--variants raw,threadpool,loom,tasks-threadpool,tasks-loom] [--carriers N]; got " + Arrays.toString(args));
             }
             m.put(args[i].substring(2), args[++i]);
         }
