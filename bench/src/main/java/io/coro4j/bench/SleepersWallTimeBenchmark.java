@@ -5,6 +5,7 @@ import io.coro4j.spi.Scheduler;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
 import java.time.Duration;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.openjdk.jmh.annotations.AuxCounters;
@@ -23,7 +24,10 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Many concurrent sleepers: {@value #SLEEPERS} tasks that each sleep {@value #NAP_MILLIS} ms, and
- * the heap each costs while it sleeps. Single shots: one invocation is the whole crowd.
+ * the heap each costs while it sleeps. Single shots: one invocation is the whole crowd, and each
+ * takes seconds, so the defaults are few shots (wall time: one warm-up, three measured; heap: one
+ * and one): repeat a run, or give the wall-time benchmarks {@code -i 5 -f 2}, before trusting a
+ * ratio.
  *
  * <table>
  *   <tr><th>benchmark</th><th>measures</th><th>compare with</th></tr>
@@ -34,25 +38,24 @@ import org.openjdk.jmh.annotations.Warmup;
  *   <tr><td>{@code virtualThreadSleepers}</td><td>the same with {@value #SLEEPERS} virtual threads,
  *       each {@code Thread.sleep(10)}, started and joined from one virtual thread</td><td>-</td></tr>
  *   <tr><td>{@code heapPerSleeper}</td><td>score: time of the shot (not a result); secondary
- *       {@code bytesPerSleeper}: heap used after a full GC while all {@value #SLEEPERS} tasks sleep
- *       in {@code Coro.sleep}, minus the heap used after a full GC before they were spawned, divided
- *       by {@value #SLEEPERS}</td><td>{@code heapPerVirtualThreadSleeper}</td></tr>
+ *       {@code bytesPerSleeper}: heap used after a full GC while {@code heapSleepers} tasks (default
+ *       200,000) sleep in {@code Coro.sleep}, minus the heap used after a full GC before they were
+ *       spawned, divided by their number</td><td>{@code heapPerVirtualThreadSleeper}</td></tr>
  *   <tr><td>{@code heapPerVirtualThreadSleeper}</td><td>the same for virtual threads in
  *       {@code Thread.sleep}</td><td>-</td></tr>
  * </table>
  *
- * <p>The heap measurement waits until every sleeper is parked (the scheduler's
- * {@code parkedFibers()} gauge; a virtual thread's state {@code TIMED_WAITING}) before it collects,
- * so it counts exactly the sleeping state: the task and its bookkeeping, the suspended stack, the
- * timer entry. All of them sleep until the same instant, {@code -p heapNapMillis} (default 6000) after
- * the shot starts, so spawning the crowd (seconds on a small machine, much more on a busy one) and
- * collecting must fit in that; if the wake-up comes first, the shot fails saying so. The forks get a fixed 4 GiB heap, so
- * that heap sizing does not move between shots.
+ * <p>The heap measurement spawns sleepers that sleep for {@link #HEAP_NAP} (ten minutes), waits until
+ * every one is parked (the scheduler's {@code parkedFibers()} gauge; a virtual thread's state
+ * {@code TIMED_WAITING}), collects, and then wakes them early by cancelling the main task (coro4j) or
+ * interrupting them (virtual threads). So it counts exactly the sleeping state: the task and its
+ * bookkeeping, the suspended stack, the timer entry, however long spawning takes. The forks get a
+ * fixed 4 GiB heap, so that heap sizing does not move between shots.
  */
 @BenchmarkMode(Mode.SingleShotTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Warmup(iterations = 2)
-@Measurement(iterations = 5)
+@Warmup(iterations = 1)
+@Measurement(iterations = 3)
 @Fork(value = 1, jvmArgsAppend = {"--add-exports", "java.base/jdk.internal.vm=ALL-UNNAMED", "-Xms4g", "-Xmx4g"})
 public class SleepersWallTimeBenchmark {
 
@@ -107,16 +110,29 @@ public class SleepersWallTimeBenchmark {
     // ---- heap per sleeper ----
 
     /**
-     * When the sleepers of the heap measurement wake up, in milliseconds after the shot starts: all of
-     * them at once, so that spawning the crowd, waiting for all to park and collecting must fit in it.
+     * How long the sleepers of the heap measurement sleep: far longer than spawning them and collecting
+     * takes, even on a busy machine; they are woken by cancellation (coro4j) or interruption (virtual
+     * threads) as soon as the heap has been measured.
+     */
+    static final Duration HEAP_NAP = Duration.ofMinutes(10);
+
+    /**
+     * How many sleepers the heap measurement spawns. Bytes per sleeper do not depend on it (a full GC
+     * leaves a few kilobytes of noise); 200,000 keeps a shot short, {@code -p heapSleepers=1000000}
+     * measures the whole crowd of the wall-time benchmarks.
      */
     @State(Scope.Thread)
-    public static class HeapNap {
-        @Param({"6000"})
-        public long heapNapMillis;
+    public static class HeapCrowd {
+        @Param({"200000"})
+        public int heapSleepers;
     }
 
-    /** The secondary result of the heap benchmarks: bytes of heap per sleeping task, one value per shot. */
+    /**
+     * The secondary result of the heap benchmarks: bytes of heap per sleeping task. JMH sums a
+     * secondary result of this kind over the measured shots, so the heap benchmarks measure one shot
+     * (after one warm-up shot, so that the suspended frames are compiled ones, as in a running
+     * server; interpreted frames make a suspended stack several hundred bytes larger).
+     */
     @State(Scope.Thread)
     @AuxCounters(AuxCounters.Type.EVENTS)
     public static class HeapCounters {
@@ -130,94 +146,88 @@ public class SleepersWallTimeBenchmark {
 
     /** Heap per task sleeping in {@code Coro.sleep}; see the class comment. */
     @Benchmark
-    @Warmup(iterations = 0)
-    @Measurement(iterations = 3)
-    public int heapPerSleeper(SleeperState s, HeapNap nap, HeapCounters counters) throws Exception {
+    @Warmup(iterations = 1)
+    @Measurement(iterations = 1)
+    public int heapPerSleeper(SleeperState s, HeapCrowd crowd, HeapCounters counters) throws Exception {
         Scheduler scheduler = s.instance;
+        int n = crowd.heapSleepers;
         long parkedBefore = scheduler.stats().parkedFibers();
         long before = usedHeapAfterGc();
-        long wakeUp = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(nap.heapNapMillis);
         AtomicReference<Throwable> failure = new AtomicReference<>();
         Thread runner = Thread.ofPlatform().name("bench-heap-runner").start(() -> {
             try {
                 Coro.run(scheduler, () -> {
-                    for (int i = 0; i < SLEEPERS; i++) {
+                    for (int i = 0; i < n; i++) {
                         Coro.spawn(() -> {
-                            Coro.sleep(Duration.ofNanos(Math.max(1, wakeUp - System.nanoTime())));
+                            Coro.sleep(HEAP_NAP);
                             return null;
                         });
                     }
                     return null;
                 });
+            } catch (CancellationException expected) {
+                // the interrupt below
             } catch (Throwable t) {
                 failure.set(t);
             }
         });
         // Every sleeper parked (the main task parks too, waiting for them, but may be counted late).
-        long asleep;
-        while ((asleep = scheduler.stats().parkedFibers() - parkedBefore) < SLEEPERS) {
-            checkStillAsleep(wakeUp, failure, asleep);
+        while (scheduler.stats().parkedFibers() - parkedBefore < n) {
+            if (failure.get() != null || !runner.isAlive()) {
+                throw new IllegalStateException("the sleepers failed", failure.get());
+            }
             Thread.sleep(10);
         }
         long during = usedHeapAfterGc();
-        if ((asleep = scheduler.stats().parkedFibers() - parkedBefore) < SLEEPERS) {
-            throw new IllegalStateException("sleepers woke up during the measurement (" + asleep + " still asleep):"
-                    + " raise -p heapNapMillis");
-        }
-        counters.bytesPerSleeper = (double) (during - before) / SLEEPERS;
+        long asleep = scheduler.stats().parkedFibers() - parkedBefore;
+        runner.interrupt(); // Coro.run cancels the main task, which cancels the sleepers
         runner.join();
+        if (asleep < n) {
+            throw new IllegalStateException("sleepers woke up during the measurement (" + asleep + " still asleep)");
+        }
         if (failure.get() != null) {
             throw new IllegalStateException("the sleepers failed", failure.get());
         }
-        return SLEEPERS;
+        counters.bytesPerSleeper = (double) (during - before) / n;
+        return n;
     }
 
     /** Baseline of {@code heapPerSleeper}: heap per virtual thread sleeping in {@code Thread.sleep}. */
     @Benchmark
-    @Warmup(iterations = 0)
-    @Measurement(iterations = 3)
-    public int heapPerVirtualThreadSleeper(HeapNap nap, HeapCounters counters) throws Exception {
+    @Warmup(iterations = 1)
+    @Measurement(iterations = 1)
+    public int heapPerVirtualThreadSleeper(HeapCrowd crowd, HeapCounters counters) throws Exception {
+        int n = crowd.heapSleepers;
         long before = usedHeapAfterGc();
-        long wakeUp = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(nap.heapNapMillis);
-        Thread[] threads = new Thread[SLEEPERS];
-        for (int i = 0; i < SLEEPERS; i++) {
+        Thread[] threads = new Thread[n];
+        for (int i = 0; i < n; i++) {
             threads[i] = Thread.ofVirtual().start(() -> {
                 try {
-                    Thread.sleep(Duration.ofNanos(Math.max(1, wakeUp - System.nanoTime())));
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
+                    Thread.sleep(HEAP_NAP);
+                } catch (InterruptedException expected) {
+                    // the interrupt below
                 }
             });
         }
-        AtomicReference<Throwable> none = new AtomicReference<>();
-        for (int i = 0; i < SLEEPERS; i++) {
-            while (threads[i].getState() != Thread.State.TIMED_WAITING) {
-                checkStillAsleep(wakeUp, none, i);
+        for (Thread t : threads) {
+            while (t.getState() != Thread.State.TIMED_WAITING) {
                 Thread.sleep(1);
             }
         }
         long during = usedHeapAfterGc();
+        boolean allAsleep = true;
         for (Thread t : threads) {
-            if (t.getState() != Thread.State.TIMED_WAITING) {
-                throw new IllegalStateException("sleepers woke up during the measurement: raise -p heapNapMillis");
-            }
+            allAsleep &= t.getState() == Thread.State.TIMED_WAITING;
+            t.interrupt();
         }
-        counters.bytesPerSleeper = (double) (during - before) / SLEEPERS;
         for (Thread t : threads) {
             t.join();
         }
-        return SLEEPERS;
-    }
-
-    /** Fails the shot if the sleepers failed, or if the first of them may be waking up already. */
-    private static void checkStillAsleep(long wakeUp, AtomicReference<Throwable> failure, long asleep) {
-        if (failure.get() != null) {
-            throw new IllegalStateException("the sleepers failed", failure.get());
+        if (!allAsleep) {
+            throw new IllegalStateException("sleepers woke up during the measurement");
         }
-        if (System.nanoTime() - wakeUp >= 0) {
-            throw new IllegalStateException("the first sleepers may have woken before all " + SLEEPERS
-                    + " were asleep (" + asleep + " were): raise -p heapNapMillis");
-        }
+        counters.bytesPerSleeper = (double) (during - before) / n;
+        return n;
     }
 
     /** Heap in use after two full collections. */
