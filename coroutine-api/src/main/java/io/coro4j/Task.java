@@ -124,6 +124,7 @@ public final class Task<T> implements Future<T> {
 
     void start() {
         scheduler.start(this::run);
+        scheduler.taskCounters().recordSpawned();
     }
 
     private void run() {
@@ -138,6 +139,7 @@ public final class Task<T> implements Future<T> {
             failure = t;
         }
         failure = ownGroup.finish(failure);
+        scheduler.taskCounters().recordEnded(failure);
         if (failure == null) {
             result.complete(value);
         } else {

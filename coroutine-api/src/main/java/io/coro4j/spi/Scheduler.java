@@ -66,6 +66,12 @@ public interface Scheduler extends AutoCloseable {
     /** Counters and gauges for metrics; reading them is cheap and never blocks the scheduler. */
     SchedulerStats stats();
 
+    /** The task outcome totals of this scheduler; the same instance every time. */
+    TaskCounters taskCounters();
+
+    /** The scheduling-delay sampler of this scheduler; the same instance every time. */
+    SchedulingDelays schedulingDelays();
+
     /** Stops accepting new fibers; live fibers run on. Idempotent; does not wait. */
     void shutdown();
 

@@ -29,6 +29,14 @@ public interface SchedulerStats {
     /** Fibers currently parked. */
     long parkedFibers();
 
+    /**
+     * Whether this scheduler owns run queues, so that {@link #queueDepth()} and {@link #steals()}
+     * mean something (a scheduler on the JDK's virtual-thread scheduler cannot see its queues).
+     */
+    default boolean observesRunQueues() {
+        return false;
+    }
+
     /** Runnable fibers waiting in run queues. */
     default long queueDepth() {
         return 0;

@@ -29,6 +29,12 @@ final class LoomFiber implements Fiber {
     private volatile Thread waiter;
     private volatile boolean alive = true;
     private Object attachment;
+    /**
+     * When a sampled start or unpark made this fiber runnable ({@link System#nanoTime()}), or 0.
+     * Written before the permit is published (start: before the thread starts), read after the
+     * park returns; a stamp left by an unpark whose park never happened is dropped at the next park.
+     */
+    volatile long runnableSince;
 
     LoomFiber(LoomScheduler scheduler) {
         this.scheduler = scheduler;
@@ -55,6 +61,9 @@ final class LoomFiber implements Fiber {
             LockSupport.park(this);
             scheduler.parked.decrementAndGet();
             scheduler.resumptions.increment();
+            ranAfterRunnable();
+        } else if (runnableSince != 0) {
+            runnableSince = 0; // did not park: the unpark's stamp measures nothing
         }
         waiter = null;
         permit = 0;
@@ -70,6 +79,9 @@ final class LoomFiber implements Fiber {
 
     @Override
     public void unpark() {
+        if (permit == 0 && scheduler.delays.sampleNow()) {
+            runnableSince = System.nanoTime();
+        }
         if ((int) PERMIT.getAndSet(this, 1) == 0) {
             Thread w = waiter;
             if (w != null) {
@@ -81,6 +93,15 @@ final class LoomFiber implements Fiber {
     @Override
     public boolean isAlive() {
         return alive;
+    }
+
+    /** Records the scheduling delay if the event that made this fiber runnable was sampled. */
+    void ranAfterRunnable() {
+        long since = runnableSince;
+        if (since != 0) {
+            runnableSince = 0;
+            scheduler.delays.record(System.nanoTime() - since);
+        }
     }
 
     void ended() {

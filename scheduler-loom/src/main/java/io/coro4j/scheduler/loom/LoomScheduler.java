@@ -5,6 +5,8 @@ import io.coro4j.spi.Fiber;
 import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.SchedulerConfig;
 import io.coro4j.spi.SchedulerStats;
+import io.coro4j.spi.SchedulingDelays;
+import io.coro4j.spi.TaskCounters;
 import io.coro4j.spi.Timeout;
 import io.coro4j.spi.TimerThread;
 import java.time.Duration;
@@ -59,6 +61,8 @@ final class LoomScheduler implements Scheduler {
     private final LongAdder started = new LongAdder();
     private final LongAdder completed = new LongAdder();
     final AtomicLong parked = new AtomicLong();
+    private final TaskCounters taskCounters = new TaskCounters();
+    final SchedulingDelays delays = new SchedulingDelays();
     private final SchedulerStats stats = new SchedulerStats() {
         @Override
         public long suspensions() {
@@ -137,6 +141,7 @@ final class LoomScheduler implements Scheduler {
         LoomFiber fiber = new LoomFiber(this);
         Thread thread = fiberThreads.newThread(() -> {
             CURRENT.set(fiber);
+            fiber.ranAfterRunnable();
             try {
                 body.run();
             } catch (Throwable t) {
@@ -149,6 +154,9 @@ final class LoomScheduler implements Scheduler {
             }
         });
         started.increment();
+        if (delays.sampleNow()) {
+            fiber.runnableSince = System.nanoTime();
+        }
         thread.start();
         return fiber;
     }
@@ -179,6 +187,16 @@ final class LoomScheduler implements Scheduler {
     @Override
     public SchedulerStats stats() {
         return stats;
+    }
+
+    @Override
+    public TaskCounters taskCounters() {
+        return taskCounters;
+    }
+
+    @Override
+    public SchedulingDelays schedulingDelays() {
+        return delays;
     }
 
     private void fiberEnded() {

@@ -47,6 +47,12 @@ final class ContinuationFiber implements Fiber {
     /** The carrier that first ran this fiber; written once by it, read by wakers after PARKED. */
     private Worker home;
     private Object attachment;
+    /**
+     * When a sampled event made this fiber runnable ({@link System#nanoTime()}), or 0. Written by
+     * the thread that made it runnable before it queues the fiber, read by the carrier that
+     * polled it: the queue orders the two.
+     */
+    long runnableSince;
 
     ContinuationFiber(ThreadPoolScheduler scheduler, Runnable body) {
         this.scheduler = scheduler;

@@ -5,6 +5,8 @@ import io.coro4j.spi.Fiber;
 import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.SchedulerConfig;
 import io.coro4j.spi.SchedulerStats;
+import io.coro4j.spi.SchedulingDelays;
+import io.coro4j.spi.TaskCounters;
 import io.coro4j.spi.Timeout;
 import io.coro4j.spi.TimerThread;
 import java.lang.invoke.VarHandle;
@@ -99,6 +101,8 @@ final class ThreadPoolScheduler implements Scheduler {
     private volatile boolean shutdown;
     private int signalIndex;
     private final Stats stats = new Stats();
+    private final TaskCounters taskCounters = new TaskCounters();
+    final SchedulingDelays delays = new SchedulingDelays();
 
     ThreadPoolScheduler(SchedulerConfig config) {
         ContinuationAccess.check();
@@ -177,8 +181,21 @@ final class ThreadPoolScheduler implements Scheduler {
         return stats;
     }
 
+    @Override
+    public TaskCounters taskCounters() {
+        return taskCounters;
+    }
+
+    @Override
+    public SchedulingDelays schedulingDelays() {
+        return delays;
+    }
+
     /** Makes a fiber that has not run yet visible to the carriers; {@code w} is the calling carrier or null. */
     private void submitNew(ContinuationFiber fiber, Worker w) {
+        if (delays.sampleNow()) {
+            fiber.runnableSince = System.nanoTime();
+        }
         if (w == null || !w.local.offer(fiber)) {
             global.offer(fiber);
         }
@@ -190,6 +207,9 @@ final class ThreadPoolScheduler implements Scheduler {
 
     /** Makes a woken fiber runnable again on its home carrier. */
     void wake(ContinuationFiber fiber, Worker home) {
+        if (delays.sampleNow()) {
+            fiber.runnableSince = System.nanoTime();
+        }
         home.inbox.offer(fiber);
         VarHandle.fullFence();
         if (home.claimIfParked()) {
@@ -326,10 +346,15 @@ final class ThreadPoolScheduler implements Scheduler {
         }
 
         @Override
+        public boolean observesRunQueues() {
+            return true;
+        }
+
+        @Override
         public long queueDepth() {
             long sum = global.size();
             for (Worker w : workers) {
-                sum += w.local.size();
+                sum += w.local.size() + w.inbox.size();
             }
             return sum;
         }

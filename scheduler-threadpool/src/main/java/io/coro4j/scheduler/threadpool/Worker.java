@@ -146,6 +146,11 @@ final class Worker extends Thread {
     }
 
     private void runFiber(ContinuationFiber f) {
+        long since = f.runnableSince;
+        if (since != 0) {
+            f.runnableSince = 0;
+            scheduler.delays.record(System.nanoTime() - since);
+        }
         boolean wasParked = f.mount(this);
         if (wasParked) {
             unparkRuns++;
