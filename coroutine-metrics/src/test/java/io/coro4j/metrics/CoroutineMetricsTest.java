@@ -1,0 +1,294 @@
+package io.coro4j.metrics;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.coro4j.Coro;
+import io.coro4j.Generator;
+import io.coro4j.Outcome;
+import io.coro4j.Schedulers;
+import io.coro4j.Step;
+import io.coro4j.Task;
+import io.coro4j.channel.Event;
+import io.coro4j.spi.Scheduler;
+import io.coro4j.spi.SchedulerConfig;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Exact meter values for known workloads, on both schedulers, read through real registries. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class CoroutineMetricsTest {
+
+    private static final AtomicInteger SEQ = new AtomicInteger();
+
+    private final List<AutoCloseable> toClose = new ArrayList<>();
+
+    @AfterEach
+    void closeAll() throws Exception {
+        for (int i = toClose.size() - 1; i >= 0; i--) {
+            toClose.get(i).close();
+        }
+    }
+
+    private Scheduler scheduler(String kind) {
+        Scheduler s = Schedulers.create(kind, SchedulerConfig.builder()
+                .name(kind + "-metrics-test-" + SEQ.incrementAndGet()).parallelism(2).build());
+        toClose.add(s);
+        return s;
+    }
+
+    private CoroutineMetrics bound(Scheduler s, MeterRegistry registry, int sampleEvery) {
+        CoroutineMetrics m = new CoroutineMetrics(s, sampleEvery);
+        toClose.add(m);
+        m.bindTo(registry);
+        return m;
+    }
+
+    private static double counter(MeterRegistry r, String name, Scheduler s, String... tags) {
+        return r.get(name).tag("scheduler", s.kind()).tag("name", s.name()).tags(tags).functionCounter().count();
+    }
+
+    private static double gauge(MeterRegistry r, String name, Scheduler s) {
+        return r.get(name).tag("scheduler", s.kind()).tag("name", s.name()).gauge().value();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"threadpool", "loom"})
+    void generatorSendsCountOneResumptionEachAndOneSuspensionPerYield(String kind) {
+        Scheduler s = scheduler(kind);
+        MeterRegistry r = new SimpleMeterRegistry();
+        bound(s, r, 64);
+        int n = 10_000;
+        Generator<Integer, Integer, Integer> g = Generator.of(s, y -> {
+            int sum = 0;
+            for (int i = 0; i < n; i++) {
+                sum += y.yield(i);
+            }
+            return sum;
+        });
+        double resumedBefore = counter(r, "coro4j.resumptions", s);
+        double suspendedBefore = counter(r, "coro4j.suspensions", s);
+
+        g.next();
+        Step<Integer, Integer> last = null;
+        for (int i = 0; i < n; i++) {
+            last = g.send(1);
+        }
+
+        assertThat(last).isEqualTo(new Step.Returned<>(n));
+        // next() + n sends: n + 1 resumptions; every one but the last ended in a yield.
+        assertThat(counter(r, "coro4j.resumptions", s) - resumedBefore).isEqualTo(n + 1);
+        assertThat(counter(r, "coro4j.suspensions", s) - suspendedBefore).isEqualTo(n);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"threadpool", "loom"})
+    void tasksAreCountedOnceEachByOutcome(String kind) {
+        Scheduler s = scheduler(kind);
+        MeterRegistry r = new SimpleMeterRegistry();
+        bound(s, r, 64);
+        int ok = 1_000;
+        int failing = 30;
+        int cancelled = 20;
+
+        List<Outcome<Integer>> outcomes = Coro.run(s, () -> {
+            List<Task<Integer>> tasks = new ArrayList<>();
+            for (int i = 0; i < ok; i++) {
+                int v = i;
+                tasks.add(Coro.spawn(() -> v));
+            }
+            for (int i = 0; i < failing; i++) {
+                tasks.add(Coro.spawn(() -> {
+                    throw new IllegalStateException("planned failure");
+                }));
+            }
+            for (int i = 0; i < cancelled; i++) {
+                Task<Integer> t = Coro.spawn(() -> {
+                    Coro.sleep(Duration.ofDays(1));
+                    return -1;
+                });
+                tasks.add(t);
+                t.cancel();
+            }
+            return Coro.gatherSettled(tasks);
+        });
+
+        assertThat(outcomes).hasSize(ok + failing + cancelled);
+        assertThat(outcomes.stream().filter(Outcome::isSuccess)).hasSize(ok);
+        // The main task is one more spawned, completed task.
+        assertThat(counter(r, "coro4j.tasks.spawned", s)).isEqualTo(ok + failing + cancelled + 1);
+        assertThat(counter(r, "coro4j.tasks.ended", s, "outcome", "completed")).isEqualTo(ok + 1);
+        assertThat(counter(r, "coro4j.tasks.ended", s, "outcome", "failed")).isEqualTo(failing);
+        assertThat(counter(r, "coro4j.tasks.ended", s, "outcome", "cancelled")).isEqualTo(cancelled);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"threadpool", "loom"})
+    void liveAndSuspendedGaugesFollowParkedTasks(String kind) throws Exception {
+        Scheduler s = scheduler(kind);
+        MeterRegistry r = new SimpleMeterRegistry();
+        bound(s, r, 64);
+        int waiting = 500;
+        Event go = new Event();
+        Thread runner = Thread.ofPlatform().start(() -> Coro.run(s, () -> {
+            List<Task<Object>> tasks = new ArrayList<>();
+            for (int i = 0; i < waiting; i++) {
+                tasks.add(Coro.spawn(() -> {
+                    go.await();
+                    return null;
+                }));
+            }
+            return Coro.gather(tasks);
+        }));
+
+        // The waiters and the main task gathering them.
+        awaitTrue(() -> gauge(r, "coro4j.coroutines.suspended", s) == waiting + 1);
+        assertThat(gauge(r, "coro4j.coroutines.live", s)).isEqualTo(waiting + 1);
+
+        go.set();
+        runner.join();
+        assertThat(gauge(r, "coro4j.coroutines.live", s)).isZero();
+        awaitTrue(() -> gauge(r, "coro4j.coroutines.suspended", s) == 0);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"threadpool", "loom"})
+    void schedulingDelayIsSampledWhileBoundAndNotAfterClose(String kind) {
+        Scheduler s = scheduler(kind);
+        MeterRegistry r = new SimpleMeterRegistry();
+        CoroutineMetrics m = bound(s, r, 1);
+        int n = 2_000;
+
+        Coro.run(s, () -> {
+            List<Task<Object>> tasks = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                tasks.add(Coro.spawn(() -> null));
+            }
+            return Coro.gather(tasks);
+        });
+
+        Timer delay = r.get("coro4j.scheduling.delay").tags(m.tags()).timer();
+        // sampleEvery 1: every start of the n children and of the main task is a sample.
+        assertThat(delay.count()).isGreaterThanOrEqualTo(n + 1);
+        assertThat(delay.max(TimeUnit.SECONDS)).isLessThan(10);
+        assertThat(s.schedulingDelays().isObserved()).isTrue();
+
+        m.close();
+
+        assertThat(s.schedulingDelays().isObserved()).isFalse();
+        assertThat(r.find("coro4j.scheduling.delay").meters()).isEmpty();
+        assertThat(r.find("coro4j.suspensions").meters()).isEmpty();
+        assertThat(r.getMeters()).isEmpty();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"threadpool", "loom"})
+    void runQueueMetersOnlyWhereTheSchedulerHasRunQueues(String kind) {
+        Scheduler s = scheduler(kind);
+        MeterRegistry r = new SimpleMeterRegistry();
+        bound(s, r, 64);
+
+        boolean queues = kind.equals("threadpool");
+        assertThat(r.find("coro4j.queue.depth").gauge() != null).isEqualTo(queues);
+        assertThat(r.find("coro4j.steals").functionCounter() != null).isEqualTo(queues);
+        if (queues) {
+            assertThat(gauge(r, "coro4j.queue.depth", s)).isZero();
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"threadpool", "loom"})
+    void prometheusScrapeNamesEveryMeterWithBaseUnitsAndTags(String kind) {
+        Scheduler s = scheduler(kind);
+        PrometheusMeterRegistry r = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        bound(s, r, 1);
+        Coro.run(s, () -> {
+            Coro.sleep(Duration.ofMillis(1));
+            return null;
+        });
+
+        String scrape = r.scrape();
+        String tags = "name=\"" + s.name() + "\",scheduler=\"" + kind + "\"";
+        assertThat(scrape).contains(
+                "coro4j_suspensions_total{" + tags + "}",
+                "coro4j_resumptions_total{" + tags + "}",
+                "coro4j_tasks_spawned_total{" + tags + "} 1",
+                "coro4j_tasks_ended_total{name=\"" + s.name() + "\",outcome=\"completed\",scheduler=\"" + kind + "\"} 1",
+                "coro4j_coroutines_live{" + tags + "} 0",
+                "coro4j_coroutines_suspended{" + tags + "} 0",
+                "coro4j_scheduling_delay_seconds_bucket{" + tags + ",le=");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"threadpool", "loom"})
+    void misuseIsRefusedWithAMessage(String kind) {
+        Scheduler s = scheduler(kind);
+        MeterRegistry r = new SimpleMeterRegistry();
+        CoroutineMetrics first = bound(s, r, 64);
+
+        assertThatThrownBy(() -> new CoroutineMetrics(s, 3))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("sampleEvery is 3: it must be a power of two from 1 to 1048576 (1 = every event)");
+        assertThatThrownBy(() -> new CoroutineMetrics(s, 0)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> first.bindTo(r))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessage("registry already has coro4j meters tagged " + first.tags()
+                        + ": each scheduler needs a distinct name (SchedulerConfig.name) and one binder");
+        CoroutineMetrics second = new CoroutineMetrics(s);
+        toClose.add(second);
+        assertThatThrownBy(() -> second.bindTo(new SimpleMeterRegistry()))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessage("a scheduling-delay listener is already set: unbind the first metrics binder (close it)"
+                        + " before binding another to the same scheduler");
+        first.close();
+        first.close(); // idempotent
+        assertThatThrownBy(() -> first.bindTo(r))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessage("this CoroutineMetrics was closed: create a new one to bind again");
+        assertThatThrownBy(() -> new CoroutineMetrics(null)).isInstanceOf(NullPointerException.class);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"threadpool", "loom"})
+    void oneBinderFeedsSeveralRegistries(String kind) {
+        Scheduler s = scheduler(kind);
+        MeterRegistry a = new SimpleMeterRegistry();
+        MeterRegistry b = new SimpleMeterRegistry();
+        CoroutineMetrics m = bound(s, a, 1);
+        m.bindTo(b);
+
+        Coro.run(s, () -> 42);
+
+        assertThat(counter(a, "coro4j.tasks.spawned", s)).isEqualTo(1);
+        assertThat(counter(b, "coro4j.tasks.spawned", s)).isEqualTo(1);
+        long sampled = a.get("coro4j.scheduling.delay").timer().count();
+        assertThat(sampled).isPositive();
+        assertThat(b.get("coro4j.scheduling.delay").timer().count()).isEqualTo(sampled);
+        m.close();
+        assertThat(a.getMeters()).isEmpty();
+        assertThat(b.getMeters()).isEmpty();
+    }
+
+    private static void awaitTrue(BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new AssertionError("condition not met within 30 s");
+            }
+            Thread.sleep(5);
+        }
+    }
+}
