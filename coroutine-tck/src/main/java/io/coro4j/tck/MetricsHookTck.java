@@ -1,0 +1,169 @@
+package io.coro4j.tck;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.coro4j.Coro;
+import io.coro4j.Outcome;
+import io.coro4j.Task;
+import io.coro4j.channel.Event;
+import io.coro4j.spi.SchedulingDelays;
+import io.coro4j.spi.TaskCounters;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongConsumer;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The metrics hooks a scheduler keeps for binders ({@link io.coro4j.spi.Scheduler#taskCounters()},
+ * {@link io.coro4j.spi.Scheduler#schedulingDelays()}): exact task totals by outcome, and scheduling
+ * delays sampled only while a listener is set.
+ */
+public abstract class MetricsHookTck extends SchedulerTck {
+
+    @Test
+    void theHooksAreOneInstanceEach() {
+        assertThat(scheduler.taskCounters()).isSameAs(scheduler.taskCounters());
+        assertThat(scheduler.schedulingDelays()).isSameAs(scheduler.schedulingDelays());
+    }
+
+    @Test
+    void everyTaskIsCountedOnceByHowItEnded() {
+        TaskCounters counters = scheduler.taskCounters();
+        int ok = 2_000;
+        int failing = 50;
+        int cancelled = 40;
+
+        List<Outcome<Integer>> outcomes = Coro.run(scheduler, () -> {
+            List<Task<Integer>> tasks = new ArrayList<>();
+            for (int i = 0; i < ok; i++) {
+                int v = i;
+                tasks.add(Coro.spawn(() -> {
+                    Coro.yieldNow();
+                    return v;
+                }));
+            }
+            for (int i = 0; i < failing; i++) {
+                tasks.add(Coro.spawn(() -> {
+                    throw new IllegalArgumentException("planned");
+                }));
+            }
+            for (int i = 0; i < cancelled; i++) {
+                Task<Integer> t = Coro.spawn(() -> {
+                    Coro.sleep(Duration.ofDays(1));
+                    return -1;
+                });
+                tasks.add(t);
+                t.cancel();
+            }
+            return Coro.gatherSettled(tasks);
+        });
+
+        assertThat(outcomes.stream().filter(Outcome::isSuccess)).hasSize(ok);
+        assertThat(counters.spawned()).isEqualTo(ok + failing + cancelled + 1);
+        assertThat(counters.completed()).isEqualTo(ok + 1);
+        assertThat(counters.failed()).isEqualTo(failing);
+        assertThat(counters.cancelled()).isEqualTo(cancelled);
+        assertThat(counters.spawned()).isEqualTo(counters.completed() + counters.failed() + counters.cancelled());
+    }
+
+    @Test
+    void aMainTaskThatFailsIsCountedFailed() {
+        assertThatThrownBy(() -> Coro.run(scheduler, () -> {
+            throw new IllegalStateException("main fails");
+        })).hasMessage("main fails");
+        assertThat(scheduler.taskCounters().failed()).isEqualTo(1);
+        assertThat(scheduler.taskCounters().completed()).isZero();
+    }
+
+    @Test
+    void schedulingDelaysAreSampledOnlyWhileAListenerIsSet() throws Exception {
+        SchedulingDelays delays = scheduler.schedulingDelays();
+        LongAdder samples = new LongAdder();
+        AtomicLong negative = new AtomicLong();
+        LongConsumer listener = nanos -> {
+            samples.increment();
+            if (nanos < 0) {
+                negative.incrementAndGet();
+            }
+        };
+        int n = 1_000;
+        assertThat(delays.isObserved()).isFalse();
+        assertThat(delays.sampleNow()).isFalse();
+
+        delays.listen(listener, 1);
+        spawnAndGather(n, true);
+        // The start of the main task, and the start and the wake-up (from go.await) of each child.
+        assertThat(samples.sum()).isGreaterThanOrEqualTo(2L * n + 1);
+        assertThat(negative.get()).isZero();
+
+        delays.unlisten(listener);
+        long after = samples.sum();
+        spawnAndGather(n, true);
+        assertThat(samples.sum()).isEqualTo(after);
+        assertThat(delays.isObserved()).isFalse();
+    }
+
+    @Test
+    void sparseSamplingTakesAboutOneEventInSampleEvery() {
+        SchedulingDelays delays = scheduler.schedulingDelays();
+        LongAdder samples = new LongAdder();
+        LongConsumer listener = nanos -> samples.increment();
+        delays.listen(listener, 16);
+        try {
+            assertThat(delays.sampleEvery()).isEqualTo(16);
+            spawnAndGather(16_000, false);
+        } finally {
+            delays.unlisten(listener);
+        }
+        // 16,001 starts (and some wake-ups of the main task): about 1,000 samples; a binomial
+        // count this far from its mean does not happen.
+        assertThat(samples.sum()).isBetween(500L, 3_000L);
+    }
+
+    @Test
+    void listenerMisuseIsRefusedWithAMessage() {
+        SchedulingDelays delays = scheduler.schedulingDelays();
+        LongConsumer first = nanos -> {};
+        assertThatThrownBy(() -> delays.listen(first, 48))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("sampleEvery is 48: it must be a power of two from 1 to 1048576 (1 = every event)");
+        assertThatThrownBy(() -> delays.listen(first, 1 << 21)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> delays.listen(null, 1)).isInstanceOf(NullPointerException.class);
+        delays.listen(first, 64);
+        try {
+            assertThatThrownBy(() -> delays.listen(nanos -> {}, 64))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("a scheduling-delay listener is already set");
+            delays.unlisten(nanos -> {}); // not the current one: ignored
+            assertThat(delays.isObserved()).isTrue();
+        } finally {
+            delays.unlisten(first);
+        }
+    }
+
+    private void spawnAndGather(int n, boolean suspendOnce) {
+        Event go = new Event();
+        Coro.run(scheduler, () -> {
+            List<Task<Object>> tasks = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                tasks.add(Coro.spawn(() -> {
+                    if (suspendOnce) {
+                        go.await();
+                    }
+                    return null;
+                }));
+            }
+            if (suspendOnce) {
+                while (scheduler.stats().parkedFibers() < n) {
+                    Coro.sleep(Duration.ofMillis(1));
+                }
+            }
+            go.set();
+            return Coro.gather(tasks);
+        });
+    }
+}
