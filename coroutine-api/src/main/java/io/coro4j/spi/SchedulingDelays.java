@@ -35,16 +35,27 @@ public final class SchedulingDelays {
      */
     public synchronized void listen(LongConsumer listener, int sampleEvery) {
         Objects.requireNonNull(listener, "listener");
-        if (sampleEvery < 1 || sampleEvery > (1 << 20) || Integer.bitCount(sampleEvery) != 1) {
-            throw new IllegalArgumentException("sampleEvery is " + sampleEvery
-                    + ": it must be a power of two from 1 to 1048576 (1 = every event)");
-        }
+        checkSampleEvery(sampleEvery);
         if (this.listener != null) {
             throw new IllegalStateException("a scheduling-delay listener is already set: unbind the first metrics"
                     + " binder (close it) before binding another to the same scheduler");
         }
         this.mask = sampleEvery - 1;
         this.listener = listener;
+    }
+
+    /**
+     * Checks a sampling period for {@link #listen}.
+     *
+     * @return {@code sampleEvery}
+     * @throws IllegalArgumentException if it is not a power of two from 1 to 2^20
+     */
+    public static int checkSampleEvery(int sampleEvery) {
+        if (sampleEvery < 1 || sampleEvery > (1 << 20) || Integer.bitCount(sampleEvery) != 1) {
+            throw new IllegalArgumentException("sampleEvery is " + sampleEvery
+                    + ": it must be a power of two from 1 to 1048576 (1 = every event)");
+        }
+        return sampleEvery;
     }
 
     /** Stops delivering samples to {@code listener}; does nothing if it is not the current one. */

@@ -82,11 +82,7 @@ public final class CoroutineMetrics implements MeterBinder, AutoCloseable {
      */
     public CoroutineMetrics(Scheduler scheduler, int sampleEvery) {
         this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
-        if (sampleEvery < 1 || sampleEvery > (1 << 20) || Integer.bitCount(sampleEvery) != 1) {
-            throw new IllegalArgumentException("sampleEvery is " + sampleEvery
-                    + ": it must be a power of two from 1 to 1048576 (1 = every event)");
-        }
-        this.sampleEvery = sampleEvery;
+        this.sampleEvery = SchedulingDelays.checkSampleEvery(sampleEvery);
         this.tags = Tags.of(Tag.of("scheduler", scheduler.kind()), Tag.of("name", scheduler.name()));
     }
 

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.coro4j.Coro;
 import io.coro4j.Generator;
-import io.coro4j.Outcome;
 import io.coro4j.Schedulers;
 import io.coro4j.Step;
 import io.coro4j.Task;
@@ -20,9 +19,11 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -96,43 +97,29 @@ class CoroutineMetricsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"threadpool", "loom"})
-    void tasksAreCountedOnceEachByOutcome(String kind) {
+    void kTasksAreKSpawnedAndKEndedByOutcome(String kind) {
         Scheduler s = scheduler(kind);
         MeterRegistry r = new SimpleMeterRegistry();
         bound(s, r, 64);
-        int ok = 1_000;
-        int failing = 30;
-        int cancelled = 20;
+        int k = 1_000;
 
-        List<Outcome<Integer>> outcomes = Coro.run(s, () -> {
-            List<Task<Integer>> tasks = new ArrayList<>();
-            for (int i = 0; i < ok; i++) {
-                int v = i;
-                tasks.add(Coro.spawn(() -> v));
-            }
-            for (int i = 0; i < failing; i++) {
-                tasks.add(Coro.spawn(() -> {
-                    throw new IllegalStateException("planned failure");
-                }));
-            }
-            for (int i = 0; i < cancelled; i++) {
-                Task<Integer> t = Coro.spawn(() -> {
-                    Coro.sleep(Duration.ofDays(1));
-                    return -1;
-                });
-                tasks.add(t);
-                t.cancel();
-            }
-            return Coro.gatherSettled(tasks);
-        });
+        int sum = Coro.run(s, () -> Coro.gather(IntStream.range(0, k).mapToObj(i -> Coro.spawn(() -> i)).toList())
+                .stream().mapToInt(Integer::intValue).sum());
+        assertThatThrownBy(() -> Coro.run(s, () -> {
+            throw new IllegalStateException("main fails");
+        })).hasMessage("main fails");
+        assertThatThrownBy(() -> Coro.run(s, () -> {
+            Coro.currentTask().cancel();
+            Coro.checkCancelled();
+            return null;
+        })).isInstanceOf(CancellationException.class);
 
-        assertThat(outcomes).hasSize(ok + failing + cancelled);
-        assertThat(outcomes.stream().filter(Outcome::isSuccess)).hasSize(ok);
-        // The main task is one more spawned, completed task.
-        assertThat(counter(r, "coro4j.tasks.spawned", s)).isEqualTo(ok + failing + cancelled + 1);
-        assertThat(counter(r, "coro4j.tasks.ended", s, "outcome", "completed")).isEqualTo(ok + 1);
-        assertThat(counter(r, "coro4j.tasks.ended", s, "outcome", "failed")).isEqualTo(failing);
-        assertThat(counter(r, "coro4j.tasks.ended", s, "outcome", "cancelled")).isEqualTo(cancelled);
+        assertThat(sum).isEqualTo(k * (k - 1) / 2);
+        // k children and three main tasks.
+        assertThat(counter(r, "coro4j.tasks.spawned", s)).isEqualTo(k + 3);
+        assertThat(counter(r, "coro4j.tasks.ended", s, "outcome", "completed")).isEqualTo(k + 1);
+        assertThat(counter(r, "coro4j.tasks.ended", s, "outcome", "failed")).isEqualTo(1);
+        assertThat(counter(r, "coro4j.tasks.ended", s, "outcome", "cancelled")).isEqualTo(1);
     }
 
     @ParameterizedTest
@@ -160,7 +147,8 @@ class CoroutineMetricsTest {
 
         go.set();
         runner.join();
-        assertThat(gauge(r, "coro4j.coroutines.live", s)).isZero();
+        // A fiber counts as ended just after its task's result is published, so these lag by a moment.
+        awaitTrue(() -> gauge(r, "coro4j.coroutines.live", s) == 0);
         awaitTrue(() -> gauge(r, "coro4j.coroutines.suspended", s) == 0);
     }
 
