@@ -1,6 +1,10 @@
 package io.coro4j.tck;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.coro4j.Coro;
+import io.coro4j.Task;
 
 import io.coro4j.spi.Fiber;
 import io.coro4j.spi.Scheduler;
@@ -9,11 +13,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Timeout;
@@ -131,4 +137,57 @@ public abstract class SchedulerTck {
             self.park();
         }
     }
+
+    // ---- helpers for suites of tasks ----
+
+    /** Runs {@code main} as a task ({@link Coro#run}) on {@link #scheduler}, waiting at most {@code limit}. */
+    protected <T> T runTask(Duration limit, Callable<T> main) throws Exception {
+        CompletableFuture<T> f = new CompletableFuture<>();
+        Thread.ofPlatform().daemon().name("tck-main").start(() -> {
+            try {
+                f.complete(Coro.run(scheduler, main));
+            } catch (Throwable e) {
+                f.completeExceptionally(e);
+            }
+        });
+        try {
+            return f.get(limit.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof Exception ex) {
+                throw ex;
+            }
+            throw (Error) e.getCause();
+        } catch (TimeoutException e) {
+            throw new AssertionError("timed out after " + limit + ": a lost wake-up or a hang", e);
+        }
+    }
+
+    /** {@link #runTask(Duration, Callable)} with 60 s. */
+    protected <T> T runTask(Callable<T> main) throws Exception {
+        return runTask(Duration.ofSeconds(60), main);
+    }
+
+    /** Inside a task: lets others run until {@code condition} holds (30 s at most). */
+    protected static void until(String what, BooleanSupplier condition) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        int spins = 0;
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new AssertionError("timed out after 30 s waiting until " + what);
+            }
+            if (++spins < 200) {
+                Coro.yieldNow();
+            } else {
+                Coro.sleep(Duration.ofMillis(1));
+            }
+        }
+    }
+
+    /** Joins {@code t} and asserts that it was cancelled. */
+    protected static void assertCancelled(Task<?> t) {
+        assertThatThrownBy(t::join).isInstanceOf(CancellationException.class);
+    }
+
+    /** The end of the message of an operation that needs a task, called outside one. */
+    protected static final String OUTSIDE = " called outside a task: start one with Coro.run(...)";
 }

@@ -15,16 +15,12 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Random;
 import java.util.SplittableRandom;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -38,57 +34,7 @@ import org.junit.jupiter.api.Test;
  */
 public abstract class SyncTck extends SchedulerTck {
 
-    // ---- helpers (as in ChannelTck) ----
-
-    /** Runs {@code main} as a task ({@link Coro#run}) on {@link #scheduler}, waiting at most {@code limit}. */
-    protected <T> T runTask(Duration limit, Callable<T> main) throws Exception {
-        CompletableFuture<T> f = new CompletableFuture<>();
-        Thread.ofPlatform().daemon().name("tck-sync-main").start(() -> {
-            try {
-                f.complete(Coro.run(scheduler, main));
-            } catch (Throwable e) {
-                f.completeExceptionally(e);
-            }
-        });
-        try {
-            return f.get(limit.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof Exception ex) {
-                throw ex;
-            }
-            throw (Error) e.getCause();
-        } catch (TimeoutException e) {
-            throw new AssertionError("timed out after " + limit + ": a lost wake-up or a hang", e);
-        }
-    }
-
-    /** {@link #runTask(Duration, Callable)} with 60 s. */
-    protected <T> T runTask(Callable<T> main) throws Exception {
-        return runTask(Duration.ofSeconds(60), main);
-    }
-
-    /** Inside a task: lets others run until {@code condition} holds (30 s at most). */
-    protected static void until(String what, BooleanSupplier condition) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        int spins = 0;
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() - deadline > 0) {
-                throw new AssertionError("timed out after 30 s waiting until " + what);
-            }
-            if (++spins < 200) {
-                Coro.yieldNow();
-            } else {
-                Coro.sleep(Duration.ofMillis(1));
-            }
-        }
-    }
-
-    /** Joins {@code t} and asserts that it was cancelled. */
-    protected static void assertCancelled(Task<?> t) {
-        assertThatThrownBy(t::join).isInstanceOf(CancellationException.class);
-    }
-
-    private static final String OUTSIDE = " called outside a task: start one with Coro.run(...)";
+    // ---- helpers (see also SchedulerTck) ----
 
     /** Spawns {@code body} as a task that returns what it threw, or null (a failed child would fail its parent). */
     private static Task<Throwable> spawnCatching(Runnable body) {
