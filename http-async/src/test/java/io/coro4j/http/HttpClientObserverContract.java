@@ -142,7 +142,8 @@ abstract class HttpClientObserverContract extends SchedulerFixture {
             assertThat(rec.finished).singleElement().satisfies(f -> {
                 assertThat(f.outcome()).isEqualTo(RequestOutcome.TIMEOUT);
                 assertThat(f.status()).isEqualTo(-1);
-                assertThat(f.nanos()).isGreaterThanOrEqualTo(Duration.ofMillis(300).toNanos());
+                // From its slot; the deadline counts from a moment just before, hence the margin.
+                assertThat(f.nanos()).isGreaterThanOrEqualTo(Duration.ofMillis(250).toNanos());
             });
         }
     }
@@ -295,10 +296,13 @@ abstract class HttpClientObserverContract extends SchedulerFixture {
     @Test
     void aFanOutsOutcomes_areReportedOncePerUrl_andAnInvalidUrlIsNot() {
         Recorder rec = new Recorder();
-        try (AsyncHttpClient http = client(rec).requestTimeout(Duration.ofMillis(500)).build()) {
-            List<Outcome<Response>> out = run(() -> http.getAllSettled(List.of(
-                    server.url("/bytes?n=1"), server.url("/status?code=404"), faults.url("/reset"),
-                    faults.url("/stall"), "not a url")));
+        try (AsyncHttpClient http = client(rec).build()) {
+            // Only the stall has a short timeout: a first request to a cold server on a busy machine can take 500 ms.
+            List<Outcome<Response>> out = run(() -> http.sendAllSettled(List.of(
+                    Request.get(server.url("/bytes?n=1")), Request.get(server.url("/status?code=404")),
+                    Request.get(faults.url("/reset")),
+                    Request.builder("GET", faults.url("/stall")).timeout(Duration.ofMillis(300)).build(),
+                    Request.get("not a url"))));
             assertThat(out).hasSize(5);
             assertThat(rec.finished).extracting(f -> f.outcome()).containsExactlyInAnyOrder(
                     RequestOutcome.SUCCESS, RequestOutcome.CLIENT_ERROR, RequestOutcome.IO_ERROR, RequestOutcome.TIMEOUT);
