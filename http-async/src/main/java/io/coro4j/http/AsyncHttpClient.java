@@ -18,6 +18,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import javax.net.ssl.SSLContext;
 
 /**
@@ -44,6 +45,9 @@ import javax.net.ssl.SSLContext;
  *       requests still running, which aborts their exchanges and frees their connections) and
  *       {@link #getAllSettled}/{@link #sendAllSettled} (one result or error per URL); results in
  *       input order.</li>
+ *   <li><b>Observation</b>: the pool per host ({@link #activeRequests}, {@link #queuedRequests},
+ *       {@link #poolStats}) read at any time, and an {@link HttpClientObserver} told of each
+ *       attempt's wait for a slot and outcome, which coroutine-metrics turns into Micrometer meters.</li>
  * </ul>
  *
  * <p>The request methods must be called inside a task ({@link Coro#run}, {@link Coro#spawn});
@@ -99,6 +103,8 @@ public final class AsyncHttpClient implements AutoCloseable {
     private final HttpClient.Version version;
     private final RetryPolicy retry;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** The observer, wrapped; null when none is set, which is all a request then pays for (a read and a null check per event). */
+    private final AtomicReference<Observation> observation = new AtomicReference<>();
 
     private AsyncHttpClient(Builder b) {
         HttpClient.Builder hb = HttpClient.newBuilder()
@@ -114,7 +120,7 @@ public final class AsyncHttpClient implements AutoCloseable {
             hb.executor(b.executor);
         }
         this.http = hb.build();
-        this.slots = new SlotLimiter(b.maxInFlight, b.maxInFlightPerHost, b.maxWaiting);
+        this.slots = new SlotLimiter(b.maxInFlight, b.maxInFlightPerHost, b.maxWaiting, this::queued);
         this.connectTimeout = b.connectTimeout;
         this.requestTimeout = b.requestTimeout;
         this.slotWaitTimeout = b.slotWaitTimeout;
@@ -122,6 +128,9 @@ public final class AsyncHttpClient implements AutoCloseable {
         this.decompress = b.decompress;
         this.version = b.version;
         this.retry = b.retry;
+        if (b.observer != null) {
+            observation.set(new Observation(b.observer));
+        }
     }
 
     /** A client with the default settings. */
@@ -196,6 +205,10 @@ public final class AsyncHttpClient implements AutoCloseable {
             if (delay == null) {
                 return outcome(response, failure, earlier);
             }
+            Observation obs = observation.get();
+            if (obs != null) {
+                obs.retrying(hostKey(uri), request.method(), attempt);
+            }
             if (failure != null) {
                 (earlier == null ? earlier = new ArrayList<>() : earlier).add(failure);
             }
@@ -235,20 +248,35 @@ public final class AsyncHttpClient implements AutoCloseable {
 
     /** One attempt: a slot, the exchange, the outcome. Suspends the calling task. */
     private Response attempt(Request request, URI uri, int attempt) {
+        // One observer for the whole attempt, so that its events pair up even if it is replaced meanwhile.
+        Observation obs = observation.get();
+        String host = hostKey(uri);
+        long queuedAt = obs == null ? 0 : System.nanoTime();
         // The request's deadline starts with its slot, and is kept by the limiter, which cancels
         // the exchange when it passes (see SlotLimiter: one alarm for all, not a timer each).
-        SlotLimiter.Permit slot = slots.acquire(hostKey(uri), slotWaitTimeout, timeoutOf(request), request.method(), request.url());
+        SlotLimiter.Permit slot;
         try {
-            Exchange x = begin(request, uri, attempt, slot);
+            slot = slots.acquire(host, slotWaitTimeout, timeoutOf(request), request.method(), request.url());
+        } catch (RuntimeException | Error e) { // rejected, the wait expired, or cancelled
+            if (obs != null) {
+                obs.failed(host, request.method(), e, queuedAt);
+            }
+            throw e;
+        }
+        try {
+            long start = obs == null ? 0 : obs.slotAcquired(host, queuedAt);
+            Exchange x = begin(request, uri, attempt, slot, obs, start);
             try {
                 // If this task is cancelled, Coro.await cancels the exchange (cancel(true) aborts it).
                 Coro.await(x.future);
             } catch (CancellationException e) {
                 if (!x.abortedByUs()) {
+                    x.failed(e);
                     throw e; // this task was cancelled
                 }
             } catch (RuntimeException | Error e) {
                 if (!x.future.isDone()) {
+                    x.failed(e);
                     throw e;
                 }
                 // the exchange failed: end() says how
@@ -267,15 +295,27 @@ public final class AsyncHttpClient implements AutoCloseable {
         final SlotLimiter.Permit slot;
         final BodySink sink;
         final CompletableFuture<HttpResponse<Void>> future;
+        /** Who to tell of its outcome (null: nobody), and when it started (nanoTime). */
+        final Observation obs;
+        final long start;
 
         Exchange(Request request, URI uri, int attempt, SlotLimiter.Permit slot, BodySink sink,
-                 CompletableFuture<HttpResponse<Void>> future) {
+                 CompletableFuture<HttpResponse<Void>> future, Observation obs, long start) {
             this.request = request;
             this.uri = uri;
             this.attempt = attempt;
             this.slot = slot;
             this.sink = sink;
             this.future = future;
+            this.obs = obs;
+            this.start = start;
+        }
+
+        /** Reports that the attempt ended with {@code failure}, if it is observed. */
+        void failed(Throwable failure) {
+            if (obs != null) {
+                obs.failed(hostKey(uri), request.method(), failure, start);
+            }
         }
 
         /** Whether the client itself cancelled the exchange: its deadline passed, or its body was too large. */
@@ -286,9 +326,13 @@ public final class AsyncHttpClient implements AutoCloseable {
 
     /**
      * Starts an attempt with the slot {@code slot}, which is given back when the exchange ends
-     * (or at once, if it cannot start). Never suspends.
+     * (or at once, if it cannot start). Never suspends. If {@code obs} is not null, it is told
+     * of the outcome: here if the exchange cannot start, else by {@link #end} (or by the caller,
+     * if it abandons the exchange without calling {@code end}).
+     *
+     * @param start when the attempt got its slot (nanoTime), if observed
      */
-    Exchange begin(Request request, URI uri, int attempt, SlotLimiter.Permit slot) {
+    Exchange begin(Request request, URI uri, int attempt, SlotLimiter.Permit slot, Observation obs, long start) {
         try {
             boolean ownAcceptEncoding = decompress && !request.hasHeader("Accept-Encoding");
             HttpRequest jdkRequest = toJdk(request, uri, ownAcceptEncoding);
@@ -299,20 +343,38 @@ public final class AsyncHttpClient implements AutoCloseable {
             // The exchange is over when its future completes: hand the slot on from there, on the
             // client's thread, instead of after the task has been scheduled again.
             future.whenComplete((r, e) -> slot.release());
-            return new Exchange(request, uri, attempt, slot, sink, future);
+            return new Exchange(request, uri, attempt, slot, sink, future, obs, start);
         } catch (RuntimeException | Error e) {
             slot.release();
+            if (obs != null) {
+                obs.failed(hostKey(uri), request.method(), e, start);
+            }
             throw e;
         }
     }
 
     /**
      * The outcome of an exchange whose future has completed: the response, or its failure as an
-     * {@link HttpRequestException}. Never suspends.
+     * {@link HttpRequestException}; reported to the exchange's observer, if any. Never suspends.
      *
      * @throws CancellationException if the exchange was cancelled from outside (its task was)
      */
     Response end(Exchange x) {
+        if (x.obs == null) {
+            return outcomeOf(x);
+        }
+        Response r;
+        try {
+            r = outcomeOf(x);
+        } catch (RuntimeException | Error e) {
+            x.failed(e);
+            throw e;
+        }
+        x.obs.finished(hostKey(x.uri), x.request.method(), r.status(), x.start);
+        return r;
+    }
+
+    private Response outcomeOf(Exchange x) {
         // The exchange is over: make sure its slot is free before its outcome is (the completion
         // callback that frees it may not have run yet on the completing thread).
         x.slot.release();
@@ -461,6 +523,19 @@ public final class AsyncHttpClient implements AutoCloseable {
         return slots;
     }
 
+    /** The observer as the client calls it, or null; read once per attempt. */
+    Observation observation() {
+        return observation.get();
+    }
+
+    /** The limiter's hook for a request that joins the queue. */
+    private void queued(String host) {
+        Observation obs = observation.get();
+        if (obs != null) {
+            obs.queued(host);
+        }
+    }
+
     boolean isClosed() {
         return closed.get();
     }
@@ -483,6 +558,68 @@ public final class AsyncHttpClient implements AutoCloseable {
     /** Requests waiting for a slot now. */
     public int waiting() {
         return slots.waiting();
+    }
+
+    /**
+     * Requests to {@code host} holding a slot now (being sent or read); 0 for a host the client
+     * has nothing in flight or waiting for. Cheap (a map look-up under the limiter's lock), so a
+     * gauge may call it on every scrape.
+     *
+     * @param host a host key as the {@link HttpClientObserver} reports it: scheme, lower-case host
+     *     name and port ({@code http://example.com:80})
+     */
+    public int activeRequests(String host) {
+        return slots.inFlight(Objects.requireNonNull(host, "host"));
+    }
+
+    /** Requests to {@code host} waiting for a slot now; see {@link #activeRequests} for the key. */
+    public int queuedRequests(String host) {
+        return slots.waiting(Objects.requireNonNull(host, "host"));
+    }
+
+    /**
+     * The slots of every host with a request in flight or waiting, all counted at one moment
+     * (hosts with neither are forgotten, so the list stays as small as the pool's work). A new
+     * list each call, in no particular order.
+     */
+    public List<HostStats> poolStats() {
+        return slots.snapshot();
+    }
+
+    // ---- observer ----
+
+    /** The observer set, or null. */
+    public HttpClientObserver observer() {
+        Observation obs = observation.get();
+        return obs == null ? null : obs.observer;
+    }
+
+    /**
+     * Sets the observer of the requests from now on (null: none), replacing any. An attempt
+     * already started reports to the observer it started with.
+     */
+    public void setObserver(HttpClientObserver observer) {
+        observation.set(observer == null ? null : new Observation(observer));
+    }
+
+    /**
+     * Sets the observer to {@code observer} (null: none) only if it is {@code expected} now (null:
+     * none), atomically: how a binder installs itself without replacing another observer, and
+     * removes itself without removing a later one.
+     *
+     * @return whether the observer was {@code expected} and is now {@code observer}
+     */
+    public boolean compareAndSetObserver(HttpClientObserver expected, HttpClientObserver observer) {
+        Observation next = observer == null ? null : new Observation(observer);
+        while (true) {
+            Observation current = observation.get();
+            if ((current == null ? null : current.observer) != expected) {
+                return false;
+            }
+            if (observation.compareAndSet(current, next)) {
+                return true;
+            }
+        }
     }
 
     /**
@@ -560,6 +697,7 @@ public final class AsyncHttpClient implements AutoCloseable {
         private SSLContext sslContext;
         private Executor executor;
         private RetryPolicy retry = RetryPolicy.none();
+        private HttpClientObserver observer;
 
         private Builder() {}
 
@@ -689,6 +827,12 @@ public final class AsyncHttpClient implements AutoCloseable {
         /** The retry policy of every request that sets none (default {@link RetryPolicy#none()}). */
         public Builder retry(RetryPolicy retry) {
             this.retry = Objects.requireNonNull(retry, "retry");
+            return this;
+        }
+
+        /** The observer of the client's requests (default: none); see {@link AsyncHttpClient#setObserver}. */
+        public Builder observer(HttpClientObserver observer) {
+            this.observer = Objects.requireNonNull(observer, "observer");
             return this;
         }
 

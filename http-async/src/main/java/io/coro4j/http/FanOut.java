@@ -44,8 +44,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class FanOut {
 
-    /** A request whose slot was granted. */
-    private record Granted(int index, URI uri, SlotLimiter.Permit permit) {}
+    /** A request whose slot was granted ({@code start}: when, if observed). */
+    private record Granted(int index, URI uri, SlotLimiter.Permit permit, long start) {}
 
     /** A request whose exchange has completed. */
     private record Completed(int index) {}
@@ -66,6 +66,11 @@ final class FanOut {
     private final ConcurrentLinkedQueue<Object> events = new ConcurrentLinkedQueue<>();
     private final TaskHandle caller;
     private final Scheduler scheduler;
+    /** The client's observer when the fan-out started, for all its first attempts; null if none. */
+    private final Observation obs;
+    /** Caller only, when observed: each request's host key and when it was queued (nanoTime). */
+    private final String[] hosts;
+    private final long[] queuedAt;
     /** Caller only. */
     private final List<Task<Void>> retries = new ArrayList<>();
     private TaskGroup group;
@@ -83,6 +88,9 @@ final class FanOut {
         this.inFlight = new AsyncHttpClient.Exchange[n];
         this.caller = Tasks.current("AsyncHttpClient.sendAll");
         this.scheduler = Coro.currentTask().scheduler();
+        this.obs = client.observation();
+        this.hosts = obs == null ? null : new String[n];
+        this.queuedAt = obs == null ? null : new long[n];
     }
 
     /** Every outcome, in input order; see {@link AsyncHttpClient#sendAllSettled}. */
@@ -159,22 +167,39 @@ final class FanOut {
             }
             Request r = requests.get(i);
             int index = i;
+            String host = null;
+            long since = 0;
             try {
                 URI uri = AsyncHttpClient.validate(r);
-                queued[i] = client.slots().enqueue(AsyncHttpClient.hostKey(uri), client.slotWaitTimeout(),
+                host = AsyncHttpClient.hostKey(uri);
+                String hostKey = host;
+                if (obs != null) {
+                    hosts[i] = host;
+                    queuedAt[i] = since = System.nanoTime();
+                }
+                long queuedSince = since;
+                queued[i] = client.slots().enqueue(host, client.slotWaitTimeout(),
                         client.timeoutOf(r), scheduler, new SlotLimiter.Grant() {
                             @Override
                             public void granted(SlotLimiter.Permit permit) {
-                                post(new Granted(index, uri, permit));
+                                long start = obs == null ? 0 : obs.slotAcquired(hostKey, queuedSince);
+                                post(new Granted(index, uri, permit, start));
                             }
 
                             @Override
                             public void expired(String limits) {
-                                record(index, null, new SlotWaitTimeoutException(r.method(), r.url(),
-                                        client.slotWaitTimeout(), limits));
+                                SlotWaitTimeoutException e = new SlotWaitTimeoutException(r.method(), r.url(),
+                                        client.slotWaitTimeout(), limits);
+                                if (obs != null) {
+                                    obs.failed(hostKey, r.method(), e, queuedSince);
+                                }
+                                record(index, null, e);
                             }
                         }, r.method(), r.url());
-            } catch (HttpRequestException e) { // an invalid URL, or the queue is full
+            } catch (HttpRequestException e) { // an invalid URL (no host: not observed), or the queue is full
+                if (obs != null && host != null) {
+                    obs.failed(host, r.method(), e, since);
+                }
                 record(i, null, e);
             }
             processed = i + 1;
@@ -194,26 +219,36 @@ final class FanOut {
         Object e;
         while ((e = events.poll()) != null) {
             if (e instanceof Granted g) {
-                start(g.index(), g.uri(), g.permit());
+                start(g.index(), g.uri(), g.permit(), g.start());
             } else {
                 complete(((Completed) e).index());
             }
         }
     }
 
-    private void start(int i, URI uri, SlotLimiter.Permit permit) {
+    private void start(int i, URI uri, SlotLimiter.Permit permit, long start) {
         if (stopped) {
             permit.release();
-            record(i, null, cancelled(i));
+            CancellationException e = cancelled(i);
+            if (obs != null) {
+                obs.failed(hosts[i], requests.get(i).method(), e, start);
+            }
+            record(i, null, e);
+            return;
+        }
+        if (client.isClosed()) {
+            permit.release();
+            IllegalStateException e = new IllegalStateException("this AsyncHttpClient is closed");
+            if (obs != null) {
+                obs.failed(hosts[i], requests.get(i).method(), e, start);
+            }
+            record(i, null, e);
             return;
         }
         AsyncHttpClient.Exchange x;
         try {
-            if (client.isClosed()) {
-                throw new IllegalStateException("this AsyncHttpClient is closed");
-            }
-            x = client.begin(requests.get(i), uri, 1, permit);
-        } catch (RuntimeException | Error t) { // begin gave the slot back
+            x = client.begin(requests.get(i), uri, 1, permit, obs, start);
+        } catch (RuntimeException | Error t) { // begin gave the slot back, and reported the failure
             record(i, null, t);
             return;
         }
@@ -238,6 +273,9 @@ final class FanOut {
         }
         List<HttpRequestException> earlier = failure == null ? null : new ArrayList<>(List.of((HttpRequestException) failure));
         try {
+            if (obs != null) {
+                obs.retrying(hosts[i], requests.get(i).method(), 1);
+            }
             retries.add(group.spawn(() -> {
                 Response r = null;
                 Throwable t = null;
@@ -270,8 +308,14 @@ final class FanOut {
             if (x != null) {
                 x.future.cancel(true); // aborts it; its completion event records the outcome
             }
-            if (i >= processed || (queued[i] != null && client.slots().cancel(queued[i]))) {
-                record(i, null, cancelled(i));
+            if (i >= processed) {
+                record(i, null, cancelled(i)); // never queued: not observed
+            } else if (queued[i] != null && client.slots().cancel(queued[i])) {
+                CancellationException e = cancelled(i);
+                if (obs != null) {
+                    obs.failed(hosts[i], requests.get(i).method(), e, queuedAt[i]);
+                }
+                record(i, null, e);
             }
         }
         while (finished.get() < n) {

@@ -16,6 +16,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 
 /**
  * Slots for requests in flight, and their deadlines: at most {@code maxTotal} requests overall
@@ -172,6 +173,11 @@ final class SlotLimiter {
     final int maxTotal;
     final int maxPerHost;
     final int maxWaiting;
+    /**
+     * Told the host key of each request that joins the queue, outside the monitor (null: nobody).
+     * Only the slow path, queueing, pays for it.
+     */
+    private final Consumer<String> onQueued;
 
     private int total;
     private int waiting;
@@ -191,9 +197,14 @@ final class SlotLimiter {
     private Scheduler alarmScheduler;
 
     SlotLimiter(int maxTotal, int maxPerHost, int maxWaiting) {
+        this(maxTotal, maxPerHost, maxWaiting, null);
+    }
+
+    SlotLimiter(int maxTotal, int maxPerHost, int maxWaiting, Consumer<String> onQueued) {
         this.maxTotal = maxTotal;
         this.maxPerHost = maxPerHost;
         this.maxWaiting = maxWaiting;
+        this.onQueued = onQueued;
     }
 
     /**
@@ -232,6 +243,9 @@ final class SlotLimiter {
             refresh(h);
             insert(w, true);
             rearmLocked();
+        }
+        if (onQueued != null) {
+            onQueued.accept(hostKey);
         }
         try {
             while (!w.granted && w.expired == null) {
@@ -293,6 +307,8 @@ final class SlotLimiter {
         }
         if (now != null) {
             grant.granted(now);
+        } else if (onQueued != null) {
+            onQueued.accept(hostKey);
         }
         return w;
     }
@@ -319,6 +335,27 @@ final class SlotLimiter {
     /** Requests waiting for a slot now. */
     synchronized int waiting() {
         return waiting;
+    }
+
+    /** Slots taken now by requests to {@code hostKey}. */
+    synchronized int inFlight(String hostKey) {
+        Host h = hosts.get(hostKey);
+        return h == null ? 0 : h.active;
+    }
+
+    /** Requests to {@code hostKey} waiting for a slot now. */
+    synchronized int waiting(String hostKey) {
+        Host h = hosts.get(hostKey);
+        return h == null ? 0 : h.waiters.size();
+    }
+
+    /** Every host with a request in flight or waiting, as of one moment. */
+    synchronized List<HostStats> snapshot() {
+        List<HostStats> out = new ArrayList<>(hosts.size());
+        for (Host h : hosts.values()) {
+            out.add(new HostStats(h.key, h.active, h.waiters.size()));
+        }
+        return out;
     }
 
     private Permit grantedLocked(Host h, Duration requestTimeout, Scheduler scheduler) {

@@ -39,6 +39,12 @@
  *   <li><b>Retries are opt-in and conservative</b> ({@link io.coro4j.http.RetryPolicy}): only
  *       failures where nothing reached the server, or where the server said "later" (429, 503),
  *       and only idempotent methods unless told otherwise.</li>
+ *   <li><b>Observation without a dependency.</b> The pool's per-host counts are read from the
+ *       limiter ({@link io.coro4j.http.AsyncHttpClient#poolStats()}), and an
+ *       {@link io.coro4j.http.HttpClientObserver} is told of each attempt's slot and outcome, on the
+ *       thread where it happens and never under the limiter's lock; with none set a request pays a
+ *       null check per event. coroutine-metrics turns both into Micrometer meters, so that this
+ *       module needs no Micrometer.</li>
  * </ul>
  *
  * <p>Exceptions: one hierarchy under {@link io.coro4j.http.HttpRequestException}, unchecked, each

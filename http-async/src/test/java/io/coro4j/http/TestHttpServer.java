@@ -35,6 +35,9 @@ final class TestHttpServer implements AutoCloseable {
     final AtomicInteger maxActive = new AtomicInteger();
     final AtomicInteger requests = new AtomicInteger();
     final Map<String, AtomicInteger> attempts = new ConcurrentHashMap<>();
+    /** Requests held at {@code /gate} now; the gate, open until {@link #closeGate()}. */
+    final AtomicInteger gated = new AtomicInteger();
+    private volatile java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(0);
     /** The exchanges counted in {@link #active} (not exchange attributes: the JDK shares those per context). */
     private final java.util.Set<HttpExchange> counted = ConcurrentHashMap.newKeySet();
 
@@ -63,6 +66,15 @@ final class TestHttpServer implements AutoCloseable {
     int attempts(String key) {
         AtomicInteger n = attempts.get(key);
         return n == null ? 0 : n.get();
+    }
+
+    /** From now on, {@code /gate} holds each request until {@link #openGate()} (or 20 s). */
+    void closeGate() {
+        gate = new java.util.concurrent.CountDownLatch(1);
+    }
+
+    void openGate() {
+        gate.countDown();
     }
 
     void resetCounters() {
@@ -125,6 +137,15 @@ final class TestHttpServer implements AutoCloseable {
                     ex.getResponseHeaders().set("X-Content-Type", String.valueOf(ex.getRequestHeaders().getFirst("Content-Type")));
                     ex.getResponseHeaders().set("X-Test", String.valueOf(ex.getRequestHeaders().get("X-Test")));
                     send(ex, 200, requestBody, false);
+                }
+                case "/gate" -> {
+                    gated.incrementAndGet();
+                    try {
+                        gate.await(20, java.util.concurrent.TimeUnit.SECONDS);
+                    } finally {
+                        gated.decrementAndGet();
+                    }
+                    send(ex, 200, "opened".getBytes(StandardCharsets.UTF_8), false);
                 }
                 case "/sleep" -> {
                     Thread.sleep(Long.parseLong(q.getOrDefault("ms", "10")));
