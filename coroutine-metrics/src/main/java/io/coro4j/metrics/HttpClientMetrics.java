@@ -12,6 +12,7 @@ import io.micrometer.core.instrument.Tag;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.MeterBinder;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -35,7 +36,8 @@ import java.util.function.ToIntFunction;
  *   <tr><td>{@code coro4j.http.client.requests.queued}</td><td>gauge</td><td>requests waiting for a
  *       slot now</td></tr>
  *   <tr><td>{@code coro4j.http.client.slot.wait}</td><td>timer</td><td>time from queueing to getting
- *       a slot, one per attempt that got one (about 0 when a slot was free)</td></tr>
+ *       a slot, one per attempt that got one (about 0 when a slot was free), with a percentile histogram
+ *       (for {@code histogram_quantile})</td></tr>
  *   <tr><td>{@code coro4j.http.client.requests}</td><td>timer, tags {@code method}, {@code status}
  *       (the code, or {@code NONE} without a response) and {@code outcome} (a
  *       {@link RequestOutcome}: {@code SUCCESS}, {@code CLIENT_ERROR}, {@code SERVER_ERROR},
@@ -261,7 +263,11 @@ public final class HttpClientMetrics implements MeterBinder, AutoCloseable {
                     if (slotWait == null) {
                         slotWait = keep(Timer.builder("coro4j.http.client.slot.wait")
                                 .description("Time from queueing for a slot to getting it")
-                                .tags(tags).tag("host", host).register(registry));
+                                .tags(tags).tag("host", host)
+                                .publishPercentileHistogram()
+                                .minimumExpectedValue(Duration.ofNanos(1_000))
+                                .maximumExpectedValue(Duration.ofSeconds(60))
+                                .register(registry));
                     }
                     t = slotWait;
                 }

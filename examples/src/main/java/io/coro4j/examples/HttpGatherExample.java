@@ -117,7 +117,11 @@ public final class HttpGatherExample {
             s.setExecutor(ex);
             s.createContext("/pages/", e -> {
                 try (e) {
-                    int page = Integer.parseInt(e.getRequestURI().getPath().substring("/pages/".length()));
+                    int page = pageNumber(e.getRequestURI().getPath().substring("/pages/".length()));
+                    if (page < 1 || page > PAGE_SIZES.size()) {
+                        e.sendResponseHeaders(404, -1);
+                        return;
+                    }
                     byte[] body = new byte[PAGE_SIZES.get(page - 1)];
                     java.util.Arrays.fill(body, (byte) ('a' + page));
                     Thread.sleep(100); // a slow page: fetched together, four of them take ~100 ms, not 400
@@ -126,12 +130,21 @@ public final class HttpGatherExample {
                     try (OutputStream out = e.getResponseBody()) {
                         out.write(body);
                     }
-                } catch (RuntimeException | InterruptedException x) {
-                    e.sendResponseHeaders(404, -1);
+                } catch (InterruptedException x) {
+                    Thread.currentThread().interrupt(); // the server is stopping
                 }
             });
             s.start();
             return new EmbeddedServer(s, ex);
+        }
+
+        /** The page number in a path's last part, or -1 if it is not a number. */
+        private static int pageNumber(String s) {
+            try {
+                return Integer.parseInt(s);
+            } catch (NumberFormatException e) {
+                return -1;
+            }
         }
 
         List<String> urls() {

@@ -6,7 +6,10 @@ import io.coro4j.Generator;
 import io.coro4j.Schedulers;
 import io.coro4j.Task;
 import io.coro4j.channel.Channel;
+import io.coro4j.http.AsyncHttpClient;
+import io.coro4j.http.RetryPolicy;
 import io.coro4j.metrics.CoroutineMetrics;
+import io.coro4j.metrics.HttpClientMetrics;
 import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.SchedulerConfig;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -31,9 +34,11 @@ import java.util.Objects;
  *
  * <p>Each scheduler gets its own workload, a loop of rounds; a round sends 1,000 values into a
  * generator, spawns 100 short sleeping tasks (5 of them fail, 5 are cancelled) and gathers them,
- * passes 1,000 items through a bounded channel between two tasks, then sleeps 10 ms. So every
- * meter moves: suspensions and resumptions, tasks by outcome, live and suspended coroutines,
- * queue depth, scheduling delay.
+ * passes 1,000 items through a bounded channel between two tasks, fetches four slow pages and a
+ * missing one (retried once) from an HTTP server on 127.0.0.1 with an {@link AsyncHttpClient}
+ * limited to two requests per host, then sleeps 10 ms. So every meter moves: suspensions and resumptions, tasks
+ * by outcome, live and suspended coroutines, queue depth, scheduling delay, and the HTTP client's
+ * requests in flight and queued, slot waits and requests by outcome.
  *
  * <pre>
  * MetricsExample [--schedulers threadpool,loom] [--port 9400] [--seconds 0]
@@ -46,6 +51,9 @@ public final class MetricsExample implements AutoCloseable {
 
     private final List<Scheduler> schedulers = new ArrayList<>();
     private final List<CoroutineMetrics> binders = new ArrayList<>();
+    private final List<AsyncHttpClient> clients = new ArrayList<>();
+    private final List<HttpClientMetrics> clientBinders = new ArrayList<>();
+    private final HttpGatherExample.EmbeddedServer pages;
     private final List<Thread> workloads = new ArrayList<>();
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final HttpServer server;
@@ -66,6 +74,7 @@ public final class MetricsExample implements AutoCloseable {
         if (kinds.stream().distinct().count() != kinds.size()) {
             throw new IllegalArgumentException("each scheduler at most once: " + kinds);
         }
+        pages = HttpGatherExample.EmbeddedServer.start();
         try {
             for (String kind : kinds) {
                 Scheduler s = Schedulers.create(kind, SchedulerConfig.builder().name("example-" + kind).daemon(true).build());
@@ -73,6 +82,15 @@ public final class MetricsExample implements AutoCloseable {
                 CoroutineMetrics m = new CoroutineMetrics(s);
                 m.bindTo(registry);
                 binders.add(m);
+                // The missing page is retried once, so that the retry counter moves too.
+                AsyncHttpClient http = AsyncHttpClient.builder().maxInFlightPerHost(2)
+                        .retry(RetryPolicy.builder().maxAttempts(2).retryOnStatus(404)
+                                .backoff(Duration.ofMillis(1), Duration.ofMillis(1)).build())
+                        .build();
+                clients.add(http);
+                HttpClientMetrics hm = new HttpClientMetrics(http, "example-" + kind);
+                hm.bindTo(registry);
+                clientBinders.add(hm);
             }
             InetSocketAddress address = new InetSocketAddress(InetAddress.getLoopbackAddress(), port);
             try {
@@ -94,8 +112,13 @@ public final class MetricsExample implements AutoCloseable {
             closeSchedulers();
             throw e;
         }
-        for (Scheduler s : schedulers) {
-            workloads.add(Thread.ofPlatform().name("workload-" + s.kind()).daemon(true).start(() -> workload(s)));
+        List<String> urls = new ArrayList<>(pages.urls());
+        urls.add(urls.get(0).replace("/pages/1", "/pages/404"));
+        for (int i = 0; i < schedulers.size(); i++) {
+            Scheduler s = schedulers.get(i);
+            AsyncHttpClient http = clients.get(i);
+            workloads.add(Thread.ofPlatform().name("workload-" + s.kind()).daemon(true)
+                    .start(() -> workload(s, http, urls)));
         }
     }
 
@@ -109,16 +132,16 @@ public final class MetricsExample implements AutoCloseable {
         return registry;
     }
 
-    private void workload(Scheduler s) {
+    private void workload(Scheduler s, AsyncHttpClient http, List<String> urls) {
         while (!stopping) {
             Coro.run(s, () -> {
-                round();
+                round(http, urls);
                 return null;
             });
         }
     }
 
-    private static void round() {
+    private static void round(AsyncHttpClient http, List<String> urls) {
         Generator<Integer, Integer, Integer> totals = Generator.of(y -> {
             int sum = 0;
             while (true) {
@@ -160,6 +183,8 @@ public final class MetricsExample implements AutoCloseable {
         }
         channel.close();
         consumer.join();
+
+        http.getAllSettled(urls);
         Coro.sleep(Duration.ofMillis(10));
     }
 
@@ -175,8 +200,11 @@ public final class MetricsExample implements AutoCloseable {
     }
 
     private void closeSchedulers() {
+        clientBinders.forEach(HttpClientMetrics::close);
+        clients.forEach(AsyncHttpClient::close);
         binders.forEach(CoroutineMetrics::close);
         schedulers.forEach(Scheduler::close);
+        pages.close();
     }
 
     public static void main(String[] args) throws Exception {

@@ -87,13 +87,25 @@ class MetricsExampleTest {
             assertThat(value(after, series("coro4j_scheduling_delay_seconds_count", kind))).isPositive();
             assertThat(value(after, series("coro4j_coroutines_live", kind))).isGreaterThanOrEqualTo(0);
         }
-        assertThat(scrape().body()).contains(series("coro4j_queue_depth", "threadpool"))
+        String last = scrape().body();
+        for (String kind : List.of("threadpool", "loom")) {
+            String host = example.metricsUri().getHost();
+            assertThat(last.lines().filter(l -> l.startsWith("coro4j_http_client_requests_seconds_count{client=\"example-"
+                    + kind + "\",host=\"http://" + host) && l.contains("outcome=\"SUCCESS\"")))
+                    .as("successful requests of the %s workload's client", kind)
+                    .singleElement().satisfies(l -> assertThat(Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).isPositive());
+            assertThat(last).contains("coro4j_http_client_requests_seconds_count{client=\"example-" + kind + "\"")
+                    .contains("outcome=\"CLIENT_ERROR\",status=\"404\"");
+        }
+        assertThat(last).contains(series("coro4j_queue_depth", "threadpool"))
                 .doesNotContain(series("coro4j_queue_depth", "loom"));
     }
 
+    /** Whether both workloads have finished a round: cancelled tasks and retried HTTP requests. */
     private static boolean movedPastFirstRound(String scrape) {
         return scrape.lines().filter(l -> l.startsWith("coro4j_tasks_ended_total{") && l.contains("cancelled"))
-                .filter(l -> !l.endsWith(" 0.0")).count() == 2;
+                .filter(l -> !l.endsWith(" 0.0")).count() == 2
+                && scrape.lines().filter(l -> l.startsWith("coro4j_http_client_retries_total{")).count() == 2;
     }
 
     @Test
@@ -109,22 +121,34 @@ class MetricsExampleTest {
                 exprs.add(target.get("expr").asText());
             }
         }
-        assertThat(rows).containsExactly("threadpool scheduler", "loom scheduler");
-        assertThat(exprs).hasSizeGreaterThanOrEqualTo(15);
+        assertThat(rows).containsExactly("threadpool scheduler", "loom scheduler", "http client");
+        assertThat(exprs).hasSizeGreaterThanOrEqualTo(20);
 
         // Wait until every scheduler has finished rounds, so that every outcome has happened.
         String scrape = awaitScrape(MetricsExampleTest::movedPastFirstRound);
         Pattern selector = Pattern.compile("(coro4j_[a-z_]+)\\{([^}]*)}");
         Pattern scheduler = Pattern.compile("scheduler=\"([a-z]+)\"");
+        Pattern client = Pattern.compile("client=~\"\\$client\"");
         Set<String> checked = new LinkedHashSet<>();
         for (String expr : exprs) {
             Matcher m = selector.matcher(expr);
             int found = 0;
             while (m.find()) {
                 found++;
-                Matcher k = scheduler.matcher(m.group(2));
-                assertThat(k.find()).as("every query selects one scheduler: %s", expr).isTrue();
                 String metric = m.group(1);
+                if (metric.startsWith("coro4j_http_client_")) {
+                    assertThat(client.matcher(m.group(2)).find()).as("an HTTP query selects $client: %s", expr).isTrue();
+                    for (String kind : List.of("threadpool", "loom")) {
+                        assertThat(scrape.lines().anyMatch(l -> l.startsWith(metric + "{")
+                                && l.contains("client=\"example-" + kind + "\"")))
+                                .as("the scrape has %s for client example-%s (queried by %s)", metric, kind, expr)
+                                .isTrue();
+                    }
+                    checked.add(metric);
+                    continue;
+                }
+                Matcher k = scheduler.matcher(m.group(2));
+                assertThat(k.find()).as("every scheduler query selects one scheduler: %s", expr).isTrue();
                 String kind = k.group(1);
                 assertThat(scrape.lines().anyMatch(l -> l.startsWith(metric + "{") && l.contains("scheduler=\"" + kind + "\"")))
                         .as("the scrape has %s for scheduler %s (queried by %s)", metric, kind, expr)
@@ -138,7 +162,10 @@ class MetricsExampleTest {
                 "coro4j_tasks_ended_total/threadpool", "coro4j_tasks_spawned_total/loom",
                 "coro4j_coroutines_live/threadpool", "coro4j_coroutines_suspended/loom",
                 "coro4j_queue_depth/threadpool", "coro4j_steals_total/threadpool",
-                "coro4j_scheduling_delay_seconds_bucket/threadpool", "coro4j_scheduling_delay_seconds_bucket/loom");
+                "coro4j_scheduling_delay_seconds_bucket/threadpool", "coro4j_scheduling_delay_seconds_bucket/loom",
+                "coro4j_http_client_requests_active", "coro4j_http_client_requests_queued",
+                "coro4j_http_client_slot_wait_seconds_bucket", "coro4j_http_client_requests_seconds_count",
+                "coro4j_http_client_retries_total");
     }
 
     @Test
