@@ -46,7 +46,7 @@ find_java() {
 
 java=$(find_java)
 echo "bench/report.sh: building the benchmarks; they will run on $java" >&2
-./mvnw -q install -DskipTests -pl bench -am
+./mvnw -q install -Dmaven.test.skip=true -pl bench -am
 
 "$java" -cp bench/target/benchmarks.jar io.coro4j.bench.report.BenchReport \
   --command "bench/report.sh${*:+ $*}" --since "$start" --load-at-start "$load" "$@"

@@ -186,14 +186,31 @@ public final class MarkdownReport {
         return false;
     }
 
+    /**
+     * Classes in the order first measured; within one, the subjects in the order of their pairings,
+     * each baseline right after the first subject judged against it (so that bound and unbound,
+     * coro4j and its baseline, stand side by side), then whatever is left in measured order.
+     */
     private static List<Measurement> ordered(List<Measurement> measured, List<Pairing> pairings) {
         List<String> groups = measured.stream().map(Measurement::group).distinct().toList();
-        List<Measurement> out = new ArrayList<>(measured);
-        out.sort(Comparator.<Measurement>comparingInt(m -> groups.indexOf(m.group()))
+        List<Measurement> sorted = new ArrayList<>(measured);
+        sorted.sort(Comparator.<Measurement>comparingInt(m -> groups.indexOf(m.group()))
                 .thenComparingInt(m -> {
                     Optional<Pairing> p = Baselines.pairingOf(m, pairings);
                     return p.isPresent() ? pairings.indexOf(p.get()) : Integer.MAX_VALUE;
                 }));
+        List<Measurement> out = new ArrayList<>();
+        for (Measurement m : sorted) {
+            if (out.contains(m)) {
+                continue;
+            }
+            out.add(m);
+            Optional<Measurement> b = Baselines.pairingOf(m, pairings).flatMap(p -> p.baselineOf(m, measured));
+            if (b.isPresent() && b.get().group().equals(m.group()) && !out.contains(b.get())
+                    && Baselines.pairingOf(b.get(), pairings).isEmpty()) {
+                out.add(b.get());
+            }
+        }
         return out;
     }
 
