@@ -15,6 +15,7 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -68,9 +69,20 @@ public final class BenchReport {
      * @param iterationMillis the length of each iteration of a time-based benchmark
      * @param params JMH parameters that override the benchmark's defaults
      * @param note how this profile differs from the benchmark's own defaults, for the report's notes
+     * @param alternate {@code null}, or a parameter whose values are run one after the other, each
+     *     in its own JMH run, {@code rounds} times over, so that a drift in the machine's load falls on
+     *     all of them alike; a measurement pools the iterations of its rounds
+     * @param values the values of {@code alternate}, in the order run
+     * @param rounds how many times the values are run in turn
      */
     record Profile(String name, String include, Integer warmups, Integer measurements, Integer iterationMillis,
-            Map<String, String> params, String note) {}
+            Map<String, String> params, String note, String alternate, List<String> values, int rounds) {
+
+        Profile(String name, String include, Integer warmups, Integer measurements, Integer iterationMillis,
+                Map<String, String> params, String note) {
+            this(name, include, warmups, measurements, iterationMillis, params, note, null, List.of(), 1);
+        }
+    }
 
     /** Crowd of a wall-time sleepers shot in the report: a fifth of the benchmark's default, to fit the time box. */
     static final int REPORT_SLEEPERS = 200_000;
@@ -103,11 +115,14 @@ public final class BenchReport {
                             + String.format(Locale.ROOT, "%,d", REPORT_HEAP_SLEEPERS)
                             + " sleep, minus before, per sleeper; the benchmark's default crowd is 200,000),"
                             + " 1 warm-up and 1 measured shot, as the benchmark's defaults."),
-            new Profile("MetricsOverhead", PKG + "MetricsOverheadBenchmark\\.", 3, 8, 500, Map.of(),
-                    "MetricsOverhead: 3 warm-up and 8 measured iterations of 0.5 s; `metrics=prometheus` is a"
-                            + " CoroutineMetrics bound to a PrometheusMeterRegistry, scraped after every"
-                            + " iteration; `metrics=none` binds nothing. Each is its own fork, so its ratio"
-                            + " carries fork-to-fork noise as well."));
+            new Profile("MetricsOverhead", PKG + "MetricsOverheadBenchmark\\.", 3, 4, 500, Map.of(),
+                    "MetricsOverhead: `metrics=prometheus` is a CoroutineMetrics bound to a"
+                            + " PrometheusMeterRegistry, scraped after every iteration; `metrics=none` binds"
+                            + " nothing. Two rounds, each running every benchmark unbound and then bound (one fork"
+                            + " each, 3 warm-up and 4 measured iterations of 0.5 s), so that a drift in load falls"
+                            + " on both; a row pools its two forks (n = 8). Fork-to-fork differences of a few"
+                            + " percent remain in the ratio.",
+                    "metrics", List.of("none", "prometheus"), 2));
 
     public static void main(String[] args) throws Exception {
         Path out = Path.of("bench/REPORT.md");
@@ -159,7 +174,17 @@ public final class BenchReport {
             if (only != null && !only.matcher(p.name()).find()) {
                 continue;
             }
-            measured.addAll(toMeasurements(run(p)));
+            List<RunResult> results = new ArrayList<>();
+            for (int round = 0; round < p.rounds(); round++) {
+                if (p.alternate() == null) {
+                    results.addAll(run(p, Map.of()));
+                } else {
+                    for (String v : p.values()) {
+                        results.addAll(run(p, Map.of(p.alternate(), v)));
+                    }
+                }
+            }
+            measured.addAll(toMeasurements(results));
             if (p.note() != null) {
                 notes.add(p.note());
             }
@@ -193,7 +218,7 @@ public final class BenchReport {
         return args[i];
     }
 
-    private static Collection<RunResult> run(Profile p) throws RunnerException {
+    private static Collection<RunResult> run(Profile p, Map<String, String> moreParams) throws RunnerException {
         ChainedOptionsBuilder o = new OptionsBuilder().include(p.include()).forks(1).shouldFailOnError(false);
         if (p.warmups() != null) {
             o.warmupIterations(p.warmups());
@@ -206,12 +231,18 @@ public final class BenchReport {
             o.measurementTime(TimeValue.milliseconds(p.iterationMillis()));
         }
         p.params().forEach((k, v) -> o.param(k, v));
+        moreParams.forEach((k, v) -> o.param(k, v));
         return new Runner(o.build()).run();
     }
 
-    /** Each result as a measurement: the median of its measured iterations (of a secondary result where {@link Baselines#SECONDARY} says so). */
+    /**
+     * Each benchmark and parameter set as a measurement: the median of its measured iterations (of a
+     * secondary result where {@link Baselines#SECONDARY} says so), pooled over the results that have
+     * the same benchmark and parameters (the rounds of a profile).
+     */
     static List<Measurement> toMeasurements(Collection<RunResult> results) {
-        List<Measurement> out = new ArrayList<>();
+        Map<List<Object>, List<Double>> pooled = new LinkedHashMap<>();
+        Map<List<Object>, String> units = new LinkedHashMap<>();
         for (RunResult r : results) {
             String name = Measurement.shortName(r.getParams().getBenchmark());
             Map<String, String> params = new TreeMap<>();
@@ -219,7 +250,8 @@ public final class BenchReport {
                 params.put(k, r.getParams().getParam(k));
             }
             Baselines.Secondary secondary = Baselines.SECONDARY.get(name);
-            List<Double> values = new ArrayList<>();
+            List<Object> key = List.of(name, params);
+            List<Double> values = pooled.computeIfAbsent(key, k -> new ArrayList<>());
             for (BenchmarkResult br : r.getBenchmarkResults()) {
                 for (IterationResult ir : br.getIterationResults()) {
                     Result<?> res = secondary == null ? ir.getPrimaryResult()
@@ -229,18 +261,23 @@ public final class BenchReport {
                     }
                 }
             }
-            if (values.isEmpty()) {
-                continue;
-            }
-            String unit = secondary == null ? r.getPrimaryResult().getScoreUnit() : secondary.unit();
-            out.add(Measurement.of(name, params, values.stream().mapToDouble(Double::doubleValue).toArray(), unit));
+            units.put(key, secondary == null ? r.getPrimaryResult().getScoreUnit() : secondary.unit());
         }
+        List<Measurement> out = new ArrayList<>();
+        pooled.forEach((key, values) -> {
+            if (!values.isEmpty()) {
+                @SuppressWarnings("unchecked")
+                Map<String, String> params = (Map<String, String>) key.get(1);
+                out.add(Measurement.of((String) key.get(0), params,
+                        values.stream().mapToDouble(Double::doubleValue).toArray(), units.get(key)));
+            }
+        });
         return out;
     }
 
     private static List<String> standardNotes() {
         return List.of(
-                "One fork per benchmark and parameter set. median: the median of the measured iterations (of"
+                "One fork per benchmark and parameter set (two for MetricsOverhead). median: the median of the measured iterations (of"
                         + " the shots, for single-shot benchmarks); min–max (n): the range of the n measured"
                         + " iterations; ratio: this row's median over its baseline's median, both measured in this"
                         + " run. Scores are times or bytes, so lower is better, and a budget is the largest"
@@ -258,16 +295,16 @@ public final class BenchReport {
     }
 
     /**
-     * Notes for the pairings whose subject has no result: a benchmark that failed. Only when every
-     * profile ran; with {@code --only}, most pairings have no result by choice.
+     * Notes for the pairings whose subject has no result although it should have one: a benchmark
+     * that failed. With {@code --only}, only where its baseline was measured (the rest were not
+     * selected).
      */
     private static List<String> missing(List<Measurement> measured, Pattern only) {
         List<String> out = new ArrayList<>();
-        if (only != null) {
-            return out;
-        }
         for (Pairing p : Baselines.PAIRINGS) {
-            if (measured.stream().noneMatch(p::appliesTo)) {
+            boolean selected = only == null
+                    || measured.stream().anyMatch(m -> m.benchmark().equals(p.baseline()));
+            if (selected && measured.stream().noneMatch(p::appliesTo)) {
                 out.add("No result for " + p.subject() + " " + p.when()
                         + ": it failed in this run (see the JMH output).");
             }
