@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmark report: builds bench/target/benchmarks.jar, runs a short profile of every benchmark
-# (io.coro4j.bench.report.BenchReport; about 8 minutes on 2 cores, the build included) and writes
+# (io.coro4j.bench.report.BenchReport; under ten minutes on 2 cores, the build included) and writes
 # bench/REPORT.md and the table between the report markers of README.md.
 #
 #   bench/report.sh                                   # everything

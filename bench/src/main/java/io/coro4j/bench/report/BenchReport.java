@@ -96,7 +96,7 @@ public final class BenchReport {
 
     static final String PKG = "io\\.coro4j\\.bench\\.";
 
-    /** The profiles, in report order; together about six minutes of JMH on a 2-core machine. */
+    /** The profiles, in report order; together three to six minutes of JMH on a loaded 2-core machine. */
     static final List<Profile> PROFILES = List.of(
             new Profile("GeneratorRoundTrip", PKG + "GeneratorRoundTripBenchmark\\.", 3, 5, 500, Map.of(),
                     "GeneratorRoundTrip, SpawnJoin, ChannelPingPong: 3 warm-up and 5 measured iterations of"
