@@ -93,7 +93,8 @@ public final class MarkdownReport {
                 Optional<Measurement> b = p.baselineOf(m, measured);
                 if (b.isPresent()) {
                     baseline = name(b.get(), m.group());
-                    double r = m.median() / b.get().median();
+                    // The verdict goes by the ratio as shown, so that a shown 1.00x never misses a 1.0x budget.
+                    double r = Math.round(m.median() / b.get().median() * 100) / 100.0;
                     ratio = String.format(Locale.ROOT, "%.2fx", r);
                     if (p.budget() != null) {
                         budget = "≤ " + trim(p.budget()) + "x: " + (r <= p.budget() ? "met" : "**missed**");

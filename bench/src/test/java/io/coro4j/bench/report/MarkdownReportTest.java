@@ -44,6 +44,15 @@ class MarkdownReportTest {
     }
 
     @Test
+    void the_budget_verdict_goes_by_the_ratio_as_shown() {
+        List<Measurement> measured = List.of(
+                m("SpawnJoin.coro4j", Map.of("scheduler", "threadpool"), 100.4),
+                m("SpawnJoin.virtualThreads", Map.of(), 100));
+        assertThat(row(MarkdownReport.table(measured, Baselines.PAIRINGS), "| SpawnJoin.coro4j |"))
+                .endsWith("| 1.00x | ≤ 1.0x: met |");
+    }
+
+    @Test
     void metrics_bound_is_divided_by_unbound_on_the_same_scheduler() {
         List<Measurement> measured = List.of(
                 m("MetricsOverhead.generator", Map.of("scheduler", "loom", "metrics", "none"), 400),
