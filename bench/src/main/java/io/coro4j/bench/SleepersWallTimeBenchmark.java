@@ -27,7 +27,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * the heap each costs while it sleeps. Single shots: one invocation is the whole crowd, and each
  * takes seconds, so the defaults are few shots (wall time: one warm-up, three measured; heap: one
  * and one): repeat a run, or give the wall-time benchmarks {@code -i 5 -f 2}, before trusting a
- * ratio.
+ * ratio. {@code -p sleepers=N} changes the wall-time crowd ({@link WallCrowd}), {@code -p heapSleepers=N}
+ * the heap one ({@link HeapCrowd}).
  *
  * <table>
  *   <tr><th>benchmark</th><th>measures</th><th>compare with</th></tr>
@@ -59,7 +60,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(value = 1, jvmArgsAppend = {"--add-exports", "java.base/jdk.internal.vm=ALL-UNNAMED", "-Xms4g", "-Xmx4g"})
 public class SleepersWallTimeBenchmark {
 
-    /** Concurrent sleepers per shot. */
+    /** Concurrent sleepers per wall-time shot by default ({@link WallCrowd}). */
     static final int SLEEPERS = 1_000_000;
     static final int NAP_MILLIS = 10;
     static final Duration NAP = Duration.ofMillis(NAP_MILLIS);
@@ -73,29 +74,41 @@ public class SleepersWallTimeBenchmark {
         return null;
     }
 
-    /** Wall time for {@value #SLEEPERS} tasks sleeping {@value #NAP_MILLIS} ms at once. */
+    /**
+     * How many sleepers a wall-time shot spawns: {@value #SLEEPERS} unless {@code -p sleepers=N} says
+     * otherwise (the benchmark report uses a smaller crowd to fit its time box).
+     */
+    @State(Scope.Thread)
+    public static class WallCrowd {
+        @Param({"1000000"})
+        public int sleepers;
+    }
+
+    /** Wall time for {@code sleepers} (default {@value #SLEEPERS}) tasks sleeping {@value #NAP_MILLIS} ms at once. */
     @Benchmark
-    public int sleepers(SleeperState s) {
+    public int sleepers(SleeperState s, WallCrowd crowd) {
+        int n = crowd.sleepers;
         return Coro.run(s.instance, () -> {
-            for (int i = 0; i < SLEEPERS; i++) {
+            for (int i = 0; i < n; i++) {
                 Coro.spawn(SleepersWallTimeBenchmark::nap);
             }
-            return SLEEPERS; // the main task's group waits for every sleeper before Coro.run returns
+            return n; // the main task's group waits for every sleeper before Coro.run returns
         });
     }
 
-    /** Baseline of {@code sleepers}: {@value #SLEEPERS} virtual threads sleeping {@value #NAP_MILLIS} ms at once. */
+    /** Baseline of {@code sleepers}: as many virtual threads sleeping {@value #NAP_MILLIS} ms at once. */
     @Benchmark
-    public int virtualThreadSleepers() throws Exception {
+    public int virtualThreadSleepers(WallCrowd crowd) throws Exception {
+        int n = crowd.sleepers;
         return GeneratorRoundTripBenchmark.inVirtualThread(() -> {
-            Thread[] threads = new Thread[SLEEPERS];
-            for (int i = 0; i < SLEEPERS; i++) {
+            Thread[] threads = new Thread[n];
+            for (int i = 0; i < n; i++) {
                 threads[i] = Thread.ofVirtual().start(SleepersWallTimeBenchmark::threadNap);
             }
             for (Thread t : threads) {
                 t.join();
             }
-            return SLEEPERS;
+            return n;
         });
     }
 
