@@ -18,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
 
 /**
  * asyncio on the JVM: the entry point ({@link #run}), tasks ({@link #spawn}), waiting
@@ -94,7 +95,8 @@ public final class Coro {
      */
     public static <T> Task<T> spawn(Callable<T> body) {
         Task.requireNonNullArg(body, "body");
-        return Task.require("Coro.spawn").ownGroup.spawn(body);
+        Task<?> caller = Task.require("Coro.spawn");
+        return caller.ownGroup().spawn(body, caller);
     }
 
     /** Throws {@link CancellationException} if the current task is cancelled; otherwise does nothing. */
@@ -123,15 +125,33 @@ public final class Coro {
             yieldNow();
             return;
         }
-        AtomicBoolean fired = new AtomicBoolean();
-        Timeout timer = t.scheduler.schedule(() -> {
-            fired.set(true);
-            t.wake();
-        }, nanos, TimeUnit.NANOSECONDS);
+        Alarm alarm = new Alarm(t);
+        Timeout timer = t.scheduler.schedule(alarm, nanos, TimeUnit.NANOSECONDS);
         try {
-            t.suspendUntil(fired::get);
+            t.suspendUntil(alarm);
         } finally {
             timer.cancel();
+        }
+    }
+
+    /** A sleep's timer action and wake-up condition in one object: a sleeper keeps few bytes while suspended. */
+    private static final class Alarm implements Runnable, BooleanSupplier {
+        private final Task<?> task;
+        private volatile boolean fired;
+
+        Alarm(Task<?> task) {
+            this.task = task;
+        }
+
+        @Override
+        public void run() {
+            fired = true;
+            task.wake();
+        }
+
+        @Override
+        public boolean getAsBoolean() {
+            return fired;
         }
     }
 
@@ -201,7 +221,7 @@ public final class Coro {
         Task.requireNonNullArg(body, "body");
         Task<?> t = Task.require(what);
         Task.CancelScope scope = new Task.CancelScope(false);
-        t.scopes.add(scope);
+        t.pushScope(scope);
         Timeout timer = t.scheduler.schedule(() -> {
             scope.cancelled = true;
             t.wake();
@@ -218,7 +238,7 @@ public final class Coro {
             throw new TimeoutExceededException(timeout);
         } finally {
             timer.cancel();
-            t.scopes.remove(t.scopes.lastIndexOf(scope));
+            t.popScope(scope);
         }
     }
 
@@ -240,7 +260,7 @@ public final class Coro {
         Task.requireNonNullArg(body, "body");
         Task<?> t = Task.require(what);
         TaskGroup g = new TaskGroup(t, supervisor, true);
-        t.scopes.add(g.scope);
+        t.pushScope(g.scope);
         R value = null;
         Throwable failure = null;
         try {
@@ -251,7 +271,7 @@ public final class Coro {
             }
             failure = g.finish(failure);
         } finally {
-            t.scopes.remove(t.scopes.lastIndexOf(g.scope));
+            t.popScope(g.scope);
         }
         if (failure != null) {
             throw Coro.<Exception>sneaky(failure);
