@@ -38,11 +38,11 @@ public final class TaskGroup {
     private final boolean explicit;
     final Task.CancelScope scope = new Task.CancelScope(false);
     /**
-     * Running children, so they can be cancelled; a finished child is removed at once, so a
-     * long-lived task that spawns children forever keeps only the running ones. Allocated at the
-     * first spawn: most tasks spawn nothing.
+     * Running children, so they can be cancelled: a doubly linked list through
+     * {@link Task#prevSibling}/{@link Task#nextSibling}, newest first. A finished child is unlinked at
+     * once (O(1)), so a long-lived task that spawns children forever keeps only the running ones.
      */
-    private Set<Task<?>> children;
+    private Task<?> children;
     /** Failed children in the order they failed, with their failures; allocated at the first failure. */
     private Map<Task<?>, Throwable> failures;
     private int running;
@@ -64,7 +64,11 @@ public final class TaskGroup {
      */
     public <T> Task<T> spawn(Callable<T> body) {
         Task.requireNonNullArg(body, "body");
-        Task<?> caller = Task.current();
+        return spawn(body, Task.current());
+    }
+
+    /** {@link #spawn(Callable)} by {@code caller}, the current task (or null outside one). */
+    <T> Task<T> spawn(Callable<T> body, Task<?> caller) {
         var context = caller != null ? caller.context : owner.context;
         Task<T> child = new Task<>(owner.scheduler, body, this, context);
         synchronized (this) {
@@ -72,10 +76,7 @@ public final class TaskGroup {
                 throw new IllegalStateException("this task group has closed: spawn into a group only while it is open"
                         + " (inside its body, or from its children)");
             }
-            if (children == null) {
-                children = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
-            }
-            children.add(child);
+            link(child);
             running++;
             if (childrenCancelled) {
                 child.cancel();
@@ -85,12 +86,36 @@ public final class TaskGroup {
             child.start();
         } catch (RejectedExecutionException e) {
             synchronized (this) {
-                children.remove(child);
+                unlink(child);
                 running--;
             }
             throw e;
         }
         return child;
+    }
+
+    private void link(Task<?> child) {
+        Task<?> head = children;
+        child.nextSibling = head;
+        if (head != null) {
+            head.prevSibling = child;
+        }
+        children = child;
+    }
+
+    private void unlink(Task<?> child) {
+        Task<?> prev = child.prevSibling;
+        Task<?> next = child.nextSibling;
+        if (next != null) {
+            next.prevSibling = prev;
+        }
+        if (prev != null) {
+            prev.nextSibling = next;
+        } else if (children == child) {
+            children = next;
+        }
+        child.prevSibling = null;
+        child.nextSibling = null;
     }
 
     /** Whether this is a supervisor group. */
@@ -101,9 +126,10 @@ public final class TaskGroup {
     /** Called on the child's fiber when it has finished. */
     void childDone(Task<?> child, Throwable failure) {
         boolean cancelSiblings = false;
+        boolean last;
         synchronized (this) {
-            running--;
-            children.remove(child);
+            last = --running == 0;
+            unlink(child);
             if (failure != null && !(failure instanceof CancellationException)) {
                 if (failures == null) {
                     failures = new java.util.LinkedHashMap<>();
@@ -116,14 +142,21 @@ public final class TaskGroup {
             scope.cancelled = true;
             cancelChildren();
         }
-        owner.wake();
+        // The owner waits for the group only when it closes (for the last child) or to see the
+        // cancellation above; a join of one child registers its own wake-up.
+        if (last || cancelSiblings) {
+            owner.wake();
+        }
     }
 
     private void cancelChildren() {
         List<Task<?>> snapshot;
         synchronized (this) {
             childrenCancelled = true;
-            snapshot = children == null ? List.of() : List.copyOf(children);
+            snapshot = new ArrayList<>(running);
+            for (Task<?> c = children; c != null; c = c.nextSibling) {
+                snapshot.add(c);
+            }
         }
         for (Task<?> c : snapshot) {
             c.cancel();
@@ -150,10 +183,11 @@ public final class TaskGroup {
             }
             owner.suspendUninterruptiblyUntil(() -> allDone() || (!childrenCancelled && owner.cancellationPending()));
         }
-        List<Throwable> childFailures = new ArrayList<>();
+        List<Throwable> childFailures = List.of();
         synchronized (this) {
             closed = true;
             if (failures != null) {
+                childFailures = new ArrayList<>();
                 for (Map.Entry<Task<?>, Throwable> e : failures.entrySet()) {
                     if (!supervisor || !e.getKey().retrieved) {
                         childFailures.add(e.getValue());
@@ -165,6 +199,9 @@ public final class TaskGroup {
         if (primary == null && bodyFailure != null && childFailures.isEmpty()) {
             // Our scope was cancelled from outside the group (an enclosing scope): keep the signal.
             primary = bodyFailure;
+        }
+        if (childFailures.isEmpty()) {
+            return primary; // the common case: allocate nothing
         }
         Set<Throwable> seen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
         for (Throwable f : childFailures) {
