@@ -48,8 +48,9 @@ import org.jctools.queues.MpmcUnboundedXaddArrayQueue;
  * within seconds under C2 when fibers migrated. With a fixed home, a fiber only ever sees its own
  * carrier; the cost is that started fibers are not rebalanced, only new ones.
  *
- * <p>A carrier takes work from its inbox, its local queue and the global queue, starting with
- * each in turn so that none starves the others, then steals. With N = 1 this is a
+ * <p>A carrier takes work from its inbox first (finishing started fibers keeps few in flight),
+ * then its local queue and the global queue, then steals; one pick in 16 starts with the queues of
+ * new fibers, so that fibers that keep yielding cannot starve them. With N = 1 this is a
  * single-threaded event loop; fibers started from it run in FIFO order.
  *
  * <h2>Idle carriers</h2>
