@@ -1,5 +1,6 @@
 package io.coro4j;
 
+import io.coro4j.spi.Fiber;
 import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.Timeout;
 import java.time.Duration;
@@ -18,7 +19,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.BooleanSupplier;
 
 /**
  * asyncio on the JVM: the entry point ({@link #run}), tasks ({@link #spawn}), waiting
@@ -125,33 +125,17 @@ public final class Coro {
             yieldNow();
             return;
         }
-        Alarm alarm = new Alarm(t);
-        Timeout timer = t.scheduler.schedule(alarm, nanos, TimeUnit.NANOSECONDS);
-        try {
-            t.suspendUntil(alarm);
-        } finally {
-            timer.cancel();
-        }
-    }
-
-    /** A sleep's timer action and wake-up condition in one object: a sleeper keeps few bytes while suspended. */
-    private static final class Alarm implements Runnable, BooleanSupplier {
-        private final Task<?> task;
-        private volatile boolean fired;
-
-        Alarm(Task<?> task) {
-            this.task = task;
-        }
-
-        @Override
-        public void run() {
-            fired = true;
-            task.wake();
-        }
-
-        @Override
-        public boolean getAsBoolean() {
-            return fired;
+        // A timed park per round (the scheduler's timer, or a virtual thread's own parkNanos on
+        // loom), re-checking the clock, so that a wake-up for another reason never ends it early.
+        long deadline = System.nanoTime() + Math.min(nanos, Long.MAX_VALUE >> 1);
+        Fiber f = t.fiber();
+        while (true) {
+            t.checkCancelled();
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return;
+            }
+            f.parkNanos(left);
         }
     }
 
