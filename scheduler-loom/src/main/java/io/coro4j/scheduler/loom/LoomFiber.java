@@ -50,9 +50,9 @@ final class LoomFiber implements Fiber {
         }
         waiter = Thread.currentThread();
         if (permit == 0) {
-            scheduler.suspensions.increment();
+            scheduler.suspensions.incrementAndGet();
             LockSupport.park(this);
-            scheduler.resumptions.increment();
+            scheduler.resumptions.incrementAndGet();
         }
         waiter = null;
         permit = 0;
@@ -70,9 +70,9 @@ final class LoomFiber implements Fiber {
         }
         waiter = Thread.currentThread();
         if (permit == 0) {
-            scheduler.suspensions.increment();
+            scheduler.suspensions.incrementAndGet();
             LockSupport.parkNanos(this, nanos);
-            scheduler.resumptions.increment();
+            scheduler.resumptions.incrementAndGet();
         }
         waiter = null;
         permit = 0;
