@@ -112,6 +112,23 @@ public final class Task<T> implements Future<T> {
         this.id = IDS.incrementAndGet();
     }
 
+    /** The head of a task group's circular list of children: never runs, and links to itself. */
+    static Task<?> sentinel() {
+        Task<?> t = new Task<>(null, null, null, null, 0);
+        t.prevSibling = t;
+        t.nextSibling = t;
+        return t;
+    }
+
+    private Task(Scheduler scheduler, Callable<T> body, TaskGroup parentGroup, Map<CoroutineLocal<?>, Object> context,
+                 int id) {
+        this.scheduler = scheduler;
+        this.body = body;
+        this.parentGroup = parentGroup;
+        this.context = context;
+        this.id = id;
+    }
+
     /** The group {@link Coro#spawn} spawns into, made on first use. Own fiber only. */
     TaskGroup ownGroup() {
         TaskGroup g = ownGroup;

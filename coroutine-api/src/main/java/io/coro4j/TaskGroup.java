@@ -38,9 +38,14 @@ public final class TaskGroup {
     private final boolean explicit;
     final Task.CancelScope scope = new Task.CancelScope(false);
     /**
-     * Running children, so they can be cancelled: a doubly linked list through
-     * {@link Task#prevSibling}/{@link Task#nextSibling}, newest first. A finished child is unlinked at
-     * once (O(1)), so a long-lived task that spawns children forever keeps only the running ones.
+     * Running children, so they can be cancelled: a circular doubly linked list through
+     * {@link Task#prevSibling}/{@link Task#nextSibling}, newest first after this head (a sentinel,
+     * made at the first spawn). A finished child is unlinked at once (O(1)), so a long-lived task
+     * that spawns children forever keeps only the running ones. Linking and unlinking have no
+     * branches on purpose: a child unlinks itself at its end, in a frame compiled while it ran
+     * and possibly suspended since; a branch C2 had pruned as never taken would deoptimize every
+     * such frame once the branch is taken (tens of thousands of deoptimizations when a million
+     * sleepers began to finish out of order).
      */
     private Task<?> children;
     /** Failed children in the order they failed, with their failures; allocated at the first failure. */
@@ -96,24 +101,22 @@ public final class TaskGroup {
 
     private void link(Task<?> child) {
         Task<?> head = children;
-        child.nextSibling = head;
-        if (head != null) {
-            head.prevSibling = child;
+        if (head == null) {
+            children = head = Task.sentinel();
         }
-        children = child;
+        Task<?> first = head.nextSibling;
+        child.prevSibling = head;
+        child.nextSibling = first;
+        first.prevSibling = child;
+        head.nextSibling = child;
     }
 
-    private void unlink(Task<?> child) {
+    /** Unlinks a linked child. */
+    private static void unlink(Task<?> child) {
         Task<?> prev = child.prevSibling;
         Task<?> next = child.nextSibling;
-        if (next != null) {
-            next.prevSibling = prev;
-        }
-        if (prev != null) {
-            prev.nextSibling = next;
-        } else if (children == child) {
-            children = next;
-        }
+        next.prevSibling = prev;
+        prev.nextSibling = next;
         child.prevSibling = null;
         child.nextSibling = null;
     }
@@ -154,7 +157,8 @@ public final class TaskGroup {
         synchronized (this) {
             childrenCancelled = true;
             snapshot = new ArrayList<>(running);
-            for (Task<?> c = children; c != null; c = c.nextSibling) {
+            Task<?> head = children;
+            for (Task<?> c = head == null ? null : head.nextSibling; c != head; c = c.nextSibling) {
                 snapshot.add(c);
             }
         }
