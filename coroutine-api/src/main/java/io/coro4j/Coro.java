@@ -1,5 +1,6 @@
 package io.coro4j;
 
+import io.coro4j.spi.Fiber;
 import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.Timeout;
 import java.time.Duration;
@@ -15,7 +16,6 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -94,7 +94,8 @@ public final class Coro {
      */
     public static <T> Task<T> spawn(Callable<T> body) {
         Task.requireNonNullArg(body, "body");
-        return Task.require("Coro.spawn").ownGroup.spawn(body);
+        Task<?> caller = Task.require("Coro.spawn");
+        return caller.ownGroup().spawn(body, caller);
     }
 
     /** Throws {@link CancellationException} if the current task is cancelled; otherwise does nothing. */
@@ -123,15 +124,17 @@ public final class Coro {
             yieldNow();
             return;
         }
-        AtomicBoolean fired = new AtomicBoolean();
-        Timeout timer = t.scheduler.schedule(() -> {
-            fired.set(true);
-            t.wake();
-        }, nanos, TimeUnit.NANOSECONDS);
-        try {
-            t.suspendUntil(fired::get);
-        } finally {
-            timer.cancel();
+        // A timed park per round (the scheduler's timer, or a virtual thread's own parkNanos on
+        // loom), re-checking the clock, so that a wake-up for another reason never ends it early.
+        long deadline = System.nanoTime() + Math.min(nanos, Long.MAX_VALUE >> 1);
+        Fiber f = t.fiber();
+        while (true) {
+            t.checkCancelled();
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return;
+            }
+            f.parkNanos(left);
         }
     }
 
@@ -201,7 +204,7 @@ public final class Coro {
         Task.requireNonNullArg(body, "body");
         Task<?> t = Task.require(what);
         Task.CancelScope scope = new Task.CancelScope(false);
-        t.scopes.add(scope);
+        t.pushScope(scope);
         Timeout timer = t.scheduler.schedule(() -> {
             scope.cancelled = true;
             t.wake();
@@ -218,7 +221,7 @@ public final class Coro {
             throw new TimeoutExceededException(timeout);
         } finally {
             timer.cancel();
-            t.scopes.remove(t.scopes.lastIndexOf(scope));
+            t.popScope(scope);
         }
     }
 
@@ -240,7 +243,7 @@ public final class Coro {
         Task.requireNonNullArg(body, "body");
         Task<?> t = Task.require(what);
         TaskGroup g = new TaskGroup(t, supervisor, true);
-        t.scopes.add(g.scope);
+        t.pushScope(g.scope);
         R value = null;
         Throwable failure = null;
         try {
@@ -251,7 +254,7 @@ public final class Coro {
             }
             failure = g.finish(failure);
         } finally {
-            t.scopes.remove(t.scopes.lastIndexOf(g.scope));
+            t.popScope(g.scope);
         }
         if (failure != null) {
             throw Coro.<Exception>sneaky(failure);

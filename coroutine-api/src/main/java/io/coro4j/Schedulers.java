@@ -109,14 +109,30 @@ public final class Schedulers {
 
     /** The fiber the caller runs in, of any discovered scheduler; {@code null} outside fibers. */
     public static Fiber currentFiber() {
-        for (SchedulerProvider p : providers()) {
-            Fiber f = p.currentFiber();
+        SchedulerProvider hint = lastFound; // racy, but any value is correct: it only orders the look-ups
+        if (hint != null) {
+            Fiber f = hint.currentFiber();
             if (f != null) {
                 return f;
             }
         }
+        for (SchedulerProvider p : providers()) {
+            if (p != hint) {
+                Fiber f = p.currentFiber();
+                if (f != null) {
+                    lastFound = p;
+                    return f;
+                }
+            }
+        }
         return null;
     }
+
+    /**
+     * The provider whose fiber {@link #currentFiber()} found last: asked first next time, so that
+     * with several providers on the classpath a look-up inside a fiber usually asks only one.
+     */
+    private static SchedulerProvider lastFound;
 
     /** The scheduler of the fiber the caller runs in, else {@link #defaultScheduler()}. */
     public static Scheduler current() {

@@ -49,8 +49,14 @@ public final class Task<T> implements Future<T> {
     private final Callable<T> body;
     private final int id;
     final TaskGroup parentGroup;
-    /** The children this task spawns outside any explicit group. */
-    final TaskGroup ownGroup;
+    /**
+     * The children this task spawns outside any explicit group; made by the task's own fiber at its
+     * first {@link Coro#spawn} (most tasks spawn nothing), read by others only through the children.
+     */
+    private TaskGroup ownGroup;
+    /** Siblings in {@link #parentGroup}'s list of running children; guarded by that group's lock. */
+    Task<?> prevSibling;
+    Task<?> nextSibling;
     final CompletableFuture<T> result = new CompletableFuture<>();
     private volatile boolean cancelRequested;
     private volatile Fiber fiber;
@@ -58,9 +64,9 @@ public final class Task<T> implements Future<T> {
     volatile boolean retrieved;
     /**
      * Cancel scopes opened by this task's body (timeouts, explicit groups), innermost last; own
-     * fiber only. The own group's scope is checked first and not kept here.
+     * fiber only; null until the first is opened. The own group's scope is checked first and not kept here.
      */
-    final List<CancelScope> scopes = new ArrayList<>(0);
+    private List<CancelScope> scopes;
     /** This task's suspension primitive, for io.coro4j's own packages; made on first use, by the task itself. */
     private io.coro4j.internal.TaskHandle handle;
 
@@ -104,7 +110,45 @@ public final class Task<T> implements Future<T> {
         this.parentGroup = parentGroup;
         this.context = context;
         this.id = IDS.incrementAndGet();
-        this.ownGroup = new TaskGroup(this, true, false);
+    }
+
+    /** The head of a task group's circular list of children: never runs, and links to itself. */
+    static Task<?> sentinel() {
+        Task<?> t = new Task<>(null, null, null, null, 0);
+        t.prevSibling = t;
+        t.nextSibling = t;
+        return t;
+    }
+
+    private Task(Scheduler scheduler, Callable<T> body, TaskGroup parentGroup, Map<CoroutineLocal<?>, Object> context,
+                 int id) {
+        this.scheduler = scheduler;
+        this.body = body;
+        this.parentGroup = parentGroup;
+        this.context = context;
+        this.id = id;
+    }
+
+    /** The group {@link Coro#spawn} spawns into, made on first use. Own fiber only. */
+    TaskGroup ownGroup() {
+        TaskGroup g = ownGroup;
+        if (g == null) {
+            ownGroup = g = new TaskGroup(this, true, false);
+        }
+        return g;
+    }
+
+    /** Opens a cancel scope (innermost). Own fiber only. */
+    void pushScope(CancelScope scope) {
+        if (scopes == null) {
+            scopes = new ArrayList<>(2);
+        }
+        scopes.add(scope);
+    }
+
+    /** Closes {@code scope}, the innermost one of its kind still open. Own fiber only. */
+    void popScope(CancelScope scope) {
+        scopes.remove(scopes.lastIndexOf(scope));
     }
 
     /** The task the calling code runs in, or {@code null} outside any task. */
@@ -138,7 +182,10 @@ public final class Task<T> implements Future<T> {
         } catch (Throwable t) {
             failure = t;
         }
-        failure = ownGroup.finish(failure);
+        TaskGroup own = ownGroup;
+        if (own != null) {
+            failure = own.finish(failure);
+        }
         scheduler.taskCounters().recordEnded(failure);
         if (failure == null) {
             result.complete(value);
@@ -176,7 +223,8 @@ public final class Task<T> implements Future<T> {
             throw new IllegalStateException("a task cannot join itself: it would wait forever (" + name() + ")");
         }
         retrieved = true;
-        if (caller != null) {
+        if (caller != null && !result.isDone()) {
+            whenDone(caller::wake);
             caller.suspendUntil(result::isDone);
         }
         return outcome();
@@ -291,24 +339,32 @@ public final class Task<T> implements Future<T> {
         if (cancelRequested) {
             throw new CancellationException("task " + name() + " was cancelled");
         }
-        if (ownGroup.scope.cancelled) {
-            throw new ScopeCancelledException(ownGroup.scope);
+        TaskGroup own = ownGroup;
+        if (own != null && own.scope.cancelled) {
+            throw new ScopeCancelledException(own.scope);
         }
-        for (CancelScope s : scopes) {
-            if (s.cancelled && !s.shielded) {
-                throw new ScopeCancelledException(s);
+        List<CancelScope> open = scopes;
+        if (open != null) {
+            for (CancelScope s : open) {
+                if (s.cancelled && !s.shielded) {
+                    throw new ScopeCancelledException(s);
+                }
             }
         }
     }
 
     /** Whether a cancellation would be raised at a suspension point now. */
     boolean cancellationPending() {
-        if (cancelRequested || ownGroup.scope.cancelled) {
+        TaskGroup own = ownGroup;
+        if (cancelRequested || (own != null && own.scope.cancelled)) {
             return true;
         }
-        for (CancelScope s : scopes) {
-            if (s.cancelled && !s.shielded) {
-                return true;
+        List<CancelScope> open = scopes;
+        if (open != null) {
+            for (CancelScope s : open) {
+                if (s.cancelled && !s.shielded) {
+                    return true;
+                }
             }
         }
         return false;

@@ -38,11 +38,16 @@ public final class TaskGroup {
     private final boolean explicit;
     final Task.CancelScope scope = new Task.CancelScope(false);
     /**
-     * Running children, so they can be cancelled; a finished child is removed at once, so a
-     * long-lived task that spawns children forever keeps only the running ones. Allocated at the
-     * first spawn: most tasks spawn nothing.
+     * Running children, so they can be cancelled: a circular doubly linked list through
+     * {@link Task#prevSibling}/{@link Task#nextSibling}, newest first after this head (a sentinel,
+     * made at the first spawn). A finished child is unlinked at once (O(1)), so a long-lived task
+     * that spawns children forever keeps only the running ones. Linking and unlinking have no
+     * branches on purpose: a child unlinks itself at its end, in a frame compiled while it ran
+     * and possibly suspended since; a branch C2 had pruned as never taken would deoptimize every
+     * such frame once the branch is taken (tens of thousands of deoptimizations when a million
+     * sleepers began to finish out of order).
      */
-    private Set<Task<?>> children;
+    private Task<?> children;
     /** Failed children in the order they failed, with their failures; allocated at the first failure. */
     private Map<Task<?>, Throwable> failures;
     private int running;
@@ -64,7 +69,11 @@ public final class TaskGroup {
      */
     public <T> Task<T> spawn(Callable<T> body) {
         Task.requireNonNullArg(body, "body");
-        Task<?> caller = Task.current();
+        return spawn(body, Task.current());
+    }
+
+    /** {@link #spawn(Callable)} by {@code caller}, the current task (or null outside one). */
+    <T> Task<T> spawn(Callable<T> body, Task<?> caller) {
         var context = caller != null ? caller.context : owner.context;
         Task<T> child = new Task<>(owner.scheduler, body, this, context);
         synchronized (this) {
@@ -72,10 +81,7 @@ public final class TaskGroup {
                 throw new IllegalStateException("this task group has closed: spawn into a group only while it is open"
                         + " (inside its body, or from its children)");
             }
-            if (children == null) {
-                children = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
-            }
-            children.add(child);
+            link(child);
             running++;
             if (childrenCancelled) {
                 child.cancel();
@@ -85,12 +91,34 @@ public final class TaskGroup {
             child.start();
         } catch (RejectedExecutionException e) {
             synchronized (this) {
-                children.remove(child);
+                unlink(child);
                 running--;
             }
             throw e;
         }
         return child;
+    }
+
+    private void link(Task<?> child) {
+        Task<?> head = children;
+        if (head == null) {
+            children = head = Task.sentinel();
+        }
+        Task<?> first = head.nextSibling;
+        child.prevSibling = head;
+        child.nextSibling = first;
+        first.prevSibling = child;
+        head.nextSibling = child;
+    }
+
+    /** Unlinks a linked child. */
+    private static void unlink(Task<?> child) {
+        Task<?> prev = child.prevSibling;
+        Task<?> next = child.nextSibling;
+        next.prevSibling = prev;
+        prev.nextSibling = next;
+        child.prevSibling = null;
+        child.nextSibling = null;
     }
 
     /** Whether this is a supervisor group. */
@@ -101,9 +129,10 @@ public final class TaskGroup {
     /** Called on the child's fiber when it has finished. */
     void childDone(Task<?> child, Throwable failure) {
         boolean cancelSiblings = false;
+        boolean last;
         synchronized (this) {
-            running--;
-            children.remove(child);
+            last = --running == 0;
+            unlink(child);
             if (failure != null && !(failure instanceof CancellationException)) {
                 if (failures == null) {
                     failures = new java.util.LinkedHashMap<>();
@@ -116,14 +145,22 @@ public final class TaskGroup {
             scope.cancelled = true;
             cancelChildren();
         }
-        owner.wake();
+        // The owner waits for the group only when it closes (for the last child) or to see the
+        // cancellation above; a join of one child registers its own wake-up.
+        if (last || cancelSiblings) {
+            owner.wake();
+        }
     }
 
     private void cancelChildren() {
         List<Task<?>> snapshot;
         synchronized (this) {
             childrenCancelled = true;
-            snapshot = children == null ? List.of() : List.copyOf(children);
+            snapshot = new ArrayList<>(running);
+            Task<?> head = children;
+            for (Task<?> c = head == null ? null : head.nextSibling; c != head; c = c.nextSibling) {
+                snapshot.add(c);
+            }
         }
         for (Task<?> c : snapshot) {
             c.cancel();
@@ -150,10 +187,11 @@ public final class TaskGroup {
             }
             owner.suspendUninterruptiblyUntil(() -> allDone() || (!childrenCancelled && owner.cancellationPending()));
         }
-        List<Throwable> childFailures = new ArrayList<>();
+        List<Throwable> childFailures = List.of();
         synchronized (this) {
             closed = true;
             if (failures != null) {
+                childFailures = new ArrayList<>();
                 for (Map.Entry<Task<?>, Throwable> e : failures.entrySet()) {
                     if (!supervisor || !e.getKey().retrieved) {
                         childFailures.add(e.getValue());
@@ -165,6 +203,9 @@ public final class TaskGroup {
         if (primary == null && bodyFailure != null && childFailures.isEmpty()) {
             // Our scope was cancelled from outside the group (an enclosing scope): keep the signal.
             primary = bodyFailure;
+        }
+        if (childFailures.isEmpty()) {
+            return primary; // the common case: allocate nothing
         }
         Set<Throwable> seen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
         for (Throwable f : childFailures) {

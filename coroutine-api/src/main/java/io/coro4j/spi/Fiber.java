@@ -27,6 +27,29 @@ public interface Fiber {
     void park();
 
     /**
+     * {@link #park()}, but returns, at the latest, once {@code nanos} have passed (never earlier on
+     * the timeout's account; like {@code park}, it may return early, spuriously or for an
+     * {@link #unpark()}). Callers re-check their condition and the time in a loop.
+     *
+     * <p>The default schedules an {@link #unpark()} with the scheduler's {@link Scheduler#schedule}
+     * timer, parks, and cancels the timer; a scheduler with a cheaper timed park of its own (a
+     * virtual thread's {@code LockSupport.parkNanos}) overrides it.
+     *
+     * @throws IllegalStateException as {@link #park()}
+     */
+    default void parkNanos(long nanos) {
+        if (nanos <= 0) {
+            return;
+        }
+        Timeout timer = scheduler().schedule(this::unpark, nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        try {
+            park();
+        } finally {
+            timer.cancel();
+        }
+    }
+
+    /**
      * Lets other runnable fibers run, then continues; the permit is left as it is.
      *
      * @throws IllegalStateException if the caller is not this fiber

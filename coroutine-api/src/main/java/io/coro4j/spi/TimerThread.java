@@ -1,23 +1,109 @@
 package io.coro4j.spi;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * A ready implementation of {@link Scheduler#schedule} for scheduler implementers: one platform
- * thread named {@code coro4j-<scheduler name>-timer} runs the actions from a delay queue
- * ({@link ScheduledThreadPoolExecutor}, O(log n) per timer; cancelled timers are removed at once,
- * so a million cancelled timeouts do not pile up).
+ * thread named {@code coro4j-<scheduler name>-timer} runs the actions from a hierarchical timing
+ * wheel. Any thread may {@link #schedule} and cancel; only the timer thread touches the wheel.
  *
- * <p>Thread-safe. {@link #terminate()} stops the thread and waits for it to end.
+ * <h2>Structure</h2>
+ * Time is cut into ticks of {@value #TICK_NANOS} ns (about a millisecond) counted from the
+ * timer's creation. A timer's tick is its deadline rounded <em>up</em> to a tick, and the thread
+ * runs a tick's timers only once the clock has passed the tick's start, so a timer never fires
+ * early, and fires at most about one tick (plus the thread's wake-up latency) late. Three levels,
+ * as in the Linux kernel's timer wheel:
+ * <ul>
+ *   <li>{@link #near}: one slot per tick of the current block of 1024 ticks (about a second);</li>
+ *   <li>{@link #mid}: one slot per block of the current super-block of 1024 blocks (about 18
+ *       minutes); a slot is moved into {@code near} when its block begins;</li>
+ *   <li>{@link #far}: one list for everything later, sorted out again when a super-block begins.</li>
+ * </ul>
+ * A timer is moved at most twice before it fires (never, if it is due within the current block),
+ * so scheduling, cancelling and firing are O(1) each; the wheel is intrusive (the timer node is the
+ * list node, and the {@link Timeout} returned), so a timer costs one object.
+ *
+ * <h2>Hand-over</h2>
+ * {@link #schedule} pushes the new node on {@link #inbox}, a lock-free intrusive stack (a CAS per
+ * push; the thread takes the whole stack with one exchange), and unparks the thread only if it
+ * sleeps past the new deadline ({@link #wakeAt}; a Dekker handshake: the thread publishes when it
+ * will wake, then looks at the inbox once more before parking; a producer pushes, then reads that
+ * time, so one of them sees the other). A cancelled node is pushed on {@link #cancelled} and
+ * unlinked by the thread at its next wake-up, which comes at least once per block while any timer
+ * is pending: a million cancelled timeouts are gone within about a second, whatever their delay.
+ * While timers are pending the thread sleeps until the next tick that has any, or to the next
+ * block; with none, until a producer wakes it.
+ *
+ * <p>Actions run on the timer thread, one after the other, in tick order (timers of one tick in
+ * no particular order). An action that throws is reported to the timer thread's uncaught
+ * exception handler and the thread goes on. {@link #terminate()} stops the thread, drops pending
+ * timers and waits for it to end.
  */
 public final class TimerThread {
 
+    /** Nanoseconds per tick: 2^20, about 1.05 ms. */
+    static final long TICK_NANOS = 1L << 20;
+    private static final int TICK_SHIFT = 20;
+    private static final int LEVEL_BITS = 10;
+    private static final int SLOTS = 1 << LEVEL_BITS;
+    private static final int MASK = SLOTS - 1;
+    /** Delays are capped so that deadlines do not overflow (about 73 years). */
+    private static final long MAX_DELAY_NANOS = Long.MAX_VALUE >> 5;
+    /** {@link #wakeAt} while the thread is awake (it will look at the inbox before sleeping). */
+    private static final long AWAKE = Long.MIN_VALUE;
+    /** {@link #wakeAt} while the thread sleeps with no timer pending, until a producer wakes it. */
+    private static final long IDLE = Long.MAX_VALUE;
+
+    private static final VarHandle INBOX;
+    private static final VarHandle CANCELLED;
+    private static final VarHandle WAKE_AT;
+    private static final VarHandle RUN_STATE;
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            INBOX = l.findVarHandle(TimerThread.class, "inbox", Node.class);
+            CANCELLED = l.findVarHandle(TimerThread.class, "cancelled", Node.class);
+            WAKE_AT = l.findVarHandle(TimerThread.class, "wakeAt", long.class);
+            RUN_STATE = l.findVarHandle(TimerThread.class, "runState", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private static final int NEW = 0;
+    private static final int STARTED = 1;
+    private static final int TERMINATED = 2;
+
     private final String schedulerName;
-    private final ScheduledThreadPoolExecutor executor;
+    private final boolean daemon;
+    /** {@code System.nanoTime()} at tick 0. */
+    private final long origin;
+    /** New timers, newest first; linked through {@link Node#next}. Any thread pushes, the timer thread takes all. */
+    private volatile Node inbox;
+    /** Cancelled timers to unlink, newest first; linked through {@link Node#nextCancelled}. */
+    private volatile Node cancelled;
+    /** When the sleeping thread will wake ({@code System.nanoTime()}), {@link #AWAKE} or {@link #IDLE}. */
+    private volatile long wakeAt = AWAKE;
+    private volatile int runState = NEW;
+    private volatile Thread thread;
+    /** {@link #pending}, published before each sleep, for {@link #linkedTimers()}. */
+    private volatile long linked;
+
+    // ---- the timer thread's own state ----
+    private final Node[] near = new Node[SLOTS];
+    private final Node[] mid = new Node[SLOTS];
+    private Node far;
+    /** The first tick not yet run. */
+    private long nextTick;
+    /** Timers linked in {@link #near}, and in all three levels. */
+    private int nearCount;
+    private long pending;
 
     /**
      * Starts nothing until the first timer is scheduled.
@@ -25,14 +111,22 @@ public final class TimerThread {
      * @param daemon whether the timer thread is a daemon thread
      */
     public TimerThread(String schedulerName, boolean daemon) {
+        this(schedulerName, daemon, System.nanoTime());
+    }
+
+    /** For tests: tick 0 starts at {@code origin}, so a test can put a block or super-block boundary near. */
+    TimerThread(String schedulerName, boolean daemon, long origin) {
         this.schedulerName = Objects.requireNonNull(schedulerName, "schedulerName");
-        this.executor = new ScheduledThreadPoolExecutor(1, r -> {
-            Thread t = new Thread(r, "coro4j-" + schedulerName + "-timer");
-            t.setDaemon(daemon);
-            return t;
-        });
-        executor.setRemoveOnCancelPolicy(true);
-        executor.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+        this.daemon = daemon;
+        this.origin = origin;
+    }
+
+    /**
+     * For tests: timers linked in the wheel as of the timer thread's last wake-up (neither fired
+     * nor unlinked after a cancel); timers still on their way in are not counted.
+     */
+    long linkedTimers() {
+        return linked;
     }
 
     /**
@@ -47,22 +141,360 @@ public final class TimerThread {
         if (delay < 0) {
             throw new IllegalArgumentException("delay " + delay + " " + unit + " should not be negative");
         }
-        ScheduledFuture<?> f;
-        try {
-            f = executor.schedule(action, delay, unit);
-        } catch (RejectedExecutionException e) {
-            throw new RejectedExecutionException("scheduler \"" + schedulerName + "\" has terminated: it runs no timers", e);
+        int rs = runState;
+        if (rs != STARTED) {
+            if (rs == TERMINATED || !start()) {
+                throw rejected();
+            }
         }
-        return () -> f.cancel(false);
+        long nanos = Math.min(unit.toNanos(delay), MAX_DELAY_NANOS);
+        Node node = new Node(this, action, System.nanoTime() + nanos);
+        Node head;
+        do {
+            head = inbox;
+            node.next = head;
+        } while (!INBOX.compareAndSet(this, head, node));
+        long until = wakeAt;
+        if (node.deadline < until && WAKE_AT.compareAndSet(this, until, AWAKE)) {
+            LockSupport.unpark(thread);
+        }
+        return node;
+    }
+
+    private RejectedExecutionException rejected() {
+        return new RejectedExecutionException("scheduler \"" + schedulerName + "\" has terminated: it runs no timers");
+    }
+
+    /** Starts the thread once; false if terminated meanwhile. */
+    private boolean start() {
+        synchronized (this) {
+            if (runState == TERMINATED) {
+                return false;
+            }
+            if (runState == NEW) {
+                Thread t = new Thread(this::loop, "coro4j-" + schedulerName + "-timer");
+                t.setDaemon(daemon);
+                thread = t;
+                runState = STARTED;
+                t.start();
+            }
+            return true;
+        }
     }
 
     /** Drops pending timers, stops the thread and waits (up to a minute) for it to end. */
     public void terminate() {
-        executor.shutdownNow();
+        Thread t;
+        synchronized (this) {
+            t = thread;
+            runState = TERMINATED;
+        }
+        if (t == null || t == Thread.currentThread()) {
+            return;
+        }
+        LockSupport.unpark(t);
         try {
-            executor.awaitTermination(1, TimeUnit.MINUTES);
+            t.join(TimeUnit.MINUTES.toMillis(1));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    // ---- the timer thread ----
+
+    private long tickOf(long nanoTime) {
+        return (nanoTime - origin) >> TICK_SHIFT;
+    }
+
+    /** The first tick that starts at or after {@code deadline}. */
+    private long ceilTick(long deadline) {
+        return (deadline - origin + TICK_NANOS - 1) >> TICK_SHIFT;
+    }
+
+    private long startOf(long tick) {
+        return origin + (tick << TICK_SHIFT);
+    }
+
+    private void loop() {
+        nextTick = tickOf(System.nanoTime());
+        while (runState != TERMINATED) {
+            if (pending == 0) {
+                // Nothing linked: skip the empty ticks since the last one run, before placing new timers.
+                nextTick = Math.max(nextTick, tickOf(System.nanoTime()));
+            }
+            takeInbox();
+            takeCancelled();
+            long nowTick = tickOf(System.nanoTime());
+            while (nextTick <= nowTick && runState != TERMINATED) {
+                runTick(nextTick++);
+            }
+            sleep();
+        }
+        inbox = null;
+        cancelled = null;
+    }
+
+    private void takeInbox() {
+        if (inbox == null) {
+            return;
+        }
+        Node n = (Node) INBOX.getAndSet(this, null);
+        while (n != null) {
+            Node next = n.next;
+            n.next = null;
+            if (n.state == Node.PENDING) {
+                place(n);
+            }
+            n = next;
+        }
+    }
+
+    private void takeCancelled() {
+        if (cancelled == null) {
+            return;
+        }
+        Node n = (Node) CANCELLED.getAndSet(this, null);
+        while (n != null) {
+            Node next = n.nextCancelled;
+            n.nextCancelled = null;
+            if (n.level != Node.UNLINKED) {
+                unlink(n);
+            }
+            n = next;
+        }
+    }
+
+    /** Links a pending node at the level its tick belongs to, or runs it if it is due. */
+    private void place(Node n) {
+        long tick = ceilTick(n.deadline);
+        long next = nextTick;
+        if (tick < next) {
+            fire(n);
+            return;
+        }
+        if ((tick >> LEVEL_BITS) == (next >> LEVEL_BITS)) {
+            n.level = Node.NEAR;
+            n.slot = (int) (tick & MASK);
+            nearCount++;
+            link(near, n);
+        } else if ((tick >> (2 * LEVEL_BITS)) == (next >> (2 * LEVEL_BITS))) {
+            n.level = Node.MID;
+            n.slot = (int) ((tick >> LEVEL_BITS) & MASK);
+            link(mid, n);
+        } else {
+            n.level = Node.FAR;
+            n.next = far;
+            if (far != null) {
+                far.prev = n;
+            }
+            far = n;
+        }
+        pending++;
+    }
+
+    private static void link(Node[] level, Node n) {
+        Node head = level[n.slot];
+        n.next = head;
+        if (head != null) {
+            head.prev = n;
+        }
+        level[n.slot] = n;
+    }
+
+    private void unlink(Node n) {
+        Node prev = n.prev;
+        Node next = n.next;
+        if (next != null) {
+            next.prev = prev;
+        }
+        if (prev != null) {
+            prev.next = next;
+        } else {
+            switch (n.level) {
+                case Node.NEAR -> near[n.slot] = next;
+                case Node.MID -> mid[n.slot] = next;
+                default -> far = next;
+            }
+        }
+        if (n.level == Node.NEAR) {
+            nearCount--;
+        }
+        n.prev = null;
+        n.next = null;
+        n.level = Node.UNLINKED;
+        pending--;
+    }
+
+    /** Takes the whole list at {@code head} out of the wheel (it is relinked or fired by the caller). */
+    private Node detach(Node head) {
+        for (Node n = head; n != null; n = n.next) {
+            if (n.level == Node.NEAR) {
+                nearCount--;
+            }
+            n.level = Node.UNLINKED;
+            pending--;
+        }
+        return head;
+    }
+
+    private void runTick(long tick) {
+        if ((tick & MASK) == 0) {
+            if ((tick & ((1L << (2 * LEVEL_BITS)) - 1)) == 0 && far != null) {
+                Node n = detach(far);
+                far = null;
+                replace(n);
+            }
+            int m = (int) ((tick >> LEVEL_BITS) & MASK);
+            if (mid[m] != null) {
+                Node n = detach(mid[m]);
+                mid[m] = null;
+                replace(n);
+            }
+        }
+        int s = (int) (tick & MASK);
+        Node n = near[s];
+        if (n != null) {
+            near[s] = null;
+            detach(n);
+            while (n != null) {
+                Node next = n.next;
+                n.next = null;
+                n.prev = null;
+                fire(n);
+                n = next;
+            }
+        }
+    }
+
+    /** Places again each node of a detached list (all of them are due in a later block). */
+    private void replace(Node n) {
+        while (n != null) {
+            Node next = n.next;
+            n.next = null;
+            n.prev = null;
+            if (n.state == Node.PENDING) {
+                place(n);
+            }
+            n = next;
+        }
+    }
+
+    private void fire(Node n) {
+        Runnable action = n.claim();
+        if (action == null) {
+            return; // cancelled meanwhile
+        }
+        try {
+            action.run();
+        } catch (Throwable t) {
+            Thread self = Thread.currentThread();
+            self.getUncaughtExceptionHandler().uncaughtException(self, t);
+        }
+    }
+
+    /** Sleeps until the next tick that has timers, the next block, or a producer's wake-up. */
+    private void sleep() {
+        long target;
+        if (pending == 0) {
+            target = IDLE;
+        } else {
+            // The first tick at or after nextTick that starts a block: it moves mid (and far) timers in.
+            long tick = (nextTick + MASK) & ~(long) MASK;
+            if (nearCount > 0) {
+                for (long t = nextTick; t < tick; t++) {
+                    if (near[(int) (t & MASK)] != null) {
+                        tick = t;
+                        break;
+                    }
+                }
+            }
+            target = startOf(tick);
+        }
+        linked = pending;
+        wakeAt = target; // volatile write, then the volatile read of inbox: a producer sees it, or we see its node
+        if (inbox != null || runState == TERMINATED) {
+            wakeAt = AWAKE;
+            return;
+        }
+        if (target == IDLE) {
+            LockSupport.park(this);
+        } else {
+            long nanos = target - System.nanoTime();
+            if (nanos > 0) {
+                LockSupport.parkNanos(this, nanos);
+            }
+        }
+        wakeAt = AWAKE;
+    }
+
+    /** Called by {@link Node#cancel()} after it won: queues the node to be unlinked. */
+    private void cancelled(Node n) {
+        Node head;
+        do {
+            head = cancelled;
+            n.nextCancelled = head;
+        } while (!CANCELLED.compareAndSet(this, head, n));
+        if (wakeAt == IDLE && WAKE_AT.compareAndSet(this, IDLE, AWAKE)) {
+            LockSupport.unpark(thread); // no timer pending, so it would not wake to unlink this one
+        }
+    }
+
+    /** A timer: the wheel's list node and the {@link Timeout} handed out. */
+    private static final class Node implements Timeout {
+        static final int PENDING = 0;
+        static final int FIRED = 1;
+        static final int CANCELLED_STATE = 2;
+        static final byte UNLINKED = 0;
+        static final byte NEAR = 1;
+        static final byte MID = 2;
+        static final byte FAR = 3;
+
+        private static final VarHandle STATE;
+
+        static {
+            try {
+                STATE = MethodHandles.lookup().findVarHandle(Node.class, "state", int.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
+        final TimerThread timer;
+        final long deadline;
+        /** Dropped once the timer has fired or been cancelled, so a kept Timeout keeps nothing alive. */
+        Runnable action;
+        volatile int state;
+        // Wheel links, timer thread only (next is also the inbox link, before the node is placed).
+        Node next;
+        Node prev;
+        Node nextCancelled;
+        int slot;
+        byte level;
+
+        Node(TimerThread timer, Runnable action, long deadline) {
+            this.timer = timer;
+            this.action = action;
+            this.deadline = deadline;
+        }
+
+        /** Timer thread: takes the action if the timer was still pending. */
+        Runnable claim() {
+            if (state == PENDING && STATE.compareAndSet(this, PENDING, FIRED)) {
+                Runnable a = action;
+                action = null;
+                return a;
+            }
+            return null;
+        }
+
+        @Override
+        public boolean cancel() {
+            if (state == PENDING && STATE.compareAndSet(this, PENDING, CANCELLED_STATE)) {
+                action = null;
+                timer.cancelled(this);
+                return true;
+            }
+            return false;
         }
     }
 }

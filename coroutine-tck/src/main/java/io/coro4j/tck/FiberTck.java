@@ -115,6 +115,8 @@ public abstract class FiberTck extends SchedulerTck {
         assertThat(started.await(30, TimeUnit.SECONDS)).isTrue();
         String message = "park() called by code that is not running in this fiber: a fiber can only park itself";
         assertThatThrownBy(() -> ref.get().park()).isExactlyInstanceOf(IllegalStateException.class).hasMessage(message);
+        assertThatThrownBy(() -> ref.get().parkNanos(1_000_000)).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("called by code that is not running in this fiber");
         assertThat(inFiber(() -> {
             try {
                 ref.get().park();
@@ -340,6 +342,35 @@ public abstract class FiberTck extends SchedulerTck {
             return System.nanoTime() - t0;
         });
         assertThat(elapsed).isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(20));
+    }
+
+    /** A timed park returns once its time has passed, never before, or earlier for an unpark. */
+    @Test
+    void parkNanosReturnsAfterItsTimeOrOnUnpark() throws Exception {
+        long elapsed = inFiber(() -> {
+            Fiber self = scheduler.currentFiber();
+            long t0 = System.nanoTime();
+            long deadline = t0 + TimeUnit.MILLISECONDS.toNanos(20);
+            for (long left = deadline - t0; left > 0; left = deadline - System.nanoTime()) {
+                self.parkNanos(left);
+            }
+            return System.nanoTime() - t0;
+        });
+        assertThat(elapsed).isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(20));
+        long woken = inFiber(() -> {
+            Fiber self = scheduler.currentFiber();
+            AtomicInteger go = new AtomicInteger();
+            long t0 = System.nanoTime();
+            scheduler.schedule(() -> {
+                go.set(1);
+                self.unpark();
+            }, 10, TimeUnit.MILLISECONDS);
+            while (go.get() == 0) {
+                self.parkNanos(TimeUnit.SECONDS.toNanos(30));
+            }
+            return System.nanoTime() - t0;
+        });
+        assertThat(woken).isLessThan(TimeUnit.SECONDS.toNanos(30));
     }
 
     @Test

@@ -131,6 +131,21 @@ public abstract class TaskTck extends SchedulerTck {
         }
     }
 
+    /** A join is woken by the joined task finishing, whoever spawned it: a sibling or a grandchild may join too. */
+    @Test
+    void aTaskCanJoinATaskItDidNotSpawn() {
+        String result = run(() -> {
+            Task<String> slow = Coro.spawn(() -> {
+                Coro.sleep(ms(30));
+                return "slow";
+            });
+            Task<String> sibling = Coro.spawn(() -> "sibling saw " + slow.join());
+            Task<String> nephew = Coro.spawn(() -> Coro.spawn(() -> "nephew saw " + slow.join()).join());
+            return sibling.join() + ", " + nephew.join();
+        });
+        assertThat(result).isEqualTo("sibling saw slow, nephew saw slow");
+    }
+
     @Test
     void aTaskJoiningItselfIsRejected() {
         String msg = run(() -> {

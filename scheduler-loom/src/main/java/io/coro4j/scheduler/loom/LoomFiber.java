@@ -56,10 +56,31 @@ final class LoomFiber implements Fiber {
         }
         waiter = Thread.currentThread();
         if (permit == 0) {
-            scheduler.parked.incrementAndGet();
             scheduler.suspensions.increment();
             LockSupport.park(this);
-            scheduler.parked.decrementAndGet();
+            scheduler.resumptions.increment();
+            ranAfterRunnable();
+        } else if (runnableSince != 0) {
+            runnableSince = 0; // did not park: the unpark's stamp measures nothing
+        }
+        waiter = null;
+        permit = 0;
+    }
+
+    /** The virtual thread's own timed park: the JDK's timer, which wakes it from a carrier. */
+    @Override
+    public void parkNanos(long nanos) {
+        if (LoomScheduler.current() != this) {
+            throw new IllegalStateException("parkNanos() called by code that is not running in this fiber:"
+                    + " a fiber can only park itself");
+        }
+        if (nanos <= 0 || (int) PERMIT.getAndSet(this, 0) == 1) {
+            return;
+        }
+        waiter = Thread.currentThread();
+        if (permit == 0) {
+            scheduler.suspensions.increment();
+            LockSupport.parkNanos(this, nanos);
             scheduler.resumptions.increment();
             ranAfterRunnable();
         } else if (runnableSince != 0) {
@@ -79,7 +100,7 @@ final class LoomFiber implements Fiber {
 
     @Override
     public void unpark() {
-        if (permit == 0 && scheduler.delays.sampleNow()) {
+        if (scheduler.delays.sampleNow() && permit == 0) {
             runnableSince = System.nanoTime();
         }
         if ((int) PERMIT.getAndSet(this, 1) == 0) {

@@ -6,6 +6,7 @@ import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.SchedulerConfig;
 import io.coro4j.spi.SchedulerStats;
 import io.coro4j.spi.SchedulingDelays;
+import io.coro4j.spi.StripedCounter;
 import io.coro4j.spi.TaskCounters;
 import io.coro4j.spi.Timeout;
 import io.coro4j.spi.TimerThread;
@@ -17,7 +18,6 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import org.jctools.queues.MpmcUnboundedXaddArrayQueue;
 
@@ -50,8 +50,9 @@ import org.jctools.queues.MpmcUnboundedXaddArrayQueue;
  * within seconds under C2 when fibers migrated. With a fixed home, a fiber only ever sees its own
  * carrier; the cost is that started fibers are not rebalanced, only new ones.
  *
- * <p>A carrier takes work from its inbox, its local queue and the global queue, starting with
- * each in turn so that none starves the others, then steals. With N = 1 this is a
+ * <p>A carrier takes work from its inbox first (finishing started fibers keeps few in flight),
+ * then its local queue and the global queue, then steals; one pick in 16 starts with the queues of
+ * new fibers, so that fibers that keep yielding cannot starve them. With N = 1 this is a
  * single-threaded event loop; fibers started from it run in FIFO order.
  *
  * <h2>Idle carriers</h2>
@@ -91,10 +92,14 @@ final class ThreadPoolScheduler implements Scheduler {
     /** Fibers started and not yet ended. */
     final AtomicLong live = new AtomicLong();
     /** Statistics from threads that are not this scheduler's carriers (they have no plain fields). */
-    final LongAdder externalStarts = new LongAdder();
-    /** Generator resumptions and the ones that ended the body; counted by the resumer, any thread. */
-    final LongAdder coroutineResumptions = new LongAdder();
-    final LongAdder coroutineCompletions = new LongAdder();
+    final StripedCounter externalStarts = new StripedCounter();
+    /**
+     * Generator resumptions and the ones that ended the body; counted by the resumer, any thread.
+     * Not LongAdders: a frame that suspends after inlining LongAdder.add is deoptimized on resume
+     * once the adder has been contended (see {@link StripedCounter}).
+     */
+    final StripedCounter coroutineResumptions = new StripedCounter();
+    final StripedCounter coroutineCompletions = new StripedCounter();
     private final AtomicInteger runningWorkers;
     private final TimerThread timer;
     private final CountDownLatch terminated = new CountDownLatch(1);

@@ -15,6 +15,8 @@ import org.jctools.queues.SpmcArrayQueue;
 final class Worker extends Thread {
 
     private static final int LOCAL_CAPACITY = 256;
+    /** One pick in this many looks at the queues of new fibers before the inbox (see {@link #findWork()}). */
+    private static final int NEW_FIRST_PERIOD = 16;
     private static final VarHandle PARKED;
 
     static {
@@ -68,16 +70,20 @@ final class Worker extends Thread {
     }
 
     /**
-     * Takes the next fiber. The starting queue rotates over the inbox, the local queue and the
-     * global queue, so none starves another: a fiber that keeps yielding (re-queued into the
-     * inbox) cannot shut out new fibers waiting in the local or global queue.
+     * Takes the next fiber: woken fibers (the inbox) first, then new ones (local, then global), as
+     * Go's scheduler runs its local run queue before the global one. Finishing started work first
+     * keeps few fibers in flight: with a million sleepers spawned at once, picking new fibers two
+     * times in three (as this did before) left half a million woken sleepers waiting, all of them
+     * live in the heap and copied by each young collection. Every {@value #NEW_FIRST_PERIOD}th pick
+     * starts with the new fibers instead, so that a fiber that keeps yielding (re-queued into the
+     * inbox) cannot shut them out.
      */
     private ContinuationFiber findWork() {
         ContinuationFiber f;
-        switch (++tick % 3) {
-            case 0 -> f = firstOf(inbox, local, scheduler.global);
-            case 1 -> f = firstOf(local, scheduler.global, inbox);
-            default -> f = firstOf(scheduler.global, inbox, local);
+        if (++tick % NEW_FIRST_PERIOD == 0) {
+            f = firstOf(scheduler.global, local, inbox);
+        } else {
+            f = firstOf(inbox, local, scheduler.global);
         }
         return f != null ? f : steal();
     }

@@ -1,0 +1,250 @@
+package io.coro4j.spi;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLongArray;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link TimerThread}: order, never early, cancellation that unlinks, many timers from many
+ * threads, the level boundaries of the wheel, and termination. Nothing here asserts how late a
+ * timer may be (a busy machine makes any bound flaky), only that it fires within a generous limit.
+ */
+class TimerThreadTest {
+
+    private static final long LIMIT_SECONDS = 30;
+    private final List<TimerThread> timers = new ArrayList<>();
+
+    private TimerThread timer(String name) {
+        TimerThread t = new TimerThread(name, true);
+        timers.add(t);
+        return t;
+    }
+
+    @AfterEach
+    void terminate() {
+        timers.forEach(TimerThread::terminate);
+    }
+
+    private static long ms(long millis) {
+        return TimeUnit.MILLISECONDS.toNanos(millis);
+    }
+
+    @Test
+    void timersNeverFireEarlyAndFireInDeadlineOrder() throws Exception {
+        TimerThread timer = timer("order");
+        int n = 60;
+        // Delays 3 ms apart (more than two ticks) in shuffled order, scheduled one after the other.
+        List<Integer> delays = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            delays.add(i * 3);
+        }
+        Collections.shuffle(delays, new Random(42));
+        long[] scheduledAt = new long[n];
+        AtomicLongArray firedAt = new AtomicLongArray(n);
+        ConcurrentLinkedQueue<Integer> order = new ConcurrentLinkedQueue<>();
+        CountDownLatch all = new CountDownLatch(n);
+        for (int i = 0; i < n; i++) {
+            int k = i;
+            scheduledAt[k] = System.nanoTime();
+            timer.schedule(() -> {
+                firedAt.set(k, System.nanoTime());
+                order.add(k);
+                all.countDown();
+            }, delays.get(k), TimeUnit.MILLISECONDS);
+        }
+        assertThat(all.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+        for (int i = 0; i < n; i++) {
+            assertThat(firedAt.get(i) - scheduledAt[i]).as("timer %d fired early", i)
+                    .isGreaterThanOrEqualTo(ms(delays.get(i)));
+        }
+        // A timer scheduled before another, with a delay at least two ticks shorter, has a
+        // deadline in an earlier tick, so it must fire first.
+        List<Integer> fired = new ArrayList<>(order);
+        assertThat(fired).hasSize(n).doesNotHaveDuplicates();
+        for (int a = 0; a < n; a++) {
+            for (int b = a + 1; b < n; b++) {
+                if (delays.get(a) < delays.get(b)) {
+                    assertThat(fired.indexOf(a)).as("timer %d (%d ms) before timer %d (%d ms)", a, delays.get(a),
+                            b, delays.get(b)).isLessThan(fired.indexOf(b));
+                }
+            }
+        }
+    }
+
+    @Test
+    void aZeroDelayRunsPromptlyAndAThrowingActionDoesNotStopTheThread() throws Exception {
+        TimerThread timer = timer("zero");
+        CountDownLatch ran = new CountDownLatch(2);
+        timer.schedule(() -> {
+            ran.countDown();
+            throw new IllegalStateException("expected by the test");
+        }, 0, TimeUnit.NANOSECONDS);
+        timer.schedule(ran::countDown, 1, TimeUnit.MILLISECONDS);
+        assertThat(ran.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+    }
+
+    @Test
+    void cancelPreventsTheActionOnceAndReportsIt() throws Exception {
+        TimerThread timer = timer("cancel");
+        int n = 200;
+        AtomicIntegerArray ran = new AtomicIntegerArray(n);
+        List<Timeout> timeouts = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int k = i;
+            timeouts.add(timer.schedule(() -> ran.incrementAndGet(k), 20 + i % 7, TimeUnit.MILLISECONDS));
+        }
+        for (int i = 0; i < n; i += 2) {
+            assertThat(timeouts.get(i).cancel()).isTrue();
+            assertThat(timeouts.get(i).cancel()).isFalse();
+        }
+        CountDownLatch sentinel = new CountDownLatch(1);
+        timer.schedule(sentinel::countDown, 60, TimeUnit.MILLISECONDS); // a later tick than every other
+        assertThat(sentinel.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+        for (int i = 0; i < n; i++) {
+            assertThat(ran.get(i)).as("runs of timer %d", i).isEqualTo(i % 2 == 0 ? 0 : 1);
+        }
+        for (int i = 1; i < n; i += 2) {
+            assertThat(timeouts.get(i).cancel()).as("cancel after firing").isFalse();
+        }
+    }
+
+    /** A million cancelled long timeouts do not pile up: they are unlinked, not kept until their deadline. */
+    @Test
+    void aMillionCancelledTimeoutsAreUnlinked() throws Exception {
+        TimerThread timer = timer("cancelled");
+        Runnable never = () -> {
+            throw new AssertionError("a cancelled timer ran");
+        };
+        long[] delays = {ms(30_000), TimeUnit.MINUTES.toNanos(10), TimeUnit.HOURS.toNanos(5), Long.MAX_VALUE};
+        for (int i = 0; i < 1_000_000; i++) {
+            Timeout t = timer.schedule(never, delays[i & 3], TimeUnit.NANOSECONDS);
+            assertThat(t.cancel()).isTrue();
+        }
+        CountDownLatch sentinel = new CountDownLatch(1);
+        Timeout kept = timer.schedule(() -> { }, 1, TimeUnit.HOURS);
+        timer.schedule(sentinel::countDown, 5, TimeUnit.MILLISECONDS);
+        assertThat(sentinel.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(LIMIT_SECONDS);
+        while (timer.linkedTimers() != 1 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertThat(timer.linkedTimers()).as("timers still linked (the kept one only)").isEqualTo(1);
+        assertThat(kept.cancel()).isTrue();
+    }
+
+    @Test
+    void manyTimersFromManyThreadsEachFireExactlyOnce() throws Exception {
+        TimerThread timer = timer("many");
+        int threads = 4;
+        int perThread = 50_000;
+        AtomicIntegerArray runs = new AtomicIntegerArray(threads * perThread);
+        AtomicInteger early = new AtomicInteger();
+        CountDownLatch all = new CountDownLatch(threads * perThread);
+        List<Thread> producers = new ArrayList<>();
+        for (int p = 0; p < threads; p++) {
+            int base = p * perThread;
+            producers.add(Thread.ofPlatform().start(() -> {
+                Random random = new Random(base);
+                for (int i = 0; i < perThread; i++) {
+                    int k = base + i;
+                    long delay = random.nextInt((int) ms(40));
+                    long at = System.nanoTime();
+                    timer.schedule(() -> {
+                        if (System.nanoTime() - at < delay) {
+                            early.incrementAndGet();
+                        }
+                        runs.incrementAndGet(k);
+                        all.countDown();
+                    }, delay, TimeUnit.NANOSECONDS);
+                }
+            }));
+        }
+        for (Thread t : producers) {
+            t.join();
+        }
+        assertThat(all.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+        assertThat(early.get()).isZero();
+        for (int i = 0; i < runs.length(); i++) {
+            assertThat(runs.get(i)).as("runs of timer %d", i).isEqualTo(1);
+        }
+        assertThat(timer.linkedTimers()).isZero();
+    }
+
+    /**
+     * Tick 0 is put just before a super-block boundary (and so a block boundary), so that timers
+     * that start in the far and mid levels are moved down and fire, in order and never early.
+     */
+    @Test
+    void timersCrossingTheLevelBoundariesFireInOrder() throws Exception {
+        long superBlock = TimerThread.TICK_NANOS << 20;
+        TimerThread timer = new TimerThread("levels", true, System.nanoTime() - superBlock + ms(30));
+        timers.add(timer);
+        long[] delays = {ms(5), ms(25), ms(45), ms(70), ms(1_200)};
+        long[] scheduledAt = new long[delays.length];
+        AtomicLongArray firedAt = new AtomicLongArray(delays.length);
+        ConcurrentLinkedQueue<Integer> order = new ConcurrentLinkedQueue<>();
+        CountDownLatch all = new CountDownLatch(delays.length);
+        for (int i = 0; i < delays.length; i++) {
+            int k = i;
+            scheduledAt[k] = System.nanoTime();
+            timer.schedule(() -> {
+                firedAt.set(k, System.nanoTime());
+                order.add(k);
+                all.countDown();
+            }, delays[k], TimeUnit.NANOSECONDS);
+        }
+        assertThat(all.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+        assertThat(order).containsExactly(0, 1, 2, 3, 4);
+        for (int i = 0; i < delays.length; i++) {
+            assertThat(firedAt.get(i) - scheduledAt[i]).as("timer %d fired early", i).isGreaterThanOrEqualTo(delays[i]);
+        }
+    }
+
+    @Test
+    void negativeDelaysAreRejected() {
+        TimerThread timer = timer("negative");
+        assertThatThrownBy(() -> timer.schedule(() -> { }, -1, TimeUnit.MILLISECONDS))
+                .isExactlyInstanceOf(IllegalArgumentException.class)
+                .hasMessage("delay -1 MILLISECONDS should not be negative");
+    }
+
+    @Test
+    void afterTerminateTimersAreRefusedPendingOnesDroppedAndTheThreadEnds() throws Exception {
+        TimerThread timer = timer("ended");
+        AtomicInteger ran = new AtomicInteger();
+        CountDownLatch first = new CountDownLatch(1);
+        timer.schedule(first::countDown, 0, TimeUnit.MILLISECONDS);
+        assertThat(first.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+        timer.schedule(ran::incrementAndGet, 50, TimeUnit.MILLISECONDS);
+        timer.terminate();
+        assertThat(Thread.getAllStackTraces().keySet()).noneMatch(t -> t.getName().equals("coro4j-ended-timer"));
+        assertThatThrownBy(() -> timer.schedule(() -> { }, 1, TimeUnit.MILLISECONDS))
+                .isExactlyInstanceOf(RejectedExecutionException.class)
+                .hasMessage("scheduler \"ended\" has terminated: it runs no timers");
+        Thread.sleep(100);
+        assertThat(ran.get()).isZero();
+        timer.terminate(); // idempotent
+    }
+
+    @Test
+    void terminatingATimerThatNeverStartedStartsNothing() {
+        TimerThread timer = timer("never-started");
+        timer.terminate();
+        assertThatThrownBy(() -> timer.schedule(() -> { }, 1, TimeUnit.MILLISECONDS))
+                .isExactlyInstanceOf(RejectedExecutionException.class);
+        assertThat(Thread.getAllStackTraces().keySet()).noneMatch(t -> t.getName().equals("coro4j-never-started-timer"));
+    }
+}
