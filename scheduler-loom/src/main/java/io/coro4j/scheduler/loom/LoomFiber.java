@@ -47,40 +47,39 @@ final class LoomFiber implements Fiber {
 
     @Override
     public void park() {
+        requireCurrent("park()");
+        suspend(0);
+    }
+
+    /** The virtual thread's own timed park: the JDK's timer, which wakes it from a carrier. */
+    @Override
+    public void parkNanos(long nanos) {
+        requireCurrent("parkNanos()");
+        if (nanos > 0) {
+            suspend(nanos);
+        }
+    }
+
+    private void requireCurrent(String what) {
         if (LoomScheduler.current() != this) {
-            throw new IllegalStateException("park() called by code that is not running in this fiber:"
+            throw new IllegalStateException(what + " called by code that is not running in this fiber:"
                     + " a fiber can only park itself");
         }
+    }
+
+    /** Parks unless the permit is set, at most {@code nanos} if positive; consumes the permit. */
+    private void suspend(long nanos) {
         if ((int) PERMIT.getAndSet(this, 0) == 1) {
             return;
         }
         waiter = Thread.currentThread();
         if (permit == 0) {
             scheduler.suspensions.increment();
-            LockSupport.park(this);
-            scheduler.resumptions.increment();
-            ranAfterRunnable();
-        } else if (runnableSince != 0) {
-            runnableSince = 0; // did not park: the unpark's stamp measures nothing
-        }
-        waiter = null;
-        permit = 0;
-    }
-
-    /** The virtual thread's own timed park: the JDK's timer, which wakes it from a carrier. */
-    @Override
-    public void parkNanos(long nanos) {
-        if (LoomScheduler.current() != this) {
-            throw new IllegalStateException("parkNanos() called by code that is not running in this fiber:"
-                    + " a fiber can only park itself");
-        }
-        if (nanos <= 0 || (int) PERMIT.getAndSet(this, 0) == 1) {
-            return;
-        }
-        waiter = Thread.currentThread();
-        if (permit == 0) {
-            scheduler.suspensions.increment();
-            LockSupport.parkNanos(this, nanos);
+            if (nanos > 0) {
+                LockSupport.parkNanos(this, nanos);
+            } else {
+                LockSupport.park(this);
+            }
             scheduler.resumptions.increment();
             ranAfterRunnable();
         } else if (runnableSince != 0) {
