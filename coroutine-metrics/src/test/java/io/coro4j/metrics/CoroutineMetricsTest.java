@@ -199,7 +199,7 @@ class CoroutineMetricsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"threadpool", "loom"})
-    void prometheusScrapeNamesEveryMeterWithBaseUnitsAndTags(String kind) {
+    void prometheusScrapeNamesEveryMeterWithBaseUnitsAndTags(String kind) throws InterruptedException {
         Scheduler s = scheduler(kind);
         PrometheusMeterRegistry r = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         bound(s, r, 1);
@@ -208,6 +208,8 @@ class CoroutineMetricsTest {
             return null;
         });
 
+        // A fiber counts as ended just after its task's result is published.
+        awaitTrue(() -> s.stats().liveFibers() == 0 && s.stats().parkedFibers() == 0);
         String scrape = r.scrape();
         String tags = "name=\"" + s.name() + "\",scheduler=\"" + kind + "\"";
         assertThat(scrape).contains(
