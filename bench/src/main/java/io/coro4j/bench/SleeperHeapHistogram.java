@@ -1,0 +1,90 @@
+package io.coro4j.bench;
+
+import io.coro4j.Coro;
+import io.coro4j.Schedulers;
+import io.coro4j.spi.Scheduler;
+import io.coro4j.spi.SchedulerConfig;
+import java.lang.management.ManagementFactory;
+import java.time.Duration;
+import java.util.concurrent.CancellationException;
+import javax.management.ObjectName;
+
+/**
+ * What one sleeping task is made of, class by class: spawns a crowd of tasks that sleep in
+ * {@code Coro.sleep}, waits until all are parked, and prints the JVM's class histogram (the
+ * {@code GC.class_histogram} diagnostic command, taken after a full GC) restricted to the classes
+ * with at least one instance per sleeper, as bytes per sleeper, and their sum. The crowd is spawned
+ * and cancelled a few times first, so that the suspended frames are the compiled ones of a warm
+ * JVM (interpreted or C1 frames make a suspended stack several times larger).
+ *
+ * <p>This complements {@code SleepersWallTimeBenchmark.heapPerSleeper}, whose used-heap difference
+ * moves by hundreds of bytes between forks: the histogram counts objects, not heap occupancy.
+ *
+ * <pre>
+ * java --add-exports java.base/jdk.internal.vm=ALL-UNNAMED -cp bench/target/benchmarks.jar \
+ *     io.coro4j.bench.SleeperHeapHistogram [threadpool|loom] [sleepers, default 200000] [rounds, default 4]
+ * </pre>
+ */
+public final class SleeperHeapHistogram {
+
+    private SleeperHeapHistogram() {}
+
+    public static void main(String[] args) throws Exception {
+        String kind = args.length > 0 ? args[0] : "threadpool";
+        int n = args.length > 1 ? Integer.parseInt(args[1]) : 200_000;
+        int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 4;
+        try (Scheduler s = Schedulers.create(kind, SchedulerConfig.builder().name("histogram").build())) {
+            String histogram = null;
+            for (int round = 1; round <= rounds; round++) {
+                long parkedBefore = s.stats().parkedFibers();
+                Thread runner = Thread.ofPlatform().start(() -> {
+                    try {
+                        Coro.run(s, () -> {
+                            for (int i = 0; i < n; i++) {
+                                Coro.spawn(() -> {
+                                    Coro.sleep(Duration.ofMinutes(10));
+                                    return null;
+                                });
+                            }
+                            return null;
+                        });
+                    } catch (CancellationException expected) {
+                        // the interrupt below
+                    }
+                });
+                while (s.stats().parkedFibers() - parkedBefore < n) {
+                    Thread.sleep(10);
+                }
+                if (round == rounds) {
+                    histogram = (String) ManagementFactory.getPlatformMBeanServer().invoke(
+                            new ObjectName("com.sun.management:type=DiagnosticCommand"), "gcClassHistogram",
+                            new Object[] {new String[0]}, new String[] {String[].class.getName()});
+                }
+                runner.interrupt(); // Coro.run cancels the main task, which cancels the sleepers
+                runner.join();
+            }
+            print(kind, n, histogram);
+        }
+    }
+
+    /** Prints the classes with at least {@code n} instances, in bytes per sleeper. */
+    private static void print(String kind, int n, String histogram) {
+        System.out.printf("%,d tasks sleeping in Coro.sleep on %s; classes with at least one instance each:%n", n, kind);
+        System.out.printf("%10s  %s%n", "bytes", "class");
+        double total = 0;
+        for (String line : histogram.lines().toList()) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length < 4 || !f[0].endsWith(":")) {
+                continue;
+            }
+            long instances = Long.parseLong(f[1]);
+            long bytes = Long.parseLong(f[2]);
+            if (instances >= n) {
+                double per = (double) bytes / n;
+                total += per;
+                System.out.printf("%10.1f  %s (%,d instances)%n", per, f[3], instances);
+            }
+        }
+        System.out.printf("%10.1f  total per sleeping task%n", total);
+    }
+}
