@@ -273,23 +273,11 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
             }
             closed = true;
             // At most one of the two queues is non-empty (see the buffer's invariants).
-            woken = null;
-            Waiter w;
-            while ((w = receivers.pollFirst()) != null || (w = senders.pollFirst()) != null) {
-                w.value = null;
-                w.state = Waiter.CLOSED;
-                w.next = woken;
-                woken = w;
-            }
+            woken = senders.drainInto(receivers.drainInto(null, Waiter.CLOSED), Waiter.CLOSED);
         } finally {
             lock.unlock();
         }
-        while (woken != null) {
-            Waiter next = woken.next;
-            woken.next = null;
-            woken.handle.wake();
-            woken = next;
-        }
+        Waiter.wakeAll(woken);
     }
 
     /** Whether {@link #close()} was called (items may still be buffered). Any thread. */

@@ -38,21 +38,11 @@ public final class Event {
         lock.lock();
         try {
             set = true;
-            Waiter w;
-            while ((w = waiters.pollFirst()) != null) {
-                w.state = Waiter.DONE;
-                w.next = woken;
-                woken = w;
-            }
+            woken = waiters.drainInto(null, Waiter.DONE);
         } finally {
             lock.unlock();
         }
-        while (woken != null) {
-            Waiter next = woken.next;
-            woken.next = null;
-            woken.handle.wake();
-            woken = next;
-        }
+        Waiter.wakeAll(woken);
     }
 
     /** Lowers the flag: later {@link #await()}s suspend until the next {@link #set()}. Any thread. */

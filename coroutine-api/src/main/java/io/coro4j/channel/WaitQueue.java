@@ -39,6 +39,22 @@ final class WaitQueue {
         return w;
     }
 
+    /**
+     * Unlinks every waiter, completes each as {@code state} (clearing its value first, as the
+     * protocol in {@link Waiter} wants), and returns them prepended to {@code chain}, linked
+     * through {@link Waiter#next}, for {@link Waiter#wakeAll} once the lock is released.
+     */
+    Waiter drainInto(Waiter chain, int state) {
+        Waiter w;
+        while ((w = pollFirst()) != null) {
+            w.value = null;
+            w.state = state;
+            w.next = chain;
+            chain = w;
+        }
+        return chain;
+    }
+
     /** Unlinks {@code w}, which must be in this queue. */
     void remove(Waiter w) {
         Waiter p = w.prev;

@@ -35,6 +35,16 @@ final class Waiter {
         this.value = value;
     }
 
+    /** Wakes the tasks of a chain made by {@link WaitQueue#drainInto}; call it without the lock. */
+    static void wakeAll(Waiter chain) {
+        while (chain != null) {
+            Waiter next = chain.next;
+            chain.next = null;
+            chain.handle.wake();
+            chain = next;
+        }
+    }
+
     /**
      * Parks the waiter's task (the caller) until {@code w} is completed, and returns its final
      * state. If the park throws (the task was cancelled) while {@code w} still waits, unlinks it
