@@ -237,78 +237,72 @@ public final class HttpClientMetrics implements MeterBinder, AutoCloseable {
                 .strongReference(true).register(registry));
     }
 
-    /** The key of a cached request timer. */
-    private record RequestKey(String method, int status, RequestOutcome outcome) {}
+    /** The key of a host's meters made on first use: its slot-wait timer, a request timer, a retry counter. */
+    private sealed interface MeterKey {}
 
-    /** The key of a cached retry counter. */
-    private record RetryKey(String method) {}
+    private record SlotWaitKey() implements MeterKey {}
 
-    /** One host's meters (or {@value #OTHER_HOST}'s); the timers made on first use. */
+    private record RequestKey(String method, int status, RequestOutcome outcome) implements MeterKey {}
+
+    private record RetryKey(String method) implements MeterKey {}
+
+    private static final SlotWaitKey SLOT_WAIT = new SlotWaitKey();
+
+    /** One host's meters (or {@value #OTHER_HOST}'s); the timers and counters made on first use. */
     private final class HostMeters {
         final String host;
-        final Map<Object, Meter> byKey = new ConcurrentHashMap<>();
-        volatile Timer slotWait;
+        final Map<MeterKey, Meter> byKey = new ConcurrentHashMap<>();
 
         HostMeters(String host) {
             this.host = host;
         }
 
         Timer slotWait() {
-            Timer t = slotWait;
-            if (t == null) {
-                synchronized (HttpClientMetrics.this) {
-                    if (closed) {
-                        return null;
-                    }
-                    if (slotWait == null) {
-                        slotWait = keep(Timer.builder("coro4j.http.client.slot.wait")
-                                .description("Time from queueing for a slot to getting it")
-                                .tags(tags).tag("host", host)
-                                .publishPercentileHistogram()
-                                .minimumExpectedValue(Duration.ofNanos(1_000))
-                                .maximumExpectedValue(Duration.ofSeconds(60))
-                                .register(registry));
-                    }
-                    t = slotWait;
-                }
-            }
-            return t;
+            return (Timer) meter(SLOT_WAIT);
         }
 
         Timer requests(String method, int status, RequestOutcome outcome) {
-            RequestKey key = new RequestKey(method, status, outcome);
-            Meter m = byKey.get(key);
-            if (m == null) {
-                synchronized (HttpClientMetrics.this) {
-                    if (closed) {
-                        return null;
-                    }
-                    m = byKey.computeIfAbsent(key, k -> keep(Timer.builder("coro4j.http.client.requests")
-                            .description("HTTP requests: each attempt, from its slot to its outcome (or its wait, if it got no slot)")
-                            .tags(tags).tag("host", host).tag("method", method)
-                            .tag("status", status < 0 ? NO_STATUS : Integer.toString(status))
-                            .tag("outcome", outcome.name())
-                            .register(registry)));
-                }
-            }
-            return (Timer) m;
+            return (Timer) meter(new RequestKey(method, status, outcome));
         }
 
         Counter retries(String method) {
-            RetryKey key = new RetryKey(method);
+            return (Counter) meter(new RetryKey(method));
+        }
+
+        /** The meter of {@code key}, registered on first use under the binder's lock; null once closed. */
+        private Meter meter(MeterKey key) {
             Meter m = byKey.get(key);
             if (m == null) {
                 synchronized (HttpClientMetrics.this) {
                     if (closed) {
                         return null;
                     }
-                    m = byKey.computeIfAbsent(key, k -> keep(Counter.builder("coro4j.http.client.retries")
-                            .description("Attempts after which the retry policy tried again")
-                            .tags(tags).tag("host", host).tag("method", method)
-                            .register(registry)));
+                    m = byKey.computeIfAbsent(key, this::register);
                 }
             }
-            return (Counter) m;
+            return m;
+        }
+
+        private Meter register(MeterKey key) {
+            return keep(switch (key) {
+                case SlotWaitKey k -> Timer.builder("coro4j.http.client.slot.wait")
+                        .description("Time from queueing for a slot to getting it")
+                        .tags(tags).tag("host", host)
+                        .publishPercentileHistogram()
+                        .minimumExpectedValue(Duration.ofNanos(1_000))
+                        .maximumExpectedValue(Duration.ofSeconds(60))
+                        .register(registry);
+                case RequestKey k -> Timer.builder("coro4j.http.client.requests")
+                        .description("HTTP requests: each attempt, from its slot to its outcome (or its wait, if it got no slot)")
+                        .tags(tags).tag("host", host).tag("method", k.method())
+                        .tag("status", k.status() < 0 ? NO_STATUS : Integer.toString(k.status()))
+                        .tag("outcome", k.outcome().name())
+                        .register(registry);
+                case RetryKey k -> Counter.builder("coro4j.http.client.retries")
+                        .description("Attempts after which the retry policy tried again")
+                        .tags(tags).tag("host", host).tag("method", k.method())
+                        .register(registry);
+            });
         }
     }
 
