@@ -1,8 +1,6 @@
 package io.coro4j.bench;
 
-import io.coro4j.Schedulers;
 import io.coro4j.spi.Scheduler;
-import io.coro4j.spi.SchedulerConfig;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
@@ -57,11 +55,6 @@ public abstract class SchedulerState {
      * @throws IllegalArgumentException if {@code name} is not one of {@link #SCHEDULERS}
      */
     static Scheduler create(String name) {
-        if (!java.util.Arrays.asList(SCHEDULERS).contains(name)) {
-            throw new IllegalArgumentException("unknown scheduler \"" + name + "\" in -p scheduler=...:"
-                    + " expected one of " + String.join(", ", SCHEDULERS));
-        }
-        SchedulerConfig config = SchedulerConfig.builder().name("bench-" + name).parallelism(1).build();
-        return Schedulers.create(name, config);
+        return CarrierSchedulerState.create(name, 1);
     }
 }
