@@ -405,6 +405,74 @@ public abstract class FiberTck extends SchedulerTck {
     }
 
     @Test
+    void anExceptionEscapingAFiberGoesToTheUncaughtExceptionHandlerAndTheSchedulerGoesOn() throws Exception {
+        Scheduler s = newScheduler(2);
+        Thread.UncaughtExceptionHandler saved = Thread.getDefaultUncaughtExceptionHandler();
+        List<Throwable> reported = new CopyOnWriteArrayList<>();
+        RuntimeException boom = new IllegalStateException("boom");
+        Thread.setDefaultUncaughtExceptionHandler((t, e) -> reported.add(e));
+        try {
+            Fiber failed = s.start(() -> {
+                throw boom;
+            });
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while ((reported.isEmpty() || failed.isAlive()) && System.nanoTime() < deadline) {
+                Thread.sleep(1);
+            }
+            assertThat(reported).containsExactly(boom);
+            assertThat(failed.isAlive()).isFalse();
+            CompletableFuture<String> next = startFiber(s, () -> "still running");
+            assertThat(await(next)).isEqualTo("still running");
+            assertThat(reported).containsExactly(boom);
+        } finally {
+            Thread.setDefaultUncaughtExceptionHandler(saved);
+        }
+        s.close();
+        assertThat(s.stats().fibersCompleted()).isEqualTo(2);
+    }
+
+    @Test
+    void shutdownRacingStartsAndEndsTerminatesOnlyAfterTheLastAcceptedFiber() throws Exception {
+        for (int round = 0; round < 20; round++) {
+            Scheduler s = newScheduler(2);
+            AtomicInteger accepted = new AtomicInteger();
+            AtomicInteger finished = new AtomicInteger();
+            AtomicInteger ranAfterTermination = new AtomicInteger();
+            CountDownLatch someStarted = new CountDownLatch(100);
+            Thread starter = Thread.ofPlatform().start(() -> {
+                while (true) {
+                    try {
+                        s.start(() -> {
+                            if (s.isTerminated()) {
+                                ranAfterTermination.incrementAndGet();
+                            }
+                            long until = System.nanoTime() + 2_000;
+                            while (System.nanoTime() < until) {
+                                Thread.onSpinWait();
+                            }
+                            finished.incrementAndGet();
+                        });
+                    } catch (RejectedExecutionException e) {
+                        return;
+                    }
+                    accepted.incrementAndGet();
+                    someStarted.countDown();
+                }
+            });
+            assertThat(someStarted.await(30, TimeUnit.SECONDS)).isTrue();
+            s.shutdown();
+            starter.join(30_000);
+            assertThat(starter.isAlive()).isFalse();
+            assertThat(s.awaitTermination(Duration.ofSeconds(30))).isTrue();
+            assertThat(finished.get()).as("fibers finished when the scheduler terminated (round %d)", round)
+                    .isEqualTo(accepted.get());
+            assertThat(ranAfterTermination.get()).isZero();
+            assertThat(s.stats().fibersStarted()).isEqualTo(accepted.get());
+            assertThat(s.stats().liveFibers()).isZero();
+        }
+    }
+
+    @Test
     void closeWaitsForLiveFibersAndEndsEveryThread() throws Exception {
         Scheduler s = newScheduler(3);
         AtomicInteger finished = new AtomicInteger();

@@ -13,7 +13,7 @@ import java.util.concurrent.locks.LockSupport;
  * 10-20x longer (JMH, LoomVariantRoundTripBenchmark: spin 256 ~20 us, spin 0 ~1.3 us, beside a
  * raw virtual-thread SynchronousQueue hand-over of ~1.2 us).
  */
-final class LoomCoroutine implements Coroutine {
+final class LoomCoroutine implements Coroutine, Thread.UncaughtExceptionHandler {
 
     private static final int CALLER = 0;
     private static final int BODY = 1;
@@ -46,6 +46,7 @@ final class LoomCoroutine implements Coroutine {
         turn = BODY;
         if (bodyThread == null) {
             bodyThread = scheduler.coroutineThreads.newThread(this::runBody);
+            bodyThread.setUncaughtExceptionHandler(this); // how LoomScheduler.current() finds the body's fiber
             bodyThread.start();
         } else {
             LockSupport.unpark(bodyThread);
@@ -82,7 +83,6 @@ final class LoomCoroutine implements Coroutine {
     }
 
     private void runBody() {
-        LoomScheduler.setCurrent(this);
         try {
             body.run();
         } catch (Throwable t) {
@@ -92,6 +92,12 @@ final class LoomCoroutine implements Coroutine {
             turn = DONE;
             LockSupport.unpark(c);
         }
+    }
+
+    /** What the JDK does for a thread without a handler of its own (the body catches everything anyway). */
+    @Override
+    public void uncaughtException(Thread t, Throwable e) {
+        t.getThreadGroup().uncaughtException(t, e);
     }
 
     private void awaitTurnNot(int t) {

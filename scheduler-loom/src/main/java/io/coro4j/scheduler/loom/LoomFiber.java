@@ -12,7 +12,7 @@ import java.util.concurrent.locks.LockSupport;
  * {@link #park()} records the parking thread, then checks the permit; {@link #unpark()} sets the
  * permit, then unparks the recorded thread. Both are volatile, so one of them sees the other.
  */
-final class LoomFiber implements Fiber {
+final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandler {
 
     private static final VarHandle PERMIT;
 
@@ -25,9 +25,10 @@ final class LoomFiber implements Fiber {
     }
 
     private final LoomScheduler scheduler;
+    /** What the fiber's thread runs; null once it has ended (the fiber is then not alive). */
+    private volatile Runnable body;
     private volatile int permit;
     private volatile Thread waiter;
-    private volatile boolean alive = true;
     private Object attachment;
     /**
      * When a sampled start or unpark made this fiber runnable ({@link System#nanoTime()}), or 0.
@@ -36,8 +37,32 @@ final class LoomFiber implements Fiber {
      */
     volatile long runnableSince;
 
-    LoomFiber(LoomScheduler scheduler) {
+    LoomFiber(LoomScheduler scheduler, Runnable body) {
         this.scheduler = scheduler;
+        this.body = body;
+    }
+
+    /** The fiber's virtual thread runs this: the body, then the fiber's end. */
+    @Override
+    public void run() {
+        ranAfterRunnable();
+        try {
+            body.run();
+        } catch (Throwable t) {
+            uncaughtException(Thread.currentThread(), t);
+        } finally {
+            body = null;
+            scheduler.fiberCompleted();
+        }
+    }
+
+    /**
+     * What the JDK does for a thread without a handler of its own: this fiber is its thread's
+     * handler only so that {@link LoomScheduler#current()} finds it.
+     */
+    @Override
+    public void uncaughtException(Thread t, Throwable e) {
+        t.getThreadGroup().uncaughtException(t, e);
     }
 
     @Override
@@ -112,7 +137,7 @@ final class LoomFiber implements Fiber {
 
     @Override
     public boolean isAlive() {
-        return alive;
+        return body != null;
     }
 
     /** Records the scheduling delay if the event that made this fiber runnable was sampled. */
@@ -122,10 +147,6 @@ final class LoomFiber implements Fiber {
             runnableSince = 0;
             scheduler.delays.record(System.nanoTime() - since);
         }
-    }
-
-    void ended() {
-        alive = false;
     }
 
     @Override
@@ -140,6 +161,6 @@ final class LoomFiber implements Fiber {
 
     @Override
     public String toString() {
-        return "LoomFiber[" + (alive ? "alive" : "done") + ", " + scheduler.name + "]";
+        return "LoomFiber[" + (isAlive() ? "alive" : "done") + ", " + scheduler.name + "]";
     }
 }

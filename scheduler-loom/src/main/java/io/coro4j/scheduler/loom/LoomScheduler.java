@@ -34,20 +34,23 @@ import java.util.concurrent.atomic.AtomicLong;
  * continuation mount. A generator abandoned while suspended keeps its virtual thread parked (the
  * JDK tracks virtual threads for thread dumps), so close generators you do not run to the end.
  *
+ * <p>A fiber's virtual thread has its {@link LoomFiber} as its uncaught-exception handler: that is
+ * how {@link #current()} finds the running fiber without a ThreadLocal. The fiber passes an escaping
+ * exception on to the thread's group, as the JDK does for a thread without a handler; fiber code
+ * must not replace the handler (coro4j calls then fail with an {@link IllegalStateException} saying so).
+ *
  * <p>The scheduler owns one platform thread, its timer; it ends when the scheduler terminates.
  */
 final class LoomScheduler implements Scheduler {
 
     private static final AtomicInteger INSTANCES = new AtomicInteger();
 
-    /** What the current virtual thread runs: a {@link LoomFiber} or a {@link LoomCoroutine}'s body. */
-    private static final ThreadLocal<Object> CURRENT = new ThreadLocal<>();
-
     final String name;
     private final ThreadFactory fiberThreads;
     final ThreadFactory coroutineThreads;
     private final TimerThread timer;
-    private final AtomicLong live = new AtomicLong();
+    /** Starts that were counted in {@link #started} but then refused or failed; rare, so one atomic. */
+    private final AtomicLong refused = new AtomicLong();
     private final CountDownLatch terminated = new CountDownLatch(1);
     private final AtomicBoolean terminating = new AtomicBoolean();
     private volatile boolean shutdown;
@@ -83,7 +86,7 @@ final class LoomScheduler implements Scheduler {
 
         @Override
         public long fibersStarted() {
-            return started.sum();
+            return started.sum() - refused.get();
         }
 
         @Override
@@ -93,7 +96,7 @@ final class LoomScheduler implements Scheduler {
 
         @Override
         public long liveFibers() {
-            return live.get();
+            return Math.max(0, live());
         }
 
         @Override
@@ -106,24 +109,43 @@ final class LoomScheduler implements Scheduler {
         this.name = config.name() != null ? config.name() : "loom-" + INSTANCES.incrementAndGet();
         // One name for all fiber threads, without a counter: a numbered name costs a string per
         // fiber (13% of the bytes allocated by a million sleepers); tasks have names of their own.
-        this.fiberThreads = Thread.ofVirtual().name("coro4j-" + name + "-fiber").factory();
-        this.coroutineThreads = Thread.ofVirtual().name("coro4j-" + name + "-generator-", 0).factory();
+        this.fiberThreads = Thread.ofVirtual().name(THREAD_NAME_PREFIX + name + FIBER_THREAD_SUFFIX).factory();
+        this.coroutineThreads = Thread.ofVirtual().name(THREAD_NAME_PREFIX + name + GENERATOR_THREAD_INFIX, 0).factory();
         this.timer = new TimerThread(name, config.daemon());
     }
 
+    /**
+     * The fiber the calling code runs in, or null. A fiber's virtual thread carries its
+     * {@link LoomFiber} (a generator's thread its {@link LoomCoroutine}) as its uncaught-exception
+     * handler, a field every thread has: a ThreadLocal would add a map, a table and a weak entry
+     * (136 bytes) to every fiber, 11% of a sleeping task's heap.
+     */
     static Fiber current() {
-        Object o = CURRENT.get();
-        if (o instanceof LoomFiber f) {
+        Thread self = Thread.currentThread();
+        Thread.UncaughtExceptionHandler h = self.getUncaughtExceptionHandler();
+        if (h instanceof LoomFiber f) {
             return f;
         }
-        if (o instanceof LoomCoroutine c) {
+        if (h instanceof LoomCoroutine c) {
             return c.owner;
+        }
+        if (self.isVirtual() && isFiberThreadName(self.getName())) {
+            throw new IllegalStateException("the uncaught-exception handler of this fiber's virtual thread (\""
+                    + self.getName() + "\") was replaced: the loom scheduler finds the running fiber through it;"
+                    + " do not call Thread.setUncaughtExceptionHandler from fiber code (an exception that escapes"
+                    + " a fiber goes to the default handler)");
         }
         return null;
     }
 
-    static void setCurrent(Object fiberOrCoroutine) {
-        CURRENT.set(fiberOrCoroutine);
+    private static final String THREAD_NAME_PREFIX = "coro4j-";
+    private static final String FIBER_THREAD_SUFFIX = "-fiber";
+    private static final String GENERATOR_THREAD_INFIX = "-generator-";
+
+    /** Whether a thread of this name is one a loom scheduler made for a fiber or a generator body. */
+    private static boolean isFiberThreadName(String name) {
+        return name.startsWith(THREAD_NAME_PREFIX)
+                && (name.endsWith(FIBER_THREAD_SUFFIX) || name.contains(GENERATOR_THREAD_INFIX));
     }
 
     @Override
@@ -142,32 +164,31 @@ final class LoomScheduler implements Scheduler {
         if (shutdown) {
             throw new RejectedExecutionException("scheduler \"" + name + "\" is shut down: it accepts no new fibers");
         }
-        live.incrementAndGet();
+        // Counted before the second look at the flag, so that shutdown() either sees this fiber
+        // live or this start sees the flag (both are volatile accesses).
+        started.increment();
         if (shutdown) {
-            fiberEnded();
+            refuse();
             throw new RejectedExecutionException("scheduler \"" + name + "\" is shut down: it accepts no new fibers");
         }
-        LoomFiber fiber = new LoomFiber(this);
-        Thread thread = fiberThreads.newThread(() -> {
-            CURRENT.set(fiber);
-            fiber.ranAfterRunnable();
-            try {
-                body.run();
-            } catch (Throwable t) {
-                Thread self = Thread.currentThread();
-                self.getUncaughtExceptionHandler().uncaughtException(self, t);
-            } finally {
-                fiber.ended();
-                completed.increment();
-                fiberEnded();
+        LoomFiber fiber = new LoomFiber(this, body);
+        try {
+            Thread thread = fiberThreads.newThread(fiber);
+            thread.setUncaughtExceptionHandler(fiber);
+            if (delays.sampleNow()) {
+                fiber.runnableSince = System.nanoTime();
             }
-        });
-        started.increment();
-        if (delays.sampleNow()) {
-            fiber.runnableSince = System.nanoTime();
+            thread.start();
+        } catch (Throwable t) { // OutOfMemoryError: unable to create a thread
+            refuse();
+            throw t;
         }
-        thread.start();
         return fiber;
+    }
+
+    private void refuse() {
+        refused.incrementAndGet();
+        fiberEnded();
     }
 
     @Override
@@ -208,10 +229,32 @@ final class LoomScheduler implements Scheduler {
         return delays;
     }
 
+    /** Called on a fiber's thread when its body has returned or thrown. */
+    void fiberCompleted() {
+        completed.increment();
+        fiberEnded();
+    }
+
+    /**
+     * Terminates if this was the last live fiber of a shut-down scheduler. Live fibers are counted
+     * by striped counters, not one atomic that every start and end would contend on: the fiber
+     * whose end is counted last sees every start and end in the sums, and so does
+     * {@link #shutdown()} for the ends counted before it set the flag.
+     */
     private void fiberEnded() {
-        if (live.decrementAndGet() == 0 && shutdown) {
+        if (shutdown && live() == 0) {
             terminate();
         }
+    }
+
+    /**
+     * Started, less ended, fibers. The ends are read before the starts: every end was counted after
+     * its own start, so an end seen here always has its start seen too, and a racing start can
+     * only make the result too high, never a false zero.
+     */
+    private long live() {
+        long ended = refused.get() + completed.sum();
+        return started.sum() - ended;
     }
 
     private void terminate() {
@@ -224,7 +267,7 @@ final class LoomScheduler implements Scheduler {
     @Override
     public void shutdown() {
         shutdown = true;
-        if (live.get() == 0) {
+        if (live() == 0) {
             terminate();
         }
     }
@@ -255,6 +298,6 @@ final class LoomScheduler implements Scheduler {
 
     @Override
     public String toString() {
-        return "LoomScheduler[" + name + ", live=" + live.get() + (shutdown ? ", shut down" : "") + "]";
+        return "LoomScheduler[" + name + ", live=" + live() + (shutdown ? ", shut down" : "") + "]";
     }
 }
