@@ -15,14 +15,15 @@ import javax.management.ObjectName;
  * {@code GC.class_histogram} diagnostic command, taken after a full GC) restricted to the classes
  * with at least one instance per sleeper, as bytes per sleeper, and their sum. The crowd is spawned
  * and cancelled a few times first, so that the suspended frames are the compiled ones of a warm
- * JVM (interpreted or C1 frames make a suspended stack several times larger).
+ * JVM (interpreted or C1 frames make a suspended stack several times larger). Kind
+ * {@code virtual-threads} measures the baseline: virtual threads in {@code Thread.sleep}, no coro4j.
  *
  * <p>This complements {@code SleepersWallTimeBenchmark.heapPerSleeper}, whose used-heap difference
  * moves by hundreds of bytes between forks: the histogram counts objects, not heap occupancy.
  *
  * <pre>
  * java --add-exports java.base/jdk.internal.vm=ALL-UNNAMED -cp bench/target/benchmarks.jar \
- *     io.coro4j.bench.SleeperHeapHistogram [threadpool|loom] [sleepers, default 200000] [rounds, default 4]
+ *     io.coro4j.bench.SleeperHeapHistogram [threadpool|loom|virtual-threads] [sleepers, default 200000] [rounds, default 4]
  * </pre>
  */
 public final class SleeperHeapHistogram {
@@ -33,43 +34,92 @@ public final class SleeperHeapHistogram {
         String kind = args.length > 0 ? args[0] : "threadpool";
         int n = args.length > 1 ? Integer.parseInt(args[1]) : 200_000;
         int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 4;
+        if (kind.equals(VIRTUAL_THREADS)) {
+            print("virtual threads sleeping in Thread.sleep", n, histogramOfVirtualThreads(n, rounds));
+            return;
+        }
         try (Scheduler s = Schedulers.create(kind, SchedulerConfig.builder().name("histogram").build())) {
-            String histogram = null;
-            for (int round = 1; round <= rounds; round++) {
-                long parkedBefore = s.stats().parkedFibers();
-                Thread runner = Thread.ofPlatform().start(() -> {
-                    try {
-                        Coro.run(s, () -> {
-                            for (int i = 0; i < n; i++) {
-                                Coro.spawn(() -> {
-                                    Coro.sleep(Duration.ofMinutes(10));
-                                    return null;
-                                });
-                            }
-                            return null;
-                        });
-                    } catch (CancellationException expected) {
-                        // the interrupt below
-                    }
-                });
-                while (s.stats().parkedFibers() - parkedBefore < n) {
-                    Thread.sleep(10);
-                }
-                if (round == rounds) {
-                    histogram = (String) ManagementFactory.getPlatformMBeanServer().invoke(
-                            new ObjectName("com.sun.management:type=DiagnosticCommand"), "gcClassHistogram",
-                            new Object[] {new String[0]}, new String[] {String[].class.getName()});
-                }
-                runner.interrupt(); // Coro.run cancels the main task, which cancels the sleepers
-                runner.join();
-            }
-            print(kind, n, histogram);
+            print("tasks sleeping in Coro.sleep on " + kind, n, histogramOfTasks(s, n, rounds));
         }
     }
 
+    /** The baseline's kind: plain virtual threads in {@code Thread.sleep}, no coro4j. */
+    static final String VIRTUAL_THREADS = "virtual-threads";
+
+    private static String histogramOfTasks(Scheduler s, int n, int rounds) throws Exception {
+        String histogram = null;
+        for (int round = 1; round <= rounds; round++) {
+            long parkedBefore = s.stats().parkedFibers();
+            Thread runner = Thread.ofPlatform().start(() -> {
+                try {
+                    Coro.run(s, () -> {
+                        for (int i = 0; i < n; i++) {
+                            Coro.spawn(() -> {
+                                Coro.sleep(Duration.ofMinutes(10));
+                                return null;
+                            });
+                        }
+                        return null;
+                    });
+                } catch (CancellationException expected) {
+                    // the interrupt below
+                }
+            });
+            while (s.stats().parkedFibers() - parkedBefore < n) {
+                Thread.sleep(10);
+            }
+            if (round == rounds) {
+                histogram = classHistogram();
+            }
+            runner.interrupt(); // Coro.run cancels the main task, which cancels the sleepers
+            runner.join();
+        }
+        return histogram;
+    }
+
+    private static String histogramOfVirtualThreads(int n, int rounds) throws Exception {
+        String histogram = null;
+        for (int round = 1; round <= rounds; round++) {
+            Thread[] sleepers = new Thread[n];
+            for (int i = 0; i < n; i++) {
+                sleepers[i] = Thread.ofVirtual().start(SleeperHeapHistogram::sleepLong);
+            }
+            for (Thread t : sleepers) {
+                while (t.getState() != Thread.State.TIMED_WAITING) {
+                    Thread.sleep(1);
+                }
+            }
+            if (round == rounds) {
+                histogram = classHistogram();
+            }
+            for (Thread t : sleepers) {
+                t.interrupt();
+            }
+            for (Thread t : sleepers) {
+                t.join();
+            }
+        }
+        return histogram;
+    }
+
+    private static void sleepLong() {
+        try {
+            Thread.sleep(Duration.ofMinutes(10));
+        } catch (InterruptedException expected) {
+            // woken by the measurement
+        }
+    }
+
+    /** The {@code GC.class_histogram} diagnostic command's output, taken after a full GC. */
+    private static String classHistogram() throws Exception {
+        return (String) ManagementFactory.getPlatformMBeanServer().invoke(
+                new ObjectName("com.sun.management:type=DiagnosticCommand"), "gcClassHistogram",
+                new Object[] {new String[0]}, new String[] {String[].class.getName()});
+    }
+
     /** Prints the classes with at least {@code n} instances, in bytes per sleeper. */
-    private static void print(String kind, int n, String histogram) {
-        System.out.printf("%,d tasks sleeping in Coro.sleep on %s; classes with at least one instance each:%n", n, kind);
+    private static void print(String what, int n, String histogram) {
+        System.out.printf("%,d %s; classes with at least one instance each:%n", n, what);
         System.out.printf("%10s  %s%n", "bytes", "class");
         double total = 0;
         for (String line : histogram.lines().toList()) {
