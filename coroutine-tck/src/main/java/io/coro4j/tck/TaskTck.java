@@ -533,6 +533,47 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     @Test
+    void aGroupCancelsEveryRunningChildAmongManyFinishedOnes() {
+        // 20,000 children, every tenth sleeps and the rest end within 40 ms, spawned in waves so
+        // that children end in another order than they started and while others are being added
+        // (the group's bookkeeping of running children changes under it all the time): cancelling
+        // must still reach each sleeper exactly once, and nothing may be left waiting.
+        int children = 20_000;
+        AtomicInteger cancelled = new AtomicInteger();
+        AtomicInteger quickDone = new AtomicInteger();
+        Throwable thrown = org.assertj.core.api.Assertions.catchThrowable(() -> runTask(Duration.ofSeconds(30), () -> Coro.taskGroup(g -> {
+            for (int i = 0; i < children; i++) {
+                if (i % 10 == 0) {
+                    g.spawn(() -> {
+                        try {
+                            Coro.sleep(Duration.ofMinutes(10));
+                        } catch (CancellationException e) {
+                            cancelled.incrementAndGet();
+                            throw e;
+                        }
+                        return null;
+                    });
+                } else {
+                    int nap = i % 10 == 5 ? 40 : i % 4; // some end long after being moved
+                    g.spawn(() -> {
+                        Coro.sleep(ms(nap)); // ends after compactions have moved it
+                        return quickDone.incrementAndGet();
+                    });
+                }
+                if (i % 200 == 199) {
+                    Coro.sleep(ms(2)); // most of the wave ends, the last of it still runs
+                }
+            }
+            while (quickDone.get() < children - children / 10) {
+                Coro.sleep(ms(1));
+            }
+            throw new IllegalStateException("stop the sleepers");
+        })));
+        assertThat(thrown).isExactlyInstanceOf(IllegalStateException.class).hasMessage("stop the sleepers");
+        assertThat(cancelled.get()).isEqualTo(children / 10);
+    }
+
+    @Test
     void aSupervisorGroupLetsAChildFailWithoutCancellingItsSiblings() {
         List<String> log = new CopyOnWriteArrayList<>();
         String result = run(() -> Coro.supervisorGroup(g -> {
