@@ -4,6 +4,7 @@ import com.sun.net.httpserver.HttpServer;
 import io.coro4j.Coro;
 import io.coro4j.Schedulers;
 import io.coro4j.http.AsyncHttpClient;
+import io.coro4j.http.NginxProcess;
 import io.coro4j.http.Response;
 import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.SchedulerConfig;
@@ -11,16 +12,12 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -35,7 +32,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.stream.Stream;
 
 /**
  * Throughput of many small GETs with a bound on requests in flight: {@link AsyncHttpClient#getAll}
@@ -261,8 +257,7 @@ public final class HttpGetThroughputBench {
         void close() throws Exception;
 
         static Server start(String kind, int body) throws Exception {
-            Path nginx = Stream.of("/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx", "/usr/local/bin/nginx")
-                    .map(Path::of).filter(Files::isExecutable).findFirst().orElse(null);
+            Path nginx = NginxProcess.find();
             switch (kind) {
                 case "nginx" -> {
                     if (nginx == null) {
@@ -283,82 +278,30 @@ public final class HttpGetThroughputBench {
 
     /** nginx with a config of our own in a temporary folder: 127.0.0.1 only, one worker, keep-alive, a static 1 KiB file. */
     static final class Nginx implements Server {
-        private final Process process;
-        private final Path dir;
-        private final int port;
+        private final NginxProcess process;
         private final String version;
 
-        private Nginx(Process process, Path dir, int port, String version) {
+        private Nginx(NginxProcess process, String version) {
             this.process = process;
-            this.dir = dir;
-            this.port = port;
             this.version = version;
         }
 
         static Nginx start(Path nginx, int body) throws Exception {
-            Path dir = Files.createTempDirectory("coro4j-bench-nginx");
-            Path html = Files.createDirectories(dir.resolve("html"));
-            Files.write(html.resolve("body.bin"), body(body));
-            Files.createDirectories(dir.resolve("logs"));
-            Files.createDirectories(dir.resolve("tmp"));
-            // Workers may run as another user: let them read the folder.
-            try (Stream<Path> all = Files.walk(dir)) {
-                for (Path p : all.toList()) {
-                    Files.setPosixFilePermissions(p, PosixFilePermissions.fromString(Files.isDirectory(p) ? "rwxr-xr-x" : "rw-r--r--"));
-                }
-            }
-            int port = freePort();
-            String user = "root".equals(System.getProperty("user.name")) ? "user root;\n" : "";
-            String conf = user + """
-                    worker_processes 1;
-                    daemon off;
-                    master_process on;
-                    pid %1$s/nginx.pid;
-                    error_log %1$s/logs/error.log warn;
-                    events { worker_connections 4096; }
-                    http {
-                        access_log off;
-                        client_body_temp_path %1$s/tmp/body;
-                        proxy_temp_path %1$s/tmp/proxy;
-                        fastcgi_temp_path %1$s/tmp/fastcgi;
-                        uwsgi_temp_path %1$s/tmp/uwsgi;
-                        scgi_temp_path %1$s/tmp/scgi;
-                        keepalive_requests 1000000;
-                        keepalive_timeout 60s;
-                        sendfile on;
-                        tcp_nodelay on;
-                        gzip off;
-                        server {
-                            listen 127.0.0.1:%2$d;
-                            root %1$s/html;
-                            location / { default_type application/octet-stream; }
-                        }
+            Path dir = NginxProcess.newFolder("coro4j-bench-nginx");
+            Files.write(dir.resolve("html/body.bin"), body(body));
+            String version = NginxProcess.version(nginx);
+            return new Nginx(NginxProcess.start(nginx, dir, 4096, """
+                    keepalive_requests 1000000;
+                    keepalive_timeout 60s;
+                    sendfile on;
+                    tcp_nodelay on;
+                    gzip off;
+                    server {
+                        listen 127.0.0.1:%2$d;
+                        root %1$s/html;
+                        location / { default_type application/octet-stream; }
                     }
-                    """.formatted(dir, port);
-            Path confFile = dir.resolve("nginx.conf");
-            Files.writeString(confFile, conf);
-            Process v = new ProcessBuilder(nginx.toString(), "-v").redirectErrorStream(true).start();
-            String version = new String(v.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-            v.waitFor();
-            Process p = new ProcessBuilder(nginx.toString(), "-p", dir.toString(), "-c", confFile.toString())
-                    .redirectErrorStream(true).redirectOutput(dir.resolve("logs/stdout.log").toFile()).start();
-            Nginx n = new Nginx(p, dir, port, version);
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (true) {
-                try (Socket s = new Socket()) {
-                    s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 200);
-                    break;
-                } catch (IOException e) {
-                    if (!p.isAlive() || System.nanoTime() > deadline) {
-                        String log = Files.readString(dir.resolve("logs/stdout.log"))
-                                + (Files.exists(dir.resolve("logs/error.log")) ? Files.readString(dir.resolve("logs/error.log")) : "");
-                        n.close();
-                        throw new IllegalStateException("nginx did not start: " + log);
-                    }
-                    Thread.sleep(20);
-                }
-            }
-            return n;
+                    """), version);
         }
 
         @Override
@@ -368,20 +311,12 @@ public final class HttpGetThroughputBench {
 
         @Override
         public String url() {
-            return "http://127.0.0.1:" + port + "/body.bin";
+            return "http://127.0.0.1:" + process.port() + "/body.bin";
         }
 
         @Override
         public void close() throws Exception {
-            process.destroy(); // SIGTERM: nginx's fast shutdown
-            if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            }
-            try (Stream<Path> all = Files.walk(dir)) {
-                for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
-                    Files.deleteIfExists(p);
-                }
-            }
+            process.close();
         }
     }
 
@@ -442,11 +377,5 @@ public final class HttpGetThroughputBench {
             b[i] = (byte) ('a' + i % 26);
         }
         return b;
-    }
-
-    static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
     }
 }
