@@ -25,8 +25,12 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
     }
 
     private final LoomScheduler scheduler;
-    /** What the fiber's thread runs; null once it has ended (the fiber is then not alive). */
+    /**
+     * What the fiber's thread runs: the body until it starts, {@link #RUNNING} while it runs, null
+     * once it has ended (the fiber is then not alive).
+     */
     private volatile Runnable body;
+    private static final Runnable RUNNING = () -> { };
     private volatile int permit;
     private volatile Thread waiter;
     private Object attachment;
@@ -45,9 +49,15 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
     /** The fiber's virtual thread runs this: the body, then the fiber's end. */
     @Override
     public void run() {
+        Runnable b = body;
+        if (b == RUNNING || b == null) {
+            // This object is reachable as the thread's handler: it is not a task to run again.
+            throw new IllegalStateException("a fiber's body runs once, on the virtual thread started for it: " + this);
+        }
+        body = RUNNING;
         ranAfterRunnable();
         try {
-            body.run();
+            b.run();
         } catch (Throwable t) {
             uncaughtException(Thread.currentThread(), t);
         } finally {

@@ -47,6 +47,21 @@ class LoomFiberLookupTest {
     }
 
     @Test
+    void theFiberReachableAsTheHandlerCannotBeRunAgain() {
+        String msg = Coro.run(scheduler, () -> {
+            Runnable fiber = (Runnable) Thread.currentThread().getUncaughtExceptionHandler();
+            try {
+                fiber.run();
+                return "ran again";
+            } catch (IllegalStateException e) {
+                return e.getMessage();
+            }
+        });
+        assertThat(msg).isEqualTo("a fiber's body runs once, on the virtual thread started for it:"
+                + " LoomFiber[alive, lookup]");
+    }
+
+    @Test
     void replacingTheHandlerOfAFiberThreadMakesCoroCallsFailSayingWhy() {
         assertThatThrownBy(() -> Coro.run(scheduler, () -> {
             Thread.currentThread().setUncaughtExceptionHandler((t, e) -> { });
