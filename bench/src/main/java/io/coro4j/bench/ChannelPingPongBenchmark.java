@@ -30,6 +30,11 @@ import org.openjdk.jmh.annotations.Warmup;
  *       <td>{@code synchronousQueues}</td></tr>
  *   <tr><td>{@code synchronousQueues}</td><td>the same round trip between two virtual threads over
  *       two {@link SynchronousQueue}s</td><td>-</td></tr>
+ *   <tr><td>{@code rawContinuations}</td><td>the floor of {@code channels} on one threadpool
+ *       carrier: two bare {@code jdk.internal.vm.Continuation}s that a loop on the calling thread
+ *       runs in turn, passing the value through a field; the same two suspensions and two
+ *       resumptions per round trip, and nothing else (no channel, no task, no run queue)</td>
+ *       <td>{@code synchronousQueues}</td></tr>
  * </table>
  *
  * <p>Batched, as {@code GeneratorRoundTripBenchmark.rawVirtualThreadHandOver} is: JMH calls the
@@ -86,6 +91,44 @@ public class ChannelPingPongBenchmark {
             requests.close();
             return x;
         });
+    }
+
+    /**
+     * Floor: {@value #BATCH} round trips between two bare continuations run in turn by a loop on the
+     * calling thread, as a one-carrier scheduler runs two tasks; the value goes through a field.
+     */
+    @Benchmark
+    @OperationsPerInvocation(BATCH)
+    public Integer rawContinuations() {
+        PingPong p = new PingPong();
+        Object echo = RawContinuation.create(() -> {
+            while (true) {
+                p.value = GeneratorRoundTripBenchmark.next(p.value);
+                RawContinuation.yield();
+            }
+        });
+        Object driver = RawContinuation.create(() -> {
+            Integer x = 0;
+            for (int i = 0; i < BATCH; i++) {
+                p.value = x;
+                RawContinuation.yield(); // the loop runs the echo side, then this one again
+                x = p.value;
+            }
+            p.done = true;
+        });
+        while (true) {
+            RawContinuation.run(driver);
+            if (p.done) {
+                return p.value; // the echo continuation, suspended, is dropped
+            }
+            RawContinuation.run(echo);
+        }
+    }
+
+    /** What {@link #rawContinuations} passes between its two sides. */
+    private static final class PingPong {
+        Integer value;
+        boolean done;
     }
 
     /** Baseline: {@value #BATCH} round trips between two virtual threads over two {@link SynchronousQueue}s. */

@@ -36,6 +36,7 @@ public final class Baselines {
             // ChannelPingPongBenchmark
             new Pairing("ChannelPingPong.channels", THREADPOOL, "ChannelPingPong.synchronousQueues", Map.of(), 0.5),
             new Pairing("ChannelPingPong.channels", LOOM, "ChannelPingPong.synchronousQueues", Map.of(), null),
+            new Pairing("ChannelPingPong.rawContinuations", Map.of(), "ChannelPingPong.synchronousQueues", Map.of(), null),
             // SleepersWallTimeBenchmark
             new Pairing("SleepersWallTime.sleepers", THREADPOOL, "SleepersWallTime.virtualThreadSleepers", Map.of(), 0.7),
             new Pairing("SleepersWallTime.sleepers", LOOM, "SleepersWallTime.virtualThreadSleepers", Map.of(), 1.1),
