@@ -57,7 +57,7 @@ public final class Task<T> implements Future<T> {
     /** Siblings in {@link #parentGroup}'s list of running children; guarded by that group's lock. */
     Task<?> prevSibling;
     Task<?> nextSibling;
-    final CompletableFuture<T> result = new Outcome<>(this);
+    final Outcome<T> result = new Outcome<>(this);
     private volatile boolean cancelRequested;
     private volatile Fiber fiber;
     /** Whether someone observed the outcome (joined, awaited, gathered). */
@@ -167,7 +167,7 @@ public final class Task<T> implements Future<T> {
     }
 
     void start() {
-        scheduler.start((Outcome<T>) result);
+        scheduler.start(result);
         scheduler.taskCounters().recordSpawned();
     }
 
@@ -419,7 +419,7 @@ public final class Task<T> implements Future<T> {
      * lambda, 16 bytes less per task (a crowd of sleeping tasks is mostly such objects). Never
      * handed out: callers get {@link #toCompletableFuture() copies} and minimal stages.
      */
-    private static final class Outcome<T> extends CompletableFuture<T> implements Runnable {
+    static final class Outcome<T> extends CompletableFuture<T> implements Runnable {
         private final Task<T> task;
 
         Outcome(Task<T> task) {
