@@ -52,27 +52,10 @@ class TimerThreadTest {
             delays.add(i * 3);
         }
         Collections.shuffle(delays, new Random(42));
-        long[] scheduledAt = new long[n];
-        AtomicLongArray firedAt = new AtomicLongArray(n);
-        ConcurrentLinkedQueue<Integer> order = new ConcurrentLinkedQueue<>();
-        CountDownLatch all = new CountDownLatch(n);
-        for (int i = 0; i < n; i++) {
-            int k = i;
-            scheduledAt[k] = System.nanoTime();
-            timer.schedule(() -> {
-                firedAt.set(k, System.nanoTime());
-                order.add(k);
-                all.countDown();
-            }, delays.get(k), TimeUnit.MILLISECONDS);
-        }
-        assertThat(all.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
-        for (int i = 0; i < n; i++) {
-            assertThat(firedAt.get(i) - scheduledAt[i]).as("timer %d fired early", i)
-                    .isGreaterThanOrEqualTo(ms(delays.get(i)));
-        }
+        long[] delayMillis = delays.stream().mapToLong(Integer::longValue).toArray();
+        List<Integer> fired = scheduleAllAndCheckNoneEarly(timer, delayMillis, TimeUnit.MILLISECONDS);
         // A timer scheduled before another, with a delay at least two ticks shorter, has a
         // deadline in an earlier tick, so it must fire first.
-        List<Integer> fired = new ArrayList<>(order);
         assertThat(fired).hasSize(n).doesNotHaveDuplicates();
         for (int a = 0; a < n; a++) {
             for (int b = a + 1; b < n; b++) {
@@ -193,24 +176,35 @@ class TimerThreadTest {
         TimerThread timer = new TimerThread("levels", true, System.nanoTime() - superBlock + ms(30));
         timers.add(timer);
         long[] delays = {ms(5), ms(25), ms(45), ms(70), ms(1_200)};
-        long[] scheduledAt = new long[delays.length];
-        AtomicLongArray firedAt = new AtomicLongArray(delays.length);
+        assertThat(scheduleAllAndCheckNoneEarly(timer, delays, TimeUnit.NANOSECONDS)).containsExactly(0, 1, 2, 3, 4);
+    }
+
+    /**
+     * Schedules one timer per delay, one after the other, waits until all have fired, checks that
+     * none fired before its delay had passed, and returns their indices in the order they fired.
+     */
+    private static List<Integer> scheduleAllAndCheckNoneEarly(TimerThread timer, long[] delays, TimeUnit unit)
+            throws InterruptedException {
+        int n = delays.length;
+        long[] scheduledAt = new long[n];
+        AtomicLongArray firedAt = new AtomicLongArray(n);
         ConcurrentLinkedQueue<Integer> order = new ConcurrentLinkedQueue<>();
-        CountDownLatch all = new CountDownLatch(delays.length);
-        for (int i = 0; i < delays.length; i++) {
+        CountDownLatch all = new CountDownLatch(n);
+        for (int i = 0; i < n; i++) {
             int k = i;
             scheduledAt[k] = System.nanoTime();
             timer.schedule(() -> {
                 firedAt.set(k, System.nanoTime());
                 order.add(k);
                 all.countDown();
-            }, delays[k], TimeUnit.NANOSECONDS);
+            }, delays[k], unit);
         }
         assertThat(all.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
-        assertThat(order).containsExactly(0, 1, 2, 3, 4);
-        for (int i = 0; i < delays.length; i++) {
-            assertThat(firedAt.get(i) - scheduledAt[i]).as("timer %d fired early", i).isGreaterThanOrEqualTo(delays[i]);
+        for (int i = 0; i < n; i++) {
+            assertThat(firedAt.get(i) - scheduledAt[i]).as("timer %d fired early", i)
+                    .isGreaterThanOrEqualTo(unit.toNanos(delays[i]));
         }
+        return new ArrayList<>(order);
     }
 
     @Test
