@@ -1,5 +1,6 @@
 package io.coro4j.metrics;
 
+import static io.coro4j.http.testing.Polling.await;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
@@ -30,7 +31,6 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -102,17 +102,6 @@ abstract class HttpClientMetricsContract {
 
     <T> T run(Callable<T> main) {
         return Coro.run(scheduler, main);
-    }
-
-    /** Waits in the task, polling, until {@code condition} holds; fails after 10 s. */
-    static void await(String what, BooleanSupplier condition) {
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting until " + what);
-            }
-            Coro.sleep(Duration.ofMillis(1));
-        }
     }
 
     double active(String host) {

@@ -1,5 +1,6 @@
 package io.coro4j.http;
 
+import static io.coro4j.http.testing.Polling.await;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
@@ -15,7 +16,6 @@ import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -98,17 +98,6 @@ abstract class HttpClientObserverContract extends SchedulerFixture {
 
     static String host(String url) {
         return AsyncHttpClient.hostKey(URI.create(url));
-    }
-
-    /** Waits in the task, polling, until {@code condition} holds; fails after 10 s. */
-    static void await(String what, BooleanSupplier condition) {
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting until " + what);
-            }
-            Coro.sleep(Duration.ofMillis(1));
-        }
     }
 
     // ---- outcomes ----
