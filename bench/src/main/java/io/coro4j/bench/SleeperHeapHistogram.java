@@ -17,12 +17,15 @@ import javax.management.ObjectName;
  * and cancelled a few times first, so that the suspended frames are the compiled ones of a warm
  * JVM (interpreted or C1 frames make a suspended stack several times larger). Kind
  * {@code virtual-threads} measures the baseline: virtual threads in {@code Thread.sleep}, no coro4j.
+ * Then it prints how many bytes of frames the sleepers' suspended stacks hold ({@link SuspendedStacks};
+ * it needs the two {@code --add-opens} below, and says so without them).
  *
  * <p>This complements {@code SleepersWallTimeBenchmark.heapPerSleeper}, whose used-heap difference
  * moves by hundreds of bytes between forks: the histogram counts objects, not heap occupancy.
  *
  * <pre>
- * java --add-exports java.base/jdk.internal.vm=ALL-UNNAMED -cp bench/target/benchmarks.jar \
+ * java --add-exports java.base/jdk.internal.vm=ALL-UNNAMED --add-opens java.base/jdk.internal.vm=ALL-UNNAMED \
+ *     --add-opens java.base/java.lang=ALL-UNNAMED -cp bench/target/benchmarks.jar \
  *     io.coro4j.bench.SleeperHeapHistogram [threadpool|loom|virtual-threads] [sleepers, default 200000] [rounds, default 4]
  * </pre>
  */
@@ -36,12 +39,16 @@ public final class SleeperHeapHistogram {
         int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 4;
         if (kind.equals(VIRTUAL_THREADS)) {
             print("virtual threads sleeping in Thread.sleep", n, histogramOfVirtualThreads(n, rounds));
-            return;
+        } else {
+            try (Scheduler s = Schedulers.create(kind, SchedulerConfig.builder().name("histogram").build())) {
+                print("tasks sleeping in Coro.sleep on " + kind, n, histogramOfTasks(s, n, rounds));
+            }
         }
-        try (Scheduler s = Schedulers.create(kind, SchedulerConfig.builder().name("histogram").build())) {
-            print("tasks sleeping in Coro.sleep on " + kind, n, histogramOfTasks(s, n, rounds));
-        }
+        System.out.println(stacks);
     }
+
+    /** The suspended-stack report of the last round ({@link SuspendedStacks}). */
+    private static String stacks;
 
     /** The baseline's kind: plain virtual threads in {@code Thread.sleep}, no coro4j. */
     static final String VIRTUAL_THREADS = "virtual-threads";
@@ -50,11 +57,13 @@ public final class SleeperHeapHistogram {
         String histogram = null;
         for (int round = 1; round <= rounds; round++) {
             long parkedBefore = s.stats().parkedFibers();
+            SuspendedStacks.expect(n);
             Thread runner = Thread.ofPlatform().start(() -> {
                 try {
                     Coro.run(s, () -> {
                         for (int i = 0; i < n; i++) {
-                            Coro.spawn(() -> {
+                            Coro.spawn(() -> { // not capturing: no object per sleeper beyond the task's own
+                                SuspendedStacks.recordCurrent();
                                 Coro.sleep(Duration.ofMinutes(10));
                                 return null;
                             });
@@ -70,6 +79,7 @@ public final class SleeperHeapHistogram {
             }
             if (round == rounds) {
                 histogram = classHistogram();
+                stacks = SuspendedStacks.report();
             }
             runner.interrupt(); // Coro.run cancels the main task, which cancels the sleepers
             runner.join();
@@ -91,6 +101,11 @@ public final class SleeperHeapHistogram {
             }
             if (round == rounds) {
                 histogram = classHistogram();
+                SuspendedStacks.expect(n);
+                for (Thread t : sleepers) {
+                    SuspendedStacks.record(t);
+                }
+                stacks = SuspendedStacks.report();
             }
             for (Thread t : sleepers) {
                 t.interrupt();
