@@ -25,9 +25,11 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Many concurrent sleepers: {@value #SLEEPERS} tasks that each sleep {@value #NAP_MILLIS} ms, and
  * the heap each costs while it sleeps. Single shots: one invocation is the whole crowd, and each
- * takes seconds, so the defaults are few shots (wall time: one warm-up, three measured; heap: one
+ * takes seconds, so the defaults are few shots (wall time: four warm-up, three measured; heap: one
  * and one): repeat a run, or give the wall-time benchmarks {@code -i 5 -f 2}, before trusting a
- * ratio. {@code -p sleepers=N} changes the wall-time crowd ({@link WallCrowd}), {@code -p heapSleepers=N}
+ * ratio. Four warm-up shots because the JIT settles only after about three: each shot's main task
+ * runs a body of another class than its sleepers', and until C2 stops speculating on one class
+ * there, that deoptimizes the compiled task frame, so the sleepers spawned next run in C1 frames. {@code -p sleepers=N} changes the wall-time crowd ({@link WallCrowd}), {@code -p heapSleepers=N}
  * the heap one ({@link HeapCrowd}).
  *
  * <table>
@@ -55,7 +57,7 @@ import org.openjdk.jmh.annotations.Warmup;
  */
 @BenchmarkMode(Mode.SingleShotTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Warmup(iterations = 1)
+@Warmup(iterations = 4)
 @Measurement(iterations = 3)
 @Fork(value = 1, jvmArgsAppend = {"--add-exports", "java.base/jdk.internal.vm=ALL-UNNAMED", "-Xms4g", "-Xmx4g"})
 public class SleepersWallTimeBenchmark {

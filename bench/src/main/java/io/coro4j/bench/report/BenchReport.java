@@ -104,11 +104,11 @@ public final class BenchReport {
             new Profile("SpawnJoin", PKG + "SpawnJoinBenchmark\\.", 3, 5, 500, Map.of(), null),
             new Profile("ChannelPingPong", PKG + "ChannelPingPongBenchmark\\.", 3, 5, 500, Map.of(), null),
             new Profile("SleepersWallTime", PKG + "SleepersWallTimeBenchmark\\.(sleepers|virtualThreadSleepers)$",
-                    1, 3, null, Map.of("sleepers", String.valueOf(REPORT_SLEEPERS)),
+                    4, 3, null, Map.of("sleepers", String.valueOf(REPORT_SLEEPERS)),
                     "SleepersWallTime.sleepers / virtualThreadSleepers: crowds of "
                             + String.format(Locale.ROOT, "%,d", REPORT_SLEEPERS)
                             + " sleepers of 10 ms (the benchmark's default is 1,000,000: `-p sleepers=1000000`),"
-                            + " 1 warm-up and 3 measured single shots."),
+                            + " 4 warm-up and 3 measured single shots (their own default)."),
             new Profile("SleepersHeap", PKG + "SleepersWallTimeBenchmark\\.heapPer", null, null, null,
                     Map.of("heapSleepers", String.valueOf(REPORT_HEAP_SLEEPERS)),
                     "SleepersWallTime.heapPer*: bytesPerSleeper (heap after a full GC while "
