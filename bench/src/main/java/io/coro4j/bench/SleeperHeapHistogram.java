@@ -24,8 +24,9 @@ import javax.management.ObjectName;
  * moves by hundreds of bytes between forks: the histogram counts objects, not heap occupancy.
  *
  * <pre>
- * java --add-exports java.base/jdk.internal.vm=ALL-UNNAMED --add-opens java.base/jdk.internal.vm=ALL-UNNAMED \
- *     --add-opens java.base/java.lang=ALL-UNNAMED -cp bench/target/benchmarks.jar \
+ * java --add-exports java.base/jdk.internal.vm=ALL-UNNAMED \
+ *     --add-opens java.base/jdk.internal.vm=ALL-UNNAMED --add-opens java.base/java.lang=ALL-UNNAMED \
+ *     -cp bench/target/benchmarks.jar \
  *     io.coro4j.bench.SleeperHeapHistogram [threadpool|loom|virtual-threads] [sleepers, default 200000] [rounds, default 4]
  * </pre>
  */
@@ -38,23 +39,22 @@ public final class SleeperHeapHistogram {
         int n = args.length > 1 ? Integer.parseInt(args[1]) : 200_000;
         int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 4;
         if (kind.equals(VIRTUAL_THREADS)) {
-            print("virtual threads sleeping in Thread.sleep", n, histogramOfVirtualThreads(n, rounds));
+            print("virtual threads sleeping in Thread.sleep", n, snapshotOfVirtualThreads(n, rounds));
         } else {
             try (Scheduler s = Schedulers.create(kind, SchedulerConfig.builder().name("histogram").build())) {
-                print("tasks sleeping in Coro.sleep on " + kind, n, histogramOfTasks(s, n, rounds));
+                print("tasks sleeping in Coro.sleep on " + kind, n, snapshotOfTasks(s, n, rounds));
             }
         }
-        System.out.println(stacks);
     }
 
-    /** The suspended-stack report of the last round ({@link SuspendedStacks}). */
-    private static String stacks;
+    /** What the last round measured: the class histogram and the {@link SuspendedStacks} report. */
+    private record Snapshot(String histogram, String stacks) {}
 
     /** The baseline's kind: plain virtual threads in {@code Thread.sleep}, no coro4j. */
     static final String VIRTUAL_THREADS = "virtual-threads";
 
-    private static String histogramOfTasks(Scheduler s, int n, int rounds) throws Exception {
-        String histogram = null;
+    private static Snapshot snapshotOfTasks(Scheduler s, int n, int rounds) throws Exception {
+        Snapshot snapshot = null;
         for (int round = 1; round <= rounds; round++) {
             long parkedBefore = s.stats().parkedFibers();
             SuspendedStacks.expect(n);
@@ -78,17 +78,16 @@ public final class SleeperHeapHistogram {
                 Thread.sleep(10);
             }
             if (round == rounds) {
-                histogram = classHistogram();
-                stacks = SuspendedStacks.report();
+                snapshot = new Snapshot(classHistogram(), SuspendedStacks.report(SuspendedStacks.recorded()));
             }
             runner.interrupt(); // Coro.run cancels the main task, which cancels the sleepers
             runner.join();
         }
-        return histogram;
+        return snapshot;
     }
 
-    private static String histogramOfVirtualThreads(int n, int rounds) throws Exception {
-        String histogram = null;
+    private static Snapshot snapshotOfVirtualThreads(int n, int rounds) throws Exception {
+        Snapshot snapshot = null;
         for (int round = 1; round <= rounds; round++) {
             Thread[] sleepers = new Thread[n];
             for (int i = 0; i < n; i++) {
@@ -100,12 +99,7 @@ public final class SleeperHeapHistogram {
                 }
             }
             if (round == rounds) {
-                histogram = classHistogram();
-                SuspendedStacks.expect(n);
-                for (Thread t : sleepers) {
-                    SuspendedStacks.record(t);
-                }
-                stacks = SuspendedStacks.report();
+                snapshot = new Snapshot(classHistogram(), SuspendedStacks.report(sleepers));
             }
             for (Thread t : sleepers) {
                 t.interrupt();
@@ -114,7 +108,7 @@ public final class SleeperHeapHistogram {
                 t.join();
             }
         }
-        return histogram;
+        return snapshot;
     }
 
     private static void sleepLong() {
@@ -132,12 +126,12 @@ public final class SleeperHeapHistogram {
                 new Object[] {new String[0]}, new String[] {String[].class.getName()});
     }
 
-    /** Prints the classes with at least {@code n} instances, in bytes per sleeper. */
-    private static void print(String what, int n, String histogram) {
+    /** Prints the classes with at least {@code n} instances, in bytes per sleeper, then the suspended frames. */
+    private static void print(String what, int n, Snapshot snapshot) {
         System.out.printf("%,d %s; classes with at least one instance each:%n", n, what);
         System.out.printf("%10s  %s%n", "bytes", "class");
         double total = 0;
-        for (String line : histogram.lines().toList()) {
+        for (String line : snapshot.histogram().lines().toList()) {
             String[] f = line.trim().split("\\s+");
             if (f.length < 4 || !f[0].endsWith(":")) {
                 continue;
@@ -151,5 +145,6 @@ public final class SleeperHeapHistogram {
             }
         }
         System.out.printf("%10.1f  total per sleeping task%n", total);
+        System.out.println(snapshot.stacks());
     }
 }

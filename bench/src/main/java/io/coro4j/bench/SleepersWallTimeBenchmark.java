@@ -29,7 +29,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * and one): repeat a run, or give the wall-time benchmarks {@code -i 5 -f 2}, before trusting a
  * ratio. Four warm-up shots because the JIT settles only after about three: each shot's main task
  * runs a body of another class than its sleepers', and until C2 stops speculating on one class
- * there, that deoptimizes the compiled task frame, so the sleepers spawned next run in C1 frames. {@code -p sleepers=N} changes the wall-time crowd ({@link WallCrowd}), {@code -p heapSleepers=N}
+ * there, that deoptimizes the compiled task frame, so the sleepers spawned next run in C1 frames.
+ * {@code -p sleepers=N} changes the wall-time crowd ({@link WallCrowd}), {@code -p heapSleepers=N}
  * the heap one ({@link HeapCrowd}).
  *
  * <table>

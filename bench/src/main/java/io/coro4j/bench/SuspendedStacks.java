@@ -16,8 +16,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>It reads JDK internals by reflection ({@code VirtualThread.cont}, {@code Continuation.tail},
  * {@code StackChunk.sp/bottom/parent}), so it needs
  * {@code --add-opens java.base/java.lang=ALL-UNNAMED --add-opens java.base/jdk.internal.vm=ALL-UNNAMED};
- * without them {@link #report()} says so instead. Not thread-safe across rounds: {@link #expect}
- * once per crowd, then {@link #recordCurrent()} from each sleeper.
+ * without them {@link #report} says so instead. Tasks record themselves ({@link #expect} once per
+ * crowd, then {@link #recordCurrent()} from each sleeper, a static so that their bodies capture
+ * nothing); virtual threads are reported from the caller's own array.
  */
 final class SuspendedStacks {
 
@@ -38,26 +39,29 @@ final class SuspendedStacks {
      */
     static void recordCurrent() {
         Thread t = Thread.currentThread();
-        record(t.isVirtual() ? t : Schedulers.currentFiber());
-    }
-
-    /** Records a virtual thread, or a fiber holding a continuation. */
-    static void record(Object holder) {
         int i = next.getAndIncrement();
         Object[] h = holders;
         if (i < h.length) {
-            h[i] = holder;
+            h[i] = t.isVirtual() ? t : Schedulers.currentFiber();
         }
     }
 
-    /** Sleepers per total bytes of suspended frames, and the mean. */
-    static String report() {
+    /** What the sleepers of the current crowd recorded (null where one has not yet). */
+    static Object[] recorded() {
+        return holders;
+    }
+
+    /**
+     * Sleepers per total bytes of suspended frames, and the mean, over {@code crowd}: virtual
+     * threads, or fibers holding a continuation; null entries are skipped.
+     */
+    static String report(Object[] crowd) {
         try {
             Internals in = new Internals();
             Map<Long, Integer> bySize = new TreeMap<>();
             long total = 0;
             int counted = 0;
-            for (Object h : holders) {
+            for (Object h : crowd) {
                 if (h == null) {
                     continue;
                 }
@@ -66,8 +70,10 @@ final class SuspendedStacks {
                 total += bytes;
                 counted++;
             }
-            StringBuilder b = new StringBuilder(String.format("suspended frames per sleeper (%,d sleepers):%n", counted));
-            bySize.forEach((bytes, sleepers) -> b.append(String.format("%10d  bytes: %,d sleepers%n", bytes, sleepers)));
+            StringBuilder b = new StringBuilder(
+                    String.format("suspended frames per sleeper (%,d sleepers):%n", counted));
+            bySize.forEach((bytes, sleepers) ->
+                    b.append(String.format("%10d  bytes: %,d sleepers%n", bytes, sleepers)));
             b.append(String.format("%10.1f  bytes on average", counted == 0 ? 0.0 : (double) total / counted));
             return b.toString();
         } catch (ReflectiveOperationException | RuntimeException e) {
