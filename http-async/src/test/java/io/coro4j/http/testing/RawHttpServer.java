@@ -106,7 +106,8 @@ public abstract class RawHttpServer implements AutoCloseable {
                 return null;
             }
             b.write(c);
-            state = (c == '\r' && (state == 0 || state == 2)) ? state + 1 : (c == '\n' && (state == 1 || state == 3)) ? state + 1 : 0;
+            boolean advances = c == '\r' ? state == 0 || state == 2 : c == '\n' && (state == 1 || state == 3);
+            state = advances ? state + 1 : 0; // \r\n\r\n ends the head
         }
         return b.toString(StandardCharsets.ISO_8859_1);
     }
