@@ -1,25 +1,37 @@
 package io.coro4j.tck;
 
-/** Scales stress-test sizes by the system property {@value #PROPERTY} (a positive number, default 1). */
+/**
+ * Scales stress-test sizes by the system property {@value #PROPERTY} (a positive number, default
+ * 1), times {@value #RUN_FACTOR} (default 1), which a build sets for a test run that is slower by
+ * nature, such as an interpreted-only one, so that the user's multiplier scales it too.
+ */
 public final class Stress {
 
     /** The multiplier property: {@code -Dcoro4j.stress.multiplier=10} runs stress tests ten times longer. */
     public static final String PROPERTY = "coro4j.stress.multiplier";
 
+    /** The factor a test run applies on top of {@value #PROPERTY}: 0.05 for the interpreted-only run. */
+    public static final String RUN_FACTOR = "coro4j.stress.runFactor";
+
     private Stress() {}
 
-    /** {@code n} times the multiplier, at least 1. */
+    /** {@code n} times the multiplier and the run factor, at least 1. */
     public static int scaled(int n) {
-        String s = System.getProperty(PROPERTY, "1");
+        double m = positive(PROPERTY) * positive(RUN_FACTOR);
+        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, Math.round(n * m)));
+    }
+
+    private static double positive(String property) {
+        String s = System.getProperty(property, "1");
         double m;
         try {
             m = Double.parseDouble(s);
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(PROPERTY + "=" + s + " is not a number", e);
+            throw new IllegalArgumentException(property + "=" + s + " is not a number", e);
         }
         if (!(m > 0)) {
-            throw new IllegalArgumentException(PROPERTY + "=" + s + " should be positive");
+            throw new IllegalArgumentException(property + "=" + s + " should be positive");
         }
-        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, Math.round(n * m)));
+        return m;
     }
 }
