@@ -140,7 +140,8 @@ public final class Coro {
 
     /**
      * Suspends until {@code stage} completes and returns its value. If the current task is
-     * cancelled meanwhile, the stage is cancelled too (when it is a {@link Future}).
+     * cancelled meanwhile, the stage is cancelled too when it is a {@link Future} that can be
+     * (a {@linkplain CompletableFuture#minimalCompletionStage() minimal stage} cannot).
      *
      * @throws CancellationException if the stage was cancelled or the current task is
      * @throws CompletionException wrapping a checked failure of the stage; unchecked ones as they are
@@ -154,7 +155,9 @@ public final class Coro {
             try {
                 t.suspendUntil(f::isDone);
             } catch (CancellationException e) {
-                if (stage instanceof Future<?> future) {
+                // A CompletableFuture that is not its own toCompletableFuture() is a minimal stage,
+                // which cannot be cancelled (it throws UnsupportedOperationException).
+                if (stage instanceof Future<?> future && !(stage instanceof CompletableFuture<?> && f != stage)) {
                     future.cancel(true);
                 }
                 throw e;
@@ -169,7 +172,9 @@ public final class Coro {
 
     private static <T> CompletableFuture<T> toFuture(CompletionStage<T> stage) {
         if (stage instanceof CompletableFuture<T> cf) {
-            return cf;
+            // Itself, unless it is a minimal stage (CompletableFuture.minimalCompletionStage(),
+            // Task.toCompletionStage()), whose isDone and join throw UnsupportedOperationException.
+            return cf.toCompletableFuture();
         }
         CompletableFuture<T> f = new CompletableFuture<>();
         stage.whenComplete((v, e) -> {

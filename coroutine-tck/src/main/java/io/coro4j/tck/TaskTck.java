@@ -15,6 +15,7 @@ import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -31,7 +32,7 @@ import org.junit.jupiter.api.Test;
  */
 public abstract class TaskTck extends SchedulerTck {
 
-    private <T> T run(java.util.concurrent.Callable<T> main) {
+    private <T> T run(Callable<T> main) {
         return Coro.run(scheduler, main);
     }
 
@@ -251,6 +252,35 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(t.get(1, TimeUnit.SECONDS)).isEqualTo("from a task");
         assertThat(t.toCompletionStage().toCompletableFuture().get()).isEqualTo("from a task");
         assertThat(t.join()).isEqualTo("from a task");
+    }
+
+    @Test
+    void awaitingAMinimalStageSuspendsUntilItCompletes() {
+        String got = run(() -> {
+            CompletableFuture<String> f = new CompletableFuture<>();
+            Task<String> waiter = Coro.spawn(() -> Coro.await(f.minimalCompletionStage()));
+            Task<String> child = Coro.spawn(() -> {
+                Coro.sleep(ms(5));
+                return "from a task";
+            });
+            String viaTask = Coro.await(child.toCompletionStage());
+            new Thread(() -> f.complete("minimal")).start();
+            return waiter.join() + ", " + viaTask;
+        });
+        assertThat(got).isEqualTo("minimal, from a task");
+        // Cancelling a task that awaits a minimal stage cancels the task; the stage cannot be.
+        String cancelled = run(() -> {
+            CompletableFuture<String> never = new CompletableFuture<>();
+            Task<String> waiter = Coro.spawn(() -> Coro.await(never.minimalCompletionStage()));
+            Coro.sleep(ms(10));
+            waiter.cancel();
+            try {
+                return waiter.join();
+            } catch (CancellationException e) {
+                return "cancelled, stage done: " + never.isDone();
+            }
+        });
+        assertThat(cancelled).isEqualTo("cancelled, stage done: false");
     }
 
     // ---- gather ----
