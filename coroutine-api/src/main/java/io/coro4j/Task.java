@@ -353,6 +353,16 @@ public final class Task<T> implements Future<T> {
         }
     }
 
+    /** The exception {@link #checkCancelled()} would throw now, or null. */
+    CancellationException pendingCancellation() {
+        try {
+            checkCancelled();
+            return null;
+        } catch (CancellationException e) {
+            return e;
+        }
+    }
+
     /** Whether a cancellation would be raised at a suspension point now. */
     boolean cancellationPending() {
         TaskGroup own = ownGroup;

@@ -20,7 +20,11 @@ import java.util.concurrent.RejectedExecutionException;
  *       nobody {@link Task#join() joined} are still reported when the group closes.</li>
  *   <li>When the group closes with failures, the first is thrown and the others are attached to
  *       it as {@linkplain Throwable#getSuppressed() suppressed}; none is lost.</li>
- *   <li>If the task running the group is cancelled, the children are cancelled and waited for.</li>
+ *   <li>If the task running the group is cancelled, or an enclosing timeout expires, also while
+ *       the group waits for its children, the children are cancelled and waited for, and the
+ *       group throws that cancellation ({@link Coro#withTimeout} turns its own into a
+ *       {@link TimeoutExceededException}). A child's real failure outranks a cancellation: it is
+ *       thrown instead, with the cancellation suppressed.</li>
  * </ul>
  *
  * <p>Thread-safe: any task may spawn into an open group.
@@ -175,48 +179,76 @@ public final class TaskGroup {
      * Called by the owner's fiber when the group's body has ended: waits for every child
      * (cancelling them if the body failed or the owner is cancelled) and returns the failure the
      * group ends with, or null.
+     *
+     * <p>The first failure is thrown, the others suppressed, and a real failure outranks a
+     * cancellation: a body cancelled by an enclosing timeout, whose children then fail, throws
+     * their failure, not a cancellation that the timeout would turn into a
+     * {@link TimeoutExceededException} of its own and so drop what hangs on it. A cancellation
+     * that arrives while the group waits for its children ends the group with that cancellation,
+     * as at any other suspension point.
      */
     Throwable finish(Throwable bodyFailure) {
-        boolean bodyFailed = bodyFailure != null && !isOwnCancellation(bodyFailure);
-        if (bodyFailed || owner.cancellationPending()) {
+        // Our scope is cancelled only by a child's failure: then that failure came first.
+        boolean childFailedFirst = scope.cancelled;
+        boolean bodyFailedFirst = bodyFailure != null && !(bodyFailure instanceof CancellationException) && !childFailedFirst;
+        if (bodyFailure != null && !isOwnCancellation(bodyFailure)) {
             cancelChildren();
         }
-        while (!allDone()) {
+        boolean cancelledWhileWaiting = false;
+        List<Throwable> childFailures;
+        while (true) {
+            synchronized (this) {
+                // Closed in the same critical section that sees no child running: a spawn either
+                // linked its child before this (and it was waited for) or is refused after it.
+                if (running == 0) {
+                    closed = true;
+                    childFailures = failuresToReport();
+                    break;
+                }
+            }
             if (!childrenCancelled && owner.cancellationPending()) {
+                cancelledWhileWaiting = true;
                 cancelChildren();
             }
             owner.suspendUninterruptiblyUntil(() -> allDone() || (!childrenCancelled && owner.cancellationPending()));
         }
-        List<Throwable> childFailures = List.of();
-        synchronized (this) {
-            closed = true;
-            if (failures != null) {
-                childFailures = new ArrayList<>();
-                for (Map.Entry<Task<?>, Throwable> e : failures.entrySet()) {
-                    if (!supervisor || !e.getKey().retrieved) {
-                        childFailures.add(e.getValue());
-                    }
-                }
-            }
-        }
-        Throwable primary = bodyFailed ? bodyFailure : null;
-        if (primary == null && bodyFailure != null && childFailures.isEmpty()) {
-            // Our scope was cancelled from outside the group (an enclosing scope): keep the signal.
-            primary = bodyFailure;
-        }
         if (childFailures.isEmpty()) {
-            return primary; // the common case: allocate nothing
+            if (bodyFailure != null) {
+                return bodyFailure; // the common failure case: allocate nothing
+            }
+            return cancelledWhileWaiting ? owner.pendingCancellation() : null;
         }
+        Throwable primary = bodyFailedFirst ? bodyFailure : null;
         Set<Throwable> seen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        if (primary != null) {
+            seen.add(primary);
+        }
         for (Throwable f : childFailures) {
             if (primary == null) {
                 primary = f;
                 seen.add(f);
-            } else if (f != primary && seen.add(f)) {
+            } else if (seen.add(f)) {
                 primary.addSuppressed(f);
             }
         }
+        if (bodyFailure != null && !isOwnCancellation(bodyFailure) && seen.add(bodyFailure)) {
+            primary.addSuppressed(bodyFailure); // what else ended the body, for the record
+        }
         return primary;
+    }
+
+    /** The failures the group reports, in the order they happened; under the lock. */
+    private List<Throwable> failuresToReport() {
+        if (failures == null) {
+            return List.of();
+        }
+        List<Throwable> out = new ArrayList<>();
+        for (Map.Entry<Task<?>, Throwable> e : failures.entrySet()) {
+            if (!supervisor || !e.getKey().retrieved) {
+                out.add(e.getValue());
+            }
+        }
+        return out;
     }
 
     private boolean isOwnCancellation(Throwable t) {

@@ -8,6 +8,7 @@ import io.coro4j.CoroutineLocal;
 import io.coro4j.Generator;
 import io.coro4j.Outcome;
 import io.coro4j.Task;
+import io.coro4j.TaskGroup;
 import io.coro4j.TimeoutExceededException;
 import io.coro4j.spi.Scheduler;
 import java.io.IOException;
@@ -15,6 +16,7 @@ import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -24,6 +26,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -711,6 +714,191 @@ public abstract class TaskTck extends SchedulerTck {
             return null;
         });
         assertThat(childDone.get()).isEqualTo(1);
+    }
+
+    @Test
+    void aGroupNeverReturnsWhileAChildSpawnedIntoItFromOutsideStillRuns() throws Exception {
+        // A thread outside the group spawns into it once per round, at a moment that drifts
+        // around the group's close: each spawn must either be refused or be waited for. Rounds
+        // go on for two seconds and until enough spawns were accepted (30 s at most).
+        long start = System.nanoTime();
+        long minimum = TimeUnit.MILLISECONDS.toNanos(Stress.scaled(2_000));
+        long maximum = TimeUnit.SECONDS.toNanos(30);
+        int enough = Stress.scaled(20);
+        AtomicInteger outlived = new AtomicInteger();
+        AtomicInteger accepted = new AtomicInteger();
+        AtomicInteger refused = new AtomicInteger();
+        AtomicReference<GroupRound> current = new AtomicReference<>();
+        BooleanSupplier goOn = () -> {
+            long elapsed = System.nanoTime() - start;
+            return outlived.get() == 0 && elapsed < maximum && (elapsed < minimum || accepted.get() < enough);
+        };
+        Thread outsider = Thread.ofPlatform().daemon().name("tck-outsider").start(() -> {
+            double spread = 64;
+            GroupRound seen = null;
+            Random random = new Random(42);
+            while (goOn.getAsBoolean()) {
+                GroupRound r = current.get();
+                if (r == null || r == seen) {
+                    Thread.onSpinWait();
+                    continue;
+                }
+                seen = r;
+                for (int i = random.nextInt((int) spread + 1); i > 0; i--) {
+                    Thread.onSpinWait();
+                }
+                try {
+                    r.group.spawn(() -> {
+                        long began = System.nanoTime();
+                        while (System.nanoTime() - began < 200_000) { // 0.2 ms, no suspension point
+                            if (r.returned) {
+                                outlived.incrementAndGet();
+                                break;
+                            }
+                            Thread.onSpinWait();
+                        }
+                        return null;
+                    });
+                    accepted.incrementAndGet();
+                    spread = Math.min(spread * 1.1, 1 << 20);
+                } catch (IllegalStateException closed) {
+                    refused.incrementAndGet();
+                    spread = Math.max(spread / 1.1, 4);
+                }
+            }
+        });
+        runTask(() -> {
+            while (goOn.getAsBoolean()) {
+                GroupRound[] round = new GroupRound[1];
+                Coro.taskGroup(g -> {
+                    round[0] = new GroupRound(g);
+                    current.set(round[0]);
+                    return null;
+                });
+                round[0].returned = true;
+            }
+            return null;
+        });
+        outsider.join();
+        assertThat(outlived.get()).as("children still running when their group returned").isZero();
+        assertThat(accepted.get()).as("spawns accepted by an open group (the race was exercised)").isGreaterThanOrEqualTo(enough);
+        assertThat(refused.get()).as("spawns refused by a closed group").isPositive();
+    }
+
+    /** One group of {@link #aGroupNeverReturnsWhileAChildSpawnedIntoItFromOutsideStillRuns}. */
+    private static final class GroupRound {
+        final TaskGroup group;
+        volatile boolean returned;
+
+        GroupRound(TaskGroup group) {
+            this.group = group;
+        }
+    }
+
+    @Test
+    void aChildFailureInAGroupCancelledByATimeoutIsThrownNotTheTimeout() {
+        for (boolean orNull : new boolean[] {false, true}) {
+            Throwable thrown = catchFrom(() -> run(() -> {
+                Callable<String> body = () -> Coro.taskGroup(g -> {
+                    g.spawn(() -> {
+                        try {
+                            Coro.sleep(Duration.ofSeconds(30));
+                        } catch (CancellationException e) {
+                            throw new IllegalStateException("child cleanup failed");
+                        }
+                        return null;
+                    });
+                    Coro.sleep(Duration.ofSeconds(30));
+                    return "body";
+                });
+                return orNull ? Coro.withTimeoutOrNull(ms(30), body) : Coro.withTimeout(ms(30), body);
+            }));
+            assertThat(thrown).as("orNull=" + orNull).isExactlyInstanceOf(IllegalStateException.class)
+                    .hasMessage("child cleanup failed");
+            assertThat(thrown.getSuppressed()).as("the body's cancellation, for the record").singleElement()
+                    .isInstanceOf(CancellationException.class)
+                    .hasFieldOrPropertyWithValue("message", "cancelled by an enclosing timeout or task group");
+        }
+    }
+
+    @Test
+    void aChildFailureBeforeTheTimeoutExpiredIsThrownNotTheTimeout() {
+        Throwable thrown = catchFrom(() -> run(() -> Coro.withTimeout(ms(20), () -> Coro.taskGroup(g -> {
+            Task<Object> child = g.spawn(() -> {
+                throw new IllegalStateException("child failed first");
+            });
+            // No suspension point until the child has failed and the timeout has expired.
+            long start = System.nanoTime();
+            while (!child.isDone() || System.nanoTime() - start < TimeUnit.MILLISECONDS.toNanos(60)) {
+                Thread.onSpinWait();
+            }
+            Coro.sleep(Duration.ofSeconds(30));
+            return "body";
+        }))));
+        assertThat(thrown).isExactlyInstanceOf(IllegalStateException.class).hasMessage("child failed first");
+    }
+
+    @Test
+    void aBodyFailingAfterAChildFailedReportsTheChildFirst() {
+        Throwable thrown = catchFrom(() -> run(() -> Coro.taskGroup(g -> {
+            g.spawn(() -> {
+                throw new IllegalStateException("child failed first");
+            });
+            try {
+                Coro.sleep(Duration.ofSeconds(30));
+            } catch (CancellationException e) {
+                throw new IllegalArgumentException("body failed while cancelled");
+            }
+            return "body";
+        })));
+        assertThat(thrown).isExactlyInstanceOf(IllegalStateException.class).hasMessage("child failed first");
+        assertThat(thrown.getSuppressed()).singleElement().isExactlyInstanceOf(IllegalArgumentException.class)
+                .hasFieldOrPropertyWithValue("message", "body failed while cancelled");
+    }
+
+    @Test
+    void aTimeoutThatExpiresWhileAGroupWaitsForItsChildrenIsThrown() {
+        AtomicReference<Task<String>> child = new AtomicReference<>();
+        Throwable thrown = catchFrom(() -> run(() -> Coro.withTimeout(ms(30), () -> Coro.taskGroup(g -> {
+            child.set(g.spawn(() -> {
+                Coro.sleep(Duration.ofSeconds(30));
+                return "child";
+            }));
+            return "body returned";
+        }))));
+        assertThat(thrown).isExactlyInstanceOf(TimeoutExceededException.class).hasMessage("timed out after PT0.03S");
+        assertThat(child.get().isCancelled()).isTrue();
+        String orNull = run(() -> Coro.withTimeoutOrNull(ms(30), () -> Coro.taskGroup(g -> {
+            g.spawn(() -> {
+                Coro.sleep(Duration.ofSeconds(30));
+                return "child";
+            });
+            return "body returned";
+        })));
+        assertThat(orNull).isNull();
+    }
+
+    @Test
+    void aTaskCancelledWhileItWaitsForItsChildrenEndsCancelled() {
+        String result = run(() -> {
+            AtomicReference<Task<String>> grandchild = new AtomicReference<>();
+            Task<String> parent = Coro.spawn(() -> {
+                grandchild.set(Coro.spawn(() -> {
+                    Coro.sleep(Duration.ofSeconds(30));
+                    return "grandchild";
+                }));
+                return "parent body returned";
+            });
+            until("the parent waits for its child", () -> grandchild.get() != null);
+            Coro.sleep(ms(10));
+            parent.cancel();
+            try {
+                return parent.join();
+            } catch (CancellationException e) {
+                return "cancelled; child cancelled: " + grandchild.get().isCancelled();
+            }
+        });
+        assertThat(result).isEqualTo("cancelled; child cancelled: true");
     }
 
     // ---- async generators, blocking, context ----
