@@ -4,14 +4,33 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+/** Sets the properties itself: the build may run it with a multiplier of the user's. */
 class StressTest {
 
-    @AfterEach
+    private String multiplier;
+    private String runFactor;
+
+    @BeforeEach
     void clear() {
-        System.clearProperty(Stress.PROPERTY);
-        System.clearProperty(Stress.RUN_FACTOR);
+        multiplier = System.clearProperty(Stress.PROPERTY);
+        runFactor = System.clearProperty(Stress.RUN_FACTOR);
+    }
+
+    @AfterEach
+    void restore() {
+        restore(Stress.PROPERTY, multiplier);
+        restore(Stress.RUN_FACTOR, runFactor);
+    }
+
+    private static void restore(String property, String value) {
+        if (value == null) {
+            System.clearProperty(property);
+        } else {
+            System.setProperty(property, value);
+        }
     }
 
     @Test
