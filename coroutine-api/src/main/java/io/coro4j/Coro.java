@@ -401,9 +401,10 @@ public final class Coro {
     /**
      * Runs a blocking call without blocking a carrier: on a scheduler whose fibers are virtual
      * threads (loom) in place, elsewhere on a virtual thread of its own while the task suspends.
-     * {@link CoroutineLocal} values are visible inside. If the task is cancelled while waiting, the
-     * blocking thread is interrupted and the cancellation propagates. Outside a task it just calls
-     * {@code body}.
+     * {@link CoroutineLocal} values are visible inside. If the task is cancelled (or a timeout or
+     * task group around it is) while the call runs, the thread running it is interrupted, the task
+     * waits for the call to end, and then the cancellation propagates, with whatever the call
+     * threw suppressed on it. Outside a task it just calls {@code body}.
      *
      * @throws Exception whatever the body threw, unchanged
      */
@@ -415,16 +416,18 @@ public final class Coro {
         }
         t.checkCancelled();
         if (t.scheduler.runsBlockingCallsInPlace()) {
-            return body.call();
+            return t.blockingInPlace(body);
         }
         Map<CoroutineLocal<?>, Object> context = t.context;
-        CompletableFuture<T> f = new CompletableFuture<>();
+        // Completed normally even when the body throws: join() would unwrap a CompletionException
+        // the body threw itself, and the body's exception must come out unchanged.
+        CompletableFuture<Object> f = new CompletableFuture<>();
         Thread worker = Thread.ofVirtual().name("coro4j-blocking-" + t.name()).start(() -> {
             CoroutineLocal.runWithThreadContext(context, () -> {
                 try {
                     f.complete(body.call());
                 } catch (Throwable e) {
-                    f.completeExceptionally(e);
+                    f.complete(new Failed(e));
                 }
             });
         });
@@ -433,13 +436,25 @@ public final class Coro {
             t.suspendUntil(f::isDone);
         } catch (CancellationException e) {
             worker.interrupt();
+            t.suspendUninterruptiblyUntil(f::isDone); // the call ends before the task goes on
+            if (f.join() instanceof Failed failed) {
+                e.addSuppressed(failed.failure);
+            }
             throw e;
         }
-        try {
-            return f.join();
-        } catch (CompletionException e) {
-            throw Coro.<Exception>sneaky(e.getCause());
+        return Coro.<T>resultOf(f.join());
+    }
+
+    /** What a blocking call threw, as a value. */
+    record Failed(Throwable failure) {}
+
+    /** A blocking call's value, or its failure ({@link Failed}) rethrown unchanged. */
+    @SuppressWarnings("unchecked")
+    static <T> T resultOf(Object outcome) throws Exception {
+        if (outcome instanceof Failed failed) {
+            throw Coro.<Exception>sneaky(failed.failure);
         }
+        return (T) outcome;
     }
 
     static long nanos(Duration d, String what) {

@@ -411,6 +411,132 @@ public final class Task<T> implements Future<T> {
         }
     }
 
+    /**
+     * Runs a blocking call on this task's own thread (a scheduler whose fibers are virtual
+     * threads), as {@link Coro#blocking} promises: while it runs, the task's fiber is wrapped so
+     * that a wake-up finding the task cancelled interrupts the call; once it has ended, a pending
+     * cancellation is thrown. Own fiber only.
+     */
+    <R> R blockingInPlace(Callable<R> call) throws Exception {
+        Fiber own = fiber;
+        BlockingCall blocking = new BlockingCall(own, this);
+        Object outcome;
+        fiber = blocking;
+        try {
+            checkCancelled(); // after publishing the wrapper: a cancel either sees it or is seen here
+            try {
+                outcome = call.call();
+            } catch (Throwable e) {
+                outcome = new Coro.Failed(e);
+            }
+        } finally {
+            fiber = own;
+            if (blocking.end()) {
+                Thread.interrupted(); // the interrupt was ours: the task goes on without it
+            }
+        }
+        CancellationException cancelled = pendingCancellation();
+        if (cancelled != null) {
+            if (outcome instanceof Coro.Failed failed) {
+                cancelled.addSuppressed(failed.failure());
+            }
+            throw cancelled;
+        }
+        return Coro.resultOf(outcome);
+    }
+
+    /**
+     * A task's fiber while the task runs a blocking call in place: the same fiber, except that an
+     * unpark that finds the task cancelled (by a cancel, an enclosing timeout or task group)
+     * interrupts the thread running the call, once. The scopes checked are those open when the
+     * call began (one that the call opens itself covers only a blocking call nested in it).
+     */
+    private static final class BlockingCall implements Fiber {
+        private static final CancelScope[] NO_SCOPES = {};
+
+        private final Fiber fiber;
+        private final Task<?> task;
+        private final Thread thread = Thread.currentThread();
+        private final CancelScope ownScope;
+        private final CancelScope[] scopes;
+        /** Guarded by this: set once the call has ended, after which nothing interrupts the thread. */
+        private boolean ended;
+        private boolean interrupted;
+
+        BlockingCall(Fiber fiber, Task<?> task) {
+            this.fiber = fiber;
+            this.task = task;
+            this.ownScope = task.ownGroup == null ? null : task.ownGroup.scope;
+            this.scopes = task.scopes == null ? NO_SCOPES : task.scopes.toArray(NO_SCOPES);
+        }
+
+        private boolean cancelled() {
+            if (task.cancelRequested || (ownScope != null && ownScope.cancelled)) {
+                return true;
+            }
+            for (CancelScope s : scopes) {
+                if (s.cancelled && !s.shielded) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        @Override
+        public void unpark() {
+            fiber.unpark();
+            if (cancelled()) {
+                synchronized (this) {
+                    if (!ended && !interrupted) {
+                        interrupted = true;
+                        thread.interrupt();
+                    }
+                }
+            }
+        }
+
+        /** Marks the call ended; returns whether this interrupted its thread. */
+        synchronized boolean end() {
+            ended = true;
+            return interrupted;
+        }
+
+        @Override
+        public Scheduler scheduler() {
+            return fiber.scheduler();
+        }
+
+        @Override
+        public void park() {
+            fiber.park();
+        }
+
+        @Override
+        public void parkNanos(long nanos) {
+            fiber.parkNanos(nanos);
+        }
+
+        @Override
+        public void yieldNow() {
+            fiber.yieldNow();
+        }
+
+        @Override
+        public boolean isAlive() {
+            return fiber.isAlive();
+        }
+
+        @Override
+        public Object attachment() {
+            return fiber.attachment();
+        }
+
+        @Override
+        public void attach(Object attachment) {
+            fiber.attach(attachment);
+        }
+    }
+
     /** Registers {@code action} to run (on any thread) when this task finishes. */
     void whenDone(Runnable action) {
         result.whenComplete((v, e) -> action.run());

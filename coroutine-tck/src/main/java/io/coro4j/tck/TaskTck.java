@@ -948,6 +948,79 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     @Test
+    void blockingRethrowsWhatTheBodyThrewUnchanged() {
+        CompletionException wrapped = new CompletionException(new IOException("disk"));
+        CompletionException bare = new CompletionException("no cause", null);
+        IOException checked = new IOException("checked");
+        for (Exception thrown : List.of(wrapped, bare, checked)) {
+            Object got = run(() -> {
+                try {
+                    return Coro.blocking(() -> {
+                        throw thrown;
+                    });
+                } catch (Exception e) {
+                    return e;
+                }
+            });
+            assertThat(got).isSameAs(thrown);
+        }
+    }
+
+    @Test
+    void cancellingATaskInABlockingCallInterruptsItWaitsForItAndPropagates() {
+        List<String> log = new CopyOnWriteArrayList<>();
+        String result = run(() -> {
+            Task<String> t = Coro.spawn(() -> Coro.blocking(() -> {
+                log.add("call started");
+                try {
+                    Thread.sleep(30_000);
+                    return "slept";
+                } catch (InterruptedException e) {
+                    Thread.sleep(20); // the task waits for this: the call has not ended yet
+                    log.add("call interrupted and ended");
+                    throw e;
+                }
+            }));
+            until("the call has started", () -> log.contains("call started"));
+            t.cancel();
+            try {
+                return t.join();
+            } catch (CancellationException e) {
+                log.add("awaiter got the cancellation");
+                // The awaiter's exception has the task's own as its cause (CompletableFuture.join).
+                Throwable own = e.getCause();
+                return "interrupted suppressed: "
+                        + (own.getSuppressed().length == 1 && own.getSuppressed()[0] instanceof InterruptedException);
+            }
+        });
+        assertThat(result).isEqualTo("interrupted suppressed: true");
+        assertThat(log).containsExactly("call started", "call interrupted and ended", "awaiter got the cancellation");
+        assertThat(Thread.currentThread().isInterrupted()).isFalse();
+    }
+
+    @Test
+    void aTimeoutAroundABlockingCallInterruptsItAndTheTaskGoesOnUninterrupted() {
+        String result = run(() -> {
+            String timedOut;
+            try {
+                timedOut = Coro.withTimeout(ms(30), () -> Coro.blocking(() -> {
+                    Thread.sleep(30_000);
+                    return "slept";
+                }));
+            } catch (TimeoutExceededException e) {
+                timedOut = e.getMessage();
+            }
+            // The interrupt was the timeout's: the task's thread does not keep it.
+            String after = Coro.blocking(() -> {
+                Thread.sleep(5);
+                return "a later blocking call slept";
+            });
+            return timedOut + "; " + after;
+        });
+        assertThat(result).isEqualTo("timed out after PT0.03S; a later blocking call slept");
+    }
+
+    @Test
     void coroutineLocalsAreInheritedBySpawnAndSurviveSuspension() {
         CoroutineLocal<Integer> id = CoroutineLocal.withInitial("id", () -> -1);
         int tasks = 50;
