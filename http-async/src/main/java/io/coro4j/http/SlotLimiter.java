@@ -153,9 +153,6 @@ final class SlotLimiter {
                 synchronized (SlotLimiter.this) {
                     unlink(this);
                     next = releaseLocked(host);
-                    if (alarm != null && alarmScheduler.isShutdown()) {
-                        rearmLocked(); // its timer may stop with it: move the alarm
-                    }
                 }
                 wake(next);
             }
@@ -390,6 +387,7 @@ final class SlotLimiter {
             }
         }
         forgetIfIdle(h);
+        keepAlarmAliveLocked();
         return granted;
     }
 
@@ -401,6 +399,7 @@ final class SlotLimiter {
             unlink(w);
             refresh(h);
             forgetIfIdle(h);
+            keepAlarmAliveLocked();
         }
     }
 
@@ -507,9 +506,25 @@ final class SlotLimiter {
     }
 
     /**
-     * Makes sure an alarm is due no later than the earliest deadline. An earlier alarm is kept:
-     * when it fires it re-arms. A new one goes on the scheduler of the node whose deadline it is
-     * for, which is alive while that node's task waits or runs.
+     * After a node has left a list: keeps the alarm on the scheduler of the node now first, which
+     * is alive while that node's task waits or runs. The alarm's scheduler may have no node left,
+     * and a scheduler that terminates takes its timer, and the alarm, with it: the waiters of
+     * other schedulers would then never time out. With no node left the alarm stays where it is
+     * (it fires, finds nothing, and is not renewed) unless its scheduler is shut down.
+     */
+    private void keepAlarmAliveLocked() {
+        if (alarm != null) {
+            Node head = earliest();
+            if (head != null ? head.scheduler != alarmScheduler || alarmScheduler.isShutdown() : alarmScheduler.isShutdown()) {
+                rearmLocked();
+            }
+        }
+    }
+
+    /**
+     * Makes sure an alarm is due no later than the earliest deadline, on the scheduler of the node
+     * whose deadline that is (alive while that node's task waits or runs). An earlier alarm on
+     * that scheduler is kept: when it fires it re-arms.
      */
     private void rearmLocked() {
         Node head = earliest();
@@ -521,7 +536,7 @@ final class SlotLimiter {
             }
             return;
         }
-        if (alarm != null && alarmAt <= head.deadline && !alarmScheduler.isShutdown()) {
+        if (alarm != null && alarmAt <= head.deadline && alarmScheduler == head.scheduler && !alarmScheduler.isShutdown()) {
             return;
         }
         if (alarm != null) {

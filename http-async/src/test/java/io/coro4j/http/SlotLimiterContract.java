@@ -4,7 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 import io.coro4j.Coro;
+import io.coro4j.Schedulers;
 import io.coro4j.Task;
+import io.coro4j.spi.Scheduler;
+import io.coro4j.spi.SchedulerConfig;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -188,6 +191,42 @@ abstract class SlotLimiterContract extends SchedulerFixture {
             return List.copyOf(seen);
         });
         assertThat(events).containsExactly("hasty SlotWaitTimeoutException", "patient granted");
+    }
+
+    @Test
+    void aWaiterTimesOut_afterTheSchedulerWhoseTimerHeldTheAlarmHasTerminated() {
+        // One limiter shared by two schedulers. The alarm goes on the timer of the scheduler whose
+        // waiter has the earliest deadline; that waiter is cancelled and its scheduler, now idle,
+        // is closed: the other scheduler's waiter must still time out.
+        SlotLimiter l = new SlotLimiter(1, 1, 10);
+        Scheduler other = Schedulers.create(schedulerKind(), SchedulerConfig.builder()
+                .name(getClass().getSimpleName() + "-alarm-holder").parallelism(1).daemon(true).build());
+        Throwable e = run(() -> {
+            SlotLimiter.Permit held = take(l, "x");
+            CompletableFuture<Task<?>> first = new CompletableFuture<>();
+            Thread.ofPlatform().daemon().start(() -> Coro.run(other, () -> {
+                first.complete(Coro.currentTask());
+                return catchThrowable(() -> l.acquire("x", Duration.ofMillis(300), null, "GET", "http://x/1"));
+            }));
+            until(() -> l.waiting() == 1);
+            Task<Throwable> second = Coro.spawn(() ->
+                    catchThrowable(() -> l.acquire("x", Duration.ofMillis(600), null, "GET", "http://x/2")));
+            until(() -> l.waiting() == 2);
+            Coro.await(first).cancel();
+            until(() -> l.waiting() == 1);
+            Coro.blocking(() -> {
+                other.close();
+                return null;
+            });
+            Throwable t = Coro.withTimeout(Duration.ofSeconds(10), second::join);
+            held.release();
+            return t;
+        });
+        assertThat(other.isTerminated()).isTrue();
+        assertThat(e).isInstanceOf(SlotWaitTimeoutException.class).hasMessage(
+                "GET http://x/2: no free slot within 600 ms (1 of 1 slots in flight overall, 1 of 1 for x, 1 waiting)");
+        assertThat(l.waiting()).isZero();
+        assertThat(l.inFlight()).isZero();
     }
 
     @Test
