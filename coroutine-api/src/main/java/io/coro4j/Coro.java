@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -288,9 +289,11 @@ public final class Coro {
             Task<?> first = w.firstFailed.get();
             cancelAndWait(t, tasks);
             Throwable primary = first.failure();
+            Set<Throwable> seen = Task.identitySetOf(primary.getSuppressed()); // a gather again adds nothing twice
+            seen.add(primary);
             for (Task<?> other : tasks) {
                 Throwable f = other.failure();
-                if (other != first && f != null && !(f instanceof CancellationException) && f != primary) {
+                if (f != null && !(f instanceof CancellationException) && seen.add(f)) {
                     primary.addSuppressed(f);
                 }
             }

@@ -3,9 +3,12 @@ package io.coro4j;
 import io.coro4j.spi.Fiber;
 import io.coro4j.spi.Scheduler;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -192,6 +195,7 @@ public final class Task<T> implements Future<T> {
         } else {
             result.completeExceptionally(failure);
         }
+        result.wakeJoiners();
         if (parentGroup != null) {
             parentGroup.childDone(this, failure);
         }
@@ -224,8 +228,16 @@ public final class Task<T> implements Future<T> {
         }
         retrieved = true;
         if (caller != null && !result.isDone()) {
-            whenDone(caller::wake);
-            caller.suspendUntil(result::isDone);
+            // A removable registration, not a completion callback: a join that ends early (the
+            // caller cancelled or timed out) must not leave anything behind on a long-lived task.
+            Joiner j = new Joiner(caller);
+            if (result.addJoiner(j)) {
+                try {
+                    caller.suspendUntil(result::isDone);
+                } finally {
+                    result.removeJoiner(j);
+                }
+            }
         }
         return outcome();
     }
@@ -556,7 +568,15 @@ public final class Task<T> implements Future<T> {
      * handed out: callers get {@link #toCompletableFuture() copies} and minimal stages.
      */
     static final class Outcome<T> extends CompletableFuture<T> implements Runnable {
+        private static final Joiner WOKEN = new Joiner(null);
+
         private final Task<T> task;
+        /**
+         * Tasks suspended in {@link Task#join()} on this task, newest first, linked through
+         * {@link Joiner#next}; {@link #WOKEN} once the task has finished and woken them. Guarded
+         * by this (never handed out, so nobody else locks it).
+         */
+        private Joiner joiners;
 
         Outcome(Task<T> task) {
             this.task = task;
@@ -567,6 +587,70 @@ public final class Task<T> implements Future<T> {
         public void run() {
             task.run();
         }
+
+        /** Registers a joiner to be woken at the end; false if the task has already finished. */
+        synchronized boolean addJoiner(Joiner j) {
+            Joiner first = joiners;
+            if (first == WOKEN) {
+                return false;
+            }
+            j.next = first;
+            if (first != null) {
+                first.prev = j;
+            }
+            joiners = j;
+            j.linked = true;
+            return true;
+        }
+
+        /** Takes back a joiner that stops waiting; does nothing once it was woken. */
+        synchronized void removeJoiner(Joiner j) {
+            if (!j.linked || joiners == WOKEN) {
+                return;
+            }
+            j.linked = false;
+            if (j.prev != null) {
+                j.prev.next = j.next;
+            } else {
+                joiners = j.next;
+            }
+            if (j.next != null) {
+                j.next.prev = j.prev;
+            }
+            j.prev = null;
+            j.next = null;
+        }
+
+        /** Wakes every joiner; called once, after this future completed. */
+        void wakeJoiners() {
+            Joiner j;
+            synchronized (this) {
+                j = joiners;
+                joiners = WOKEN;
+            }
+            for (; j != null; j = j.next) {
+                j.caller.wake();
+            }
+        }
+    }
+
+    /** A task waiting in {@link Task#join()}: a node of its target's {@link Outcome#joiners}. */
+    static final class Joiner {
+        final Task<?> caller;
+        Joiner prev;
+        Joiner next;
+        boolean linked;
+
+        Joiner(Task<?> caller) {
+            this.caller = caller;
+        }
+    }
+
+    /** A set, by identity, holding {@code items}. */
+    static Set<Throwable> identitySetOf(Throwable[] items) {
+        Set<Throwable> set = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        set.addAll(Arrays.asList(items));
+        return set;
     }
 
     /** A region of a task's body that can be cancelled on its own: a timeout, a task group's body. */

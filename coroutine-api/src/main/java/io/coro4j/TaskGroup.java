@@ -1,13 +1,11 @@
 package io.coro4j;
 
 import java.util.ArrayList;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
-import java.util.concurrent.RejectedExecutionException;
 
 /**
  * A structured scope for tasks (Python's {@code asyncio.TaskGroup}, Kotlin's
@@ -93,10 +91,14 @@ public final class TaskGroup {
         }
         try {
             child.start();
-        } catch (RejectedExecutionException e) {
+        } catch (Throwable e) { // refused (shut down), or no thread could be made: it never runs
+            boolean last;
             synchronized (this) {
                 unlink(child);
-                running--;
+                last = --running == 0;
+            }
+            if (last) {
+                owner.wake(); // finish() may be waiting for this child, spawned from outside
             }
             throw e;
         }
@@ -218,16 +220,13 @@ public final class TaskGroup {
             }
             return cancelledWhileWaiting ? owner.pendingCancellation() : null;
         }
-        Throwable primary = bodyFailedFirst ? bodyFailure : null;
-        Set<Throwable> seen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
-        if (primary != null) {
-            seen.add(primary);
-        }
+        Throwable primary = bodyFailedFirst ? bodyFailure : childFailures.get(0);
+        // Seeded with what the primary already carries: a gather in the body may have attached
+        // the siblings' failures to it.
+        Set<Throwable> seen = Task.identitySetOf(primary.getSuppressed());
+        seen.add(primary);
         for (Throwable f : childFailures) {
-            if (primary == null) {
-                primary = f;
-                seen.add(f);
-            } else if (seen.add(f)) {
+            if (seen.add(f)) {
                 primary.addSuppressed(f);
             }
         }

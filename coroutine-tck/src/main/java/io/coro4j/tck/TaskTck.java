@@ -689,18 +689,28 @@ public abstract class TaskTck extends SchedulerTck {
 
     @Test
     void aRunningTaskStaysReachableWithoutAUserReference() {
-        AtomicInteger finished = new AtomicInteger();
+        // The child sleeps until cancelled, so it still runs when looked at however slow the
+        // collection is; only the weak reference leads to it from the test.
+        AtomicInteger cancelled = new AtomicInteger();
         run(() -> {
             WeakReference<Task<Integer>> ref = new WeakReference<>(Coro.spawn(() -> {
-                Coro.sleep(ms(50));
-                return finished.incrementAndGet();
+                try {
+                    Coro.sleep(Duration.ofSeconds(30));
+                    return 0;
+                } catch (CancellationException e) {
+                    cancelled.incrementAndGet();
+                    throw e;
+                }
             }));
             System.gc();
             Coro.sleep(ms(10));
-            assertThat(ref.get()).as("task still referenced by its parent while running").isNotNull();
+            Task<Integer> child = ref.get();
+            assertThat(child).as("task still referenced by its parent while running").isNotNull();
+            assertThat(child.isDone()).isFalse();
+            child.cancel();
             return null;
         });
-        assertThat(finished.get()).isEqualTo(1);
+        assertThat(cancelled.get()).isEqualTo(1);
     }
 
     @Test
@@ -783,6 +793,123 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(outlived.get()).as("children still running when their group returned").isZero();
         assertThat(accepted.get()).as("spawns accepted by an open group (the race was exercised)").isGreaterThanOrEqualTo(enough);
         assertThat(refused.get()).as("spawns refused by a closed group").isPositive();
+    }
+
+    @Test
+    void aSpawnFromOutsideThatTheShutDownSchedulerRefusesDoesNotStrandTheGroup() throws Exception {
+        // The owner waits in the group's close for a child spawned from another thread, whose
+        // start the shut-down scheduler then refuses: the owner must be woken and the group close.
+        long limit = TimeUnit.MILLISECONDS.toNanos(Stress.scaled(3_000));
+        long start = System.nanoTime();
+        int rounds = 0;
+        int refused = 0;
+        while (System.nanoTime() - start < limit) {
+            rounds++;
+            Scheduler s = newScheduler(2);
+            CompletableFuture<TaskGroup> group = new CompletableFuture<>();
+            AtomicInteger attempts = new AtomicInteger();
+            AtomicInteger rejections = new AtomicInteger();
+            Thread spawner = Thread.ofPlatform().daemon().name("tck-outside-spawner").start(() -> {
+                TaskGroup g = group.join();
+                while (true) {
+                    attempts.incrementAndGet();
+                    try {
+                        g.spawn(() -> null);
+                    } catch (RejectedExecutionException expected) {
+                        rejections.incrementAndGet();
+                    } catch (IllegalStateException closed) {
+                        return;
+                    }
+                }
+            });
+            CompletableFuture<String> done = new CompletableFuture<>();
+            Thread.ofPlatform().daemon().name("tck-group-owner").start(() -> {
+                try {
+                    done.complete(Coro.run(s, () -> Coro.taskGroup(g -> {
+                        s.shutdown();
+                        group.complete(g);
+                        long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
+                        while (attempts.get() < 3 && System.nanoTime() - until < 0) {
+                            Thread.onSpinWait();
+                        }
+                        return "closed";
+                    })));
+                } catch (Throwable e) {
+                    done.completeExceptionally(e);
+                }
+            });
+            assertThat(done.get(10, TimeUnit.SECONDS)).as("round %d", rounds).isEqualTo("closed");
+            spawner.join(10_000);
+            assertThat(spawner.isAlive()).isFalse();
+            refused += rejections.get();
+        }
+        assertThat(refused).as("spawns refused in %d rounds (the race was exercised)", rounds).isPositive();
+    }
+
+    @Test
+    void gatherInsideATaskGroupReportsEachFailureOnce() {
+        Throwable thrown = catchFrom(() -> run(() -> Coro.taskGroup(g -> {
+            Task<Object> a = g.spawn(() -> {
+                throw new IllegalStateException("A");
+            });
+            Task<Object> b = g.spawn(() -> {
+                throw new IllegalArgumentException("B");
+            });
+            return Coro.gather(a, b);
+        })));
+        assertThat(thrown.getMessage()).isIn("A", "B");
+        assertThat(thrown.getSuppressed()).singleElement()
+                .extracting(Throwable::getMessage).isEqualTo(thrown.getMessage().equals("A") ? "B" : "A");
+        Throwable again = run(() -> Coro.supervisorGroup(g -> {
+            Task<Object> a = g.spawn(() -> {
+                throw new IllegalStateException("A");
+            });
+            Task<Object> b = g.spawn(() -> {
+                throw new IllegalArgumentException("B");
+            });
+            Throwable last = null;
+            for (int i = 0; i < 3; i++) {
+                try {
+                    Coro.gather(a, b);
+                } catch (RuntimeException e) {
+                    last = e;
+                }
+            }
+            return last;
+        }));
+        assertThat(again.getSuppressed()).as("after three gathers of the same failed tasks").hasSize(1);
+    }
+
+    @Test
+    void joinsThatEndEarlyLeaveNothingBehindOnTheTaskTheyJoined() {
+        // Each caller joins a long-lived task under a short timeout and ends; nothing the join
+        // registered may keep the callers reachable while the joined task lives on.
+        int callers = 50;
+        List<WeakReference<Task<String>>> refs = new ArrayList<>();
+        String result = run(() -> {
+            io.coro4j.channel.Event release = new io.coro4j.channel.Event();
+            Task<String> longLived = Coro.spawn(() -> {
+                release.await();
+                return "long-lived done";
+            });
+            for (int i = 0; i < callers; i++) {
+                Task<String> caller = Coro.spawn(() -> {
+                    String r = Coro.withTimeoutOrNull(ms(1), longLived::join);
+                    return r == null ? "timed out" : r;
+                });
+                assertThat(caller.join()).isEqualTo("timed out");
+                refs.add(new WeakReference<>(caller));
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (refs.stream().anyMatch(r -> r.get() != null) && System.nanoTime() - deadline < 0) {
+                System.gc();
+                Coro.sleep(ms(10));
+            }
+            long reachable = refs.stream().filter(r -> r.get() != null).count();
+            release.set();
+            return reachable + " callers still reachable; " + longLived.join();
+        });
+        assertThat(result).isEqualTo("0 callers still reachable; long-lived done");
     }
 
     /** One group of {@link #aGroupNeverReturnsWhileAChildSpawnedIntoItFromOutsideStillRuns}. */
