@@ -103,6 +103,11 @@ public final class CoroutineLocal<T> {
         }
     }
 
+    /** Makes {@code values} the calling thread's own (outside tasks). */
+    static void setThreadValues(Map<CoroutineLocal<?>, Object> values) {
+        THREAD_VALUES.set(values);
+    }
+
     static Map<CoroutineLocal<?>, Object> threadSnapshot() {
         return THREAD_VALUES.get();
     }

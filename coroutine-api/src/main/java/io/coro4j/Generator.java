@@ -5,6 +5,7 @@ import io.coro4j.spi.Scheduler;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Iterator;
+import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.Spliterator;
@@ -96,11 +97,23 @@ public final class Generator<Y, S, R> implements Iterable<Y>, AutoCloseable {
     private R result;
     private Throwable failure;
     private Step<Y, R> returned;
+    /** Set when the generator was closed or thrown into before its body ran; then it returned nothing. */
+    private boolean endedUnstarted;
+    /** Whether the body runs on a thread of its own (loom), not the resumer's. */
+    private final boolean bodyOnOwnThread;
+    /**
+     * Set for a resumption from outside any task when the body runs on a thread of its own: the
+     * resumer's thread's coroutine-local values then travel in {@link #threadContext}, to the body
+     * and back, so that the body sees and sets the resumer's, as it does on the resumer's thread.
+     */
+    private boolean carryingContext;
+    private Map<CoroutineLocal<?>, Object> threadContext;
 
     private Generator(Scheduler scheduler, Body<Y, S, R> body) {
         this.scheduler = scheduler;
         this.body = body;
         this.coroutine = scheduler.newCoroutine(this::runBody);
+        this.bodyOnOwnThread = !coroutine.runsOnResumerThread();
     }
 
     /**
@@ -170,6 +183,7 @@ public final class Generator<Y, S, R> implements Iterable<Y>, AutoCloseable {
     public void close() {
         int s = state;
         if (s == CREATED && STATE.compareAndSet(this, CREATED, DONE)) {
+            endedUnstarted = true;
             returned = new Step.Returned<>(null);
             state = DONE;
             return;
@@ -209,6 +223,12 @@ public final class Generator<Y, S, R> implements Iterable<Y>, AutoCloseable {
     public R returnValue() {
         if (state != DONE) {
             throw new IllegalStateException("generator has not finished: resume it until a step isDone()");
+        }
+        if (endedUnstarted) {
+            throw new IllegalStateException("generator returned no value: it was closed or thrown into before it started");
+        }
+        if (failure instanceof GeneratorExit) {
+            throw new IllegalStateException("generator returned no value: it was closed", failure);
         }
         if (failure != null) {
             throw new IllegalStateException("generator failed and returned no value", failure);
@@ -270,10 +290,26 @@ public final class Generator<Y, S, R> implements Iterable<Y>, AutoCloseable {
     // ---- the body side ----
 
     private void runBody() {
+        takeContext();
         try {
             result = body.run(yielder);
         } catch (Throwable t) {
             failure = t;
+        }
+        giveContext();
+    }
+
+    /** On the body's thread, after it gets control: the resumer's values become its own. */
+    private void takeContext() {
+        if (carryingContext) {
+            CoroutineLocal.setThreadValues(threadContext);
+        }
+    }
+
+    /** On the body's thread, before it gives control back: its values go back to the resumer. */
+    private void giveContext() {
+        if (carryingContext) {
+            threadContext = CoroutineLocal.threadSnapshot();
         }
     }
 
@@ -282,7 +318,9 @@ public final class Generator<Y, S, R> implements Iterable<Y>, AutoCloseable {
         public S yield(Y value) {
             checkInsideBody("yield");
             yielded = value;
+            giveContext();
             coroutine.suspend();
+            takeContext();
             Throwable t = thrownIn;
             if (t != null) {
                 thrownIn = null;
@@ -358,6 +396,7 @@ public final class Generator<Y, S, R> implements Iterable<Y>, AutoCloseable {
         if (s == CREATED) {
             if (toThrow != null) {
                 if (STATE.compareAndSet(this, CREATED, DONE)) {
+                    endedUnstarted = true;
                     returned = new Step.Returned<>(null);
                     state = DONE;
                     throw propagate(toThrow, sneakyFailures);
@@ -386,6 +425,11 @@ public final class Generator<Y, S, R> implements Iterable<Y>, AutoCloseable {
     /** Runs the body until it yields or ends; returns whether it ended. */
     private boolean runCoroutine() {
         runner = Thread.currentThread();
+        boolean carry = bodyOnOwnThread && Task.current() == null;
+        if (carry) {
+            threadContext = CoroutineLocal.threadSnapshot();
+        }
+        carryingContext = carry;
         try {
             return coroutine.resume();
         } catch (Throwable t) {
@@ -394,6 +438,10 @@ public final class Generator<Y, S, R> implements Iterable<Y>, AutoCloseable {
             return true;
         } finally {
             runner = null;
+            if (carry) {
+                CoroutineLocal.setThreadValues(threadContext);
+                threadContext = null;
+            }
         }
     }
 

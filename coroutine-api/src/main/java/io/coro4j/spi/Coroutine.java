@@ -39,6 +39,16 @@ public interface Coroutine {
     boolean isDone();
 
     /**
+     * Whether the body runs on the thread that resumes it (a continuation mounted on the caller),
+     * rather than on a thread of its own that the resumer hands control to. The API then carries
+     * what belongs to the resumer's thread, such as its coroutine-local values outside a task,
+     * across to the body and back.
+     */
+    default boolean runsOnResumerThread() {
+        return true;
+    }
+
+    /**
      * Whether the calling code runs inside this coroutine's body right now (and not inside a
      * coroutine nested in it).
      */

@@ -3,6 +3,7 @@ package io.coro4j.tck;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.coro4j.CoroutineLocal;
 import io.coro4j.Generator;
 import io.coro4j.GeneratorExit;
 import io.coro4j.Step;
@@ -180,6 +181,8 @@ public abstract class GeneratorTck extends SchedulerTck {
         assertThat(g.isDone()).isTrue();
         assertThat(g.next()).isEqualTo(new Step.Returned<>(null));
         assertThat(log).isEmpty();
+        assertThatThrownBy(g::returnValue).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("generator returned no value: it was closed or thrown into before it started");
     }
 
     @Test
@@ -241,6 +244,8 @@ public abstract class GeneratorTck extends SchedulerTck {
         assertThat(g.isDone()).isTrue();
         g.close(); // idempotent
         assertThat(g.next()).isEqualTo(new Step.Returned<>(null));
+        assertThatThrownBy(g::returnValue).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("generator returned no value: it was closed").hasCauseInstanceOf(GeneratorExit.class);
     }
 
     @Test
@@ -254,6 +259,8 @@ public abstract class GeneratorTck extends SchedulerTck {
         assertThat(g.isDone()).isTrue();
         assertThat(g.next()).isEqualTo(new Step.Returned<>(null));
         assertThat(log).isEmpty();
+        assertThatThrownBy(g::returnValue).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("generator returned no value: it was closed or thrown into before it started");
     }
 
     @Test
@@ -705,5 +712,26 @@ public abstract class GeneratorTck extends SchedulerTck {
         assertThat(expected).isEqualTo(1);
         assertThat(mismatches).isEmpty();
         assertThat(echo.next().returnValue()).isEqualTo(rounds);
+    }
+
+    @Test
+    void aGeneratorResumedOutsideATaskSharesTheThreadsCoroutineLocals() {
+        CoroutineLocal<String> local = new CoroutineLocal<>("outside");
+        local.set("thread value");
+        try {
+            Generator<String, Object, Void> g = gen(co -> {
+                co.yield(local.get());
+                local.set("set in the body");
+                co.yield(local.get());
+                return null;
+            });
+            assertThat(g.next().value()).isEqualTo("thread value");
+            assertThat(g.next().value()).isEqualTo("set in the body");
+            assertThat(local.get()).as("the resumer's thread after the yield").isEqualTo("set in the body");
+            local.set("set by the resumer");
+            g.close();
+        } finally {
+            local.remove();
+        }
     }
 }

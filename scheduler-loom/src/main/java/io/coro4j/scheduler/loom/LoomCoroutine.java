@@ -112,6 +112,11 @@ final class LoomCoroutine implements Coroutine, Thread.UncaughtExceptionHandler 
     }
 
     @Override
+    public boolean runsOnResumerThread() {
+        return false; // the body is a virtual thread of its own
+    }
+
+    @Override
     public boolean isCurrent() {
         return Thread.currentThread() == bodyThread;
     }
