@@ -374,6 +374,9 @@ public final class Coro {
      * Yields the tasks in the order they finish; iterating suspends the current task until the
      * next one is done. Use it inside a task:
      * <pre>{@code for (Task<String> done : Coro.asCompleted(tasks)) { use(done.join()); }}</pre>
+     * A task counts as observed once it has been handed out: the failure of one the loop never
+     * reached (it stopped early) still fails the task that spawned it. Close the generator
+     * (try-with-resources) when stopping early.
      */
     public static <T> Generator<Task<T>, Object, Void> asCompleted(List<Task<T>> tasks) {
         Task<?> owner = Task.require("Coro.asCompleted");
@@ -381,7 +384,6 @@ public final class Coro {
         ConcurrentLinkedQueue<Task<T>> finished = new ConcurrentLinkedQueue<>();
         AtomicReference<Task<?>> waiter = new AtomicReference<>();
         for (Task<T> task : copy) {
-            task.retrieved = true;
             task.whenDone(() -> {
                 finished.add(task);
                 Task<?> w = waiter.get();
@@ -395,19 +397,24 @@ public final class Coro {
                 Task<?> self = Task.require("iterating Coro.asCompleted");
                 waiter.set(self);
                 self.suspendUntil(() -> !finished.isEmpty());
-                co.yield(finished.poll());
+                // Observed once handed out: a failure of a task the loop never reached (it
+                // stopped early) still fails the task that spawned it.
+                Task<T> next = finished.poll();
+                next.retrieved = true;
+                co.yield(next);
             }
             return null;
         });
     }
 
     /**
-     * Runs a blocking call without blocking a carrier: on a scheduler whose fibers are virtual
-     * threads (loom) in place, elsewhere on a virtual thread of its own while the task suspends.
-     * {@link CoroutineLocal} values are visible inside. If the task is cancelled (or a timeout or
-     * task group around it is) while the call runs, the thread running it is interrupted, the task
-     * waits for the call to end, and then the cancellation propagates, with whatever the call
-     * threw suppressed on it. Outside a task it just calls {@code body}.
+     * Runs a blocking call without blocking a carrier: on a virtual thread of its own while the
+     * task suspends, on every scheduler alike. The call runs outside the task: it sees the task's
+     * {@link CoroutineLocal} values (a value it sets stays inside the call), and task operations
+     * in it fail as they do outside any task. If the task is cancelled (or a timeout or task group
+     * around it is) while the call runs, the call's thread is interrupted, the task waits for the
+     * call to end, and then the cancellation propagates, with whatever the call threw suppressed
+     * on it. Outside a task it just calls {@code body}.
      *
      * @throws Exception whatever the body threw, unchanged
      */
@@ -418,9 +425,6 @@ public final class Coro {
             return body.call();
         }
         t.checkCancelled();
-        if (t.scheduler.runsBlockingCallsInPlace()) {
-            return t.blockingInPlace(body);
-        }
         Map<CoroutineLocal<?>, Object> context = t.context;
         // Completed normally even when the body throws: join() would unwrap a CompletionException
         // the body threw itself, and the body's exception must come out unchanged.

@@ -31,10 +31,13 @@ import java.util.function.BooleanSupplier;
  * its failure fails the parent when the parent finishes: it is never lost silently.
  *
  * <p>{@link #join()} inside a task suspends the caller (never blocking its carrier); from plain
- * Java it blocks like {@link Future#get()}. {@link #cancel()} is cooperative: the task sees a
+ * Java it blocks the thread, uninterruptibly, like {@link CompletableFuture#join()} ({@link #get()}
+ * waits interruptibly). {@link #cancel()} is cooperative: the task sees a
  * {@link CancellationException} at its next suspension point (sleep, join, await, channel or lock
  * operation, {@link Coro#checkCancelled()}), so its {@code finally} blocks run. Cancellation is
- * level-triggered: a task that catches it and suspends again gets it again.
+ * level-triggered: a task that catches it and suspends again gets it again. As in asyncio, a join,
+ * await or gather of work that has already finished does not suspend: it returns, and the
+ * cancellation comes at the next suspension point that waits.
  *
  * <p>Thread-safe.
  *
@@ -193,7 +196,9 @@ public final class Task<T> implements Future<T> {
         if (failure == null) {
             result.complete(value);
         } else {
-            result.completeExceptionally(failure);
+            // A CompletableFuture takes a CompletionException for its own wrapper and would hand
+            // out its cause: wrapped once more, the task's own exception comes back as it was.
+            result.completeExceptionally(failure instanceof CompletionException ? new CompletionException(failure) : failure);
         }
         result.wakeJoiners();
         if (parentGroup != null) {
@@ -420,132 +425,6 @@ public final class Task<T> implements Future<T> {
         Fiber f = fiber;
         if (f != null) {
             f.unpark();
-        }
-    }
-
-    /**
-     * Runs a blocking call on this task's own thread (a scheduler whose fibers are virtual
-     * threads), as {@link Coro#blocking} promises: while it runs, the task's fiber is wrapped so
-     * that a wake-up finding the task cancelled interrupts the call; once it has ended, a pending
-     * cancellation is thrown. Own fiber only.
-     */
-    <R> R blockingInPlace(Callable<R> call) throws Exception {
-        Fiber own = fiber;
-        BlockingCall blocking = new BlockingCall(own, this);
-        Object outcome;
-        fiber = blocking;
-        try {
-            checkCancelled(); // after publishing the wrapper: a cancel either sees it or is seen here
-            try {
-                outcome = call.call();
-            } catch (Throwable e) {
-                outcome = new Coro.Failed(e);
-            }
-        } finally {
-            fiber = own;
-            if (blocking.end()) {
-                Thread.interrupted(); // the interrupt was ours: the task goes on without it
-            }
-        }
-        CancellationException cancelled = pendingCancellation();
-        if (cancelled != null) {
-            if (outcome instanceof Coro.Failed failed) {
-                cancelled.addSuppressed(failed.failure());
-            }
-            throw cancelled;
-        }
-        return Coro.resultOf(outcome);
-    }
-
-    /**
-     * A task's fiber while the task runs a blocking call in place: the same fiber, except that an
-     * unpark that finds the task cancelled (by a cancel, an enclosing timeout or task group)
-     * interrupts the thread running the call, once. The scopes checked are those open when the
-     * call began (one that the call opens itself covers only a blocking call nested in it).
-     */
-    private static final class BlockingCall implements Fiber {
-        private static final CancelScope[] NO_SCOPES = {};
-
-        private final Fiber fiber;
-        private final Task<?> task;
-        private final Thread thread = Thread.currentThread();
-        private final CancelScope ownScope;
-        private final CancelScope[] scopes;
-        /** Guarded by this: set once the call has ended, after which nothing interrupts the thread. */
-        private boolean ended;
-        private boolean interrupted;
-
-        BlockingCall(Fiber fiber, Task<?> task) {
-            this.fiber = fiber;
-            this.task = task;
-            this.ownScope = task.ownGroup == null ? null : task.ownGroup.scope;
-            this.scopes = task.scopes == null ? NO_SCOPES : task.scopes.toArray(NO_SCOPES);
-        }
-
-        private boolean cancelled() {
-            if (task.cancelRequested || (ownScope != null && ownScope.cancelled)) {
-                return true;
-            }
-            for (CancelScope s : scopes) {
-                if (s.cancelled && !s.shielded) {
-                    return true;
-                }
-            }
-            return false;
-        }
-
-        @Override
-        public void unpark() {
-            fiber.unpark();
-            if (cancelled()) {
-                synchronized (this) {
-                    if (!ended && !interrupted) {
-                        interrupted = true;
-                        thread.interrupt();
-                    }
-                }
-            }
-        }
-
-        /** Marks the call ended; returns whether this interrupted its thread. */
-        synchronized boolean end() {
-            ended = true;
-            return interrupted;
-        }
-
-        @Override
-        public Scheduler scheduler() {
-            return fiber.scheduler();
-        }
-
-        @Override
-        public void park() {
-            fiber.park();
-        }
-
-        @Override
-        public void parkNanos(long nanos) {
-            fiber.parkNanos(nanos);
-        }
-
-        @Override
-        public void yieldNow() {
-            fiber.yieldNow();
-        }
-
-        @Override
-        public boolean isAlive() {
-            return fiber.isAlive();
-        }
-
-        @Override
-        public Object attachment() {
-            return fiber.attachment();
-        }
-
-        @Override
-        public void attach(Object attachment) {
-            fiber.attach(attachment);
         }
     }
 

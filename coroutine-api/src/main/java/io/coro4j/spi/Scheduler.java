@@ -55,9 +55,10 @@ public interface Scheduler extends AutoCloseable {
     Timeout schedule(Runnable action, long delay, TimeUnit unit);
 
     /**
-     * Whether a fiber may make blocking JDK calls (I/O, {@code Thread.sleep}, locks) without
-     * holding up other fibers, as a virtual thread may. If not, {@code Coro.blocking} moves such
-     * calls to a thread of their own.
+     * Whether a fiber may make blocking JDK calls (I/O, {@code Thread.sleep}, locks) directly
+     * without holding up other fibers, as a virtual thread may. {@code Coro.blocking} does not
+     * depend on it: it moves the call to a thread of its own on every scheduler, so that the call
+     * behaves the same everywhere.
      */
     default boolean runsBlockingCallsInPlace() {
         return false;

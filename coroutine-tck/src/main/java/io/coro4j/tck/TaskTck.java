@@ -10,6 +10,7 @@ import io.coro4j.Outcome;
 import io.coro4j.Task;
 import io.coro4j.TaskGroup;
 import io.coro4j.TimeoutExceededException;
+import io.coro4j.channel.Event;
 import io.coro4j.spi.Scheduler;
 import java.io.IOException;
 import java.lang.ref.WeakReference;
@@ -887,7 +888,7 @@ public abstract class TaskTck extends SchedulerTck {
         int callers = 50;
         List<WeakReference<Task<String>>> refs = new ArrayList<>();
         String result = run(() -> {
-            io.coro4j.channel.Event release = new io.coro4j.channel.Event();
+            Event release = new Event();
             Task<String> longLived = Coro.spawn(() -> {
                 release.await();
                 return "long-lived done";
@@ -1145,6 +1146,84 @@ public abstract class TaskTck extends SchedulerTck {
             return timedOut + "; " + after;
         });
         assertThat(result).isEqualTo("timed out after PT0.03S; a later blocking call slept");
+    }
+
+    @Test
+    void aBlockingCallRunsOutsideTheTaskOnEveryScheduler() throws Exception {
+        CoroutineLocal<String> user = new CoroutineLocal<>("user");
+        List<String> log = run(() -> {
+            user.set("task value");
+            List<String> out = new ArrayList<>();
+            out.add(Coro.blocking(() -> {
+                List<String> inside = new ArrayList<>();
+                inside.add("current task " + Coro.currentTask());
+                inside.add("sees " + user.get());
+                user.set("set inside the call");
+                try {
+                    Coro.sleep(ms(1));
+                } catch (IllegalStateException e) {
+                    inside.add(e.getMessage());
+                }
+                inside.add(Coro.run(scheduler, () -> "a nested Coro.run"));
+                return String.join("; ", inside);
+            }));
+            out.add("after the call " + user.get());
+            return out;
+        });
+        assertThat(log).containsExactly("current task null; sees task value;"
+                + " Coro.sleep called outside a task: start one with Coro.run(...); a nested Coro.run",
+                "after the call task value");
+    }
+
+    @Test
+    void aTasksUncheckedCompletionExceptionCrossesEveryBoundaryAsItIs() {
+        CompletionException mine = new CompletionException("mine", new IllegalArgumentException("inner"));
+        CompletionException causeless = new CompletionException("no cause", null);
+        for (CompletionException thrown : List.of(mine, causeless)) {
+            assertThatThrownBy(() -> run(() -> {
+                throw thrown;
+            })).isSameAs(thrown);
+            List<Object> seen = run(() -> {
+                Task<Object> t = Coro.spawn(() -> {
+                    throw thrown;
+                });
+                List<Object> out = new ArrayList<>();
+                try {
+                    t.join();
+                } catch (CompletionException e) {
+                    out.add(e);
+                }
+                out.add(((Outcome.Failure<Object>) Coro.gatherSettled(List.of(t)).get(0)).exception());
+                try {
+                    Coro.gather(List.of(t));
+                } catch (CompletionException e) {
+                    out.add(e);
+                }
+                return out;
+            });
+            assertThat(seen).as("join, gatherSettled, gather").hasSize(3).allMatch(e -> e == thrown);
+        }
+    }
+
+    @Test
+    void aFailureOfATaskThatAsCompletedNeverReachedFailsItsParent() {
+        Throwable thrown = catchFrom(() -> run(() -> {
+            Event gate = new Event();
+            Task<Integer> bad = Coro.spawn(() -> {
+                gate.await();
+                throw new IllegalStateException("never handed out");
+            });
+            Task<Integer> good = Coro.spawn(() -> 1);
+            try (Generator<Task<Integer>, Object, Void> completed = Coro.asCompleted(List.of(bad, good))) {
+                for (Task<Integer> t : completed) {
+                    assertThat(t).isSameAs(good);
+                    break; // the loop stops before it reaches the failing task
+                }
+            }
+            gate.set();
+            return "returned";
+        }));
+        assertThat(thrown).isExactlyInstanceOf(IllegalStateException.class).hasMessage("never handed out");
     }
 
     @Test
