@@ -351,6 +351,15 @@ public final class Coro {
             t.suspendUntil(() -> w.done.get() == n || (failFast && w.firstFailed.get() != null));
         } catch (CancellationException e) {
             cancelAndWait(t, tasks);
+            // The tasks count as observed, so what they failed with travels on the cancellation.
+            Set<Throwable> seen = Task.identitySetOf(e.getSuppressed());
+            seen.add(e);
+            for (Task<?> task : tasks) {
+                Throwable f = task.failure();
+                if (f != null && !(f instanceof CancellationException) && seen.add(f)) {
+                    e.addSuppressed(f);
+                }
+            }
             throw e;
         }
         return w;

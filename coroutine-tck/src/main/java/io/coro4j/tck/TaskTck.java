@@ -337,6 +337,35 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     @Test
+    void aCancelledGatherCarriesWhatItsTasksFailedWithWhileCancelled() {
+        String result = run(() -> {
+            AtomicReference<Task<?>> started = new AtomicReference<>();
+            Task<List<Object>> gatherer = Coro.spawn(() -> {
+                Task<Object> a = Coro.spawn(() -> {
+                    try {
+                        Coro.sleep(Duration.ofSeconds(30));
+                        return "a";
+                    } catch (CancellationException e) {
+                        throw new IllegalStateException("cleanup of a failed");
+                    }
+                });
+                started.set(a);
+                return Coro.gather(a, Coro.spawn(() -> sleepRecordingCancel(new ArrayList<>(), "b")));
+            });
+            until("the gather waits", () -> started.get() != null);
+            Coro.sleep(ms(10));
+            gatherer.cancel();
+            try {
+                return "joined " + gatherer.join();
+            } catch (CancellationException e) {
+                Throwable own = e.getCause(); // the gatherer's own (CompletableFuture.join wraps it)
+                return List.of(own.getSuppressed()).stream().map(Throwable::getMessage).toList().toString();
+            }
+        });
+        assertThat(result).isEqualTo("[cleanup of a failed]");
+    }
+
+    @Test
     void gatherSettledReturnsEveryOutcome() {
         List<Outcome<String>> r = run(() -> Coro.gatherSettled(List.of(
                 Coro.spawn(() -> "ok"),
