@@ -101,6 +101,11 @@ public final class CoroutineMetrics implements MeterBinder, AutoCloseable {
             throw new IllegalStateException("registry already has coro4j meters tagged " + tags
                     + ": each scheduler needs a distinct name (SchedulerConfig.name) and one binder");
         }
+        if (!listening) {
+            // First: a second binder for this scheduler is refused here, before it registers anything.
+            scheduler.schedulingDelays().listen(delayListener, sampleEvery);
+            listening = true;
+        }
         SchedulerStats stats = scheduler.stats();
         TaskCounters tasks = scheduler.taskCounters();
         List<Meter> meters = new ArrayList<>();
@@ -132,10 +137,6 @@ public final class CoroutineMetrics implements MeterBinder, AutoCloseable {
                 .register(registry);
         meters.add(delay);
         delayTimers.add(delay);
-        if (!listening) {
-            scheduler.schedulingDelays().listen(delayListener, sampleEvery);
-            listening = true;
-        }
         bound.add(new Bound(registry, meters));
     }
 

@@ -239,10 +239,12 @@ class CoroutineMetricsTest {
                         + ": each scheduler needs a distinct name (SchedulerConfig.name) and one binder");
         CoroutineMetrics second = new CoroutineMetrics(s);
         toClose.add(second);
-        assertThatThrownBy(() -> second.bindTo(new SimpleMeterRegistry()))
+        MeterRegistry refused = new SimpleMeterRegistry();
+        assertThatThrownBy(() -> second.bindTo(refused))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessage("a scheduling-delay listener is already set: unbind the first metrics binder (close it)"
                         + " before binding another to the same scheduler");
+        assertThat(refused.getMeters()).as("meters a refused binder left in its registry").isEmpty();
         first.close();
         first.close(); // idempotent
         assertThatThrownBy(() -> first.bindTo(r))
