@@ -79,7 +79,11 @@ public interface Scheduler extends AutoCloseable {
     /** Whether {@link #shutdown()} was called. */
     boolean isShutdown();
 
-    /** Whether the scheduler is shut down, no fiber is live and all of its threads have ended. */
+    /**
+     * Whether the scheduler is shut down, no fiber is live and every thread it owns (carriers,
+     * timer) has ended. A fiber that is a virtual thread of the JDK's scheduler may still take its
+     * last steps (returning from its run method) just after it is counted as ended.
+     */
     boolean isTerminated();
 
     /**

@@ -115,8 +115,11 @@ public abstract class FiberTck extends SchedulerTck {
         assertThat(started.await(30, TimeUnit.SECONDS)).isTrue();
         String message = "park() called by code that is not running in this fiber: a fiber can only park itself";
         assertThatThrownBy(() -> ref.get().park()).isExactlyInstanceOf(IllegalStateException.class).hasMessage(message);
+        String nanosMessage = "parkNanos() called by code that is not running in this fiber: a fiber can only park itself";
         assertThatThrownBy(() -> ref.get().parkNanos(1_000_000)).isExactlyInstanceOf(IllegalStateException.class)
-                .hasMessageContaining("called by code that is not running in this fiber");
+                .hasMessage(nanosMessage);
+        assertThatThrownBy(() -> ref.get().parkNanos(0)).as("also for a time already passed")
+                .isExactlyInstanceOf(IllegalStateException.class).hasMessage(nanosMessage);
         assertThat(inFiber(() -> {
             try {
                 ref.get().park();

@@ -4,14 +4,21 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.coro4j.Coro;
+import io.coro4j.Generator;
 import io.coro4j.Outcome;
 import io.coro4j.Task;
 import io.coro4j.channel.Event;
+import io.coro4j.spi.Scheduler;
+import io.coro4j.spi.SchedulerStats;
 import io.coro4j.spi.SchedulingDelays;
 import io.coro4j.spi.TaskCounters;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongConsumer;
@@ -165,5 +172,84 @@ public abstract class MetricsHookTck extends SchedulerTck {
             go.set();
             return Coro.gather(tasks);
         });
+    }
+
+    @Test
+    void suspensionAndResumptionTotalsNeverDecrease() throws Exception {
+        // Generators resumed from a fiber and from plain threads, sampled all the while: each
+        // total must only grow, and a body that runs has not been counted as suspended.
+        SchedulerStats stats = scheduler.stats();
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicLong drops = new AtomicLong();
+        Thread sampler = Thread.ofPlatform().daemon().name("tck-stats-sampler").start(() -> {
+            long s = 0;
+            long r = 0;
+            while (!stop.get()) {
+                long s2 = stats.suspensions();
+                long r2 = stats.resumptions();
+                if (s2 < s || r2 < r) {
+                    drops.incrementAndGet();
+                }
+                s = s2;
+                r = r2;
+            }
+        });
+        int rounds = Stress.scaled(3_000);
+        CompletableFuture<Void> inFiber = startFiber(scheduler, () -> {
+            for (int i = 0; i < rounds; i++) {
+                Generator<Integer, Object, Void> g = Generator.of(scheduler, co -> {
+                    co.yield(1);
+                    return null;
+                });
+                g.next();
+                g.next();
+            }
+            return null;
+        });
+        for (int i = 0; i < rounds; i++) {
+            Generator<Integer, Object, Void> g = Generator.of(scheduler, co -> {
+                co.yield(1);
+                return null;
+            });
+            g.next();
+            g.next();
+        }
+        await(inFiber);
+        CountDownLatch inBody = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Generator<Integer, Object, Void> running = Generator.of(scheduler, co -> {
+            inBody.countDown();
+            release.await();
+            return null;
+        });
+        long before = stats.suspensions();
+        Thread resumer = Thread.ofPlatform().daemon().name("tck-resumer").start(running::next);
+        assertThat(inBody.await(30, TimeUnit.SECONDS)).isTrue();
+        long whileRunning = stats.suspensions();
+        release.countDown();
+        resumer.join(30_000);
+        stop.set(true);
+        sampler.join(30_000);
+        assertThat(whileRunning).as("suspensions while a generator body runs").isEqualTo(before);
+        assertThat(stats.suspensions()).as("a body that returned was never suspended").isEqualTo(before);
+        assertThat(drops.get()).as("times a total went down").isZero();
+    }
+
+    @Test
+    void yieldNowIsNeitherASuspensionNorAResumption() throws Exception {
+        Scheduler s = newScheduler(1);
+        SchedulerStats stats = s.stats();
+        await(startFiber(s, () -> null)); // started and ended: nothing else runs on s
+        long suspensions = stats.suspensions();
+        long resumptions = stats.resumptions();
+        await(startFiber(s, () -> {
+            for (int i = 0; i < 100; i++) {
+                s.currentFiber().yieldNow();
+            }
+            return null;
+        }));
+        assertThat(stats.suspensions() - suspensions).isZero();
+        assertThat(stats.resumptions() - resumptions).isZero();
+        assertThat(stats.parkedFibers()).isZero();
     }
 }

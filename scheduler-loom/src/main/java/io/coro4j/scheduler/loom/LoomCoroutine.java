@@ -38,9 +38,6 @@ final class LoomCoroutine implements Coroutine, Thread.UncaughtExceptionHandler 
         if (turn == DONE) {
             throw new IllegalStateException("coroutine has ended");
         }
-        // Counted on the resumer's side only (suspensions are derived): counters written from
-        // both sides of the hand-over shared a cache line and cost 100-200 ns per round trip.
-        scheduler.coroutineResumptions.increment();
         owner = LoomScheduler.current();
         caller = Thread.currentThread();
         turn = BODY;
@@ -53,7 +50,13 @@ final class LoomCoroutine implements Coroutine, Thread.UncaughtExceptionHandler 
         }
         awaitTurnNot(BODY);
         caller = null;
-        if (turn == DONE) {
+        // One count per resumption, on the resumer's side, once its outcome is known: counters
+        // written from both sides of the hand-over shared a cache line and cost 100-200 ns per
+        // round trip, and resumptions are derived (suspensions + completions) so that both
+        // totals only grow.
+        if (turn != DONE) {
+            scheduler.coroutineSuspensions.increment();
+        } else {
             scheduler.coroutineCompletions.increment();
             Throwable t = escaped;
             if (t != null) {

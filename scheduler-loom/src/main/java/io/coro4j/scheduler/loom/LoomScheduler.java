@@ -66,8 +66,11 @@ final class LoomScheduler implements Scheduler {
      */
     final StripedCounter suspensions = new StripedCounter();
     final StripedCounter resumptions = new StripedCounter();
-    /** Generator resumptions and the ones that ended the body; counted by the resumer. */
-    final StripedCounter coroutineResumptions = new StripedCounter();
+    /**
+     * Generator resumptions that ended in a suspension, and those that ended the body; counted by
+     * the resumer. Every resumption is one or the other.
+     */
+    final StripedCounter coroutineSuspensions = new StripedCounter();
     final StripedCounter coroutineCompletions = new StripedCounter();
     private final StripedCounter started = new StripedCounter();
     private final StripedCounter completed = new StripedCounter();
@@ -76,12 +79,12 @@ final class LoomScheduler implements Scheduler {
     private final SchedulerStats stats = new SchedulerStats() {
         @Override
         public long suspensions() {
-            return suspensions.sum() + coroutineResumptions.sum() - coroutineCompletions.sum();
+            return suspensions.sum() + coroutineSuspensions.sum();
         }
 
         @Override
         public long resumptions() {
-            return resumptions.sum() + coroutineResumptions.sum();
+            return resumptions.sum() + coroutineSuspensions.sum() + coroutineCompletions.sum();
         }
 
         @Override

@@ -27,11 +27,13 @@ final class ContinuationCoroutine implements Coroutine {
             Continuations.run(continuation);
         } finally {
             done = Continuations.isDone(continuation);
-            // One striped counter per resumption; suspensions are derived (resumptions that did
-            // not end the body), so the round trip pays for one increment, not a carrier lookup.
-            scheduler.coroutineResumptions.increment();
+            // One striped counter per resumption, not a carrier lookup: each resumption ends in a
+            // suspension or a completion, and resumptions are derived (their sum), so that both
+            // totals only grow.
             if (done) {
                 scheduler.coroutineCompletions.increment();
+            } else {
+                scheduler.coroutineSuspensions.increment();
             }
         }
         return done;

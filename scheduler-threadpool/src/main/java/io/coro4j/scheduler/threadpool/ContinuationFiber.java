@@ -99,6 +99,16 @@ final class ContinuationFiber implements Fiber, Runnable {
         permit = 0;
     }
 
+    /** Checks the caller first, as {@link #park()} does, also for a time that has already passed. */
+    @Override
+    public void parkNanos(long nanos) {
+        if (scheduler.currentFiber() != this) {
+            throw new IllegalStateException("parkNanos() called by code that is not running in this fiber:"
+                    + " a fiber can only park itself");
+        }
+        Fiber.super.parkNanos(nanos);
+    }
+
     @Override
     public void yieldNow() {
         if (scheduler.currentFiber() != this) {
@@ -153,15 +163,21 @@ final class ContinuationFiber implements Fiber, Runnable {
         return Continuations.isDone(continuation);
     }
 
+    /** Carrier side, after the continuation yielded: whether it did so in {@link #yieldNow()}. */
+    boolean isYielding() {
+        return state == YIELDING;
+    }
+
     /** Carrier side, after the continuation yielded in {@link #park()} or {@link #yieldNow()}. */
     void afterYield() {
-        resumedAfterPark = true;
         if (state == YIELDING) {
             // Only this fiber's own code sets YIELDING, and unpark ignores it: no race here.
+            resumedAfterPark = false;
             state = RUNNABLE;
             scheduler.wake(this, home);
             return;
         }
+        resumedAfterPark = true;
         state = PARKED;
         if (permit == 1 && STATE.compareAndSet(this, PARKED, RUNNABLE)) {
             scheduler.wake(this, home);

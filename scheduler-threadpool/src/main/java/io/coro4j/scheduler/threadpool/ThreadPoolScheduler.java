@@ -94,11 +94,11 @@ final class ThreadPoolScheduler implements Scheduler {
     /** Statistics from threads that are not this scheduler's carriers (they have no plain fields). */
     final StripedCounter externalStarts = new StripedCounter();
     /**
-     * Generator resumptions and the ones that ended the body; counted by the resumer, any thread.
-     * Not LongAdders: a frame that suspends after inlining LongAdder.add is deoptimized on resume
-     * once the adder has been contended (see {@link StripedCounter}).
+     * Generator resumptions that ended in a suspension, and those that ended the body; counted by
+     * the resumer, any thread. Not LongAdders: a frame that suspends after inlining LongAdder.add
+     * is deoptimized on resume once the adder has been contended (see {@link StripedCounter}).
      */
-    final StripedCounter coroutineResumptions = new StripedCounter();
+    final StripedCounter coroutineSuspensions = new StripedCounter();
     final StripedCounter coroutineCompletions = new StripedCounter();
     private final AtomicInteger runningWorkers;
     private final TimerThread timer;
@@ -272,14 +272,32 @@ final class ThreadPoolScheduler implements Scheduler {
         return shutdown;
     }
 
+    /** The last carrier reports termination from its own exit path: it counts once it has ended. */
     @Override
     public boolean isTerminated() {
-        return terminated.getCount() == 0;
+        if (terminated.getCount() != 0) {
+            return false;
+        }
+        for (Worker w : workers) {
+            if (w.isAlive()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     @Override
     public boolean awaitTermination(Duration timeout) throws InterruptedException {
-        return terminated.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        if (!terminated.await(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
+            return false;
+        }
+        for (Worker w : workers) {
+            if (w != Thread.currentThread()) {
+                w.join(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+            }
+        }
+        return isTerminated();
     }
 
     @Override
@@ -302,7 +320,7 @@ final class ThreadPoolScheduler implements Scheduler {
     private final class Stats implements SchedulerStats {
         @Override
         public long suspensions() {
-            long sum = coroutineResumptions.sum() - coroutineCompletions.sum();
+            long sum = coroutineSuspensions.sum();
             for (Worker w : workers) {
                 sum += w.suspensions;
             }
@@ -311,7 +329,7 @@ final class ThreadPoolScheduler implements Scheduler {
 
         @Override
         public long resumptions() {
-            long sum = coroutineResumptions.sum();
+            long sum = coroutineSuspensions.sum() + coroutineCompletions.sum();
             for (Worker w : workers) {
                 sum += w.resumptions;
             }

@@ -172,8 +172,10 @@ final class Worker extends Thread {
             completions++;
             f.ended();
         } else {
-            parks++;
-            suspensions++;
+            if (!f.isYielding()) { // yieldNow is no park: loom does not count it either
+                parks++;
+                suspensions++;
+            }
             f.afterYield();
         }
     }
