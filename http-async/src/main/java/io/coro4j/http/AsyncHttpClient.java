@@ -200,6 +200,8 @@ public final class AsyncHttpClient implements AutoCloseable {
                 response = attempt(request, uri, attempt);
             } catch (HttpConnectException | ConnectTimeoutException e) {
                 failure = e;
+            } catch (HttpRequestException e) { // a failure no policy retries: the last attempt's
+                return outcome(null, e, earlier);
             }
             Duration delay = retryDelay(request, attempt, response, failure);
             if (delay == null) {
@@ -258,6 +260,14 @@ public final class AsyncHttpClient implements AutoCloseable {
         try {
             slot = slots.acquire(host, slotWaitTimeout, timeoutOf(request), request.method(), request.url());
         } catch (RuntimeException | Error e) { // rejected, the wait expired, or cancelled
+            if (obs != null) {
+                obs.failed(host, request.method(), e, queuedAt);
+            }
+            throw e;
+        }
+        if (closed.get()) { // closed while this request waited for its slot
+            slot.release();
+            IllegalStateException e = new IllegalStateException("this AsyncHttpClient is closed");
             if (obs != null) {
                 obs.failed(host, request.method(), e, queuedAt);
             }
@@ -449,6 +459,9 @@ public final class AsyncHttpClient implements AutoCloseable {
         }
         if (uri.getHost() == null || uri.getHost().isEmpty()) {
             throw new InvalidUrlException(method, url, "no valid host in the URL", null);
+        }
+        if (uri.getPort() == 0 || uri.getPort() > 65535) {
+            throw new InvalidUrlException(method, url, "port " + uri.getPort() + " out of range: it must be from 1 to 65535", null);
         }
         return uri;
     }
@@ -713,7 +726,9 @@ public final class AsyncHttpClient implements AutoCloseable {
 
         /**
          * Requests in flight at most to one host, i.e. one scheme, host name and port
-         * (default {@value AsyncHttpClient#DEFAULT_MAX_IN_FLIGHT_PER_HOST}).
+         * (default {@value AsyncHttpClient#DEFAULT_MAX_IN_FLIGHT_PER_HOST}). A request counts
+         * against the host of its URL: a redirect that the JDK client follows to another host
+         * keeps the slot it started with.
          *
          * @throws IllegalArgumentException if below 1
          */

@@ -63,7 +63,8 @@ public final class Request {
     /**
      * A builder for a request of any method (e.g. {@code "PUT"}, {@code "PATCH"}, {@code "OPTIONS"}).
      *
-     * @throws IllegalArgumentException if {@code method} is not an HTTP token
+     * @throws IllegalArgumentException if {@code method} is not an HTTP token, or is {@code CONNECT}
+     *     (which {@link java.net.http.HttpClient} does not support)
      */
     public static Builder builder(String method, String url) {
         return new Builder(method, url);
@@ -132,6 +133,9 @@ public final class Request {
             if (!isToken(method)) {
                 throw new IllegalArgumentException("method \"" + method + "\" is not a valid HTTP method name");
             }
+            if (method.equalsIgnoreCase("CONNECT")) {
+                throw new IllegalArgumentException("method CONNECT is not supported by java.net.http.HttpClient");
+            }
             this.method = method;
             this.url = url;
         }
@@ -140,7 +144,8 @@ public final class Request {
          * Adds a header value (a second call with the same name adds another value).
          *
          * @throws IllegalArgumentException if the name is not a valid header name, the value holds
-         *     a line break, or the header is one {@link java.net.http.HttpClient} sets itself
+         *     a line break or another control character, or the header is one
+         *     {@link java.net.http.HttpClient} sets itself
          *     ({@code Connection}, {@code Content-Length}, {@code Expect}, {@code Host}, {@code Upgrade})
          */
         public Builder header(String name, String value) {
@@ -155,6 +160,14 @@ public final class Request {
             }
             if (value.indexOf('\r') >= 0 || value.indexOf('\n') >= 0) {
                 throw new IllegalArgumentException("the value of header " + name + " must not contain a line break");
+            }
+            for (int i = 0; i < value.length(); i++) {
+                char c = value.charAt(i);
+                // What java.net.http accepts: visible characters, spaces, tabs and obs-text.
+                if ((c < 0x20 && c != '\t') || c == 0x7f || c > 0xff) {
+                    throw new IllegalArgumentException(String.format("the value of header %s holds U+%04X: only visible"
+                            + " characters, spaces and tabs are allowed", name, (int) c));
+                }
             }
             String key = name;
             for (String k : headers.keySet()) {

@@ -7,8 +7,11 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 import io.coro4j.Coro;
 import io.coro4j.Outcome;
 import io.coro4j.Task;
+import io.coro4j.http.testing.Polling;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -22,6 +25,7 @@ import java.security.KeyStore;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
@@ -150,6 +154,42 @@ abstract class HttpClientContract extends SchedulerFixture {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("a b");
         assertThatThrownBy(() -> Request.builder("GE T", "http://x/"))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("GE T");
+        assertThatThrownBy(() -> Request.builder("CONNECT", "http://x/"))
+                .isExactlyInstanceOf(IllegalArgumentException.class)
+                .hasMessage("method CONNECT is not supported by java.net.http.HttpClient");
+        assertThatThrownBy(() -> Request.builder("GET", "http://x/").header("X-Test", "a\u0001b"))
+                .isExactlyInstanceOf(IllegalArgumentException.class)
+                .hasMessage("the value of header X-Test holds U+0001: only visible characters, spaces and tabs are allowed");
+        assertThat(Request.builder("GET", "http://x/").header("X-Test", "tab\tand caf\u00e9").build().headers())
+                .containsEntry("X-Test", List.of("tab\tand caf\u00e9"));
+    }
+
+    @Test
+    void aPortOutOfRange_isAnInvalidUrl_forThatRequestOnly() {
+        String bad = "http://127.0.0.1:99999/x";
+        try (AsyncHttpClient http = client().build()) {
+            assertThatThrownBy(() -> run(() -> http.get(bad))).isExactlyInstanceOf(InvalidUrlException.class)
+                    .hasMessage("GET " + bad + ": port 99999 out of range: it must be from 1 to 65535");
+            List<Outcome<Response>> out = run(() -> http.getAllSettled(List.of(bad, server.url("/bytes?n=3"))));
+            assertFailure(out.get(0), InvalidUrlException.class, "GET " + bad + ": port 99999 out of range: it must be from 1 to 65535");
+            assertThat(out.get(1).getOrThrow().bodyLength()).isEqualTo(3);
+        }
+    }
+
+    @Test
+    void close_whileARequestWaitsForASlot_refusesItWhenItGetsOne() {
+        AsyncHttpClient http = client().maxInFlightPerHost(1).build();
+        Throwable waiterFailure = run(() -> {
+            Task<Response> holder = Coro.spawn(() -> http.get(server.url("/sleep?ms=300")));
+            Polling.await("the first request in flight", () -> http.inFlight() == 1);
+            Task<Response> waiter = Coro.spawn(() -> http.get(server.url("/bytes?n=1")));
+            Polling.await("the second request queued", () -> http.waiting() == 1);
+            http.close();
+            assertThat(holder.join().status()).as("the request in flight completes").isEqualTo(200);
+            return catchThrowable(waiter::join);
+        });
+        assertThat(waiterFailure).isExactlyInstanceOf(IllegalStateException.class).hasMessage("this AsyncHttpClient is closed");
+        assertThat(http.inFlight()).isZero();
     }
 
     @Test
@@ -350,6 +390,74 @@ abstract class HttpClientContract extends SchedulerFixture {
             Throwable post = catchThrowable(() -> run(() -> http.post(refused, RequestBody.ofString("x"))));
             assertThat(post).isInstanceOf(HttpConnectException.class);
             assertThat(post.getSuppressed()).as("POST: no retry").isEmpty();
+        }
+    }
+
+    @Test
+    void retry_aLastAttemptThatFailsOtherwise_carriesTheEarlierFailures() throws IOException {
+        // Attempt 1 is refused; before attempt 2 a server that resets every connection starts on
+        // that port, so attempt 2 fails in a way no policy retries. Alone and in a fan-out.
+        RetryPolicy policy = RetryPolicy.builder().maxAttempts(2).backoff(Duration.ofMillis(20), Duration.ofMillis(20)).build();
+        for (boolean fanOut : new boolean[] {false, true}) {
+            int port = freePort();
+            String url = "http://127.0.0.1:" + port + "/x";
+            List<ServerSocket> late = new CopyOnWriteArrayList<>();
+            HttpClientObserver startsAServerBeforeTheRetry = new HttpClientObserver() {
+                @Override
+                public void retrying(String host, String method, int attempt) {
+                    late.add(resettingServerOn(port));
+                }
+            };
+            try (AsyncHttpClient http = client().retry(policy).observer(startsAServerBeforeTheRetry).build()) {
+                Throwable e = fanOut
+                        ? ((Outcome.Failure<Response>) run(() -> http.getAllSettled(List.of(url))).get(0)).exception()
+                        : catchThrowable(() -> run(() -> http.get(url)));
+                assertThat(late).as("fanOut=%s: the server started before attempt 2", fanOut).hasSize(1);
+                assertThat(e).as("fanOut=%s: attempt 2, reset", fanOut).isInstanceOf(HttpIoException.class);
+                assertThat(e.getSuppressed()).as("fanOut=%s: attempt 1's refusal", fanOut).singleElement()
+                        .isInstanceOf(HttpConnectException.class);
+            } finally {
+                for (ServerSocket ss : late) {
+                    ss.close();
+                }
+            }
+        }
+    }
+
+    /** A server on {@code port} that reads each request's head and resets the connection. */
+    private static ServerSocket resettingServerOn(int port) {
+        try {
+            ServerSocket ss = new ServerSocket();
+            ss.setReuseAddress(true);
+            ss.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 50);
+            Thread.ofPlatform().daemon().name("resetting-server").start(() -> {
+                while (!ss.isClosed()) {
+                    try {
+                        Socket s = ss.accept();
+                        Thread.ofVirtual().start(() -> {
+                            try (s) {
+                                InputStream in = s.getInputStream();
+                                int crlf = 0; // CR LF CR LF ends the head
+                                while (crlf < 4) {
+                                    int c = in.read();
+                                    if (c < 0) {
+                                        return;
+                                    }
+                                    crlf = c == (crlf % 2 == 0 ? '\r' : '\n') ? crlf + 1 : 0;
+                                }
+                                s.setSoLinger(true, 0); // close() now sends RST
+                            } catch (IOException e) {
+                                // the client went away first
+                            }
+                        });
+                    } catch (IOException e) {
+                        return; // closed
+                    }
+                }
+            });
+            return ss;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 
