@@ -356,7 +356,9 @@ public final class TimerThread {
         if (n != null) {
             near[s] = null;
             detach(n);
-            while (n != null) {
+            // Looked at before each action: terminate() drops the rest of the tick too, also when
+            // an action of this tick calls it (and does not wait for this thread).
+            while (n != null && runState != TERMINATED) {
                 Node next = n.next;
                 n.next = null;
                 n.prev = null;

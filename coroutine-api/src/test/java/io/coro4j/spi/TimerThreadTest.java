@@ -11,6 +11,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -231,6 +232,54 @@ class TimerThreadTest {
         Thread.sleep(100);
         assertThat(ran.get()).isZero();
         timer.terminate(); // idempotent
+    }
+
+    @Test
+    void terminateDropsTheRestOfTheTickItWasCalledIn() throws Exception {
+        // Fifty timers of one tick. Once from an action of that tick (terminate() then returns at
+        // once), once from outside while an action of that tick is slow (it waits for it).
+        for (boolean fromAction : new boolean[] {true, false}) {
+            String name = fromAction ? "ends-itself" : "ends-mid-tick";
+            TimerThread timer = timer(name);
+            AtomicInteger first = new AtomicInteger();
+            AtomicInteger ranAfter = new AtomicInteger();
+            CountDownLatch started = new CountDownLatch(1);
+            AtomicBoolean terminating = new AtomicBoolean();
+            for (int i = 0; i < 50; i++) {
+                timer.schedule(() -> {
+                    if (first.getAndIncrement() == 0) {
+                        started.countDown();
+                        if (fromAction) {
+                            terminating.set(true);
+                            timer.terminate();
+                        } else {
+                            sleepQuietly(200);
+                        }
+                    } else if (terminating.get()) {
+                        ranAfter.incrementAndGet();
+                    }
+                }, 30, TimeUnit.MILLISECONDS);
+            }
+            assertThat(started.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+            if (!fromAction) {
+                terminating.set(true);
+                timer.terminate();
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(LIMIT_SECONDS);
+            while (Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().equals("coro4j-" + name + "-timer"))
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            assertThat(ranAfter.get()).as("%s: actions run after terminate()", name).isZero();
+        }
+    }
+
+    private static void sleepQuietly(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     @Test
