@@ -19,6 +19,7 @@ import io.coro4j.http.RetryPolicy;
 import io.coro4j.http.SlotWaitTimeoutException;
 import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.SchedulerConfig;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -279,6 +280,28 @@ abstract class HttpClientMetricsContract {
         assertThat(requests(host, "GET", "503", "SERVER_ERROR").count()).isEqualTo(2);
         assertThat(registry.get("coro4j.http.client.retries").tag("client", "test").tag("host", host)
                 .tag("method", "GET").counter().count()).isEqualTo(1.0);
+    }
+
+    @Test
+    void aCallCancelledDuringItsBackoff_countsNoRetry_aloneAndInAFanOut() {
+        // calls = requests - retries must hold for a call whose retry never started.
+        RetryPolicy retry = RetryPolicy.builder().maxAttempts(3).backoff(Duration.ofSeconds(20), Duration.ofSeconds(20))
+                .retryOnStatus(503).build();
+        metered(AsyncHttpClient.builder().retry(retry));
+        run(() -> {
+            Task<Response> call = Coro.spawn(() -> http.get(server.url("/status?code=503")));
+            await("the call's first attempt ended", () -> requestCount() == 1);
+            call.cancel();
+            assertThat(catchThrowable(call::join)).isInstanceOf(CancellationException.class);
+            Task<List<Response>> fanOut = Coro.spawn(() -> http.getAll(List.of(server.url("/status?code=503"))));
+            await("the fan-out's first attempt ended", () -> requestCount() == 2);
+            fanOut.cancel();
+            assertThat(catchThrowable(fanOut::join)).isInstanceOf(CancellationException.class);
+            return null;
+        });
+        assertThat(requestCount()).isEqualTo(2);
+        assertThat(registry.find("coro4j.http.client.retries").counters().stream()
+                .mapToDouble(Counter::count).sum()).as("retries").isZero();
     }
 
     // ---- hosts, binding, removal ----

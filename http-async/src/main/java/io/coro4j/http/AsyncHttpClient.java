@@ -207,14 +207,15 @@ public final class AsyncHttpClient implements AutoCloseable {
             if (delay == null) {
                 return outcome(response, failure, earlier);
             }
-            Observation obs = observation.get();
-            if (obs != null) {
-                obs.retrying(hostKey(uri), request.method(), attempt);
-            }
             if (failure != null) {
                 (earlier == null ? earlier = new ArrayList<>() : earlier).add(failure);
             }
             Coro.sleep(delay);
+            // Reported once the delay is over: a caller cancelled during it makes no retry.
+            Observation obs = observation.get();
+            if (obs != null) {
+                obs.retrying(hostKey(uri), request.method(), attempt);
+            }
         }
     }
 

@@ -273,14 +273,15 @@ final class FanOut {
         }
         List<HttpRequestException> earlier = failure == null ? null : new ArrayList<>(List.of((HttpRequestException) failure));
         try {
-            if (obs != null) {
-                obs.retrying(hosts[i], requests.get(i).method(), 1);
-            }
             retries.add(group.spawn(() -> {
                 Response r = null;
                 Throwable t = null;
                 try {
                     Coro.sleep(delay);
+                    // Reported once the delay is over: a fan-out stopped during it makes no retry.
+                    if (obs != null) {
+                        obs.retrying(hosts[i], requests.get(i).method(), 1);
+                    }
                     r = client.send(requests.get(i), x.uri, 2, earlier);
                 } catch (Throwable e) {
                     t = e;

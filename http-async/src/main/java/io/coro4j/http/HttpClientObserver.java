@@ -64,7 +64,9 @@ public interface HttpClientObserver {
 
     /**
      * Attempt {@code attempt} (1 for the first) of a request to {@code host} ended, already reported
-     * to {@link #requestFinished}, and its {@link RetryPolicy} will try again after a delay.
+     * to {@link #requestFinished}, and its {@link RetryPolicy}'s delay has passed: the next attempt
+     * starts now. A request whose caller is cancelled (or whose fan-out stops) during the delay is
+     * not retried and not reported here.
      */
     default void retrying(String host, String method, int attempt) {}
 }
