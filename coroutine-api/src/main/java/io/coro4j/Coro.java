@@ -224,7 +224,11 @@ public final class Coro {
             if (orNull) {
                 return null;
             }
-            throw new TimeoutExceededException(timeout);
+            TimeoutExceededException expired = new TimeoutExceededException(timeout);
+            for (Throwable s : e.getSuppressed()) {
+                expired.addSuppressed(s); // what the cancellation carried (a blocking call's end)
+            }
+            throw expired;
         } finally {
             timer.cancel();
             t.popScope(scope);
@@ -294,7 +298,7 @@ public final class Coro {
             for (Task<?> other : tasks) {
                 Throwable f = other.failure();
                 if (f != null && !(f instanceof CancellationException) && seen.add(f)) {
-                    primary.addSuppressed(f);
+                    Task.suppressWithoutLoop(primary, f);
                 }
             }
             throw Task.rethrow(primary);
@@ -337,7 +341,10 @@ public final class Coro {
         }
         Waiting w = new Waiting();
         int n = tasks.size();
-        for (Task<?> task : tasks) {
+        boolean[] observedBefore = new boolean[n];
+        for (int i = 0; i < n; i++) {
+            Task<?> task = tasks.get(i);
+            observedBefore[i] = task.retrieved;
             task.retrieved = true;
             task.whenDone(() -> {
                 if (task.result.isCompletedExceptionally()) {
@@ -351,13 +358,13 @@ public final class Coro {
             t.suspendUntil(() -> w.done.get() == n || (failFast && w.firstFailed.get() != null));
         } catch (CancellationException e) {
             cancelAndWait(t, tasks);
-            // The tasks count as observed, so what they failed with travels on the cancellation.
-            Set<Throwable> seen = Task.identitySetOf(e.getSuppressed());
-            seen.add(e);
-            for (Task<?> task : tasks) {
+            // This gather hands nothing out: a task that failed for real while it was cancelled
+            // is no longer observed by it, so that the group it belongs to reports the failure.
+            for (int i = n - 1; i >= 0; i--) { // backwards: a task listed twice gets its first value
+                Task<?> task = tasks.get(i);
                 Throwable f = task.failure();
-                if (f != null && !(f instanceof CancellationException) && seen.add(f)) {
-                    e.addSuppressed(f);
+                if (f != null && !(f instanceof CancellationException)) {
+                    task.retrieved = observedBefore[i];
                 }
             }
             throw e;

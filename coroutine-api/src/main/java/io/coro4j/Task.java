@@ -525,6 +525,33 @@ public final class Task<T> implements Future<T> {
         }
     }
 
+    /**
+     * Attaches {@code failure} to {@code primary} as suppressed unless that would make a loop:
+     * {@code failure} is {@code primary}, or already carries it (a gather's cancellation carries
+     * the failures of its tasks, one of which a group may then throw).
+     */
+    static void suppressWithoutLoop(Throwable primary, Throwable failure) {
+        if (!carries(failure, primary, identitySetOf(new Throwable[0]))) {
+            primary.addSuppressed(failure);
+        }
+    }
+
+    /** Whether {@code target} is {@code t}, or is reached from it through causes and suppressed ones. */
+    private static boolean carries(Throwable t, Throwable target, Set<Throwable> visited) {
+        if (t == null || !visited.add(t)) {
+            return false;
+        }
+        if (t == target) {
+            return true;
+        }
+        for (Throwable s : t.getSuppressed()) {
+            if (carries(s, target, visited)) {
+                return true;
+            }
+        }
+        return carries(t.getCause(), target, visited);
+    }
+
     /** A set, by identity, holding {@code items}. */
     static Set<Throwable> identitySetOf(Throwable[] items) {
         Set<Throwable> set = java.util.Collections.newSetFromMap(new IdentityHashMap<>());

@@ -227,11 +227,11 @@ public final class TaskGroup {
         seen.add(primary);
         for (Throwable f : childFailures) {
             if (seen.add(f)) {
-                primary.addSuppressed(f);
+                Task.suppressWithoutLoop(primary, f);
             }
         }
         if (bodyFailure != null && !isOwnCancellation(bodyFailure) && seen.add(bodyFailure)) {
-            primary.addSuppressed(bodyFailure); // what else ended the body, for the record
+            Task.suppressWithoutLoop(primary, bodyFailure); // what else ended the body, for the record
         }
         return primary;
     }

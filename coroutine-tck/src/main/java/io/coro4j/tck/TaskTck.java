@@ -16,8 +16,11 @@ import java.io.IOException;
 import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -337,8 +340,10 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     @Test
-    void aCancelledGatherCarriesWhatItsTasksFailedWithWhileCancelled() {
-        String result = run(() -> {
+    void aCancelledGatherLeavesWhatItsTasksFailedWithToTheirGroup() {
+        // The gather never hands the failure out, so the group that owns the task reports it:
+        // here the gathering task's own, where it outranks the cancellation.
+        Throwable thrown = run(() -> {
             AtomicReference<Task<?>> started = new AtomicReference<>();
             Task<List<Object>> gatherer = Coro.spawn(() -> {
                 Task<Object> a = Coro.spawn(() -> {
@@ -355,14 +360,81 @@ public abstract class TaskTck extends SchedulerTck {
             until("the gather waits", () -> started.get() != null);
             Coro.sleep(ms(10));
             gatherer.cancel();
-            try {
-                return "joined " + gatherer.join();
-            } catch (CancellationException e) {
-                Throwable own = e.getCause(); // the gatherer's own (CompletableFuture.join wraps it)
-                return List.of(own.getSuppressed()).stream().map(Throwable::getMessage).toList().toString();
-            }
+            return catchFrom(gatherer::join);
         });
-        assertThat(result).isEqualTo("[cleanup of a failed]");
+        assertThat(thrown).isExactlyInstanceOf(IllegalStateException.class).hasMessage("cleanup of a failed");
+        assertThat(thrown.getSuppressed()).singleElement().isInstanceOf(CancellationException.class);
+    }
+
+    @Test
+    void aFailureOfAGatheredTaskIsReportedWhenATimeoutCancelsTheGather() {
+        // withTimeout: the timeout, with the task's failure (its spawner's group reports it).
+        Throwable timedOut = catchFrom(() -> run(() -> {
+            Task<Object> a = Coro.spawn(() -> cleanupFails("a"));
+            return Coro.withTimeout(ms(30), () -> Coro.gather(a));
+        }));
+        assertThat(timedOut).isExactlyInstanceOf(TimeoutExceededException.class);
+        assertThat(timedOut.getSuppressed()).singleElement().isExactlyInstanceOf(IllegalStateException.class)
+                .hasFieldOrPropertyWithValue("message", "cleanup of a failed");
+        // withTimeoutOrNull returns null, and the task's failure fails the task that spawned it.
+        Throwable nulled = catchFrom(() -> run(() -> {
+            Task<Object> a = Coro.spawn(() -> cleanupFails("a"));
+            return Coro.withTimeoutOrNull(ms(30), () -> Coro.gather(a));
+        }));
+        assertThat(nulled).isExactlyInstanceOf(IllegalStateException.class).hasMessage("cleanup of a failed");
+    }
+
+    private static Object cleanupFails(String name) {
+        try {
+            Coro.sleep(Duration.ofSeconds(30));
+            return name;
+        } catch (CancellationException e) {
+            throw new IllegalStateException("cleanup of " + name + " failed");
+        }
+    }
+
+    @Test
+    void aGroupWhoseGatherWasCancelledThrowsTheChildsFailureWithoutASuppressionLoop() {
+        Throwable thrown = run(() -> {
+            Task<Object> t = Coro.spawn(() -> Coro.taskGroup(g -> {
+                Task<Object> a = g.spawn(() -> {
+                    try {
+                        Coro.sleep(Duration.ofSeconds(30));
+                        return "a";
+                    } catch (CancellationException e) {
+                        throw new IllegalStateException("cleanup of a failed");
+                    }
+                });
+                return Coro.gather(a);
+            }));
+            Coro.sleep(ms(20));
+            t.cancel();
+            return catchFrom(t::join);
+        });
+        assertThat(thrown).isExactlyInstanceOf(IllegalStateException.class).hasMessage("cleanup of a failed");
+        assertThat(reachesItself(thrown)).as("the failure is among what it carries").isFalse();
+    }
+
+    /** Whether {@code t} is reached again through the suppressed exceptions and causes it carries. */
+    private static boolean reachesItself(Throwable t) {
+        Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        List<Throwable> todo = new ArrayList<>(List.of(t.getSuppressed()));
+        if (t.getCause() != null) {
+            todo.add(t.getCause());
+        }
+        while (!todo.isEmpty()) {
+            Throwable x = todo.remove(todo.size() - 1);
+            if (x == t) {
+                return true;
+            }
+            if (seen.add(x)) {
+                todo.addAll(List.of(x.getSuppressed()));
+                if (x.getCause() != null) {
+                    todo.add(x.getCause());
+                }
+            }
+        }
+        return false;
     }
 
     @Test
