@@ -357,16 +357,13 @@ public final class Coro {
         try {
             t.suspendUntil(() -> w.done.get() == n || (failFast && w.firstFailed.get() != null));
         } catch (CancellationException e) {
-            cancelAndWait(t, tasks);
-            // This gather hands nothing out: a task that failed for real while it was cancelled
-            // is no longer observed by it, so that the group it belongs to reports the failure.
+            // This gather hands nothing out: its tasks go back to how observed they were, before
+            // they are cancelled, so that the group each belongs to reports a real failure (one
+            // while cancelled, say) even if it closes the moment that task ends.
             for (int i = n - 1; i >= 0; i--) { // backwards: a task listed twice gets its first value
-                Task<?> task = tasks.get(i);
-                Throwable f = task.failure();
-                if (f != null && !(f instanceof CancellationException)) {
-                    task.retrieved = observedBefore[i];
-                }
+                tasks.get(i).retrieved = observedBefore[i];
             }
+            cancelAndWait(t, tasks);
             throw e;
         }
         return w;

@@ -384,6 +384,26 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(nulled).isExactlyInstanceOf(IllegalStateException.class).hasMessage("cleanup of a failed");
     }
 
+    @Test
+    void aTaskGatheredByAnotherTaskReportsItsFailureToItsOwnGroupWhenTheGatherIsCancelled() {
+        // The owner's body has returned and its group waits for the task; the gathering task is
+        // another one. The failure must reach the owner even though its group closes at once.
+        String result = run(() -> {
+            AtomicReference<Task<Object>> shared = new AtomicReference<>();
+            Task<Object> owner = Coro.spawn(() -> {
+                shared.set(Coro.spawn(() -> cleanupFails("a")));
+                return "the owner's body returned";
+            });
+            until("the task exists", () -> shared.get() != null);
+            Task<List<Object>> gatherer = Coro.spawn(() -> Coro.gather(shared.get()));
+            Coro.sleep(ms(10));
+            gatherer.cancel();
+            assertThat(catchFrom(gatherer::join)).isInstanceOf(CancellationException.class);
+            return catchFrom(owner::join).getMessage();
+        });
+        assertThat(result).isEqualTo("cleanup of a failed");
+    }
+
     private static Object cleanupFails(String name) {
         try {
             Coro.sleep(Duration.ofSeconds(30));
