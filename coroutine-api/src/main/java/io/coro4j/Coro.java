@@ -292,6 +292,7 @@ public final class Coro {
         if (w.firstFailed.get() != null) {
             Task<?> first = w.firstFailed.get();
             cancelAndWait(t, tasks);
+            markObserved(tasks); // every failure is on what this throws
             Throwable primary = first.failure();
             Set<Throwable> seen = Task.identitySetOf(primary.getSuppressed()); // a gather again adds nothing twice
             seen.add(primary);
@@ -303,6 +304,7 @@ public final class Coro {
             }
             throw Task.rethrow(primary);
         }
+        markObserved(tasks);
         List<T> results = new ArrayList<>(tasks.size());
         for (Task<? extends T> task : tasks) {
             results.add(task.outcome());
@@ -319,6 +321,7 @@ public final class Coro {
     public static <T> List<Outcome<T>> gatherSettled(List<? extends Task<? extends T>> tasks) {
         Task<?> t = Task.require("Coro.gatherSettled");
         waitFor(t, tasks, false);
+        markObserved(tasks);
         List<Outcome<T>> results = new ArrayList<>(tasks.size());
         for (Task<? extends T> task : tasks) {
             Throwable f = task.failure();
@@ -341,11 +344,7 @@ public final class Coro {
         }
         Waiting w = new Waiting();
         int n = tasks.size();
-        boolean[] observedBefore = new boolean[n];
-        for (int i = 0; i < n; i++) {
-            Task<?> task = tasks.get(i);
-            observedBefore[i] = task.retrieved;
-            task.retrieved = true;
+        for (Task<?> task : tasks) {
             task.whenDone(() -> {
                 if (task.result.isCompletedExceptionally()) {
                     w.firstFailed.compareAndSet(null, task);
@@ -357,16 +356,22 @@ public final class Coro {
         try {
             t.suspendUntil(() -> w.done.get() == n || (failFast && w.firstFailed.get() != null));
         } catch (CancellationException e) {
-            // This gather hands nothing out: its tasks go back to how observed they were, before
-            // they are cancelled, so that the group each belongs to reports a real failure (one
-            // while cancelled, say) even if it closes the moment that task ends.
-            for (int i = n - 1; i >= 0; i--) { // backwards: a task listed twice gets its first value
-                tasks.get(i).retrieved = observedBefore[i];
-            }
+            // The tasks stay unobserved by this gather, which hands nothing out: the group each
+            // belongs to reports a real failure (one while being cancelled, say).
             cancelAndWait(t, tasks);
             throw e;
         }
         return w;
+    }
+
+    /**
+     * Marks tasks observed once a gather hands their outcomes out, not before: a gather that is
+     * cancelled leaves their failures to their groups, and leaves alone what others observed.
+     */
+    private static void markObserved(List<? extends Task<?>> tasks) {
+        for (Task<?> task : tasks) {
+            task.retrieved = true;
+        }
     }
 
     private static void cancelAndWait(Task<?> t, List<? extends Task<?>> tasks) {

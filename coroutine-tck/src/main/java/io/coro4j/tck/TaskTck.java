@@ -404,6 +404,34 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(result).isEqualTo("cleanup of a failed");
     }
 
+    @Test
+    void aCancelledGatherLeavesAloneWhatOthersObservedMeanwhile() {
+        // The owner handles a's failure itself (a join, then a gather of its own) while another
+        // task still gathers a; cancelling that gather must not make the owner's group report
+        // the failure again.
+        for (boolean ownGather : new boolean[] {false, true}) {
+            String result = run(() -> {
+                Task<Object> a = Coro.spawn(() -> {
+                    Coro.sleep(ms(30));
+                    throw new IllegalStateException("handled by the owner");
+                });
+                Task<Object> b = Coro.spawn(() -> {
+                    Coro.sleep(Duration.ofSeconds(30));
+                    return "b";
+                });
+                Task<List<Outcome<Object>>> other = Coro.spawn(() -> Coro.gatherSettled(List.of(a, b)));
+                Coro.sleep(ms(5));
+                Throwable handled = ownGather ? catchFrom(() -> Coro.gather(a)) : catchFrom(a::join);
+                assertThat(handled).hasMessage("handled by the owner");
+                other.cancel();
+                assertThat(catchFrom(other::join)).isInstanceOf(CancellationException.class);
+                b.cancel();
+                return "returned";
+            });
+            assertThat(result).as("ownGather=%s", ownGather).isEqualTo("returned");
+        }
+    }
+
     private static Object cleanupFails(String name) {
         try {
             Coro.sleep(Duration.ofSeconds(30));
