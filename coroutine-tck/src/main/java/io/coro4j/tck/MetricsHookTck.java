@@ -196,24 +196,10 @@ public abstract class MetricsHookTck extends SchedulerTck {
         });
         int rounds = Stress.scaled(3_000);
         CompletableFuture<Void> inFiber = startFiber(scheduler, () -> {
-            for (int i = 0; i < rounds; i++) {
-                Generator<Integer, Object, Void> g = Generator.of(scheduler, co -> {
-                    co.yield(1);
-                    return null;
-                });
-                g.next();
-                g.next();
-            }
+            runGeneratorsToTheirEnd(rounds);
             return null;
         });
-        for (int i = 0; i < rounds; i++) {
-            Generator<Integer, Object, Void> g = Generator.of(scheduler, co -> {
-                co.yield(1);
-                return null;
-            });
-            g.next();
-            g.next();
-        }
+        runGeneratorsToTheirEnd(rounds);
         await(inFiber);
         CountDownLatch inBody = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
@@ -233,6 +219,18 @@ public abstract class MetricsHookTck extends SchedulerTck {
         assertThat(whileRunning).as("suspensions while a generator body runs").isEqualTo(before);
         assertThat(stats.suspensions()).as("a body that returned was never suspended").isEqualTo(before);
         assertThat(drops.get()).as("times a total went down").isZero();
+    }
+
+    /** {@code rounds} generators that yield once, each run to its end. */
+    private void runGeneratorsToTheirEnd(int rounds) {
+        for (int i = 0; i < rounds; i++) {
+            Generator<Integer, Object, Void> g = Generator.of(scheduler, co -> {
+                co.yield(1);
+                return null;
+            });
+            g.next();
+            g.next();
+        }
     }
 
     @Test
