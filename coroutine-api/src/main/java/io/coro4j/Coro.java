@@ -291,9 +291,20 @@ public final class Coro {
         Waiting w = waitFor(t, tasks, true);
         if (w.firstFailed.get() != null) {
             Task<?> first = w.firstFailed.get();
+            first.retrieved = true; // thrown below: its group must not report it too meanwhile
             cancelAndWait(t, tasks);
             markObserved(tasks); // every failure is on what this throws
             Throwable primary = first.failure();
+            if (primary instanceof CancellationException) {
+                // The first to end was cancelled; a real failure, if any, outranks that.
+                for (Task<?> task : tasks) {
+                    Throwable f = task.failure();
+                    if (f != null && !(f instanceof CancellationException)) {
+                        primary = f;
+                        break;
+                    }
+                }
+            }
             Set<Throwable> seen = Task.identitySetOf(primary.getSuppressed()); // a gather again adds nothing twice
             seen.add(primary);
             for (Task<?> other : tasks) {

@@ -432,6 +432,80 @@ public abstract class TaskTck extends SchedulerTck {
         }
     }
 
+    @Test
+    void aFailFastGatherWhoseFirstEndedTaskWasCancelledThrowsARealFailureOfTheOthers() {
+        // b is cancelled (plainly) before the gather; the gather, failing fast on it, cancels a,
+        // whose cleanup fails: that real failure is what the gather throws, not b's cancellation.
+        Throwable thrown = catchFrom(() -> run(() -> {
+            Event started = new Event();
+            Task<Object> a = Coro.spawn(() -> {
+                started.set();
+                return cleanupFails("a");
+            });
+            Task<Object> b = Coro.spawn(() -> {
+                Coro.sleep(Duration.ofSeconds(30));
+                return "b";
+            });
+            started.await();
+            b.cancel();
+            until("b has ended", b::isDone);
+            return Coro.gather(a, b);
+        }));
+        assertThat(thrown).isExactlyInstanceOf(IllegalStateException.class).hasMessage("cleanup of a failed");
+    }
+
+    @Test
+    void aFailFastGatherInAnotherTaskIsTheOnlyOneToReportTheFailureItThrows() {
+        // The owner's body has returned, so its group closes as soon as the failing task ends;
+        // the gathering task is another one, still waiting for a sibling's slow cleanup.
+        String result = run(() -> {
+            AtomicReference<Task<Object>> shared = new AtomicReference<>();
+            Event fail = new Event();
+            Task<Object> owner = Coro.spawn(() -> {
+                shared.set(Coro.spawn(() -> {
+                    fail.await();
+                    throw new IllegalStateException("a failed");
+                }));
+                return "the owner's body returned";
+            });
+            until("the task exists", () -> shared.get() != null);
+            Event cStarted = new Event();
+            Task<List<Object>> gatherer = Coro.spawn(() -> {
+                Task<Object> c = Coro.spawn(() -> {
+                    cStarted.set();
+                    try {
+                        Coro.sleep(Duration.ofSeconds(30));
+                        return "c";
+                    } catch (CancellationException e) {
+                        until("the owner has ended", owner::isDone); // a cleanup that outlasts the owner
+                        return "c cleaned up";
+                    }
+                });
+                cStarted.await();
+                return Coro.gather(shared.get(), c);
+            });
+            cStarted.await();
+            Coro.sleep(ms(10));
+            fail.set();
+            Throwable g = catchFrom(gatherer::join);
+            String o;
+            try {
+                o = String.valueOf(owner.join());
+            } catch (RuntimeException e) {
+                o = e.toString();
+            }
+            return "gatherer: " + g.getMessage() + "; owner: " + o;
+        });
+        assertThat(result).isEqualTo("gatherer: a failed; owner: the owner's body returned");
+    }
+
+    private void awaitBoth(AtomicInteger arrived) {
+        arrived.incrementAndGet();
+        while (arrived.get() < 2) {
+            scheduler.currentFiber().yieldNow();
+        }
+    }
+
     private static Object cleanupFails(String name) {
         try {
             Coro.sleep(Duration.ofSeconds(30));
@@ -998,11 +1072,16 @@ public abstract class TaskTck extends SchedulerTck {
 
     @Test
     void gatherInsideATaskGroupReportsEachFailureOnce() {
+        // Both fail: a barrier that is no suspension point keeps the first failure from
+        // cancelling the other child before it has run.
+        AtomicInteger arrived = new AtomicInteger();
         Throwable thrown = catchFrom(() -> run(() -> Coro.taskGroup(g -> {
             Task<Object> a = g.spawn(() -> {
+                awaitBoth(arrived);
                 throw new IllegalStateException("A");
             });
             Task<Object> b = g.spawn(() -> {
+                awaitBoth(arrived);
                 throw new IllegalArgumentException("B");
             });
             return Coro.gather(a, b);
