@@ -291,7 +291,6 @@ public final class Coro {
         Waiting w = waitFor(t, tasks, true);
         if (w.firstFailed.get() != null) {
             Task<?> first = w.firstFailed.get();
-            first.retrieved = true; // thrown below: its group must not report it too meanwhile
             cancelAndWait(t, tasks);
             markObserved(tasks); // every failure is on what this throws
             Throwable primary = first.failure();
@@ -342,6 +341,9 @@ public final class Coro {
     }
 
     private static final class Waiting {
+        /** Put in {@link #firstFailed} by a cancelled gather: no task can be claimed after it. */
+        static final Task<?> CANCELLED = Task.sentinel();
+
         final AtomicInteger done = new AtomicInteger();
         final AtomicReference<Task<?>> firstFailed = new AtomicReference<>();
     }
@@ -357,8 +359,10 @@ public final class Coro {
         int n = tasks.size();
         for (Task<?> task : tasks) {
             task.whenDone(() -> {
-                if (task.result.isCompletedExceptionally()) {
-                    w.firstFailed.compareAndSet(null, task);
+                if (failFast && task.result.isCompletedExceptionally() && w.firstFailed.compareAndSet(null, task)) {
+                    // The gather throws this one. Marked here, on the task's own thread before its
+                    // group hears of its end, so that the group does not report it as well.
+                    task.retrieved = true;
                 }
                 w.done.incrementAndGet();
                 t.wake();
@@ -367,9 +371,13 @@ public final class Coro {
         try {
             t.suspendUntil(() -> w.done.get() == n || (failFast && w.firstFailed.get() != null));
         } catch (CancellationException e) {
-            // The tasks stay unobserved by this gather, which hands nothing out: the group each
-            // belongs to reports a real failure (one while being cancelled, say).
+            // From now on no task is claimed: what fails while being cancelled stays unobserved
+            // by this gather, which hands nothing out, and the group it belongs to reports it.
+            Task<?> first = w.firstFailed.compareAndExchange(null, Waiting.CANCELLED);
             cancelAndWait(t, tasks);
+            if (first != null && !(first.failure() instanceof CancellationException)) {
+                return w; // claimed before the cancellation: a real failure outranks it
+            }
             throw e;
         }
         return w;
