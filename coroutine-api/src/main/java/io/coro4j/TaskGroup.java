@@ -221,6 +221,11 @@ public final class TaskGroup {
             return cancelledWhileWaiting ? owner.pendingCancellation() : null;
         }
         Throwable primary = bodyFailedFirst ? bodyFailure : childFailures.get(0);
+        for (Throwable f : childFailures) {
+            if (f == bodyFailure) {
+                primary = f; // the body rethrew a child's failure (a gather): it carries what the gather added
+            }
+        }
         // Seeded with what the primary already carries: a gather in the body may have attached
         // the siblings' failures to it.
         Set<Throwable> seen = Task.identitySetOf(primary.getSuppressed());

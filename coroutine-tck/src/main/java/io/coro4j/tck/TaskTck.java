@@ -499,6 +499,29 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(result).isEqualTo("gatherer: a failed; owner: the owner's body returned");
     }
 
+    @Test
+    void aGroupThrowsTheFailureItsBodysGatherThrewWithTheOtherOnIt() {
+        // a fails before b, so the group heard of a first; the gather, called once both have
+        // ended, throws b's failure (its first task) carrying a's. The group must keep that one.
+        Throwable thrown = catchFrom(() -> run(() -> Coro.taskGroup(g -> {
+            Task<Object> a = g.spawn(() -> {
+                throw new IllegalStateException("A");
+            });
+            Task<Object> b = g.spawn(() -> {
+                while (!a.isDone()) {
+                    scheduler.currentFiber().yieldNow(); // no suspension point: a's failure cannot stop it
+                }
+                throw new IllegalArgumentException("B");
+            });
+            while (!(a.isDone() && b.isDone())) {
+                scheduler.currentFiber().yieldNow();
+            }
+            return Coro.gather(b, a);
+        })));
+        assertThat(thrown).isExactlyInstanceOf(IllegalArgumentException.class).hasMessage("B");
+        assertThat(thrown.getSuppressed()).singleElement().isExactlyInstanceOf(IllegalStateException.class);
+    }
+
     private void awaitBoth(AtomicInteger arrived) {
         arrived.incrementAndGet();
         while (arrived.get() < 2) {
