@@ -536,6 +536,20 @@ public final class Task<T> implements Future<T> {
         }
     }
 
+    /**
+     * Whether each of {@code failures} is already carried by {@code primary}, or can be attached
+     * to it without a loop (it does not carry {@code primary}).
+     */
+    static boolean canCarryAll(Throwable primary, List<Throwable> failures) {
+        for (Throwable f : failures) {
+            if (f != primary && !carries(primary, f, identitySetOf(new Throwable[0]))
+                    && carries(f, primary, identitySetOf(new Throwable[0]))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** Whether {@code target} is {@code t}, or is reached from it through causes and suppressed ones. */
     private static boolean carries(Throwable t, Throwable target, Set<Throwable> visited) {
         if (t == null || !visited.add(t)) {

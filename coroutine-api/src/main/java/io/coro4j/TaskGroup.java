@@ -221,10 +221,11 @@ public final class TaskGroup {
             return cancelledWhileWaiting ? owner.pendingCancellation() : null;
         }
         Throwable primary = bodyFailedFirst ? bodyFailure : childFailures.get(0);
-        for (Throwable f : childFailures) {
-            if (f == bodyFailure) {
-                primary = f; // the body rethrew a child's failure (a gather): it carries what the gather added
-            }
+        if (!bodyFailedFirst && bodyFailure != null && childFailures.contains(bodyFailure)
+                && Task.canCarryAll(bodyFailure, childFailures)) {
+            // The body rethrew a child's failure (a gather's), which carries what the gather
+            // added: thrown as it is, unless some other failure could then not go on it.
+            primary = bodyFailure;
         }
         // Seeded with what the primary already carries: a gather in the body may have attached
         // the siblings' failures to it.

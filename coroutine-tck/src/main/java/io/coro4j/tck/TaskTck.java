@@ -524,6 +524,38 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(thrown.getSuppressed()).singleElement().isExactlyInstanceOf(IllegalStateException.class);
     }
 
+    @Test
+    void aGroupKeepsAnEarlierFailureThatCarriesTheOneItsBodyRethrew() {
+        // d fails (Z) first; c's gather(d, b) attaches b's X to Z; then the body rethrows X. Z
+        // carries X, so X cannot carry Z: the group must throw Z, with X on it.
+        RuntimeException z = new RuntimeException("Z");
+        IllegalStateException x = new IllegalStateException("X");
+        Throwable thrown = catchFrom(() -> run(() -> Coro.taskGroup(g -> {
+            Task<Object> d = g.spawn(() -> {
+                throw z;
+            });
+            Task<Object> b = g.spawn(() -> {
+                yieldUntil(d::isDone);
+                throw x;
+            });
+            Task<Object> c = g.spawn(() -> {
+                yieldUntil(() -> d.isDone() && b.isDone());
+                return Coro.gather(d, b);
+            });
+            yieldUntil(() -> d.isDone() && b.isDone() && c.isDone());
+            return Coro.gather(b);
+        })));
+        assertThat(thrown).isSameAs(z);
+        assertThat(z.getSuppressed()).containsExactly(x);
+    }
+
+    /** Lets other fibers run until {@code done} holds; no suspension point, so no cancellation. */
+    private void yieldUntil(BooleanSupplier done) {
+        while (!done.getAsBoolean()) {
+            scheduler.currentFiber().yieldNow();
+        }
+    }
+
     private void awaitBoth(AtomicInteger arrived) {
         arrived.incrementAndGet();
         while (arrived.get() < 2) {
