@@ -276,7 +276,9 @@ public final class Coro {
      * Waits for every task and returns their results in the order given (fail-fast): the first
      * failure cancels the others, waits for them to finish, and is rethrown with their failures
      * suppressed. If the current task is cancelled while waiting, every task is cancelled and the
-     * cancellation propagates.
+     * cancellation propagates, unless a task had already failed for real: that failure is thrown
+     * instead, and the cancellation stays pending for the next suspension point. Failures of tasks
+     * cancelled this way are left to the groups the tasks belong to.
      *
      * @throws IllegalStateException if the current task is among {@code tasks}
      */
@@ -326,7 +328,7 @@ public final class Coro {
      * Waits for every task and returns each outcome, in the order given (Python's
      * {@code return_exceptions=True}): a failure is returned, not thrown, and cancels nothing.
      * If the current task is cancelled while waiting, every task is cancelled and the
-     * cancellation propagates.
+     * cancellation propagates; the tasks' failures are then left to the groups they belong to.
      */
     public static <T> List<Outcome<T>> gatherSettled(List<? extends Task<? extends T>> tasks) {
         Task<?> t = Task.require("Coro.gatherSettled");
