@@ -7,7 +7,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -295,25 +294,18 @@ public final class Coro {
             Task<?> first = w.firstFailed.get();
             cancelAndWait(t, tasks);
             markObserved(tasks); // every failure is on what this throws
+            List<Throwable> real = new ArrayList<>();
+            for (Task<?> task : tasks) {
+                Throwable f = task.failure();
+                if (f != null && !(f instanceof CancellationException)) {
+                    real.add(f);
+                }
+            }
             Throwable primary = first.failure();
-            if (primary instanceof CancellationException) {
-                // The first to end was cancelled; a real failure, if any, outranks that.
-                for (Task<?> task : tasks) {
-                    Throwable f = task.failure();
-                    if (f != null && !(f instanceof CancellationException)) {
-                        primary = f;
-                        break;
-                    }
-                }
+            if (primary instanceof CancellationException && !real.isEmpty()) {
+                primary = real.get(0); // the first to end was cancelled: a real failure outranks that
             }
-            Set<Throwable> seen = Task.identitySetOf(primary.getSuppressed()); // a gather again adds nothing twice
-            seen.add(primary);
-            for (Task<?> other : tasks) {
-                Throwable f = other.failure();
-                if (f != null && !(f instanceof CancellationException) && seen.add(f)) {
-                    Task.suppressWithoutLoop(primary, f);
-                }
-            }
+            Task.suppressEachOnce(primary, real); // a gather again adds nothing twice
             throw Task.rethrow(primary);
         }
         markObserved(tasks);

@@ -4,6 +4,7 @@ import io.coro4j.spi.Fiber;
 import io.coro4j.spi.Scheduler;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -526,13 +527,18 @@ public final class Task<T> implements Future<T> {
     }
 
     /**
-     * Attaches {@code failure} to {@code primary} as suppressed unless that would make a loop:
-     * {@code failure} is {@code primary}, or already carries it (a gather's cancellation carries
-     * the failures of its tasks, one of which a group may then throw).
+     * Attaches each of {@code failures} to {@code primary} as suppressed, once: not one it already
+     * carries directly (a gather may have attached it), not {@code primary} itself, and not one
+     * that carries {@code primary}, which would make a loop.
      */
-    static void suppressWithoutLoop(Throwable primary, Throwable failure) {
-        if (!carries(failure, primary, identitySetOf(new Throwable[0]))) {
-            primary.addSuppressed(failure);
+    static void suppressEachOnce(Throwable primary, List<Throwable> failures) {
+        Set<Throwable> seen = identitySet();
+        seen.addAll(Arrays.asList(primary.getSuppressed()));
+        seen.add(primary);
+        for (Throwable f : failures) {
+            if (seen.add(f) && !carries(f, primary)) {
+                primary.addSuppressed(f);
+            }
         }
     }
 
@@ -542,8 +548,7 @@ public final class Task<T> implements Future<T> {
      */
     static boolean canCarryAll(Throwable primary, List<Throwable> failures) {
         for (Throwable f : failures) {
-            if (f != primary && !carries(primary, f, identitySetOf(new Throwable[0]))
-                    && carries(f, primary, identitySetOf(new Throwable[0]))) {
+            if (f != primary && !carries(primary, f) && carries(f, primary)) {
                 return false;
             }
         }
@@ -551,6 +556,10 @@ public final class Task<T> implements Future<T> {
     }
 
     /** Whether {@code target} is {@code t}, or is reached from it through causes and suppressed ones. */
+    private static boolean carries(Throwable t, Throwable target) {
+        return carries(t, target, identitySet());
+    }
+
     private static boolean carries(Throwable t, Throwable target, Set<Throwable> visited) {
         if (t == null || !visited.add(t)) {
             return false;
@@ -566,11 +575,9 @@ public final class Task<T> implements Future<T> {
         return carries(t.getCause(), target, visited);
     }
 
-    /** A set, by identity, holding {@code items}. */
-    static Set<Throwable> identitySetOf(Throwable[] items) {
-        Set<Throwable> set = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
-        set.addAll(Arrays.asList(items));
-        return set;
+    /** An empty set that compares by identity. */
+    private static Set<Throwable> identitySet() {
+        return Collections.newSetFromMap(new IdentityHashMap<>());
     }
 
     /** A region of a task's body that can be cancelled on its own: a timeout, a task group's body. */

@@ -3,7 +3,6 @@ package io.coro4j;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 
@@ -227,18 +226,12 @@ public final class TaskGroup {
             // added: thrown as it is, unless some other failure could then not go on it.
             primary = bodyFailure;
         }
-        // Seeded with what the primary already carries: a gather in the body may have attached
-        // the siblings' failures to it.
-        Set<Throwable> seen = Task.identitySetOf(primary.getSuppressed());
-        seen.add(primary);
-        for (Throwable f : childFailures) {
-            if (seen.add(f)) {
-                Task.suppressWithoutLoop(primary, f);
-            }
+        List<Throwable> others = childFailures;
+        if (bodyFailure != null && !isOwnCancellation(bodyFailure)) {
+            others = new ArrayList<>(childFailures);
+            others.add(bodyFailure); // what else ended the body, for the record
         }
-        if (bodyFailure != null && !isOwnCancellation(bodyFailure) && seen.add(bodyFailure)) {
-            Task.suppressWithoutLoop(primary, bodyFailure); // what else ended the body, for the record
-        }
+        Task.suppressEachOnce(primary, others);
         return primary;
     }
 
