@@ -79,10 +79,7 @@ final class ContinuationFiber implements Fiber, Runnable {
 
     @Override
     public void park() {
-        if (scheduler.currentFiber() != this) {
-            throw new IllegalStateException("park() called by code that is not running in this fiber:"
-                    + " a fiber can only park itself");
-        }
+        requireCurrent("park()");
         if ((int) PERMIT.getAndSet(this, 0) == 1) {
             return;
         }
@@ -102,11 +99,15 @@ final class ContinuationFiber implements Fiber, Runnable {
     /** Checks the caller first, as {@link #park()} does, also for a time that has already passed. */
     @Override
     public void parkNanos(long nanos) {
+        requireCurrent("parkNanos()");
+        Fiber.super.parkNanos(nanos);
+    }
+
+    private void requireCurrent(String what) {
         if (scheduler.currentFiber() != this) {
-            throw new IllegalStateException("parkNanos() called by code that is not running in this fiber:"
+            throw new IllegalStateException(what + " called by code that is not running in this fiber:"
                     + " a fiber can only park itself");
         }
-        Fiber.super.parkNanos(nanos);
     }
 
     @Override
