@@ -515,7 +515,7 @@ final class SlotLimiter {
     private void keepAlarmAliveLocked() {
         if (alarm != null) {
             Node head = earliest();
-            if (head != null ? head.scheduler != alarmScheduler || alarmScheduler.isShutdown() : alarmScheduler.isShutdown()) {
+            if (alarmScheduler.isShutdown() || (head != null && head.scheduler != alarmScheduler)) {
                 rearmLocked();
             }
         }
