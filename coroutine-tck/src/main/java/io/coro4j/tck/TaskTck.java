@@ -346,14 +346,7 @@ public abstract class TaskTck extends SchedulerTck {
         Throwable thrown = run(() -> {
             AtomicReference<Task<?>> started = new AtomicReference<>();
             Task<List<Object>> gatherer = Coro.spawn(() -> {
-                Task<Object> a = Coro.spawn(() -> {
-                    try {
-                        Coro.sleep(Duration.ofSeconds(30));
-                        return "a";
-                    } catch (CancellationException e) {
-                        throw new IllegalStateException("cleanup of a failed");
-                    }
-                });
+                Task<Object> a = Coro.spawn(() -> cleanupFails("a"));
                 started.set(a);
                 return Coro.gather(a, Coro.spawn(() -> sleepRecordingCancel(new ArrayList<>(), "b")));
             });
@@ -576,14 +569,7 @@ public abstract class TaskTck extends SchedulerTck {
     void aGroupWhoseGatherWasCancelledThrowsTheChildsFailureWithoutASuppressionLoop() {
         Throwable thrown = run(() -> {
             Task<Object> t = Coro.spawn(() -> Coro.taskGroup(g -> {
-                Task<Object> a = g.spawn(() -> {
-                    try {
-                        Coro.sleep(Duration.ofSeconds(30));
-                        return "a";
-                    } catch (CancellationException e) {
-                        throw new IllegalStateException("cleanup of a failed");
-                    }
-                });
+                Task<Object> a = g.spawn(() -> cleanupFails("a"));
                 return Coro.gather(a);
             }));
             Coro.sleep(ms(20));
