@@ -40,6 +40,11 @@ import java.util.function.BooleanSupplier;
  * await or gather of work that has already finished does not suspend: it returns, and the
  * cancellation comes at the next suspension point that waits.
  *
+ * <p>The interrupt status a task's code sets ({@code Thread.currentThread().interrupt()}, as in
+ * {@code catch (InterruptedException e)}) is the task's own, on both schedulers: it is still set
+ * after the task's suspensions, no other task sees it, and it neither wakes nor cancels the task
+ * (use {@link #cancel()}).
+ *
  * <p>Thread-safe.
  *
  * @param <T> the type of the result

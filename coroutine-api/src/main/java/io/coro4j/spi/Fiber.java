@@ -7,7 +7,9 @@ package io.coro4j.spi;
  * {@link java.util.concurrent.locks.LockSupport}: each fiber has one permit; {@code unpark} makes
  * it available (idempotently) and {@code park} consumes it, suspending until it is available.
  * An {@code unpark} that happens before the {@code park} is never lost. {@code park} may also
- * return spuriously, so callers re-check their condition in a loop.
+ * return spuriously, so callers re-check their condition in a loop. Unlike {@code LockSupport},
+ * the interrupt status is not a wake-up: it is the fiber's own, kept across its parks (and never
+ * left on a carrier for another fiber), and a park with it set still waits for the permit.
  *
  * <p>{@link #unpark()} may be called from any thread, fiber or not; {@link #park()} only by the
  * fiber itself.

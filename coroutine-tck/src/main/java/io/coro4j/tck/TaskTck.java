@@ -809,6 +809,44 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(counts[0] + counts[1]).isEqualTo(runs);
     }
 
+    // ---- the interrupt status ----
+
+    /**
+     * The common idiom {@code catch (InterruptedException e) { Thread.currentThread().interrupt(); }}
+     * leaves the status set: it must stay the task's, across its suspensions, without turning
+     * each park into a busy loop, and must not reach the task that runs next on the same carrier.
+     */
+    @Test
+    void aTasksInterruptStatusIsItsOwnAndSurvivesSuspensionWithoutBusyWaiting() {
+        Scheduler one = newScheduler(1);
+        long[] seen = Coro.run(one, () -> {
+            Event go = new Event();
+            Task<long[]> interrupted = Coro.spawn(() -> {
+                Thread.currentThread().interrupt();
+                long before = one.stats().suspensions();
+                Coro.sleep(ms(30)); // a timed park
+                boolean afterSleep = Thread.currentThread().isInterrupted();
+                go.await(); // an untimed one, set 30 ms later by the main task
+                boolean afterAwait = Thread.currentThread().isInterrupted();
+                long parks = one.stats().suspensions() - before;
+                return new long[] {afterSleep ? 1 : 0, afterAwait ? 1 : 0, parks};
+            });
+            Coro.sleep(ms(60));
+            go.set();
+            long[] r = interrupted.join(); // it ends with its status still set
+            boolean next = Coro.spawn(() -> Thread.currentThread().isInterrupted()).join();
+            boolean main = Thread.currentThread().isInterrupted();
+            return new long[] {r[0], r[1], r[2], next ? 1 : 0, main ? 1 : 0};
+        });
+        assertThat(seen[0]).as("status after Coro.sleep").isEqualTo(1);
+        assertThat(seen[1]).as("status after Event.await").isEqualTo(1);
+        // Its sleep, its await and the main task's sleep, with room for a spurious wake-up or two;
+        // a park that returns at once because the status is set loops thousands of times in 60 ms.
+        assertThat(seen[2]).as("suspensions while the status was set").isBetween(2L, 8L);
+        assertThat(seen[3]).as("status seen by the task run next on the carrier").isZero();
+        assertThat(seen[4]).as("status of the task that joined it").isZero();
+    }
+
     // ---- structured concurrency ----
 
     @Test

@@ -103,9 +103,20 @@ final class LoomCoroutine implements Coroutine, Thread.UncaughtExceptionHandler 
         t.getThreadGroup().uncaughtException(t, e);
     }
 
+    /**
+     * Parks until the turn moves on. The interrupt status is the waiting code's, not a wake-up:
+     * left set, every park would return at once and this would spin, so it is put aside while
+     * waiting and restored after (which sets the thread's park permit: the next wait's first park
+     * returns at once, takes the status aside, and parks again).
+     */
     private void awaitTurnNot(int t) {
+        boolean interrupted = false;
         while (turn == t) {
+            interrupted |= Thread.interrupted();
             LockSupport.park(this);
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 

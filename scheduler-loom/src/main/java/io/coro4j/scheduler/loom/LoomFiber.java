@@ -110,11 +110,7 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
         waiter = Thread.currentThread();
         if (permit == 0) {
             scheduler.suspensions.increment();
-            if (nanos > 0) {
-                LockSupport.parkNanos(this, nanos);
-            } else {
-                LockSupport.park(this);
-            }
+            parkPuttingTheInterruptStatusAside(nanos);
             scheduler.resumptions.increment();
             ranAfterRunnable();
         } else if (runnableSince != 0) {
@@ -122,6 +118,36 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
         }
         waiter = null;
         permit = 0;
+    }
+
+    /**
+     * Parks once, at most {@code nanos} if positive. The interrupt status is the task's, not a
+     * wake-up: left set, it would make every park return at once, so it is put aside while parked
+     * and restored after. Restoring it also leaves the thread's own park permit set
+     * ({@code Thread.interrupt} unparks), so the next park returns at once: while the status is
+     * aside, such a return without this fiber's permit parks again.
+     */
+    private void parkPuttingTheInterruptStatusAside(long nanos) {
+        long deadline = nanos > 0 ? System.nanoTime() + nanos : 0;
+        boolean interrupted = false;
+        while (true) {
+            interrupted |= Thread.interrupted();
+            if (nanos > 0) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    break;
+                }
+                LockSupport.parkNanos(this, left);
+            } else {
+                LockSupport.park(this);
+            }
+            if (!interrupted || permit != 0) {
+                break;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     @Override

@@ -45,6 +45,12 @@ final class ContinuationFiber implements Fiber, Runnable {
     private volatile int state = RUNNABLE;
     private volatile int permit;
     private boolean resumedAfterPark;
+    /**
+     * The fiber's interrupt status while it is not mounted: its carrier's status when it last
+     * yielded, set on the next carrier before it runs again. Carrier side only; the run queues
+     * order the two carriers.
+     */
+    boolean interrupted;
     /** The carrier that first ran this fiber; written once by it, read by wakers after PARKED. */
     private Worker home;
     private Object attachment;

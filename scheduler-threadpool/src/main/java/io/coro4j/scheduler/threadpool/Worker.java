@@ -139,6 +139,7 @@ final class Worker extends Thread {
                 }
                 return;
             }
+            Thread.interrupted(); // an interrupt is no work: set, it would make this park spin
             LockSupport.park(this);
             if (parked == 0) {
                 return;
@@ -163,10 +164,18 @@ final class Worker extends Thread {
             resumptions++;
         }
         current = f;
+        if (f.interrupted) {
+            f.interrupted = false;
+            Thread.currentThread().interrupt();
+        }
         try {
             f.runContinuation();
         } finally {
             current = null;
+            // The fiber's code runs on this thread, so an interrupt status it set is the carrier's:
+            // taken off, so that it neither reaches the next fiber nor makes idleWait spin, and
+            // kept by a fiber that parked, for when it runs again.
+            f.interrupted = Thread.interrupted();
         }
         if (f.isDone()) {
             completions++;

@@ -1,0 +1,74 @@
+package io.coro4j.scheduler.loom;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.coro4j.Coro;
+import io.coro4j.Generator;
+import io.coro4j.Step;
+import io.coro4j.spi.Scheduler;
+import io.coro4j.spi.SchedulerConfig;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A set interrupt status is the code's own, not a wake-up: the two sides of a generator, each a
+ * virtual thread here, wait for their turn parked, not spinning on a park that returns at once,
+ * and keep their status. (How tasks keep theirs is in the kit, for both schedulers.)
+ */
+class LoomInterruptStatusTest {
+
+    private final Scheduler scheduler = new LoomSchedulerProvider().create(
+            SchedulerConfig.builder().name("interrupts").build());
+
+    @AfterEach
+    void close() {
+        scheduler.close();
+    }
+
+    @Test
+    void aResumerWithItsStatusSetWaitsParkedWhileTheBodyRuns() {
+        List<Object> seen = Coro.run(scheduler, () -> {
+            Thread resumer = Thread.currentThread();
+            Generator<Thread.State, Void, Void> g = Generator.of(scheduler, co -> {
+                co.yield(stateOnceParked(resumer));
+                return null;
+            });
+            resumer.interrupt();
+            Thread.State whileBodyRan = ((Step.Yielded<Thread.State, Void>) g.next()).value();
+            boolean status = Thread.interrupted();
+            g.close();
+            return List.of(whileBodyRan, status);
+        });
+        assertThat(seen).containsExactly(Thread.State.WAITING, true);
+    }
+
+    @Test
+    void aBodyWithItsStatusSetWaitsParkedWhileTheResumerRuns() {
+        List<Object> seen = Coro.run(scheduler, () -> {
+            Generator<Object, Void, Void> g = Generator.of(scheduler, co -> {
+                Thread.currentThread().interrupt();
+                co.yield(Thread.currentThread());
+                co.yield(Thread.interrupted());
+                return null;
+            });
+            Thread body = (Thread) ((Step.Yielded<Object, Void>) g.next()).value();
+            Thread.State whileResumerRan = stateOnceParked(body);
+            Object status = ((Step.Yielded<Object, Void>) g.next()).value();
+            g.close();
+            return List.of(whileResumerRan, status);
+        });
+        assertThat(seen).containsExactly(Thread.State.WAITING, true);
+    }
+
+    /** The thread's state once it is parked, or after 5 s: RUNNABLE then means it spins. */
+    private static Thread.State stateOnceParked(Thread t) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        Thread.State s;
+        while ((s = t.getState()) != Thread.State.WAITING && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+        return s;
+    }
+}
