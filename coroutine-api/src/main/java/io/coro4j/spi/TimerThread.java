@@ -154,6 +154,11 @@ public final class TimerThread {
             head = inbox;
             node.next = head;
         } while (!INBOX.compareAndSet(this, head, node));
+        if (runState == TERMINATED && node.drop()) {
+            // terminate() came between the check above and the push, and the thread may have
+            // left already: nothing would run this timer, so it is refused, as after terminate().
+            throw rejected();
+        }
         long until = wakeAt;
         if (node.deadline < until && WAKE_AT.compareAndSet(this, until, AWAKE)) {
             LockSupport.unpark(thread);
@@ -487,6 +492,15 @@ public final class TimerThread {
                 return a;
             }
             return null;
+        }
+
+        /** Pending to cancelled without queueing it for unlinking: for a node never placed. */
+        boolean drop() {
+            if (state == PENDING && STATE.compareAndSet(this, PENDING, CANCELLED_STATE)) {
+                action = null;
+                return true;
+            }
+            return false;
         }
 
         @Override
