@@ -155,10 +155,12 @@ public final class Coro {
             try {
                 t.suspendUntil(f::isDone);
             } catch (CancellationException e) {
-                // A CompletableFuture that is not its own toCompletableFuture() is a minimal stage,
-                // which cannot be cancelled (it throws UnsupportedOperationException).
-                if (stage instanceof Future<?> future && !(stage instanceof CompletableFuture<?> && f != stage)) {
-                    future.cancel(true);
+                if (stage instanceof Future<?> future) {
+                    try {
+                        future.cancel(true);
+                    } catch (UnsupportedOperationException minimalStage) {
+                        // CompletableFuture.minimalCompletionStage(), Task.toCompletionStage(): not cancellable.
+                    }
                 }
                 throw e;
             }

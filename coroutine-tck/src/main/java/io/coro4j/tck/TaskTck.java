@@ -288,6 +288,24 @@ public abstract class TaskTck extends SchedulerTck {
             }
         });
         assertThat(cancelled).isEqualTo("cancelled, stage done: false");
+        // A CompletableFuture whose toCompletableFuture() is another object can be cancelled, and is.
+        String copied = run(() -> {
+            CompletableFuture<String> never = new CompletableFuture<>() {
+                @Override
+                public CompletableFuture<String> toCompletableFuture() {
+                    return thenApply(v -> v);
+                }
+            };
+            Task<String> waiter = Coro.spawn(() -> Coro.await(never));
+            Coro.sleep(ms(10));
+            waiter.cancel();
+            try {
+                return waiter.join();
+            } catch (CancellationException e) {
+                return "cancelled, stage cancelled: " + never.isCancelled();
+            }
+        });
+        assertThat(copied).isEqualTo("cancelled, stage cancelled: true");
     }
 
     // ---- gather ----
