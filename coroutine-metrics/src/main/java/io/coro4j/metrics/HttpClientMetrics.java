@@ -12,11 +12,14 @@ import io.micrometer.core.instrument.Tag;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.MeterBinder;
+import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.ToDoubleFunction;
@@ -67,7 +70,8 @@ import java.util.function.ToIntFunction;
  * from the registry and takes the observer off the client. Thread-safe.
  *
  * @throws IllegalStateException from {@link #bindTo} if this binder is bound already or closed,
- *     or if the client has another observer (a client has one, and this binder is it)
+ *     if the client has another observer (a client has one, and this binder is it), or if another
+ *     binder with the same client name is bound to the registry and not closed
  */
 public final class HttpClientMetrics implements MeterBinder, AutoCloseable {
 
@@ -82,6 +86,14 @@ public final class HttpClientMetrics implements MeterBinder, AutoCloseable {
 
     private static final String ACTIVE = "Requests holding a slot now (being sent or read)";
     private static final String QUEUED = "Requests waiting for a slot now";
+
+    /**
+     * The binders bound per registry, by client name: two under one name would register the same
+     * meter ids, so the second client's gauges would read the first's pool, and closing either
+     * would remove the other's meters. Held weakly both ways (a binder refers to its registry), so
+     * a registry or binder dropped without close() is not kept, and its names become free.
+     */
+    private static final Map<MeterRegistry, Map<String, WeakReference<HttpClientMetrics>>> NAMES = new WeakHashMap<>();
 
     private final AsyncHttpClient client;
     private final String clientName;
@@ -141,12 +153,46 @@ public final class HttpClientMetrics implements MeterBinder, AutoCloseable {
             throw new IllegalStateException("this HttpClientMetrics is bound already: bind it to a "
                     + "CompositeMeterRegistry to publish to several registries");
         }
+        HttpClientMetrics holder = claimName(registry);
+        if (holder != null) {
+            throw new IllegalStateException("client name \"" + clientName + "\" is taken on this registry by " + holder
+                    + ": give each client a name of its own (new HttpClientMetrics(client, name)),"
+                    + " or close that binder first");
+        }
         // The registry first: the observer's first event may come before this method returns.
         this.registry = registry;
         if (!client.compareAndSetObserver(null, observer)) {
             this.registry = null;
+            releaseName(registry);
             throw new IllegalStateException("the client has an observer already (" + client.observer()
                     + "): HttpClientMetrics needs to be the client's observer");
+        }
+    }
+
+    /** Takes {@link #clientName} on {@code registry} for this binder; the binder holding it, if another does. */
+    private HttpClientMetrics claimName(MeterRegistry registry) {
+        synchronized (NAMES) {
+            Map<String, WeakReference<HttpClientMetrics>> names = NAMES.computeIfAbsent(registry, r -> new HashMap<>());
+            WeakReference<HttpClientMetrics> held = names.get(clientName);
+            HttpClientMetrics holder = held == null ? null : held.get();
+            if (holder != null) {
+                return holder;
+            }
+            names.put(clientName, new WeakReference<>(this));
+            return null;
+        }
+    }
+
+    private void releaseName(MeterRegistry registry) {
+        synchronized (NAMES) {
+            Map<String, WeakReference<HttpClientMetrics>> names = NAMES.get(registry);
+            WeakReference<HttpClientMetrics> held = names == null ? null : names.get(clientName);
+            if (held != null && held.get() == this) {
+                names.remove(clientName);
+                if (names.isEmpty()) {
+                    NAMES.remove(registry);
+                }
+            }
         }
     }
 
@@ -162,6 +208,7 @@ public final class HttpClientMetrics implements MeterBinder, AutoCloseable {
         closed = true;
         client.compareAndSetObserver(observer, null);
         if (registry != null) {
+            releaseName(registry);
             for (Meter m : registered) {
                 registry.remove(m);
             }

@@ -379,6 +379,29 @@ abstract class HttpClientMetricsContract {
                 .hasMessage("maxHosts -1 should not be negative");
     }
 
+    /** Two clients metered under one name would share gauges: the second's pool would read as the first's. */
+    @Test
+    void bindTo_refusesAClientNameTakenOnTheRegistry_untilItsBinderIsClosed() {
+        metered(AsyncHttpClient.builder());
+        try (AsyncHttpClient second = AsyncHttpClient.builder().build()) {
+            HttpClientMetrics sameName = new HttpClientMetrics(second, "test");
+            assertThatThrownBy(() -> sameName.bindTo(registry)).isExactlyInstanceOf(IllegalStateException.class)
+                    .hasMessage("client name \"test\" is taken on this registry by " + metrics
+                            + ": give each client a name of its own (new HttpClientMetrics(client, name)),"
+                            + " or close that binder first");
+            assertThat(second.observer()).as("a refused binder observes nothing").isNull();
+            try (AsyncHttpClient third = AsyncHttpClient.builder().build();
+                 HttpClientMetrics otherName = new HttpClientMetrics(second, "second");
+                 HttpClientMetrics otherRegistry = new HttpClientMetrics(third, "test")) {
+                otherName.bindTo(registry);
+                otherRegistry.bindTo(new SimpleMeterRegistry());
+            }
+            metrics.close();
+            sameName.bindTo(registry); // the name is free again
+            sameName.close();
+        }
+    }
+
     @Test
     void prometheus_rendersTheMeters() {
         PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
