@@ -110,7 +110,13 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
         waiter = Thread.currentThread();
         if (permit == 0) {
             scheduler.suspensions.increment();
-            parkPuttingTheInterruptStatusAside(nanos);
+            if (Thread.interrupted()) {
+                parkWithTheInterruptStatusAside(nanos);
+            } else if (nanos > 0) {
+                LockSupport.parkNanos(this, nanos);
+            } else {
+                LockSupport.park(this);
+            }
             scheduler.resumptions.increment();
             ranAfterRunnable();
         } else if (runnableSince != 0) {
@@ -121,17 +127,15 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
     }
 
     /**
-     * Parks once, at most {@code nanos} if positive. The interrupt status is the task's, not a
-     * wake-up: left set, it would make every park return at once, so it is put aside while parked
-     * and restored after. Restoring it also leaves the thread's own park permit set
-     * ({@code Thread.interrupt} unparks), so the next park returns at once: while the status is
-     * aside, such a return without this fiber's permit parks again.
+     * Parks for {@link #suspend} while the interrupt status, which was set, is put aside: it is
+     * the task's, not a wake-up, and left set it would make every park return at once. Restoring
+     * it after sets the thread's own park permit ({@code Thread.interrupt} unparks), so the next
+     * suspension comes here again and its first park returns at once: parks that return without
+     * this fiber's permit park again, until the time, if any, is up.
      */
-    private void parkPuttingTheInterruptStatusAside(long nanos) {
+    private void parkWithTheInterruptStatusAside(long nanos) {
         long deadline = nanos > 0 ? System.nanoTime() + nanos : 0;
-        boolean interrupted = false;
-        while (true) {
-            interrupted |= Thread.interrupted();
+        do {
             if (nanos > 0) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
@@ -141,13 +145,9 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
             } else {
                 LockSupport.park(this);
             }
-            if (!interrupted || permit != 0) {
-                break;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+            Thread.interrupted(); // set again meanwhile: it is aside already
+        } while (permit == 0);
+        Thread.currentThread().interrupt();
     }
 
     @Override
