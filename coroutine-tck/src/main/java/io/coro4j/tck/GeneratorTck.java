@@ -622,6 +622,39 @@ public abstract class GeneratorTck extends SchedulerTck {
         assertThat(result).containsExactly(0, 1, 2);
     }
 
+    /**
+     * A {@code ScopedValue} binding a body yields inside stays the body's: its resumer does not see
+     * it, and the body still has it when resumed from inside a binding of the resumer's own.
+     */
+    @Test
+    void aBindingTheBodyYieldsInsideIsTheBodysOnly() throws Exception {
+        Object key = ScopedValues.newInstance();
+        List<Object> seen = inFiber(() -> {
+            Generator<Object, Object, Void> g = Generator.of(scheduler, co -> {
+                try {
+                    ScopedValues.call(key, "body", () -> {
+                        co.yield(ScopedValues.valueOf(key));
+                        co.yield(ScopedValues.valueOf(key));
+                        return null;
+                    });
+                    co.yield(ScopedValues.valueOf(key));
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+                return null;
+            });
+            List<Object> log = new ArrayList<>();
+            log.add(((Step.Yielded<Object, Void>) g.next()).value());
+            log.add(ScopedValues.valueOf(key));
+            log.add(ScopedValues.call(key, "resumer", () -> ((Step.Yielded<Object, Void>) g.next()).value()));
+            log.add(ScopedValues.valueOf(key));
+            log.add(((Step.Yielded<Object, Void>) g.next()).value());
+            g.close();
+            return log;
+        });
+        assertThat(seen).containsExactly("body", "unbound", "body", "unbound", "unbound");
+    }
+
     @Test
     void aGeneratorBodyThatParksSuspendsTheWholeFiber() throws Exception {
         // The async-generator mechanism: the body parks its resumer's fiber, another thread wakes it.

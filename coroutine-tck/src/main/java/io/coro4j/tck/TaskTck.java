@@ -865,6 +865,40 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(seen[4]).as("status of the task that joined it").isZero();
     }
 
+    /**
+     * A {@code ScopedValue} bound by a task is the task's, as a virtual thread's bindings are its
+     * own: they survive its suspensions, and tasks that run on the same carrier meanwhile (a
+     * one-carrier scheduler here) neither see them nor lose their own.
+     */
+    @Test
+    void scopedValueBindingsStayWithTheTaskThatMadeThemAcrossSuspensions() throws Exception {
+        Object key = ScopedValues.newInstance();
+        Scheduler one = newScheduler(1);
+        List<Object> seen = Coro.run(one, () -> {
+            Task<List<Object>> a = Coro.spawn(() -> binding(key, "a"));
+            Task<List<Object>> c = Coro.spawn(() -> binding(key, "c"));
+            Coro.sleep(ms(10)); // both are asleep inside their bindings now
+            Object other = Coro.spawn(() -> ScopedValues.valueOf(key)).join();
+            Object main = ScopedValues.valueOf(key);
+            return List.of(a.join(), c.join(), other, main, ScopedValues.valueOf(key));
+        });
+        assertThat(seen).containsExactly(List.of("a", "a", "unbound"), List.of("c", "c", "unbound"),
+                "unbound", "unbound", "unbound");
+    }
+
+    /** Binds {@code key} to {@code value} around two sleeps; what the task sees inside, then after. */
+    private static List<Object> binding(Object key, String value) throws Exception {
+        List<Object> inside = ScopedValues.call(key, value, () -> {
+            Coro.sleep(ms(20));
+            Object afterOne = ScopedValues.valueOf(key);
+            Coro.sleep(ms(20));
+            return List.of(afterOne, ScopedValues.valueOf(key));
+        });
+        List<Object> all = new ArrayList<>(inside);
+        all.add(ScopedValues.valueOf(key));
+        return all;
+    }
+
     // ---- structured concurrency ----
 
     @Test

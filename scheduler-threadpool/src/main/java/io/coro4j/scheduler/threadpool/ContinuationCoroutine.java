@@ -23,9 +23,14 @@ final class ContinuationCoroutine implements Coroutine {
         if (done) {
             throw new IllegalStateException("coroutine has ended");
         }
+        // The body and the resumer share the thread: each finds its own ScopedValue bindings on
+        // its stack (the body's frames are above the resumer's while it runs, so it sees both).
+        Thread thread = Continuations.carrierThread();
+        ScopedValueBindings.forget(thread);
         try {
             Continuations.run(continuation);
         } finally {
+            ScopedValueBindings.forget(thread);
             done = Continuations.isDone(continuation);
             // One striped counter per resumption, not a carrier lookup: each resumption ends in a
             // suspension or a completion, and resumptions are derived (their sum), so that both

@@ -50,6 +50,11 @@ import org.jctools.queues.MpmcUnboundedXaddArrayQueue;
  * within seconds under C2 when fibers migrated. With a fixed home, a fiber only ever sees its own
  * carrier; the cost is that started fibers are not rebalanced, only new ones.
  *
+ * <p>What the JDK keeps per {@code Thread} for code is the carrier's here, so a carrier hands it
+ * from fiber to fiber: the interrupt status is taken off after each run and kept on the fiber
+ * ({@link ContinuationFiber#interrupted}); {@code ScopedValue} bindings are left for each fiber to
+ * find on its own stack ({@link ScopedValueBindings}). {@code ThreadLocal}s stay the carrier's.
+ *
  * <p>A carrier takes work from its inbox first (finishing started fibers keeps few in flight),
  * then its local queue and the global queue, then steals; one pick in 16 starts with the queues of
  * new fibers, so that fibers that keep yielding cannot starve them. With N = 1 this is a

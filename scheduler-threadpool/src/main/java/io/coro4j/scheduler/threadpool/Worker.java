@@ -168,6 +168,7 @@ final class Worker extends Thread {
             f.interrupted = false;
             Thread.currentThread().interrupt();
         }
+        ScopedValueBindings.forget(this); // the fiber finds its own on its stack
         try {
             f.runContinuation();
         } finally {

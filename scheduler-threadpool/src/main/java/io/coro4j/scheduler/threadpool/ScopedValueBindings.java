@@ -1,0 +1,71 @@
+package io.coro4j.scheduler.threadpool;
+
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.lang.reflect.Field;
+
+/**
+ * Keeps {@code ScopedValue} bindings with the fiber or generator that made them, not the carrier.
+ *
+ * <p>A binding ({@code ScopedValue.where(k, v).run(...)}) is recorded in a field of the current
+ * {@code Thread}, set on entry and restored on exit. A virtual thread is a {@code Thread} of its
+ * own; a fiber here runs on its carrier's, so a fiber that suspends inside a binding would leave it
+ * on the carrier for every fiber run there next, and lose its own when it resumes after another
+ * fiber entered or left one. The JDK's {@code ScopedValue} reads a {@code null} field as "not
+ * known: find the bindings on the stack", where they are kept too (the frame of the binding
+ * call). So the field is cleared whenever code of another fiber or generator is about to run on
+ * the thread: each then finds its own bindings on its own stack (a continuation's frames are on
+ * the stack while it runs), and the result is cached in the field again until the next switch.
+ *
+ * <p>The field is private to {@code java.lang.Thread}: it is written through a {@code VarHandle}
+ * when {@code java.lang} is opened to this code, otherwise through {@code sun.misc.Unsafe} (whose
+ * one-time deprecation warning JCTools already triggers), and not at all if neither works on the
+ * running JDK, which is then logged once, as a warning.
+ */
+final class ScopedValueBindings {
+
+    /** {@code (Thread, Object) -> void}: writes the thread's bindings field; null if not possible. */
+    private static final MethodHandle SET;
+
+    static {
+        MethodHandle set;
+        try {
+            Field field = Thread.class.getDeclaredField("scopedValueBindings");
+            try {
+                set = MethodHandles.privateLookupIn(Thread.class, MethodHandles.lookup())
+                        .unreflectSetter(field);
+            } catch (IllegalAccessException | RuntimeException notOpen) {
+                Field theUnsafe = sun.misc.Unsafe.class.getDeclaredField("theUnsafe");
+                theUnsafe.setAccessible(true);
+                sun.misc.Unsafe unsafe = (sun.misc.Unsafe) theUnsafe.get(null);
+                @SuppressWarnings("removal")
+                long offset = unsafe.objectFieldOffset(field);
+                MethodHandle put = MethodHandles.lookup().findVirtual(sun.misc.Unsafe.class, "putObject",
+                        MethodType.methodType(void.class, Object.class, long.class, Object.class));
+                set = MethodHandles.insertArguments(put.bindTo(unsafe), 1, offset);
+            }
+            set = set.asType(MethodType.methodType(void.class, Thread.class, Object.class));
+        } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+            set = null;
+            System.getLogger(ScopedValueBindings.class.getName()).log(System.Logger.Level.WARNING,
+                    "ScopedValue bindings made in a task of the threadpool scheduler are not kept per task on this"
+                    + " JDK, so a task that suspends inside one leaves it to others on its carrier (" + e + "):"
+                    + " use a CoroutineLocal, or the loom scheduler");
+        }
+        SET = set;
+    }
+
+    private ScopedValueBindings() {}
+
+    /** Makes the next {@code ScopedValue} look-up on {@code thread}, which must be the caller's, search the stack. */
+    static void forget(Thread thread) {
+        if (SET != null) {
+            try {
+                SET.invokeExact(thread, (Object) null);
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
+        }
+    }
+}
