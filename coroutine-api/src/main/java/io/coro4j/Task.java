@@ -43,7 +43,8 @@ import java.util.function.BooleanSupplier;
  * <p>The interrupt status a task's code sets ({@code Thread.currentThread().interrupt()}, as in
  * {@code catch (InterruptedException e)}) is the task's own, on both schedulers: it is still set
  * after the task's suspensions, no other task sees it, and it neither wakes nor cancels the task
- * (use {@link #cancel()}).
+ * (use {@link #cancel()}). So is its context class loader: a spawned task starts with its
+ * spawner's, and a loader a task sets stays its own.
  *
  * <p>Thread-safe.
  *

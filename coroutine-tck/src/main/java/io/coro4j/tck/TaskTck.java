@@ -866,6 +866,32 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     /**
+     * A task's context class loader is its own, as a virtual thread's is: set, it survives the
+     * task's suspensions without reaching tasks run on the same carrier meanwhile, and the
+     * children the task spawns start with it.
+     */
+    @Test
+    void aTasksContextClassLoaderIsItsOwnAndItsChildrenStartWithIt() {
+        ClassLoader mine = new ClassLoader("tck-loader", null) { };
+        Scheduler one = newScheduler(1);
+        List<Object> seen = Coro.run(one, () -> {
+            ClassLoader original = Thread.currentThread().getContextClassLoader();
+            Task<List<Object>> a = Coro.spawn(() -> {
+                Thread.currentThread().setContextClassLoader(mine);
+                Coro.sleep(ms(30));
+                ClassLoader after = Thread.currentThread().getContextClassLoader();
+                ClassLoader child = Coro.spawn(() -> Thread.currentThread().getContextClassLoader()).join();
+                return List.of(after.getName(), child.getName());
+            });
+            Coro.sleep(ms(10)); // a is asleep with its loader set
+            boolean other = Coro.spawn(() -> Thread.currentThread().getContextClassLoader() == original).join();
+            boolean main = Thread.currentThread().getContextClassLoader() == original;
+            return List.of(a.join(), other, main);
+        });
+        assertThat(seen).containsExactly(List.of("tck-loader", "tck-loader"), true, true);
+    }
+
+    /**
      * A {@code ScopedValue} bound by a task is the task's, as a virtual thread's bindings are its
      * own: they survive its suspensions, and tasks that run on the same carrier meanwhile (a
      * one-carrier scheduler here) neither see them nor lose their own.

@@ -51,6 +51,11 @@ final class ContinuationFiber implements Fiber, Runnable {
      * order the two carriers.
      */
     boolean interrupted;
+    /**
+     * The fiber's context class loader while it is not mounted, set on its carrier while it runs:
+     * at first its starter's, as a new thread's is its creator's. Carrier side, ordered as {@link #interrupted}.
+     */
+    ClassLoader contextClassLoader;
     /** The carrier that first ran this fiber; written once by it, read by wakers after PARKED. */
     private Worker home;
     private Object attachment;
@@ -65,6 +70,7 @@ final class ContinuationFiber implements Fiber, Runnable {
         this.scheduler = scheduler;
         this.body = body;
         this.continuation = Continuations.create(Continuations.FIBER_SCOPE, this);
+        this.contextClassLoader = Thread.currentThread().getContextClassLoader();
     }
 
     /** The continuation's entry point (this object is the continuation's target, so a fiber costs one object less). */

@@ -52,7 +52,8 @@ import org.jctools.queues.MpmcUnboundedXaddArrayQueue;
  *
  * <p>What the JDK keeps per {@code Thread} for code is the carrier's here, so a carrier hands it
  * from fiber to fiber: the interrupt status is taken off after each run and kept on the fiber
- * ({@link ContinuationFiber#interrupted}); {@code ScopedValue} bindings are left for each fiber to
+ * ({@link ContinuationFiber#interrupted}), the context class loader is the fiber's while it runs
+ * ({@link ContinuationFiber#contextClassLoader}); {@code ScopedValue} bindings are left for each fiber to
  * find on its own stack ({@link ScopedValueBindings}). {@code ThreadLocal}s stay the carrier's.
  *
  * <p>A carrier takes work from its inbox first (finishing started fibers keeps few in flight),
