@@ -186,6 +186,19 @@ public abstract class GeneratorTck extends SchedulerTck {
     }
 
     @Test
+    void throwIntoAFinishedGeneratorThrowsAtOnceAndKeepsItsReturnValue() {
+        Generator<String, Object, String> g = gen(co -> "done");
+        assertThat(g.next()).isEqualTo(new Step.Returned<>("done"));
+        IllegalArgumentException late = new IllegalArgumentException("late");
+        assertThatThrownBy(() -> g.throwInto(late)).isSameAs(late);
+        IOException io = new IOException("checked");
+        assertThatThrownBy(() -> g.throwInto(io)).isExactlyInstanceOf(CompletionException.class).hasCause(io);
+        assertThat(g.isDone()).isTrue();
+        assertThat(g.returnValue()).isEqualTo("done");
+        assertThat(g.next()).isEqualTo(new Step.Returned<>("done"));
+    }
+
+    @Test
     void aCheckedExceptionEscapingTheBodyIsWrappedInCompletionException() {
         IOException io = new IOException("no disk");
         Generator<String, Object, Void> g = gen(co -> {

@@ -26,8 +26,10 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
@@ -78,6 +80,29 @@ public abstract class TaskTck extends SchedulerTck {
         });
         assertThat(msg).isEqualTo("Coro.run called from inside a fiber: it would block a carrier thread;"
                 + " inside a task use Coro.spawn(...) and join() instead");
+    }
+
+    /** Interrupting the thread that waits in Coro.run cancels the main task; the thread keeps its interrupt. */
+    @Test
+    void interruptingTheThreadInRunCancelsTheMainTask() throws Exception {
+        CountDownLatch started = new CountDownLatch(1);
+        CompletableFuture<String> outcome = new CompletableFuture<>();
+        Thread caller = Thread.ofPlatform().daemon().name("tck-run-caller").start(() -> {
+            try {
+                outcome.complete(run(() -> {
+                    started.countDown();
+                    new Event().await(); // never set: only a cancellation ends it
+                    return "returned";
+                }));
+            } catch (CancellationException e) {
+                outcome.complete("cancelled; still interrupted: " + Thread.currentThread().isInterrupted());
+            } catch (Throwable e) {
+                outcome.completeExceptionally(e);
+            }
+        });
+        assertThat(started.await(30, TimeUnit.SECONDS)).isTrue();
+        caller.interrupt();
+        assertThat(await(outcome)).isEqualTo("cancelled; still interrupted: true");
     }
 
     @Test
@@ -306,6 +331,34 @@ public abstract class TaskTck extends SchedulerTck {
             }
         });
         assertThat(copied).isEqualTo("cancelled, stage cancelled: true");
+    }
+
+    /** A task cancelled while it awaits a future cancels the future too: nobody waits for its result any more. */
+    @Test
+    void cancellingATaskThatAwaitsAFutureCancelsTheFuture() {
+        CompletableFuture<String> plain = new CompletableFuture<>();
+        com.google.common.util.concurrent.SettableFuture<String> guava =
+                com.google.common.util.concurrent.SettableFuture.create();
+        List<String> got = run(() -> {
+            // Cancelled before or while they wait: either way the await ends cancelled.
+            Task<String> a = Coro.spawn(() -> Coro.await(plain));
+            Task<String> b = Coro.spawn(() -> io.coro4j.ListenableFutures.await(guava));
+            a.cancel();
+            b.cancel();
+            List<String> out = new ArrayList<>();
+            for (Task<String> t : List.of(a, b)) {
+                try {
+                    out.add(t.join());
+                } catch (CancellationException e) {
+                    // The task's own exception is the cause (CompletableFuture.join).
+                    out.add(e.getCause().getMessage().replace(t.name(), "<name>"));
+                }
+            }
+            return out;
+        });
+        assertThat(got).containsExactly("task <name> was cancelled", "task <name> was cancelled");
+        assertThat(plain.isCancelled()).as("the CompletableFuture").isTrue();
+        assertThat(guava.isCancelled()).as("the ListenableFuture").isTrue();
     }
 
     // ---- gather ----
@@ -692,6 +745,27 @@ public abstract class TaskTck extends SchedulerTck {
             return System.nanoTime() - t0;
         });
         assertThat(elapsed).isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(30));
+    }
+
+    /** A wake-up for another reason does not end a sleep early: here, a future the task no longer awaits completes. */
+    @Test
+    void aSleepWokenForAnotherReasonStillLastsItsDuration() {
+        long slept = run(() -> {
+            CompletableFuture<String> f = new CompletableFuture<>();
+            AtomicBoolean sleeping = new AtomicBoolean();
+            Task<Long> sleeper = Coro.spawn(() -> {
+                // The await gives up, but leaves a wake-up on the future for when it completes.
+                assertThat(Coro.withTimeoutOrNull(ms(1), () -> Coro.await(f))).isNull();
+                sleeping.set(true);
+                long t0 = System.nanoTime();
+                Coro.sleep(ms(100));
+                return System.nanoTime() - t0;
+            });
+            until("the sleeper is about to sleep", sleeping::get);
+            f.complete("wakes the sleeper");
+            return sleeper.join();
+        });
+        assertThat(slept).isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(100));
     }
 
     /** No thread per sleeper: 1,000,000 concurrent 10 ms sleepers all finish. */
@@ -1416,6 +1490,149 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(result).isEqualTo("cancelled; child cancelled: true");
     }
 
+    /** Failures are reported in the order they happened: the first is thrown, a later one rides on it. */
+    @Test
+    void aGroupThrowsItsFirstChildFailureWithALaterOneSuppressed() {
+        Throwable thrown = catchFrom(() -> run(() -> Coro.taskGroup(g -> {
+            // Fails only once the other child's failure has cancelled it: always second.
+            g.spawn(() -> {
+                try {
+                    Coro.sleep(Duration.ofSeconds(30));
+                } catch (CancellationException e) {
+                    throw new IllegalArgumentException("second: cleanup failed");
+                }
+                return null;
+            });
+            g.spawn(() -> {
+                throw new IllegalStateException("first");
+            });
+            Coro.sleep(Duration.ofSeconds(30));
+            return "body";
+        })));
+        assertThat(thrown).isExactlyInstanceOf(IllegalStateException.class).hasMessage("first");
+        assertThat(thrown.getSuppressed()).singleElement().isExactlyInstanceOf(IllegalArgumentException.class)
+                .hasFieldOrPropertyWithValue("message", "second: cleanup failed");
+    }
+
+    /** Only a supervisor group lets a joined child fail: a default group fails even if its body caught it. */
+    @Test
+    void aChildFailureTheBodyJoinedAndCaughtStillFailsADefaultGroup() {
+        List<String> log = new CopyOnWriteArrayList<>();
+        Throwable thrown = catchFrom(() -> run(() -> Coro.taskGroup(g -> {
+            Task<Object> child = g.spawn(() -> {
+                throw new IllegalStateException("child failed");
+            });
+            // No suspension point: the body is cancelled once the child has failed, and the join
+            // of a finished task then returns its failure without suspending.
+            while (!child.isDone()) {
+                scheduler.currentFiber().yieldNow();
+            }
+            try {
+                child.join();
+            } catch (IllegalStateException e) {
+                log.add("body caught " + e.getMessage());
+            }
+            return "body returned";
+        })));
+        assertThat(thrown).isExactlyInstanceOf(IllegalStateException.class).hasMessage("child failed");
+        assertThat(thrown.getSuppressed()).isEmpty();
+        assertThat(log).containsExactly("body caught child failed");
+    }
+
+    /** A child spawned into a group whose children a failure has cancelled starts cancelled. */
+    @Test
+    void aChildSpawnedAfterAFailureCancelledTheGroupStartsCancelled() {
+        List<String> log = new CopyOnWriteArrayList<>();
+        AtomicReference<Task<Object>> late = new AtomicReference<>();
+        AtomicBoolean siblingCancelled = new AtomicBoolean();
+        Throwable thrown = catchFrom(() -> run(() -> Coro.taskGroup(g -> {
+            g.spawn(() -> {
+                try {
+                    Coro.sleep(Duration.ofSeconds(30));
+                } catch (CancellationException e) {
+                    siblingCancelled.set(true); // the group has cancelled its children by now
+                    throw e;
+                }
+                return null;
+            });
+            g.spawn(() -> {
+                throw new IllegalStateException("child failed");
+            });
+            // No suspension point: the body is cancelled too, yet it may still spawn.
+            while (!siblingCancelled.get()) {
+                scheduler.currentFiber().yieldNow();
+            }
+            late.set(g.spawn(() -> {
+                Coro.checkCancelled();
+                log.add("the late child ran uncancelled");
+                return null;
+            }));
+            return "body returned";
+        })));
+        assertThat(thrown).isExactlyInstanceOf(IllegalStateException.class).hasMessage("child failed");
+        assertThat(log).isEmpty();
+        assertThat(late.get().isCancelled()).isTrue();
+    }
+
+    /** A body failure that carries the child failure thrown instead is not attached to it: that would make a loop. */
+    @Test
+    void aBodyFailureWrappingTheChildFailureIsNotSuppressedOnIt() {
+        AtomicBoolean siblingCancelled = new AtomicBoolean();
+        Throwable thrown = catchFrom(() -> run(() -> Coro.taskGroup(g -> {
+            g.spawn(() -> {
+                try {
+                    Coro.sleep(Duration.ofSeconds(30));
+                } catch (CancellationException e) {
+                    siblingCancelled.set(true); // so the child's failure came first
+                    throw e;
+                }
+                return null;
+            });
+            Task<Object> child = g.spawn(() -> {
+                throw new IllegalStateException("child failed");
+            });
+            while (!siblingCancelled.get()) {
+                scheduler.currentFiber().yieldNow();
+            }
+            try {
+                return child.join();
+            } catch (IllegalStateException e) {
+                throw new IllegalArgumentException("body wrapped it", e);
+            }
+        })));
+        assertThat(thrown).isExactlyInstanceOf(IllegalStateException.class).hasMessage("child failed");
+        assertThat(thrown.getSuppressed()).isEmpty();
+        assertThat(thrown.getCause()).isNull();
+    }
+
+    /** A child's failure wakes the waiting body at once, not only when the last child has ended. */
+    @Test
+    void aChildFailureCancelsTheBodyWhileASiblingStillRuns() {
+        AtomicBoolean bodyCancelled = new AtomicBoolean();
+        Throwable thrown = org.assertj.core.api.Assertions.catchThrowable(() -> runTask(Duration.ofSeconds(30), () -> Coro.taskGroup(g -> {
+            // Waits at no cancellation point, so it ends only once the body has seen its
+            // cancellation (or after a minute, so that a broken group still ends).
+            g.spawn(() -> {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (!bodyCancelled.get() && System.nanoTime() - deadline < 0) {
+                    scheduler.currentFiber().yieldNow();
+                }
+                return null;
+            });
+            g.spawn(() -> {
+                throw new IllegalStateException("child failed");
+            });
+            try {
+                new Event().await();
+            } catch (CancellationException e) {
+                bodyCancelled.set(true);
+                throw e;
+            }
+            return "body";
+        })));
+        assertThat(thrown).isExactlyInstanceOf(IllegalStateException.class).hasMessage("child failed");
+    }
+
     // ---- async generators, blocking, context ----
 
     @Test
@@ -1511,6 +1728,39 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(result).isEqualTo("interrupted suppressed: true");
         assertThat(log).containsExactly("call started", "call interrupted and ended", "awaiter got the cancellation");
         assertThat(Thread.currentThread().isInterrupted()).isFalse();
+    }
+
+    /** A task waiting for its interrupted blocking call to end suspends: on a single carrier, others still run. */
+    @Test
+    void waitingForAnInterruptedBlockingCallToEndLeavesTheCarrierFree() throws Exception {
+        Scheduler loop = newScheduler(1);
+        AtomicBoolean started = new AtomicBoolean();
+        AtomicBoolean interrupted = new AtomicBoolean();
+        CountDownLatch release = new CountDownLatch(1);
+        CompletableFuture<String> result = CompletableFuture.supplyAsync(() -> Coro.run(loop, () -> {
+            Task<String> t = Coro.spawn(() -> Coro.blocking(() -> {
+                started.set(true);
+                try {
+                    Thread.sleep(60_000);
+                    return "slept";
+                } catch (InterruptedException e) {
+                    interrupted.set(true);
+                    // Ends only once another task has run on the one carrier (or after two minutes).
+                    release.await(120, TimeUnit.SECONDS);
+                    throw e;
+                }
+            }));
+            until("the call has started", started::get);
+            t.cancel();
+            until("the call was interrupted", interrupted::get);
+            release.countDown();
+            try {
+                return t.join();
+            } catch (CancellationException e) {
+                return "cancelled after the call ended";
+            }
+        }));
+        assertThat(await(result)).isEqualTo("cancelled after the call ended");
     }
 
     @Test
@@ -1613,6 +1863,25 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(thrown).isExactlyInstanceOf(IllegalStateException.class).hasMessage("never handed out");
     }
 
+    /** A task asCompleted handed out counts as observed, joined or not: what its failure means is the loop's call. */
+    @Test
+    void aFailedTaskThatAsCompletedHandedOutDoesNotFailItsParent() {
+        String result = run(() -> {
+            Task<Integer> bad = Coro.spawn(() -> {
+                throw new IllegalStateException("handed out");
+            });
+            int handedOut = 0;
+            try (Generator<Task<Integer>, Object, Void> completed = Coro.asCompleted(List.of(bad))) {
+                for (Task<Integer> t : completed) {
+                    assertThat(t).isSameAs(bad);
+                    handedOut++;
+                }
+            }
+            return handedOut + " handed out; parent returned";
+        });
+        assertThat(result).isEqualTo("1 handed out; parent returned");
+    }
+
     @Test
     void coroutineLocalsAreInheritedBySpawnAndSurviveSuspension() {
         CoroutineLocal<Integer> id = CoroutineLocal.withInitial("id", () -> -1);
@@ -1648,6 +1917,59 @@ public abstract class TaskTck extends SchedulerTck {
         });
         assertThat(mismatches).isZero();
         assertThat(id.get()).as("outside any task: the thread's own value").isEqualTo(-1);
+    }
+
+    /**
+     * A task spawning into a group passes its own values to the child, not the group owner's; a
+     * spawn from outside any task passes the owner's. Coro.run passes the calling thread's.
+     */
+    @Test
+    void aSpawnedTaskStartsWithTheSpawningTasksCoroutineLocals() throws Exception {
+        CoroutineLocal<String> where = new CoroutineLocal<>("where");
+        where.set("the thread calling Coro.run");
+        try {
+            List<String> seen = run(() -> Coro.taskGroup(g -> {
+                List<String> out = new ArrayList<>();
+                out.add(where.get());
+                where.set("the group's owner");
+                out.add(g.spawn(() -> {
+                    where.set("a child");
+                    return g.spawn(where::get).join();
+                }).join());
+                out.add(Coro.blocking(() -> g.spawn(where::get)).join());
+                return out;
+            }));
+            assertThat(seen).containsExactly("the thread calling Coro.run", "a child", "the group's owner");
+            assertThat(where.get()).isEqualTo("the thread calling Coro.run");
+        } finally {
+            where.remove();
+        }
+    }
+
+    /** {@link CoroutineLocal#with} sets the value for its body only, and restores the one before also when the body fails. */
+    @Test
+    void coroutineLocalWithRestoresThePreviousValue() throws Exception {
+        CoroutineLocal<String> local = CoroutineLocal.withInitial("local", () -> "initial");
+        List<String> seen = run(() -> {
+            List<String> out = new ArrayList<>();
+            out.add(local.with("inside", () -> {
+                Coro.yieldNow();
+                return local.get();
+            }));
+            out.add(local.get());
+            local.set("set");
+            try {
+                local.with("failing", () -> {
+                    throw new IllegalStateException("body failed");
+                });
+            } catch (IllegalStateException e) {
+                out.add(e.getMessage() + ", then " + local.get());
+            }
+            return out;
+        });
+        assertThat(seen).containsExactly("inside", "initial", "body failed, then set");
+        assertThat(local.with("on a thread", local::get)).isEqualTo("on a thread");
+        assertThat(local.get()).isEqualTo("initial");
     }
 
     private static Throwable catchFrom(Runnable r) {
