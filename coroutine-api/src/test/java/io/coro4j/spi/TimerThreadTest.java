@@ -181,6 +181,36 @@ class TimerThreadTest {
     }
 
     /**
+     * An action schedules a timer due later in the tick the thread is running: that tick has been
+     * run, so the new timer belongs to the next one and must not be taken for due at once. Twenty
+     * rounds, each in a tick of its own; a round whose action runs a tick late checks nothing.
+     */
+    @Test
+    void aTimerDueLaterInTheTickBeingRunDoesNotFireEarly() throws Exception {
+        long origin = System.nanoTime();
+        TimerThread timer = new TimerThread("same-tick", true, origin);
+        timers.add(timer);
+        int rounds = 20;
+        AtomicInteger early = new AtomicInteger();
+        CountDownLatch all = new CountDownLatch(rounds);
+        for (int i = 0; i < rounds; i++) {
+            timer.schedule(() -> {
+                long now = System.nanoTime();
+                long tickEnd = origin + ((now - origin) / TimerThread.TICK_NANOS + 1) * TimerThread.TICK_NANOS;
+                long delay = (tickEnd - now) / 2;
+                timer.schedule(() -> {
+                    if (System.nanoTime() - now < delay) {
+                        early.incrementAndGet();
+                    }
+                    all.countDown();
+                }, delay, TimeUnit.NANOSECONDS);
+            }, 2 + 3L * i, TimeUnit.MILLISECONDS);
+        }
+        assertThat(all.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+        assertThat(early.get()).as("timers that fired before their delay had passed").isZero();
+    }
+
+    /**
      * Schedules one timer per delay, one after the other, waits until all have fired, checks that
      * none fired before its delay had passed, and returns their indices in the order they fired.
      */
