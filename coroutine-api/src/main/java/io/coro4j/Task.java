@@ -238,10 +238,11 @@ public final class Task<T> implements Future<T> {
         if (caller == this) {
             throw new IllegalStateException("a task cannot join itself: it would wait forever (" + name() + ")");
         }
-        retrieved = true;
         if (caller != null && !result.isDone()) {
             // A removable registration, not a completion callback: a join that ends early (the
             // caller cancelled or timed out) must not leave anything behind on a long-lived task.
+            // Nor does it count as observing the task: a joiner is marked only by wakeJoiners,
+            // once the task has finished and the joiner will hand its outcome out.
             Joiner j = new Joiner(caller);
             if (result.addJoiner(j)) {
                 try {
@@ -513,6 +514,11 @@ public final class Task<T> implements Future<T> {
             synchronized (this) {
                 j = joiners;
                 joiners = WOKEN;
+            }
+            if (j != null) {
+                // Each of them returns the outcome. Marked here, on the task's own thread before
+                // its group hears of its end, so that the group does not report it as well.
+                task.retrieved = true;
             }
             for (; j != null; j = j.next) {
                 j.caller.wake();

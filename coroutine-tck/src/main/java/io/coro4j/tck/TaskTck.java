@@ -1374,6 +1374,25 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(result).isEqualTo("0 callers still reachable; long-lived done");
     }
 
+    /**
+     * A join that gave up before the task ended (its caller timed out) handed nothing out: a
+     * failure that comes later is still the parent's to report, as if nobody had joined.
+     */
+    @Test
+    void aFailureAfterAJoinGaveUpStillFailsTheParent() {
+        Throwable thrown = catchFrom(() -> run(() -> {
+            Event gate = new Event();
+            Task<Object> child = Coro.spawn(() -> {
+                gate.await();
+                throw new IllegalStateException("failed after the join gave up");
+            });
+            Object joined = Coro.withTimeoutOrNull(ms(1), child::join);
+            gate.set();
+            return "parent returned; joined " + joined;
+        }));
+        assertThat(thrown).isExactlyInstanceOf(IllegalStateException.class).hasMessage("failed after the join gave up");
+    }
+
     /** One group of {@link #aGroupNeverReturnsWhileAChildSpawnedIntoItFromOutsideStillRuns}. */
     private static final class GroupRound {
         final TaskGroup group;
