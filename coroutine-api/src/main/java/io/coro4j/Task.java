@@ -247,9 +247,18 @@ public final class Task<T> implements Future<T> {
             if (result.addJoiner(j)) {
                 try {
                     caller.suspendUntil(result::isDone);
-                } finally {
+                } catch (CancellationException e) {
+                    if (result.removeJoiner(j)) {
+                        throw e;
+                    }
+                    // The task ended first and counted this join as the one that observes it, so
+                    // the join hands the outcome out, as a receive completed before its task saw
+                    // a cancellation does; the cancellation stays pending for the next suspension.
+                } catch (RuntimeException | Error e) {
                     result.removeJoiner(j);
+                    throw e;
                 }
+                // Returned because the task ended: its wakeJoiners takes the joiner off.
             }
         }
         return outcome();
@@ -312,17 +321,72 @@ public final class Task<T> implements Future<T> {
         return result.isDone();
     }
 
-    /** Blocks the calling thread; inside a task use {@link #join()}, which suspends instead. */
+    /**
+     * Blocks the calling thread; inside a task use {@link #join()}, which suspends instead. A get
+     * that gives up (interrupted, or timed out for the timed one) does not count as having seen
+     * the task, so a failure that comes later is still reported by the task's group; one that
+     * gives up just as the task ends returns the outcome instead, keeping the interrupt status.
+     */
     @Override
     public T get() throws InterruptedException, ExecutionException {
-        retrieved = true;
-        return result.get();
+        Joiner j = plainJoiner();
+        if (j == null) {
+            return result.get();
+        }
+        try {
+            return result.get();
+        } catch (InterruptedException e) {
+            return afterGivingUp(j, e);
+        }
     }
 
     @Override
     public T get(long timeout, TimeUnit unit) throws InterruptedException, ExecutionException, TimeoutException {
+        Joiner j = plainJoiner();
+        if (j == null) {
+            return result.get(timeout, unit);
+        }
+        try {
+            return result.get(timeout, unit);
+        } catch (InterruptedException e) {
+            return afterGivingUp(j, e);
+        } catch (TimeoutException e) {
+            return afterGivingUp(j, e);
+        }
+    }
+
+    /**
+     * For a wait that may give up (interrupted, timed out): a joiner without a task to wake, so
+     * that the task counts as observed only if it ends while the wait lasts, as for
+     * {@link #join()}; null, with the task marked, if it has ended already.
+     */
+    private Joiner plainJoiner() {
+        if (!result.isDone()) {
+            Joiner j = new Joiner(null);
+            if (result.addJoiner(j)) {
+                return j;
+            }
+        }
         retrieved = true;
-        return result.get(timeout, unit);
+        return null;
+    }
+
+    /**
+     * A plain wait gave up with {@code e}: rethrows it unless the task ended first and counted the
+     * wait as observing it, in which case the outcome is handed out (an interrupt status is kept).
+     */
+    private <E extends Exception> T afterGivingUp(Joiner j, E e) throws E, ExecutionException {
+        if (result.removeJoiner(j)) {
+            throw e;
+        }
+        if (e instanceof InterruptedException) {
+            Thread.currentThread().interrupt();
+        }
+        try {
+            return result.get(); // done: returns at once, whatever the interrupt status
+        } catch (InterruptedException unreachable) {
+            throw new IllegalStateException(unreachable);
+        }
     }
 
     /** This task's outcome as a stage for plain Java code; completing the returned stage has no effect on the task. */
@@ -490,10 +554,16 @@ public final class Task<T> implements Future<T> {
             return true;
         }
 
-        /** Takes back a joiner that stops waiting; does nothing once it was woken. */
-        synchronized void removeJoiner(Joiner j) {
-            if (!j.linked || joiners == WOKEN) {
-                return;
+        /**
+         * Takes back a joiner that stops waiting: true if it was still waiting, false if the task
+         * had ended and woken it (and marked the task observed for it).
+         */
+        synchronized boolean removeJoiner(Joiner j) {
+            if (joiners == WOKEN) {
+                return false;
+            }
+            if (!j.linked) {
+                return true;
             }
             j.linked = false;
             if (j.prev != null) {
@@ -506,6 +576,7 @@ public final class Task<T> implements Future<T> {
             }
             j.prev = null;
             j.next = null;
+            return true;
         }
 
         /** Wakes every joiner; called once, after this future completed. */
@@ -521,12 +592,17 @@ public final class Task<T> implements Future<T> {
                 task.retrieved = true;
             }
             for (; j != null; j = j.next) {
-                j.caller.wake();
+                if (j.caller != null) { // null: a plain Java get(), which the future itself wakes
+                    j.caller.wake();
+                }
             }
         }
     }
 
-    /** A task waiting in {@link Task#join()}: a node of its target's {@link Outcome#joiners}. */
+    /**
+     * A wait for a task in {@link Task#join()} (its task to wake) or in a plain Java
+     * {@link Task#get} (no task): a node of its target's {@link Outcome#joiners}.
+     */
     static final class Joiner {
         final Task<?> caller;
         Joiner prev;

@@ -1393,6 +1393,86 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(thrown).isExactlyInstanceOf(IllegalStateException.class).hasMessage("failed after the join gave up");
     }
 
+    /** As above, for the waits of plain Java that give up: a timed-out and an interrupted get. */
+    @Test
+    void aFailureAfterAPlainJavaGetGaveUpStillFailsTheParent() throws Exception {
+        for (boolean timed : new boolean[] {true, false}) {
+            CompletableFuture<Task<Object>> escaped = new CompletableFuture<>();
+            Event gate = new Event();
+            AtomicReference<Object> gaveUp = new AtomicReference<>();
+            Thread plain = new Thread(() -> {
+                Task<Object> child = escaped.join();
+                try {
+                    if (timed) {
+                        child.get(10, TimeUnit.MILLISECONDS);
+                    } else {
+                        Thread.currentThread().interrupt();
+                        child.get();
+                    }
+                } catch (Exception e) {
+                    gaveUp.set(e.getClass().getSimpleName());
+                }
+                gate.set();
+            });
+            plain.start();
+            Throwable thrown = catchFrom(() -> run(() -> {
+                Task<Object> child = Coro.spawn(() -> {
+                    gate.await();
+                    throw new IllegalStateException("failed after the get gave up");
+                });
+                escaped.complete(child);
+                return "parent returned";
+            }));
+            plain.join();
+            assertThat(gaveUp.get()).isEqualTo(timed ? "TimeoutException" : "InterruptedException");
+            assertThat(thrown).as("timed: %s", timed).isExactlyInstanceOf(IllegalStateException.class)
+                    .hasMessage("failed after the get gave up");
+        }
+    }
+
+    /** A plain Java get that waits until the task fails hands the failure out, and the group does not report it again. */
+    @Test
+    void aPlainJavaGetThatSawTheFailureLeavesNothingForTheGroup() throws Exception {
+        CompletableFuture<Task<Object>> escaped = new CompletableFuture<>();
+        AtomicReference<Throwable> got = new AtomicReference<>();
+        CountDownLatch waiting = new CountDownLatch(1);
+        Thread plain = new Thread(() -> {
+            Task<Object> child = escaped.join();
+            waiting.countDown();
+            try {
+                child.get(30, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                got.set(e);
+            }
+        });
+        plain.start();
+        String r = run(() -> {
+            Event gate = new Event();
+            Task<Object> child = Coro.spawn(() -> {
+                gate.await();
+                throw new IllegalStateException("seen by the get");
+            });
+            escaped.complete(child);
+            Coro.blocking(() -> {
+                waiting.await();
+                Thread.sleep(20); // the get is waiting by now, or has not started: either way it sees the end
+                return null;
+            });
+            gate.set();
+            Coro.withTimeoutOrNull(Duration.ofSeconds(30), () -> {
+                while (got.get() == null) {
+                    Coro.sleep(ms(1));
+                }
+                return null;
+            });
+            return "parent returned";
+        });
+        plain.join();
+        assertThat(r).isEqualTo("parent returned");
+        assertThat(got.get()).isExactlyInstanceOf(java.util.concurrent.ExecutionException.class)
+                .hasRootCauseMessage("seen by the get");
+    }
+
     /** One group of {@link #aGroupNeverReturnsWhileAChildSpawnedIntoItFromOutsideStillRuns}. */
     private static final class GroupRound {
         final TaskGroup group;
