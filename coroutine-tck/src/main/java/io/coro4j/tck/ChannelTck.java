@@ -415,6 +415,40 @@ public abstract class ChannelTck extends SchedulerTck {
         });
     }
 
+    /**
+     * A tryReceive from a full buffer refills the freed slot with the first waiting sender's
+     * item, behind the items already buffered: receive does this too, and tryReceive must not
+     * put that item in front of older ones.
+     */
+    @Test
+    void tryReceiveFromAFullChannelKeepsTheWaitingSendersItemsBehindTheBufferedOnes() throws Exception {
+        runTask(() -> {
+            Channel<Integer> ch = Channel.bounded(2);
+            ch.send(1);
+            ch.send(2);
+            List<Task<Void>> senders = new ArrayList<>();
+            for (int i = 3; i <= 4; i++) {
+                int item = i;
+                senders.add(Coro.spawn(() -> {
+                    ch.send(item);
+                    return null;
+                }));
+                int waiting = i - 2;
+                until(waiting + " senders wait", () -> ch.sendersWaiting() == waiting);
+            }
+            List<Integer> got = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                got.add(ch.tryReceive());
+            }
+            assertThat(got).containsExactly(1, 2, 3, 4);
+            assertThat(ch.tryReceive()).isNull();
+            for (Task<Void> s : senders) {
+                s.join();
+            }
+            return null;
+        });
+    }
+
     // ---- cancellation ----
 
     @Test
