@@ -21,6 +21,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -483,6 +484,69 @@ public abstract class SyncTck extends SchedulerTck {
         assertThat(started.isSet()).isTrue();
         e.set();
         await(done);
+    }
+
+    /**
+     * An await racing a set from a plain thread returns, whichever wins. The window that matters
+     * is an await that read "not set" without the lock while the set ran to its end: it must look
+     * again under the lock before it queues, or it waits for a set that has already happened.
+     * Both sides start together (the setter taking the event is the signal) and then wait a
+     * random few spins each, so that the rounds sweep across that window of a few nanoseconds.
+     */
+    @Test
+    void stressEventAwaitRacingASetFromAPlainThreadAlwaysReturns() throws Exception {
+        int rounds = Stress.scaled(5_000);
+        long seed = System.nanoTime();
+        AtomicReference<Event> next = new AtomicReference<>();
+        AtomicBoolean stop = new AtomicBoolean();
+        Thread setter = Thread.ofPlatform().daemon().name("tck-setter").start(() -> {
+            SplittableRandom random = new SplittableRandom(seed);
+            while (true) {
+                Event e;
+                while ((e = next.getAndSet(null)) == null) {
+                    if (stop.get()) {
+                        return;
+                    }
+                    Thread.onSpinWait();
+                }
+                spins(random.nextInt(SPIN_SWEEP));
+                e.set();
+            }
+        });
+        try {
+            runTask(() -> {
+                SplittableRandom random = new SplittableRandom(~seed);
+                for (int round = 0; round < rounds; round++) {
+                    Event e = new Event();
+                    // A lost set leaves the await suspended for good: the timeout cancels it, so
+                    // that the test fails at once and the scheduler still terminates.
+                    Boolean returned = Coro.withTimeoutOrNull(Duration.ofSeconds(5), () -> {
+                        next.set(e);
+                        while (next.get() != null) {
+                            Thread.onSpinWait();
+                        }
+                        spins(random.nextInt(SPIN_SWEEP));
+                        e.await();
+                        return true;
+                    });
+                    assertThat(returned).as("seed %d round %d: the await returned after the set that raced it", seed, round)
+                            .isNotNull();
+                }
+                return null;
+            });
+        } finally {
+            stop.set(true);
+            setter.join();
+        }
+    }
+
+    /** How many spins each side of a race waits at most before acting. */
+    private static final int SPIN_SWEEP = 64;
+
+    private static void spins(int n) {
+        for (int i = 0; i < n; i++) {
+            Thread.onSpinWait();
+        }
     }
 
     @Test
