@@ -155,6 +155,28 @@ class ThreadPoolSpecificTest {
         assertThat(g.isDone()).isTrue();
     }
 
+    /**
+     * A fiber started from a carrier goes to that carrier's local queue; while the carrier is busy
+     * (here: a fiber that spins without parking), only another carrier stealing it can run it.
+     */
+    @Test
+    void anIdleCarrierStealsAFiberQueuedBehindABusyOne() throws Exception {
+        Scheduler s = create(2);
+        CountDownLatch childRan = new CountDownLatch(1);
+        CompletableFuture<Boolean> ranWhileParentSpun = new CompletableFuture<>();
+        s.start(() -> {
+            s.start(childRan::countDown);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (childRan.getCount() != 0 && System.nanoTime() - deadline < 0) {
+                Thread.onSpinWait();
+            }
+            ranWhileParentSpun.complete(childRan.getCount() == 0);
+        });
+        assertThat(ranWhileParentSpun.get(30, TimeUnit.SECONDS))
+                .as("the child ran on the other carrier while its parent's carrier was busy").isTrue();
+        assertThat(s.stats().steals()).isEqualTo(1);
+    }
+
     @Test
     void carrierThreadsAreNamedAndCountedByParallelism() {
         Scheduler s = new ThreadPoolSchedulerProvider().create(SchedulerConfig.builder().name("named").parallelism(3).build());
