@@ -668,6 +668,40 @@ public abstract class GeneratorTck extends SchedulerTck {
         assertThat(seen).containsExactly("body", "unbound", "body", "unbound", "unbound");
     }
 
+    /**
+     * A body's interrupt status and context class loader are its own, as a thread's are: what it
+     * sets is still set when it is resumed, and its resumer does not see it; it starts with the
+     * loader of the code that first resumed it, and not interrupted.
+     */
+    @Test
+    void aBodysInterruptStatusAndContextClassLoaderAreItsOwn() throws Exception {
+        ClassLoader bodys = new ClassLoader("tck-body-loader", null) { };
+        List<Object> seen = inFiber(() -> {
+            ClassLoader resumers = Thread.currentThread().getContextClassLoader();
+            Generator<Object, Object, Void> g = Generator.of(scheduler, co -> {
+                co.yield(List.of(Thread.currentThread().isInterrupted(),
+                        Thread.currentThread().getContextClassLoader() == resumers));
+                Thread.currentThread().interrupt();
+                Thread.currentThread().setContextClassLoader(bodys);
+                co.yield("set");
+                co.yield(List.of(Thread.interrupted(), Thread.currentThread().getContextClassLoader().getName()));
+                return null;
+            });
+            Thread.currentThread().interrupt(); // the resumer's own, not the body's
+            List<Object> log = new ArrayList<>();
+            log.add(((Step.Yielded<Object, Void>) g.next()).value());
+            log.add(Thread.interrupted());
+            log.add(((Step.Yielded<Object, Void>) g.next()).value());
+            log.add(List.of(Thread.currentThread().isInterrupted(),
+                    Thread.currentThread().getContextClassLoader() == resumers));
+            log.add(((Step.Yielded<Object, Void>) g.next()).value());
+            g.close();
+            return log;
+        });
+        assertThat(seen).containsExactly(List.of(false, true), true, "set", List.of(false, true),
+                List.of(true, "tck-body-loader"));
+    }
+
     @Test
     void aGeneratorBodyThatParksSuspendsTheWholeFiber() throws Exception {
         // The async-generator mechanism: the body parks its resumer's fiber, another thread wakes it.

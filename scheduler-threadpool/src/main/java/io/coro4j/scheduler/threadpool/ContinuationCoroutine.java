@@ -12,6 +12,10 @@ final class ContinuationCoroutine implements Coroutine {
     private final ThreadPoolScheduler scheduler;
     private final Object continuation;
     private boolean done;
+    private boolean started;
+    /** The body's interrupt status and context class loader while it is suspended. */
+    private boolean bodyInterrupted;
+    private ClassLoader bodyLoader;
 
     ContinuationCoroutine(ThreadPoolScheduler scheduler, Runnable body) {
         this.scheduler = scheduler;
@@ -23,13 +27,26 @@ final class ContinuationCoroutine implements Coroutine {
         if (done) {
             throw new IllegalStateException("coroutine has ended");
         }
-        // The body and the resumer share the thread: each finds its own ScopedValue bindings on
-        // its stack (the body's frames are above the resumer's while it runs, so it sees both).
+        // The body and the resumer share the thread, and each keeps what the JDK keeps per
+        // thread, as a generator body on loom (a virtual thread of its own) does: the interrupt
+        // status and context class loader are swapped around the run; ScopedValue bindings are
+        // left for each to find on its own stack (the body's frames are above the resumer's while
+        // it runs, so it sees both).
         Thread thread = Continuations.carrierThread();
         ScopedValueBindings.forget(thread);
+        // Plain reads first: in the common case nothing is set and nothing needs swapping.
+        boolean resumerInterrupted = thread.isInterrupted();
+        ClassLoader resumerLoader = thread.getContextClassLoader();
+        boolean swapped = resumerInterrupted || bodyInterrupted || !started || bodyLoader != resumerLoader;
+        if (swapped) {
+            enterBody(thread, resumerInterrupted, resumerLoader);
+        }
         try {
             Continuations.run(continuation);
         } finally {
+            if (swapped || thread.isInterrupted() || thread.getContextClassLoader() != resumerLoader) {
+                leaveBody(thread, resumerInterrupted, resumerLoader);
+            }
             ScopedValueBindings.forget(thread);
             done = Continuations.isDone(continuation);
             // One striped counter per resumption, not a carrier lookup: each resumption ends in a
@@ -42,6 +59,34 @@ final class ContinuationCoroutine implements Coroutine {
             }
         }
         return done;
+    }
+
+    /** Gives the thread the body's interrupt status and loader (the first time, the resumer's loader). */
+    private void enterBody(Thread thread, boolean resumerInterrupted, ClassLoader resumerLoader) {
+        if (resumerInterrupted) {
+            Thread.interrupted();
+        }
+        if (!started) {
+            started = true;
+            bodyLoader = resumerLoader; // as a new thread starts with its creator's
+        } else if (bodyLoader != resumerLoader) {
+            thread.setContextClassLoader(bodyLoader);
+        }
+        if (bodyInterrupted) {
+            thread.interrupt();
+        }
+    }
+
+    /** Keeps the body's interrupt status and loader, and gives the thread back the resumer's. */
+    private void leaveBody(Thread thread, boolean resumerInterrupted, ClassLoader resumerLoader) {
+        bodyInterrupted = Thread.interrupted();
+        bodyLoader = thread.getContextClassLoader();
+        if (bodyLoader != resumerLoader) {
+            thread.setContextClassLoader(resumerLoader);
+        }
+        if (resumerInterrupted) {
+            thread.interrupt();
+        }
     }
 
     @Override
