@@ -67,6 +67,63 @@ abstract class SlotLimiterContract extends SchedulerFixture {
     }
 
     @Test
+    void waitersForDifferentHosts_getTheOverallSlotInArrivalOrder() {
+        // Every waiter's host is below its own limit, so all of them are "ready" at once: the
+        // freed overall slot must go to the earliest of them, not to any ready host.
+        SlotLimiter l = new SlotLimiter(1, 1, 100);
+        List<String> order = run(() -> {
+            ConcurrentLinkedQueue<String> granted = new ConcurrentLinkedQueue<>();
+            SlotLimiter.Permit first = take(l, "a");
+            List<Task<Void>> waiters = new ArrayList<>();
+            for (String host : List.of("b", "c", "d", "e")) {
+                int before = l.waiting();
+                waiters.add(Coro.spawn(() -> {
+                    SlotLimiter.Permit h = take(l, host);
+                    granted.add(host);
+                    h.release();
+                    return null;
+                }));
+                until(() -> l.waiting() == before + 1);
+            }
+            first.release();
+            Coro.gather(waiters);
+            return List.copyOf(granted);
+        });
+        assertThat(order).containsExactly("b", "c", "d", "e");
+        assertThat(l.inFlight()).isZero();
+    }
+
+    @Test
+    void queuedCallbacks_areGrantedInArrivalOrder() {
+        // The fan-out's way of waiting (enqueue, no suspended task) shares the FIFO with acquire.
+        SlotLimiter l = new SlotLimiter(1, 1, 100);
+        List<String> order = run(() -> {
+            List<String> granted = new ArrayList<>();
+            SlotLimiter.Permit first = take(l, "x");
+            for (String name : List.of("b", "c", "d", "e")) {
+                l.enqueue("x", LONG, null, Coro.currentTask().scheduler(), new SlotLimiter.Grant() {
+                    @Override
+                    public void granted(SlotLimiter.Permit permit) {
+                        granted.add(name);
+                        permit.release(); // grants the next one, on this thread
+                    }
+
+                    @Override
+                    public void expired(String limits) {
+                        granted.add(name + " expired");
+                    }
+                }, "GET", "http://x/" + name);
+            }
+            assertThat(l.waiting()).isEqualTo(4);
+            first.release();
+            return List.copyOf(granted);
+        });
+        assertThat(order).containsExactly("b", "c", "d", "e");
+        assertThat(l.inFlight()).isZero();
+        assertThat(l.waiting()).isZero();
+    }
+
+    @Test
     void aBusyHostsQueue_doesNotHoldUpAnotherHost() {
         SlotLimiter l = new SlotLimiter(2, 1, 100);
         List<String> order = run(() -> {
