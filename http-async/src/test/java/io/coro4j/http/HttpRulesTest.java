@@ -3,9 +3,13 @@ package io.coro4j.http;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpHeaders;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The retry policy, header parsing and argument checks, without a server or a scheduler. */
@@ -90,5 +94,46 @@ class HttpRulesTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("requestTimeout PT0S should be positive");
         assertThatThrownBy(() -> AsyncHttpClient.builder().maxBodySize(0))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("maxBodySize 0 should be between 1 and ");
+    }
+
+    @Test
+    void retryAfter_exactlyTheLongestAllowed_isWaitedFor_aSecondMore_isNot() {
+        RetryPolicy p = RetryPolicy.builder().maxRetryAfter(Duration.ofSeconds(5)).build();
+        assertThat(p.delayFor(withRetryAfter("5"), 1, NOW)).hasValue(Duration.ofSeconds(5));
+        assertThat(p.delayFor(withRetryAfter("6"), 1, NOW)).isEmpty();
+    }
+
+    private static Response withRetryAfter(String value) {
+        return new Response(Request.get("http://x/"), 503,
+                HttpHeaders.of(Map.of("Retry-After", List.of(value)), (k, v) -> true),
+                URI.create("http://x/"), HttpClient.Version.HTTP_1_1, new byte[0], 1);
+    }
+
+    @Test
+    void retryOnStatus_acceptsTheBoundsOfTheRange() {
+        assertThat(RetryPolicy.builder().retryOnStatus(100, 599).build().statuses()).containsExactlyInAnyOrder(100, 599);
+        assertThatThrownBy(() -> RetryPolicy.builder().retryOnStatus(99))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("status 99 should be between 100 and 599");
+    }
+
+    @Test
+    void aPolicyOfOneAttempt_coversNoMethod() {
+        RetryPolicy once = RetryPolicy.builder().maxAttempts(1).alsoRetry("POST").build();
+        for (String m : List.of("GET", "PUT", "POST")) {
+            assertThat(once.covers(m)).as(m).isFalse();
+        }
+        assertThat(once.toString()).isEqualTo("RetryPolicy[none]");
+    }
+
+    @Test
+    void validate_acceptsPorts1To65535_only() {
+        assertThat(AsyncHttpClient.validate(Request.get("http://h:65535/")).getPort()).isEqualTo(65535);
+        assertThat(AsyncHttpClient.validate(Request.get("http://h:1/")).getPort()).isEqualTo(1);
+        assertThatThrownBy(() -> AsyncHttpClient.validate(Request.get("http://h:65536/")))
+                .isInstanceOf(InvalidUrlException.class)
+                .hasMessage("GET http://h:65536/: port 65536 out of range: it must be from 1 to 65535");
+        assertThatThrownBy(() -> AsyncHttpClient.validate(Request.get("http://h:0/")))
+                .isInstanceOf(InvalidUrlException.class)
+                .hasMessage("GET http://h:0/: port 0 out of range: it must be from 1 to 65535");
     }
 }
