@@ -27,6 +27,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
@@ -478,6 +479,29 @@ abstract class HttpClientContract extends SchedulerFixture {
             assertThat(out.get(3).getOrThrow().attempts()).isEqualTo(1);
             assertThat(server.attempts("g")).isEqualTo(2);
             assertThat(server.attempts("h")).isEqualTo(3);
+        }
+    }
+
+    @Test
+    void retry_insideAFanOut_neverRetriesAFailureThatMayHaveReachedTheServer() throws IOException {
+        // The fan-out asks the policy about every failed attempt, not only about the connect
+        // failures that send() passes on: a reset after the request went out must not be retried.
+        int port = freePort();
+        String url = "http://127.0.0.1:" + port + "/x";
+        AtomicInteger retries = new AtomicInteger();
+        HttpClientObserver countsRetries = new HttpClientObserver() {
+            @Override
+            public void retrying(String host, String method, int attempt) {
+                retries.incrementAndGet();
+            }
+        };
+        RetryPolicy policy = RetryPolicy.builder().maxAttempts(3).backoff(Duration.ofMillis(1), Duration.ofMillis(1)).build();
+        try (ServerSocket resetting = resettingServerOn(port);
+             AsyncHttpClient http = client().retry(policy).observer(countsRetries).build()) {
+            Throwable e = ((Outcome.Failure<Response>) run(() -> http.getAllSettled(List.of(url))).get(0)).exception();
+            assertThat(e).isInstanceOf(HttpIoException.class);
+            assertThat(e.getSuppressed()).as("no earlier attempt").isEmpty();
+            assertThat(retries.get()).isZero();
         }
     }
 
