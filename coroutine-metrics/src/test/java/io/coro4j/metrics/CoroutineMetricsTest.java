@@ -20,11 +20,14 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -150,6 +153,58 @@ class CoroutineMetricsTest {
         // A fiber counts as ended just after its task's result is published, so these lag by a moment.
         awaitTrue(() -> gauge(r, "coro4j.coroutines.live", s) == 0);
         awaitTrue(() -> gauge(r, "coro4j.coroutines.suspended", s) == 0);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"threadpool", "loom"})
+    void aRunningTaskIsLiveButNotSuspended(String kind) {
+        // Read from inside the main task: it runs, its children are parked, so the two gauges differ.
+        Scheduler s = scheduler(kind);
+        MeterRegistry r = new SimpleMeterRegistry();
+        bound(s, r, 64);
+        int waiting = 10;
+        Event go = new Event();
+        double[] seen = Coro.run(s, () -> {
+            List<Task<Object>> tasks = new ArrayList<>();
+            for (int i = 0; i < waiting; i++) {
+                tasks.add(Coro.spawn(() -> {
+                    go.await();
+                    return null;
+                }));
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (gauge(r, "coro4j.coroutines.suspended", s) != waiting && System.nanoTime() - deadline < 0) {
+                Coro.sleep(Duration.ofMillis(1));
+            }
+            double[] now = {gauge(r, "coro4j.coroutines.suspended", s), gauge(r, "coro4j.coroutines.live", s)};
+            go.set();
+            Coro.gather(tasks);
+            return now;
+        });
+        assertThat(seen).containsExactly(waiting, waiting + 1);
+    }
+
+    @Test
+    void theStealsCounterReadsTheSchedulersSteals() throws Exception {
+        // A fiber started from a carrier goes to its local queue; while that carrier spins, only
+        // the other carrier stealing it can run it: exactly one steal, with an empty queue after.
+        Scheduler s = scheduler("threadpool");
+        MeterRegistry r = new SimpleMeterRegistry();
+        bound(s, r, 64);
+        CountDownLatch childRan = new CountDownLatch(1);
+        CompletableFuture<Boolean> ranWhileParentSpun = new CompletableFuture<>();
+        s.start(() -> {
+            s.start(childRan::countDown);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (childRan.getCount() != 0 && System.nanoTime() - deadline < 0) {
+                Thread.onSpinWait();
+            }
+            ranWhileParentSpun.complete(childRan.getCount() == 0);
+        });
+        assertThat(ranWhileParentSpun.get(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(s.stats().steals()).isEqualTo(1);
+        assertThat(counter(r, "coro4j.steals", s)).isEqualTo(1.0);
+        assertThat(gauge(r, "coro4j.queue.depth", s)).isZero();
     }
 
     @ParameterizedTest
