@@ -336,7 +336,10 @@ final class FanOut {
         values[i] = value;
         failures[i] = failure;
         int done = finished.incrementAndGet();
-        if (done == n || (failFast && failure != null && firstFailure.compareAndSet(-1, i))) {
+        // The failure is claimed before anything else is checked: a last outcome that is a failure
+        // must still become the one failFast throws.
+        boolean first = failFast && failure != null && firstFailure.compareAndSet(-1, i);
+        if (first || done == n) {
             caller.wake();
         }
     }

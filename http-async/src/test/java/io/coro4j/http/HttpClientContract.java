@@ -272,6 +272,20 @@ abstract class HttpClientContract extends SchedulerFixture {
     }
 
     @Test
+    void getAll_throwsAFailureThatIsTheLastOutcomeToArrive() throws IOException {
+        // The failure that completes the fan-out must still be thrown, not dropped as a null result:
+        // one recorded while queueing (an invalid URL) and one recorded from its exchange (refused).
+        String bad = "http://127.0.0.1:99999/x";
+        String refused = "http://127.0.0.1:" + freePort() + "/";
+        try (AsyncHttpClient http = client().maxInFlightPerHost(1).build()) {
+            assertThatThrownBy(() -> run(() -> http.getAll(List.of(bad)))).isExactlyInstanceOf(InvalidUrlException.class)
+                    .hasMessage("GET " + bad + ": port 99999 out of range: it must be from 1 to 65535");
+            assertThatThrownBy(() -> run(() -> http.getAll(List.of(refused)))).isExactlyInstanceOf(HttpConnectException.class)
+                    .hasMessage("GET " + refused + ": connection refused");
+        }
+    }
+
+    @Test
     void getAllSettled_eachBadUrlGetsItsOwnClearError_theOthersAreUnaffected() throws IOException {
         int refusedPort = freePort();
         String unknownHost = "http://no-such-host.invalid/x";
