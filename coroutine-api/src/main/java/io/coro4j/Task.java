@@ -330,9 +330,6 @@ public final class Task<T> implements Future<T> {
     @Override
     public T get() throws InterruptedException, ExecutionException {
         Joiner j = plainJoiner();
-        if (j == null) {
-            return result.get();
-        }
         try {
             return result.get();
         } catch (InterruptedException e) {
@@ -343,9 +340,6 @@ public final class Task<T> implements Future<T> {
     @Override
     public T get(long timeout, TimeUnit unit) throws InterruptedException, ExecutionException, TimeoutException {
         Joiner j = plainJoiner();
-        if (j == null) {
-            return result.get(timeout, unit);
-        }
         try {
             return result.get(timeout, unit);
         } catch (InterruptedException e) {
@@ -374,9 +368,11 @@ public final class Task<T> implements Future<T> {
     /**
      * A plain wait gave up with {@code e}: rethrows it unless the task ended first and counted the
      * wait as observing it, in which case the outcome is handed out (an interrupt status is kept).
+     * {@code j} is null when the task had ended before the wait began: such a wait returns at once
+     * and does not give up.
      */
     private <E extends Exception> T afterGivingUp(Joiner j, E e) throws E, ExecutionException {
-        if (result.removeJoiner(j)) {
+        if (j == null || result.removeJoiner(j)) {
             throw e;
         }
         if (e instanceof InterruptedException) {
