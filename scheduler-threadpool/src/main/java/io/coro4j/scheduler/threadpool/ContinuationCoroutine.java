@@ -7,15 +7,13 @@ import io.coro4j.spi.Coroutine;
  * thread that resumes it. Resuming and suspending are a continuation mount and yield: no thread
  * switch, no lock.
  */
-final class ContinuationCoroutine implements Coroutine {
+final class ContinuationCoroutine extends OwnThreadState implements Coroutine {
 
     private final ThreadPoolScheduler scheduler;
     private final Object continuation;
     private boolean done;
+    /** Whether the body has run: until then, its context class loader is its first resumer's. */
     private boolean started;
-    /** The body's interrupt status and context class loader while it is suspended. */
-    private boolean bodyInterrupted;
-    private ClassLoader bodyLoader;
 
     ContinuationCoroutine(ThreadPoolScheduler scheduler, Runnable body) {
         this.scheduler = scheduler;
@@ -37,7 +35,7 @@ final class ContinuationCoroutine implements Coroutine {
         // Plain reads first: in the common case nothing is set and nothing needs swapping.
         boolean resumerInterrupted = thread.isInterrupted();
         ClassLoader resumerLoader = thread.getContextClassLoader();
-        boolean swapped = resumerInterrupted || bodyInterrupted || !started || bodyLoader != resumerLoader;
+        boolean swapped = resumerInterrupted || interrupted || !started || contextClassLoader != resumerLoader;
         if (swapped) {
             enterBody(thread, resumerInterrupted, resumerLoader);
         }
@@ -68,20 +66,15 @@ final class ContinuationCoroutine implements Coroutine {
         }
         if (!started) {
             started = true;
-            bodyLoader = resumerLoader; // as a new thread starts with its creator's
-        } else if (bodyLoader != resumerLoader) {
-            thread.setContextClassLoader(bodyLoader);
+            contextClassLoader = resumerLoader; // as a new thread starts with its creator's
         }
-        if (bodyInterrupted) {
-            thread.interrupt();
-        }
+        putOn(thread);
     }
 
     /** Keeps the body's interrupt status and loader, and gives the thread back the resumer's. */
     private void leaveBody(Thread thread, boolean resumerInterrupted, ClassLoader resumerLoader) {
-        bodyInterrupted = Thread.interrupted();
-        bodyLoader = thread.getContextClassLoader();
-        if (bodyLoader != resumerLoader) {
+        takeFrom(thread);
+        if (contextClassLoader != resumerLoader) {
             thread.setContextClassLoader(resumerLoader);
         }
         if (resumerInterrupted) {

@@ -17,7 +17,7 @@ import java.lang.invoke.VarHandle;
  * reads the other's variable (both volatile), so at least one of them sees the other and
  * reschedules the fiber; the state CAS makes sure only one does.
  */
-final class ContinuationFiber implements Fiber, Runnable {
+final class ContinuationFiber extends OwnThreadState implements Fiber, Runnable {
 
     private static final int RUNNABLE = 0;
     private static final int RUNNING = 1;
@@ -45,17 +45,6 @@ final class ContinuationFiber implements Fiber, Runnable {
     private volatile int state = RUNNABLE;
     private volatile int permit;
     private boolean resumedAfterPark;
-    /**
-     * The fiber's interrupt status while it is not mounted: its carrier's status when it last
-     * yielded, set on the next carrier before it runs again. Carrier side only; the run queues
-     * order the two carriers.
-     */
-    boolean interrupted;
-    /**
-     * The fiber's context class loader while it is not mounted, set on its carrier while it runs:
-     * at first its starter's, as a new thread's is its creator's. Carrier side, ordered as {@link #interrupted}.
-     */
-    ClassLoader contextClassLoader;
     /** The carrier that first ran this fiber; written once by it, read by wakers after PARKED. */
     private Worker home;
     private Object attachment;
@@ -70,7 +59,7 @@ final class ContinuationFiber implements Fiber, Runnable {
         this.scheduler = scheduler;
         this.body = body;
         this.continuation = Continuations.create(Continuations.FIBER_SCOPE, this);
-        this.contextClassLoader = Thread.currentThread().getContextClassLoader();
+        this.contextClassLoader = Thread.currentThread().getContextClassLoader(); // as a new thread's: its starter's
     }
 
     /** The continuation's entry point (this object is the continuation's target, so a fiber costs one object less). */

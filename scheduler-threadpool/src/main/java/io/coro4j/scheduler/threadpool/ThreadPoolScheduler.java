@@ -51,10 +51,10 @@ import org.jctools.queues.MpmcUnboundedXaddArrayQueue;
  * carrier; the cost is that started fibers are not rebalanced, only new ones.
  *
  * <p>What the JDK keeps per {@code Thread} for code is the carrier's here, so a carrier hands it
- * from fiber to fiber: the interrupt status is taken off after each run and kept on the fiber
- * ({@link ContinuationFiber#interrupted}), the context class loader is the fiber's while it runs
- * ({@link ContinuationFiber#contextClassLoader}); {@code ScopedValue} bindings are left for each fiber to
- * find on its own stack ({@link ScopedValueBindings}). {@code ThreadLocal}s stay the carrier's.
+ * from fiber to fiber: the interrupt status and context class loader are the fiber's, put on the
+ * carrier before each run and taken back after ({@link OwnThreadState}); {@code ScopedValue}
+ * bindings are left for each fiber to find on its own stack ({@link ScopedValueBindings}).
+ * {@code ThreadLocal}s stay the carrier's.
  *
  * <p>A carrier takes work from its inbox first (finishing started fibers keeps few in flight),
  * then its local queue and the global queue, then steals; one pick in 16 starts with the queues of

@@ -164,24 +164,13 @@ final class Worker extends Thread {
             resumptions++;
         }
         current = f;
-        if (f.interrupted) {
-            f.interrupted = false;
-            Thread.currentThread().interrupt();
-        }
+        f.putOn(this);
         ScopedValueBindings.forget(this); // the fiber finds its own on its stack
-        ClassLoader loader = f.contextClassLoader;
-        if (getContextClassLoader() != loader) {
-            setContextClassLoader(loader);
-        }
         try {
             f.runContinuation();
         } finally {
             current = null;
-            f.contextClassLoader = getContextClassLoader();
-            // The fiber's code runs on this thread, so an interrupt status it set is the carrier's:
-            // taken off, so that it neither reaches the next fiber nor makes idleWait spin, and
-            // kept by a fiber that parked, for when it runs again.
-            f.interrupted = Thread.interrupted();
+            f.takeFrom(this);
         }
         if (f.isDone()) {
             completions++;
