@@ -1,0 +1,126 @@
+package io.coro4j.scheduler.loom;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.coro4j.Coro;
+import io.coro4j.Generator;
+import io.coro4j.Step;
+import io.coro4j.spi.Scheduler;
+import io.coro4j.spi.SchedulerConfig;
+import io.coro4j.tck.Stress;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The hand-over between a generator's resumer and its body, two threads on this scheduler: each
+ * side spins only briefly for its turn, then parks, and no turn is lost when one side starts to
+ * park just as the other hands over.
+ */
+class LoomGeneratorHandOverTest {
+
+    private final Scheduler scheduler = new LoomSchedulerProvider().create(
+            SchedulerConfig.builder().name("hand-over").build());
+
+    @AfterEach
+    void close() {
+        scheduler.close();
+    }
+
+    @Test
+    void aResumerWaitsParkedWhileTheBodyRuns() {
+        Thread.State whileBodyRan = Coro.run(scheduler, () -> {
+            Thread resumer = Thread.currentThread();
+            Generator<Thread.State, Void, Void> g = Generator.of(scheduler, co -> {
+                co.yield(stateOnceParked(resumer));
+                return null;
+            });
+            Thread.State s = ((Step.Yielded<Thread.State, Void>) g.next()).value();
+            g.close();
+            return s;
+        });
+        assertThat(whileBodyRan).isEqualTo(Thread.State.WAITING);
+    }
+
+    @Test
+    void aBodyWaitsParkedWhileItsResumerRuns() {
+        Thread.State whileResumerRan = Coro.run(scheduler, () -> {
+            Generator<Thread, Void, Void> g = Generator.of(scheduler, co -> {
+                co.yield(Thread.currentThread());
+                return null;
+            });
+            Thread body = ((Step.Yielded<Thread, Void>) g.next()).value();
+            Thread.State s = stateOnceParked(body);
+            g.close();
+            return s;
+        });
+        assertThat(whileResumerRan).isEqualTo(Thread.State.WAITING);
+    }
+
+    /**
+     * Round trips where each side works for a varying while before it hands over, so that the other
+     * side's spin sometimes ends in time and sometimes not, and its park races the hand-over. A lost
+     * turn hangs (the timeout fails it); a value handed twice or skipped changes the sum.
+     */
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void noTurnIsLostWhenTheWaiterSwitchesBetweenSpinningAndParking() throws Exception {
+        int n = Stress.scaled(100_000);
+        long expected = (long) n * (n - 1) / 2;
+        // from a task, a plain virtual thread and a platform thread: three kinds of resumer
+        assertThat(Coro.run(scheduler, () -> roundTrips(n))).isEqualTo(expected);
+        AtomicLong fromVirtual = new AtomicLong();
+        Thread.ofVirtual().start(() -> fromVirtual.set(roundTrips(n))).join();
+        assertThat(fromVirtual.get()).isEqualTo(expected);
+        AtomicLong fromPlatform = new AtomicLong();
+        Thread.ofPlatform().start(() -> fromPlatform.set(roundTrips(n))).join();
+        assertThat(fromPlatform.get()).isEqualTo(expected);
+    }
+
+    /** Sends 0..n-1 into a body that echoes each; returns the sum of what came back. */
+    private long roundTrips(int n) {
+        Generator<Integer, Integer, Void> echo = Generator.of(scheduler, co -> {
+            Integer x = co.yield(null);
+            while (true) {
+                work(x);
+                x = co.yield(x);
+            }
+        });
+        echo.next();
+        long sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += echo.send(i).value();
+            work(i >>> 3);
+        }
+        echo.close();
+        return sum;
+    }
+
+    /** Nothing, or a busy wait of up to about 10 us: longer than a waiter spins, now and then. */
+    private static void work(int seed) {
+        int h = seed * 0x9E3779B9;
+        int kind = (h >>> 28) & 7;
+        if (kind == 0) {
+            long until = System.nanoTime() + ((h >>> 8) & 8191);
+            while (System.nanoTime() < until) {
+                Thread.onSpinWait();
+            }
+        } else if (kind == 1) {
+            LockSupport.parkNanos(1); // a real park of this side
+        }
+    }
+
+    /** The thread's state once it is parked, or after 5 s: RUNNABLE then means it still spins. */
+    private static Thread.State stateOnceParked(Thread t) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        Thread.State s;
+        while ((s = t.getState()) != Thread.State.WAITING && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+        return s;
+    }
+}
