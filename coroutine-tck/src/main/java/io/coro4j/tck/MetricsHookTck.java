@@ -8,6 +8,7 @@ import io.coro4j.Generator;
 import io.coro4j.Outcome;
 import io.coro4j.Task;
 import io.coro4j.channel.Event;
+import io.coro4j.spi.Fiber;
 import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.SchedulerStats;
 import io.coro4j.spi.SchedulingDelays;
@@ -112,6 +113,31 @@ public abstract class MetricsHookTck extends SchedulerTck {
         spawnAndGather(n, true);
         assertThat(samples.sum()).isEqualTo(after);
         assertThat(delays.isObserved()).isFalse();
+    }
+
+    /**
+     * An unpark that finds the fiber running is taken by its next park at once: nothing waited, so
+     * nothing is measured, then or at a later park. A later sleep is not a scheduling delay.
+     */
+    @Test
+    void anUnparkTakenWithoutParkingIsNotMeasuredLater() throws Exception {
+        SchedulingDelays delays = scheduler.schedulingDelays();
+        AtomicLong longest = new AtomicLong();
+        LongConsumer listener = nanos -> longest.accumulateAndGet(nanos, Math::max);
+        delays.listen(listener, 1);
+        Duration sleep = Duration.ofMillis(500);
+        try {
+            Coro.run(scheduler, () -> {
+                Fiber self = scheduler.currentFiber();
+                self.unpark(); // while it runs
+                self.park(); // returns at once, with the permit
+                Coro.sleep(sleep);
+                return null;
+            });
+        } finally {
+            delays.unlisten(listener);
+        }
+        assertThat(longest.get()).isBetween(0L, sleep.toNanos() - 1);
     }
 
     @Test

@@ -37,7 +37,8 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
     /**
      * When a sampled start or unpark made this fiber runnable ({@link System#nanoTime()}), or 0.
      * Written before the permit is published (start: before the thread starts), read after the
-     * park returns; a stamp left by an unpark whose park never happened is dropped at the next park.
+     * park returns; a stamp left by an unpark that found the fiber running is dropped by the
+     * suspension that takes its permit without parking.
      */
     volatile long runnableSince;
 
@@ -105,6 +106,9 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
     /** Parks unless the permit is set, at most {@code nanos} if positive; consumes the permit. */
     private void suspend(long nanos) {
         if ((int) PERMIT.getAndSet(this, 0) == 1) {
+            if (runnableSince != 0) {
+                runnableSince = 0; // did not park: left, it would be measured at a later park
+            }
             return;
         }
         waiter = Thread.currentThread();
