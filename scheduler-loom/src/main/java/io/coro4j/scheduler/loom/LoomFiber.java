@@ -41,6 +41,12 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
      * suspension that takes its permit without parking.
      */
     volatile long runnableSince;
+    /**
+     * How long an untimed park spins for the permit first, and how many parks since spinning
+     * stopped paying off: this fiber's own, written only by the code it runs (see {@link #spinForPermit}).
+     */
+    private short spins;
+    private short parksSinceSpin;
 
     LoomFiber(LoomScheduler scheduler, Runnable body) {
         this.scheduler = scheduler;
@@ -84,6 +90,10 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
     @Override
     public void park() {
         requireCurrent("park()");
+        if (spinForPermit()) {
+            tookPermitWithoutParking();
+            return;
+        }
         suspend(0);
     }
 
@@ -106,9 +116,7 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
     /** Parks unless the permit is set, at most {@code nanos} if positive; consumes the permit. */
     private void suspend(long nanos) {
         if ((int) PERMIT.getAndSet(this, 0) == 1) {
-            if (runnableSince != 0) {
-                runnableSince = 0; // did not park: left, it would be measured at a later park
-            }
+            tookPermitWithoutParking();
             return;
         }
         waiter = Thread.currentThread();
@@ -128,6 +136,42 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
         }
         waiter = null;
         permit = 0;
+    }
+
+    private void tookPermitWithoutParking() {
+        if (runnableSince != 0) {
+            runnableSince = 0; // did not park: left, it would be measured at a later park
+        }
+    }
+
+    /**
+     * Spins a little for the permit before an untimed park; whether it got it (and took it). A park
+     * and an unpark of a virtual thread are a continuation switch and a trip through the JDK
+     * scheduler's queue; two fibers that hand over to each other from two carriers (a channel, a
+     * lock) while both spin take neither. But a spin delays whatever needs this carrier, so it
+     * adapts as a generator's hand-over does ({@link LoomCoroutine}), except that a fiber starts
+     * without spinning (most fibers park a few times, for longer than a spin) and first tries after
+     * {@link LoomCoroutine#RETRY_SPINNING_AFTER} parks. Timed parks (sleeps) never spin, and do not
+     * carry this code in their frames: a sleeping fiber's frames are most of its heap.
+     */
+    private boolean spinForPermit() {
+        int limit = spins;
+        if (limit == 0) {
+            if (++parksSinceSpin < LoomCoroutine.RETRY_SPINNING_AFTER) {
+                return false;
+            }
+            parksSinceSpin = 0;
+            limit = LoomCoroutine.MAX_SPINS;
+        }
+        for (int i = 0; i < limit; i++) {
+            if (permit != 0 && (int) PERMIT.getAndSet(this, 0) == 1) {
+                spins = LoomCoroutine.MAX_SPINS;
+                return true;
+            }
+            Thread.onSpinWait();
+        }
+        spins = (short) (limit >> 2);
+        return false;
     }
 
     /**

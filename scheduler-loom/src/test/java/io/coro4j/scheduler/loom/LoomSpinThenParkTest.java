@@ -5,10 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.coro4j.Coro;
 import io.coro4j.Generator;
 import io.coro4j.Step;
+import io.coro4j.Task;
+import io.coro4j.channel.Channel;
 import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.SchedulerConfig;
 import io.coro4j.tck.Stress;
-import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
@@ -17,11 +19,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * The hand-over between a generator's resumer and its body, two threads on this scheduler: each
- * side spins only briefly for its turn, then parks, and no turn is lost when one side starts to
- * park just as the other hands over.
+ * Waits that spin before they park on this scheduler: the hand-over between a generator's resumer
+ * and its body (two threads here) and a fiber's untimed park. Each spins only briefly, then parks,
+ * and no turn or wake-up is lost when a waiter starts to park just as it is handed over.
  */
-class LoomGeneratorHandOverTest {
+class LoomSpinThenParkTest {
 
     private final Scheduler scheduler = new LoomSchedulerProvider().create(
             SchedulerConfig.builder().name("hand-over").build());
@@ -59,6 +61,35 @@ class LoomGeneratorHandOverTest {
             return s;
         });
         assertThat(whileResumerRan).isEqualTo(Thread.State.WAITING);
+    }
+
+    /** After enough parks that its fiber spins for the permit, a task that gets nothing still parks. */
+    @Test
+    void aFiberThatSpinsForItsPermitParksWhenNoneComes() {
+        int roundTrips = 2 * LoomCoroutine.RETRY_SPINNING_AFTER + 100;
+        Thread.State whileNothingCame = Coro.run(scheduler, () -> {
+            Channel<Integer> requests = Channel.rendezvous();
+            Channel<Integer> replies = Channel.rendezvous();
+            CompletableFuture<Thread> echoThread = new CompletableFuture<>();
+            Task<Void> echo = Coro.spawn(() -> {
+                echoThread.complete(Thread.currentThread());
+                for (Integer x : requests) {
+                    replies.send(x + 1);
+                }
+                return null;
+            });
+            long wrong = 0;
+            for (int i = 0; i < roundTrips; i++) {
+                requests.send(i);
+                wrong += replies.receive() == i + 1 ? 0 : 1;
+            }
+            assertThat(wrong).isZero();
+            Thread.State s = stateOnceParked(echoThread.join()); // echo waits for a request
+            requests.close();
+            echo.join();
+            return s;
+        });
+        assertThat(whileNothingCame).isEqualTo(Thread.State.WAITING);
     }
 
     /**
