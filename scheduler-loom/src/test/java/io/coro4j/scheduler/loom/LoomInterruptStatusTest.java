@@ -8,7 +8,6 @@ import io.coro4j.Step;
 import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.SchedulerConfig;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -32,7 +31,7 @@ class LoomInterruptStatusTest {
         List<Object> seen = Coro.run(scheduler, () -> {
             Thread resumer = Thread.currentThread();
             Generator<Thread.State, Void, Void> g = Generator.of(scheduler, co -> {
-                co.yield(stateOnceParked(resumer));
+                co.yield(ThreadStates.onceParked(resumer));
                 return null;
             });
             resumer.interrupt();
@@ -54,21 +53,11 @@ class LoomInterruptStatusTest {
                 return null;
             });
             Thread body = (Thread) ((Step.Yielded<Object, Void>) g.next()).value();
-            Thread.State whileResumerRan = stateOnceParked(body);
+            Thread.State whileResumerRan = ThreadStates.onceParked(body);
             Object status = ((Step.Yielded<Object, Void>) g.next()).value();
             g.close();
             return List.of(whileResumerRan, status);
         });
         assertThat(seen).containsExactly(Thread.State.WAITING, true);
-    }
-
-    /** The thread's state once it is parked, or after 5 s: RUNNABLE then means it spins. */
-    private static Thread.State stateOnceParked(Thread t) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        Thread.State s;
-        while ((s = t.getState()) != Thread.State.WAITING && System.nanoTime() < deadline) {
-            Thread.sleep(1);
-        }
-        return s;
     }
 }

@@ -38,7 +38,7 @@ class LoomSpinThenParkTest {
         Thread.State whileBodyRan = Coro.run(scheduler, () -> {
             Thread resumer = Thread.currentThread();
             Generator<Thread.State, Void, Void> g = Generator.of(scheduler, co -> {
-                co.yield(stateOnceParked(resumer));
+                co.yield(ThreadStates.onceParked(resumer));
                 return null;
             });
             Thread.State s = ((Step.Yielded<Thread.State, Void>) g.next()).value();
@@ -56,7 +56,7 @@ class LoomSpinThenParkTest {
                 return null;
             });
             Thread body = ((Step.Yielded<Thread, Void>) g.next()).value();
-            Thread.State s = stateOnceParked(body);
+            Thread.State s = ThreadStates.onceParked(body);
             g.close();
             return s;
         });
@@ -84,7 +84,7 @@ class LoomSpinThenParkTest {
                 wrong += replies.receive() == i + 1 ? 0 : 1;
             }
             assertThat(wrong).isZero();
-            Thread.State s = stateOnceParked(echoThread.join()); // echo waits for a request
+            Thread.State s = ThreadStates.onceParked(echoThread.join()); // echo waits for a request
             requests.close();
             echo.join();
             return s;
@@ -143,15 +143,5 @@ class LoomSpinThenParkTest {
         } else if (kind == 1) {
             LockSupport.parkNanos(1); // a real park of this side
         }
-    }
-
-    /** The thread's state once it is parked, or after 5 s: RUNNABLE then means it still spins. */
-    private static Thread.State stateOnceParked(Thread t) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        Thread.State s;
-        while ((s = t.getState()) != Thread.State.WAITING && System.nanoTime() < deadline) {
-            Thread.sleep(1);
-        }
-        return s;
     }
 }
