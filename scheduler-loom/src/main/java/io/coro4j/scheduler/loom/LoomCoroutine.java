@@ -8,36 +8,16 @@ import java.util.concurrent.locks.LockSupport;
  * A coroutine of {@link LoomScheduler}: the body runs on a virtual thread of its own, started at
  * the first resumption; control is handed over and back through {@link #turn}.
  *
- * <p>The waiting side spins a little, then parks; before it parks it says so
+ * <p>The waiting side spins as {@link AdaptiveSpin} says, then parks; before it parks it says so
  * ({@link #callerParked}, {@link #bodyParked}). The handing side writes {@code turn}, then unparks
  * the other side only if that says it parks. All four are volatile, so either the waiter sees the
  * new turn or the hander sees that it must unpark.
- *
- * <p>Why spin: a park and an unpark of a virtual thread are a continuation switch and a trip
- * through the JDK scheduler's queue, about 0.8 us a round trip here, while two virtual threads that
- * run on two carriers and spin hand over in about 0.1 us (the JDK's {@code SynchronousQueue} spins
- * for the same reason). Why adaptively: a waiter that spins while the other side needs its carrier
- * (one carrier, or a loaded machine) only delays it, which made round trips 10-20x slower with a
- * fixed spin of 256. So each side spins up to {@link #MAX_SPINS} while spinning pays off, spins a
- * quarter as long after each spin that did not, stops spinning after a few, and tries again once
- * in {@link #RETRY_SPINNING_AFTER} waits. The JDK's own queues decide by looking at the carrier's
- * work queue instead, which is not visible outside {@code java.util.concurrent}.
  */
 final class LoomCoroutine implements Coroutine, Thread.UncaughtExceptionHandler {
 
     private static final int CALLER = 0;
     private static final int BODY = 1;
     private static final int DONE = 2;
-
-    /** About 4 us of {@link Thread#onSpinWait()} here (30 ns each); the JDK's queues spin as long. */
-    static final int MAX_SPINS = 128;
-    /**
-     * Waits without spinning, after spinning stopped paying off, before a side tries again with a
-     * full spin: when spinning never pays off, about 5 us of spinning per 256 parks. A full one,
-     * because a shorter retry rarely lasts as long as an idle carrier takes to wake and take the
-     * other side.
-     */
-    static final int RETRY_SPINNING_AFTER = 256;
 
     private final LoomScheduler scheduler;
     private final Runnable body;
@@ -47,13 +27,11 @@ final class LoomCoroutine implements Coroutine, Thread.UncaughtExceptionHandler 
     private volatile boolean callerParked;
     private volatile boolean bodyParked;
     /**
-     * Each side's spin limit and its count of waits without spinning; written by that side only
-     * (the resumer may be a different thread each time, but only one at a time).
+     * Each side's {@link AdaptiveSpin} state; written by that side only (the resumer may be a
+     * different thread each time, but only one at a time).
      */
-    private int callerSpins = MAX_SPINS;
-    private int callerWaitsSinceSpin;
-    private int bodySpins = MAX_SPINS;
-    private int bodyWaitsSinceSpin;
+    private int callerSpin = AdaptiveSpin.SPINNING;
+    private int bodySpin = AdaptiveSpin.SPINNING;
     private Thread bodyThread;
     private Throwable escaped;
     /** The fiber the resumer runs in; code in the body counts as running in it. */
@@ -79,7 +57,7 @@ final class LoomCoroutine implements Coroutine, Thread.UncaughtExceptionHandler 
         } else if (bodyParked) {
             LockSupport.unpark(bodyThread);
         }
-        callerSpins = spinThenAwait(BODY, callerSpins, true);
+        callerSpin = spinThenAwait(BODY, callerSpin, true);
         caller = null;
         // One count per resumption, on the resumer's side, once its outcome is known: counters
         // written from both sides of the hand-over shared a cache line and cost 100-200 ns per
@@ -115,7 +93,7 @@ final class LoomCoroutine implements Coroutine, Thread.UncaughtExceptionHandler 
         if (callerParked) {
             LockSupport.unpark(c);
         }
-        bodySpins = spinThenAwait(CALLER, bodySpins, false);
+        bodySpin = spinThenAwait(CALLER, bodySpin, false);
     }
 
     private void runBody() {
@@ -139,31 +117,20 @@ final class LoomCoroutine implements Coroutine, Thread.UncaughtExceptionHandler 
     }
 
     /**
-     * Waits until the turn is no longer {@code t}: spins up to {@code spins} times, then parks.
+     * Waits until the turn is no longer {@code t}: spins as {@code spin} says, then parks.
      *
-     * @return the side's spin limit for its next wait (see the class description)
+     * @return the side's {@link AdaptiveSpin} state after this wait
      */
-    private int spinThenAwait(int t, int spins, boolean asCaller) {
-        int limit = spins;
-        if (limit == 0) {
-            int waits = asCaller ? ++callerWaitsSinceSpin : ++bodyWaitsSinceSpin;
-            if (waits >= RETRY_SPINNING_AFTER) {
-                limit = MAX_SPINS;
-                if (asCaller) {
-                    callerWaitsSinceSpin = 0;
-                } else {
-                    bodyWaitsSinceSpin = 0;
-                }
-            }
-        }
-        for (int i = 0; i < limit; i++) {
+    private int spinThenAwait(int t, int spin, boolean asCaller) {
+        int state = AdaptiveSpin.beforeWait(spin);
+        for (int i = AdaptiveSpin.limit(state); i > 0; i--) {
             if (turn != t) {
-                return MAX_SPINS;
+                return AdaptiveSpin.afterWait(state, true);
             }
             Thread.onSpinWait();
         }
         if (turn != t) {
-            return MAX_SPINS;
+            return AdaptiveSpin.afterWait(state, true);
         }
         if (asCaller) {
             callerParked = true;
@@ -174,7 +141,7 @@ final class LoomCoroutine implements Coroutine, Thread.UncaughtExceptionHandler 
             awaitTurnNot(t);
             bodyParked = false;
         }
-        return limit >> 2;
+        return AdaptiveSpin.afterWait(state, false);
     }
 
     /**

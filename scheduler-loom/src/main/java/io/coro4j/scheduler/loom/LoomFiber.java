@@ -42,11 +42,10 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
      */
     volatile long runnableSince;
     /**
-     * How long an untimed park spins for the permit first, and how many parks since spinning
-     * stopped paying off: this fiber's own, written only by the code it runs (see {@link #spinForPermit}).
+     * How long an untimed park spins for the permit first ({@link AdaptiveSpin}): this fiber's
+     * own, written only by the code it runs (see {@link #spinForPermit}).
      */
-    private short spins;
-    private short parksSinceSpin;
+    private int spin = AdaptiveSpin.NOT_SPINNING;
 
     LoomFiber(LoomScheduler scheduler, Runnable body) {
         this.scheduler = scheduler;
@@ -131,46 +130,38 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
             }
             scheduler.resumptions.increment();
             ranAfterRunnable();
-        } else if (runnableSince != 0) {
-            runnableSince = 0; // did not park: the unpark's stamp measures nothing
+        } else {
+            tookPermitWithoutParking();
         }
         waiter = null;
         permit = 0;
     }
 
+    /** Drops the stamp of the unpark whose permit was taken: left, a later park would measure from it. */
     private void tookPermitWithoutParking() {
         if (runnableSince != 0) {
-            runnableSince = 0; // did not park: left, it would be measured at a later park
+            runnableSince = 0;
         }
     }
 
     /**
-     * Spins a little for the permit before an untimed park; whether it got it (and took it). A park
-     * and an unpark of a virtual thread are a continuation switch and a trip through the JDK
-     * scheduler's queue; two fibers that hand over to each other from two carriers (a channel, a
-     * lock) while both spin take neither. But a spin delays whatever needs this carrier, so it
-     * adapts as a generator's hand-over does ({@link LoomCoroutine}), except that a fiber starts
-     * without spinning (most fibers park a few times, for longer than a spin) and first tries after
-     * {@link LoomCoroutine#RETRY_SPINNING_AFTER} parks. Timed parks (sleeps) never spin, and do not
+     * Spins a little for the permit before an untimed park; whether it got it (and took it): two
+     * fibers that hand over to each other from two carriers (a channel, a lock) while both spin
+     * then neither parks nor is queued. Unlike a generator's sides, a fiber starts without spinning
+     * (most fibers park a few times, for longer than a spin) and first tries after
+     * {@link AdaptiveSpin#RETRY_SPINNING_AFTER} parks. Timed parks (sleeps) never spin, and do not
      * carry this code in their frames: a sleeping fiber's frames are most of its heap.
      */
     private boolean spinForPermit() {
-        int limit = spins;
-        if (limit == 0) {
-            if (++parksSinceSpin < LoomCoroutine.RETRY_SPINNING_AFTER) {
-                return false;
-            }
-            parksSinceSpin = 0;
-            limit = LoomCoroutine.MAX_SPINS;
-        }
-        for (int i = 0; i < limit; i++) {
+        int state = AdaptiveSpin.beforeWait(spin);
+        for (int i = AdaptiveSpin.limit(state); i > 0; i--) {
             if (permit != 0 && (int) PERMIT.getAndSet(this, 0) == 1) {
-                spins = LoomCoroutine.MAX_SPINS;
+                spin = AdaptiveSpin.afterWait(state, true);
                 return true;
             }
             Thread.onSpinWait();
         }
-        spins = (short) (limit >> 2);
+        spin = AdaptiveSpin.afterWait(state, false);
         return false;
     }
 

@@ -66,7 +66,7 @@ class LoomSpinThenParkTest {
     /** After enough parks that its fiber spins for the permit, a task that gets nothing still parks. */
     @Test
     void aFiberThatSpinsForItsPermitParksWhenNoneComes() {
-        int roundTrips = 2 * LoomCoroutine.RETRY_SPINNING_AFTER + 100;
+        int roundTrips = 2 * AdaptiveSpin.RETRY_SPINNING_AFTER + 100;
         Thread.State whileNothingCame = Coro.run(scheduler, () -> {
             Channel<Integer> requests = Channel.rendezvous();
             Channel<Integer> replies = Channel.rendezvous();
