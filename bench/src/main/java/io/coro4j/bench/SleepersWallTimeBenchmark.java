@@ -3,6 +3,7 @@ package io.coro4j.bench;
 import io.coro4j.Coro;
 import io.coro4j.spi.Scheduler;
 import java.lang.management.ManagementFactory;
+import java.lang.ref.Reference;
 import java.lang.management.MemoryMXBean;
 import java.time.Duration;
 import java.util.concurrent.CancellationException;
@@ -41,6 +42,9 @@ import org.openjdk.jmh.annotations.Warmup;
  *       them)</td><td>{@code virtualThreadSleepers}</td></tr>
  *   <tr><td>{@code virtualThreadSleepers}</td><td>the same with {@value #SLEEPERS} virtual threads,
  *       each {@code Thread.sleep(10)}, started and joined from one virtual thread</td><td>-</td></tr>
+ *   <tr><td>{@code virtualThreadSleepersHoldingBytes}</td><td>a diagnostic: the same, each virtual
+ *       thread holding {@code ballastBytes} (default 320) of heap while it sleeps</td>
+ *       <td>{@code virtualThreadSleepers}</td></tr>
  *   <tr><td>{@code heapPerSleeper}</td><td>score: time of the shot (not a result); secondary
  *       {@code bytesPerSleeper}: heap used after a full GC while {@code heapSleepers} tasks (default
  *       200,000) sleep in {@code Coro.sleep}, minus the heap used after a full GC before they were
@@ -121,6 +125,44 @@ public class SleepersWallTimeBenchmark {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /**
+     * How many bytes of heap each sleeper of {@code virtualThreadSleepersHoldingBytes} holds while it
+     * sleeps, in one {@code Object[]}: by default 320, what a loom task in {@code Coro.sleep} holds
+     * more than a bare virtual thread in {@code Thread.sleep} (about 976 bytes against 656, class
+     * histogram: see bench/README.md).
+     */
+    @State(Scope.Thread)
+    public static class Ballast {
+        @Param({"320"})
+        public int ballastBytes;
+    }
+
+    /**
+     * A diagnostic, not a baseline: {@code virtualThreadSleepers} with each virtual thread holding
+     * {@code ballastBytes} of heap while it sleeps. Beside {@code sleepers} (loom) and
+     * {@code virtualThreadSleepers} it shows how much of loom's gap is the garbage collector handling
+     * more bytes per sleeper, and how much the work loom's tasks do.
+     */
+    @Benchmark
+    public int virtualThreadSleepersHoldingBytes(WallCrowd crowd, Ballast ballast) throws Exception {
+        int n = crowd.sleepers;
+        int slots = Math.max(0, (ballast.ballastBytes - 16) / 4); // 16-byte array header, 4-byte references
+        return GeneratorRoundTripBenchmark.inVirtualThread(() -> {
+            Thread[] threads = new Thread[n];
+            for (int i = 0; i < n; i++) {
+                threads[i] = Thread.ofVirtual().start(() -> {
+                    Object[] held = new Object[slots];
+                    threadNap();
+                    Reference.reachabilityFence(held);
+                });
+            }
+            for (Thread t : threads) {
+                t.join();
+            }
+            return n;
+        });
     }
 
     // ---- heap per sleeper ----
