@@ -16,12 +16,14 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 
 /**
  * The slot limiter on its own: FIFO grants, no head-of-line blocking across hosts, rejection of a
- * full queue, cancelled and timed-out waiters leaving the queue without a slot, and a stress run
+ * full queue, cancelled and timed-out waiters leaving the queue without a slot (one cancelled as it
+ * is granted one passes it on), and a stress run
  * with cancellations that must never see a limit exceeded or a slot leaked. Run once per
  * scheduler by a subclass.
  */
@@ -184,6 +186,61 @@ abstract class SlotLimiterContract extends SchedulerFixture {
             return null;
         });
         assertThat(l.inFlight()).isZero();
+    }
+
+    /**
+     * The window between a cancellation and a grant: the waiter has seen its cancellation and waits
+     * for the limiter's monitor (held here) to leave the queue when a release grants it the slot.
+     * It must pass the slot on to the next waiter, not keep it while it throws. The waiter runs on
+     * a scheduler of its own, so that on both schedulers it runs on another thread than the task
+     * holding the monitor.
+     */
+    @Test
+    void aWaiterCancelledAsItIsGrantedASlot_passesTheSlotOn() {
+        SlotLimiter l = new SlotLimiter(1, 1, 10);
+        try (Scheduler other = Schedulers.create(schedulerKind(), SchedulerConfig.builder()
+                .name(getClass().getSimpleName() + "-waiter").parallelism(1).daemon(true).build())) {
+            run(() -> {
+                SlotLimiter.Permit holder = take(l, "x");
+                AtomicReference<Task<?>> waiterTask = new AtomicReference<>();
+                AtomicReference<Thread> waiterThread = new AtomicReference<>();
+                CompletableFuture<SlotLimiter.Permit> waiter = CompletableFuture.supplyAsync(() -> Coro.run(other, () -> {
+                    waiterTask.set(Coro.currentTask());
+                    waiterThread.set(Thread.currentThread());
+                    return take(l, "x");
+                }), r -> Thread.ofPlatform().daemon().start(r));
+                until(() -> l.waiting() == 1);
+                Task<SlotLimiter.Permit> next = Coro.spawn(() -> take(l, "x"));
+                until(() -> l.waiting() == 2);
+                synchronized (l) { // nothing suspends in here
+                    waiterTask.get().cancel();
+                    assertThat(blockedWithin(waiterThread.get(), Duration.ofSeconds(10)))
+                            .as("the cancelled waiter blocks on the monitor to leave the queue").isTrue();
+                    holder.release(); // grants the cancelled waiter, still first in the queue
+                    assertThat(l.waiting()).isEqualTo(1);
+                }
+                assertThat(catchThrowable(() -> Coro.await(waiter))).isInstanceOf(CancellationException.class);
+                SlotLimiter.Permit passedOn = Coro.withTimeoutOrNull(Duration.ofSeconds(10), next::join);
+                assertThat(passedOn).as("the slot granted to the cancelled waiter went on to the next one").isNotNull();
+                assertThat(l.inFlight()).isEqualTo(1);
+                passedOn.release();
+                return null;
+            });
+        }
+        assertThat(l.inFlight()).isZero();
+        assertThat(l.waiting()).isZero();
+    }
+
+    /** Spins (without suspending) until {@code t} is blocked on a monitor; false if it was not within {@code limit}. */
+    private static boolean blockedWithin(Thread t, Duration limit) {
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (t.getState() != Thread.State.BLOCKED) {
+            if (System.nanoTime() - deadline > 0) {
+                return false;
+            }
+            Thread.onSpinWait();
+        }
+        return true;
     }
 
     @Test
