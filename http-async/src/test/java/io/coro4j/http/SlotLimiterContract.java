@@ -23,9 +23,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The slot limiter on its own: FIFO grants, no head-of-line blocking across hosts, rejection of a
  * full queue, cancelled and timed-out waiters leaving the queue without a slot (one cancelled as it
- * is granted one passes it on), and a stress run
- * with cancellations that must never see a limit exceeded or a slot leaked. Run once per
- * scheduler by a subclass.
+ * is granted one passes it on), and a stress run with cancellations that must never see a limit
+ * exceeded or a slot leaked. Run once per scheduler by a subclass.
  */
 abstract class SlotLimiterContract extends SchedulerFixture {
 
