@@ -3,8 +3,8 @@ package io.coro4j.bench;
 import io.coro4j.Coro;
 import io.coro4j.spi.Scheduler;
 import java.lang.management.ManagementFactory;
-import java.lang.ref.Reference;
 import java.lang.management.MemoryMXBean;
+import java.lang.ref.Reference;
 import java.time.Duration;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeUnit;
@@ -148,21 +148,27 @@ public class SleepersWallTimeBenchmark {
     @Benchmark
     public int virtualThreadSleepersHoldingBytes(WallCrowd crowd, Ballast ballast) throws Exception {
         int n = crowd.sleepers;
-        int slots = Math.max(0, (ballast.ballastBytes - 16) / 4); // 16-byte array header, 4-byte references
+        ballastSlots = Math.max(0, (ballast.ballastBytes - 16) / 4); // 16-byte array header, 4-byte references
         return GeneratorRoundTripBenchmark.inVirtualThread(() -> {
             Thread[] threads = new Thread[n];
             for (int i = 0; i < n; i++) {
-                threads[i] = Thread.ofVirtual().start(() -> {
-                    Object[] held = new Object[slots];
-                    threadNap();
-                    Reference.reachabilityFence(held);
-                });
+                // A method reference, as in virtualThreadSleepers: a lambda capturing the size would add an object per thread.
+                threads[i] = Thread.ofVirtual().start(SleepersWallTimeBenchmark::ballastNap);
             }
             for (Thread t : threads) {
                 t.join();
             }
             return n;
         });
+    }
+
+    /** {@code Object[]} length for {@link #ballastNap}; written before the sleepers start (their start orders it). */
+    private static int ballastSlots;
+
+    private static void ballastNap() {
+        Object[] held = new Object[ballastSlots];
+        threadNap();
+        Reference.reachabilityFence(held);
     }
 
     // ---- heap per sleeper ----
