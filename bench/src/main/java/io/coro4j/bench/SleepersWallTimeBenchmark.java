@@ -106,11 +106,19 @@ public class SleepersWallTimeBenchmark {
     /** Baseline of {@code sleepers}: as many virtual threads sleeping {@value #NAP_MILLIS} ms at once. */
     @Benchmark
     public int virtualThreadSleepers(WallCrowd crowd) throws Exception {
-        int n = crowd.sleepers;
+        return virtualThreadCrowd(crowd.sleepers, SleepersWallTimeBenchmark::threadNap);
+    }
+
+    /**
+     * Starts {@code n} virtual threads running {@code nap} from one virtual thread and joins them.
+     * {@code nap} is a method reference without captures, one object for all the threads, as a
+     * {@code Coro.spawn} of {@code nap()} is.
+     */
+    private static int virtualThreadCrowd(int n, Runnable nap) throws Exception {
         return GeneratorRoundTripBenchmark.inVirtualThread(() -> {
             Thread[] threads = new Thread[n];
             for (int i = 0; i < n; i++) {
-                threads[i] = Thread.ofVirtual().start(SleepersWallTimeBenchmark::threadNap);
+                threads[i] = Thread.ofVirtual().start(nap);
             }
             for (Thread t : threads) {
                 t.join();
@@ -147,22 +155,14 @@ public class SleepersWallTimeBenchmark {
      */
     @Benchmark
     public int virtualThreadSleepersHoldingBytes(WallCrowd crowd, Ballast ballast) throws Exception {
-        int n = crowd.sleepers;
         ballastSlots = Math.max(0, (ballast.ballastBytes - 16) / 4); // 16-byte array header, 4-byte references
-        return GeneratorRoundTripBenchmark.inVirtualThread(() -> {
-            Thread[] threads = new Thread[n];
-            for (int i = 0; i < n; i++) {
-                // A method reference, as in virtualThreadSleepers: a lambda capturing the size would add an object per thread.
-                threads[i] = Thread.ofVirtual().start(SleepersWallTimeBenchmark::ballastNap);
-            }
-            for (Thread t : threads) {
-                t.join();
-            }
-            return n;
-        });
+        return virtualThreadCrowd(crowd.sleepers, SleepersWallTimeBenchmark::ballastNap);
     }
 
-    /** {@code Object[]} length for {@link #ballastNap}; written before the sleepers start (their start orders it). */
+    /**
+     * {@code Object[]} length for {@link #ballastNap}; written before the sleepers start (their start
+     * orders it). A static, not a captured value: a capturing lambda would add an object per thread.
+     */
     private static int ballastSlots;
 
     private static void ballastNap() {
