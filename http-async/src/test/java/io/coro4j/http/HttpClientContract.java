@@ -25,9 +25,11 @@ import java.security.KeyStore;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
@@ -630,6 +632,48 @@ abstract class HttpClientContract extends SchedulerFixture {
             List<Throwable> rejected = out.stream().filter(o -> !o.isSuccess()).map(o -> ((Outcome.Failure<Response>) o).exception()).toList();
             assertThat(rejected).hasSize(3).allSatisfy(e -> assertThat(e).isInstanceOf(HttpRejectedException.class)
                     .hasMessageEndingWith(": rejected: all slots are taken and 3 requests are already waiting for one (maxWaiting)"));
+        }
+    }
+
+    /**
+     * The window between a fan-out's stop and a grant: the fan-out's caller is cancelled and waits
+     * for the limiter's monitor (held here) to take its queued requests out of the queue when a
+     * release grants the first of them a slot. The stopped fan-out must give that slot back and
+     * send nothing.
+     */
+    @Test
+    void aFanOutCancelledAsAQueuedRequestIsGrantedASlot_givesTheSlotBack_andSendsNothing() throws Exception {
+        try (AsyncHttpClient http = client().maxInFlight(1).build()) {
+            SlotLimiter slots = http.slots();
+            // The only slot, taken here: every request of the fan-out queues for it.
+            SlotLimiter.Permit held = run(() -> slots.acquire("held-by-the-test", Duration.ofSeconds(20), null, "GET", "-"));
+            AtomicReference<Task<?>> caller = new AtomicReference<>();
+            AtomicReference<Thread> callerThread = new AtomicReference<>();
+            AtomicReference<Throwable> thrown = new AtomicReference<>();
+            Thread runner = Thread.ofPlatform().name("fan-out-runner").start(() -> {
+                try {
+                    run(() -> {
+                        caller.set(Coro.currentTask());
+                        callerThread.set(Thread.currentThread());
+                        return http.getAllSettled(List.of(server.url("/bytes?n=1"), server.url("/bytes?n=2")));
+                    });
+                } catch (Throwable t) {
+                    thrown.set(t);
+                }
+            });
+            Polling.awaitOnThread("both requests queued", () -> slots.waiting() == 2);
+            synchronized (slots) { // this thread is no carrier: the caller's carrier only waits for it
+                caller.get().cancel();
+                assertThat(Polling.blockedWithin(callerThread.get(), Duration.ofSeconds(10)))
+                        .as("the stopping fan-out blocks on the monitor to take its requests out of the queue").isTrue();
+                held.release(); // grants the first queued request, which the fan-out can then no longer take back
+            }
+            runner.join(20_000);
+            assertThat(runner.isAlive()).isFalse();
+            assertThat(thrown.get()).isInstanceOf(CancellationException.class);
+            assertThat(http.inFlight()).as("the slot granted to the stopped fan-out was given back").isZero();
+            assertThat(http.waiting()).isZero();
+            assertThat(server.requests.get()).as("requests sent").isZero();
         }
     }
 

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 import io.coro4j.Coro;
 import io.coro4j.Schedulers;
 import io.coro4j.Task;
+import io.coro4j.http.testing.Polling;
 import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.SchedulerConfig;
 import java.time.Duration;
@@ -213,7 +214,7 @@ abstract class SlotLimiterContract extends SchedulerFixture {
                 until(() -> l.waiting() == 2);
                 synchronized (l) { // nothing suspends in here
                     waiterTask.get().cancel();
-                    assertThat(blockedWithin(waiterThread.get(), Duration.ofSeconds(10)))
+                    assertThat(Polling.blockedWithin(waiterThread.get(), Duration.ofSeconds(10)))
                             .as("the cancelled waiter blocks on the monitor to leave the queue").isTrue();
                     holder.release(); // grants the cancelled waiter, still first in the queue
                     assertThat(l.waiting()).isEqualTo(1);
@@ -228,18 +229,6 @@ abstract class SlotLimiterContract extends SchedulerFixture {
         }
         assertThat(l.inFlight()).isZero();
         assertThat(l.waiting()).isZero();
-    }
-
-    /** Spins (without suspending) until {@code t} is blocked on a monitor; false if it was not within {@code limit}. */
-    private static boolean blockedWithin(Thread t, Duration limit) {
-        long deadline = System.nanoTime() + limit.toNanos();
-        while (t.getState() != Thread.State.BLOCKED) {
-            if (System.nanoTime() - deadline > 0) {
-                return false;
-            }
-            Thread.onSpinWait();
-        }
-        return true;
     }
 
     @Test
