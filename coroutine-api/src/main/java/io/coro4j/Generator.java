@@ -45,6 +45,12 @@ import java.util.stream.StreamSupport;
  *       {@link java.nio.file.DirectoryStream}) and a {@link #stream() Stream} source.</li>
  * </ul>
  *
+ * <p>Close a generator you do not run to the end (try-with-resources, or {@link #close()} after
+ * breaking out of a loop over it): that runs the body's {@code finally} blocks. A generator left
+ * suspended is not closed for you. On the threadpool scheduler it is garbage once unreachable,
+ * and its {@code finally} blocks never run; on the loom scheduler its body's virtual thread stays
+ * parked, keeping everything the body references, until the generator is closed.
+ *
  * <p>Thread-safety: a generator may be resumed from any thread, but from one place at a time;
  * resuming it while it runs (from its own body, or from two threads at once) throws
  * {@link IllegalStateException}. Inside a fiber, the body runs as part of that fiber: a body that
