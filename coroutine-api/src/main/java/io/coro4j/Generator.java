@@ -49,7 +49,9 @@ import java.util.stream.StreamSupport;
  * breaking out of a loop over it): that runs the body's {@code finally} blocks. A generator left
  * suspended is not closed for you. On the threadpool scheduler it is garbage once unreachable,
  * and its {@code finally} blocks never run; on the loom scheduler its body's virtual thread stays
- * parked, keeping everything the body references, until the generator is closed.
+ * parked, keeping everything the body references, until the generator is closed (the JDK keeps
+ * every virtual thread it starts directly reachable, for thread dumps, unless the JVM runs with
+ * {@code -Djdk.trackAllThreads=false}; then it is collected as on threadpool).
  *
  * <p>Thread-safety: a generator may be resumed from any thread, but from one place at a time;
  * resuming it while it runs (from its own body, or from two threads at once) throws
