@@ -10,6 +10,7 @@ import io.coro4j.spi.SchedulerConfig;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.lang.ref.WeakReference;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -129,6 +130,30 @@ class ThreadPoolSpecificTest {
         assertThat(result.get(30, TimeUnit.SECONDS)).isEqualTo("released");
         t.join(30_000);
         assertThat(contender.get(30, TimeUnit.SECONDS)).isEqualTo("after the fiber");
+    }
+
+    /**
+     * What the README promises for a generator left suspended on this scheduler: nothing of the
+     * scheduler keeps it, so it and what its body holds are garbage once unreachable.
+     */
+    @Test
+    void aGeneratorLeftSuspendedIsGarbageOnceUnreachable() throws Exception {
+        WeakReference<Object> held = abandonAfterOneYield(create(1));
+        for (int i = 0; i < 100 && held.get() != null; i++) {
+            System.gc();
+            Thread.sleep(10);
+        }
+        assertThat(held.get()).as("what the abandoned generator's body held").isNull();
+    }
+
+    /** Runs a generator to its first yield, of an object its body keeps, and drops the generator. */
+    private static WeakReference<Object> abandonAfterOneYield(Scheduler s) {
+        Generator<Object, Object, Void> g = Generator.of(s, co -> {
+            Object kept = new Object();
+            co.yield(kept);
+            return null;
+        });
+        return new WeakReference<>(g.next().value());
     }
 
     @Test
