@@ -661,7 +661,7 @@ abstract class HttpClientContract extends SchedulerFixture {
                     thrown.set(t);
                 }
             });
-            Polling.awaitOnThread("both requests queued", () -> slots.waiting() == 2);
+            Polling.await("both requests queued", () -> slots.waiting() == 2);
             synchronized (slots) { // this thread is no carrier: the caller's carrier only waits for it
                 caller.get().cancel();
                 assertThat(Polling.blockedWithin(callerThread.get(), Duration.ofSeconds(10)))

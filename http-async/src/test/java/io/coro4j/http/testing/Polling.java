@@ -2,25 +2,34 @@ package io.coro4j.http.testing;
 
 import io.coro4j.Coro;
 import java.time.Duration;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 
-/** Waiting for a condition inside a task, for tests. */
+/** Waiting for a condition or for a thread to block, for tests. */
 public final class Polling {
+
+    private static final Duration LOOK_EVERY = Duration.ofMillis(1);
 
     private Polling() {}
 
     /**
-     * Waits in the current task, sleeping 1 ms between looks, until {@code condition} holds.
+     * Waits until {@code condition} holds, looking every millisecond: the current task sleeps
+     * between looks, or, outside a task, the calling thread parks.
      *
      * @throws AssertionError naming {@code what} if it does not hold within 10 s
      */
     public static void await(String what, BooleanSupplier condition) {
+        boolean inTask = Coro.currentTask() != null;
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > deadline) {
                 throw new AssertionError("timed out waiting until " + what);
             }
-            Coro.sleep(Duration.ofMillis(1));
+            if (inTask) {
+                Coro.sleep(LOOK_EVERY);
+            } else {
+                LockSupport.parkNanos(LOOK_EVERY.toNanos());
+            }
         }
     }
 
@@ -39,20 +48,5 @@ public final class Polling {
             Thread.onSpinWait();
         }
         return true;
-    }
-
-    /**
-     * Waits on a plain thread (not in a task), sleeping 1 ms between looks, until {@code condition} holds.
-     *
-     * @throws AssertionError naming {@code what} if it does not hold within 10 s
-     */
-    public static void awaitOnThread(String what, BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting until " + what);
-            }
-            Thread.sleep(1);
-        }
     }
 }
