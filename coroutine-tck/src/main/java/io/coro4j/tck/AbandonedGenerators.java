@@ -3,15 +3,22 @@ package io.coro4j.tck;
 import io.coro4j.Generator;
 import io.coro4j.spi.Scheduler;
 import java.lang.ref.WeakReference;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /**
- * Generators left suspended and never closed, for the schedulers' tests of what becomes of them:
- * garbage once unreachable on threadpool, kept by their parked virtual thread on loom while the
- * JDK tracks virtual threads. Not thread-safe state: static helpers only.
+ * Generators left suspended and never closed, for the tests of what becomes of them: once
+ * unreachable they are closed for the user, and then freed. Static helpers only.
  */
 public final class AbandonedGenerators {
 
     private AbandonedGenerators() {}
+
+    /** Runs {@code g} to its first yield and drops it; the caller must hold no reference to it either. */
+    public static void abandonAfterOneYield(Generator<?, ?, ?> g) {
+        g.next();
+    }
 
     /**
      * Runs a generator of {@code scheduler} to its first yield, of an object its body keeps in a
@@ -26,15 +33,26 @@ public final class AbandonedGenerators {
         return new WeakReference<>(g.next().value());
     }
 
-    /**
-     * Collects ({@link System#gc()}, 10 ms apart, at most 100 times) until {@code ref} is cleared;
-     * whether it was.
-     */
+    /** Collects until {@code ref} is cleared (see {@link #collectUntil}); whether it was. */
     public static boolean collected(WeakReference<?> ref) throws InterruptedException {
-        for (int i = 0; i < 100 && ref.get() != null; i++) {
+        return collectUntil(() -> ref.get() == null);
+    }
+
+    /** Collects until {@code latch} is open (see {@link #collectUntil}); whether it is. */
+    public static boolean collectedAndClosed(CountDownLatch latch) throws InterruptedException {
+        return collectUntil(() -> latch.getCount() == 0);
+    }
+
+    /**
+     * Runs {@link System#gc()} every 10 ms until {@code done} holds, 10 s at most (a Cleaner and
+     * a closing task act between collections); whether it holds.
+     */
+    public static boolean collectUntil(BooleanSupplier done) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!done.getAsBoolean() && System.nanoTime() < deadline) {
             System.gc();
             Thread.sleep(10);
         }
-        return ref.get() == null;
+        return done.getAsBoolean();
     }
 }

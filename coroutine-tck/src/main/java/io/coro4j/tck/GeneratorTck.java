@@ -3,21 +3,26 @@ package io.coro4j.tck;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.coro4j.Coro;
 import io.coro4j.CoroutineLocal;
 import io.coro4j.Generator;
 import io.coro4j.GeneratorExit;
+import io.coro4j.Schedulers;
 import io.coro4j.Step;
 import io.coro4j.Yielder;
 import io.coro4j.spi.Fiber;
+import io.coro4j.spi.Scheduler;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -813,5 +818,163 @@ public abstract class GeneratorTck extends SchedulerTck {
         } finally {
             local.remove();
         }
+    }
+
+    // ---- a generator left suspended ----
+
+    @Test
+    void aGeneratorLeftSuspendedIsClosedOnceUnreachable_inATaskOfItsScheduler_soItsFinallyMayAwait() throws Exception {
+        List<String> log = new CopyOnWriteArrayList<>();
+        CountDownLatch closed = new CountDownLatch(1);
+        AbandonedGenerators.abandonAfterOneYield(gen(co -> {
+            try {
+                co.yield("a");
+                log.add("resumed");
+            } catch (GeneratorExit e) {
+                log.add("GeneratorExit");
+                throw e;
+            } finally {
+                Fiber f = Schedulers.currentFiber();
+                log.add(Coro.currentTask() != null && f != null && f.scheduler() == scheduler
+                        ? "finally in a task of the generator's scheduler" : "finally elsewhere: " + f);
+                Coro.sleep(Duration.ofMillis(1));
+                log.add("slept");
+                closed.countDown();
+            }
+            return null;
+        }));
+        assertThat(AbandonedGenerators.collectedAndClosed(closed)).as("closed within 10 s of collections").isTrue();
+        assertThat(log).containsExactly("GeneratorExit", "finally in a task of the generator's scheduler", "slept");
+    }
+
+    @Test
+    void aGeneratorLeftSuspendedIsFreedOnceUnreachable() throws Exception {
+        assertThat(AbandonedGenerators.collected(AbandonedGenerators.abandonAfterOneYield(scheduler)))
+                .as("what the abandoned generator's body held is collected").isTrue();
+    }
+
+    @Test
+    void aGeneratorLeftSuspendedWhileDelegatingClosesItsSubGeneratorFirst() throws Exception {
+        List<String> log = new CopyOnWriteArrayList<>();
+        CountDownLatch closed = new CountDownLatch(1);
+        AbandonedGenerators.abandonAfterOneYield(gen(co -> {
+            try {
+                return co.yieldFrom(gen(sub -> {
+                    try {
+                        sub.yield("from sub");
+                        return "sub returned";
+                    } finally {
+                        log.add("sub finally");
+                    }
+                }));
+            } finally {
+                log.add("outer finally");
+                closed.countDown();
+            }
+        }));
+        assertThat(AbandonedGenerators.collectedAndClosed(closed)).as("closed within 10 s of collections").isTrue();
+        assertThat(log).containsExactly("sub finally", "outer finally");
+    }
+
+    @Test
+    void aGeneratorRunToTheEndOrClosedIsNeverClosedAgain() throws Exception {
+        AtomicInteger finallies = new AtomicInteger();
+        Generator<String, Object, Void> finished = gen(co -> {
+            try {
+                co.yield("a");
+            } finally {
+                finallies.incrementAndGet();
+            }
+            return null;
+        });
+        finished.next();
+        finished.next();
+        Generator<String, Object, Void> closedByUser = gen(co -> {
+            try {
+                co.yield("a");
+            } finally {
+                finallies.incrementAndGet();
+            }
+            return null;
+        });
+        closedByUser.next();
+        closedByUser.close();
+        assertThat(finallies).hasValue(2);
+        finished = null;
+        closedByUser = null;
+        CountDownLatch closed = new CountDownLatch(1);
+        AbandonedGenerators.abandonAfterOneYield(gen(co -> {
+            try {
+                co.yield("a");
+            } finally {
+                closed.countDown();
+            }
+            return null;
+        }));
+        assertThat(AbandonedGenerators.collectedAndClosed(closed)).as("closed within 10 s of collections").isTrue();
+        assertThat(finallies).as("finally blocks run, of the two generators that ended before they were dropped")
+                .hasValue(2);
+    }
+
+    @Test
+    void whatClosingAnAbandonedGeneratorThrowsGoesToTheUncaughtExceptionHandler() throws Exception {
+        Thread.UncaughtExceptionHandler saved = Thread.getDefaultUncaughtExceptionHandler();
+        List<Throwable> reported = new CopyOnWriteArrayList<>();
+        Thread.setDefaultUncaughtExceptionHandler((t, e) -> reported.add(e));
+        try {
+            IllegalStateException cleanupFailed = new IllegalStateException("cleanup failed");
+            AbandonedGenerators.abandonAfterOneYield(gen(co -> {
+                try {
+                    co.yield("a");
+                } finally {
+                    throw cleanupFailed;
+                }
+            }));
+            assertThat(AbandonedGenerators.collectUntil(() -> !reported.isEmpty())).isTrue();
+            assertThat(reported).singleElement().satisfies(e -> {
+                assertThat(e).isInstanceOf(IllegalStateException.class).hasMessage(
+                        "closing a generator that was left suspended and became unreachable failed:"
+                                + " java.lang.IllegalStateException: cleanup failed"
+                                + " (close generators you do not run to the end)");
+                assertThat(e.getCause()).isSameAs(cleanupFailed);
+            });
+            reported.clear();
+            AbandonedGenerators.abandonAfterOneYield(gen(co -> {
+                try {
+                    co.yield("a");
+                } catch (GeneratorExit ignored) {
+                    co.yield("after GeneratorExit");
+                }
+                return null;
+            }));
+            assertThat(AbandonedGenerators.collectUntil(() -> !reported.isEmpty())).isTrue();
+            assertThat(reported).singleElement().satisfies(e -> assertThat(e.getCause())
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("generator ignored close(): it yielded a value after GeneratorExit"));
+        } finally {
+            Thread.setDefaultUncaughtExceptionHandler(saved);
+        }
+    }
+
+    @Test
+    void aGeneratorLeftSuspendedOnAShutDownSchedulerIsClosedOutsideAnyTask() throws Exception {
+        Scheduler s = newScheduler(1);
+        List<String> log = new CopyOnWriteArrayList<>();
+        CountDownLatch closed = new CountDownLatch(1);
+        Generator<String, Object, Void> g = Generator.of(s, co -> {
+            try {
+                co.yield("a");
+            } finally {
+                log.add(Coro.currentTask() == null ? "finally outside a task" : "finally in a task");
+                closed.countDown();
+            }
+            return null;
+        });
+        g.next();
+        s.shutdown();
+        assertThat(s.awaitTermination(Duration.ofSeconds(30))).isTrue();
+        g = null;
+        assertThat(AbandonedGenerators.collectedAndClosed(closed)).as("closed within 10 s of collections").isTrue();
+        assertThat(log).containsExactly("finally outside a task");
     }
 }

@@ -31,9 +31,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Blocking JDK calls inside a fiber are fine: the virtual thread unmounts. The cost against
  * the threadpool scheduler is the generator hand-over: a thread switch per resumption instead of a
- * continuation mount. A generator abandoned while suspended keeps its virtual thread parked (the
- * JDK tracks virtual threads for thread dumps, unless {@code -Djdk.trackAllThreads=false}), so close
- * generators you do not run to the end.
+ * continuation mount. A generator's virtual thread references the generator's state but not the
+ * {@link io.coro4j.Generator} the user holds, so the JDK's tracking of virtual threads (for thread
+ * dumps) does not keep an abandoned generator reachable, and the API can close it for the user.
  *
  * <p>A fiber's virtual thread has its {@link LoomFiber} as its uncaught-exception handler: that is
  * how {@link #current()} finds the running fiber without a ThreadLocal. The fiber passes an escaping

@@ -7,7 +7,6 @@ import io.coro4j.Generator;
 import io.coro4j.spi.Fiber;
 import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.SchedulerConfig;
-import io.coro4j.tck.AbandonedGenerators;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -130,16 +129,6 @@ class ThreadPoolSpecificTest {
         assertThat(result.get(30, TimeUnit.SECONDS)).isEqualTo("released");
         t.join(30_000);
         assertThat(contender.get(30, TimeUnit.SECONDS)).isEqualTo("after the fiber");
-    }
-
-    /**
-     * What the README promises for a generator left suspended on this scheduler: nothing of the
-     * scheduler keeps it, so it and what its body holds are garbage once unreachable.
-     */
-    @Test
-    void aGeneratorLeftSuspendedIsGarbageOnceUnreachable() throws Exception {
-        assertThat(AbandonedGenerators.collected(AbandonedGenerators.abandonAfterOneYield(create(1))))
-                .as("what the abandoned generator's body held is collected").isTrue();
     }
 
     @Test

@@ -1,0 +1,381 @@
+package io.coro4j;
+
+import io.coro4j.spi.Coroutine;
+import io.coro4j.spi.Scheduler;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.lang.ref.Cleaner;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * Everything of a {@link Generator} but the handle the user holds: its state, its coroutine and
+ * the {@link Yielder} its body gets. The body's stack (a parked virtual thread on loom, a
+ * continuation on threadpool) reaches this object, never the handle, so the handle becomes
+ * unreachable when the user drops it even while the body is suspended; a {@link Cleaner} then
+ * closes this core ({@link #closeAbandoned()}).
+ *
+ * <p>Thread-safety: as {@link Generator}'s; the state word is the only synchronization.
+ */
+final class GeneratorCore<Y, S, R> {
+
+    private static final int CREATED = 0;
+    private static final int SUSPENDED = 1;
+    private static final int RUNNING = 2;
+    private static final int DONE = 3;
+
+    private static final VarHandle STATE;
+
+    static {
+        try {
+            STATE = MethodHandles.lookup().findVarHandle(GeneratorCore.class, "state", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final Coroutine coroutine;
+    private final Generator.Body<Y, S, R> body;
+    final Scheduler scheduler;
+
+    // Written with a volatile store after each resumption, so a generator handed to another thread
+    // between resumptions is seen whole; the fields below piggyback on it.
+    private volatile int state = CREATED;
+    private Thread runner;
+    private Object sent;
+    private Throwable thrownIn;
+    private Y yielded;
+    private R result;
+    private Throwable failure;
+    private Step<Y, R> returned;
+    /** Set when the generator was closed or thrown into before its body ran; then it returned nothing. */
+    private boolean endedUnstarted;
+    /** Whether the body runs on a thread of its own (loom), not the resumer's. */
+    private final boolean bodyOnOwnThread;
+    /**
+     * Set for a resumption from outside any task when the body runs on a thread of its own: the
+     * resumer's thread's coroutine-local values then travel in {@link #threadContext}, to the body
+     * and back, so that the body sees and sets the resumer's, as it does on the resumer's thread.
+     */
+    private boolean carryingContext;
+    private Map<CoroutineLocal<?>, Object> threadContext;
+    /**
+     * The handle's registration with {@link Abandonment#CLEANER}, made when the body first
+     * suspends (before that there is nothing to close) and cleaned when it ends.
+     */
+    private Cleaner.Cleanable abandonment;
+
+    GeneratorCore(Scheduler scheduler, Generator.Body<Y, S, R> body) {
+        this.scheduler = scheduler;
+        this.body = body;
+        this.coroutine = scheduler.newCoroutine(this::runBody);
+        this.bodyOnOwnThread = !coroutine.runsOnResumerThread();
+    }
+
+    void close() {
+        int s = state;
+        if (s == CREATED && STATE.compareAndSet(this, CREATED, DONE)) {
+            endedUnstarted = true;
+            returned = new Step.Returned<>(null);
+            state = DONE;
+            return;
+        }
+        if (s == DONE) {
+            return;
+        }
+        Step<Y, R> step;
+        try {
+            step = resume(null, null, new GeneratorExit(), false);
+        } catch (GeneratorExit expected) {
+            return;
+        }
+        if (!step.isDone()) {
+            throw new IllegalStateException(
+                    "generator ignored close(): it yielded a value after GeneratorExit was raised at its yield;"
+                            + " let GeneratorExit propagate (clean up in finally) or return");
+        }
+    }
+
+    boolean isDone() {
+        return state == DONE;
+    }
+
+    boolean isSuspended() {
+        return state == SUSPENDED;
+    }
+
+    R returnValue() {
+        if (state != DONE) {
+            throw new IllegalStateException("generator has not finished: resume it until a step isDone()");
+        }
+        if (endedUnstarted) {
+            throw new IllegalStateException("generator returned no value: it was closed or thrown into before it started");
+        }
+        if (failure instanceof GeneratorExit) {
+            throw new IllegalStateException("generator returned no value: it was closed", failure);
+        }
+        if (failure != null) {
+            throw new IllegalStateException("generator failed and returned no value", failure);
+        }
+        return result;
+    }
+
+    String stateName() {
+        return new String[] {"created", "suspended", "running", "done"}[state];
+    }
+
+    // ---- the body side ----
+
+    private void runBody() {
+        takeContext();
+        try {
+            result = body.run(yielder);
+        } catch (Throwable t) {
+            failure = t;
+        }
+        giveContext();
+    }
+
+    /** On the body's thread, after it gets control: the resumer's values become its own. */
+    private void takeContext() {
+        if (carryingContext) {
+            CoroutineLocal.setThreadValues(threadContext);
+        }
+    }
+
+    /** On the body's thread, before it gives control back: its values go back to the resumer. */
+    private void giveContext() {
+        if (carryingContext) {
+            threadContext = CoroutineLocal.threadSnapshot();
+        }
+    }
+
+    private final Yielder<Y, S> yielder = new Yielder<>() {
+        @Override
+        public S yield(Y value) {
+            checkInsideBody("yield");
+            yielded = value;
+            giveContext();
+            coroutine.suspend();
+            takeContext();
+            Throwable t = thrownIn;
+            if (t != null) {
+                thrownIn = null;
+                throw GeneratorCore.<RuntimeException>sneaky(t);
+            }
+            @SuppressWarnings("unchecked")
+            S in = (S) sent;
+            sent = null;
+            return in;
+        }
+
+        @Override
+        public <R2> R2 yieldFrom(Generator<? extends Y, ? super S, ? extends R2> sub) {
+            Objects.requireNonNull(sub, "sub");
+            checkInsideBody("yieldFrom");
+            // The handle stays in this frame, so the sub-generator is not abandoned while delegated to.
+            Step<? extends Y, ? extends R2> step = sub.resumeFromBody(null, null);
+            while (true) {
+                if (step instanceof Step.Returned<? extends Y, ? extends R2> r) {
+                    return r.returnValue();
+                }
+                S in;
+                try {
+                    in = this.yield(step.value());
+                } catch (GeneratorExit exit) {
+                    sub.close();
+                    throw exit;
+                } catch (Throwable t) {
+                    step = sub.resumeFromBody(null, t);
+                    continue;
+                }
+                step = sub.resumeFromBody(in, null);
+            }
+        }
+    };
+
+    private void checkInsideBody(String what) {
+        if (state != RUNNING || !coroutine.isCurrent()) {
+            throw new IllegalStateException(what + " called outside the generator's body: a Yielder is valid"
+                    + " only inside the body it was passed to, while that body runs");
+        }
+    }
+
+    // ---- the caller side ----
+
+    /**
+     * @param handle the handle this core belongs to, registered for {@link #closeAbandoned()} when
+     *     the body first suspends; null when the caller is this core itself, closing
+     * @param sneakyFailures whether a failure of the body propagates as it is, even if checked
+     *     (for yieldFrom, whose caller is another body), rather than wrapped
+     */
+    Step<Y, R> resume(Generator<Y, S, R> handle, Object value, Throwable toThrow, boolean sneakyFailures) {
+        // The hot path (a send to a paused body) is kept small so that callers inline it and the
+        // JIT can drop the Step allocation; everything else is out of line.
+        if (toThrow == null && state == SUSPENDED && STATE.compareAndSet(this, SUSPENDED, RUNNING)) {
+            sent = value;
+            if (!runCoroutine()) {
+                Y y = yielded;
+                yielded = null;
+                state = SUSPENDED;
+                return new Step.Yielded<>(y);
+            }
+            return finished(sneakyFailures);
+        }
+        return resumeSlow(handle, value, toThrow, sneakyFailures);
+    }
+
+    private Step<Y, R> resumeSlow(Generator<Y, S, R> handle, Object value, Throwable toThrow, boolean sneakyFailures) {
+        int s = state;
+        if (s == DONE) {
+            if (toThrow != null) {
+                throw propagate(toThrow, sneakyFailures);
+            }
+            return returned;
+        }
+        if (s == CREATED) {
+            if (toThrow != null) {
+                if (STATE.compareAndSet(this, CREATED, DONE)) {
+                    endedUnstarted = true;
+                    returned = new Step.Returned<>(null);
+                    state = DONE;
+                    throw propagate(toThrow, sneakyFailures);
+                }
+                throw running();
+            }
+            if (value != null) {
+                throw new IllegalStateException("can't send a non-null value to a just-started generator:"
+                        + " call next() (or send(null)) first to run it to its first yield");
+            }
+        }
+        if (s == RUNNING || !STATE.compareAndSet(this, s, RUNNING)) {
+            throw running();
+        }
+        sent = value;
+        thrownIn = toThrow;
+        if (!runCoroutine()) {
+            Y y = yielded;
+            yielded = null;
+            if (abandonment == null && handle != null) {
+                abandonment = Abandonment.CLEANER.register(handle, this::closeAbandoned);
+            }
+            state = SUSPENDED;
+            return new Step.Yielded<>(y);
+        }
+        return finished(sneakyFailures);
+    }
+
+    /** Runs the body until it yields or ends; returns whether it ended. */
+    private boolean runCoroutine() {
+        runner = Thread.currentThread();
+        boolean carry = bodyOnOwnThread && Task.current() == null;
+        if (carry) {
+            threadContext = CoroutineLocal.threadSnapshot();
+        }
+        carryingContext = carry;
+        try {
+            return coroutine.resume();
+        } catch (Throwable t) {
+            // Only a scheduler fault gets here: runBody catches everything the body throws.
+            failure = t;
+            return true;
+        } finally {
+            runner = null;
+            if (carry) {
+                CoroutineLocal.setThreadValues(threadContext);
+                threadContext = null;
+            }
+        }
+    }
+
+    private Step<Y, R> finished(boolean sneakyFailures) {
+        returned = new Step.Returned<>(failure == null ? result : null);
+        state = DONE;
+        Cleaner.Cleanable a = abandonment;
+        if (a != null) {
+            abandonment = null;
+            a.clean(); // a no-op now, but it drops the registration, and the Cleaner's hold on this core
+        }
+        if (failure != null) {
+            throw propagate(failure, sneakyFailures);
+        }
+        return returned;
+    }
+
+    private IllegalStateException running() {
+        if (coroutine.isCurrent()) {
+            return new IllegalStateException("generator is already running: its own body cannot resume it"
+                    + " (next/send/throwInto/close called from inside the generator)");
+        }
+        Thread t = runner;
+        return new IllegalStateException("generator is already running"
+                + (t == null ? "" : " (resumed by thread \"" + t.getName() + "\")")
+                + ": resume a generator from one place at a time");
+    }
+
+    // ---- abandonment ----
+
+    /**
+     * The Cleaner's action, once the handle is unreachable: a body still suspended is closed, as
+     * Python closes a generator it collects, in a task of its own on the generator's scheduler (or,
+     * that shut down, on a virtual thread of its own), so that its {@code finally} blocks may await
+     * and the Cleaner's thread never runs user code.
+     */
+    private void closeAbandoned() {
+        if (state != SUSPENDED) {
+            return; // ended: finished() cleaned the registration, which calls this
+        }
+        Task<Void> closing = new Task<>(scheduler, () -> {
+            closeReportingFailure();
+            return null;
+        }, null, Map.of());
+        try {
+            closing.start();
+        } catch (RejectedExecutionException shutDown) {
+            Thread.ofVirtual().name("coro4j-closing-abandoned-generator").start(this::closeReportingFailure);
+        }
+    }
+
+    private void closeReportingFailure() {
+        try {
+            close();
+        } catch (Throwable t) {
+            // Nobody holds the generator to hear of it: as an exception escaping a thread would be.
+            Thread me = Thread.currentThread();
+            me.getUncaughtExceptionHandler().uncaughtException(me, new IllegalStateException(
+                    "closing a generator that was left suspended and became unreachable failed: " + t
+                            + " (close generators you do not run to the end)", t));
+        }
+    }
+
+    /** Holds the Cleaner, so that its thread starts only once a generator suspends. */
+    private static final class Abandonment {
+        static final Cleaner CLEANER = Cleaner.create(r -> {
+            Thread t = new Thread(r, "coro4j-generator-cleaner");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    // ---- exceptions ----
+
+    static RuntimeException propagate(Throwable t, boolean sneaky) {
+        if (t instanceof RuntimeException r) {
+            return r;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        if (sneaky) {
+            throw GeneratorCore.<RuntimeException>sneaky(t);
+        }
+        return new CompletionException(t);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T extends Throwable> T sneaky(Throwable t) throws T {
+        throw (T) t;
+    }
+}
