@@ -3,8 +3,8 @@ package io.coro4j.tck;
 import io.coro4j.Generator;
 import io.coro4j.spi.Scheduler;
 import java.lang.ref.WeakReference;
+import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -48,7 +48,12 @@ public final class AbandonedGenerators {
      * a closing task act between collections); whether it holds.
      */
     public static boolean collectUntil(BooleanSupplier done) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        return collectUntil(done, Duration.ofSeconds(10));
+    }
+
+    /** {@link #collectUntil(BooleanSupplier)}, {@code timeout} at most. */
+    public static boolean collectUntil(BooleanSupplier done, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
         while (!done.getAsBoolean() && System.nanoTime() < deadline) {
             System.gc();
             Thread.sleep(10);

@@ -22,7 +22,11 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.IntConsumer;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -976,5 +980,85 @@ public abstract class GeneratorTck extends SchedulerTck {
         g = null;
         assertThat(AbandonedGenerators.collectedAndClosed(closed)).as("closed within 10 s of collections").isTrue();
         assertThat(log).containsExactly("finally outside a task");
+    }
+
+    @Test
+    void generatorsAbandonedFromTasksAndThreads_whileTheSchedulerShutsDown_areEachClosedOnce() throws Exception {
+        int perAbandoner = Stress.scaled(4_000);
+        int abandoners = 4;
+        int concurrent = perAbandoner * abandoners;
+        int n = concurrent + perAbandoner; // the last batch is abandoned once the scheduler has terminated
+        Scheduler s = newScheduler(2);
+        AtomicIntegerArray closes = new AtomicIntegerArray(n);
+        AtomicIntegerArray closedInATask = new AtomicIntegerArray(n);
+        IntConsumer abandon = id -> AbandonedGenerators.abandonAfterOneYield(Generator.of(s, co -> {
+            try {
+                co.yield(id);
+            } finally {
+                closes.incrementAndGet(id);
+                if (Coro.currentTask() != null) {
+                    closedInATask.incrementAndGet(id);
+                }
+            }
+            return null;
+        }));
+        AtomicBoolean collecting = new AtomicBoolean(true);
+        Thread collector = Thread.ofPlatform().daemon().name("tck-collector").start(() -> {
+            while (collecting.get()) {
+                System.gc();
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
+            }
+        });
+        CountDownLatch halfway = new CountDownLatch(abandoners);
+        List<Thread> threads = new ArrayList<>();
+        for (int a = 0; a < abandoners; a++) {
+            int first = a * perAbandoner;
+            Runnable abandonAll = () -> {
+                for (int i = first; i < first + perAbandoner; i++) {
+                    abandon.accept(i);
+                    if (i == first + perAbandoner / 2) {
+                        halfway.countDown();
+                    }
+                }
+            };
+            threads.add(Thread.ofPlatform().name("tck-abandoner-" + a).start(a % 2 == 0 ? abandonAll : () -> {
+                Coro.run(s, () -> {
+                    abandonAll.run();
+                    return null;
+                });
+            }));
+        }
+        assertThat(halfway.await(60, TimeUnit.SECONDS)).isTrue();
+        s.shutdown(); // the tasks abandoning go on; a close that starts from now on runs on a virtual thread
+        for (Thread t : threads) {
+            t.join(60_000);
+        }
+        assertThat(s.awaitTermination(Duration.ofSeconds(60))).isTrue();
+        for (int i = concurrent; i < n; i++) {
+            abandon.accept(i);
+        }
+        boolean allClosed = AbandonedGenerators.collectUntil(() -> {
+            for (int i = 0; i < n; i++) {
+                if (closes.get(i) == 0) {
+                    return false;
+                }
+            }
+            return true;
+        }, Duration.ofSeconds(60));
+        collecting.set(false);
+        collector.join(10_000);
+        int lost = 0;
+        int closedTwice = 0;
+        int lateClosedInATask = 0;
+        for (int i = 0; i < n; i++) {
+            lost += closes.get(i) == 0 ? 1 : 0;
+            closedTwice += closes.get(i) > 1 ? 1 : 0;
+            lateClosedInATask += i >= concurrent ? closedInATask.get(i) : 0;
+        }
+        assertThat(lost).as("abandoned generators never closed (of %d; all closed in time: %s)", n, allClosed)
+                .isZero();
+        assertThat(closedTwice).as("abandoned generators closed more than once").isZero();
+        assertThat(lateClosedInATask).as("generators abandoned after termination that were closed in a task")
+                .isZero();
     }
 }
