@@ -55,7 +55,12 @@ import java.util.stream.StreamSupport;
  * <p>Thread-safety: a generator may be resumed from any thread, but from one place at a time;
  * resuming it while it runs (from its own body, or from two threads at once) throws
  * {@link IllegalStateException}. Inside a fiber, the body runs as part of that fiber: a body that
- * awaits suspends the whole fiber.
+ * awaits suspends the whole fiber. On the threadpool scheduler the body runs on the resumer's
+ * thread, so {@code Thread.currentThread()} and {@code ThreadLocal}s in it are the resumer's; and
+ * since the JIT treats the current thread as constant within a compiled method, body code that
+ * reads them both before and after a yield may go on seeing the previous resumer's thread when
+ * the generator is resumed from another one. Keep per-thread state out of a body resumed from
+ * several threads (coro4j's own code reads the thread afresh).
  *
  * @param <Y> the type of yielded values
  * @param <S> the type of values sent in
