@@ -883,41 +883,32 @@ public abstract class GeneratorTck extends SchedulerTck {
     @Test
     void aGeneratorRunToTheEndOrClosedIsNeverClosedAgain() throws Exception {
         AtomicInteger finallies = new AtomicInteger();
-        Generator<String, Object, Void> finished = gen(co -> {
-            try {
-                co.yield("a");
-            } finally {
-                finallies.incrementAndGet();
-            }
-            return null;
-        });
+        Generator<String, Object, Void> finished = yieldOnceThenFinally(finallies::incrementAndGet);
         finished.next();
         finished.next();
-        Generator<String, Object, Void> closedByUser = gen(co -> {
-            try {
-                co.yield("a");
-            } finally {
-                finallies.incrementAndGet();
-            }
-            return null;
-        });
+        Generator<String, Object, Void> closedByUser = yieldOnceThenFinally(finallies::incrementAndGet);
         closedByUser.next();
         closedByUser.close();
         assertThat(finallies).hasValue(2);
         finished = null;
         closedByUser = null;
         CountDownLatch closed = new CountDownLatch(1);
-        AbandonedGenerators.abandonAfterOneYield(gen(co -> {
-            try {
-                co.yield("a");
-            } finally {
-                closed.countDown();
-            }
-            return null;
-        }));
+        AbandonedGenerators.abandonAfterOneYield(yieldOnceThenFinally(closed::countDown));
         assertThat(AbandonedGenerators.collectedAndClosed(closed)).as("closed within 10 s of collections").isTrue();
         assertThat(finallies).as("finally blocks run, of the two generators that ended before they were dropped")
                 .hasValue(2);
+    }
+
+    /** A generator that yields "a" once, then returns; {@code inFinally} runs in a finally around the yield. */
+    private Generator<String, Object, Void> yieldOnceThenFinally(Runnable inFinally) {
+        return gen(co -> {
+            try {
+                co.yield("a");
+            } finally {
+                inFinally.run();
+            }
+            return null;
+        });
     }
 
     @Test
