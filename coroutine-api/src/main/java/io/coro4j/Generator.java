@@ -44,11 +44,12 @@ import java.util.stream.StreamSupport;
  * <p>Close a generator you do not run to the end (try-with-resources, or {@link #close()} after
  * breaking out of a loop over it): that runs the body's {@code finally} blocks now. A generator
  * left suspended is closed for you once it is unreachable, as Python closes one it collects: after
- * a garbage collection finds it, {@link GeneratorExit} is raised at its yield in a task of its own
- * on its scheduler (counted as a spawned task; on a virtual thread of its own if the scheduler is
- * shut down), so its {@code finally} blocks run there and then the body's thread (loom) or
- * continuation (threadpool) and all it holds are freed. What that close throws goes to the
- * uncaught-exception handler of the thread it runs on, wrapped in an
+ * a garbage collection finds it (a {@link java.lang.ref.Cleaner} on the daemon thread
+ * {@code coro4j-generator-cleaner} watches for that), {@link GeneratorExit} is raised at its
+ * yield in a task of its own on its scheduler (counted as a spawned task; on a virtual thread of
+ * its own if the scheduler is shut down), so its {@code finally} blocks run there, and then the
+ * body's thread (loom) or continuation (threadpool) and all it holds are freed. What that close
+ * throws goes to the uncaught-exception handler of the thread it runs on, wrapped in an
  * {@link IllegalStateException} that says so. The body must not keep its own generator reachable
  * (for instance through a field it reads); a generator its body can reach is never closed for you.
  *
