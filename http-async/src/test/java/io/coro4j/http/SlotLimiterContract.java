@@ -18,7 +18,6 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -33,13 +32,6 @@ abstract class SlotLimiterContract extends SchedulerFixture {
 
     static SlotLimiter.Permit take(SlotLimiter l, String host) {
         return l.acquire(host, LONG, null, "GET", "http://" + host + "/");
-    }
-
-    /** Suspends until {@code condition} holds. */
-    static void until(BooleanSupplier condition) {
-        while (!condition.getAsBoolean()) {
-            Coro.sleep(Duration.ofMillis(1));
-        }
     }
 
     @Test
@@ -79,7 +71,7 @@ abstract class SlotLimiterContract extends SchedulerFixture {
                     h.release();
                     return null;
                 }));
-                until(() -> l.waiting() == before + 1);
+                Polling.await("one more waiter", () -> l.waiting() == before + 1);
             }
             first.release();
             Coro.gather(waiters);
@@ -132,12 +124,12 @@ abstract class SlotLimiterContract extends SchedulerFixture {
                     granted.add(host);
                     return null; // keeps the slot: the test releases below
                 }));
-                until(() -> l.waiting() == before + 1);
+                Polling.await("one more waiter", () -> l.waiting() == before + 1);
             }
             y.release(); // frees an overall slot: x is still at its limit, so z, though later, gets it
-            until(() -> granted.size() == 1);
+            Polling.await("one grant", () -> granted.size() == 1);
             x.release(); // frees x's slot: the first x waiter
-            until(() -> granted.size() == 2);
+            Polling.await("two grants", () -> granted.size() == 2);
             assertThat(l.inFlight()).isEqualTo(2);
             assertThat(l.waiting()).isEqualTo(1);
             waiters.get(2).cancel(); // the second x waiter
@@ -155,7 +147,7 @@ abstract class SlotLimiterContract extends SchedulerFixture {
         Throwable e = run(() -> {
             SlotLimiter.Permit h = take(l, "x");
             List<Task<SlotLimiter.Permit>> waiters = List.of(Coro.spawn(() -> take(l, "x")), Coro.spawn(() -> take(l, "x")));
-            until(() -> l.waiting() == 2);
+            Polling.await("two waiters", () -> l.waiting() == 2);
             Throwable rejected = catchThrowable(() -> take(l, "y"));
             waiters.forEach(Task::cancel);
             Coro.gatherSettled(waiters);
@@ -175,7 +167,7 @@ abstract class SlotLimiterContract extends SchedulerFixture {
         run(() -> {
             SlotLimiter.Permit h = take(l, "x");
             Task<SlotLimiter.Permit> waiter = Coro.spawn(() -> take(l, "x"));
-            until(() -> l.waiting() == 1);
+            Polling.await("one waiter", () -> l.waiting() == 1);
             waiter.cancel();
             assertThat(catchThrowable(waiter::join)).isInstanceOf(CancellationException.class);
             assertThat(l.waiting()).isZero();
@@ -209,9 +201,9 @@ abstract class SlotLimiterContract extends SchedulerFixture {
                     waiterThread.set(Thread.currentThread());
                     return take(l, "x");
                 }), r -> Thread.ofPlatform().daemon().start(r));
-                until(() -> l.waiting() == 1);
+                Polling.await("one waiter", () -> l.waiting() == 1);
                 Task<SlotLimiter.Permit> next = Coro.spawn(() -> take(l, "x"));
-                until(() -> l.waiting() == 2);
+                Polling.await("two waiters", () -> l.waiting() == 2);
                 synchronized (l) { // nothing suspends in here
                     waiterTask.get().cancel();
                     assertThat(Polling.blockedWithin(waiterThread.get(), Duration.ofSeconds(10)))
@@ -272,7 +264,7 @@ abstract class SlotLimiterContract extends SchedulerFixture {
                 p.release();
                 return null;
             });
-            until(() -> l.waiting() == 1);
+            Polling.await("one waiter", () -> l.waiting() == 1);
             Task<Void> hasty = Coro.spawn(() -> {
                 Throwable e = catchThrowable(() -> l.acquire("x", Duration.ofMillis(50), null, "GET", "hasty"));
                 seen.add("hasty " + e.getClass().getSimpleName());
@@ -302,12 +294,12 @@ abstract class SlotLimiterContract extends SchedulerFixture {
                 first.complete(Coro.currentTask());
                 return catchThrowable(() -> l.acquire("x", Duration.ofMillis(300), null, "GET", "http://x/1"));
             }));
-            until(() -> l.waiting() == 1);
+            Polling.await("one waiter", () -> l.waiting() == 1);
             Task<Throwable> second = Coro.spawn(() ->
                     catchThrowable(() -> l.acquire("x", Duration.ofMillis(600), null, "GET", "http://x/2")));
-            until(() -> l.waiting() == 2);
+            Polling.await("two waiters", () -> l.waiting() == 2);
             Coro.await(first).cancel();
-            until(() -> l.waiting() == 1);
+            Polling.await("one waiter", () -> l.waiting() == 1);
             Coro.blocking(() -> {
                 other.close();
                 return null;
@@ -330,7 +322,7 @@ abstract class SlotLimiterContract extends SchedulerFixture {
             SlotLimiter.Permit p = l.acquire("x", LONG, Duration.ofMillis(30), "GET", "u");
             CompletableFuture<Void> exchange = new CompletableFuture<>();
             p.bind(exchange);
-            until(exchange::isDone);
+            Polling.await("the exchange is done", exchange::isDone);
             assertThat(exchange.isCancelled()).isTrue();
             assertThat(p.timedOut()).isTrue();
             p.release();
