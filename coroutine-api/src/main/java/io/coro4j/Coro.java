@@ -279,7 +279,11 @@ public final class Coro {
      * suppressed. If the current task is cancelled while waiting, every task is cancelled and the
      * cancellation propagates, unless a task had already failed for real: that failure is thrown
      * instead, and the cancellation stays pending for the next suspension point. Failures of tasks
-     * cancelled this way are left to the groups the tasks belong to.
+     * that end after the cancellation are left to the groups the tasks belong to.
+     *
+     * <p>Any task may gather any tasks, not only its own children: a task's outcome is the
+     * gather's to hand out from the moment the task ends while the gather waits, and its group
+     * (even one that closes meanwhile) does not report its failure as well.
      *
      * @throws IllegalStateException if the current task is among {@code tasks}
      */
@@ -292,10 +296,15 @@ public final class Coro {
     public static <T> List<T> gather(List<? extends Task<? extends T>> tasks) {
         Task<?> t = Task.require("Coro.gather");
         Waiting w = waitFor(t, tasks, true);
-        if (w.firstFailed.get() != null) {
-            Task<?> first = w.firstFailed.get();
-            cancelAndWait(t, tasks);
-            markObserved(tasks); // every failure is on what this throws
+        Task<?> first = w.firstFailed.get();
+        if (first != null) {
+            // Waits for each to be claimed as it ends, not just to end: a task whose end this
+            // gather missed could be reported by its group as well.
+            for (Task<?> task : tasks) {
+                task.cancel();
+            }
+            t.suspendUninterruptiblyUntil(() -> w.done.get() == tasks.size());
+            handOut(w, tasks);
             List<Throwable> real = new ArrayList<>();
             for (Task<?> task : tasks) {
                 Throwable f = task.failure();
@@ -310,7 +319,7 @@ public final class Coro {
             Task.suppressEachOnce(primary, real); // a gather again adds nothing twice
             throw Task.rethrow(primary);
         }
-        markObserved(tasks);
+        handOut(w, tasks);
         List<T> results = new ArrayList<>(tasks.size());
         for (Task<? extends T> task : tasks) {
             results.add(task.outcome());
@@ -322,12 +331,15 @@ public final class Coro {
      * Waits for every task and returns each outcome, in the order given (Python's
      * {@code return_exceptions=True}): a failure is returned, not thrown, and cancels nothing.
      * If the current task is cancelled while waiting, every task is cancelled and the
-     * cancellation propagates; the tasks' failures are then left to the groups they belong to.
+     * cancellation propagates; the tasks' failures are then left to the groups they belong to,
+     * except where a group closed while this gather held the failure (see
+     * {@link #gather(Task[])}): with no one else to report it, that failure is thrown instead,
+     * and the cancellation stays pending for the next suspension point.
      */
     public static <T> List<Outcome<T>> gatherSettled(List<? extends Task<? extends T>> tasks) {
         Task<?> t = Task.require("Coro.gatherSettled");
-        waitFor(t, tasks, false);
-        markObserved(tasks);
+        Waiting w = waitFor(t, tasks, false);
+        handOut(w, tasks);
         List<Outcome<T>> results = new ArrayList<>(tasks.size());
         for (Task<? extends T> task : tasks) {
             Throwable f = task.failure();
@@ -336,12 +348,44 @@ public final class Coro {
         return results;
     }
 
+    /**
+     * A gather's wait. Each task that ends while the gather waits is claimed by it: from then on
+     * the gather, not the task's group, answers for the task's failure, by handing it out or,
+     * if cancelled, giving it back.
+     */
     private static final class Waiting {
-        /** Put in {@link #firstFailed} by a cancelled gather: no task can be claimed after it. */
-        static final Task<?> CANCELLED = Task.sentinel();
-
         final AtomicInteger done = new AtomicInteger();
+        /** Fail-fast: the first claimed task that failed. */
         final AtomicReference<Task<?>> firstFailed = new AtomicReference<>();
+        /** Which tasks this gather claimed; under this object's lock, as {@link #open} is. */
+        final boolean[] claimed;
+        /** Whether tasks that end are still claimed: until the gathering task is cancelled. */
+        boolean open = true;
+
+        Waiting(Task<?> gatherer, int n) {
+            this.gatherer = gatherer;
+            claimed = new boolean[n];
+        }
+
+        /** The gathering task. */
+        final Task<?> gatherer;
+
+        /** Called as task {@code i} ends (on its own thread, before its group hears of it). */
+        synchronized void claim(int i, Task<?> task, boolean failFast) {
+            if (!open) {
+                return;
+            }
+            claimed[i] = !needsGroupClaim(task, gatherer) || task.parentGroup.claim(task);
+            if (failFast && task.result.isCompletedExceptionally()) {
+                firstFailed.compareAndSet(null, task);
+            }
+        }
+
+        /** Stops claiming; returns which tasks were claimed. */
+        synchronized boolean[] close() {
+            open = false;
+            return claimed;
+        }
     }
 
     private static Waiting waitFor(Task<?> t, List<? extends Task<?>> tasks, boolean failFast) {
@@ -351,15 +395,13 @@ public final class Coro {
                 throw new IllegalStateException("a task cannot gather itself: it would wait forever (" + t.name() + ")");
             }
         }
-        Waiting w = new Waiting();
         int n = tasks.size();
-        for (Task<?> task : tasks) {
+        Waiting w = new Waiting(t, n);
+        for (int i = 0; i < n; i++) {
+            int index = i;
+            Task<?> task = tasks.get(i);
             task.whenDone(() -> {
-                if (failFast && task.result.isCompletedExceptionally() && w.firstFailed.compareAndSet(null, task)) {
-                    // The gather throws this one. Marked here, on the task's own thread before its
-                    // group hears of its end, so that the group does not report it as well.
-                    task.retrieved = true;
-                }
+                w.claim(index, task, failFast);
                 w.done.incrementAndGet();
                 t.wake();
             });
@@ -367,26 +409,79 @@ public final class Coro {
         try {
             t.suspendUntil(() -> w.done.get() == n || (failFast && w.firstFailed.get() != null));
         } catch (CancellationException e) {
-            // From now on no task is claimed: what fails while being cancelled stays unobserved
-            // by this gather, which hands nothing out, and the group it belongs to reports it.
-            Task<?> first = w.firstFailed.compareAndExchange(null, Waiting.CANCELLED);
-            cancelAndWait(t, tasks);
-            if (first != null && !(first.failure() instanceof CancellationException)) {
-                return w; // claimed before the cancellation: a real failure outranks it
-            }
-            throw e;
+            throw Task.rethrow(cancelled(t, tasks, w, e));
         }
         return w;
     }
 
     /**
-     * Marks tasks observed once a gather hands their outcomes out, not before: a gather that is
-     * cancelled leaves their failures to their groups, and leaves alone what others observed.
+     * The gathering task was cancelled: cancels the tasks and waits for them. What this gather
+     * claimed before is handed out if a real failure outranks the cancellation (fail-fast, one
+     * failed first), else given back to the tasks' groups; a real failure that a group no longer
+     * reports (it closed meanwhile) is handed out too. Returns what to throw: the cancellation,
+     * or the first real failure handed out with the others suppressed (the cancellation then
+     * stays pending).
      */
-    private static void markObserved(List<? extends Task<?>> tasks) {
-        for (Task<?> task : tasks) {
-            task.retrieved = true;
+    private static Throwable cancelled(Task<?> t, List<? extends Task<?>> tasks, Waiting w, CancellationException e) {
+        boolean[] claimed = w.close();
+        cancelAndWait(t, tasks);
+        Task<?> first = w.firstFailed.get();
+        boolean firstIsReal = first != null && !(first.failure() instanceof CancellationException);
+        List<Throwable> handedOut = new ArrayList<>();
+        for (int i = 0; i < claimed.length; i++) {
+            if (!claimed[i]) {
+                continue;
+            }
+            Task<?> task = tasks.get(i);
+            Throwable f = task.failure();
+            boolean real = f != null && !(f instanceof CancellationException);
+            if (firstIsReal) {
+                task.retrieved = true;
+                release(task, w.gatherer);
+                if (real) {
+                    handedOut.add(f);
+                }
+            } else if (!release(task, w.gatherer) && real && !task.retrieved) {
+                task.retrieved = true;
+                handedOut.add(f);
+            }
         }
+        if (handedOut.isEmpty()) {
+            return e;
+        }
+        Throwable primary = firstIsReal ? first.failure() : handedOut.get(0);
+        Task.suppressEachOnce(primary, handedOut);
+        return primary;
+    }
+
+    /**
+     * A gather hands every outcome out: each task is marked observed, and the claims of those
+     * that ended while it waited are released (after the mark, so that the group never sees the
+     * failure unobserved).
+     */
+    private static void handOut(Waiting w, List<? extends Task<?>> tasks) {
+        boolean[] claimed = w.close();
+        for (int i = 0; i < claimed.length; i++) {
+            Task<?> task = tasks.get(i);
+            task.retrieved = true;
+            if (claimed[i]) {
+                release(task, w.gatherer);
+            }
+        }
+    }
+
+    /**
+     * Whether a gather by {@code gatherer} must register its claim on {@code task} with the
+     * task's group: not for a root task (its failure goes to whoever runs it), nor for a child of
+     * a group the gatherer runs (the group cannot close while its body waits in the gather).
+     */
+    private static boolean needsGroupClaim(Task<?> task, Task<?> gatherer) {
+        return task.parentGroup != null && !task.parentGroup.isOwnedBy(gatherer);
+    }
+
+    /** Releases a gather's claim on {@code task}; whether its group still answers for its failure. */
+    private static boolean release(Task<?> task, Task<?> gatherer) {
+        return !needsGroupClaim(task, gatherer) || task.parentGroup.releaseClaim(task);
     }
 
     private static void cancelAndWait(Task<?> t, List<? extends Task<?>> tasks) {

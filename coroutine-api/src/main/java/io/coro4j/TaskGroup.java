@@ -1,6 +1,7 @@
 package io.coro4j;
 
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -14,7 +15,8 @@ import java.util.concurrent.CancellationException;
  * <ul>
  *   <li>Default mode: the first child failure cancels the group's body and every sibling.</li>
  *   <li>Supervisor mode: a child may fail without cancelling anything; failures of children
- *       nobody {@link Task#join() joined} are still reported when the group closes.</li>
+ *       nobody {@link Task#join() joined} or gathered are still reported when the group closes
+ *       (a gather, by any task, answers for a child that ended while it waited).</li>
  *   <li>When the group closes with failures, the first is thrown and the others are attached to
  *       it as {@linkplain Throwable#getSuppressed() suppressed}; none is lost.</li>
  *   <li>If the task running the group is cancelled, or an enclosing timeout expires, also while
@@ -51,6 +53,12 @@ public final class TaskGroup {
     private Task<?> children;
     /** Failed children in the order they failed, with their failures; allocated at the first failure. */
     private Map<Task<?>, Throwable> failures;
+    /**
+     * Children whose outcome a gather waiting on them has claimed at their end, with the number of
+     * such gathers: a supervisor group does not report their failures, which the gathers hand out,
+     * or give back ({@link #releaseClaim}). Null until the first claim.
+     */
+    private Map<Task<?>, Integer> claims;
     private int running;
     private boolean closed;
     private boolean childrenCancelled;
@@ -242,11 +250,47 @@ public final class TaskGroup {
         }
         List<Throwable> out = new ArrayList<>();
         for (Map.Entry<Task<?>, Throwable> e : failures.entrySet()) {
-            if (!supervisor || !e.getKey().retrieved) {
+            Task<?> child = e.getKey();
+            if (!supervisor || !(child.retrieved || claims != null && claims.containsKey(child))) {
                 out.add(e.getValue());
             }
         }
         return out;
+    }
+
+    /** Whether {@code t} runs this group's body: then the group cannot close while {@code t} waits in a gather. */
+    boolean isOwnedBy(Task<?> t) {
+        return owner == t;
+    }
+
+    /**
+     * Called by a gather, as {@code child} ends while it waits: the gather will hand the child's
+     * outcome out, so this group leaves its failure alone from now on, until the claim is
+     * released.
+     *
+     * @return false if the group has already closed (it decided on the failure without the claim)
+     */
+    synchronized boolean claim(Task<?> child) {
+        if (closed) {
+            return false;
+        }
+        if (claims == null) {
+            claims = new IdentityHashMap<>();
+        }
+        claims.merge(child, 1, Integer::sum);
+        return true;
+    }
+
+    /**
+     * Releases a claim of {@link #claim}: after the gather handed the outcome out (and marked the
+     * child {@link Task#retrieved}), or gave it back when it was cancelled.
+     *
+     * @return whether this group reports the child's failure itself if nobody else observed it:
+     *     false once a supervisor group has closed, having left it to the claim
+     */
+    synchronized boolean releaseClaim(Task<?> child) {
+        claims.computeIfPresent(child, (c, n) -> n == 1 ? null : n - 1);
+        return !(closed && supervisor);
     }
 
     private boolean isOwnCancellation(Throwable t) {

@@ -496,6 +496,92 @@ public abstract class TaskTck extends SchedulerTck {
         }
     }
 
+    /**
+     * A task ({@code gatherer}) that gathers, settled, the child {@code c} of another task
+     * ({@code owner}) and a task of its own ({@code slow}), which ends when {@code slowMayEnd} is
+     * set. {@code c} fails with "c failed" when {@code cMayFail} is set; the owner returns once
+     * {@code ownerMayReturn} is set, and its group then closes as soon as {@code c} has ended.
+     * Built inside a task; returns once all four wait.
+     */
+    private record ForeignGather(Task<Object> owner, Task<Object> c, Task<Object> slow,
+                                 Task<List<Outcome<Object>>> gatherer, Event cMayFail, Event slowMayEnd,
+                                 Event ownerMayReturn) {
+
+        static ForeignGather start(Scheduler scheduler) {
+            Event cMayFail = new Event();
+            Event slowMayEnd = new Event();
+            Event ownerMayReturn = new Event();
+            Event cSpawned = new Event();
+            AtomicReference<Task<Object>> c = new AtomicReference<>();
+            Task<Object> slow = Coro.spawn(() -> {
+                slowMayEnd.await();
+                return "slow";
+            });
+            Task<Object> owner = Coro.spawn(() -> {
+                c.set(Coro.spawn(() -> {
+                    cMayFail.await();
+                    throw new IllegalStateException("c failed");
+                }));
+                cSpawned.set();
+                ownerMayReturn.await();
+                return "owner returned";
+            });
+            cSpawned.await();
+            Task<List<Outcome<Object>>> gatherer = Coro.spawn(() -> Coro.gatherSettled(List.of(c.get(), slow)));
+            until("slow, c, the owner and the gatherer wait", () -> scheduler.stats().parkedFibers() == 4);
+            return new ForeignGather(owner, c.get(), slow, gatherer, cMayFail, slowMayEnd, ownerMayReturn);
+        }
+    }
+
+    @Test
+    void aFailureGatheredByAnotherTaskIsNotReportedAgainByItsGroupClosingFirst() {
+        // c's failure is the gather's to hand out from c's end on: the owner's group, closing
+        // before the gather returns, must not report it as well.
+        String result = run(() -> {
+            ForeignGather g = ForeignGather.start(scheduler);
+            g.ownerMayReturn().set();
+            g.cMayFail().set();
+            Object ownerResult = g.owner().join();
+            g.slowMayEnd().set();
+            List<Outcome<Object>> outcomes = g.gatherer().join();
+            assertThat(outcomes.get(0)).isInstanceOfSatisfying(Outcome.Failure.class,
+                    f -> assertThat(f.exception()).hasMessage("c failed"));
+            assertThat(outcomes.get(1)).isEqualTo(new Outcome.Success<>("slow"));
+            return "owner: " + ownerResult;
+        });
+        assertThat(result).isEqualTo("owner: owner returned");
+    }
+
+    @Test
+    void aCancelledGatherGivesAFailureItHeldBackToItsGroup_whileTheGroupIsOpen() {
+        Throwable ownerFailure = catchFrom(() -> run(() -> {
+            ForeignGather g = ForeignGather.start(scheduler);
+            g.cMayFail().set();
+            until("c has ended", g.c()::isDone);
+            g.gatherer().cancel();
+            assertCancelled(g.gatherer());
+            g.slowMayEnd().set();
+            g.ownerMayReturn().set();
+            return g.owner().join();
+        }));
+        assertThat(ownerFailure).as("what the owner's group reports").hasMessage("c failed");
+    }
+
+    @Test
+    void aCancelledGatherThrowsAFailureItHeld_whoseGroupClosedMeanwhile_ratherThanLoseIt() {
+        List<String> seen = run(() -> {
+            ForeignGather g = ForeignGather.start(scheduler);
+            g.ownerMayReturn().set();
+            g.cMayFail().set();
+            Object ownerResult = g.owner().join();
+            g.gatherer().cancel();
+            Throwable gatherFailure = catchFrom(g.gatherer()::join);
+            g.slowMayEnd().set();
+            return List.of(String.valueOf(ownerResult), String.valueOf(gatherFailure));
+        });
+        assertThat(seen).containsExactly("owner returned", "java.lang.IllegalStateException: c failed");
+    }
+
     @Test
     void aFailFastGatherWhoseFirstEndedTaskWasCancelledThrowsARealFailureOfTheOthers() {
         // b is cancelled (plainly) before the gather; the gather, failing fast on it, cancels a,
