@@ -410,6 +410,13 @@ public final class Coro {
             t.suspendUntil(() -> w.done.get() == n || (failFast && w.firstFailed.get() != null));
         } catch (CancellationException e) {
             throw Task.rethrow(cancelled(t, tasks, w, e));
+        } catch (RuntimeException | Error unexpected) {
+            // Not a cancellation (a suspension that failed, say for lack of memory): what was
+            // claimed goes back, and what its group no longer reports goes with this.
+            for (Throwable f : settleClaims(w, tasks, false)) {
+                unexpected.addSuppressed(f);
+            }
+            throw unexpected;
         }
         return w;
     }
@@ -423,10 +430,26 @@ public final class Coro {
      * stays pending).
      */
     private static Throwable cancelled(Task<?> t, List<? extends Task<?>> tasks, Waiting w, CancellationException e) {
-        boolean[] claimed = w.close();
+        w.close();
         cancelAndWait(t, tasks);
         Task<?> first = w.firstFailed.get();
         boolean firstIsReal = first != null && !(first.failure() instanceof CancellationException);
+        List<Throwable> handedOut = settleClaims(w, tasks, firstIsReal);
+        if (handedOut.isEmpty()) {
+            return e;
+        }
+        Throwable primary = firstIsReal ? first.failure() : handedOut.get(0);
+        Task.suppressEachOnce(primary, handedOut);
+        return primary;
+    }
+
+    /**
+     * Stops claiming and releases every claim of a gather that does not return: all claimed
+     * outcomes are handed out if {@code handOutAll}, else given back to the tasks' groups, except
+     * real failures that a group no longer reports. Returns the real failures handed out.
+     */
+    private static List<Throwable> settleClaims(Waiting w, List<? extends Task<?>> tasks, boolean handOutAll) {
+        boolean[] claimed = w.close();
         List<Throwable> handedOut = new ArrayList<>();
         for (int i = 0; i < claimed.length; i++) {
             if (!claimed[i]) {
@@ -435,7 +458,7 @@ public final class Coro {
             Task<?> task = tasks.get(i);
             Throwable f = task.failure();
             boolean real = f != null && !(f instanceof CancellationException);
-            if (firstIsReal) {
+            if (handOutAll) {
                 task.retrieved = true;
                 release(task, w.gatherer);
                 if (real) {
@@ -446,12 +469,7 @@ public final class Coro {
                 handedOut.add(f);
             }
         }
-        if (handedOut.isEmpty()) {
-            return e;
-        }
-        Throwable primary = firstIsReal ? first.failure() : handedOut.get(0);
-        Task.suppressEachOnce(primary, handedOut);
-        return primary;
+        return handedOut;
     }
 
     /**
