@@ -304,7 +304,7 @@ public final class Coro {
                 task.cancel();
             }
             t.suspendUninterruptiblyUntil(() -> w.done.get() == tasks.size());
-            handOut(w, tasks);
+            handOut(w);
             List<Throwable> real = new ArrayList<>();
             for (Task<?> task : tasks) {
                 Throwable f = task.failure();
@@ -319,7 +319,7 @@ public final class Coro {
             Task.suppressEachOnce(primary, real); // a gather again adds nothing twice
             throw Task.rethrow(primary);
         }
-        handOut(w, tasks);
+        handOut(w);
         List<T> results = new ArrayList<>(tasks.size());
         for (Task<? extends T> task : tasks) {
             results.add(task.outcome());
@@ -339,7 +339,7 @@ public final class Coro {
     public static <T> List<Outcome<T>> gatherSettled(List<? extends Task<? extends T>> tasks) {
         Task<?> t = Task.require("Coro.gatherSettled");
         Waiting w = waitFor(t, tasks, false);
-        handOut(w, tasks);
+        handOut(w);
         List<Outcome<T>> results = new ArrayList<>(tasks.size());
         for (Task<? extends T> task : tasks) {
             Throwable f = task.failure();
@@ -349,42 +349,106 @@ public final class Coro {
     }
 
     /**
-     * A gather's wait. Each task that ends while the gather waits is claimed by it: from then on
-     * the gather, not the task's group, answers for the task's failure, by handing it out or,
-     * if cancelled, giving it back.
+     * What a gather or an {@link #asCompleted} loop (the claimant) has claimed of the tasks it
+     * waits for. A task that ends while claims are open is claimed then, on the task's own thread
+     * before its group hears of its end: from then on the claimant, not the group, answers for
+     * the task's failure, by handing it out or giving it back. Thread-safe.
      */
-    private static final class Waiting {
-        final AtomicInteger done = new AtomicInteger();
-        /** Fail-fast: the first claimed task that failed. */
-        final AtomicReference<Task<?>> firstFailed = new AtomicReference<>();
-        /** Which tasks this gather claimed; under this object's lock, as {@link #open} is. */
-        final boolean[] claimed;
-        /** Whether tasks that end are still claimed: until the gathering task is cancelled. */
-        boolean open = true;
+    private static class Claims {
+        final Task<?> claimant;
+        final List<? extends Task<?>> tasks;
+        /** Claimed and not yet handed out or given back; under this object's lock, as {@link #open} is. */
+        private final boolean[] claimed;
+        private boolean open = true;
 
-        Waiting(Task<?> gatherer, int n) {
-            this.gatherer = gatherer;
-            claimed = new boolean[n];
+        Claims(Task<?> claimant, List<? extends Task<?>> tasks) {
+            this.claimant = claimant;
+            this.tasks = tasks;
+            this.claimed = new boolean[tasks.size()];
         }
 
-        /** The gathering task. */
-        final Task<?> gatherer;
-
-        /** Called as task {@code i} ends (on its own thread, before its group hears of it). */
-        synchronized void claim(int i, Task<?> task, boolean failFast) {
+        /** Called as task {@code i} ends; returns whether claims were still open. */
+        synchronized boolean claim(int i) {
             if (!open) {
-                return;
+                return false;
             }
-            claimed[i] = !needsGroupClaim(task, gatherer) || task.parentGroup.claim(task);
+            Task<?> task = tasks.get(i);
+            claimed[i] = !needsGroupClaim(task, claimant) || task.parentGroup.claim(task);
+            return true;
+        }
+
+        /** Stops claiming: a task that ends from now on is left to its group. */
+        synchronized void close() {
+            open = false;
+        }
+
+        /** Takes task {@code i}'s claim off the books; whether there was one. */
+        private synchronized boolean take(int i) {
+            boolean c = claimed[i];
+            claimed[i] = false;
+            return c;
+        }
+
+        /** Hands task {@code i}'s outcome out: marks it observed, then releases its claim. */
+        void handOut(int i) {
+            Task<?> task = tasks.get(i);
+            task.retrieved = true;
+            if (take(i)) {
+                release(task, claimant);
+            }
+        }
+
+        /**
+         * Closes and settles every claim not yet handed out: all are handed out if
+         * {@code handOutAll}, else given back to the tasks' groups, except real failures that a
+         * group no longer reports (it closed meanwhile). Returns the real failures handed out.
+         */
+        List<Throwable> settle(boolean handOutAll) {
+            close();
+            List<Throwable> handedOut = new ArrayList<>();
+            for (int i = 0; i < tasks.size(); i++) {
+                if (!take(i)) {
+                    continue;
+                }
+                Task<?> task = tasks.get(i);
+                Throwable f = task.failure();
+                boolean real = f != null && !(f instanceof CancellationException);
+                if (handOutAll) {
+                    task.retrieved = true;
+                    release(task, claimant);
+                    if (real) {
+                        handedOut.add(f);
+                    }
+                } else if (!release(task, claimant) && real && !task.retrieved) {
+                    task.retrieved = true;
+                    handedOut.add(f);
+                }
+            }
+            return handedOut;
+        }
+    }
+
+    /** A gather's wait: its claims, how many tasks have ended, and (fail-fast) the first that failed. */
+    private static final class Waiting extends Claims {
+        final boolean failFast;
+        final AtomicInteger done = new AtomicInteger();
+        final AtomicReference<Task<?>> firstFailed = new AtomicReference<>();
+
+        Waiting(Task<?> gatherer, List<? extends Task<?>> tasks, boolean failFast) {
+            super(gatherer, tasks);
+            this.failFast = failFast;
+        }
+
+        @Override
+        synchronized boolean claim(int i) {
+            if (!super.claim(i)) {
+                return false;
+            }
+            Task<?> task = tasks.get(i);
             if (failFast && task.result.isCompletedExceptionally()) {
                 firstFailed.compareAndSet(null, task);
             }
-        }
-
-        /** Stops claiming; returns which tasks were claimed. */
-        synchronized boolean[] close() {
-            open = false;
-            return claimed;
+            return true;
         }
     }
 
@@ -396,12 +460,11 @@ public final class Coro {
             }
         }
         int n = tasks.size();
-        Waiting w = new Waiting(t, n);
+        Waiting w = new Waiting(t, tasks, failFast);
         for (int i = 0; i < n; i++) {
             int index = i;
-            Task<?> task = tasks.get(i);
-            task.whenDone(() -> {
-                w.claim(index, task, failFast);
+            tasks.get(i).whenDone(() -> {
+                w.claim(index);
                 w.done.incrementAndGet();
                 t.wake();
             });
@@ -413,7 +476,7 @@ public final class Coro {
         } catch (RuntimeException | Error unexpected) {
             // Not a cancellation (a suspension that failed, say for lack of memory): what was
             // claimed goes back, and what its group no longer reports goes with this.
-            for (Throwable f : settleClaims(w, tasks, false)) {
+            for (Throwable f : w.settle(false)) {
                 unexpected.addSuppressed(f);
             }
             throw unexpected;
@@ -434,7 +497,7 @@ public final class Coro {
         cancelAndWait(t, tasks);
         Task<?> first = w.firstFailed.get();
         boolean firstIsReal = first != null && !(first.failure() instanceof CancellationException);
-        List<Throwable> handedOut = settleClaims(w, tasks, firstIsReal);
+        List<Throwable> handedOut = w.settle(firstIsReal);
         if (handedOut.isEmpty()) {
             return e;
         }
@@ -443,48 +506,11 @@ public final class Coro {
         return primary;
     }
 
-    /**
-     * Stops claiming and releases every claim of a gather that does not return: all claimed
-     * outcomes are handed out if {@code handOutAll}, else given back to the tasks' groups, except
-     * real failures that a group no longer reports. Returns the real failures handed out.
-     */
-    private static List<Throwable> settleClaims(Waiting w, List<? extends Task<?>> tasks, boolean handOutAll) {
-        boolean[] claimed = w.close();
-        List<Throwable> handedOut = new ArrayList<>();
-        for (int i = 0; i < claimed.length; i++) {
-            if (!claimed[i]) {
-                continue;
-            }
-            Task<?> task = tasks.get(i);
-            Throwable f = task.failure();
-            boolean real = f != null && !(f instanceof CancellationException);
-            if (handOutAll) {
-                task.retrieved = true;
-                release(task, w.gatherer);
-                if (real) {
-                    handedOut.add(f);
-                }
-            } else if (!release(task, w.gatherer) && real && !task.retrieved) {
-                task.retrieved = true;
-                handedOut.add(f);
-            }
-        }
-        return handedOut;
-    }
-
-    /**
-     * A gather hands every outcome out: each task is marked observed, and the claims of those
-     * that ended while it waited are released (after the mark, so that the group never sees the
-     * failure unobserved).
-     */
-    private static void handOut(Waiting w, List<? extends Task<?>> tasks) {
-        boolean[] claimed = w.close();
-        for (int i = 0; i < claimed.length; i++) {
-            Task<?> task = tasks.get(i);
-            task.retrieved = true;
-            if (claimed[i]) {
-                release(task, w.gatherer);
-            }
+    /** A gather hands every outcome out: each task is marked observed and its claim, if any, released. */
+    private static void handOut(Waiting w) {
+        w.close();
+        for (int i = 0; i < w.tasks.size(); i++) {
+            w.handOut(i);
         }
     }
 
@@ -522,16 +548,23 @@ public final class Coro {
      * <pre>{@code for (Task<String> done : Coro.asCompleted(tasks)) { use(done.join()); }}</pre>
      * A task counts as observed once it has been handed out: the failure of one the loop never
      * reached (it stopped early) still fails the task that spawned it. Close the generator
-     * (try-with-resources) when stopping early.
+     * (try-with-resources) when stopping early. As with {@link #gather(Task[])}, any task may
+     * loop over any tasks: one that ends while the generator is open is the loop's to hand out,
+     * and its group does not report it as well; closing the generator early gives back those it
+     * did not reach, and throws a failure among them whose group closed meanwhile (no one else
+     * would report it).
      */
     public static <T> Generator<Task<T>, Object, Void> asCompleted(List<Task<T>> tasks) {
         Task<?> owner = Task.require("Coro.asCompleted");
         List<Task<T>> copy = List.copyOf(tasks);
-        ConcurrentLinkedQueue<Task<T>> finished = new ConcurrentLinkedQueue<>();
+        Claims claims = new Claims(owner, copy);
+        ConcurrentLinkedQueue<Integer> finished = new ConcurrentLinkedQueue<>();
         AtomicReference<Task<?>> waiter = new AtomicReference<>();
-        for (Task<T> task : copy) {
-            task.whenDone(() -> {
-                finished.add(task);
+        for (int i = 0; i < copy.size(); i++) {
+            int index = i;
+            copy.get(i).whenDone(() -> {
+                claims.claim(index);
+                finished.add(index);
                 Task<?> w = waiter.get();
                 if (w != null) {
                     w.wake();
@@ -539,17 +572,23 @@ public final class Coro {
             });
         }
         return Generator.of(owner.scheduler, co -> {
-            for (int i = 0; i < copy.size(); i++) {
-                Task<?> self = Task.require("iterating Coro.asCompleted");
-                waiter.set(self);
-                self.suspendUntil(() -> !finished.isEmpty());
-                // Observed once handed out: a failure of a task the loop never reached (it
-                // stopped early) still fails the task that spawned it.
-                Task<T> next = finished.poll();
-                next.retrieved = true;
-                co.yield(next);
+            try {
+                for (int n = 0; n < copy.size(); n++) {
+                    Task<?> self = Task.require("iterating Coro.asCompleted");
+                    waiter.set(self);
+                    self.suspendUntil(() -> !finished.isEmpty());
+                    int i = finished.poll();
+                    claims.handOut(i);
+                    co.yield(copy.get(i));
+                }
+                return null;
+            } finally {
+                List<Throwable> orphaned = claims.settle(false); // stopped early: give back the rest
+                if (!orphaned.isEmpty()) {
+                    Task.suppressEachOnce(orphaned.get(0), orphaned);
+                    throw Task.rethrow(orphaned.get(0));
+                }
             }
-            return null;
         });
     }
 

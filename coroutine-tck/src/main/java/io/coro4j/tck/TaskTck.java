@@ -497,17 +497,24 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     /**
-     * A task ({@code gatherer}) that gathers, settled, the child {@code c} of another task
-     * ({@code owner}) and a task of its own ({@code slow}), which ends when {@code slowMayEnd} is
-     * set. {@code c} fails with "c failed" when {@code cMayFail} is set; the owner returns once
-     * {@code ownerMayReturn} is set, and its group then closes as soon as {@code c} has ended.
-     * Built inside a task; returns once all four wait.
+     * A task ({@code gatherer}) that gathers, as {@code gather} says, the child {@code c} of
+     * another task ({@code owner}) and a task of its own ({@code slow}), which ends when
+     * {@code slowMayEnd} is set. {@code c} fails with "c failed" when {@code cMayFail} is set; the
+     * owner returns once {@code ownerMayReturn} is set, and its group then closes as soon as
+     * {@code c} has ended. Built inside a task; returns once all four wait.
      */
-    private record ForeignGather(Task<Object> owner, Task<Object> c, Task<Object> slow,
-                                 Task<List<Outcome<Object>>> gatherer, Event cMayFail, Event slowMayEnd,
-                                 Event ownerMayReturn) {
+    private record ForeignGather(Task<Object> owner, Task<Object> c, Task<Object> slow, Task<Object> gatherer,
+                                 Event cMayFail, Event slowMayEnd, Event ownerMayReturn) {
+
+        interface Body {
+            Object gather(Task<Object> c, Task<Object> slow) throws Exception;
+        }
 
         static ForeignGather start(Scheduler scheduler) {
+            return start(scheduler, (c, slow) -> Coro.gatherSettled(List.of(c, slow)));
+        }
+
+        static ForeignGather start(Scheduler scheduler, Body gather) {
             Event cMayFail = new Event();
             Event slowMayEnd = new Event();
             Event ownerMayReturn = new Event();
@@ -527,9 +534,14 @@ public abstract class TaskTck extends SchedulerTck {
                 return "owner returned";
             });
             cSpawned.await();
-            Task<List<Outcome<Object>>> gatherer = Coro.spawn(() -> Coro.gatherSettled(List.of(c.get(), slow)));
+            Task<Object> gatherer = Coro.spawn(() -> gather.gather(c.get(), slow));
             until("slow, c, the owner and the gatherer wait", () -> scheduler.stats().parkedFibers() == 4);
             return new ForeignGather(owner, c.get(), slow, gatherer, cMayFail, slowMayEnd, ownerMayReturn);
+        }
+
+        @SuppressWarnings("unchecked")
+        List<Outcome<Object>> settledOutcomes() {
+            return (List<Outcome<Object>>) gatherer.join();
         }
     }
 
@@ -543,7 +555,7 @@ public abstract class TaskTck extends SchedulerTck {
             g.cMayFail().set();
             Object ownerResult = g.owner().join();
             g.slowMayEnd().set();
-            List<Outcome<Object>> outcomes = g.gatherer().join();
+            List<Outcome<Object>> outcomes = g.settledOutcomes();
             assertThat(outcomes.get(0)).isInstanceOfSatisfying(Outcome.Failure.class,
                     f -> assertThat(f.exception()).hasMessage("c failed"));
             assertThat(outcomes.get(1)).isEqualTo(new Outcome.Success<>("slow"));
@@ -578,6 +590,59 @@ public abstract class TaskTck extends SchedulerTck {
             Throwable gatherFailure = catchFrom(g.gatherer()::join);
             g.slowMayEnd().set();
             return List.of(String.valueOf(ownerResult), String.valueOf(gatherFailure));
+        });
+        assertThat(seen).containsExactly("owner returned", "java.lang.IllegalStateException: c failed");
+    }
+
+    @Test
+    void aFailureAnotherTasksAsCompletedLoopHandsOutLaterIsNotReportedAgainByItsGroup() {
+        Event gotFirst = new Event();
+        Event loopMayGoOn = new Event();
+        String result = run(() -> {
+            ForeignGather g = ForeignGather.start(scheduler, (c, slow) -> {
+                List<String> seen = new ArrayList<>();
+                try (Generator<Task<Object>, Object, Void> done = Coro.asCompleted(List.of(c, slow))) {
+                    for (Task<Object> t : done) {
+                        seen.add(t == c ? catchFrom(t::join).getMessage() : String.valueOf(t.join()));
+                        gotFirst.set();
+                        loopMayGoOn.await(); // the first time: c ends meanwhile, and its owner's group closes
+                    }
+                }
+                return seen;
+            });
+            g.slowMayEnd().set();
+            gotFirst.await();
+            g.ownerMayReturn().set();
+            g.cMayFail().set();
+            Object ownerResult = g.owner().join();
+            loopMayGoOn.set();
+            assertThat(g.gatherer().join()).isEqualTo(List.of("slow", "c failed"));
+            return "owner: " + ownerResult;
+        });
+        assertThat(result).isEqualTo("owner: owner returned");
+    }
+
+    @Test
+    void closingAnAsCompletedLoopEarlyThrowsAFailureItHeld_whoseGroupClosedMeanwhile_ratherThanLoseIt() {
+        Event gotFirst = new Event();
+        Event loopMayStop = new Event();
+        List<String> seen = run(() -> {
+            ForeignGather g = ForeignGather.start(scheduler, (c, slow) -> {
+                try (Generator<Task<Object>, Object, Void> done = Coro.asCompleted(List.of(c, slow))) {
+                    Task<Object> first = done.next().value();
+                    assertThat(first).isSameAs(slow);
+                    gotFirst.set();
+                    loopMayStop.await(); // c ends meanwhile, and its owner's group closes
+                    return "stopped after " + first.join();
+                }
+            });
+            g.slowMayEnd().set();
+            gotFirst.await();
+            g.ownerMayReturn().set();
+            g.cMayFail().set();
+            Object ownerResult = g.owner().join();
+            loopMayStop.set();
+            return List.of(String.valueOf(ownerResult), String.valueOf(catchFrom(g.gatherer()::join)));
         });
         assertThat(seen).containsExactly("owner returned", "java.lang.IllegalStateException: c failed");
     }
