@@ -316,6 +316,7 @@ public final class Coro {
             if (primary instanceof CancellationException && !real.isEmpty()) {
                 primary = real.get(0); // the first to end was cancelled: a real failure outranks that
             }
+            primary = Task.alreadyCarrying(primary, real);
             Task.suppressEachOnce(primary, real); // a gather again adds nothing twice
             throw Task.rethrow(primary);
         }
@@ -501,7 +502,7 @@ public final class Coro {
         if (handedOut.isEmpty()) {
             return e;
         }
-        Throwable primary = firstIsReal ? first.failure() : handedOut.get(0);
+        Throwable primary = Task.alreadyCarrying(firstIsReal ? first.failure() : handedOut.get(0), handedOut);
         Task.suppressEachOnce(primary, handedOut);
         return primary;
     }

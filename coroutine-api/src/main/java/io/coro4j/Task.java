@@ -611,6 +611,21 @@ public final class Task<T> implements Future<T> {
     }
 
     /**
+     * The failure to throw for {@code primary} among {@code failures}: one that already carries
+     * it, where an earlier gather of the same tasks put it, else {@code primary} itself. Gathering
+     * the same failed tasks again then throws the same exception, whichever task a gather sees
+     * fail first, instead of one that could not carry the other (that would make a loop).
+     */
+    static Throwable alreadyCarrying(Throwable primary, List<Throwable> failures) {
+        for (Throwable f : failures) {
+            if (f != primary && carries(f, primary)) {
+                return f;
+            }
+        }
+        return primary;
+    }
+
+    /**
      * Attaches each of {@code failures} to {@code primary} as suppressed, once: not one it already
      * carries directly (a gather may have attached it), not {@code primary} itself, and not one
      * that carries {@code primary}, which would make a loop.

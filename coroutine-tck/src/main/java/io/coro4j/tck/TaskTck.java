@@ -788,6 +788,26 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     @Test
+    void gatheringTheSameFailedTasksAgainThrowsTheSameException_whicheverFailedFirst() {
+        // The first gather sees b fail first and throws B with a's cleanup failure suppressed;
+        // the second finds both ended and sees a first: it must throw B again, not a's failure
+        // without B (B already carries it, so it could not be suppressed there).
+        List<Throwable> thrown = run(() -> Coro.supervisorGroup(g -> {
+            Task<Object> a = g.spawn(() -> cleanupFails("a"));
+            Task<Object> b = g.spawn(() -> {
+                throw new IllegalArgumentException("B");
+            });
+            Throwable first = catchFrom(() -> Coro.gather(a, b));
+            Throwable again = catchFrom(() -> Coro.gather(a, b));
+            return List.of(first, again);
+        }));
+        assertThat(thrown.get(0)).hasMessage("B");
+        assertThat(thrown.get(0).getSuppressed()).extracting(Throwable::getMessage).containsExactly("cleanup of a failed");
+        assertThat(thrown.get(1)).isSameAs(thrown.get(0));
+        assertThat(thrown.get(1).getSuppressed()).hasSize(1);
+    }
+
+    @Test
     void aGroupWhoseGatherWasCancelledThrowsTheChildsFailureWithoutASuppressionLoop() {
         Throwable thrown = run(() -> {
             Task<Object> t = Coro.spawn(() -> Coro.taskGroup(g -> {
