@@ -19,8 +19,10 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -645,6 +647,105 @@ public abstract class TaskTck extends SchedulerTck {
             return List.of(String.valueOf(ownerResult), String.valueOf(catchFrom(g.gatherer()::join)));
         });
         assertThat(seen).containsExactly("owner returned", "java.lang.IllegalStateException: c failed");
+    }
+
+    @Test
+    void failuresGatheredByAnotherTask_racingTheirGroupClosingAndTheGatherBeingCancelled_areEachReportedOnce() {
+        // Per round, at random: which of four children fail, when each ends, when their owner
+        // returns (its group then closes and reports what nobody else answers for), and whether
+        // and when the gathering task is cancelled. Each failure must come out exactly once: in
+        // the gather's outcomes, in what the gather throws, or in what the owner throws.
+        int rounds = Stress.scaled(1_000);
+        int children = 4;
+        List<String> wrong = new ArrayList<>();
+        for (int round = 0; round < rounds; round++) {
+            Random random = new Random(round);
+            boolean[] fails = new boolean[children];
+            int[] childYields = new int[children];
+            for (int i = 0; i < children; i++) {
+                fails[i] = random.nextInt(3) != 0;
+                childYields[i] = random.nextInt(4);
+            }
+            int ownerYields = random.nextInt(4);
+            int cancelYields = random.nextBoolean() ? random.nextInt(4) : -1;
+            String reported = run(() -> {
+                Event go = new Event();
+                Event spawned = new Event();
+                List<Task<Object>> kids = new CopyOnWriteArrayList<>();
+                Task<Object> owner = Coro.spawn(() -> {
+                    for (int i = 0; i < children; i++) {
+                        int id = i;
+                        kids.add(Coro.spawn(() -> {
+                            go.await();
+                            yieldTimes(childYields[id]);
+                            if (fails[id]) {
+                                throw new IllegalStateException("child " + id);
+                            }
+                            return id;
+                        }));
+                    }
+                    spawned.set();
+                    go.await();
+                    yieldTimes(ownerYields);
+                    return "owner";
+                });
+                spawned.await();
+                Task<List<Outcome<Object>>> gatherer = Coro.spawn(() -> Coro.gatherSettled(List.copyOf(kids)));
+                until("the children, their owner and the gatherer wait",
+                        () -> scheduler.stats().parkedFibers() == children + 2);
+                go.set();
+                if (cancelYields >= 0) {
+                    yieldTimes(cancelYields);
+                    gatherer.cancel();
+                }
+                Map<String, Integer> count = new TreeMap<>();
+                try {
+                    for (Outcome<Object> o : gatherer.join()) {
+                        if (o instanceof Outcome.Failure<Object> f) {
+                            countEach(f.exception(), count);
+                        }
+                    }
+                } catch (CancellationException e) {
+                    countEach(e, count);
+                } catch (IllegalStateException e) {
+                    countEach(e, count);
+                }
+                try {
+                    owner.join();
+                } catch (IllegalStateException e) {
+                    countEach(e, count);
+                }
+                // A cancelled gather cancels the children too: one cancelled before it threw
+                // has no failure to report.
+                Map<String, Integer> expected = new TreeMap<>();
+                for (int i = 0; i < children; i++) {
+                    if (fails[i] && !kids.get(i).isCancelled()) {
+                        expected.put("child " + i, 1);
+                    }
+                }
+                return count.equals(expected) ? null : count + " instead of " + expected;
+            });
+            if (reported != null) {
+                wrong.add("round " + round + ": " + reported);
+            }
+        }
+        assertThat(wrong).as("rounds where a failure was lost or reported twice (of %d)", rounds).isEmpty();
+    }
+
+    private static void yieldTimes(int n) {
+        for (int i = 0; i < n; i++) {
+            Coro.yieldNow();
+        }
+    }
+
+    /** Counts {@code t}'s message if it names a child, and those of what it carries as suppressed. */
+    private static void countEach(Throwable t, Map<String, Integer> count) {
+        if (t.getMessage() != null && t.getMessage().startsWith("child ")) {
+            count.merge(t.getMessage(), 1, Integer::sum);
+        }
+        for (Throwable s : t.getSuppressed()) {
+            countEach(s, count);
+        }
     }
 
     @Test
