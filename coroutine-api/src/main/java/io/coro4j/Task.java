@@ -612,17 +612,31 @@ public final class Task<T> implements Future<T> {
 
     /**
      * The failure to throw for {@code primary} among {@code failures}: one that already carries
-     * it, where an earlier gather of the same tasks put it, else {@code primary} itself. Gathering
-     * the same failed tasks again then throws the same exception, whichever task a gather sees
-     * fail first, instead of one that could not carry the other (that would make a loop).
+     * it as suppressed (where an earlier gather of the same tasks, or a failing cleanup, put it),
+     * else {@code primary} itself. Gathering the same failed tasks again then throws the same
+     * exception, whichever task a gather sees fail first, and a group does not drop a failure
+     * that could not go on its first (that would make a loop). One that only wraps
+     * {@code primary} as its cause is not preferred: it adds nothing but the wrapping.
      */
     static Throwable alreadyCarrying(Throwable primary, List<Throwable> failures) {
         for (Throwable f : failures) {
-            if (f != primary && carries(f, primary)) {
+            if (f != primary && suppresses(f, primary, identitySet())) {
                 return f;
             }
         }
         return primary;
+    }
+
+    private static boolean suppresses(Throwable t, Throwable target, Set<Throwable> visited) {
+        if (!visited.add(t)) {
+            return false;
+        }
+        for (Throwable s : t.getSuppressed()) {
+            if (s == target || suppresses(s, target, visited)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

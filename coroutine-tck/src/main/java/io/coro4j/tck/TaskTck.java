@@ -841,6 +841,32 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     @Test
+    void aGroupThrowsALaterFailureThatCarriesTheFirst_ratherThanDropIt() {
+        // b fails with X first; d, cancelled for it, fails in its cleanup with Z, which carries X.
+        // Z cannot go on X (a loop), so the group throws Z, with X on it.
+        IllegalStateException x = new IllegalStateException("X");
+        RuntimeException z = new RuntimeException("Z");
+        z.addSuppressed(x);
+        Throwable thrown = catchFrom(() -> run(() -> Coro.taskGroup(g -> {
+            g.spawn(() -> {
+                try {
+                    Coro.sleep(Duration.ofSeconds(30));
+                    return "d";
+                } catch (CancellationException e) {
+                    throw z;
+                }
+            });
+            g.spawn(() -> {
+                throw x;
+            });
+            Coro.sleep(Duration.ofSeconds(30));
+            return "body";
+        })));
+        assertThat(thrown).isSameAs(z);
+        assertThat(z.getSuppressed()).containsExactly(x);
+    }
+
+    @Test
     void aGroupKeepsAnEarlierFailureThatCarriesTheOneItsBodyRethrew() {
         // d fails (Z) first; c's gather(d, b) attaches b's X to Z; then the body rethrows X. Z
         // carries X, so X cannot carry Z: the group must throw Z, with X on it.
