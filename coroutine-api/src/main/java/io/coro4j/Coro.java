@@ -298,12 +298,7 @@ public final class Coro {
         Waiting w = waitFor(t, tasks, true);
         Task<?> first = w.firstFailed.get();
         if (first != null) {
-            // Waits for each to be claimed as it ends, not just to end: a task whose end this
-            // gather missed could be reported by its group as well.
-            for (Task<?> task : tasks) {
-                task.cancel();
-            }
-            t.suspendUninterruptiblyUntil(() -> w.done.get() == tasks.size());
+            cancelAndWait(t, w); // each is still claimed as it ends: this gather was not cancelled
             handOut(w);
             List<Throwable> real = new ArrayList<>();
             for (Task<?> task : tasks) {
@@ -316,9 +311,7 @@ public final class Coro {
             if (primary instanceof CancellationException && !real.isEmpty()) {
                 primary = real.get(0); // the first to end was cancelled: a real failure outranks that
             }
-            primary = Task.alreadyCarrying(primary, real);
-            Task.suppressEachOnce(primary, real); // a gather again adds nothing twice
-            throw Task.rethrow(primary);
+            throw Task.rethrow(Task.combine(primary, real)); // a gather again adds nothing twice
         }
         handOut(w);
         List<T> results = new ArrayList<>(tasks.size());
@@ -473,7 +466,7 @@ public final class Coro {
         try {
             t.suspendUntil(() -> w.done.get() == n || (failFast && w.firstFailed.get() != null));
         } catch (CancellationException e) {
-            throw Task.rethrow(cancelled(t, tasks, w, e));
+            throw Task.rethrow(cancelled(t, w, e));
         } catch (RuntimeException | Error unexpected) {
             // Not a cancellation (a suspension that failed, say for lack of memory): what was
             // claimed goes back, and what its group no longer reports goes with this.
@@ -493,18 +486,16 @@ public final class Coro {
      * or the first real failure handed out with the others suppressed (the cancellation then
      * stays pending).
      */
-    private static Throwable cancelled(Task<?> t, List<? extends Task<?>> tasks, Waiting w, CancellationException e) {
+    private static Throwable cancelled(Task<?> t, Waiting w, CancellationException e) {
         w.close();
-        cancelAndWait(t, tasks);
+        cancelAndWait(t, w);
         Task<?> first = w.firstFailed.get();
         boolean firstIsReal = first != null && !(first.failure() instanceof CancellationException);
         List<Throwable> handedOut = w.settle(firstIsReal);
         if (handedOut.isEmpty()) {
             return e;
         }
-        Throwable primary = Task.alreadyCarrying(firstIsReal ? first.failure() : handedOut.get(0), handedOut);
-        Task.suppressEachOnce(primary, handedOut);
-        return primary;
+        return Task.combine(firstIsReal ? first.failure() : handedOut.get(0), handedOut);
     }
 
     /** A gather hands every outcome out: each task is marked observed and its claim, if any, released. */
@@ -529,18 +520,16 @@ public final class Coro {
         return !needsGroupClaim(task, gatherer) || task.parentGroup.releaseClaim(task);
     }
 
-    private static void cancelAndWait(Task<?> t, List<? extends Task<?>> tasks) {
-        for (Task<?> task : tasks) {
+    /**
+     * Cancels every task of {@code w} and waits until each has ended and its end has reached
+     * {@code w} (been claimed, while claims are open): a task's {@code isDone()} comes before
+     * that, and a claim still to come could leave its failure to be reported twice.
+     */
+    private static void cancelAndWait(Task<?> t, Waiting w) {
+        for (Task<?> task : w.tasks) {
             task.cancel();
         }
-        t.suspendUninterruptiblyUntil(() -> {
-            for (Task<?> task : tasks) {
-                if (!task.isDone()) {
-                    return false;
-                }
-            }
-            return true;
-        });
+        t.suspendUninterruptiblyUntil(() -> w.done.get() == w.tasks.size());
     }
 
     /**
@@ -586,8 +575,7 @@ public final class Coro {
             } finally {
                 List<Throwable> orphaned = claims.settle(false); // stopped early: give back the rest
                 if (!orphaned.isEmpty()) {
-                    Task.suppressEachOnce(orphaned.get(0), orphaned);
-                    throw Task.rethrow(orphaned.get(0));
+                    throw Task.rethrow(Task.combine(orphaned.get(0), orphaned));
                 }
             }
         });

@@ -361,7 +361,7 @@ final class GeneratorCore<Y, S, R> {
 
     // ---- exceptions ----
 
-    static RuntimeException propagate(Throwable t, boolean sneaky) {
+    private static RuntimeException propagate(Throwable t, boolean sneaky) {
         if (t instanceof RuntimeException r) {
             return r;
         }

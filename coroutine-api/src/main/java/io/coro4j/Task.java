@@ -611,32 +611,24 @@ public final class Task<T> implements Future<T> {
     }
 
     /**
-     * The failure to throw for {@code primary} among {@code failures}: one that already carries
-     * it as suppressed (where an earlier gather of the same tasks, or a failing cleanup, put it),
-     * else {@code primary} itself. Gathering the same failed tasks again then throws the same
-     * exception, whichever task a gather sees fail first, and a group does not drop a failure
-     * that could not go on its first (that would make a loop). One that only wraps
-     * {@code primary} as its cause is not preferred: it adds nothing but the wrapping.
+     * What to throw for {@code primary} with {@code failures} beside it: {@code primary}, or a
+     * failure that already carries it as suppressed (where an earlier gather of the same tasks,
+     * or a failing cleanup, put it), with each of {@code failures} then suppressed on it once.
+     * Gathering the same failed tasks again so throws the same exception, whichever task a gather
+     * sees fail first, and no failure that could not go on {@code primary} (that would make a
+     * loop) is dropped. One that only wraps {@code primary} as its cause is not preferred: it adds
+     * nothing but the wrapping.
      */
-    static Throwable alreadyCarrying(Throwable primary, List<Throwable> failures) {
+    static Throwable combine(Throwable primary, List<Throwable> failures) {
+        Throwable thrown = primary;
         for (Throwable f : failures) {
-            if (f != primary && suppresses(f, primary, identitySet())) {
-                return f;
+            if (f != primary && carries(f, primary, identitySet(), false)) {
+                thrown = f;
+                break;
             }
         }
-        return primary;
-    }
-
-    private static boolean suppresses(Throwable t, Throwable target, Set<Throwable> visited) {
-        if (!visited.add(t)) {
-            return false;
-        }
-        for (Throwable s : t.getSuppressed()) {
-            if (s == target || suppresses(s, target, visited)) {
-                return true;
-            }
-        }
-        return false;
+        suppressEachOnce(thrown, failures);
+        return thrown;
     }
 
     /**
@@ -644,7 +636,7 @@ public final class Task<T> implements Future<T> {
      * carries directly (a gather may have attached it), not {@code primary} itself, and not one
      * that carries {@code primary}, which would make a loop.
      */
-    static void suppressEachOnce(Throwable primary, List<Throwable> failures) {
+    private static void suppressEachOnce(Throwable primary, List<Throwable> failures) {
         Set<Throwable> seen = identitySet();
         seen.addAll(Arrays.asList(primary.getSuppressed()));
         seen.add(primary);
@@ -670,10 +662,11 @@ public final class Task<T> implements Future<T> {
 
     /** Whether {@code target} is {@code t}, or is reached from it through causes and suppressed ones. */
     private static boolean carries(Throwable t, Throwable target) {
-        return carries(t, target, identitySet());
+        return carries(t, target, identitySet(), true);
     }
 
-    private static boolean carries(Throwable t, Throwable target, Set<Throwable> visited) {
+    /** {@link #carries(Throwable, Throwable)}, through suppressed ones only unless {@code viaCauses}. */
+    private static boolean carries(Throwable t, Throwable target, Set<Throwable> visited, boolean viaCauses) {
         if (t == null || !visited.add(t)) {
             return false;
         }
@@ -681,11 +674,11 @@ public final class Task<T> implements Future<T> {
             return true;
         }
         for (Throwable s : t.getSuppressed()) {
-            if (carries(s, target, visited)) {
+            if (carries(s, target, visited, viaCauses)) {
                 return true;
             }
         }
-        return carries(t.getCause(), target, visited);
+        return viaCauses && carries(t.getCause(), target, visited, true);
     }
 
     /** An empty set that compares by identity. */

@@ -239,9 +239,7 @@ public final class TaskGroup {
             others = new ArrayList<>(childFailures);
             others.add(bodyFailure); // what else ended the body, for the record
         }
-        primary = Task.alreadyCarrying(primary, others); // else what carries it could not go on it
-        Task.suppressEachOnce(primary, others);
-        return primary;
+        return Task.combine(primary, others);
     }
 
     /** The failures the group reports, in the order they happened; under the lock. */
