@@ -347,18 +347,32 @@ public final class Coro {
      * waits for. A task that ends while claims are open is claimed then, on the task's own thread
      * before its group hears of its end: from then on the claimant, not the group, answers for
      * the task's failure, by handing it out or giving it back. Thread-safe.
+     *
+     * <p>A claim is registered with the task's group unless that group is run by the claimant,
+     * which cannot close it while it waits in the gather or iterates the loop. An asCompleted
+     * loop may be iterated by a task other than the one that made it ({@link #iteratedBy}); from
+     * then on its claims are all registered, since the maker's groups may close meanwhile.
      */
     private static class Claims {
+        /** No claim: not ended, handed out or given back, or claimed after its group had closed. */
+        private static final byte NONE = 0;
+        /** Claimed without telling the group: a root task, or a child of a group the claimant runs. */
+        private static final byte OWN = 1;
+        /** Claimed and registered with the task's group ({@link TaskGroup#claim}). */
+        private static final byte REGISTERED = 2;
+
         final Task<?> claimant;
         final List<? extends Task<?>> tasks;
-        /** Claimed and not yet handed out or given back; under this object's lock, as {@link #open} is. */
-        private final boolean[] claimed;
+        /** Each task's claim; under this object's lock, as {@link #open} and {@link #foreign} are. */
+        private final byte[] claims;
         private boolean open = true;
+        /** Whether a task other than the claimant has iterated (asCompleted only). */
+        private boolean foreign;
 
         Claims(Task<?> claimant, List<? extends Task<?>> tasks) {
             this.claimant = claimant;
             this.tasks = tasks;
-            this.claimed = new boolean[tasks.size()];
+            this.claims = new byte[tasks.size()];
         }
 
         /** Called as task {@code i} ends; returns whether claims were still open. */
@@ -366,9 +380,33 @@ public final class Coro {
             if (!open) {
                 return false;
             }
-            Task<?> task = tasks.get(i);
-            claimed[i] = !needsGroupClaim(task, claimant) || task.parentGroup.claim(task);
+            claims[i] = claimFor(tasks.get(i));
             return true;
+        }
+
+        private byte claimFor(Task<?> task) {
+            TaskGroup group = task.parentGroup;
+            if (group == null || !foreign && group.isOwnedBy(claimant)) {
+                return OWN;
+            }
+            return group.claim(task) ? REGISTERED : NONE;
+        }
+
+        /**
+         * Called by the task that iterates an asCompleted loop, before each step. The first time it
+         * is not the claimant, the claims so far are registered with their groups, as every later
+         * one will be: the claimant's own groups may now close while the loop still holds them.
+         */
+        synchronized void iteratedBy(Task<?> t) {
+            if (foreign || t == claimant) {
+                return;
+            }
+            foreign = true;
+            for (int i = 0; i < claims.length; i++) {
+                if (claims[i] == OWN) {
+                    claims[i] = claimFor(tasks.get(i));
+                }
+            }
         }
 
         /** Stops claiming: a task that ends from now on is left to its group. */
@@ -376,20 +414,23 @@ public final class Coro {
             open = false;
         }
 
-        /** Takes task {@code i}'s claim off the books; whether there was one. */
-        private synchronized boolean take(int i) {
-            boolean c = claimed[i];
-            claimed[i] = false;
+        /** Takes task {@code i}'s claim off the books and returns it. */
+        private synchronized byte take(int i) {
+            byte c = claims[i];
+            claims[i] = NONE;
             return c;
+        }
+
+        /** Releases a claim taken off the books; whether the task's group still answers for its failure. */
+        private static boolean release(Task<?> task, byte claim) {
+            return claim != REGISTERED || task.parentGroup.releaseClaim(task);
         }
 
         /** Hands task {@code i}'s outcome out: marks it observed, then releases its claim. */
         void handOut(int i) {
             Task<?> task = tasks.get(i);
             task.retrieved = true;
-            if (take(i)) {
-                release(task, claimant);
-            }
+            release(task, take(i));
         }
 
         /**
@@ -401,7 +442,8 @@ public final class Coro {
             close();
             List<Throwable> handedOut = new ArrayList<>();
             for (int i = 0; i < tasks.size(); i++) {
-                if (!take(i)) {
+                byte claim = take(i);
+                if (claim == NONE) {
                     continue;
                 }
                 Task<?> task = tasks.get(i);
@@ -409,11 +451,11 @@ public final class Coro {
                 boolean real = f != null && !(f instanceof CancellationException);
                 if (handOutAll) {
                     task.retrieved = true;
-                    release(task, claimant);
+                    release(task, claim);
                     if (real) {
                         handedOut.add(f);
                     }
-                } else if (!release(task, claimant) && real && !task.retrieved) {
+                } else if (!release(task, claim) && real && !task.retrieved) {
                     task.retrieved = true;
                     handedOut.add(f);
                 }
@@ -507,20 +549,6 @@ public final class Coro {
     }
 
     /**
-     * Whether a gather by {@code gatherer} must register its claim on {@code task} with the
-     * task's group: not for a root task (its failure goes to whoever runs it), nor for a child of
-     * a group the gatherer runs (the group cannot close while its body waits in the gather).
-     */
-    private static boolean needsGroupClaim(Task<?> task, Task<?> gatherer) {
-        return task.parentGroup != null && !task.parentGroup.isOwnedBy(gatherer);
-    }
-
-    /** Releases a gather's claim on {@code task}; whether its group still answers for its failure. */
-    private static boolean release(Task<?> task, Task<?> gatherer) {
-        return !needsGroupClaim(task, gatherer) || task.parentGroup.releaseClaim(task);
-    }
-
-    /**
      * Cancels every task of {@code w} and waits until each has ended and its end has reached
      * {@code w} (been claimed, while claims are open): a task's {@code isDone()} comes before
      * that, and a claim still to come could leave its failure to be reported twice.
@@ -539,8 +567,10 @@ public final class Coro {
      * A task counts as observed once it has been handed out: the failure of one the loop never
      * reached (it stopped early) still fails the task that spawned it. Close the generator
      * (try-with-resources) when stopping early. As with {@link #gather(Task[])}, any task may
-     * loop over any tasks: one that ends while the generator is open is the loop's to hand out,
-     * and its group does not report it as well; closing the generator early gives back those it
+     * loop over any tasks, and may iterate a loop another task made: a task that ends while the
+     * generator is open is the loop's to hand out, and its group does not report it as well,
+     * unless the group closed before a task other than the loop's maker first iterated it (the
+     * group has reported it then); closing the generator early gives back those it
      * did not reach, and throws a failure among them whose group closed meanwhile (no one else
      * would report it).
      */
@@ -565,6 +595,7 @@ public final class Coro {
             try {
                 for (int n = 0; n < copy.size(); n++) {
                     Task<?> self = Task.require("iterating Coro.asCompleted");
+                    claims.iteratedBy(self);
                     waiter.set(self);
                     self.suspendUntil(() -> !finished.isEmpty());
                     int i = finished.poll();

@@ -625,6 +625,98 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     @Test
+    void aFailureAnAsCompletedLoopHandsOutLater_isNotReportedAgainByItsGroup_whenTheOwnerMadeTheLoopAndAnotherTaskIteratesIt() {
+        // The owner makes the loop over its child c and hands it to another task; c ends while
+        // that task iterates, and the owner's group closes before the loop hands c out.
+        Event slowMayEnd = new Event();
+        Event cMayFail = new Event();
+        Event ownerMayReturn = new Event();
+        Event gotFirst = new Event();
+        Event loopMayGoOn = new Event();
+        CompletableFuture<Generator<Task<Object>, Object, Void>> handedOver = new CompletableFuture<>();
+        AtomicReference<Task<Object>> c = new AtomicReference<>();
+        List<String> seen = run(() -> {
+            Task<Object> slow = Coro.spawn(() -> {
+                slowMayEnd.await();
+                return "slow";
+            });
+            Task<Object> owner = Coro.spawn(() -> {
+                c.set(Coro.spawn(() -> {
+                    cMayFail.await();
+                    throw new IllegalStateException("c failed");
+                }));
+                handedOver.complete(Coro.asCompleted(List.of(c.get(), slow)));
+                ownerMayReturn.await();
+                return "owner returned";
+            });
+            Task<List<String>> iterator = Coro.spawn(() -> {
+                List<String> handedOut = new ArrayList<>();
+                try (Generator<Task<Object>, Object, Void> done = Coro.await(handedOver)) {
+                    for (Task<Object> t : done) {
+                        handedOut.add(t == c.get() ? catchFrom(t::join).getMessage() : String.valueOf(t.join()));
+                        gotFirst.set();
+                        loopMayGoOn.await(); // the first time: c ends meanwhile, and its owner's group closes
+                    }
+                }
+                return handedOut;
+            });
+            slowMayEnd.set();
+            gotFirst.await();
+            ownerMayReturn.set();
+            cMayFail.set();
+            Object ownerResult = owner.join();
+            loopMayGoOn.set();
+            List<String> out = new ArrayList<>(iterator.join());
+            out.add("owner: " + ownerResult);
+            return out;
+        });
+        assertThat(seen).containsExactly("slow", "c failed", "owner: owner returned");
+    }
+
+    @Test
+    void aFailureThatEndedBeforeAnotherTaskFirstIteratesTheOwnersAsCompletedLoop_isTheLoopsToHandOut_notAlsoTheGroups() {
+        // c1 and c2 fail before the other task takes the loop's first task (c1); the owner's group
+        // then closes while the loop still holds c2.
+        Event ownerMayReturn = new Event();
+        Event gotFirst = new Event();
+        Event loopMayGoOn = new Event();
+        CompletableFuture<Generator<Task<Object>, Object, Void>> handedOver = new CompletableFuture<>();
+        List<String> seen = run(() -> {
+            Task<Object> owner = Coro.spawn(() -> {
+                Task<Object> c1 = Coro.spawn(() -> {
+                    throw new IllegalStateException("c1 failed");
+                });
+                Task<Object> c2 = Coro.spawn(() -> {
+                    throw new IllegalStateException("c2 failed");
+                });
+                until("c1 and c2 have ended", () -> c1.isDone() && c2.isDone());
+                handedOver.complete(Coro.asCompleted(List.of(c1, c2))); // claims both at once, in this order
+                ownerMayReturn.await();
+                return "owner returned";
+            });
+            Task<List<String>> iterator = Coro.spawn(() -> {
+                List<String> handedOut = new ArrayList<>();
+                try (Generator<Task<Object>, Object, Void> done = Coro.await(handedOver)) {
+                    for (Task<Object> t : done) {
+                        handedOut.add(catchFrom(t::join).getMessage());
+                        gotFirst.set();
+                        loopMayGoOn.await(); // the first time: the owner's group closes meanwhile
+                    }
+                }
+                return handedOut;
+            });
+            gotFirst.await();
+            ownerMayReturn.set();
+            Object ownerResult = owner.join();
+            loopMayGoOn.set();
+            List<String> out = new ArrayList<>(iterator.join());
+            out.add("owner: " + ownerResult);
+            return out;
+        });
+        assertThat(seen).containsExactly("c1 failed", "c2 failed", "owner: owner returned");
+    }
+
+    @Test
     void closingAnAsCompletedLoopEarlyThrowsAFailureItHeld_whoseGroupClosedMeanwhile_ratherThanLoseIt() {
         Event gotFirst = new Event();
         Event loopMayStop = new Event();
