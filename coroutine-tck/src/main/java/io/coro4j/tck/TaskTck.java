@@ -649,17 +649,8 @@ public abstract class TaskTck extends SchedulerTck {
                 ownerMayReturn.await();
                 return "owner returned";
             });
-            Task<List<String>> iterator = Coro.spawn(() -> {
-                List<String> handedOut = new ArrayList<>();
-                try (Generator<Task<Object>, Object, Void> done = Coro.await(handedOver)) {
-                    for (Task<Object> t : done) {
-                        handedOut.add(t == c.get() ? catchFrom(t::join).getMessage() : String.valueOf(t.join()));
-                        gotFirst.set();
-                        loopMayGoOn.await(); // the first time: c ends meanwhile, and its owner's group closes
-                    }
-                }
-                return handedOut;
-            });
+            // The first time it waits, c ends, and its owner's group closes.
+            Task<List<String>> iterator = iterateHandedOverLoop(handedOver, gotFirst, loopMayGoOn);
             slowMayEnd.set();
             gotFirst.await();
             ownerMayReturn.set();
@@ -671,6 +662,32 @@ public abstract class TaskTck extends SchedulerTck {
             return out;
         });
         assertThat(seen).containsExactly("slow", "c failed", "owner: owner returned");
+    }
+
+    /**
+     * Spawns a task that iterates the {@code asCompleted} loop another task hands over: it notes
+     * each task's result or failure message, sets {@code gotFirst} and waits for
+     * {@code loopMayGoOn} after each.
+     */
+    private static Task<List<String>> iterateHandedOverLoop(CompletableFuture<Generator<Task<Object>, Object, Void>> handedOver,
+                                                           Event gotFirst, Event loopMayGoOn) {
+        return Coro.spawn(() -> {
+            List<String> handedOut = new ArrayList<>();
+            try (Generator<Task<Object>, Object, Void> done = Coro.await(handedOver)) {
+                for (Task<Object> t : done) {
+                    String seen;
+                    try {
+                        seen = String.valueOf(t.join());
+                    } catch (RuntimeException e) {
+                        seen = e.getMessage();
+                    }
+                    handedOut.add(seen);
+                    gotFirst.set();
+                    loopMayGoOn.await();
+                }
+            }
+            return handedOut;
+        });
     }
 
     @Test
@@ -694,17 +711,7 @@ public abstract class TaskTck extends SchedulerTck {
                 ownerMayReturn.await();
                 return "owner returned";
             });
-            Task<List<String>> iterator = Coro.spawn(() -> {
-                List<String> handedOut = new ArrayList<>();
-                try (Generator<Task<Object>, Object, Void> done = Coro.await(handedOver)) {
-                    for (Task<Object> t : done) {
-                        handedOut.add(catchFrom(t::join).getMessage());
-                        gotFirst.set();
-                        loopMayGoOn.await(); // the first time: the owner's group closes meanwhile
-                    }
-                }
-                return handedOut;
-            });
+            Task<List<String>> iterator = iterateHandedOverLoop(handedOver, gotFirst, loopMayGoOn);
             gotFirst.await();
             ownerMayReturn.set();
             Object ownerResult = owner.join();
