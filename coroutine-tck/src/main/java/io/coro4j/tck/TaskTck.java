@@ -205,6 +205,9 @@ public abstract class TaskTck extends SchedulerTck {
                 log.add("got " + Coro.await(f));
                 return null;
             });
+            // Spawned once the waiter runs: on loom the two could start on two carriers in either
+            // order. On a one-carrier threadpool it then runs only if the await gave the carrier up.
+            until("the waiter runs", () -> !log.isEmpty());
             Task<Void> other = Coro.spawn(() -> {
                 log.add("other ran while the waiter was suspended");
                 return null;
