@@ -163,7 +163,7 @@ final class GeneratorCore<Y, S, R> {
             Throwable t = thrownIn;
             if (t != null) {
                 thrownIn = null;
-                throw GeneratorCore.<RuntimeException>sneaky(t);
+                throw Coro.<RuntimeException>sneaky(t);
             }
             @SuppressWarnings("unchecked")
             S in = (S) sent;
@@ -369,13 +369,8 @@ final class GeneratorCore<Y, S, R> {
             throw e;
         }
         if (sneaky) {
-            throw GeneratorCore.<RuntimeException>sneaky(t);
+            throw Coro.<RuntimeException>sneaky(t);
         }
         return new CompletionException(t);
-    }
-
-    @SuppressWarnings("unchecked")
-    private static <T extends Throwable> T sneaky(Throwable t) throws T {
-        throw (T) t;
     }
 }
