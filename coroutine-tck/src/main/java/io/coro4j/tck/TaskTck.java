@@ -899,13 +899,13 @@ public abstract class TaskTck extends SchedulerTck {
                         return "c cleaned up";
                     }
                 });
-                cStarted.await();
                 return Coro.gather(shared.get(), c);
             });
             cStarted.await();
-            // The gatherer goes straight from c's start into the gather, which claims a's failure
-            // once registered; nothing shows that it has, so it gets ample time first.
-            Coro.sleep(ms(50));
+            // The gather claims a's failure once registered. Each of the four parks in one place
+            // only (a in its event, the owner waiting for a, c asleep, the gatherer in the gather),
+            // so four parked fibers mean the gather is registered.
+            until("a, the owner, c and the gatherer wait", () -> scheduler.stats().parkedFibers() == 4);
             fail.set();
             Throwable g = catchFrom(gatherer::join);
             String o;
@@ -1120,16 +1120,31 @@ public abstract class TaskTck extends SchedulerTck {
     void asCompletedYieldsTasksInCompletionOrder() {
         List<Integer> order = run(() -> {
             List<Task<Integer>> tasks = new ArrayList<>();
-            for (int delay : new int[] {60, 10, 35}) {
+            List<Event> mayEnd = new ArrayList<>();
+            for (int value : new int[] {60, 10, 35}) {
+                Event e = new Event();
+                mayEnd.add(e);
                 tasks.add(Coro.spawn(() -> {
-                    Coro.sleep(ms(delay));
-                    return delay;
+                    e.await();
+                    return value;
                 }));
             }
+            // Ends them one at a time, in an order other than the list's, once the loop waits
+            // (tasks already ended when it starts come in the list's order). The three tasks park
+            // only in their events and the main task only in the loop.
+            Task<Void> ender = Coro.spawn(() -> {
+                until("the tasks and the loop wait", () -> scheduler.stats().parkedFibers() == 4);
+                for (int i : new int[] {1, 2, 0}) {
+                    mayEnd.get(i).set();
+                    until("task " + i + " has ended", tasks.get(i)::isDone);
+                }
+                return null;
+            });
             List<Integer> seen = new ArrayList<>();
             for (Task<Integer> done : Coro.asCompleted(tasks)) {
                 seen.add(done.join());
             }
+            ender.join();
             return seen;
         });
         assertThat(order).containsExactly(10, 35, 60);
@@ -1312,18 +1327,29 @@ public abstract class TaskTck extends SchedulerTck {
     void aTasksInterruptStatusIsItsOwnAndSurvivesSuspensionWithoutBusyWaiting() {
         Scheduler one = newScheduler(1);
         long[] seen = Coro.run(one, () -> {
+            Event slept = new Event();
             Event go = new Event();
             Task<long[]> interrupted = Coro.spawn(() -> {
                 Thread.currentThread().interrupt();
                 long before = one.stats().suspensions();
                 Coro.sleep(ms(30)); // a timed park
                 boolean afterSleep = Thread.currentThread().isInterrupted();
-                go.await(); // an untimed one, set 30 ms later by the main task
+                slept.set();
+                go.await(); // an untimed one, set once it has parked
                 boolean afterAwait = Thread.currentThread().isInterrupted();
                 long parks = one.stats().suspensions() - before;
                 return new long[] {afterSleep ? 1 : 0, afterAwait ? 1 : 0, parks};
             });
-            Coro.sleep(ms(60));
+            slept.await();
+            // Waits without suspending, which would count: on one threadpool carrier the task has
+            // parked already; on loom, which runs it on another carrier, Thread.yield lets it.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (one.stats().parkedFibers() != 1) {
+                if (System.nanoTime() - deadline > 0) {
+                    throw new AssertionError("timed out after 30 s waiting until the task parks in go.await()");
+                }
+                Thread.yield();
+            }
             go.set();
             long[] r = interrupted.join(); // it ends with its status still set
             boolean next = Coro.spawn(() -> Thread.currentThread().isInterrupted()).join();
@@ -1332,8 +1358,8 @@ public abstract class TaskTck extends SchedulerTck {
         });
         assertThat(seen[0]).as("status after Coro.sleep").isEqualTo(1);
         assertThat(seen[1]).as("status after Event.await").isEqualTo(1);
-        // Its sleep, its await and the main task's sleep, with room for a spurious wake-up or two;
-        // a park that returns at once because the status is set loops thousands of times in 60 ms.
+        // Its sleep, its await and the main task's await, with room for a spurious wake-up or two;
+        // a park that returns at once because the status is set loops thousands of times in 30 ms.
         assertThat(seen[2]).as("suspensions while the status was set").isBetween(2L, 8L);
         assertThat(seen[3]).as("status seen by the task run next on the carrier").isZero();
         assertThat(seen[4]).as("status of the task that joined it").isZero();
@@ -2153,17 +2179,18 @@ public abstract class TaskTck extends SchedulerTck {
         List<String> log = Coro.run(loop, () -> {
             List<String> out = new CopyOnWriteArrayList<>();
             user.set("alice");
+            CountDownLatch ticked = new CountDownLatch(1);
             Task<Void> ticker = Coro.spawn(() -> {
                 for (int i = 0; i < 3; i++) {
                     Coro.sleep(ms(5));
                     out.add("tick");
                 }
+                ticked.countDown();
                 return null;
             });
-            String seen = Coro.blocking(() -> {
-                Thread.sleep(100);
-                return user.get();
-            });
+            // The one carrier is free for the ticker only if the blocking call is off it.
+            String seen = Coro.blocking(() -> ticked.await(10, TimeUnit.SECONDS)
+                    ? user.get() : "no ticks while it blocked");
             out.add("blocking saw " + seen);
             ticker.join();
             return out;
