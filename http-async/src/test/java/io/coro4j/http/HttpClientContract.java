@@ -182,12 +182,19 @@ abstract class HttpClientContract extends SchedulerFixture {
     @Test
     void close_whileARequestWaitsForASlot_refusesItWhenItGetsOne() {
         AsyncHttpClient http = client().maxInFlightPerHost(1).build();
+        server.closeGate(); // the first request holds the slot until the client is closing
         Throwable waiterFailure = run(() -> {
-            Task<Response> holder = Coro.spawn(() -> http.get(server.url("/sleep?ms=300")));
-            Polling.await("the first request in flight", () -> http.inFlight() == 1);
+            Task<Response> holder = Coro.spawn(() -> http.get(server.url("/gate")));
+            Polling.await("the first request at the server", () -> server.gated.get() == 1);
             Task<Response> waiter = Coro.spawn(() -> http.get(server.url("/bytes?n=1")));
             Polling.await("the second request queued", () -> http.waiting() == 1);
-            http.close();
+            Task<Void> opener = Coro.spawn(() -> {
+                Polling.await("the client is closing", http::isClosed);
+                server.openGate();
+                return null;
+            });
+            http.close(); // waits for the request in flight
+            opener.join();
             assertThat(holder.join().status()).as("the request in flight completes").isEqualTo(200);
             return catchThrowable(waiter::join);
         });
@@ -552,7 +559,7 @@ abstract class HttpClientContract extends SchedulerFixture {
             String waiting = server.url("/sleep?ms=10&id=waiting");
             Throwable e = catchThrowable(() -> run(() -> {
                 Task<Response> holder = Coro.spawn(() -> http.get(slow));
-                while (http.inFlight() == 0) {
+                while (server.requests.get() == 0) { // at the server, so cancelling it later cannot unsend it
                     Coro.sleep(Duration.ofMillis(1));
                 }
                 try {

@@ -334,12 +334,14 @@ abstract class SlotLimiterContract extends SchedulerFixture {
             assertThat(lateExchange.isCancelled()).as("cancelled at bind: its deadline had passed").isTrue();
             late.release();
 
-            SlotLimiter.Permit quick = l.acquire("x", LONG, Duration.ofMillis(30), "GET", "u");
+            // A deadline that a pause of the machine between acquire and release cannot outrun;
+            // the sleep outlasts it, so an alarm left armed would have fired.
+            SlotLimiter.Permit quick = l.acquire("x", LONG, Duration.ofMillis(500), "GET", "u");
             CompletableFuture<Void> done = new CompletableFuture<>();
             quick.bind(done);
             done.complete(null);
             quick.release();
-            Coro.sleep(Duration.ofMillis(60));
+            Coro.sleep(Duration.ofMillis(600));
             assertThat(quick.timedOut()).as("released before its deadline").isFalse();
             return null;
         });

@@ -77,7 +77,15 @@ final class TestHttpServer implements AutoCloseable {
         gate.countDown();
     }
 
+    /**
+     * Zeroes the counters for the next test. Handlers an earlier test left running (a long
+     * {@code /sleep} whose client gave up) stop counting as active: left in, they would add to
+     * every {@link #maxActive} until they end.
+     */
     void resetCounters() {
+        for (HttpExchange ex : counted) {
+            leave(ex);
+        }
         maxActive.set(0);
         requests.set(0);
         attempts.clear();
