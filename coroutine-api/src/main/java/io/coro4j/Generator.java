@@ -44,8 +44,8 @@ import java.util.stream.StreamSupport;
  * <p>Close a generator you do not run to the end (try-with-resources, or {@link #close()} after
  * breaking out of a loop over it): that runs the body's {@code finally} blocks now. A generator
  * left suspended is closed for you once it is unreachable, as Python closes one it collects: after
- * a garbage collection finds it (a {@link java.lang.ref.Cleaner} on the daemon thread
- * {@code coro4j-generator-cleaner} watches for that), {@link GeneratorExit} is raised at its
+ * a garbage collection finds it (a phantom reference watched by the daemon thread
+ * {@code coro4j-generator-cleaner}), {@link GeneratorExit} is raised at its
  * yield in a task of its own on its scheduler (counted as a spawned task; on a virtual thread of
  * its own if the scheduler is shut down), so its {@code finally} blocks run there, and then the
  * body's thread (loom) or continuation (threadpool) and all it holds are freed. What that close
@@ -112,7 +112,8 @@ public final class Generator<Y, S, R> implements Iterable<Y>, AutoCloseable {
     }
 
     // Every resumption ends with a reachability fence: without it the JIT may consider this handle
-    // dead once the core is called, and the Cleaner would close a body that is still running.
+    // dead once the core is called, and the watch for abandoned generators would close a body
+    // that is still running.
 
     /**
      * Runs the body to its next yield (the first call: to its first yield). Python's {@code next(g)},

@@ -4,7 +4,6 @@ import io.coro4j.spi.Coroutine;
 import io.coro4j.spi.Scheduler;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.lang.ref.Cleaner;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletionException;
@@ -14,8 +13,8 @@ import java.util.concurrent.RejectedExecutionException;
  * Everything of a {@link Generator} but the handle the user holds: its state, its coroutine and
  * the {@link Yielder} its body gets. The body's stack (a parked virtual thread on loom, a
  * continuation on threadpool) reaches this object, never the handle, so the handle becomes
- * unreachable when the user drops it even while the body is suspended; a {@link Cleaner} then
- * closes this core ({@link #closeAbandoned()}).
+ * unreachable when the user drops it even while the body is suspended; its {@link Abandonment}
+ * then closes this core ({@link #closeAbandoned()}).
  *
  * <p>Thread-safety: as {@link Generator}'s; the state word is the only synchronization.
  */
@@ -62,10 +61,10 @@ final class GeneratorCore<Y, S, R> {
     private boolean carryingContext;
     private Map<CoroutineLocal<?>, Object> threadContext;
     /**
-     * The handle's registration with {@link Abandonment#CLEANER}, made when the body first
-     * suspends (before that there is nothing to close) and cleaned when it ends.
+     * The watch on the handle ({@link Abandonment}), made when the body first suspends (before
+     * that there is nothing to close) and dropped when it ends.
      */
-    private Cleaner.Cleanable abandonment;
+    private Abandonment abandonment;
 
     GeneratorCore(Scheduler scheduler, Generator.Body<Y, S, R> body) {
         this.scheduler = scheduler;
@@ -259,7 +258,7 @@ final class GeneratorCore<Y, S, R> {
             Y y = yielded;
             yielded = null;
             if (abandonment == null && handle != null) {
-                abandonment = Abandonment.CLEANER.register(handle, this::closeAbandoned);
+                abandonment = Abandonment.watch(handle, this);
             }
             state = SUSPENDED;
             return new Step.Yielded<>(y);
@@ -293,10 +292,10 @@ final class GeneratorCore<Y, S, R> {
     private Step<Y, R> finished(boolean sneakyFailures) {
         returned = new Step.Returned<>(failure == null ? result : null);
         state = DONE;
-        Cleaner.Cleanable a = abandonment;
+        Abandonment a = abandonment;
         if (a != null) {
             abandonment = null;
-            a.clean(); // a no-op now, but it drops the registration, and the Cleaner's hold on this core
+            a.drop(); // and with it the watch's hold on this core
         }
         if (failure != null) {
             throw propagate(failure, sneakyFailures);
@@ -318,14 +317,14 @@ final class GeneratorCore<Y, S, R> {
     // ---- abandonment ----
 
     /**
-     * The Cleaner's action, once the handle is unreachable: a body still suspended is closed, as
-     * Python closes a generator it collects, in a task of its own on the generator's scheduler (or,
-     * that shut down, on a virtual thread of its own), so that its {@code finally} blocks may await
-     * and the Cleaner's thread never runs user code.
+     * What the {@link Abandonment} watch does once the handle is unreachable: a body still
+     * suspended is closed, as Python closes a generator it collects, in a task of its own on the
+     * generator's scheduler (or, that shut down, on a virtual thread of its own), so that its
+     * {@code finally} blocks may await and the watching thread never runs user code.
      */
-    private void closeAbandoned() {
+    void closeAbandoned() {
         if (state != SUSPENDED) {
-            return; // ended: finished() cleaned the registration, which calls this
+            return; // not suspended now: the handle became unreachable while the body ran or after it ended
         }
         Task<Void> closing = new Task<>(scheduler, () -> {
             closeReportingFailure();
@@ -348,15 +347,6 @@ final class GeneratorCore<Y, S, R> {
                     "closing a generator that was left suspended and became unreachable failed: " + t
                             + " (close generators you do not run to the end)", t));
         }
-    }
-
-    /** Holds the Cleaner, so that its thread starts only once a generator suspends. */
-    private static final class Abandonment {
-        static final Cleaner CLEANER = Cleaner.create(r -> {
-            Thread t = new Thread(r, "coro4j-generator-cleaner");
-            t.setDaemon(true);
-            return t;
-        });
     }
 
     // ---- exceptions ----
