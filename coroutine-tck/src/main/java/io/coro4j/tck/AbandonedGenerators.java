@@ -44,8 +44,8 @@ public final class AbandonedGenerators {
     }
 
     /**
-     * Runs {@link System#gc()} every 10 ms until {@code done} holds, 10 s at most (a Cleaner and
-     * a closing task act between collections); whether it holds.
+     * Runs {@link System#gc()} every 10 ms until {@code done} holds, 10 s at most (the watch for
+     * abandoned generators and a closing task act between collections); whether it holds.
      */
     public static boolean collectUntil(BooleanSupplier done) throws InterruptedException {
         return collectUntil(done, Duration.ofSeconds(10));
