@@ -561,8 +561,9 @@ public final class Coro {
     }
 
     /**
-     * Yields the tasks in the order they finish; iterating suspends the current task until the
-     * next one is done. Use it inside a task:
+     * Yields the tasks in the order they finish (those already finished when this is called
+     * first, in the order given); iterating suspends the current task until the next one is done.
+     * Use it inside a task:
      * <pre>{@code for (Task<String> done : Coro.asCompleted(tasks)) { use(done.join()); }}</pre>
      * A task counts as observed once it has been handed out: the failure of one the loop never
      * reached (it stopped early) still fails the task that spawned it. Close the generator
