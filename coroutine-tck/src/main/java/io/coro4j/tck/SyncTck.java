@@ -53,8 +53,16 @@ public abstract class SyncTck extends SchedulerTck {
 
     /**
      * Suspends briefly: {@link Coro#yieldNow()}, or, one time in {@code every}, a sleep of a
-     * microsecond, which always suspends the task (through a timer).
+     * microsecond, which always suspends the task (through a timer). The timer rounds it up to
+     * its tick, about a millisecond, during which a task holding a lock or permit holds up the
+     * others: such sleeps, not the CPU, set how long a lock or semaphore stress round takes.
      */
+    /**
+     * One suspension in this many, inside a lock or permit, is a sleep. One in 8 made the lock
+     * stress take 122 s at multiplier 10 and run past its test timeout at 20.
+     */
+    private static final int SLEEP_EVERY = 32;
+
     private static void suspendBriefly(SplittableRandom random, int every) {
         if (random.nextInt(every) == 0) {
             Coro.sleep(Duration.ofNanos(1_000));
@@ -199,7 +207,7 @@ public abstract class SyncTck extends SchedulerTck {
                             try {
                                 acquisitions.incrementAndGet();
                                 maxHolders.accumulateAndGet(holders.incrementAndGet(), Math::max);
-                                suspendBriefly(mine, 8);
+                                suspendBriefly(mine, SLEEP_EVERY);
                             } finally {
                                 holders.decrementAndGet();
                                 s.release();
@@ -392,7 +400,7 @@ public abstract class SyncTck extends SchedulerTck {
                                     overlaps.incrementAndGet();
                                 }
                                 int c = counter[0];
-                                suspendBriefly(mine, 8);
+                                suspendBriefly(mine, SLEEP_EVERY);
                                 counter[0] = c + 1;
                                 increments.incrementAndGet();
                             } finally {
