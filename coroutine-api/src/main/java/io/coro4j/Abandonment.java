@@ -14,10 +14,10 @@ import java.util.Arrays;
  * <p>Not a {@link java.lang.ref.Cleaner}: a Cleaner keeps its registrations in one list behind one
  * monitor, which every generator's first yield and end would take. With tasks and virtual threads
  * ending many generators at once (a scheduler shutting down while abandoned generators are closed),
- * a stress test saw both of a scheduler's carriers blocked on that monitor for tens of seconds, and
- * four threads making and closing generators on two cores spent 3.8 µs a generator against 0.74 µs
- * for one. Registrations here go to one of several stripes, chosen by the registering thread, so
- * threads mostly take locks of their own, each held for a few array stores.
+ * a stress test saw both of a scheduler's carriers blocked on that monitor for tens of seconds
+ * (bench/README.md has the figures). Registrations here go to one of several stripes, chosen by
+ * the registering thread, so threads mostly take locks of their own, each held for a few array
+ * stores.
  *
  * <p>Thread-safe.
  */

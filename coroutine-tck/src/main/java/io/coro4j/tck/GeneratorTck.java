@@ -979,11 +979,8 @@ public abstract class GeneratorTck extends SchedulerTck {
      */
     @Test
     void generatorsAbandonedFromTasksAndThreads_whileTheSchedulerShutsDown_areEachClosedOnce() throws Exception {
-        int total = Stress.scaled(4_000);
-        int perAbandoner = Math.min(total, 4_000);
-        int rounds = (total + perAbandoner - 1) / perAbandoner;
-        for (int round = 0; round < rounds; round++) {
-            abandonWhileShuttingDown(round, perAbandoner);
+        for (int round = 0; round < Stress.rounds(4_000); round++) {
+            abandonWhileShuttingDown(round, Stress.crowd(4_000));
         }
     }
 

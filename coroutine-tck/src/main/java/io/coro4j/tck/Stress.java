@@ -21,6 +21,21 @@ public final class Stress {
         return (int) Math.max(1, Math.min(Integer.MAX_VALUE, Math.round(n * m)));
     }
 
+    /**
+     * The crowd of one round of a test whose default is a crowd of {@code n} at once: {@code n}
+     * scaled, but never larger than {@code n}. A larger multiplier runs more rounds
+     * ({@link #rounds}) instead, since a crowd's cost (heap, collections) grows faster than its size.
+     */
+    public static int crowd(int n) {
+        return Math.min(scaled(n), n);
+    }
+
+    /** How many rounds of {@link #crowd(int) crowd(n)} make {@code n} scaled, at least 1. */
+    public static int rounds(int n) {
+        int c = crowd(n);
+        return (scaled(n) + c - 1) / c;
+    }
+
     private static double positive(String property) {
         String s = System.getProperty(property, "1");
         double m;

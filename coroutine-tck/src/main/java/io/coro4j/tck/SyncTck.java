@@ -52,17 +52,17 @@ public abstract class SyncTck extends SchedulerTck {
     }
 
     /**
-     * Suspends briefly: {@link Coro#yieldNow()}, or, one time in {@code every}, a sleep of a
-     * microsecond, which always suspends the task (through a timer). The timer rounds it up to
-     * its tick, about a millisecond, during which a task holding a lock or permit holds up the
-     * others: such sleeps, not the CPU, set how long a lock or semaphore stress round takes.
-     */
-    /**
      * One suspension in this many, inside a lock or permit, is a sleep. One in 8 made the lock
      * stress take 122 s at multiplier 10 and run past its test timeout at 20.
      */
     private static final int SLEEP_EVERY = 32;
 
+    /**
+     * Suspends briefly: {@link Coro#yieldNow()}, or, one time in {@code every}, a sleep of a
+     * microsecond, which always suspends the task (through a timer). The timer rounds it up to
+     * its tick, about a millisecond, during which a task holding a lock or permit holds up the
+     * others: such sleeps, not the CPU, set how long a lock or semaphore stress round takes.
+     */
     private static void suspendBriefly(SplittableRandom random, int every) {
         if (random.nextInt(every) == 0) {
             Coro.sleep(Duration.ofNanos(1_000));

@@ -1205,9 +1205,8 @@ public abstract class TaskTck extends SchedulerTck {
     void aMillionConcurrentSleepersAllComplete() {
         // A larger multiplier means more crowds, not a larger one: ten million sleeping tasks
         // are about ten gigabytes of heap.
-        int total = Stress.scaled(1_000_000);
-        int n = Math.min(total, 1_000_000);
-        for (int crowd = 0; crowd < (total + n - 1) / n; crowd++) {
+        int n = Stress.crowd(1_000_000);
+        for (int crowd = 0; crowd < Stress.rounds(1_000_000); crowd++) {
             int done = run(() -> {
                 AtomicInteger finished = new AtomicInteger();
                 Coro.taskGroup(g -> {

@@ -48,6 +48,19 @@ class StressTest {
     }
 
     @Test
+    void aLargerMultiplierRunsMoreRoundsOfTheSameCrowd_aSmallerOneASmallerCrowd() {
+        assertThat(Stress.crowd(4_000)).isEqualTo(4_000);
+        assertThat(Stress.rounds(4_000)).isEqualTo(1);
+        System.setProperty(Stress.PROPERTY, "2.5");
+        assertThat(Stress.crowd(4_000)).isEqualTo(4_000);
+        assertThat(Stress.rounds(4_000)).as("10,000 in crowds of 4,000").isEqualTo(3);
+        System.setProperty(Stress.PROPERTY, "1");
+        System.setProperty(Stress.RUN_FACTOR, "0.05");
+        assertThat(Stress.crowd(4_000)).isEqualTo(200);
+        assertThat(Stress.rounds(4_000)).isEqualTo(1);
+    }
+
+    @Test
     void badValuesAreRejectedNamingTheProperty() {
         System.setProperty(Stress.PROPERTY, "ten");
         assertThatThrownBy(() -> Stress.scaled(1)).isExactlyInstanceOf(IllegalArgumentException.class)
