@@ -285,7 +285,10 @@ final class ThreadPoolScheduler implements Scheduler {
             return false;
         }
         for (Worker w : workers) {
-            if (w.isAlive()) {
+            // The thread's state, as Thread.join(Duration) reads it, not isAlive(): a thread that
+            // has just ended is TERMINATED a moment before isAlive() turns false, and
+            // awaitTermination, after a join that returned, must not see it alive.
+            if (w.getState() != Thread.State.TERMINATED) {
                 return false;
             }
         }
