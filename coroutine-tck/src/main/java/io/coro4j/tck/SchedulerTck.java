@@ -22,15 +22,17 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The base of every suite in the kit: creates a fresh scheduler for each test, closes it after,
- * and fails the test if the scheduler did not terminate or left a thread of its own running.
+ * and fails the test if the scheduler did not terminate or left a thread of its own running. A test
+ * that runs longer than {@link StressTimeout}'s limit (three minutes times the stress multiplier)
+ * fails.
  *
  * <p>To plug a scheduler in, extend each suite and implement {@link #createScheduler}.
  */
-@Timeout(value = 180, unit = TimeUnit.SECONDS)
+@ExtendWith(StressTimeout.class)
 public abstract class SchedulerTck {
 
     private static final AtomicInteger COUNTER = new AtomicInteger();
