@@ -318,14 +318,18 @@ public abstract class FiberTck extends SchedulerTck {
             ranAt.set(System.nanoTime());
             ran.countDown();
         }, 50, TimeUnit.MILLISECONDS);
+        // Cancelled at once, but not due before the later timer below: a test thread descheduled
+        // for a while between the two calls must not see its timer run before it can cancel it.
         AtomicInteger cancelledRan = new AtomicInteger();
-        Timeout cancelled = scheduler.schedule(cancelledRan::incrementAndGet, 100, TimeUnit.MILLISECONDS);
+        Timeout cancelled = scheduler.schedule(cancelledRan::incrementAndGet, 1, TimeUnit.SECONDS);
         assertThat(cancelled.cancel()).isTrue();
         assertThat(cancelled.cancel()).isFalse();
+        CountDownLatch later = new CountDownLatch(1);
+        scheduler.schedule(later::countDown, 1_100, TimeUnit.MILLISECONDS);
         assertThat(ran.await(30, TimeUnit.SECONDS)).isTrue();
         assertThat(ranAt.get() - start).isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(50));
-        Thread.sleep(200);
-        assertThat(cancelledRan.get()).isZero();
+        assertThat(later.await(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(cancelledRan.get()).as("runs of the cancelled timer, due before the later one ran").isZero();
         assertThatThrownBy(() -> scheduler.schedule(() -> { }, -1, TimeUnit.MILLISECONDS))
                 .isExactlyInstanceOf(IllegalArgumentException.class)
                 .hasMessage("delay -1 MILLISECONDS should not be negative");
