@@ -255,8 +255,11 @@ public final class Task<T> implements Future<T> {
                     // the join hands the outcome out, as a receive completed before its task saw
                     // a cancellation does; the cancellation stays pending for the next suspension.
                 } catch (RuntimeException | Error e) {
-                    result.removeJoiner(j);
-                    throw e;
+                    // A park that cannot suspend here (threadpool, under a native frame): thrown
+                    // after the task counted this join as observing it, the outcome would be lost.
+                    if (result.removeJoiner(j) || e instanceof Error) {
+                        throw e;
+                    }
                 }
                 // Returned because the task ended: its wakeJoiners takes the joiner off.
             }

@@ -47,11 +47,13 @@ final class Waiter {
 
     /**
      * Parks the waiter's task (the caller) until {@code w} is completed, and returns its final
-     * state. If the park throws (the task was cancelled) while {@code w} still waits, unlinks it
-     * from {@code queue} under {@code lock}, marks it {@link #CANCELLED} and rethrows: the operation
-     * had no effect. If {@code w} was completed first, a {@link CancellationException} is swallowed
-     * (it stays pending: cancellation is level-triggered) and the completed state is returned.
-     * Must be called without holding {@code lock}.
+     * state. If the park throws while {@code w} still waits (the task was cancelled, or it cannot
+     * suspend here), unlinks it from {@code queue} under {@code lock}, marks it
+     * {@link #CANCELLED} and rethrows: the operation had no effect. If {@code w} was completed
+     * first, the operation took effect, so the completed state is returned and an exception from
+     * the park is dropped: a cancellation stays pending (it is level-triggered), and a park that
+     * cannot suspend fails again at the next one that must wait. Only an {@link Error} is
+     * rethrown then. Must be called without holding {@code lock}.
      */
     static int await(ReentrantLock lock, WaitQueue queue, Waiter w) {
         try {
@@ -70,9 +72,10 @@ final class Waiter {
             } finally {
                 lock.unlock();
             }
-            if (!(t instanceof CancellationException)) {
+            if (t instanceof Error) {
                 throw t;
             }
+            // Thrown, the item handed over, the permit or the lock granted would be lost.
             return w.state;
         }
     }

@@ -1,0 +1,275 @@
+package io.coro4j.scheduler.threadpool;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.coro4j.Coro;
+import io.coro4j.Task;
+import io.coro4j.channel.Channel;
+import io.coro4j.channel.Lock;
+import io.coro4j.channel.Semaphore;
+import io.coro4j.spi.Scheduler;
+import io.coro4j.spi.SchedulerConfig;
+import java.io.InputStream;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * On this scheduler a fiber cannot suspend under a native frame (a class initializer; on JDK 21 to
+ * 23 also inside {@code synchronized}): its park throws {@link IllegalStateException}. An operation
+ * completed for a task in the moment between its last check and that failing park (an item handed
+ * over, a permit or the lock granted, the joined task's outcome counted as seen) took effect, so it
+ * must succeed: thrown, the item would be lost, the permit or lock leaked, the failure unreported.
+ * Each test runs its operation inside a class initializer (a fresh copy of the class each round)
+ * while another thread completes it, and counts the rounds where it took effect but threw.
+ */
+public class ParkThatCannotSuspendTest {
+
+    // Public, as this class and its nested ones are: each copy of a nested class is defined by a
+    // loader of its own, in another runtime package, and reaches these from there.
+    public static volatile Channel<Integer> channel;
+    public static volatile Semaphore semaphore;
+    public static volatile Lock lock;
+    public static volatile Task<?> joined;
+
+    /** Receives from {@link #channel} in its initializer: the item, or what was thrown. */
+    public static final class ReceiveInInitializer {
+        public static final Object RESULT;
+
+        static {
+            Object r;
+            try {
+                r = channel.receive();
+            } catch (Throwable t) {
+                r = t;
+            }
+            RESULT = r;
+        }
+    }
+
+    /** Acquires {@link #semaphore} in its initializer. */
+    public static final class AcquireInInitializer {
+        public static final Object RESULT;
+
+        static {
+            Object r;
+            try {
+                semaphore.acquire();
+                r = "acquired";
+            } catch (Throwable t) {
+                r = t;
+            }
+            RESULT = r;
+        }
+    }
+
+    /** Takes {@link #lock} in its initializer. */
+    public static final class LockInInitializer {
+        public static final Object RESULT;
+
+        static {
+            Object r;
+            try {
+                lock.lock();
+                r = "locked";
+            } catch (Throwable t) {
+                r = t;
+            }
+            RESULT = r;
+        }
+    }
+
+    /** Joins {@link #joined} in its initializer: its value, or what was thrown. */
+    public static final class JoinInInitializer {
+        public static final Object RESULT;
+
+        static {
+            Object r;
+            try {
+                r = joined.join();
+            } catch (Throwable t) {
+                r = t;
+            }
+            RESULT = r;
+        }
+    }
+
+    private static final int ROUNDS = 1_000;
+    private Scheduler scheduler;
+
+    @BeforeEach
+    void start() {
+        scheduler = new ThreadPoolSchedulerProvider().create(
+                SchedulerConfig.builder().name("cannot-suspend").parallelism(2).build());
+    }
+
+    @AfterEach
+    void close() {
+        scheduler.close();
+    }
+
+    @Test
+    void anItemHandedToAReceiveWhoseParkFailsIsReceived() {
+        int[] lost = {0};
+        int received = Coro.run(scheduler, () -> {
+            int ok = 0;
+            for (int i = 0; i < ROUNDS; i++) {
+                Channel<Integer> ch = Channel.rendezvous();
+                channel = ch;
+                AtomicBoolean stop = new AtomicBoolean();
+                AtomicBoolean sent = new AtomicBoolean();
+                Integer item = i;
+                Thread sender = Thread.ofPlatform().start(() -> {
+                    while (!stop.get()) {
+                        if (ch.trySend(item)) {
+                            sent.set(true);
+                            return;
+                        }
+                        Thread.onSpinWait();
+                    }
+                });
+                Object r = initialize(ReceiveInInitializer.class);
+                stop.set(true);
+                sender.join();
+                if (succeeded(r, item)) {
+                    ok++;
+                } else if (sent.get()) {
+                    lost[0]++;
+                }
+            }
+            return ok;
+        });
+        assertThat(lost[0]).as("items sent to a receive that threw (%d received)", received).isZero();
+    }
+
+    @Test
+    void aPermitHandedToAnAcquireWhoseParkFailsIsHeld() {
+        int[] leaked = {0};
+        Coro.run(scheduler, () -> {
+            for (int i = 0; i < ROUNDS; i++) {
+                Semaphore s = new Semaphore(1);
+                s.acquire(); // the main task holds the only permit
+                semaphore = s;
+                AtomicBoolean stop = new AtomicBoolean();
+                AtomicBoolean released = new AtomicBoolean();
+                Thread releaser = Thread.ofPlatform().start(() -> {
+                    while (!stop.get()) {
+                        if (s.queueLength() == 1) {
+                            s.release(); // the main task's permit, to the waiter
+                            released.set(true);
+                            return;
+                        }
+                        Thread.onSpinWait();
+                    }
+                });
+                Object r = initialize(AcquireInInitializer.class);
+                stop.set(true);
+                releaser.join();
+                if (!succeeded(r, "acquired") && released.get() && s.availablePermits() == 0) {
+                    leaked[0]++; // the waiter threw, holds nothing, and the permit it was given is gone
+                }
+            }
+            return null;
+        });
+        assertThat(leaked[0]).as("permits handed to an acquire that threw").isZero();
+    }
+
+    @Test
+    void aLockHandedToALockWhoseParkFailsIsHeld() {
+        int[] leaked = {0};
+        Coro.run(scheduler, () -> {
+            for (int i = 0; i < ROUNDS / 2; i++) {
+                Lock l = new Lock();
+                l.lock(); // the main task holds it
+                lock = l;
+                Task<Object> waiter = Coro.spawn(() -> {
+                    Object r = initialize(LockInInitializer.class);
+                    if (succeeded(r, "locked")) {
+                        l.unlock();
+                    }
+                    return r;
+                });
+                while (l.queueLength() == 0 && !waiter.isDone()) {
+                    Thread.onSpinWait(); // not a suspension: the other carrier runs the waiter
+                }
+                l.unlock(); // to the waiter, if it waits
+                waiter.join();
+                if (l.isLocked()) {
+                    leaked[0]++; // the waiter's lock() threw and its task ended, yet it holds the lock
+                }
+            }
+            return null;
+        });
+        assertThat(leaked[0]).as("locks handed to a lock() that threw").isZero();
+    }
+
+    @Test
+    void aFailureCountedAsSeenByAJoinWhoseParkFailsIsThrownByTheJoin() {
+        int[] lost = {0};
+        Coro.run(scheduler, () -> {
+            for (int i = 0; i < ROUNDS; i++) {
+                AtomicBoolean go = new AtomicBoolean();
+                Object[] r = new Object[1];
+                try {
+                    Coro.supervisorGroup(g -> {
+                        Task<Object> child = g.spawn(() -> {
+                            while (!go.get()) {
+                                Thread.onSpinWait();
+                            }
+                            throw new IllegalArgumentException("the child's failure");
+                        });
+                        joined = child;
+                        Thread starter = Thread.ofPlatform().start(() -> go.set(true));
+                        r[0] = initialize(JoinInInitializer.class);
+                        starter.join();
+                        return null;
+                    });
+                } catch (IllegalArgumentException reportedByTheGroup) {
+                    continue; // nobody saw it, and the group said so
+                }
+                if (!(r[0] instanceof IllegalArgumentException) && !succeeded(r[0], "no value")) {
+                    lost[0]++; // neither the join nor the group handed it out
+                }
+            }
+            return null;
+        });
+        assertThat(lost[0]).as("child failures neither thrown by the join nor reported by the group").isZero();
+    }
+
+    /**
+     * Checks that {@code r} is {@code success} or the failure of a park that cannot suspend, so
+     * that a copy that failed for another reason (it could not reach the fields above) does not
+     * pass for a round where the operation did not take effect; returns whether it succeeded.
+     */
+    static boolean succeeded(Object r, Object success) {
+        if (success.equals(r)) {
+            return true;
+        }
+        assertThat(r).isInstanceOf(IllegalStateException.class);
+        assertThat((Throwable) r).hasMessageContaining("this fiber cannot suspend here");
+        return false;
+    }
+
+    /** Initializes a fresh copy of {@code c}, in a class loader of its own, and returns its {@code RESULT}. */
+    static Object initialize(Class<?> c) throws Exception {
+        String name = c.getName();
+        byte[] bytes;
+        try (InputStream in = c.getClassLoader().getResourceAsStream(name.replace('.', '/') + ".class")) {
+            bytes = in.readAllBytes();
+        }
+        ClassLoader loader = new ClassLoader(c.getClassLoader()) {
+            @Override
+            protected Class<?> loadClass(String n, boolean resolve) throws ClassNotFoundException {
+                if (n.equals(name)) {
+                    synchronized (getClassLoadingLock(n)) {
+                        Class<?> k = findLoadedClass(n);
+                        return k != null ? k : defineClass(n, bytes, 0, bytes.length);
+                    }
+                }
+                return super.loadClass(n, resolve);
+            }
+        };
+        return Class.forName(name, true, loader).getField("RESULT").get(null);
+    }
+}
