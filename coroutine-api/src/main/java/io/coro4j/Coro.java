@@ -141,17 +141,27 @@ public final class Coro {
     /**
      * Suspends until {@code stage} completes and returns its value. If the current task is
      * cancelled meanwhile, the stage is cancelled too when it is a {@link Future} that can be
-     * (a {@linkplain CompletableFuture#minimalCompletionStage() minimal stage} cannot).
+     * (a {@linkplain CompletableFuture#minimalCompletionStage() minimal stage} cannot). A task's
+     * own stage ({@link Task#toCompletionStage()}, {@link Task#toCompletableFuture()}) is awaited as
+     * {@link Task#join()} joins the task: an await that gives up leaves the task's failure to its group.
      *
      * @throws CancellationException if the stage was cancelled or the current task is
      * @throws CompletionException wrapping a checked failure of the stage; unchecked ones as they are
+     * @throws IllegalStateException if the stage is the current task's own
      */
     public static <T> T await(CompletionStage<T> stage) {
         Task.requireNonNullArg(stage, "stage");
         Task<?> t = Task.require("Coro.await");
+        if (stage instanceof Task.View<T> view) {
+            // A task's own stage: a join, so that an await that gives up does not count as having
+            // observed the task, and awaiting one's own task is refused as joining it is.
+            return view.task.join(view.joiner, "await");
+        }
         CompletableFuture<T> f = toFuture(stage);
         if (!f.isDone()) {
-            f.whenComplete((v, e) -> t.wake());
+            // The stage may outlive this wait by far: what it keeps is a waker, cleared below, not the task.
+            Waker waker = new Waker(t);
+            f.whenComplete(waker);
             try {
                 t.suspendUntil(f::isDone);
             } catch (CancellationException e) {
@@ -159,10 +169,12 @@ public final class Coro {
                     try {
                         future.cancel(true);
                     } catch (UnsupportedOperationException minimalStage) {
-                        // CompletableFuture.minimalCompletionStage(), Task.toCompletionStage(): not cancellable.
+                        // CompletableFuture.minimalCompletionStage(): not cancellable.
                     }
                 }
                 throw e;
+            } finally {
+                waker.task = null;
             }
         }
         try {
@@ -172,10 +184,30 @@ public final class Coro {
         }
     }
 
+    /**
+     * Wakes a task when a stage completes, until cleared: a callback cannot be taken off a
+     * {@link CompletableFuture}, so a wait that ends leaves this small object behind, not its task.
+     */
+    private static final class Waker implements java.util.function.BiConsumer<Object, Throwable> {
+        volatile Task<?> task;
+
+        Waker(Task<?> task) {
+            this.task = task;
+        }
+
+        @Override
+        public void accept(Object value, Throwable failure) {
+            Task<?> t = task;
+            if (t != null) {
+                t.wake();
+            }
+        }
+    }
+
     private static <T> CompletableFuture<T> toFuture(CompletionStage<T> stage) {
         if (stage instanceof CompletableFuture<T> cf) {
-            // Itself, unless it is a minimal stage (CompletableFuture.minimalCompletionStage(),
-            // Task.toCompletionStage()), whose isDone and join throw UnsupportedOperationException.
+            // Itself, unless it is a minimal stage (CompletableFuture.minimalCompletionStage()),
+            // whose isDone and join throw UnsupportedOperationException.
             return cf.toCompletableFuture();
         }
         CompletableFuture<T> f = new CompletableFuture<>();
@@ -289,6 +321,10 @@ public final class Coro {
      */
     @SafeVarargs
     public static <T> List<T> gather(Task<? extends T>... tasks) {
+        Task.requireNonNullArg(tasks, "tasks");
+        for (Task<? extends T> task : tasks) {
+            Task.requireNonNullArg(task, "task");
+        }
         return gather(List.of(tasks));
     }
 
@@ -361,7 +397,8 @@ public final class Coro {
         /** Claimed and registered with the task's group ({@link TaskGroup#claim}). */
         private static final byte REGISTERED = 2;
 
-        final Task<?> claimant;
+        /** Null once closed: see {@link #close()}. */
+        private Task<?> claimant;
         final List<? extends Task<?>> tasks;
         /** Each task's claim; under this object's lock, as {@link #open} and {@link #foreign} are. */
         private final byte[] claims;
@@ -409,9 +446,13 @@ public final class Coro {
             }
         }
 
-        /** Stops claiming: a task that ends from now on is left to its group. */
+        /**
+         * Stops claiming: a task that ends from now on is left to its group. Forgets the claimant,
+         * which the tasks' completion callbacks would otherwise keep reachable for their lifetime.
+         */
         synchronized void close() {
             open = false;
+            claimant = null;
         }
 
         /** Takes task {@code i}'s claim off the books and returns it. */
@@ -489,6 +530,7 @@ public final class Coro {
     }
 
     private static Waiting waitFor(Task<?> t, List<? extends Task<?>> tasks, boolean failFast) {
+        Task.requireNonNullArg(tasks, "tasks");
         for (Task<?> task : tasks) {
             Task.requireNonNullArg(task, "task");
             if (task == t) {
@@ -574,9 +616,17 @@ public final class Coro {
      * group has reported it then); closing the generator early gives back those it
      * did not reach, and throws a failure among them whose group closed meanwhile (no one else
      * would report it).
+     *
+     * @throws IllegalStateException if the current task is among {@code tasks}; also, at a step,
+     *     if the task iterating the generator is
      */
     public static <T> Generator<Task<T>, Object, Void> asCompleted(List<Task<T>> tasks) {
         Task<?> owner = Task.require("Coro.asCompleted");
+        Task.requireNonNullArg(tasks, "tasks");
+        for (Task<T> task : tasks) {
+            Task.requireNonNullArg(task, "task");
+            requireOther(task, owner);
+        }
         List<Task<T>> copy = List.copyOf(tasks);
         Claims claims = new Claims(owner, copy);
         ConcurrentLinkedQueue<Integer> finished = new ConcurrentLinkedQueue<>();
@@ -594,8 +644,15 @@ public final class Coro {
         }
         return Generator.of(owner.scheduler, co -> {
             try {
+                Task<?> checked = owner; // the last task found not to be among those waited for
                 for (int n = 0; n < copy.size(); n++) {
                     Task<?> self = Task.require("iterating Coro.asCompleted");
+                    if (self != checked) {
+                        for (Task<T> task : copy) {
+                            requireOther(task, self);
+                        }
+                        checked = self;
+                    }
                     claims.iteratedBy(self);
                     waiter.set(self);
                     self.suspendUntil(() -> !finished.isEmpty());
@@ -605,12 +662,23 @@ public final class Coro {
                 }
                 return null;
             } finally {
+                // The tasks' completion callbacks, which cannot be taken off, keep what they hold:
+                // not the tasks that made and iterated this loop.
+                waiter.set(null);
                 List<Throwable> orphaned = claims.settle(false); // stopped early: give back the rest
                 if (!orphaned.isEmpty()) {
                     throw Task.rethrow(Task.combine(orphaned.get(0), orphaned));
                 }
             }
         });
+    }
+
+    /** Refuses a wait of {@code waiter} for itself: it would never end. */
+    private static void requireOther(Task<?> task, Task<?> waiter) {
+        if (task == waiter) {
+            throw new IllegalStateException("a task cannot wait for itself in Coro.asCompleted: it would wait forever ("
+                    + waiter.name() + ")");
+        }
     }
 
     /**

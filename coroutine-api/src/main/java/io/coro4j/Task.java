@@ -234,9 +234,18 @@ public final class Task<T> implements Future<T> {
      * @throws IllegalStateException if a task joins itself
      */
     public T join() {
+        return join(null, "join");
+    }
+
+    /**
+     * {@link #join()}; {@code view}, if not null, is the registration of one of this task's
+     * {@linkplain View views} being awaited ({@link Coro#await}), which a wait that gives up takes
+     * back with its own, so that only a wait that ends with the outcome counts as observing it.
+     */
+    T join(Joiner view, String what) {
         Task<?> caller = current();
         if (caller == this) {
-            throw new IllegalStateException("a task cannot join itself: it would wait forever (" + name() + ")");
+            throw new IllegalStateException("a task cannot " + what + " itself: it would wait forever (" + name() + ")");
         }
         if (caller != null && !result.isDone()) {
             // A removable registration, not a completion callback: a join that ends early (the
@@ -248,7 +257,7 @@ public final class Task<T> implements Future<T> {
                 try {
                     caller.suspendUntil(result::isDone);
                 } catch (CancellationException e) {
-                    if (result.removeJoiner(j)) {
+                    if (takeBack(j, view)) {
                         throw e;
                     }
                     // The task ended first and counted this join as the one that observes it, so
@@ -257,7 +266,7 @@ public final class Task<T> implements Future<T> {
                 } catch (RuntimeException | Error e) {
                     // A park that cannot suspend here (threadpool, under a native frame): thrown
                     // after the task counted this join as observing it, the outcome would be lost.
-                    if (result.removeJoiner(j) || e instanceof Error) {
+                    if (takeBack(j, view) || e instanceof Error) {
                         throw e;
                     }
                 }
@@ -265,6 +274,18 @@ public final class Task<T> implements Future<T> {
             }
         }
         return outcome();
+    }
+
+    /**
+     * Takes back a join that stops waiting, and the view it awaited, if any: true if the task had
+     * not ended (nothing was counted as observed), false if it had and counted them.
+     */
+    private boolean takeBack(Joiner j, Joiner view) {
+        boolean waiting = result.removeJoiner(j);
+        if (view != null) {
+            waiting &= result.removeJoiner(view);
+        }
+        return waiting;
     }
 
     /** The result of a finished task, or its failure rethrown as {@link #join()} does. */
@@ -388,16 +409,49 @@ public final class Task<T> implements Future<T> {
         }
     }
 
-    /** This task's outcome as a stage for plain Java code; completing the returned stage has no effect on the task. */
+    /**
+     * This task's outcome as a stage for plain Java code, completed when the task ends; completing
+     * it has no effect on the task. Whoever holds it answers for the task's failure: the task
+     * counts as observed (its group does not report its failure) if the stage is still held when
+     * the task ends, or when it has ended already. {@link Coro#await} of it inside a task is a
+     * {@link #join()}: one that gives up (cancelled, timed out) takes that back.
+     */
     public CompletionStage<T> toCompletionStage() {
-        retrieved = true;
-        return result.minimalCompletionStage();
+        return view();
     }
 
-    /** A copy of the result future; completing it has no effect on the task. */
+    /** {@link #toCompletionStage()}, as a {@link CompletableFuture}: the same kind of copy. */
     public CompletableFuture<T> toCompletableFuture() {
-        retrieved = true;
-        return result.copy();
+        return view();
+    }
+
+    private View<T> view() {
+        View<T> v = new View<>(this);
+        if (result.isDone() || !result.addJoiner(v.joiner)) {
+            retrieved = true;
+        }
+        result.whenComplete((value, failure) -> {
+            if (failure == null) {
+                v.complete(value);
+            } else {
+                v.completeExceptionally(failure);
+            }
+        });
+        return v;
+    }
+
+    /**
+     * What {@link #toCompletionStage()} and {@link #toCompletableFuture()} hand out: a copy of the
+     * outcome, and the registration ({@link Joiner} without a task to wake) that makes the task
+     * count as observed by it when it ends.
+     */
+    static final class View<T> extends CompletableFuture<T> {
+        final Task<T> task;
+        final Joiner joiner = new Joiner(null);
+
+        View(Task<T> task) {
+            this.task = task;
+        }
     }
 
     /** The failure of a finished task, or null. */

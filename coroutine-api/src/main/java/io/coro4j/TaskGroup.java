@@ -235,7 +235,8 @@ public final class TaskGroup {
      * their failure, not a cancellation that the timeout would turn into a
      * {@link TimeoutExceededException} of its own and so drop what hangs on it. A cancellation
      * that arrives while the group waits for its children ends the group with that cancellation,
-     * as at any other suspension point.
+     * as at any other suspension point, unless a child fails for real: then that failure is
+     * thrown, the cancellation suppressed on it.
      */
     Throwable finish(Throwable bodyFailure) {
         // Our scope is cancelled only by a child's failure: then that failure came first.
@@ -279,9 +280,10 @@ public final class TaskGroup {
             primary = bodyFailure;
         }
         List<Throwable> others = childFailures;
-        if (bodyFailure != null && !isOwnCancellation(bodyFailure)) {
+        Throwable alsoEnded = bodyFailure != null ? bodyFailure : cancelledWhileWaiting ? owner.pendingCancellation() : null;
+        if (alsoEnded != null && !isOwnCancellation(alsoEnded)) {
             others = new ArrayList<>(childFailures);
-            others.add(bodyFailure); // what else ended the body, for the record
+            others.add(alsoEnded); // what else ended the body or the wait, for the record
         }
         return Task.combine(primary, others);
     }

@@ -2512,6 +2512,182 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(local.get()).isEqualTo("initial");
     }
 
+    // ---- waits that end early, misuse ----
+
+    /**
+     * As {@link #joinsThatEndEarlyLeaveNothingBehindOnTheTaskTheyJoined}, but the callers await
+     * the long-lived task's stage or a long-lived plain future, or loop over the task with
+     * asCompleted, under a short timeout: a completion callback cannot be taken off a future, so
+     * what it holds must not be the caller.
+     */
+    @Test
+    void awaitsAndAsCompletedLoopsThatEndEarlyLeaveNothingBehindOnWhatTheyWaitedFor() {
+        int callers = 50;
+        List<String> results = new ArrayList<>();
+        for (String how : List.of("await of its stage", "await of a future", "asCompleted")) {
+            List<WeakReference<Task<String>>> refs = new ArrayList<>();
+            CompletableFuture<String> future = new CompletableFuture<>();
+            String result = run(() -> {
+                Event release = new Event();
+                Task<String> longLived = Coro.spawn(() -> {
+                    release.await();
+                    return "long-lived done";
+                });
+                for (int i = 0; i < callers; i++) {
+                    Task<String> caller = Coro.spawn(() -> {
+                        Object r = switch (how) {
+                            case "await of its stage" ->
+                                    Coro.withTimeoutOrNull(ms(1), () -> Coro.await(longLived.toCompletionStage()));
+                            // A stage of it that an await cannot cancel, as a cancelled await would cancel the future.
+                            case "await of a future" ->
+                                    Coro.withTimeoutOrNull(ms(1), () -> Coro.await(future.minimalCompletionStage()));
+                            default -> {
+                                try (var loop = Coro.asCompleted(List.of(longLived))) {
+                                    yield Coro.withTimeoutOrNull(ms(1), () -> {
+                                        for (Task<String> t : loop) {
+                                            return t;
+                                        }
+                                        return "none";
+                                    });
+                                }
+                            }
+                        };
+                        return r == null ? "timed out" : "returned " + r;
+                    });
+                    assertThat(caller.join()).isEqualTo("timed out");
+                    refs.add(new WeakReference<>(caller));
+                }
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (refs.stream().anyMatch(r -> r.get() != null) && System.nanoTime() - deadline < 0) {
+                    System.gc();
+                    Coro.sleep(ms(10));
+                }
+                long reachable = refs.stream().filter(r -> r.get() != null).count();
+                release.set();
+                future.complete("done");
+                return how + ": " + reachable + " callers still reachable; " + longLived.join();
+            });
+            results.add(result);
+        }
+        assertThat(results).containsExactly(
+                "await of its stage: 0 callers still reachable; long-lived done",
+                "await of a future: 0 callers still reachable; long-lived done",
+                "asCompleted: 0 callers still reachable; long-lived done");
+    }
+
+    /** As {@link #aFailureAfterAJoinGaveUpStillFailsTheParent}, but the wait that gives up is Coro.await of the task's stage. */
+    @Test
+    void aFailureAfterAnAwaitOfTheTasksStageGaveUpStillFailsTheParent() {
+        List<String> out = new ArrayList<>();
+        for (boolean completable : new boolean[] {false, true}) {
+            String r;
+            try {
+                r = run(() -> {
+                    Event gate = new Event();
+                    Task<Object> child = Coro.spawn(() -> {
+                        gate.await();
+                        throw new IllegalStateException("failed after the await gave up");
+                    });
+                    Object awaited = Coro.withTimeoutOrNull(ms(1),
+                            () -> Coro.await(completable ? child.toCompletableFuture() : child.toCompletionStage()));
+                    gate.set();
+                    return "parent returned; awaited " + awaited;
+                });
+            } catch (IllegalStateException e) {
+                r = "parent failed: " + e.getMessage();
+            }
+            out.add((completable ? "toCompletableFuture: " : "toCompletionStage: ") + r);
+        }
+        assertThat(out).containsExactly("toCompletionStage: parent failed: failed after the await gave up",
+                "toCompletableFuture: parent failed: failed after the await gave up");
+    }
+
+    /** Misuse gets a clear exception: a null task given to gather / asCompleted. */
+    @Test
+    void aNullTaskIsRejectedNamingIt() {
+        List<String> out = run(() -> {
+            Task<Object> t = Coro.spawn(() -> 1);
+            List<Task<Object>> withNull = new ArrayList<>();
+            withNull.add(t);
+            withNull.add(null);
+            List<String> r = new ArrayList<>();
+            r.add("gather(list): " + catchFrom(() -> Coro.gather(withNull)).getMessage());
+            r.add("gather(varargs): " + catchFrom(() -> Coro.gather(t, null)).getMessage());
+            r.add("asCompleted: " + catchFrom(() -> Coro.asCompleted(withNull)).getMessage());
+            t.join();
+            return r;
+        });
+        assertThat(out).containsExactly("gather(list): task must not be null", "gather(varargs): task must not be null",
+                "asCompleted: task must not be null");
+    }
+
+    /**
+     * TaskGroup's class javadoc: "A child's real failure outranks a cancellation: it is thrown
+     * instead, with the cancellation suppressed" -- also when the cancellation comes while the
+     * group waits for its children.
+     */
+    @Test
+    void aChildFailureOutranksACancellationThatCameWhileTheGroupWaited_withTheCancellationSuppressed() {
+        List<String> out = new ArrayList<>();
+        for (boolean whileWaiting : new boolean[] {false, true}) {
+            Throwable thrown = catchFrom(() -> run(() -> Coro.withTimeout(ms(30), () -> Coro.taskGroup(g -> {
+                g.spawn(() -> {
+                    try {
+                        Coro.sleep(Duration.ofSeconds(30));
+                    } catch (CancellationException e) {
+                        throw new IllegalStateException("child cleanup failed");
+                    }
+                    return null;
+                });
+                if (!whileWaiting) {
+                    Coro.sleep(Duration.ofSeconds(30));
+                }
+                return "body";
+            }))));
+            out.add("whileWaiting=" + whileWaiting + ": " + thrown + " suppressed="
+                    + java.util.Arrays.toString(thrown.getSuppressed()));
+        }
+        assertThat(out).containsExactly(
+                "whileWaiting=false: java.lang.IllegalStateException: child cleanup failed suppressed="
+                        + "[io.coro4j.Task$ScopeCancelledException: cancelled by an enclosing timeout or task group]",
+                "whileWaiting=true: java.lang.IllegalStateException: child cleanup failed suppressed="
+                        + "[io.coro4j.Task$ScopeCancelledException: cancelled by an enclosing timeout or task group]");
+    }
+
+    /** Waiting for your own task would never end: every way of waiting refuses it, naming the task. */
+    @Test
+    void waitingForYourOwnTaskIsRejectedByEveryWaitingCall() {
+        List<String> out = run(() -> {
+            @SuppressWarnings("unchecked")
+            Task<Object> self = (Task<Object>) Coro.currentTask();
+            List<String> r = new ArrayList<>();
+            for (String how : List.of("join", "gather", "asCompleted", "await")) {
+                try {
+                    Object v = Coro.withTimeoutOrNull(ms(200), () -> switch (how) {
+                        case "join" -> self.join();
+                        case "gather" -> Coro.gather(self);
+                        case "asCompleted" -> {
+                            for (Task<Object> t : Coro.asCompleted(List.of(self))) {
+                                yield t;
+                            }
+                            yield "none";
+                        }
+                        default -> Coro.await(self.toCompletionStage());
+                    });
+                    r.add(how + ": " + (v == null ? "hung until the 200 ms timeout" : v));
+                } catch (IllegalStateException e) {
+                    r.add(how + ": " + e.getMessage().replace(self.name(), "SELF"));
+                }
+            }
+            return r;
+        });
+        assertThat(out).containsExactly(
+                "join: a task cannot join itself: it would wait forever (SELF)",
+                "gather: a task cannot gather itself: it would wait forever (SELF)",
+                "asCompleted: a task cannot wait for itself in Coro.asCompleted: it would wait forever (SELF)",
+                "await: a task cannot await itself: it would wait forever (SELF)");
+    }
+
     private static Throwable catchFrom(Runnable r) {
         try {
             r.run();
