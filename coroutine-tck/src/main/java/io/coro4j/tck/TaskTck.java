@@ -1809,16 +1809,24 @@ public abstract class TaskTck extends SchedulerTck {
                 assertThat(caller.join()).isEqualTo("timed out");
                 refs.add(new WeakReference<>(caller));
             }
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (refs.stream().anyMatch(r -> r.get() != null) && System.nanoTime() - deadline < 0) {
-                System.gc();
-                Coro.sleep(ms(10));
-            }
-            long reachable = refs.stream().filter(r -> r.get() != null).count();
+            long reachable = stillReachable(refs);
             release.set();
             return reachable + " callers still reachable; " + longLived.join();
         });
         assertThat(result).isEqualTo("0 callers still reachable; long-lived done");
+    }
+
+    /**
+     * How many of {@code refs} are still reachable after collections for up to 10 s, the calling
+     * task sleeping between them; called inside a task.
+     */
+    private static long stillReachable(List<? extends WeakReference<?>> refs) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (refs.stream().anyMatch(r -> r.get() != null) && System.nanoTime() - deadline < 0) {
+            System.gc();
+            Coro.sleep(ms(10));
+        }
+        return refs.stream().filter(r -> r.get() != null).count();
     }
 
     /**
@@ -2557,12 +2565,7 @@ public abstract class TaskTck extends SchedulerTck {
                     assertThat(caller.join()).isEqualTo("timed out");
                     refs.add(new WeakReference<>(caller));
                 }
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-                while (refs.stream().anyMatch(r -> r.get() != null) && System.nanoTime() - deadline < 0) {
-                    System.gc();
-                    Coro.sleep(ms(10));
-                }
-                long reachable = refs.stream().filter(r -> r.get() != null).count();
+                long reachable = stillReachable(refs);
                 release.set();
                 future.complete("done");
                 return how + ": " + reachable + " callers still reachable; " + longLived.join();

@@ -3,35 +3,11 @@ package io.coro4j.tck;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
-/** Sets the properties itself: the build may run it with a multiplier of the user's. */
+@ExtendWith(ClearedStressProperties.class)
 class StressTest {
-
-    private String multiplier;
-    private String runFactor;
-
-    @BeforeEach
-    void clear() {
-        multiplier = System.clearProperty(Stress.PROPERTY);
-        runFactor = System.clearProperty(Stress.RUN_FACTOR);
-    }
-
-    @AfterEach
-    void restore() {
-        restore(Stress.PROPERTY, multiplier);
-        restore(Stress.RUN_FACTOR, runFactor);
-    }
-
-    private static void restore(String property, String value) {
-        if (value == null) {
-            System.clearProperty(property);
-        } else {
-            System.setProperty(property, value);
-        }
-    }
 
     @Test
     void sizesAreTheBaseWithoutProperties() {

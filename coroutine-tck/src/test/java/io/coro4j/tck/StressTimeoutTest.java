@@ -7,34 +7,15 @@ import java.time.Duration;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
-/** Sets the stress properties itself: the build may run it with a multiplier of the user's. */
+@ExtendWith(ClearedStressProperties.class)
 class StressTimeoutTest {
 
-    private String multiplier;
-    private String runFactor;
-
-    @BeforeEach
-    void clear() {
-        multiplier = System.clearProperty(Stress.PROPERTY);
-        runFactor = System.clearProperty(Stress.RUN_FACTOR);
-    }
-
     @AfterEach
-    void restore() {
-        restore(Stress.PROPERTY, multiplier);
-        restore(Stress.RUN_FACTOR, runFactor);
+    void clearTheInterruptStatus() {
         Thread.interrupted();
-    }
-
-    private static void restore(String property, String value) {
-        if (value == null) {
-            System.clearProperty(property);
-        } else {
-            System.setProperty(property, value);
-        }
     }
 
     @Test
