@@ -61,7 +61,13 @@ import java.util.stream.StreamSupport;
  * since the JIT treats the current thread as constant within a compiled method, body code that
  * reads them both before and after a yield may go on seeing the previous resumer's thread when
  * the generator is resumed from another one. Keep per-thread state out of a body resumed from
- * several threads (coro4j's own code reads the thread afresh).
+ * several threads (coro4j's own code reads the thread afresh). The body's interrupt status is its
+ * own on both schedulers: an interrupt it sets stays with it, and the resumer's is not the body's.
+ * On threadpool, an interrupt of the resumer's thread that arrives while the body runs on it is
+ * indistinguishable from one the body sets, so it stays with the body (a virtual thread of its
+ * own on loom, the body is not on that thread and the resumer keeps it); a resumer that must see
+ * interrupts sent to it (a worker stopped by {@code shutdownNow}) should check a flag of its own
+ * as well, or run on the loom scheduler.
  *
  * @param <Y> the type of yielded values
  * @param <S> the type of values sent in
@@ -162,6 +168,15 @@ public final class Generator<Y, S, R> implements Iterable<Y>, AutoCloseable {
     Step<Y, R> resumeFromBody(Object value, Throwable toThrow) {
         try {
             return core.resume(this, value, toThrow, true);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** {@link #close()} from another generator's body (yieldFrom): failures come out as they are, even checked ones. */
+    void closeFromBody() {
+        try {
+            core.close(true);
         } finally {
             Reference.reachabilityFence(this);
         }

@@ -74,11 +74,17 @@ final class GeneratorCore<Y, S, R> {
     }
 
     void close() {
+        close(false);
+    }
+
+    /**
+     * {@link #close()}; with {@code sneakyFailures} (for yieldFrom, whose caller is another body)
+     * a checked failure of the body while closing comes out as it is, rather than wrapped.
+     */
+    void close(boolean sneakyFailures) {
         int s = state;
-        if (s == CREATED && STATE.compareAndSet(this, CREATED, DONE)) {
-            endedUnstarted = true;
-            returned = new Step.Returned<>(null);
-            state = DONE;
+        if (s == CREATED && STATE.compareAndSet(this, CREATED, RUNNING)) {
+            endUnstarted();
             return;
         }
         if (s == DONE) {
@@ -86,7 +92,7 @@ final class GeneratorCore<Y, S, R> {
         }
         Step<Y, R> step;
         try {
-            step = resume(null, null, new GeneratorExit(), false);
+            step = resume(null, null, new GeneratorExit(), sneakyFailures);
         } catch (GeneratorExit expected) {
             return;
         }
@@ -95,6 +101,17 @@ final class GeneratorCore<Y, S, R> {
                     "generator ignored close(): it yielded a value after GeneratorExit was raised at its yield;"
                             + " let GeneratorExit propagate (clean up in finally) or return");
         }
+    }
+
+    /**
+     * Ends a generator that never started, which the caller took from CREATED to RUNNING: DONE is
+     * published last, so that whoever sees it also sees the return step (a resume that came in
+     * between was refused as running).
+     */
+    private void endUnstarted() {
+        endedUnstarted = true;
+        returned = new Step.Returned<>(null);
+        state = DONE;
     }
 
     boolean isDone() {
@@ -184,7 +201,7 @@ final class GeneratorCore<Y, S, R> {
                 try {
                     in = this.yield(step.value());
                 } catch (GeneratorExit exit) {
-                    sub.close();
+                    sub.closeFromBody(); // what it throws while closing reaches this body as it is
                     throw exit;
                 } catch (Throwable t) {
                     step = sub.resumeFromBody(null, t);
@@ -236,10 +253,8 @@ final class GeneratorCore<Y, S, R> {
         }
         if (s == CREATED) {
             if (toThrow != null) {
-                if (STATE.compareAndSet(this, CREATED, DONE)) {
-                    endedUnstarted = true;
-                    returned = new Step.Returned<>(null);
-                    state = DONE;
+                if (STATE.compareAndSet(this, CREATED, RUNNING)) {
+                    endUnstarted();
                     throw propagate(toThrow, sneakyFailures);
                 }
                 throw running();

@@ -1074,4 +1074,105 @@ public abstract class GeneratorTck extends SchedulerTck {
             return true;
         }, Duration.ofSeconds(60));
     }
+
+    /**
+     * A generator closed before it started is done, and a thread that sees it done then gets its
+     * end ({@code Returned(null)}), never a null step: closing publishes "done" after the step.
+     * Another thread takes each new generator, waits until it is done and resumes it, while this
+     * one closes it.
+     */
+    @Test
+    void aThreadThatSeesAnUnstartedGeneratorClosedGetsItsEnd() throws Exception {
+        AtomicReference<Generator<String, Object, Void>> current = new AtomicReference<>();
+        AtomicReference<Generator<String, Object, Void>> watched = new AtomicReference<>();
+        AtomicBoolean stop = new AtomicBoolean();
+        List<String> wrong = new CopyOnWriteArrayList<>();
+        Thread reader = new Thread(() -> {
+            Generator<String, Object, Void> last = null;
+            while (!stop.get()) {
+                Generator<String, Object, Void> g = current.get();
+                if (g == null || g == last) {
+                    Thread.onSpinWait();
+                    continue;
+                }
+                last = g;
+                watched.set(g);
+                while (!g.isDone()) {
+                    Thread.onSpinWait();
+                }
+                try {
+                    Object step = g.next();
+                    if (!new Step.Returned<>(null).equals(step)) {
+                        wrong.add(String.valueOf(step));
+                    }
+                } catch (RuntimeException e) {
+                    wrong.add(e.toString());
+                }
+            }
+        });
+        reader.start();
+        int rounds = Stress.scaled(2_000);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        try {
+            for (int i = 0; i < rounds && wrong.isEmpty() && System.nanoTime() - deadline < 0; i++) {
+                Generator<String, Object, Void> g = gen(co -> {
+                    co.yield("never");
+                    return null;
+                });
+                current.set(g);
+                long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1);
+                while (watched.get() != g && System.nanoTime() - until < 0) {
+                    Thread.onSpinWait();
+                }
+                g.close();
+            }
+        } finally {
+            stop.set(true);
+            reader.join();
+        }
+        assertThat(wrong).as("what a thread got from next() after seeing the closed generator done").isEmpty();
+    }
+
+    /**
+     * PEP 380: what a sub-generator throws while it is closed reaches the delegating body as it
+     * is, checked or not, as what it throws when thrown into does.
+     */
+    @Test
+    void aFailureOfASubGeneratorWhileClosingReachesTheDelegatingBodyAsItIs() {
+        IOException subFailure = new IOException("sub cleanup failed");
+        List<Throwable> seen = new ArrayList<>();
+        for (boolean closing : new boolean[] {true, false}) {
+            Generator<String, Object, Void> outer = gen(co -> {
+                try {
+                    co.yieldFrom(gen(sub -> {
+                        try {
+                            sub.yield("s");
+                        } catch (GeneratorExit | IllegalStateException e) {
+                            throw subFailure;
+                        }
+                        return null;
+                    }));
+                } catch (Exception e) {
+                    seen.add(e);
+                    throw e;
+                }
+                return null;
+            });
+            outer.next();
+            Throwable thrown = closing
+                    ? catchThrowable(outer::close)
+                    : catchThrowable(() -> outer.throwInto(new IllegalStateException("into the sub")));
+            assertThat(thrown).isExactlyInstanceOf(CompletionException.class).hasCause(subFailure);
+        }
+        assertThat(seen).containsExactly(subFailure, subFailure);
+    }
+
+    private static Throwable catchThrowable(Runnable r) {
+        try {
+            r.run();
+            return null;
+        } catch (Throwable t) {
+            return t;
+        }
+    }
 }
