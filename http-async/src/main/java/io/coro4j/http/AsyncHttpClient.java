@@ -18,6 +18,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import javax.net.ssl.SSLContext;
 
@@ -103,6 +104,12 @@ public final class AsyncHttpClient implements AutoCloseable {
     private final HttpClient.Version version;
     private final RetryPolicy retry;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /**
+     * Attempts in {@link #begin} between their look at {@link #closed} and their hand-over to the
+     * JDK client: {@link #close()} waits for them before it closes that client, whose own close
+     * waits only for what it was handed (a request handed over after it would fail as an I/O error).
+     */
+    private final AtomicInteger beginning = new AtomicInteger();
     /** The observer, wrapped; null when none is set, which is all a request then pays for (a read and a null check per event). */
     private final AtomicReference<Observation> observation = new AtomicReference<>();
 
@@ -344,7 +351,11 @@ public final class AsyncHttpClient implements AutoCloseable {
      * @param start when the attempt got its slot (nanoTime), if observed
      */
     Exchange begin(Request request, URI uri, int attempt, SlotLimiter.Permit slot, Observation obs, long start) {
+        beginning.incrementAndGet(); // before the look at closed: close() sees this, or this sees closed
         try {
+            if (closed.get()) { // closed since the caller looked
+                throw new IllegalStateException("this AsyncHttpClient is closed");
+            }
             boolean ownAcceptEncoding = decompress && !request.hasHeader("Accept-Encoding");
             HttpRequest jdkRequest = toJdk(request, uri, ownAcceptEncoding);
             BodySink sink = new BodySink(request.method(), request.url(), maxBodySize, ownAcceptEncoding);
@@ -361,6 +372,8 @@ public final class AsyncHttpClient implements AutoCloseable {
                 obs.failed(hostKey(uri), request.method(), e, start);
             }
             throw e;
+        } finally {
+            beginning.decrementAndGet();
         }
     }
 
@@ -646,6 +659,9 @@ public final class AsyncHttpClient implements AutoCloseable {
     public void close() {
         if (!closed.compareAndSet(false, true)) {
             return;
+        }
+        while (beginning.get() != 0) {
+            Thread.onSpinWait(); // a few field reads and one non-blocking sendAsync at most
         }
         if (Coro.currentTask() == null) {
             http.close();

@@ -684,6 +684,34 @@ abstract class HttpClientContract extends SchedulerFixture {
         }
     }
 
+    /**
+     * A close() that comes after a request got its slot, but before the request reached the JDK
+     * client, refuses it as closed: it is not an I/O error (nothing went to the network). The
+     * observer's slotAcquired runs in that window; it closes the client from another thread, as a
+     * concurrent close() would.
+     */
+    @Test
+    void aCloseBetweenTheSlotAndTheSend_refusesTheRequestAsClosed_notAsAnIoError() {
+        AtomicReference<AsyncHttpClient> ref = new AtomicReference<>();
+        HttpClientObserver closesMeanwhile = new HttpClientObserver() {
+            @Override
+            public void slotAcquired(String host, long waitNanos) {
+                Thread closer = Thread.ofPlatform().start(() -> ref.get().close());
+                try {
+                    closer.join(5_000);
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+        };
+        AsyncHttpClient http = client().observer(closesMeanwhile).build();
+        ref.set(http);
+        Throwable e = catchThrowable(() -> run(() -> http.get(server.url("/bytes?n=1"))));
+        assertThat(http.isClosed()).isTrue();
+        assertThat(e).isExactlyInstanceOf(IllegalStateException.class).hasMessage("this AsyncHttpClient is closed");
+        assertThat(server.requests.get()).as("requests that reached the server").isZero();
+    }
+
     @Test
     void outsideATask_orAfterClose_isAnIllegalState() {
         AsyncHttpClient http = client().build();
