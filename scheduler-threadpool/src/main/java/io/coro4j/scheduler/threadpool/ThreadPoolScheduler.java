@@ -63,11 +63,14 @@ import org.jctools.queues.MpmcUnboundedXaddArrayQueue;
  *
  * <h2>Idle carriers</h2>
  * A carrier that finds no work parks ({@link LockSupport#park}) instead of spinning. The wake-up
- * protocol is a Dekker handshake: the idle carrier raises its parked flag and increments
- * {@link #idle} (a full fence) before looking at the queues one last time; a producer offers to a
- * queue, issues a full fence, then reads {@link #idle} and, if non-zero, claims one parked carrier
- * by CAS on its flag and unparks it. Either the carrier sees the new work or the producer sees the
- * carrier, so no wake-up is lost.
+ * protocol is a Dekker handshake: the idle carrier increments {@link #idle}, then raises its
+ * parked flag and issues a full fence before looking at the queues one last time; a producer offers
+ * to a queue, issues a full fence, then reads {@link #idle} and, if non-zero, claims one parked
+ * carrier by CAS on its flag (taking it out of the count) and unparks it. Either the carrier sees
+ * the new work or the producer sees the carrier, so no wake-up is lost. The count comes before the
+ * flag so that it is never lower than the carriers that can be claimed: the other way round, a
+ * producer could claim a carrier not yet counted, and the next producer read the count as zero
+ * while another carrier slept.
  *
  * <h2>Lifecycle</h2>
  * {@link #shutdown()} refuses new fibers; carriers exit once no fiber is live ({@link #live} is

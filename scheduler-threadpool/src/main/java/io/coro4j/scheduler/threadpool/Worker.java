@@ -130,8 +130,14 @@ final class Worker extends Thread {
 
     /** Parks until a producer claims this carrier, work shows up, or the scheduler terminates. */
     private void idleWait() {
+        // Counted idle before it can be claimed: a producer that claims a carrier decrements the
+        // count, and one that read the count before this carrier was in it would see another
+        // idle carrier as none, and wake nobody while that one sleeps. Counted early, the count
+        // can only be too high for a moment: a producer then finds no flag to claim, and this
+        // carrier, whose flag comes after, sees the producer's work below.
+        scheduler.idle.incrementAndGet();
         PARKED.setVolatile(this, 1);
-        scheduler.idle.incrementAndGet(); // full fence: the queue checks below cannot move above it
+        VarHandle.fullFence(); // the queue checks below cannot move above the flag
         while (true) {
             if (workVisible() || scheduler.terminating()) {
                 if (PARKED.compareAndSet(this, 1, 0)) {
