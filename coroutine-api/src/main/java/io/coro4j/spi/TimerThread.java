@@ -52,8 +52,11 @@ public final class TimerThread {
     private static final int LEVEL_BITS = 10;
     private static final int SLOTS = 1 << LEVEL_BITS;
     private static final int MASK = SLOTS - 1;
-    /** Delays are capped so that deadlines do not overflow (about 73 years). */
-    private static final long MAX_DELAY_NANOS = Long.MAX_VALUE >> 5;
+    /**
+     * Delays are capped so that deadlines do not overflow: 2^61 ns, about 73 years (a longer one
+     * fires then, which no caller will see).
+     */
+    static final long MAX_DELAY_NANOS = Long.MAX_VALUE >> 2;
     /** {@link #wakeAt} while the thread is awake (it will look at the inbox before sleeping). */
     private static final long AWAKE = Long.MIN_VALUE;
     /** {@link #wakeAt} while the thread sleeps with no timer pending, until a producer wakes it. */

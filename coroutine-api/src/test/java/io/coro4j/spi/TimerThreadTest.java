@@ -320,4 +320,18 @@ class TimerThreadTest {
                 .isExactlyInstanceOf(RejectedExecutionException.class);
         assertThat(Thread.getAllStackTraces().keySet()).noneMatch(t -> t.getName().equals("coro4j-never-started-timer"));
     }
+
+    /** A timer never fires early: a delay of ten years is kept (delays are capped only at about 73 years). */
+    @Test
+    void aTenYearDelayIsNotCutShort() throws Exception {
+        TimerThread t = timer("ten-years");
+        long before = System.nanoTime();
+        Timeout node = t.schedule(() -> { }, 3_650, TimeUnit.DAYS);
+        java.lang.reflect.Field deadline = node.getClass().getDeclaredField("deadline");
+        deadline.setAccessible(true);
+        long days = TimeUnit.NANOSECONDS.toDays((long) deadline.get(node) - before);
+        node.cancel();
+        assertThat(days).as("days until the 3,650-day timer is due").isGreaterThanOrEqualTo(3_650);
+        assertThat(TimeUnit.NANOSECONDS.toDays(TimerThread.MAX_DELAY_NANOS) / 365).isEqualTo(73);
+    }
 }
