@@ -2,6 +2,7 @@ package io.coro4j.spi;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -190,7 +191,46 @@ public final class TimerThread {
         }
     }
 
-    /** Drops pending timers, stops the thread and waits (up to a minute) for it to end. */
+    /**
+     * Whether the timer thread has ended after {@link #terminate()}: true if it never started,
+     * false before {@code terminate()} and while the thread is still running (for instance the
+     * action that called {@code terminate()} on it).
+     */
+    public boolean hasEnded() {
+        Thread t;
+        synchronized (this) {
+            if (runState != TERMINATED) {
+                return false;
+            }
+            t = thread;
+        }
+        return t == null || t.getState() == Thread.State.TERMINATED;
+    }
+
+    /**
+     * Waits at most {@code nanos} for {@link #hasEnded()}; at once false when called on the timer
+     * thread, which cannot wait for its own end.
+     *
+     * @throws InterruptedException if interrupted while waiting
+     */
+    public boolean awaitEnd(long nanos) throws InterruptedException {
+        Thread t;
+        synchronized (this) {
+            t = thread;
+        }
+        if (t == Thread.currentThread()) {
+            return false;
+        }
+        if (t != null && nanos > 0 && t.getState() != Thread.State.TERMINATED) {
+            t.join(Duration.ofNanos(nanos));
+        }
+        return hasEnded();
+    }
+
+    /**
+     * Drops pending timers, stops the thread and waits (up to a minute) for it to end; called on
+     * the timer thread itself (by one of its actions), it does not wait.
+     */
     public void terminate() {
         Thread t;
         synchronized (this) {

@@ -335,6 +335,30 @@ public abstract class FiberTck extends SchedulerTck {
                 .hasMessage("delay -1 MILLISECONDS should not be negative");
     }
 
+    /**
+     * Terminated means every thread of the scheduler has ended, the timer's too: a timer action
+     * that shuts down a scheduler with no fiber live still runs on the timer thread, so the
+     * scheduler is not terminated yet, and it is once the action has returned.
+     */
+    @Test
+    void aShutdownFromATimerActionIsNotTerminationWhileTheActionRuns() throws Exception {
+        Scheduler s = newScheduler(2);
+        CompletableFuture<String> seen = new CompletableFuture<>();
+        s.schedule(() -> {
+            s.shutdown();
+            boolean awaited;
+            try {
+                awaited = s.awaitTermination(Duration.ofMillis(10));
+            } catch (InterruptedException e) {
+                awaited = false;
+            }
+            seen.complete("isTerminated " + s.isTerminated() + ", awaitTermination " + awaited);
+        }, 1, TimeUnit.MILLISECONDS);
+        assertThat(seen.get(30, TimeUnit.SECONDS)).isEqualTo("isTerminated false, awaitTermination false");
+        assertThat(s.awaitTermination(Duration.ofSeconds(30))).isTrue();
+        assertThat(s.isTerminated()).isTrue();
+    }
+
     @Test
     void aTimerWakesAParkedFiber() throws Exception {
         long elapsed = inFiber(() -> {

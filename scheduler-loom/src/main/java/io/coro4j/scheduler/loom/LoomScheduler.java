@@ -281,14 +281,20 @@ final class LoomScheduler implements Scheduler {
         return shutdown;
     }
 
+    /**
+     * The timer thread counts too: a timer action that shut the scheduler down with no fiber live
+     * terminated it on that thread, which goes on running the action.
+     */
     @Override
     public boolean isTerminated() {
-        return terminated.getCount() == 0;
+        return terminated.getCount() == 0 && timer.hasEnded();
     }
 
     @Override
     public boolean awaitTermination(Duration timeout) throws InterruptedException {
-        return terminated.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        return terminated.await(timeout.toNanos(), TimeUnit.NANOSECONDS)
+                && timer.awaitEnd(deadline - System.nanoTime());
     }
 
     @Override
