@@ -60,6 +60,13 @@ import java.util.function.ToDoubleFunction;
  */
 public final class CoroutineMetrics implements MeterBinder, AutoCloseable {
 
+    /**
+     * Held while a binder looks for meters of its tags in a registry and registers its own, so
+     * that of two binders with the same tags (two schedulers of one kind and name) binding to one
+     * registry at once, the second sees the first's meters and is refused; binding is rare.
+     */
+    private static final Object BINDING = new Object();
+
     private final Scheduler scheduler;
     private final int sampleEvery;
     private final Tags tags;
@@ -97,6 +104,13 @@ public final class CoroutineMetrics implements MeterBinder, AutoCloseable {
         if (closed) {
             throw new IllegalStateException("this CoroutineMetrics was closed: create a new one to bind again");
         }
+        synchronized (BINDING) {
+            register(registry);
+        }
+    }
+
+    /** {@link #bindTo}'s check and registrations, under {@link #BINDING}. */
+    private void register(MeterRegistry registry) {
         if (registry.find("coro4j.suspensions").tags(tags).meter() != null) {
             throw new IllegalStateException("registry already has coro4j meters tagged " + tags
                     + ": each scheduler needs a distinct name (SchedulerConfig.name) and one binder");
@@ -129,7 +143,9 @@ public final class CoroutineMetrics implements MeterBinder, AutoCloseable {
                     stats, SchedulerStats::steals));
         }
         Timer delay = Timer.builder("coro4j.scheduling.delay")
-                .description("Time from runnable to running, sampled about one event in " + sampleEvery)
+                // One text for every binder: Prometheus shows one HELP line per name, and each
+                // binder may sample at its own rate.
+                .description("Time from runnable to running, of a sample of the events (one in sampleEvery)")
                 .tags(tags)
                 .publishPercentileHistogram()
                 .minimumExpectedValue(Duration.ofNanos(1_000))

@@ -277,6 +277,60 @@ class CoroutineMetricsTest {
                 "coro4j_scheduling_delay_seconds_bucket{" + tags + ",le=");
     }
 
+    /**
+     * Two schedulers of one kind and name bound to one registry at once: one binder is refused,
+     * whatever the timing. The registry holds the first binder at its first registration, after
+     * its check for meters of its tags, while the second binds.
+     */
+    @Test
+    void ofTwoBindersWithTheSameTagsBindingAtOnce_oneIsRefused() throws Exception {
+        CountDownLatch firstRegistering = new CountDownLatch(1);
+        CountDownLatch goOn = new CountDownLatch(1);
+        MeterRegistry r = new SimpleMeterRegistry();
+        r.config().meterFilter(new io.micrometer.core.instrument.config.MeterFilter() {
+            @Override
+            public io.micrometer.core.instrument.Meter.Id map(io.micrometer.core.instrument.Meter.Id id) {
+                if (id.getName().equals("coro4j.suspensions") && Thread.currentThread().getName().equals("binder-a")) {
+                    firstRegistering.countDown();
+                    try {
+                        goOn.await(30, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                return id;
+            }
+        });
+        List<CoroutineMetrics> binders = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            Scheduler s = Schedulers.create("threadpool", SchedulerConfig.builder().name("same-name").parallelism(1).build());
+            toClose.add(s);
+            CoroutineMetrics m = new CoroutineMetrics(s);
+            toClose.add(m);
+            binders.add(m);
+        }
+        List<Throwable> refused = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Thread a = Thread.ofPlatform().name("binder-a").start(() -> bindOrRecord(binders.get(0), r, refused));
+        assertThat(firstRegistering.await(30, TimeUnit.SECONDS)).isTrue();
+        Thread b = Thread.ofPlatform().name("binder-b").start(() -> bindOrRecord(binders.get(1), r, refused));
+        b.join(500); // binds meanwhile, unless it waits for the first to finish
+        goOn.countDown();
+        a.join();
+        b.join();
+        assertThat(refused).singleElement().satisfies(e -> assertThat(e)
+                .isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("registry already has coro4j meters tagged " + binders.get(1).tags()
+                        + ": each scheduler needs a distinct name (SchedulerConfig.name) and one binder"));
+    }
+
+    private static void bindOrRecord(CoroutineMetrics m, MeterRegistry r, List<Throwable> refused) {
+        try {
+            m.bindTo(r);
+        } catch (RuntimeException e) {
+            refused.add(e);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"threadpool", "loom"})
     void misuseIsRefusedWithAMessage(String kind) {
