@@ -180,6 +180,9 @@ public class SleepersWallTimeBenchmark {
      */
     static final Duration HEAP_NAP = Duration.ofMinutes(10);
 
+    /** Longer than the timer thread of {@code TimerThread} takes to unlink cancelled timers (a block, about a second). */
+    static final long TIMER_DRAIN_MILLIS = 1_500;
+
     /**
      * How many sleepers the heap measurement spawns. Bytes per sleeper do not depend on it (a full GC
      * leaves a few kilobytes of noise); 200,000 keeps a shot short, {@code -p heapSleepers=1000000}
@@ -216,6 +219,10 @@ public class SleepersWallTimeBenchmark {
         Scheduler scheduler = s.instance;
         int n = crowd.heapSleepers;
         long parkedBefore = scheduler.stats().parkedFibers();
+        // The previous shot's sleepers were cancelled: the threadpool scheduler's timer unlinks
+        // their timers at its next wake-up, within about a second. Measured before that, they
+        // would count in "before" and not in "during" (up to 56 bytes per sleeper less).
+        Thread.sleep(TIMER_DRAIN_MILLIS);
         long before = usedHeapAfterGc();
         AtomicReference<Throwable> failure = new AtomicReference<>();
         Thread runner = Thread.ofPlatform().name("bench-heap-runner").start(() -> {

@@ -44,12 +44,57 @@ class MarkdownReportTest {
     }
 
     @Test
-    void the_budget_verdict_goes_by_the_ratio_as_shown() {
+    void the_budget_verdict_goes_by_the_unrounded_ratio_shown_with_the_digits_that_tell() {
         List<Measurement> measured = List.of(
                 m("SpawnJoin.coro4j", Map.of("scheduler", "threadpool"), 100.4),
                 m("SpawnJoin.virtualThreads", Map.of(), 100));
         assertThat(row(MarkdownReport.table(measured, Baselines.PAIRINGS), "| SpawnJoin.coro4j |"))
+                .endsWith("| 1.004x | ≤ 1.0x: **missed** |");
+        List<Measurement> within = List.of(
+                m("SpawnJoin.coro4j", Map.of("scheduler", "threadpool"), 99.6),
+                m("SpawnJoin.virtualThreads", Map.of(), 100));
+        assertThat(row(MarkdownReport.table(within, Baselines.PAIRINGS), "| SpawnJoin.coro4j |"))
                 .endsWith("| 1.00x | ≤ 1.0x: met |");
+    }
+
+    @Test
+    void spawn_join_is_judged_against_virtual_threads_and_shown_against_completable_futures() {
+        List<Measurement> measured = List.of(
+                m("SpawnJoin.coro4j", Map.of("scheduler", "threadpool"), 90),
+                m("SpawnJoin.coro4j", Map.of("scheduler", "loom"), 120),
+                m("SpawnJoin.virtualThreads", Map.of(), 100),
+                m("SpawnJoin.completableFutures", Map.of(), 60));
+        List<String> rows = MarkdownReport.table(measured, Baselines.PAIRINGS).lines().skip(2).toList();
+        assertThat(rows).containsExactly(
+                "| SpawnJoin.coro4j | threadpool | 90.0 | 81.0–99.0 (5) | ns/op | virtualThreads | 0.90x | ≤ 1.0x: met |",
+                "| SpawnJoin.coro4j | threadpool | 90.0 | 81.0–99.0 (5) | ns/op | completableFutures | 1.50x |  |",
+                "| SpawnJoin.virtualThreads | — | 100 | 90.0–110 (5) | ns/op | — | (baseline) |  |",
+                "| SpawnJoin.coro4j | loom | 120 | 108–132 (5) | ns/op | virtualThreads | 1.20x |  |",
+                "| SpawnJoin.coro4j | loom | 120 | 108–132 (5) | ns/op | completableFutures | 2.00x |  |",
+                "| SpawnJoin.completableFutures | — | 60.0 | 54.0–66.0 (5) | ns/op | — | (baseline) |  |");
+    }
+
+    @Test
+    void the_sleepers_budgets_judge_only_the_million_sleepers_they_were_set_for() {
+        List<Measurement> measured = List.of(
+                m("SleepersWallTime.sleepers", Map.of("scheduler", "loom", "sleepers", "200000"), 105),
+                m("SleepersWallTime.virtualThreadSleepers", Map.of("sleepers", "200000"), 100),
+                m("SleepersWallTime.sleepers", Map.of("scheduler", "loom", "sleepers", "1000000"), 150),
+                m("SleepersWallTime.virtualThreadSleepers", Map.of("sleepers", "1000000"), 100));
+        String table = MarkdownReport.table(measured, Baselines.PAIRINGS);
+        assertThat(row(table, "| SleepersWallTime.sleepers | loom, sleepers=200000 |"))
+                .endsWith("| virtualThreadSleepers [sleepers=200000] | 1.05x |  |");
+        assertThat(row(table, "| SleepersWallTime.sleepers | loom, sleepers=1000000 |"))
+                .endsWith("| virtualThreadSleepers [sleepers=1000000] | 1.50x | ≤ 1.1x: **missed** |");
+    }
+
+    @Test
+    void the_loom_generator_resumed_from_a_platform_thread_has_no_baseline() {
+        List<Measurement> measured = List.of(
+                m("GeneratorRoundTrip.generator", Map.of("scheduler", "loom"), 900),
+                m("GeneratorRoundTrip.rawVirtualThreadHandOver", Map.of(), 300));
+        assertThat(row(MarkdownReport.table(measured, Baselines.PAIRINGS), "| GeneratorRoundTrip.generator |"))
+                .endsWith("| ns/op | — | — |  |");
     }
 
     @Test
