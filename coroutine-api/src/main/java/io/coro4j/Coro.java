@@ -188,7 +188,7 @@ public final class Coro {
      * Wakes a task when a stage completes, until cleared: a callback cannot be taken off a
      * {@link CompletableFuture}, so a wait that ends leaves this small object behind, not its task.
      */
-    private static final class Waker implements java.util.function.BiConsumer<Object, Throwable> {
+    static final class Waker implements java.util.function.BiConsumer<Object, Throwable>, Runnable {
         volatile Task<?> task;
 
         Waker(Task<?> task) {
@@ -197,6 +197,11 @@ public final class Coro {
 
         @Override
         public void accept(Object value, Throwable failure) {
+            run();
+        }
+
+        @Override
+        public void run() {
             Task<?> t = task;
             if (t != null) {
                 t.wake();
@@ -224,6 +229,11 @@ public final class Coro {
     /**
      * Runs {@code body} in the current task, cancelling it if it takes longer than
      * {@code timeout}; the body sees a {@link CancellationException} at its next suspension point.
+     *
+     * <p>In a generator body, do not yield while a timeout (or a {@link #taskGroup}) opened in
+     * that body is open: it belongs to the task that resumed the body, and while the body is
+     * paused it would cancel that task's own code, as in Python (PEP 789). Open it around the
+     * code between two yields instead.
      *
      * @throws TimeoutExceededException if the timeout cancelled the body (not a
      *     CancellationException: an outer cancellation is never mistaken for it, nor it for one)
@@ -384,15 +394,17 @@ public final class Coro {
      * before its group hears of its end: from then on the claimant, not the group, answers for
      * the task's failure, by handing it out or giving it back. Thread-safe.
      *
-     * <p>A claim is registered with the task's group unless that group is run by the claimant,
-     * which cannot close it while it waits in the gather or iterates the loop. An asCompleted
-     * loop may be iterated by a task other than the one that made it ({@link #iteratedBy}); from
-     * then on its claims are all registered, since the maker's groups may close meanwhile.
+     * <p>A gather's claims are open from the start, and one is registered with the task's group
+     * unless that group is run by the gathering task, which cannot close it while it waits in the
+     * gather. A loop's claims open at its first step, when the tasks that ended before are claimed
+     * too, and every one is registered: the loop's maker may leave the group between steps, and
+     * any task may iterate the loop. A loop never stepped (closed before its first step, or
+     * dropped) claims nothing, so it cannot keep a failure from its group.
      */
     private static class Claims {
         /** No claim: not ended, handed out or given back, or claimed after its group had closed. */
         private static final byte NONE = 0;
-        /** Claimed without telling the group: a root task, or a child of a group the claimant runs. */
+        /** Claimed without telling the group: a root task, or a child of a group the gatherer runs. */
         private static final byte OWN = 1;
         /** Claimed and registered with the task's group ({@link TaskGroup#claim}). */
         private static final byte REGISTERED = 2;
@@ -400,16 +412,18 @@ public final class Coro {
         /** Null once closed: see {@link #close()}. */
         private Task<?> claimant;
         final List<? extends Task<?>> tasks;
-        /** Each task's claim; under this object's lock, as {@link #open} and {@link #foreign} are. */
+        /** Whether these are an asCompleted loop's claims (see the class comment). */
+        private final boolean loop;
+        /** Each task's claim; under this object's lock, as {@link #open} is. */
         private final byte[] claims;
-        private boolean open = true;
-        /** Whether a task other than the claimant has iterated (asCompleted only). */
-        private boolean foreign;
+        private boolean open;
 
-        Claims(Task<?> claimant, List<? extends Task<?>> tasks) {
+        Claims(Task<?> claimant, List<? extends Task<?>> tasks, boolean loop) {
             this.claimant = claimant;
             this.tasks = tasks;
+            this.loop = loop;
             this.claims = new byte[tasks.size()];
+            this.open = !loop;
         }
 
         /** Called as task {@code i} ends; returns whether claims were still open. */
@@ -423,26 +437,21 @@ public final class Coro {
 
         private byte claimFor(Task<?> task) {
             TaskGroup group = task.parentGroup;
-            if (group == null || !foreign && group.isOwnedBy(claimant)) {
+            if (group == null || !loop && group.isOwnedBy(claimant)) {
                 return OWN;
             }
             return group.claim(task) ? REGISTERED : NONE;
         }
 
         /**
-         * Called by the task that iterates an asCompleted loop, before each step. The first time it
-         * is not the claimant, the claims so far are registered with their groups, as every later
-         * one will be: the claimant's own groups may now close while the loop still holds them.
+         * A loop's first step: opens the claims, and claims the tasks in {@code ended}, those that
+         * ended before. The callers of {@link #claim} that record a task in {@code ended} do both
+         * under this object's lock, so that a task ending meanwhile is claimed once.
          */
-        synchronized void iteratedBy(Task<?> t) {
-            if (foreign || t == claimant) {
-                return;
-            }
-            foreign = true;
-            for (int i = 0; i < claims.length; i++) {
-                if (claims[i] == OWN) {
-                    claims[i] = claimFor(tasks.get(i));
-                }
+        synchronized void start(Iterable<Integer> ended) {
+            open = true;
+            for (int i : ended) {
+                claims[i] = claimFor(tasks.get(i));
             }
         }
 
@@ -496,9 +505,8 @@ public final class Coro {
                     if (real) {
                         handedOut.add(f);
                     }
-                } else if (!release(task, claim) && real && !task.retrieved) {
-                    task.retrieved = true;
-                    handedOut.add(f);
+                } else if (!release(task, claim) && real && task.markRetrieved()) {
+                    handedOut.add(f); // by one of the claimants that gave it back, the first to mark it
                 }
             }
             return handedOut;
@@ -512,7 +520,7 @@ public final class Coro {
         final AtomicReference<Task<?>> firstFailed = new AtomicReference<>();
 
         Waiting(Task<?> gatherer, List<? extends Task<?>> tasks, boolean failFast) {
-            super(gatherer, tasks);
+            super(gatherer, tasks, false);
             this.failFast = failFast;
         }
 
@@ -610,12 +618,15 @@ public final class Coro {
      * A task counts as observed once it has been handed out: the failure of one the loop never
      * reached (it stopped early) still fails the task that spawned it. Close the generator
      * (try-with-resources) when stopping early. As with {@link #gather(Task[])}, any task may
-     * loop over any tasks, and may iterate a loop another task made: a task that ends while the
-     * generator is open is the loop's to hand out, and its group does not report it as well,
-     * unless the group closed before a task other than the loop's maker first iterated it (the
-     * group has reported it then); closing the generator early gives back those it
-     * did not reach, and throws a failure among them whose group closed meanwhile (no one else
-     * would report it).
+     * loop over any tasks, and may iterate a loop another task made. From its first step until
+     * it ends or is closed, the loop answers for the tasks' failures: a task that ended before
+     * that step while its group was open, or ends after it, is the loop's to hand out, and its
+     * group does not report it as well, also when the group closes before the loop reaches it.
+     * A loop never stepped answers for nothing: dropped, or closed before its first step, it
+     * leaves every failure to the groups, and one whose group closed before the loop's first
+     * step has been reported by the group (a loop stepped later hands it out too). Closing the
+     * generator early gives back those it did not reach, and throws a failure among them whose
+     * group closed meanwhile (no one else would report it).
      *
      * @throws IllegalStateException if the current task is among {@code tasks}; also, at a step,
      *     if the task iterating the generator is
@@ -628,14 +639,16 @@ public final class Coro {
             requireOther(task, owner);
         }
         List<Task<T>> copy = List.copyOf(tasks);
-        Claims claims = new Claims(owner, copy);
+        Claims claims = new Claims(owner, copy, true);
         ConcurrentLinkedQueue<Integer> finished = new ConcurrentLinkedQueue<>();
         AtomicReference<Task<?>> waiter = new AtomicReference<>();
         for (int i = 0; i < copy.size(); i++) {
             int index = i;
             copy.get(i).whenDone(() -> {
-                claims.claim(index);
-                finished.add(index);
+                synchronized (claims) { // with Claims.start: claimed here or there, once
+                    claims.claim(index);
+                    finished.add(index);
+                }
                 Task<?> w = waiter.get();
                 if (w != null) {
                     w.wake();
@@ -644,6 +657,7 @@ public final class Coro {
         }
         return Generator.of(owner.scheduler, co -> {
             try {
+                claims.start(finished);
                 Task<?> checked = owner; // the last task found not to be among those waited for
                 for (int n = 0; n < copy.size(); n++) {
                     Task<?> self = Task.require("iterating Coro.asCompleted");
@@ -653,7 +667,6 @@ public final class Coro {
                         }
                         checked = self;
                     }
-                    claims.iteratedBy(self);
                     waiter.set(self);
                     self.suspendUntil(() -> !finished.isEmpty());
                     int i = finished.poll();

@@ -1,5 +1,6 @@
 package io.coro4j;
 
+import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.MoreExecutors;
 import java.util.concurrent.CancellationException;
@@ -26,22 +27,24 @@ public final class ListenableFutures {
         Task.requireNonNullArg(future, "future");
         Task<?> t = Task.require("ListenableFutures.await");
         if (!future.isDone()) {
-            future.addListener(t::wake, MoreExecutors.directExecutor());
+            // The future may outlive this wait by far: its listener keeps a waker, cleared below, not the task.
+            Coro.Waker waker = new Coro.Waker(t);
+            future.addListener(waker, MoreExecutors.directExecutor());
             try {
                 t.suspendUntil(future::isDone);
             } catch (CancellationException e) {
                 future.cancel(true);
                 throw e;
+            } finally {
+                waker.task = null;
             }
         }
         try {
-            return future.get();
+            // Not get(): it throws InterruptedException when the task's interrupt status is set,
+            // even on a done future, and that status is the task's own, not a wake-up.
+            return Futures.getDone(future);
         } catch (ExecutionException e) {
             throw Task.rethrow(e.getCause());
-        } catch (InterruptedException e) {
-            // A done future's get() does not wait, so this cannot happen; keep the flag if it does.
-            Thread.currentThread().interrupt();
-            throw new CompletionException(e);
         }
     }
 }

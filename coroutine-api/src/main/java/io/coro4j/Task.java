@@ -53,6 +53,15 @@ import java.util.function.BooleanSupplier;
 public final class Task<T> implements Future<T> {
 
     private static final AtomicInteger IDS = new AtomicInteger();
+    private static final java.lang.invoke.VarHandle RETRIEVED;
+
+    static {
+        try {
+            RETRIEVED = java.lang.invoke.MethodHandles.lookup().findVarHandle(Task.class, "retrieved", boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     static {
         io.coro4j.internal.Tasks.install(what -> require(what).handle());
@@ -75,6 +84,11 @@ public final class Task<T> implements Future<T> {
     private volatile Fiber fiber;
     /** Whether someone observed the outcome (joined, awaited, gathered). */
     volatile boolean retrieved;
+
+    /** Marks the outcome observed; whether this call did, no one having done so before. */
+    boolean markRetrieved() {
+        return !retrieved && RETRIEVED.compareAndSet(this, false, true);
+    }
     /**
      * Cancel scopes opened by this task's body (timeouts, explicit groups), innermost last; own
      * fiber only; null until the first is opened. The own group's scope is checked first and not kept here.
@@ -273,7 +287,7 @@ public final class Task<T> implements Future<T> {
                 // Returned because the task ended: its wakeJoiners takes the joiner off.
             }
         }
-        return outcome();
+        return outcome(); // from plain Java too: outcome() marks the task observed before it waits
     }
 
     /**

@@ -2691,6 +2691,141 @@ public abstract class TaskTck extends SchedulerTck {
                 "await: a task cannot await itself: it would wait forever (SELF)");
     }
 
+    @Test
+    void anAsCompletedLoopClosedBeforeItsFirstStepLeavesTheFailureToItsGroup() {
+        Throwable thrown = catchFrom(() -> run(() -> Coro.supervisorGroup(g -> {
+            Event gate = new Event();
+            Task<Object> c = g.spawn(() -> {
+                gate.await();
+                throw new IllegalStateException("c failed");
+            });
+            Task<Object> sibling = g.spawn(() -> {
+                try (Generator<Task<Object>, Object, Void> done = Coro.asCompleted(List.of(c))) {
+                    return "closed its loop before the first step"; // nothing claimed, nothing handed out
+                }
+            });
+            sibling.join();
+            gate.set();
+            return "body returned";
+        })));
+        assertThat(thrown).isExactlyInstanceOf(IllegalStateException.class).hasMessage("c failed");
+    }
+
+    @Test
+    void anAsCompletedLoopNeverSteppedLeavesTheFailureToItsGroup() {
+        Throwable thrown = catchFrom(() -> run(() -> {
+            Event gate = new Event();
+            Task<Object> c = Coro.spawn(() -> {
+                gate.await();
+                throw new IllegalStateException("c failed");
+            });
+            Coro.spawn(() -> {
+                Coro.asCompleted(List.of(c)); // made and dropped
+                return null;
+            }).join();
+            gate.set();
+            return "main returned";
+        }));
+        assertThat(thrown).isExactlyInstanceOf(IllegalStateException.class).hasMessage("c failed");
+    }
+
+    @Test
+    void awaitingADoneListenableFutureWithTheTasksInterruptStatusSetReturnsItsValue() {
+        String result = run(() -> {
+            com.google.common.util.concurrent.SettableFuture<String> f =
+                    com.google.common.util.concurrent.SettableFuture.create();
+            f.set("value");
+            Thread.currentThread().interrupt(); // the task's own status: it neither wakes nor cancels it
+            String v;
+            try {
+                v = io.coro4j.ListenableFutures.await(f);
+            } catch (RuntimeException e) {
+                v = "threw " + e;
+            }
+            return v + ", interrupted=" + Thread.interrupted();
+        });
+        assertThat(result).isEqualTo("value, interrupted=true");
+    }
+    /**
+     * A join from plain Java that hands a failure out counts as observing the task from the
+     * moment it is called, as a plain {@code get} does: its supervisor group does not report the
+     * failure as well. The plain thread's only wait is the join, so once it waits it has called it.
+     */
+    @Test
+    void aFailureAPlainJavaJoinHandsOutIsNotAlsoReportedByItsSupervisorGroup() throws Exception {
+        int doubles = 0;
+        for (int round = 0; round < 200; round++) {
+            Event gate = new Event();
+            CompletableFuture<String> joined = new CompletableFuture<>();
+            Throwable groupThrew = null;
+            try {
+                run(() -> Coro.supervisorGroup(g -> {
+                    Task<Object> c = g.spawn(() -> {
+                        gate.await();
+                        throw new IllegalStateException("c failed");
+                    });
+                    Thread plain = Thread.ofPlatform().start(() -> {
+                        try {
+                            c.join();
+                            joined.complete("returned");
+                        } catch (RuntimeException e) {
+                            joined.complete("join threw " + e.getMessage());
+                        }
+                    });
+                    until("the plain thread waits in join", () -> plain.getState() == Thread.State.WAITING);
+                    gate.set();
+                    return null;
+                }));
+            } catch (IllegalStateException e) {
+                groupThrew = e;
+            }
+            assertThat(joined.get(10, TimeUnit.SECONDS)).isEqualTo("join threw c failed");
+            if (groupThrew != null) {
+                doubles++;
+            }
+        }
+        assertThat(doubles).as("rounds where the group reported the failure the plain join handed out").isZero();
+    }
+
+    /**
+     * A loop stepped inside its group answers for the tasks from then on, also after its maker
+     * has left the group and the group has closed: the failure of a task that ended meanwhile is
+     * the loop's to hand out, once, and the group does not report it as well.
+     */
+    @Test
+    void aLoopSteppedInsideItsGroupHandsOutAFailureAfterTheGroupClosed_once() {
+        List<String> seen = run(() -> {
+            AtomicReference<Generator<Task<Object>, Object, Void>> loop = new AtomicReference<>();
+            AtomicReference<java.util.Iterator<Task<Object>>> steps = new AtomicReference<>();
+            List<String> out = new ArrayList<>();
+            try {
+                Coro.supervisorGroup(g -> {
+                    Event gate = new Event();
+                    Task<Object> a = g.spawn(() -> "a");
+                    Task<Object> c = g.spawn(() -> {
+                        gate.await();
+                        throw new IllegalStateException("c failed");
+                    });
+                    loop.set(Coro.asCompleted(List.of(a, c)));
+                    steps.set(loop.get().iterator());
+                    out.add("loop handed out " + steps.get().next().join());
+                    gate.set();
+                    return null; // the group waits for c, which fails while the loop answers for it
+                });
+                out.add("group returned");
+            } catch (IllegalStateException e) {
+                out.add("group threw " + e.getMessage());
+            }
+            try (Generator<Task<Object>, Object, Void> done = loop.get()) {
+                while (steps.get().hasNext()) {
+                    out.add("loop handed out " + catchFrom(steps.get().next()::join).getMessage());
+                }
+            }
+            return out;
+        });
+        assertThat(seen).containsExactly("loop handed out a", "group returned", "loop handed out c failed");
+    }
+
     private static Throwable catchFrom(Runnable r) {
         try {
             r.run();
