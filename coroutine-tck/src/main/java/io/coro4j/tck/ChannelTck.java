@@ -241,7 +241,8 @@ public abstract class ChannelTck extends SchedulerTck {
                     assertThat(ch.receive()).as("the item buffered before close").isZero();
                 }
                 assertThatThrownBy(ch::receive).as("no waiting sender's item is in the channel")
-                        .isInstanceOf(ClosedChannelException.class);
+                        .isExactlyInstanceOf(ClosedChannelException.class)
+                        .hasMessage("Channel.receive on a closed channel: the channel is closed and all its items have been received");
             }
             return null;
         });
@@ -507,7 +508,8 @@ public abstract class ChannelTck extends SchedulerTck {
                 }
                 assertThat(ch.tryReceive()).as("the cancelled send's item").isNull();
                 ch.close();
-                assertThatThrownBy(ch::receive).isInstanceOf(ClosedChannelException.class);
+                assertThatThrownBy(ch::receive).isExactlyInstanceOf(ClosedChannelException.class)
+                        .hasMessage("Channel.receive on a closed channel: the channel is closed and all its items have been received");
             }
             return null;
         });
@@ -590,8 +592,10 @@ public abstract class ChannelTck extends SchedulerTck {
             Coro.yieldNow();
             cancelledEarly.cancel();
             assertCancelled(cancelledEarly);
-            assertThat(sendFailure.get()).isInstanceOf(CancellationException.class);
-            assertThat(receiveFailure.get()).isInstanceOf(CancellationException.class);
+            assertThat(sendFailure.get()).isExactlyInstanceOf(CancellationException.class)
+                    .hasMessage("task " + cancelledEarly.name() + " was cancelled");
+            assertThat(receiveFailure.get()).isExactlyInstanceOf(CancellationException.class)
+                    .hasMessage("task " + cancelledEarly.name() + " was cancelled");
             assertThat(ch.size()).as("the cancelled task neither sent nor received").isEqualTo(1);
             return null;
         });

@@ -275,10 +275,10 @@ public abstract class FiberTck extends SchedulerTck {
         }
         for (Thread t : threads) {
             t.join(60_000);
+            assertThat(t.isAlive()).as("%s ended", t.getName()).isFalse();
         }
-        for (int i = 0; i < fibers; i++) {
-            assertThat(posted.get(i)).isEqualTo((long) postsPerFiber * unparkers);
-        }
+        // Parks coalesce wake-ups, so only the last unpark of each fiber is certain to be needed:
+        // each fiber returning (above) is the check that it was not lost.
     }
 
     @Test
@@ -287,12 +287,14 @@ public abstract class FiberTck extends SchedulerTck {
         int parks = Stress.scaled(2_000);
         Map<Fiber, Boolean> mismatches = new ConcurrentHashMap<>();
         List<CompletableFuture<Integer>> results = new ArrayList<>();
+        long suspensionsBefore = scheduler.stats().suspensions();
         for (int i = 0; i < fibers; i++) {
             results.add(startFiber(scheduler, () -> {
                 Fiber self = scheduler.currentFiber();
                 int local = 0;
                 for (int k = 0; k < parks; k++) {
-                    self.unpark();
+                    // Woken by the timer thread, so that the park suspends (unless the timer is
+                    // faster) and the fiber may go on on another carrier.
                     scheduler.schedule(self::unpark, 0, TimeUnit.NANOSECONDS);
                     self.park();
                     if (scheduler.currentFiber() != self) {
@@ -307,6 +309,7 @@ public abstract class FiberTck extends SchedulerTck {
             assertThat(await(r)).isEqualTo(parks);
         }
         assertThat(mismatches).isEmpty();
+        assertThat(scheduler.stats().suspensions()).as("parks that suspended").isGreaterThan(suspensionsBefore);
     }
 
     @Test

@@ -467,7 +467,7 @@ public abstract class TaskTck extends SchedulerTck {
             Task<List<Object>> gatherer = Coro.spawn(() -> Coro.gather(shared.get()));
             Coro.sleep(ms(10));
             gatherer.cancel();
-            assertThat(catchFrom(gatherer::join)).isInstanceOf(CancellationException.class);
+            assertThat(catchFrom(gatherer::join)).isExactlyInstanceOf(CancellationException.class);
             return catchFrom(owner::join).getMessage();
         });
         assertThat(result).isEqualTo("cleanup of a failed");
@@ -493,7 +493,7 @@ public abstract class TaskTck extends SchedulerTck {
                 Throwable handled = ownGather ? catchFrom(() -> Coro.gather(a)) : catchFrom(a::join);
                 assertThat(handled).hasMessage("handled by the owner");
                 other.cancel();
-                assertThat(catchFrom(other::join)).isInstanceOf(CancellationException.class);
+                assertThat(catchFrom(other::join)).isExactlyInstanceOf(CancellationException.class);
                 b.cancel();
                 return "returned";
             });
@@ -1308,33 +1308,67 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(log).containsExactly("finally");
     }
 
+    /**
+     * Cancel racing completion: exactly one outcome wins, and it agrees with what {@code cancel()}
+     * said. Each round of three: one where the task has certainly ended before the cancel (it
+     * completes; cancel says so), one where it certainly waits (it is cancelled), and one where
+     * the two race (either, consistently: a join that returns gets the task's value, and a
+     * cancellation came from a cancel that said it would).
+     */
     @Test
     void cancelRacingCompletionHasExactlyOneOutcome() {
-        int runs = Stress.scaled(1_000);
+        int rounds = Stress.scaled(1_000);
         int[] counts = run(() -> {
-            int completed = 0;
-            int cancelled = 0;
-            for (int i = 0; i < runs; i++) {
-                Task<Integer> t = Coro.spawn(() -> {
+            int[] c = new int[4]; // ended first: completed; waiting: cancelled; racing: completed, cancelled
+            for (int i = 0; i < rounds; i++) {
+                Task<Integer> ended = Coro.spawn(() -> 1);
+                while (!ended.isDone()) {
+                    Coro.yieldNow();
+                }
+                assertThat(ended.cancel()).as("cancel of an ended task").isFalse();
+                assertThat(ended.join()).isEqualTo(1);
+                assertThat(ended.isCancelled()).isFalse();
+                c[0]++;
+
+                Task<Integer> waiting = Coro.spawn(() -> {
+                    Coro.sleep(Duration.ofSeconds(30)); // bounded: a cancel that does nothing fails the test
+                    return 1;
+                });
+                assertThat(waiting.cancel()).as("cancel of a waiting task").isTrue();
+                assertThat(catchFrom(waiting::join)).isExactlyInstanceOf(CancellationException.class);
+                assertThat(waiting.isCancelled()).isTrue();
+                c[1]++;
+
+                Task<Integer> racing = Coro.spawn(() -> {
                     Coro.yieldNow();
                     return 1;
                 });
                 if (i % 2 == 0) {
                     Coro.yieldNow();
                 }
-                t.cancel();
+                boolean accepted = racing.cancel();
+                Integer value;
                 try {
-                    t.join();
-                    assertThat(t.isCancelled()).isFalse();
-                    completed++;
+                    value = racing.join();
                 } catch (CancellationException e) {
-                    assertThat(t.isCancelled()).isTrue();
-                    cancelled++;
+                    value = null;
                 }
+                if (value != null) {
+                    assertThat(value).isEqualTo(1);
+                    assertThat(racing.isCancelled()).isFalse();
+                    c[2]++;
+                } else {
+                    assertThat(accepted).as("a cancelled task's cancel() said it had not ended").isTrue();
+                    assertThat(racing.isCancelled()).isTrue();
+                    c[3]++;
+                }
+                assertThat(racing.cancel()).as("cancel after the outcome").isFalse();
             }
-            return new int[] {completed, cancelled};
+            return c;
         });
-        assertThat(counts[0] + counts[1]).isEqualTo(runs);
+        assertThat(counts[0]).isEqualTo(rounds);
+        assertThat(counts[1]).isEqualTo(rounds);
+        assertThat(counts[2] + counts[3]).isEqualTo(rounds);
     }
 
     // ---- the interrupt status ----
