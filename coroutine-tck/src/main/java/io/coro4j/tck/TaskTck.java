@@ -1007,6 +1007,12 @@ public abstract class TaskTck extends SchedulerTck {
         }
     }
 
+    /** A task body that fails with an {@link IllegalStateException} of {@code message} once {@code gate} is set. */
+    private static <T> T failsOnceSet(Event gate, String message) {
+        gate.await();
+        throw new IllegalStateException(message);
+    }
+
     private static Object cleanupFails(String name) {
         try {
             Coro.sleep(Duration.ofSeconds(30));
@@ -1871,10 +1877,7 @@ public abstract class TaskTck extends SchedulerTck {
     void aFailureAfterAJoinGaveUpStillFailsTheParent() {
         Throwable thrown = catchFrom(() -> run(() -> {
             Event gate = new Event();
-            Task<Object> child = Coro.spawn(() -> {
-                gate.await();
-                throw new IllegalStateException("failed after the join gave up");
-            });
+            Task<Object> child = Coro.spawn(() -> failsOnceSet(gate, "failed after the join gave up"));
             Object joined = Coro.withTimeoutOrNull(ms(1), child::join);
             gate.set();
             return "parent returned; joined " + joined;
@@ -1905,10 +1908,7 @@ public abstract class TaskTck extends SchedulerTck {
             });
             plain.start();
             Throwable thrown = catchFrom(() -> run(() -> {
-                Task<Object> child = Coro.spawn(() -> {
-                    gate.await();
-                    throw new IllegalStateException("failed after the get gave up");
-                });
+                Task<Object> child = Coro.spawn(() -> failsOnceSet(gate, "failed after the get gave up"));
                 escaped.complete(child);
                 return "parent returned";
             }));
@@ -1937,10 +1937,7 @@ public abstract class TaskTck extends SchedulerTck {
         plain.start();
         String r = run(() -> {
             Event gate = new Event();
-            Task<Object> child = Coro.spawn(() -> {
-                gate.await();
-                throw new IllegalStateException("seen by the get");
-            });
+            Task<Object> child = Coro.spawn(() -> failsOnceSet(gate, "seen by the get"));
             escaped.complete(child);
             Coro.blocking(() -> {
                 waiting.await();
@@ -2428,10 +2425,7 @@ public abstract class TaskTck extends SchedulerTck {
     void aFailureOfATaskThatAsCompletedNeverReachedFailsItsParent() {
         Throwable thrown = catchFrom(() -> run(() -> {
             Event gate = new Event();
-            Task<Integer> bad = Coro.spawn(() -> {
-                gate.await();
-                throw new IllegalStateException("never handed out");
-            });
+            Task<Integer> bad = Coro.spawn(() -> failsOnceSet(gate, "never handed out"));
             Task<Integer> good = Coro.spawn(() -> 1);
             try (Generator<Task<Integer>, Object, Void> completed = Coro.asCompleted(List.of(bad, good))) {
                 for (Task<Integer> t : completed) {
@@ -2621,10 +2615,7 @@ public abstract class TaskTck extends SchedulerTck {
             try {
                 r = run(() -> {
                     Event gate = new Event();
-                    Task<Object> child = Coro.spawn(() -> {
-                        gate.await();
-                        throw new IllegalStateException("failed after the await gave up");
-                    });
+                    Task<Object> child = Coro.spawn(() -> failsOnceSet(gate, "failed after the await gave up"));
                     Object awaited = Coro.withTimeoutOrNull(ms(1),
                             () -> Coro.await(completable ? child.toCompletableFuture() : child.toCompletionStage()));
                     gate.set();
@@ -2729,10 +2720,7 @@ public abstract class TaskTck extends SchedulerTck {
     void anAsCompletedLoopClosedBeforeItsFirstStepLeavesTheFailureToItsGroup() {
         Throwable thrown = catchFrom(() -> run(() -> Coro.supervisorGroup(g -> {
             Event gate = new Event();
-            Task<Object> c = g.spawn(() -> {
-                gate.await();
-                throw new IllegalStateException("c failed");
-            });
+            Task<Object> c = g.spawn(() -> failsOnceSet(gate, "c failed"));
             Task<Object> sibling = g.spawn(() -> {
                 try (Generator<Task<Object>, Object, Void> done = Coro.asCompleted(List.of(c))) {
                     return "closed its loop before the first step"; // nothing claimed, nothing handed out
@@ -2749,10 +2737,7 @@ public abstract class TaskTck extends SchedulerTck {
     void anAsCompletedLoopNeverSteppedLeavesTheFailureToItsGroup() {
         Throwable thrown = catchFrom(() -> run(() -> {
             Event gate = new Event();
-            Task<Object> c = Coro.spawn(() -> {
-                gate.await();
-                throw new IllegalStateException("c failed");
-            });
+            Task<Object> c = Coro.spawn(() -> failsOnceSet(gate, "c failed"));
             Coro.spawn(() -> {
                 Coro.asCompleted(List.of(c)); // made and dropped
                 return null;
@@ -2794,10 +2779,7 @@ public abstract class TaskTck extends SchedulerTck {
             Throwable groupThrew = null;
             try {
                 run(() -> Coro.supervisorGroup(g -> {
-                    Task<Object> c = g.spawn(() -> {
-                        gate.await();
-                        throw new IllegalStateException("c failed");
-                    });
+                    Task<Object> c = g.spawn(() -> failsOnceSet(gate, "c failed"));
                     Thread plain = Thread.ofPlatform().start(() -> {
                         try {
                             c.join();
@@ -2836,10 +2818,7 @@ public abstract class TaskTck extends SchedulerTck {
                 Coro.supervisorGroup(g -> {
                     Event gate = new Event();
                     Task<Object> a = g.spawn(() -> "a");
-                    Task<Object> c = g.spawn(() -> {
-                        gate.await();
-                        throw new IllegalStateException("c failed");
-                    });
+                    Task<Object> c = g.spawn(() -> failsOnceSet(gate, "c failed"));
                     loop.set(Coro.asCompleted(List.of(a, c)));
                     steps.set(loop.get().iterator());
                     out.add("loop handed out " + steps.get().next().join());
