@@ -5,6 +5,7 @@ import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.Timeout;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -331,11 +332,8 @@ public final class Coro {
      */
     @SafeVarargs
     public static <T> List<T> gather(Task<? extends T>... tasks) {
-        Task.requireNonNullArg(tasks, "tasks");
-        for (Task<? extends T> task : tasks) {
-            Task.requireNonNullArg(task, "task");
-        }
-        return gather(List.of(tasks));
+        // Not List.of, which refuses a null element before waitFor can name it.
+        return gather(Arrays.asList(Task.requireNonNullArg(tasks, "tasks")));
     }
 
     /** {@link #gather(Task[])} over a list. */
@@ -636,9 +634,9 @@ public final class Coro {
         Task.requireNonNullArg(tasks, "tasks");
         for (Task<T> task : tasks) {
             Task.requireNonNullArg(task, "task");
-            requireOther(task, owner);
         }
         List<Task<T>> copy = List.copyOf(tasks);
+        requireNotAmong(copy, owner);
         Claims claims = new Claims(owner, copy, true);
         ConcurrentLinkedQueue<Integer> finished = new ConcurrentLinkedQueue<>();
         AtomicReference<Task<?>> waiter = new AtomicReference<>();
@@ -662,9 +660,7 @@ public final class Coro {
                 for (int n = 0; n < copy.size(); n++) {
                     Task<?> self = Task.require("iterating Coro.asCompleted");
                     if (self != checked) {
-                        for (Task<T> task : copy) {
-                            requireOther(task, self);
-                        }
+                        requireNotAmong(copy, self);
                         checked = self;
                     }
                     waiter.set(self);
@@ -686,9 +682,9 @@ public final class Coro {
         });
     }
 
-    /** Refuses a wait of {@code waiter} for itself: it would never end. */
-    private static void requireOther(Task<?> task, Task<?> waiter) {
-        if (task == waiter) {
+    /** Refuses a wait of {@code waiter} for itself, which would never end (tasks compare by identity). */
+    private static void requireNotAmong(List<? extends Task<?>> tasks, Task<?> waiter) {
+        if (tasks.contains(waiter)) {
             throw new IllegalStateException("a task cannot wait for itself in Coro.asCompleted: it would wait forever ("
                     + waiter.name() + ")");
         }

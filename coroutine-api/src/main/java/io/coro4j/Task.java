@@ -61,9 +61,6 @@ public final class Task<T> implements Future<T> {
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
-    }
-
-    static {
         io.coro4j.internal.Tasks.install(what -> require(what).handle());
     }
 

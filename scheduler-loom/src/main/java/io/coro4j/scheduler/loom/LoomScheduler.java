@@ -299,9 +299,9 @@ final class LoomScheduler implements Scheduler {
 
     @Override
     public boolean awaitTermination(Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        return terminated.await(timeout.toNanos(), TimeUnit.NANOSECONDS)
-                && timer.awaitEnd(deadline - System.nanoTime());
+        long nanos = timeout.toNanos();
+        long deadline = System.nanoTime() + nanos;
+        return terminated.await(nanos, TimeUnit.NANOSECONDS) && timer.awaitEnd(deadline - System.nanoTime());
     }
 
     @Override
