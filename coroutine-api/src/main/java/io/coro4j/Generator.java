@@ -37,6 +37,12 @@ import java.util.stream.StreamSupport;
  *       exceptions wrapped in a {@link java.util.concurrent.CompletionException}. The generator is then finished.</li>
  *   <li>{@link #throwInto} raises an exception at the paused yield; {@link #close()} raises
  *       {@link GeneratorExit} there so that {@code finally} blocks run.</li>
+ *   <li>A resumption that fails itself, not in the body (a {@link StackOverflowError} of a caller
+ *       deep in its stack), leaves the generator where its body is: not started, paused at its
+ *       yield (a value it yielded in that resumption is lost) or finished. On loom, where the
+ *       resumption wakes the body's virtual thread, an overflow inside the JDK's own unpark can
+ *       leave that thread never to run again; the generator then fails every later resumption
+ *       with an {@link IllegalStateException} saying its body is lost.</li>
  *   <li>A generator is an {@link Iterable} over its yielded values (one pass, like a Java
  *       {@link java.nio.file.DirectoryStream}) and a {@link #stream() Stream} source.</li>
  * </ul>

@@ -25,6 +25,16 @@ final class GeneratorCore<Y, S, R> {
     private static final int RUNNING = 2;
     private static final int DONE = 3;
 
+    /**
+     * Where the body is ({@link #bodyAt}): not started, running, paused at a yield, ended. Written by
+     * the body, read by the resumer once the coroutine has given control back (or failed to take
+     * it), so that a failure of the resumption machinery leaves the state the body is in.
+     */
+    private static final int BODY_NOT_STARTED = 0;
+    private static final int BODY_RUNNING = 1;
+    private static final int BODY_AT_YIELD = 2;
+    private static final int BODY_ENDED = 3;
+
     private static final VarHandle STATE;
 
     static {
@@ -48,7 +58,9 @@ final class GeneratorCore<Y, S, R> {
     private Y yielded;
     private R result;
     private Throwable failure;
+    /** The step a finished generator gives; made on first use ({@link #returnedStep()}). */
     private Step<Y, R> returned;
+    private int bodyAt = BODY_NOT_STARTED;
     /** Set when the generator was closed or thrown into before its body ran; then it returned nothing. */
     private boolean endedUnstarted;
     /** Whether the body runs on a thread of its own (loom), not the resumer's. */
@@ -84,7 +96,8 @@ final class GeneratorCore<Y, S, R> {
     void close(boolean sneakyFailures) {
         int s = state;
         if (s == CREATED && STATE.compareAndSet(this, CREATED, RUNNING)) {
-            endUnstarted();
+            endedUnstarted = true; // no call between the two writes: see resume
+            state = DONE;
             return;
         }
         if (s == DONE) {
@@ -101,17 +114,6 @@ final class GeneratorCore<Y, S, R> {
                     "generator ignored close(): it yielded a value after GeneratorExit was raised at its yield;"
                             + " let GeneratorExit propagate (clean up in finally) or return");
         }
-    }
-
-    /**
-     * Ends a generator that never started, which the caller took from CREATED to RUNNING: DONE is
-     * published last, so that whoever sees it also sees the return step (a resume that came in
-     * between was refused as running).
-     */
-    private void endUnstarted() {
-        endedUnstarted = true;
-        returned = new Step.Returned<>(null);
-        state = DONE;
     }
 
     boolean isDone() {
@@ -145,12 +147,14 @@ final class GeneratorCore<Y, S, R> {
     // ---- the body side ----
 
     private void runBody() {
-        takeContext();
+        bodyAt = BODY_RUNNING;
         try {
+            takeContext();
             result = body.run(yielder);
         } catch (Throwable t) {
             failure = t;
         }
+        bodyAt = BODY_ENDED;
         giveContext();
     }
 
@@ -174,7 +178,12 @@ final class GeneratorCore<Y, S, R> {
             checkInsideBody("yield");
             yielded = value;
             giveContext();
-            coroutine.suspend();
+            bodyAt = BODY_AT_YIELD;
+            try {
+                coroutine.suspend();
+            } finally {
+                bodyAt = BODY_RUNNING; // resumed, or the suspension failed and the body goes on
+            }
             takeContext();
             Throwable t = thrownIn;
             if (t != null) {
@@ -232,7 +241,19 @@ final class GeneratorCore<Y, S, R> {
         // JIT can drop the Step allocation; everything else is out of line.
         if (toThrow == null && state == SUSPENDED && STATE.compareAndSet(this, SUSPENDED, RUNNING)) {
             sent = value;
-            if (!runCoroutine()) {
+            boolean ended;
+            try {
+                ended = runCoroutine();
+            } catch (Throwable t) {
+                // The machinery's failure, not the body's (runBody catches those); written out, not
+                // a call, here and in resumeSlow, because a call may overflow the stack again.
+                sent = null;
+                yielded = null;
+                int at = bodyAt;
+                state = at == BODY_ENDED ? DONE : at == BODY_NOT_STARTED ? CREATED : SUSPENDED;
+                throw t;
+            }
+            if (!ended) {
                 Y y = yielded;
                 yielded = null;
                 state = SUSPENDED;
@@ -249,12 +270,13 @@ final class GeneratorCore<Y, S, R> {
             if (toThrow != null) {
                 throw propagate(toThrow, sneakyFailures);
             }
-            return returned;
+            return returnedStep();
         }
         if (s == CREATED) {
             if (toThrow != null) {
                 if (STATE.compareAndSet(this, CREATED, RUNNING)) {
-                    endUnstarted();
+                    endedUnstarted = true;
+                    state = DONE;
                     throw propagate(toThrow, sneakyFailures);
                 }
                 throw running();
@@ -269,11 +291,27 @@ final class GeneratorCore<Y, S, R> {
         }
         sent = value;
         thrownIn = toThrow;
-        if (!runCoroutine()) {
+        boolean ended;
+        try {
+            ended = runCoroutine();
+        } catch (Throwable t) {
+            sent = null;
+            thrownIn = null;
+            yielded = null;
+            int at = bodyAt;
+            state = at == BODY_ENDED ? DONE : at == BODY_NOT_STARTED ? CREATED : SUSPENDED;
+            throw t;
+        }
+        if (!ended) {
             Y y = yielded;
             yielded = null;
             if (abandonment == null && handle != null) {
-                abandonment = Abandonment.watch(handle, this);
+                try {
+                    abandonment = Abandonment.watch(handle, this);
+                } catch (Throwable t) {
+                    state = SUSPENDED; // paused at its yield, unwatched; the value it yielded is lost
+                    throw t;
+                }
             }
             state = SUSPENDED;
             return new Step.Yielded<>(y);
@@ -281,7 +319,14 @@ final class GeneratorCore<Y, S, R> {
         return finished(sneakyFailures);
     }
 
-    /** Runs the body until it yields or ends; returns whether it ended. */
+    /**
+     * Runs the body until it yields or ends; returns whether it ended. A throwable out of here is
+     * the machinery's, not the body's (runBody catches those): most likely a
+     * {@link StackOverflowError} of a resumer deep in its stack, thrown before the body got control
+     * or after it gave control back (a coroutine never fails while its body runs). The callers then
+     * give the generator the state its body is in ({@link #bodyAt}): not started, paused at a yield
+     * (whatever it yielded is lost) or ended.
+     */
     private boolean runCoroutine() {
         runner = Thread.currentThread();
         boolean carry = bodyOnOwnThread && Task.current() == null;
@@ -291,10 +336,6 @@ final class GeneratorCore<Y, S, R> {
         carryingContext = carry;
         try {
             return coroutine.resume();
-        } catch (Throwable t) {
-            // Only a scheduler fault gets here: runBody catches everything the body throws.
-            failure = t;
-            return true;
         } finally {
             runner = null;
             if (carry) {
@@ -305,8 +346,7 @@ final class GeneratorCore<Y, S, R> {
     }
 
     private Step<Y, R> finished(boolean sneakyFailures) {
-        returned = new Step.Returned<>(failure == null ? result : null);
-        state = DONE;
+        state = DONE; // first: nothing that fails below may leave the generator running
         Abandonment a = abandonment;
         if (a != null) {
             abandonment = null;
@@ -315,7 +355,20 @@ final class GeneratorCore<Y, S, R> {
         if (failure != null) {
             throw propagate(failure, sneakyFailures);
         }
-        return returned;
+        return returnedStep();
+    }
+
+    /**
+     * The step of a finished generator, made by whoever first needs it (two threads may each make
+     * one, equal): not when the generator finishes, where a failure to allocate would leave it
+     * running.
+     */
+    private Step<Y, R> returnedStep() {
+        Step<Y, R> r = returned;
+        if (r == null) {
+            returned = r = new Step.Returned<>(failure == null ? result : null);
+        }
+        return r;
     }
 
     private IllegalStateException running() {

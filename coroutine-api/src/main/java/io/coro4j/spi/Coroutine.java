@@ -19,6 +19,12 @@ public interface Coroutine {
      * Runs the body from its start or from where it last suspended, until it suspends again or
      * ends.
      *
+     * <p>A failure of the resumption itself, not the body's (most likely a
+     * {@link StackOverflowError} of a resumer deep in its stack), may come before the body gets
+     * control or after it has given control back, never while the body runs: the API then leaves
+     * the generator in the state its body is in. A coroutine that cannot tell (a hand-over cut
+     * half-way) must fail every later resumption instead.
+     *
      * @return {@code true} if the body has ended
      * @throws IllegalStateException if the body has already ended
      * @throws RuntimeException or {@link Error}: whatever the body let escape (it has then ended)

@@ -2,6 +2,7 @@ package io.coro4j.tck;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.coro4j.Coro;
 import io.coro4j.CoroutineLocal;
@@ -1165,6 +1166,91 @@ public abstract class GeneratorTck extends SchedulerTck {
             assertThat(thrown).isExactlyInstanceOf(CompletionException.class).hasCause(subFailure);
         }
         assertThat(seen).containsExactly(subFailure, subFailure);
+    }
+
+    /** Counted by the body of the stack-overflow test in its finally: a field write cannot overflow the stack. */
+    private static volatile int overflowFinallies;
+
+    /**
+     * A resumer that recurses until its stack overflows and resumes a generator at every depth (a
+     * recursive parser pulling tokens, say). Each level first spends a few kilobytes of stack, more
+     * than a resumption takes, so that where the overflow hits moves through the whole resumption
+     * from round to round: the resumer's own code, the machinery before the body gets control and
+     * after it gives control back, and (threadpool, where the body runs on the resumer's stack) the
+     * body. Wherever it hits, the generator is left suspended, and resumes from there, or finished
+     * with its finally run; never running for good, never finished with its body still suspended.
+     *
+     * <p>Only where the body runs on the resumer's thread (threadpool). Where it runs on a thread of
+     * its own (loom), the deepest part of a resumption is the JDK's unpark of the body's virtual
+     * thread, and an overflow there breaks the JDK, not only coro4j: seen on JDK 25, a virtual thread
+     * marked unparked but never scheduled, and the virtual-thread scheduler itself left with a
+     * worker it believes awake, which stalled every virtual thread for the minute the test waited. The loom coroutine
+     * fails every resumption after a hand-over cut in two (instead of waiting for a body that may
+     * never run), but no test can make the JDK's part reliable.
+     */
+    @Test
+    void aStackOverflowWhileResumingLeavesTheGeneratorSuspendedOrFinished_neverRunningOrLost() throws Exception {
+        assumeTrue(scheduler.newCoroutine(() -> { }).runsOnResumerThread(),
+                "generator bodies run on threads of their own here: an overflow inside the JDK's unpark of one"
+                        + " can leave the JDK's virtual-thread scheduler stuck (see the javadoc)");
+        int rounds = Stress.scaled(60);
+        for (int round = 0; round < rounds; round++) {
+            overflowFinallies = 0;
+            Generator<Integer, Object, Void> g = gen(co -> {
+                try {
+                    for (int i = 0; ; i++) {
+                        co.yield(i);
+                    }
+                } finally {
+                    overflowFinallies++;
+                }
+            });
+            int pad = round;
+            AtomicReference<Throwable> unexpected = new AtomicReference<>();
+            AtomicBoolean overflowed = new AtomicBoolean();
+            Thread resumer = new Thread(null, () -> {
+                try {
+                    spend(pad, () -> dive(g));
+                } catch (StackOverflowError expected) {
+                    overflowed.set(true);
+                } catch (Throwable t) {
+                    unexpected.set(t);
+                }
+            }, "overflowing-resumer", 256 * 1024);
+            resumer.start();
+            resumer.join(TimeUnit.SECONDS.toMillis(60));
+            assertThat(resumer.isAlive()).as("round %d: the resumer is stuck", round).isFalse();
+            assertThat(unexpected.get()).as("round %d", round).isNull();
+            assertThat(overflowed).as("round %d", round).isTrue();
+            assertThat(g.isSuspended() || g.isDone())
+                    .as("round %d: neither suspended nor done (%s)", round, g).isTrue();
+            if (g.isSuspended()) {
+                assertThat(overflowFinallies).as("round %d", round).isZero();
+                Step<Integer, Void> next = g.next();
+                assertThat(next.isDone()).as("round %d: resumes from its yield", round).isFalse();
+                g.close();
+                assertThat(g.isDone()).isTrue();
+            }
+            assertThat(overflowFinallies).as("round %d: finally blocks run", round).isEqualTo(1);
+        }
+    }
+
+    /** Resumes {@code g} at every depth, spending {@link #STACK_PER_LEVEL} frames between resumptions, until the stack overflows. */
+    private static void dive(Generator<Integer, Object, Void> g) {
+        spend(STACK_PER_LEVEL, g::next);
+        dive(g);
+    }
+
+    /** Frames spent per level of {@link #dive}: a few kilobytes, more than one resumption's own depth. */
+    private static final int STACK_PER_LEVEL = 48;
+
+    /** Runs {@code r} {@code frames} frames deeper than the caller. */
+    private static void spend(int frames, Runnable r) {
+        if (frames == 0) {
+            r.run();
+        } else {
+            spend(frames - 1, r);
+        }
     }
 
     private static Throwable catchThrowable(Runnable r) {

@@ -36,28 +36,55 @@ final class LoomCoroutine implements Coroutine, Thread.UncaughtExceptionHandler 
     private Throwable escaped;
     /** The fiber the resumer runs in; code in the body counts as running in it. */
     volatile Fiber owner;
+    /**
+     * Why the body was lost, once a hand-over to it failed half-way (see {@link #resume()}); then
+     * every resumption fails with it.
+     */
+    private volatile Throwable lost;
 
     LoomCoroutine(LoomScheduler scheduler, Runnable body) {
         this.scheduler = scheduler;
         this.body = body;
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>A failure before the turn passes to the body leaves the body where it was. One after
+     * that, a {@link StackOverflowError} of a resumer deep in its stack, most likely inside the
+     * JDK's unpark of the body's thread, may have woken the body or not, or (the JDK's unpark cut
+     * after marking the thread unparked and before scheduling it) left it parked for good: the body
+     * is then lost, and this and every later resumption fail with an {@link IllegalStateException}
+     * saying so, never hang.
+     */
     @Override
     public boolean resume() {
+        if (lost != null) {
+            throw lostBody(); // even if a body woken by the cut hand-over has ended since
+        }
         if (turn == DONE) {
             throw new IllegalStateException("coroutine has ended");
         }
         owner = LoomScheduler.current();
         caller = Thread.currentThread();
-        turn = BODY;
-        if (bodyThread == null) {
-            bodyThread = scheduler.coroutineThreads.newThread(this::runBody);
-            bodyThread.setUncaughtExceptionHandler(this); // how LoomScheduler.current() finds the body's fiber
-            bodyThread.start();
-        } else if (bodyParked) {
-            LockSupport.unpark(bodyThread);
+        Thread b = bodyThread;
+        if (b == null) {
+            b = scheduler.coroutineThreads.newThread(this::runBody);
+            b.setUncaughtExceptionHandler(this); // how LoomScheduler.current() finds the body's fiber
         }
-        callerSpin = spinThenAwait(BODY, callerSpin, true);
+        turn = BODY;
+        try {
+            if (bodyThread == null) {
+                bodyThread = b;
+                b.start();
+            } else if (bodyParked) {
+                LockSupport.unpark(b);
+            }
+            callerSpin = spinThenAwait(BODY, callerSpin, true);
+        } catch (Throwable t) {
+            lost = t; // a field write, no call: the stack may be at its end
+            throw t;
+        }
         caller = null;
         // One count per resumption, on the resumer's side, once its outcome is known: counters
         // written from both sides of the hand-over shared a cache line and cost 100-200 ns per
@@ -81,6 +108,11 @@ final class LoomCoroutine implements Coroutine, Thread.UncaughtExceptionHandler 
             return true;
         }
         return false;
+    }
+
+    private IllegalStateException lostBody() {
+        return new IllegalStateException("this generator's body is lost: a hand-over to its thread failed"
+                + " half-way (" + lost + "), and it can no longer be resumed or closed", lost);
     }
 
     @Override
