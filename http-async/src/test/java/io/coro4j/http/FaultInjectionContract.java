@@ -195,9 +195,13 @@ abstract class FaultInjectionContract extends SchedulerFixture {
             }
             Throwable e = catchThrowable(() -> run(() -> {
                 Task<List<Response>> fanOut = Coro.spawn(() -> http.getAll(urls));
-                while (faults.stalled.get() < 5) {
+                // Both, not just the five at the server: the other 45 children may still be on
+                // their way to the slot queue when the first five arrive there (seen on loom).
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while ((faults.stalled.get() < 5 || http.waiting() < 45) && System.nanoTime() < deadline) {
                     Coro.sleep(Duration.ofMillis(1));
                 }
+                assertThat(faults.stalled.get()).isEqualTo(5);
                 assertThat(http.waiting()).isEqualTo(45);
                 fanOut.cancel();
                 return fanOut.join();
