@@ -323,9 +323,10 @@ final class GeneratorCore<Y, S, R> {
      * Runs the body until it yields or ends; returns whether it ended. A throwable out of here is
      * the machinery's, not the body's (runBody catches those): most likely a
      * {@link StackOverflowError} of a resumer deep in its stack, thrown before the body got control
-     * or after it gave control back (a coroutine never fails while its body runs). The callers then
-     * give the generator the state its body is in ({@link #bodyAt}): not started, paused at a yield
-     * (whatever it yielded is lost) or ended.
+     * or after it gave control back (a coroutine that fails while its body may be running fails
+     * every later resumption too; see {@link Coroutine#resume()}). The callers then give the
+     * generator the state its body is in ({@link #bodyAt}): not started, paused at a yield (whatever
+     * it yielded is lost) or ended.
      */
     private boolean runCoroutine() {
         runner = Thread.currentThread();
