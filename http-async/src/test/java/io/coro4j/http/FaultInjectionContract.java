@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 import io.coro4j.Coro;
 import io.coro4j.Outcome;
 import io.coro4j.Task;
+import io.coro4j.http.testing.Polling;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -172,9 +173,7 @@ abstract class FaultInjectionContract extends SchedulerFixture {
         try (AsyncHttpClient http = client().requestTimeout(Duration.ofSeconds(20)).build()) {
             Throwable e = catchThrowable(() -> run(() -> {
                 Task<Response> t = Coro.spawn(() -> http.get(faults.url("/stall")));
-                while (faults.stalled.get() == 0) {
-                    Coro.sleep(Duration.ofMillis(1));
-                }
+                Polling.await("the request stalled at the server", () -> faults.stalled.get() > 0);
                 assertThat(http.inFlight()).isEqualTo(1);
                 t.cancel();
                 return t.join();
@@ -197,10 +196,8 @@ abstract class FaultInjectionContract extends SchedulerFixture {
                 Task<List<Response>> fanOut = Coro.spawn(() -> http.getAll(urls));
                 // Both, not just the five at the server: the other 45 children may still be on
                 // their way to the slot queue when the first five arrive there (seen on loom).
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-                while ((faults.stalled.get() < 5 || http.waiting() < 45) && System.nanoTime() < deadline) {
-                    Coro.sleep(Duration.ofMillis(1));
-                }
+                Polling.await("5 requests stalled at the server and 45 in the slot queue",
+                        () -> faults.stalled.get() >= 5 && http.waiting() >= 45);
                 assertThat(faults.stalled.get()).isEqualTo(5);
                 assertThat(http.waiting()).isEqualTo(45);
                 fanOut.cancel();

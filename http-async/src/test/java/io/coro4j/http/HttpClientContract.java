@@ -559,9 +559,8 @@ abstract class HttpClientContract extends SchedulerFixture {
             String waiting = server.url("/sleep?ms=10&id=waiting");
             Throwable e = catchThrowable(() -> run(() -> {
                 Task<Response> holder = Coro.spawn(() -> http.get(slow));
-                while (server.requests.get() == 0) { // at the server, so cancelling it later cannot unsend it
-                    Coro.sleep(Duration.ofMillis(1));
-                }
+                // at the server, so that cancelling it later cannot unsend it
+                Polling.await("the slow request at the server", () -> server.requests.get() > 0);
                 try {
                     return http.get(waiting);
                 } finally {
