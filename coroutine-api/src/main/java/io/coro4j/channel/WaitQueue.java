@@ -41,18 +41,29 @@ final class WaitQueue {
 
     /**
      * Unlinks every waiter, completes each as {@code state} (clearing its value first, as the
-     * protocol in {@link Waiter} wants), and returns them prepended to {@code chain}, linked
-     * through {@link Waiter#next}, for {@link Waiter#wakeAll} once the lock is released.
+     * protocol in {@link Waiter} wants), and returns them in queue order, first come first, linked
+     * through {@link Waiter#next} and followed by {@code chain}, for {@link Waiter#wakeAll} once
+     * the lock is released: so they are woken, and on one carrier resume, first come, first served.
      */
     Waiter drainInto(Waiter chain, int state) {
+        Waiter first = null;
+        Waiter last = null;
         Waiter w;
         while ((w = pollFirst()) != null) {
             w.value = null;
             w.state = state;
-            w.next = chain;
-            chain = w;
+            if (last == null) {
+                first = w;
+            } else {
+                last.next = w;
+            }
+            last = w;
         }
-        return chain;
+        if (last == null) {
+            return chain;
+        }
+        last.next = chain;
+        return first;
     }
 
     /** Unlinks {@code w}, which must be in this queue. */

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.coro4j.internal.TaskHandle;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.locks.ReentrantLock;
 import org.junit.jupiter.api.Test;
@@ -101,6 +103,52 @@ class WaiterTest {
         StackOverflowError error = new StackOverflowError();
         Waiter w = waiter(() -> handOver("item"), error);
         assertThatThrownBy(() -> Waiter.await(lock, queue, w)).isSameAs(error);
+    }
+
+    /**
+     * {@link WaitQueue#drainInto} then {@link Waiter#wakeAll} (Event.set, Channel.close) wake the
+     * waiters first come, first served, as every other hand-over does, and then the chain that
+     * was passed in.
+     */
+    @Test
+    void aDrainedQueueIsWokenInArrivalOrderBeforeTheChainItPrecedes() {
+        List<String> woken = new ArrayList<>();
+        WaitQueue other = new WaitQueue();
+        for (String name : List.of("x", "y")) {
+            other.addLast(new Waiter(waking(name, woken), null));
+        }
+        for (String name : List.of("a", "b", "c")) {
+            queue.addLast(new Waiter(waking(name, woken), null));
+        }
+        lock.lock();
+        Waiter chain;
+        try {
+            chain = queue.drainInto(other.drainInto(null, Waiter.CLOSED), Waiter.CLOSED);
+        } finally {
+            lock.unlock();
+        }
+        Waiter.wakeAll(chain);
+        assertThat(woken).containsExactly("a", "b", "c", "x", "y");
+        assertThat(queue.isEmpty()).isTrue();
+        assertThat(other.isEmpty()).isTrue();
+    }
+
+    private static TaskHandle waking(String name, List<String> woken) {
+        return new TaskHandle() {
+            @Override
+            public void checkCancelled() {}
+
+            @Override
+            public void park() {}
+
+            @Override
+            public void parkUninterruptibly() {}
+
+            @Override
+            public void wake() {
+                woken.add(name);
+            }
+        };
     }
 
     @SuppressWarnings("unchecked")

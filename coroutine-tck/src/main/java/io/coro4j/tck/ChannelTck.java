@@ -2,6 +2,7 @@ package io.coro4j.tck;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.coro4j.Coro;
 import io.coro4j.Task;
@@ -214,6 +215,39 @@ public abstract class ChannelTck extends SchedulerTck {
                         .hasMessage("Channel.receive on a closed channel: the channel is closed and all its items have been received");
             }
             assertThat(ch.receiversWaiting()).isZero();
+            return null;
+        });
+    }
+
+    /**
+     * The receivers a {@code close()} fails resume in the order they began to wait, as waiting
+     * receivers are served first come, first served. On one carrier the resumption order is the
+     * wake-up order.
+     */
+    @Test
+    void closeResumesWaitingReceiversInArrivalOrderOnOneCarrier() throws Exception {
+        assumeTrue(honoursParallelism(), "this scheduler does not own its carrier threads (parallelism is not honoured)");
+        scheduler = newScheduler(1);
+        runTask(() -> {
+            Channel<Integer> ch = Channel.rendezvous();
+            List<Integer> order = Collections.synchronizedList(new ArrayList<>());
+            List<Task<Throwable>> receivers = new ArrayList<>();
+            for (int i = 0; i < 5; i++) {
+                int id = i;
+                receivers.add(spawnCatching(() -> {
+                    try {
+                        return ch.receive();
+                    } finally {
+                        order.add(id);
+                    }
+                }));
+                until("receiver " + id + " waits", () -> ch.receiversWaiting() == id + 1);
+            }
+            ch.close();
+            for (Task<Throwable> r : receivers) {
+                assertThat(r.join()).isInstanceOf(ClosedChannelException.class);
+            }
+            assertThat(order).as("the order in which the receivers resumed").containsExactly(0, 1, 2, 3, 4);
             return null;
         });
     }

@@ -2,6 +2,8 @@ package io.coro4j.tck;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.coro4j.Coro;
 import io.coro4j.Task;
@@ -462,6 +464,36 @@ public abstract class SyncTck extends SchedulerTck {
             assertThat(late.isDone()).isFalse();
             e.set();
             late.join();
+            return null;
+        });
+    }
+
+    /**
+     * The waiters a {@code set()} releases resume in the order they began to wait (asyncio's
+     * {@code Event} wakes its waiters first come, first served; the package promises FIFO
+     * waiters). On one carrier the resumption order is the wake-up order.
+     */
+    @Test
+    void eventSetResumesItsWaitersInArrivalOrderOnOneCarrier() throws Exception {
+        assumeTrue(honoursParallelism(), "this scheduler does not own its carrier threads (parallelism is not honoured)");
+        scheduler = newScheduler(1);
+        runTask(() -> {
+            Event e = new Event();
+            List<Integer> order = new CopyOnWriteArrayList<>();
+            List<Task<Void>> waiters = new ArrayList<>();
+            for (int i = 0; i < 5; i++) {
+                int id = i;
+                waiters.add(spawn(() -> {
+                    e.await();
+                    order.add(id);
+                }));
+                until("waiter " + id + " waits", () -> e.queueLength() == id + 1);
+            }
+            e.set();
+            for (Task<Void> w : waiters) {
+                w.join();
+            }
+            assertThat(order).as("the order in which the waiters resumed").containsExactly(0, 1, 2, 3, 4);
             return null;
         });
     }
