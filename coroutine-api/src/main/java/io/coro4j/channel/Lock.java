@@ -131,7 +131,10 @@ public final class Lock {
      * however the body ends.
      *
      * @return what {@code body} returned
-     * @throws Exception whatever {@code body} threw, unchanged; and what {@link #lock()} throws
+     * @throws Exception whatever {@code body} threw, unchanged (if the final {@code unlock()} then
+     *     fails too, because the body released the lock itself, its failure is suppressed on the
+     *     body's, as try-with-resources does); what {@link #lock()} throws; and that failure of
+     *     {@code unlock()} if the body returned
      */
     public <R> R withLock(Callable<R> body) throws Exception {
         if (body == null) {
@@ -139,11 +142,19 @@ public final class Lock {
         }
         Tasks.current("Lock.withLock");
         lock();
+        R value;
         try {
-            return body.call();
-        } finally {
-            unlock();
+            value = body.call();
+        } catch (Throwable failure) {
+            try {
+                unlock();
+            } catch (Throwable unlockFailure) {
+                failure.addSuppressed(unlockFailure);
+            }
+            throw failure;
         }
+        unlock();
+        return value;
     }
 
     /** Whether some task holds the lock; a snapshot. Any thread. */

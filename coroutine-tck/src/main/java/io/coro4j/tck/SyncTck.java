@@ -330,6 +330,34 @@ public abstract class SyncTck extends SchedulerTck {
         });
     }
 
+    /**
+     * A body that fails after misusing the lock (unlocking it itself) makes the final unlock fail
+     * too: the body's exception still comes out, unchanged, with the unlock's failure suppressed
+     * on it, as try-with-resources does; replaced, the real failure would be lost.
+     */
+    @Test
+    void withLockKeepsTheBodysExceptionWhenTheFinalUnlockFails() throws Exception {
+        runTask(() -> {
+            Lock lock = new Lock();
+            String me = Coro.currentTask().name();
+            IOException failure = new IOException("boom");
+            Throwable thrown = catchThrowable(() -> lock.withLock(() -> {
+                lock.unlock();
+                throw failure;
+            }));
+            assertThat(thrown).as("what withLock threw").isSameAs(failure);
+            assertThat(thrown.getSuppressed()).singleElement().isInstanceOf(IllegalStateException.class)
+                    .hasFieldOrPropertyWithValue("message", "lock is not held by the current task: " + me + " unlocked a lock that is free");
+            assertThatThrownBy(() -> lock.withLock(() -> {
+                lock.unlock();
+                return 1;
+            })).as("a body that returns: the unlock's failure is the only one").isInstanceOf(IllegalStateException.class)
+                    .hasMessage("lock is not held by the current task: " + me + " unlocked a lock that is free");
+            assertThat(lock.isLocked()).isFalse();
+            return null;
+        });
+    }
+
     @Test
     void lockCancellingAWaitingLockThrowsRunsFinallyAndPassesTheLockOn() throws Exception {
         runTask(() -> {
