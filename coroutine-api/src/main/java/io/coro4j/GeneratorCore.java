@@ -176,24 +176,13 @@ final class GeneratorCore<Y, S, R> {
         @Override
         public S yield(Y value) {
             checkInsideBody("yield");
-            yielded = value;
-            giveContext();
-            bodyAt = BODY_AT_YIELD;
-            try {
-                coroutine.suspend();
-            } finally {
-                bodyAt = BODY_RUNNING; // resumed, or the suspension failed and the body goes on
-            }
-            takeContext();
+            pause(value);
             Throwable t = thrownIn;
             if (t != null) {
                 thrownIn = null;
                 throw Coro.<RuntimeException>sneaky(t);
             }
-            @SuppressWarnings("unchecked")
-            S in = (S) sent;
-            sent = null;
-            return in;
+            return takeSent();
         }
 
         @Override
@@ -206,20 +195,49 @@ final class GeneratorCore<Y, S, R> {
                 if (step instanceof Step.Returned<? extends Y, ? extends R2> r) {
                     return r.returnValue();
                 }
-                S in;
-                try {
-                    in = this.yield(step.value());
-                } catch (GeneratorExit exit) {
-                    sub.closeFromBody(); // what it throws while closing reaches this body as it is
-                    throw exit;
-                } catch (Throwable t) {
+                // Not through yield(): only what the resumer throws in goes to the sub-generator. A
+                // failure of this body's own suspension (threadpool: under a native frame) comes out
+                // of here as it is, as out of a yield, and is not thrown into the sub-generator.
+                pause(step.value());
+                Throwable t = thrownIn;
+                if (t != null) {
+                    thrownIn = null;
+                    if (t instanceof GeneratorExit exit) {
+                        sub.closeFromBody(); // what it throws while closing reaches this body as it is
+                        throw exit;
+                    }
                     step = sub.resumeFromBody(null, t);
                     continue;
                 }
-                step = sub.resumeFromBody(in, null);
+                step = sub.resumeFromBody(takeSent(), null);
             }
         }
     };
+
+    /**
+     * On the body's side: hands {@code value} out and suspends until resumed. What the resumer sent or
+     * threw in is then in {@link #sent} and {@link #thrownIn}, for the caller to take; a failure of
+     * the suspension itself propagates, with nothing sent or thrown in.
+     */
+    private void pause(Y value) {
+        yielded = value;
+        giveContext();
+        bodyAt = BODY_AT_YIELD;
+        try {
+            coroutine.suspend();
+        } finally {
+            bodyAt = BODY_RUNNING; // resumed, or the suspension failed and the body goes on
+        }
+        takeContext();
+    }
+
+    /** On the body's side, after {@link #pause}: the value sent in, taken. */
+    @SuppressWarnings("unchecked")
+    private S takeSent() {
+        S in = (S) sent;
+        sent = null;
+        return in;
+    }
 
     private void checkInsideBody(String what) {
         if (state != RUNNING || !coroutine.isCurrent()) {

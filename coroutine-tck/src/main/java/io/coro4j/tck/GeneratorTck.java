@@ -397,6 +397,69 @@ public abstract class GeneratorTck extends SchedulerTck {
     }
 
     @Test
+    void aDelegatingBodyThatCannotYieldGetsTheFailure_nothingIsThrownIntoTheSubGenerator() throws Exception {
+        // The sub-generator handles whatever is thrown in at its yield and yields again, 3 times at
+        // most (unbounded, a yieldFrom that forwarded its own failed suspensions would loop for ever).
+        List<String> thrownIntoSub = new CopyOnWriteArrayList<>();
+        Generator<String, Object, String> sub = gen(co -> {
+            for (int i = 0; i < 3; i++) {
+                try {
+                    co.yield("s");
+                    return "sub returned";
+                } catch (RuntimeException e) {
+                    thrownIntoSub.add(e.getMessage());
+                }
+            }
+            return "sub gave up";
+        });
+        AtomicReference<Object> outcome = new AtomicReference<>();
+        Generator<String, Object, Object> g = gen(co -> {
+            inAClassInitializer(() -> {
+                try {
+                    outcome.set(co.yieldFrom(sub));
+                } catch (IllegalStateException e) {
+                    outcome.set(e);
+                }
+            });
+            return outcome.get();
+        });
+        Step<String, Object> first = g.next();
+        if (first instanceof Step.Yielded<String, Object> y) { // the scheduler can yield there (loom)
+            assertThat(y.value()).isEqualTo("s");
+            assertThat(g.next()).isEqualTo(new Step.Returned<>("sub returned"));
+        } else { // threadpool: a continuation cannot yield under the native frame of a class initializer
+            assertThat(first.returnValue()).isInstanceOf(IllegalStateException.class)
+                    .asString().contains("generator cannot yield here");
+            assertThat(sub.isSuspended()).isTrue(); // at its first yield, where its value was lost
+            sub.close();
+        }
+        assertThat(thrownIntoSub).isEmpty();
+    }
+
+    /** What the initializer of the next {@link RunsInItsInitializer} defined runs. */
+    static volatile Runnable initializerAction;
+
+    /** A class whose static initializer runs {@link #initializerAction}: defined afresh, hidden, for each use. */
+    static final class RunsInItsInitializer {
+        static {
+            initializerAction.run();
+        }
+    }
+
+    /**
+     * Runs {@code action} in a class initializer, which the JVM calls through a native frame (where
+     * threadpool's continuations cannot yield), on the calling thread.
+     */
+    private static void inAClassInitializer(Runnable action) throws Exception {
+        byte[] bytes;
+        try (java.io.InputStream in = GeneratorTck.class.getResourceAsStream("GeneratorTck$RunsInItsInitializer.class")) {
+            bytes = in.readAllBytes();
+        }
+        initializerAction = action;
+        java.lang.invoke.MethodHandles.lookup().defineHiddenClass(bytes, true);
+    }
+
+    @Test
     void closingTheDelegatingGeneratorClosesTheSubGenerator() {
         List<String> log = new CopyOnWriteArrayList<>();
         Generator<String, Object, Void> sub = gen(co -> {
