@@ -178,11 +178,10 @@ public final class Coro {
                 waker.task = null;
             }
         }
-        try {
-            return f.join();
-        } catch (CompletionException e) {
-            throw Task.rethrow(e.getCause());
+        if (f.isCompletedExceptionally()) {
+            throw Task.rethrow(Task.failureOf(f));
         }
+        return f.join();
     }
 
     /**

@@ -79,6 +79,12 @@ public final class Task<T> implements Future<T> {
     final Outcome<T> result = new Outcome<>(this);
     private volatile boolean cancelRequested;
     private volatile Fiber fiber;
+    /**
+     * The failure the body (or its own group) ended the task with, as it was thrown; written before
+     * {@link #result} completes, which publishes it. {@code result.join()} cannot hand it out as it
+     * is: since JDK 23 it throws a new CancellationException in place of a cancellation.
+     */
+    private Throwable failed;
     /** Whether someone observed the outcome (joined, awaited, gathered). */
     volatile boolean retrieved;
 
@@ -211,6 +217,7 @@ public final class Task<T> implements Future<T> {
             failure = own.finish(failure);
         }
         scheduler.taskCounters().recordEnded(failure);
+        failed = failure;
         if (failure == null) {
             result.complete(value);
         } else {
@@ -304,11 +311,22 @@ public final class Task<T> implements Future<T> {
         retrieved = true;
         try {
             return result.join();
-        } catch (CancellationException e) {
-            throw e;
-        } catch (CompletionException e) {
-            throw rethrow(e.getCause());
+        } catch (CancellationException | CompletionException e) {
+            throw rethrow(failure());
         }
+    }
+
+    /**
+     * The failure of {@code f}, done exceptionally, as it was completed with: a
+     * {@link CompletionException} wrapper taken off (not one without a cause, which is the failure
+     * itself), and a cancellation as it is, not the copy that {@code join()} and {@code get()}
+     * throw in its place since JDK 23.
+     */
+    static Throwable failureOf(CompletableFuture<?> f) {
+        Throwable[] seen = new Throwable[1];
+        f.whenComplete((v, e) -> seen[0] = e); // done: runs now, on this thread
+        Throwable x = seen[0];
+        return x instanceof CompletionException && x.getCause() != null ? x.getCause() : x;
     }
 
     static RuntimeException rethrow(Throwable t) {
@@ -467,17 +485,7 @@ public final class Task<T> implements Future<T> {
 
     /** The failure of a finished task, or null. */
     Throwable failure() {
-        if (!result.isCompletedExceptionally()) {
-            return null;
-        }
-        try {
-            result.join();
-            return null;
-        } catch (CompletionException e) {
-            return e.getCause();
-        } catch (CancellationException e) {
-            return e;
-        }
+        return result.isCompletedExceptionally() ? failed : null;
     }
 
     @Override

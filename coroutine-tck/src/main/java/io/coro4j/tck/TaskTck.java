@@ -355,8 +355,8 @@ public abstract class TaskTck extends SchedulerTck {
                 try {
                     out.add(t.join());
                 } catch (CancellationException e) {
-                    // The task's own exception is the cause (CompletableFuture.join).
-                    out.add(e.getCause().getMessage().replace(t.name(), "<name>"));
+                    // The task's own exception, as it is (not CompletableFuture.join's copy, JDK 23+).
+                    out.add(e.getMessage().replace(t.name(), "<name>"));
                 }
             }
             return out;
@@ -2298,8 +2298,8 @@ public abstract class TaskTck extends SchedulerTck {
                 return t.join();
             } catch (CancellationException e) {
                 log.add("awaiter got the cancellation");
-                // The awaiter's exception has the task's own as its cause (CompletableFuture.join).
-                Throwable own = e.getCause();
+                // The task's own exception, as it is (not CompletableFuture.join's copy, JDK 23+).
+                Throwable own = e;
                 return "interrupted suppressed: "
                         + (own.getSuppressed().length == 1 && own.getSuppressed()[0] instanceof InterruptedException);
             }
@@ -2846,5 +2846,73 @@ public abstract class TaskTck extends SchedulerTck {
             return t;
         }
         throw new AssertionError("expected an exception");
+    }
+
+    /** A CancellationException of the user's own: a library's "job stopped" signal, say. */
+    private static final class Stopped extends CancellationException {
+        private static final long serialVersionUID = 1L;
+
+        Stopped(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * "Failures cross task boundaries as they are when unchecked" (Coro's javadoc), cancellations
+     * included: a join, gather, await or Coro.run hands out the cancellation the task or future
+     * ended with, not the copy that CompletableFuture's join() throws in its place since JDK 23
+     * (a new CancellationException with the message "join").
+     */
+    @Test
+    void aCancellationCrossesJoinGatherAwaitAndRunAsItWas() throws Exception {
+        Stopped stopped = new Stopped("stopped: shutting down");
+        List<String> out = runTask(() -> {
+            List<String> r = new ArrayList<>();
+            Task<String> thrower = Coro.spawn(() -> {
+                throw stopped;
+            });
+            r.add("join of a task that threw it: " + (catchFrom(thrower::join) == stopped));
+            Event never = new Event();
+            Task<String> cancelled = Coro.spawn(() -> {
+                never.await();
+                return "set";
+            });
+            Coro.yieldNow();
+            cancelled.cancel();
+            r.add("join of a cancelled task: " + catchFrom(cancelled::join).getMessage().replace(cancelled.name(), "T"));
+            Task<String> other = Coro.spawn(() -> "other");
+            r.add("gather: " + catchFrom(() -> Coro.gather(cancelled, other)).getMessage().replace(cancelled.name(), "T"));
+            CompletableFuture<String> future = new CompletableFuture<>();
+            future.completeExceptionally(stopped);
+            r.add("await of a future: " + (catchFrom(() -> Coro.await(future)) == stopped));
+            return r;
+        });
+        assertThat(out).containsExactly("join of a task that threw it: true",
+                "join of a cancelled task: task T was cancelled",
+                "gather: task T was cancelled",
+                "await of a future: true");
+        assertThat(catchFrom(() -> run(() -> {
+            throw stopped;
+        }))).as("Coro.run of a main that threw it").isSameAs(stopped);
+    }
+
+    /**
+     * A future failed with a CompletionException that has no cause: that exception is the failure
+     * (its message says what went wrong), not a wrapper to take off, leaving an empty one.
+     */
+    @Test
+    void awaitingAFutureFailedWithACauselessCompletionExceptionRethrowsIt() throws Exception {
+        CompletionException noCause = new CompletionException("upstream refused the request", null);
+        List<Throwable> out = runTask(() -> {
+            CompletableFuture<String> done = new CompletableFuture<>();
+            done.completeExceptionally(noCause);
+            CompletableFuture<String> later = new CompletableFuture<>();
+            Coro.spawn(() -> {
+                Coro.sleep(ms(5));
+                return later.completeExceptionally(noCause);
+            });
+            return List.of(catchFrom(() -> Coro.await(done)), catchFrom(() -> Coro.await(later)));
+        });
+        assertThat(out).containsExactly(noCause, noCause);
     }
 }
