@@ -235,6 +235,9 @@ public final class Coro {
      * paused it would cancel that task's own code, as in Python (PEP 789). Open it around the
      * code between two yields instead.
      *
+     * <p>If the task is cancelled (or an enclosing timeout or task group is) while the body unwinds
+     * from this timeout, that cancellation propagates, not a timeout (nor {@code null}).
+     *
      * @throws TimeoutExceededException if the timeout cancelled the body (not a
      *     CancellationException: an outer cancellation is never mistaken for it, nor it for one)
      * @throws Exception whatever the body threw, unchanged
@@ -258,11 +261,23 @@ public final class Coro {
             scope.cancelled = true;
             t.wake();
         }, nanos, TimeUnit.NANOSECONDS);
+        boolean open = true;
         try {
             return body.call();
         } catch (Task.ScopeCancelledException e) {
             if (e.scope != scope) {
                 throw e;
+            }
+            open = false;
+            timer.cancel();
+            t.popScope(scope);
+            // Cancelled by something else too (the task, an enclosing timeout or group) while the body
+            // unwound from this timeout: that cancellation propagates, not this timeout, as in
+            // asyncio (whose timeout re-raises CancelledError when the task has other cancel requests).
+            CancellationException other = t.pendingCancellation();
+            if (other != null) {
+                other.addSuppressed(e);
+                throw other;
             }
             if (orNull) {
                 return null;
@@ -273,8 +288,10 @@ public final class Coro {
             }
             throw expired;
         } finally {
-            timer.cancel();
-            t.popScope(scope);
+            if (open) {
+                timer.cancel();
+                t.popScope(scope);
+            }
         }
     }
 

@@ -2915,4 +2915,40 @@ public abstract class TaskTck extends SchedulerTck {
         });
         assertThat(out).containsExactly(noCause, noCause);
     }
+
+    /**
+     * withTimeout's javadoc: "an outer cancellation is never mistaken for it". The timeout expires,
+     * and while the body unwinds from it (in a catch or finally) the task is cancelled by someone
+     * else: the task's cancellation propagates, as in asyncio (a timeout re-raises CancelledError
+     * when the task has other cancel requests), not a TimeoutExceededException nor null, which would
+     * let a cancelled task go on and even end normally.
+     */
+    @Test
+    void aCancellationThatComesWhileATimeoutUnwindsPropagates_notTheTimeoutNorNull() throws Exception {
+        List<String> out = runTask(() -> {
+            List<String> r = new ArrayList<>();
+            for (boolean orNull : new boolean[] {false, true}) {
+                Callable<String> body = () -> {
+                    try {
+                        Coro.sleep(Duration.ofSeconds(30));
+                        return "slept";
+                    } catch (CancellationException timedOut) {
+                        Coro.currentTask().cancel(); // as another task or thread would, at this very moment
+                        throw timedOut;
+                    }
+                };
+                Task<Object> t = Coro.spawn(() -> orNull ? Coro.withTimeoutOrNull(ms(10), body) : Coro.withTimeout(ms(10), body));
+                String how = orNull ? "withTimeoutOrNull: " : "withTimeout: ";
+                try {
+                    r.add(how + "returned " + t.join());
+                } catch (CancellationException e) {
+                    r.add(how + "cancelled");
+                } catch (TimeoutExceededException e) {
+                    r.add(how + e.getMessage());
+                }
+            }
+            return r;
+        });
+        assertThat(out).containsExactly("withTimeout: cancelled", "withTimeoutOrNull: cancelled");
+    }
 }
