@@ -154,9 +154,10 @@ public final class Coro {
         Task.requireNonNullArg(stage, "stage");
         Task<?> t = Task.require("Coro.await");
         if (stage instanceof Task.View<T> view) {
-            // A task's own stage: a join, so that an await that gives up does not count as having
-            // observed the task, and awaiting one's own task is refused as joining it is.
-            return view.task.join(view.joiner, "await");
+            // A task's own stage: waited for as a join, so that an await that gives up does not
+            // count as having observed the task, and awaiting one's own task is refused as joining
+            // it is; but it returns what the stage holds, which its holder may have completed.
+            return view.task.await(view);
         }
         CompletableFuture<T> f = toFuture(stage);
         if (!f.isDone()) {
@@ -178,10 +179,7 @@ public final class Coro {
                 waker.task = null;
             }
         }
-        if (f.isCompletedExceptionally()) {
-            throw Task.rethrow(Task.failureOf(f));
-        }
-        return f.join();
+        return Task.valueOf(f);
     }
 
     /**

@@ -252,15 +252,11 @@ public final class Task<T> implements Future<T> {
      * @throws IllegalStateException if a task joins itself
      */
     public T join() {
-        return join(null, "join");
+        return join("join");
     }
 
-    /**
-     * {@link #join()}; {@code view}, if not null, is the registration of one of this task's
-     * {@linkplain View views} being awaited ({@link Coro#await}), which a wait that gives up takes
-     * back with its own, so that only a wait that ends with the outcome counts as observing it.
-     */
-    T join(Joiner view, String what) {
+    /** {@link #join()}, named {@code what} in the refusal of a task joining itself. */
+    private T join(String what) {
         Task<?> caller = current();
         if (caller == this) {
             throw new IllegalStateException("a task cannot " + what + " itself: it would wait forever (" + name() + ")");
@@ -275,7 +271,7 @@ public final class Task<T> implements Future<T> {
                 try {
                     caller.suspendUntil(result::isDone);
                 } catch (CancellationException e) {
-                    if (takeBack(j, view)) {
+                    if (takeBack(j, null)) {
                         throw e;
                     }
                     // The task ended first and counted this join as the one that observes it, so
@@ -284,7 +280,7 @@ public final class Task<T> implements Future<T> {
                 } catch (RuntimeException | Error e) {
                     // A park that cannot suspend here (threadpool, under a native frame): thrown
                     // after the task counted this join as observing it, the outcome would be lost.
-                    if (takeBack(j, view) || e instanceof Error) {
+                    if (takeBack(j, null) || e instanceof Error) {
                         throw e;
                     }
                 }
@@ -443,7 +439,10 @@ public final class Task<T> implements Future<T> {
      * it has no effect on the task. Whoever holds it answers for the task's failure: the task
      * counts as observed (its group does not report its failure) if the stage is still held when
      * the task ends, or when it has ended already. {@link Coro#await} of it inside a task is a
-     * {@link #join()}: one that gives up (cancelled, timed out) takes that back.
+     * {@link #join()}: one that gives up (cancelled, timed out) takes that back. So does a holder
+     * that completes the stage before the task ends (complete, cancel, orTimeout,
+     * completeOnTimeout, ...): the stage will not show the task's failure, so its group reports it;
+     * an await of such a stage returns what it was completed with.
      */
     public CompletionStage<T> toCompletionStage() {
         return view();
@@ -459,27 +458,179 @@ public final class Task<T> implements Future<T> {
         if (result.isDone() || !result.addJoiner(v.joiner)) {
             retrieved = true;
         }
-        result.whenComplete((value, failure) -> {
-            if (failure == null) {
-                v.complete(value);
-            } else {
-                v.completeExceptionally(failure);
-            }
-        });
+        result.whenComplete(v::deliver);
         return v;
+    }
+
+    /**
+     * {@link Coro#await} of one of this task's views, by the current task: waits until the view
+     * completes, with this task's outcome or with what its holder completed it with, and returns
+     * that. Only this task's outcome counts as observing it; an await that gives up (cancelled, timed
+     * out) takes its registration, and the view's, back, as a {@link #join()} that gives up does.
+     */
+    T await(View<T> view) {
+        Task<?> caller = require("Coro.await");
+        if (caller == this) {
+            throw new IllegalStateException("a task cannot await itself: it would wait forever (" + name() + ")");
+        }
+        Joiner j = null;
+        if (!view.isDone()) {
+            // A removable registration, as a join's: woken when the task ends, or when a holder
+            // completes the view (View wakes every waiter of the task then), whichever comes first.
+            Joiner registered = new Joiner(caller);
+            if (result.addJoiner(registered)) {
+                j = registered;
+                try {
+                    caller.suspendUntil(() -> view.isDone() || result.isDone());
+                } catch (CancellationException e) {
+                    if (takeBack(j, view.joiner)) {
+                        throw e;
+                    }
+                    // The task ended first and counted this await as observing it: as a join, the
+                    // await hands the outcome out; the cancellation stays pending.
+                } catch (RuntimeException | Error e) {
+                    if (takeBack(j, view.joiner) || e instanceof Error) {
+                        throw e; // as in join: a park that cannot suspend here
+                    }
+                }
+            }
+        }
+        if (!view.isDone()) {
+            result.whenComplete(view::deliver); // the task has ended: the view gets its outcome now
+        }
+        if (view.fromTask() || j != null && !result.removeJoiner(j)) {
+            return outcome(); // the task's outcome (it counted this await, if it ended meanwhile)
+        }
+        return valueOf(view); // what its holder completed it with: the task's failure stays its group's
+    }
+
+    /** The value of {@code f}, done, or its failure rethrown as {@link Coro#await} does. */
+    static <T> T valueOf(CompletableFuture<T> f) {
+        if (f.isCompletedExceptionally()) {
+            throw rethrow(failureOf(f));
+        }
+        return f.join();
     }
 
     /**
      * What {@link #toCompletionStage()} and {@link #toCompletableFuture()} hand out: a copy of the
      * outcome, and the registration ({@link Joiner} without a task to wake) that makes the task
-     * count as observed by it when it ends.
+     * count as observed by it when it ends. A holder that completes it (complete, cancel,
+     * orTimeout, completeOnTimeout, ...) before the task ends takes the registration back: the
+     * view will not show the task's failure, so the task's group reports it.
      */
     static final class View<T> extends CompletableFuture<T> {
+        private static final java.lang.invoke.VarHandle STATE;
+        private static final int OPEN = 0;
+        private static final int BY_TASK = 1;
+        private static final int BY_HOLDER = 2;
+
+        static {
+            try {
+                STATE = java.lang.invoke.MethodHandles.lookup().findVarHandle(View.class, "state", int.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
         final Task<T> task;
         final Joiner joiner = new Joiner(null);
+        /** Who completes this view: {@link #OPEN} until the task or the holder claims it, before completing it. */
+        private volatile int state;
 
         View(Task<T> task) {
             this.task = task;
+        }
+
+        /** Completes this view with the task's outcome, unless its holder has completed it. */
+        void deliver(T value, Throwable failure) {
+            if (STATE.compareAndSet(this, OPEN, BY_TASK)) {
+                if (failure == null) {
+                    super.complete(value);
+                } else {
+                    super.completeExceptionally(failure);
+                }
+            }
+        }
+
+        /** Whether the task's outcome completed this view (read once it is done). */
+        boolean fromTask() {
+            return state == BY_TASK;
+        }
+
+        /**
+         * Claims this view for a completion by its holder, taking back its registration first;
+         * false if the task has claimed it, or ended and counted the view as observing it (the
+         * view then gets the task's outcome, now), or the holder has already claimed it.
+         */
+        private boolean claimForHolder() {
+            if (state != OPEN) {
+                return false;
+            }
+            if (!task.result.removeJoiner(joiner)) {
+                task.result.whenComplete(this::deliver); // the task has ended: runs now
+                return false;
+            }
+            return STATE.compareAndSet(this, OPEN, BY_HOLDER);
+        }
+
+        /** After a completion by the holder: awaits of this view wait in the task's joiners. */
+        private boolean woke(boolean completed) {
+            if (completed) {
+                task.result.wakeWaiting();
+            }
+            return completed;
+        }
+
+        @Override
+        public boolean complete(T value) {
+            return woke(claimForHolder() && super.complete(value));
+        }
+
+        @Override
+        public boolean completeExceptionally(Throwable ex) {
+            Objects.requireNonNull(ex);
+            return woke(claimForHolder() && super.completeExceptionally(ex));
+        }
+
+        @Override
+        public boolean cancel(boolean mayInterruptIfRunning) {
+            return claimForHolder() ? woke(super.cancel(mayInterruptIfRunning)) : isCancelled();
+        }
+
+        @Override
+        public CompletableFuture<T> completeAsync(java.util.function.Supplier<? extends T> supplier,
+                                                  java.util.concurrent.Executor executor) {
+            Objects.requireNonNull(supplier);
+            Objects.requireNonNull(executor);
+            // Not CompletableFuture's own, which completes this view without calling complete().
+            executor.execute(() -> {
+                if (!isDone()) {
+                    try {
+                        complete(supplier.get());
+                    } catch (Throwable e) {
+                        completeExceptionally(e);
+                    }
+                }
+            });
+            return this;
+        }
+
+        @Override
+        public void obtrudeValue(T value) {
+            task.result.removeJoiner(joiner);
+            state = BY_HOLDER;
+            super.obtrudeValue(value);
+            woke(true);
+        }
+
+        @Override
+        public void obtrudeException(Throwable ex) {
+            Objects.requireNonNull(ex);
+            task.result.removeJoiner(joiner);
+            state = BY_HOLDER;
+            super.obtrudeException(ex);
+            woke(true);
         }
     }
 
@@ -649,6 +800,27 @@ public final class Task<T> implements Future<T> {
             j.prev = null;
             j.next = null;
             return true;
+        }
+
+        /**
+         * Wakes every task waiting in a join or an await of this task, to re-check what it waits
+         * for: a view's holder has completed it. The others find the task still running and wait on.
+         */
+        void wakeWaiting() {
+            List<Task<?>> callers = new ArrayList<>();
+            synchronized (this) {
+                if (joiners == WOKEN) {
+                    return;
+                }
+                for (Joiner j = joiners; j != null; j = j.next) {
+                    if (j.caller != null) {
+                        callers.add(j.caller);
+                    }
+                }
+            }
+            for (Task<?> c : callers) {
+                c.wake();
+            }
         }
 
         /** Wakes every joiner; called once, after this future completed. */

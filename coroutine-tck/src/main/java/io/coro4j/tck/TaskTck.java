@@ -2951,4 +2951,82 @@ public abstract class TaskTck extends SchedulerTck {
         });
         assertThat(out).containsExactly("withTimeout: cancelled", "withTimeoutOrNull: cancelled");
     }
+
+    /**
+     * Coro.await: "Suspends until stage completes and returns its value"; a task's stage is a copy
+     * that its holder may complete ("completing it has no effect on the task"). Awaiting one its
+     * holder completed (a fallback value) or cancelled returns that value or throws that
+     * cancellation, at once: it does not wait for the task and hand out the task's outcome instead.
+     */
+    @Test
+    void awaitingATasksStageThatItsHolderCompletedReturnsWhatItHolds() throws Exception {
+        List<String> out = runTask(() -> {
+            Event never = new Event();
+            Task<String> slow = Coro.spawn(() -> {
+                never.await();
+                return "from the task";
+            });
+            List<String> r = new ArrayList<>();
+            for (String how : List.of("complete", "cancel", "completeExceptionally")) {
+                CompletableFuture<String> stage = slow.toCompletableFuture();
+                for (int i = 0; i < 20; i++) { // awaits that give up leave nothing behind on the stage
+                    Coro.withTimeoutOrNull(ms(1), () -> Coro.await(stage));
+                }
+                r.add("dependents after 20 awaits that gave up: " + stage.getNumberOfDependents());
+                switch (how) {
+                    case "complete" -> stage.complete("fallback");
+                    case "cancel" -> stage.cancel(true);
+                    default -> stage.completeExceptionally(new IllegalStateException("given up"));
+                }
+                try {
+                    r.add(how + ": " + Coro.withTimeout(Duration.ofSeconds(5), () -> Coro.await(stage)));
+                } catch (TimeoutExceededException e) {
+                    r.add(how + ": still waiting for the task after 5 s");
+                } catch (IllegalStateException e) { // a CancellationException too
+                    r.add(how + ": " + e.getClass().getSimpleName());
+                }
+            }
+            slow.cancel();
+            return r;
+        });
+        String none = "dependents after 20 awaits that gave up: 0";
+        assertThat(out).containsExactly(none, "complete: fallback", none, "cancel: CancellationException",
+                none, "completeExceptionally: IllegalStateException");
+    }
+
+    /**
+     * "Nothing is lost silently": a task's stage whose holder completed it (a fallback, a timeout
+     * of its own) will never show the task's failure, so that failure is the group's to report, as
+     * after a get(timeout) or an await that gave up.
+     */
+    @Test
+    void aFailureAfterTheHolderCompletedTheTasksStageStillFailsTheParent() {
+        List<String> out = new ArrayList<>();
+        for (String how : List.of("complete", "completeOnTimeout", "orTimeout", "cancel")) {
+            String r;
+            try {
+                r = run(() -> {
+                    Event gate = new Event();
+                    Task<Object> child = Coro.spawn(() -> failsOnceSet(gate, "failed after its stage was completed"));
+                    CompletableFuture<Object> stage = child.toCompletableFuture();
+                    switch (how) {
+                        case "complete" -> stage.complete("fallback");
+                        case "completeOnTimeout" -> stage.completeOnTimeout("fallback", 1, TimeUnit.MILLISECONDS);
+                        case "orTimeout" -> stage.orTimeout(1, TimeUnit.MILLISECONDS);
+                        default -> stage.cancel(true);
+                    }
+                    until("the stage is done", stage::isDone);
+                    gate.set();
+                    return "parent returned";
+                });
+            } catch (IllegalStateException e) {
+                r = "parent failed: " + e.getMessage();
+            }
+            out.add(how + ": " + r);
+        }
+        assertThat(out).containsExactly("complete: parent failed: failed after its stage was completed",
+                "completeOnTimeout: parent failed: failed after its stage was completed",
+                "orTimeout: parent failed: failed after its stage was completed",
+                "cancel: parent failed: failed after its stage was completed");
+    }
 }
