@@ -436,9 +436,11 @@ public final class Task<T> implements Future<T> {
 
     /**
      * This task's outcome as a stage for plain Java code, completed when the task ends; completing
-     * it has no effect on the task. Whoever holds it answers for the task's failure: the task
-     * counts as observed (its group does not report its failure) if the stage is still held when
-     * the task ends, or when it has ended already. {@link Coro#await} of it inside a task is a
+     * it has no effect on the task. Whoever obtains it answers for the task's failure: the task
+     * counts as observed (its group does not report its failure) when it ends, or at once if it
+     * has ended already, also if the stage was dropped unread (the task keeps the stage to complete
+     * it, and callbacks chained on a dropped stage still run, so a dropped stage cannot be told
+     * apart from a held one). {@link Coro#await} of it inside a task is a
      * {@link #join()}: one that gives up (cancelled, timed out) takes that back. So does a holder
      * that completes the stage before the task ends (complete, cancel, orTimeout,
      * completeOnTimeout, ...): the stage will not show the task's failure, so its group reports it;
