@@ -233,6 +233,11 @@ public final class Coro {
      * paused it would cancel that task's own code, as in Python (PEP 789). Open it around the
      * code between two yields instead.
      *
+     * <p>A zero timeout has expired before the body starts: the body runs up to its first
+     * suspension point and is cancelled there, every time (so a receive from a channel that holds an
+     * item times out without taking it; a body that never suspends returns its value, as with any
+     * timeout).
+     *
      * <p>If the task is cancelled (or an enclosing timeout or task group is) while the body unwinds
      * from this timeout, that cancellation propagates, not a timeout (nor {@code null}).
      *
@@ -255,10 +260,18 @@ public final class Coro {
         Task<?> t = Task.require(what);
         Task.CancelScope scope = new Task.CancelScope(false);
         t.pushScope(scope);
-        Timeout timer = t.scheduler.schedule(() -> {
+        Timeout timer;
+        if (nanos == 0) {
+            // Expired already: cancelled here, not by a timer that would race the body's first
+            // suspension point and make the outcome of a body that suspends at once a matter of luck.
             scope.cancelled = true;
-            t.wake();
-        }, nanos, TimeUnit.NANOSECONDS);
+            timer = null;
+        } else {
+            timer = t.scheduler.schedule(() -> {
+                scope.cancelled = true;
+                t.wake();
+            }, nanos, TimeUnit.NANOSECONDS);
+        }
         boolean open = true;
         try {
             return body.call();
@@ -267,7 +280,9 @@ public final class Coro {
                 throw e;
             }
             open = false;
-            timer.cancel();
+            if (timer != null) {
+                timer.cancel();
+            }
             t.popScope(scope);
             // Cancelled by something else too (the task, an enclosing timeout or group) while the body
             // unwound from this timeout: that cancellation propagates, not this timeout, as in
@@ -287,7 +302,9 @@ public final class Coro {
             throw expired;
         } finally {
             if (open) {
-                timer.cancel();
+                if (timer != null) {
+                    timer.cancel();
+                }
                 t.popScope(scope);
             }
         }

@@ -10,6 +10,7 @@ import io.coro4j.Outcome;
 import io.coro4j.Task;
 import io.coro4j.TaskGroup;
 import io.coro4j.TimeoutExceededException;
+import io.coro4j.channel.Channel;
 import io.coro4j.channel.Event;
 import io.coro4j.spi.Scheduler;
 import java.io.IOException;
@@ -1249,6 +1250,36 @@ public abstract class TaskTck extends SchedulerTck {
             Coro.sleep(Duration.ofSeconds(30));
             return "late";
         }))).isNull();
+    }
+
+    /**
+     * A zero timeout has expired before the body starts: the body is cancelled at its first
+     * suspension point every time. Before, a timer of zero delay raced that point: a receive from a
+     * channel holding an item mostly took it, and now and then timed out.
+     */
+    @Test
+    void aZeroTimeoutCancelsTheBodyAtItsFirstSuspensionPointEveryTime() {
+        List<String> outcomes = run(() -> {
+            Channel<String> ch = Channel.unbounded();
+            List<String> seen = new ArrayList<>();
+            for (int i = 0; i < Stress.scaled(200); i++) {
+                ch.send("item " + i);
+                String got = Coro.withTimeoutOrNull(Duration.ZERO, ch::receive);
+                String timedOut;
+                try {
+                    timedOut = "returned " + Coro.withTimeout(Duration.ZERO, ch::receive);
+                } catch (TimeoutExceededException e) {
+                    timedOut = e.getMessage();
+                }
+                String outcome = got + ", " + timedOut + ", " + ch.tryReceive();
+                if (!outcome.equals("null, timed out after PT0S, item " + i)) {
+                    seen.add("round " + i + ": " + outcome);
+                }
+            }
+            seen.add(Coro.withTimeout(Duration.ZERO, () -> "a body that never suspends"));
+            return seen;
+        });
+        assertThat(outcomes).containsExactly("a body that never suspends");
     }
 
     @Test
