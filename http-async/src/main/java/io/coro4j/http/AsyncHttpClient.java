@@ -178,7 +178,8 @@ public final class AsyncHttpClient implements AutoCloseable {
      * @return the response, whatever its status
      * @throws InvalidUrlException if the URL is malformed, has no host or a scheme other than http(s)
      * @throws HttpConnectException if no connection could be made (unknown host, refused)
-     * @throws HttpIoException if the connection broke or the response was not valid HTTP
+     * @throws HttpIoException if the connection broke, the response was not valid HTTP, or the request body
+     *     (a stream) could not be read
      * @throws ConnectTimeoutException if connecting took longer than the connect timeout
      * @throws RequestTimeoutException if the exchange took longer than the request timeout
      * @throws SlotWaitTimeoutException if no slot came free within the slot-wait timeout

@@ -2,6 +2,7 @@ package io.coro4j.http;
 
 import java.io.EOFException;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.ConnectException;
 import java.net.NoRouteToHostException;
 import java.net.ProtocolException;
@@ -64,6 +65,11 @@ final class Failures {
         }
         if (t instanceof IOException io) {
             return new HttpIoException(method, url, describe(io), t);
+        }
+        if (t instanceof UncheckedIOException u) {
+            // How the JDK fails a request whose body stream (RequestBody.ofInputStream) cannot be
+            // opened or read: an I/O failure of this request, not a bug.
+            return new HttpIoException(method, url, "the request body could not be read (" + u.getCause() + ")", t);
         }
         if (t instanceof RuntimeException r) {
             return r;

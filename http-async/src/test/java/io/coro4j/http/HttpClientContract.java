@@ -123,6 +123,42 @@ abstract class HttpClientContract extends SchedulerFixture {
         }
     }
 
+    /**
+     * A request body that cannot be read (its stream fails, or its supplier cannot open one) is a
+     * failure of that URL like any other: an HttpIoException naming the method and URL, which a
+     * settled fan-out hands back as that URL's HttpRequestException; not the JDK's bare
+     * UncheckedIOException.
+     */
+    @Test
+    void aRequestBodyThatCannotBeRead_isAnIoErrorNamingTheUrl_aloneAndInAFanOut() {
+        try (AsyncHttpClient http = client().build()) {
+            String url = server.url("/echo");
+            RequestBody failingStream = RequestBody.ofInputStream(() -> new InputStream() {
+                private int n;
+
+                @Override
+                public int read() throws IOException {
+                    if (n++ < 10) {
+                        return 'x';
+                    }
+                    throw new IOException("disk gone");
+                }
+            }, "text/plain");
+            RequestBody noStream = RequestBody.ofInputStream(() -> {
+                throw new UncheckedIOException(new IOException("no such file"));
+            }, "text/plain");
+            assertThat(catchThrowable(() -> run(() -> http.post(url, failingStream))))
+                    .isInstanceOf(HttpIoException.class)
+                    .hasMessage("POST " + url + ": the request body could not be read (java.io.IOException: disk gone)");
+            List<Outcome<Response>> settled = run(() -> http.sendAllSettled(List.of(
+                    Request.post(url, noStream), Request.post(url, RequestBody.ofString("ok")))));
+            assertFailure(settled.get(0), HttpIoException.class,
+                    "POST " + url + ": the request body could not be read (java.io.IOException: no such file)");
+            assertThat(settled.get(1).isSuccess()).isTrue();
+            assertThat(http.inFlight()).isZero();
+        }
+    }
+
     @Test
     void head_hasStatusAndHeadersButNoBody() {
         try (AsyncHttpClient http = client().build()) {
