@@ -64,7 +64,14 @@ final class BodySink implements Consumer<Optional<byte[]>> {
             codings = List.of();
             boolean noBody = method.equals("HEAD") || info.statusCode() == 204 || info.statusCode() == 304;
             if (!noBody) {
-                OptionalLong declared = info.headers().firstValueAsLong("Content-Length");
+                OptionalLong declared;
+                try {
+                    declared = info.headers().firstValueAsLong("Content-Length");
+                } catch (NumberFormatException e) { // not a number: the response's framing is broken (RFC 9112, 6.3)
+                    fail(new HttpIoException(method, url, "malformed response (Content-Length: "
+                            + info.headers().firstValue("Content-Length").orElse("") + ")", e));
+                    return HttpResponse.BodySubscribers.ofByteArrayConsumer(this);
+                }
                 if (declared.isPresent() && declared.getAsLong() > limit) {
                     fail(new BodyTooLargeException(method, url, limit, "Content-Length: " + declared.getAsLong()));
                 } else if (declared.isPresent() && declared.getAsLong() > 0) {

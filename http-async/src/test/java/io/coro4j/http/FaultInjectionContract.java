@@ -120,6 +120,16 @@ abstract class FaultInjectionContract extends SchedulerFixture {
         }
     }
 
+    /** A Content-Length that is not a number: a malformed response, not a bare NumberFormatException. */
+    @Test
+    void anInvalidContentLength_isAnIoError_andTheConnectionIsClosed() throws InterruptedException {
+        try (AsyncHttpClient http = client().build()) {
+            assertThat(fault(http, "/bad-length")).isInstanceOf(HttpIoException.class)
+                    .hasMessage("GET " + faults.url("/bad-length") + ": malformed response (Content-Length: abc)");
+            assertThat(faults.awaitOpen(0, Duration.ofSeconds(5))).isZero();
+        }
+    }
+
     @Test
     void brokenChunkedEncoding_isAnIoError_andTheConnectionIsClosed() throws InterruptedException {
         try (AsyncHttpClient http = client().build()) {

@@ -21,6 +21,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@code /stall-body}: headers promising 100 bytes, 10 of them, then waits for the client to close;</li>
  *   <li>{@code /short}: headers promising 100 bytes, 10 of them, then closes;</li>
  *   <li>{@code /bad-chunked}: a chunked body with a chunk size that is not hex, then waits;</li>
+ *   <li>{@code /bad-length}: headers with a {@code Content-Length} that is not a number, then waits;</li>
  *   <li>{@code /reset-when-stalled?n=N}: waits until N connections are stalled (at most 10 s), then resets.</li>
  * </ul>
  */
@@ -81,6 +82,11 @@ final class FaultServer extends RawHttpServer {
                 }
                 case "/bad-chunked" -> {
                     write(out, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\nxx\r\n");
+                    stall(in);
+                    return;
+                }
+                case "/bad-length" -> {
+                    write(out, "HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nhello");
                     stall(in);
                     return;
                 }
