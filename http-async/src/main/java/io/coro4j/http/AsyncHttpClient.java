@@ -654,7 +654,9 @@ public final class AsyncHttpClient implements AutoCloseable {
      * Closes the client: new requests are refused with {@link IllegalStateException}, the
      * exchanges in progress are waited for, and the pooled connections are closed. Inside a task
      * the wait suspends the task (it runs through {@link Coro#blocking}); outside one it blocks.
-     * Idempotent.
+     * If the task is cancelled during the wait, the exchanges still in progress are aborted (the
+     * JDK client's close, interrupted, shuts it down now); if it was cancelled before, the close
+     * goes on in the background. Either way the cancellation propagates. Idempotent.
      */
     @Override
     public void close() {
@@ -668,11 +670,21 @@ public final class AsyncHttpClient implements AutoCloseable {
             http.close();
             return;
         }
+        AtomicBoolean begun = new AtomicBoolean();
         try {
             Coro.blocking(() -> {
+                begun.set(true);
                 http.close();
                 return null;
             });
+        } catch (CancellationException e) {
+            if (!begun.get()) {
+                // The task was cancelled before the close began (a try-with-resources unwinding
+                // from a cancellation): close anyway, off the carrier, or the pooled connections and
+                // the selector thread outlive the client, and a later close() would do nothing.
+                Thread.ofVirtual().name("coro4j-http-close").start(http::close);
+            }
+            throw e;
         } catch (Exception e) {
             throw Failures.sneaky(e);
         }

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 import io.coro4j.Coro;
 import io.coro4j.Outcome;
 import io.coro4j.Task;
+import io.coro4j.TimeoutExceededException;
 import io.coro4j.http.testing.Polling;
 import java.io.IOException;
 import java.time.Duration;
@@ -176,6 +177,26 @@ abstract class FaultInjectionContract extends SchedulerFixture {
             assertThat(faults.open.get()).isEqualTo(1);
         }
         assertThat(faults.awaitOpen(0, Duration.ofSeconds(5))).isZero();
+    }
+
+    /**
+     * try-with-resources inside a task that a timeout cancels: close() runs while the cancellation
+     * is pending, and must still close the pooled connections (a later close() does nothing).
+     */
+    @Test
+    void close_inATaskWhoseCancellationIsPending_stillClosesThePooledConnections() throws InterruptedException {
+        AsyncHttpClient http = client().build();
+        assertThat(run(() -> http.get(faults.url("/ok"))).status()).isEqualTo(200);
+        assertThat(faults.open.get()).as("the keep-alive connection in the pool").isEqualTo(1);
+        Throwable e = catchThrowable(() -> run(() -> Coro.withTimeout(Duration.ofMillis(100), () -> {
+            try (http) {
+                Coro.sleep(Duration.ofSeconds(20));
+                return null;
+            }
+        })));
+        assertThat(e).isInstanceOf(TimeoutExceededException.class);
+        assertThat(faults.awaitOpen(0, Duration.ofSeconds(5))).as("connections open after close()").isZero();
+        http.close(); // idempotent
     }
 
     @Test
