@@ -364,6 +364,46 @@ public final class Task<T> implements Future<T> {
     }
 
     /**
+     * The task's state, as {@link Future#state()} defines it. Like {@link #isDone()} and
+     * {@link #isCancelled()}, and unlike {@link #get()}, asking does not count as observing the
+     * task: a failure it reports ({@code FAILED}) is still reported by the task's group unless
+     * someone joins, gathers or gets it.
+     */
+    @Override
+    public State state() {
+        if (!result.isDone()) {
+            return State.RUNNING;
+        }
+        if (isCancelled()) {
+            return State.CANCELLED;
+        }
+        return result.isCompletedExceptionally() ? State.FAILED : State.SUCCESS;
+    }
+
+    /**
+     * The result of a task that completed normally, without waiting, as {@link Future#resultNow()}.
+     *
+     * @throws IllegalStateException if the task has not finished, or was cancelled, or failed: then
+     *     with the failure as its cause, handed out as {@link #join()} hands it out (the task's group
+     *     does not report it as well)
+     */
+    @Override
+    public T resultNow() {
+        if (!result.isDone()) {
+            throw new IllegalStateException("Task has not completed (" + name() + ")");
+        }
+        if (isCancelled()) {
+            throw new IllegalStateException("Task was cancelled (" + name() + ")");
+        }
+        Throwable f = failure();
+        if (f != null) {
+            retrieved = true;
+            throw new IllegalStateException("Task completed with exception (" + name() + "): " + f, f);
+        }
+        return outcome();
+    }
+
+    /**
      * Blocks the calling thread; inside a task use {@link #join()}, which suspends instead. A get
      * that gives up (interrupted, or timed out for the timed one) does not count as having seen
      * the task, so a failure that comes later is still reported by the task's group; one that

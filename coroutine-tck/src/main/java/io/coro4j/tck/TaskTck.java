@@ -1662,6 +1662,38 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(thrown).hasMessage("unobserved");
     }
 
+    /**
+     * Asking a task's {@code state()}, as asking {@code isDone()}, neither joins nor gathers it: a
+     * failure only looked at so is still reported. {@code resultNow()} of a failed task hands the
+     * failure out, as the cause of its IllegalStateException, and then the group does not.
+     */
+    @Test
+    void aChildFailureOnlyLookedAtThroughStateStillFailsItsParent_resultNowHandsItOut() {
+        Throwable thrown = catchFrom(() -> run(() -> {
+            Task<Object> child = Coro.spawn(() -> {
+                throw new IllegalStateException("looked at, not handled");
+            });
+            while (!child.isDone()) {
+                Coro.yieldNow();
+            }
+            assertThat(child.state()).isEqualTo(java.util.concurrent.Future.State.FAILED);
+            assertThat(child.isCancelled()).isFalse();
+            return "parent returned";
+        }));
+        assertThat(thrown).isExactlyInstanceOf(IllegalStateException.class).hasMessage("looked at, not handled");
+        IllegalStateException failure = new IllegalStateException("handed out by resultNow");
+        Throwable handedOut = run(() -> {
+            Task<Object> child = Coro.spawn(() -> {
+                throw failure;
+            });
+            while (!child.isDone()) {
+                Coro.yieldNow();
+            }
+            return catchFrom(child::resultNow);
+        });
+        assertThat(handedOut).isExactlyInstanceOf(IllegalStateException.class).hasCause(failure);
+    }
+
     @Test
     void aRunningTaskStaysReachableWithoutAUserReference() {
         // The child sleeps until cancelled, so it still runs when looked at however slow the
