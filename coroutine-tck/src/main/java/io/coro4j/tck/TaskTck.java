@@ -2611,6 +2611,64 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(local.get()).isEqualTo("initial");
     }
 
+    /**
+     * "Later sets on either side are not seen by the other" (CoroutineLocal's javadoc): a child's
+     * set does not reach its parent, nor a parent's set made after the spawn the child.
+     */
+    @Test
+    void aParentsAndAChildsCoroutineLocalsGoSeparateWaysAtTheSpawn() {
+        CoroutineLocal<String> v = new CoroutineLocal<>("v");
+        List<String> seen = run(() -> {
+            v.set("parent-before");
+            Event childSet = new Event();
+            Event parentSet = new Event();
+            Task<String> child = Coro.spawn(() -> {
+                String first = v.get();
+                v.set("child");
+                childSet.set();
+                parentSet.await();
+                return first + "," + v.get();
+            });
+            childSet.await();
+            String parentSees = v.get();
+            v.set("parent-after");
+            parentSet.set();
+            return List.of(child.join(), parentSees, v.get());
+        });
+        assertThat(seen).containsExactly("parent-before,child", "parent-before", "parent-after");
+    }
+
+    /**
+     * A generator body sees, and sets, the values of whichever task resumes it, not those of the
+     * task that made it.
+     */
+    @Test
+    void aGeneratorBodySeesTheCoroutineLocalsOfTheTaskThatResumesIt() {
+        CoroutineLocal<String> v = new CoroutineLocal<>("v");
+        List<Object> seen = run(() -> {
+            v.set("A");
+            Generator<String, Object, Void> g = Generator.of(co -> {
+                co.yield(v.get());
+                co.yield(v.get());
+                v.set("set by body in B");
+                co.yield(v.get());
+                return null;
+            });
+            List<Object> out = new ArrayList<>();
+            out.add(g.next().value());
+            out.add(Coro.spawn(() -> {
+                v.set("B");
+                Object a = g.next().value();
+                Object b = g.next().value();
+                return a + "/" + b + "/" + v.get();
+            }).join());
+            out.add(v.get());
+            g.close();
+            return out;
+        });
+        assertThat(seen).containsExactly("A", "B/set by body in B/set by body in B", "A");
+    }
+
     // ---- waits that end early, misuse ----
 
     /**
