@@ -73,14 +73,25 @@ public final class CoroutineLocal<T> {
         replace(Map.copyOf(copy));
     }
 
-    /** Runs {@code body} with this local set to {@code value}, then restores the previous state. */
+    /**
+     * Runs {@code body} with this local set to {@code value}, then gives this local back the value
+     * it had before (or none, if it had none). Only this local: what the body set in others stays
+     * set, and in a generator body that yields inside it and is resumed by another task, the
+     * other task's values are left alone.
+     */
     public <R> R with(T value, Callable<R> body) throws Exception {
-        Map<CoroutineLocal<?>, Object> before = values();
+        Object before = values().get(this); // null if unset, NULL if set to null
         set(value);
         try {
             return body.call();
         } finally {
-            replace(before);
+            Map<CoroutineLocal<?>, Object> copy = new HashMap<>(values());
+            if (before == null) {
+                copy.remove(this);
+            } else {
+                copy.put(this, before);
+            }
+            replace(Map.copyOf(copy));
         }
     }
 

@@ -2612,6 +2612,39 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     /**
+     * {@link CoroutineLocal#with} gives back its own local's value and touches no other: what the
+     * body set in another local stays set, and a generator body that yields inside it and is
+     * finished by another task leaves that task's values alone (it does not put back those of the
+     * task that entered it).
+     */
+    @Test
+    void coroutineLocalWithRestoresItsOwnLocalOnly() throws Exception {
+        CoroutineLocal<String> mark = new CoroutineLocal<>("mark");
+        CoroutineLocal<String> other = new CoroutineLocal<>("other");
+        List<String> seen = run(() -> {
+            List<String> out = new ArrayList<>();
+            mark.with("inside", () -> {
+                other.set("set inside");
+                return null;
+            });
+            out.add(mark.get() + ", " + other.get());
+            other.set("A's");
+            Generator<String, Object, Void> g = Generator.of(co -> mark.with("in the body", () -> {
+                co.yield("paused");
+                return null;
+            }));
+            g.next(); // entered by this task
+            out.add(Coro.spawn(() -> {
+                other.set("B's");
+                g.next(); // left by this one
+                return mark.get() + ", " + other.get();
+            }).join());
+            return out;
+        });
+        assertThat(seen).containsExactly("null, set inside", "null, B's");
+    }
+
+    /**
      * "Later sets on either side are not seen by the other" (CoroutineLocal's javadoc): a child's
      * set does not reach its parent, nor a parent's set made after the spawn the child.
      */
