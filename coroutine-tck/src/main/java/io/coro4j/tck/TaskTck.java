@@ -1365,6 +1365,7 @@ public abstract class TaskTck extends SchedulerTck {
                 assertThat(ended.cancel()).as("cancel of an ended task").isFalse();
                 assertThat(ended.join()).isEqualTo(1);
                 assertThat(ended.isCancelled()).isFalse();
+                assertThat(ended.state()).isEqualTo(java.util.concurrent.Future.State.SUCCESS);
                 c[0]++;
 
                 Task<Integer> waiting = Coro.spawn(() -> {
@@ -1374,6 +1375,7 @@ public abstract class TaskTck extends SchedulerTck {
                 assertThat(waiting.cancel()).as("cancel of a waiting task").isTrue();
                 assertThat(catchFrom(waiting::join)).isExactlyInstanceOf(CancellationException.class);
                 assertThat(waiting.isCancelled()).isTrue();
+                assertThat(waiting.state()).isEqualTo(java.util.concurrent.Future.State.CANCELLED);
                 c[1]++;
 
                 Task<Integer> racing = Coro.spawn(() -> {
@@ -1393,10 +1395,14 @@ public abstract class TaskTck extends SchedulerTck {
                 if (value != null) {
                     assertThat(value).isEqualTo(1);
                     assertThat(racing.isCancelled()).isFalse();
+                    assertThat(racing.state()).isEqualTo(java.util.concurrent.Future.State.SUCCESS);
+                    assertThat(racing.resultNow()).isEqualTo(1);
                     c[2]++;
                 } else {
                     assertThat(accepted).as("a cancelled task's cancel() said it had not ended").isTrue();
                     assertThat(racing.isCancelled()).isTrue();
+                    assertThat(racing.state()).isEqualTo(java.util.concurrent.Future.State.CANCELLED);
+                    assertThat(catchFrom(racing::resultNow)).isExactlyInstanceOf(IllegalStateException.class);
                     c[3]++;
                 }
                 assertThat(racing.cancel()).as("cancel after the outcome").isFalse();

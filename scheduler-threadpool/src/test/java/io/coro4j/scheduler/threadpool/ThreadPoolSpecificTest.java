@@ -188,4 +188,45 @@ class ThreadPoolSpecificTest {
         assertThat(s.name()).isEqualTo("named");
         assertThat(s.toString()).isEqualTo("ThreadPoolScheduler[named, carriers=3, live=0]");
     }
+
+    /**
+     * The README's "once a task has run, it stays on its carrier": fibers parked and woken by the
+     * timer thread, many at once on two carriers, go on each time on the carrier they first ran on
+     * (the carrier's name is read in a method of its own, afresh after each park).
+     */
+    @Test
+    void aFiberThatHasRunGoesOnOnTheCarrierItFirstRanOn() throws Exception {
+        Scheduler s = create(2);
+        int fibers = 32;
+        int parks = 300;
+        List<CompletableFuture<List<String>>> results = new ArrayList<>();
+        for (int i = 0; i < fibers; i++) {
+            CompletableFuture<List<String>> r = new CompletableFuture<>();
+            results.add(r);
+            s.start(() -> {
+                Fiber self = s.currentFiber();
+                String first = carrierName();
+                List<String> moved = new ArrayList<>();
+                for (int k = 0; k < parks; k++) {
+                    s.schedule(self::unpark, 0, TimeUnit.NANOSECONDS);
+                    self.park();
+                    String now = carrierName();
+                    if (!now.equals(first)) {
+                        moved.add(first + " -> " + now);
+                    }
+                }
+                r.complete(moved);
+            });
+        }
+        List<String> moved = new ArrayList<>();
+        for (CompletableFuture<List<String>> r : results) {
+            moved.addAll(r.get(60, TimeUnit.SECONDS));
+        }
+        assertThat(moved).as("resumptions on another carrier").isEmpty();
+        assertThat(s.stats().suspensions()).as("parks that suspended").isPositive();
+    }
+
+    private static String carrierName() {
+        return Thread.currentThread().getName();
+    }
 }
