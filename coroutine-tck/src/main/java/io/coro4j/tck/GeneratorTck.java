@@ -119,6 +119,35 @@ public abstract class GeneratorTck extends SchedulerTck {
         assertThat(g.send("ignored")).isEqualTo(new Step.Returned<>("done"));
     }
 
+    /**
+     * {@link Generator#returnValue()} of a generator that has not returned: not finished (not
+     * started, or paused), closed (GeneratorExit the cause) or failed (the failure the cause).
+     */
+    @Test
+    void returnValueOfAGeneratorThatDidNotReturnSaysWhy() {
+        Generator<String, Object, String> g = gen(co -> {
+            co.yield("a");
+            return "r";
+        });
+        assertThatThrownBy(g::returnValue).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("generator has not finished: resume it until a step isDone()");
+        g.next();
+        assertThatThrownBy(g::returnValue).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("generator has not finished: resume it until a step isDone()");
+        g.close();
+        assertThatThrownBy(g::returnValue).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("generator returned no value: it was closed").hasCauseExactlyInstanceOf(GeneratorExit.class);
+        IllegalStateException boom = new IllegalStateException("boom");
+        Generator<String, Object, String> failed = gen(co -> {
+            co.yield("a");
+            return "r";
+        });
+        failed.next();
+        assertThatThrownBy(() -> failed.throwInto(boom)).isSameAs(boom);
+        assertThatThrownBy(failed::returnValue).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("generator failed and returned no value").hasCause(boom);
+    }
+
     @Test
     void stepAccessorsSayWhatWasWrong() {
         Step<String, String> yielded = new Step.Yielded<>("v");
