@@ -73,7 +73,9 @@ import java.util.stream.StreamSupport;
  * indistinguishable from one the body sets, so it stays with the body (a virtual thread of its
  * own on loom, the body is not on that thread and the resumer keeps it); a resumer that must see
  * interrupts sent to it (a worker stopped by {@code shutdownNow}) should check a flag of its own
- * as well, or run on the loom scheduler.
+ * as well, or run on the loom scheduler. {@code ScopedValue} bindings are the body's own on both
+ * schedulers too: it sees those it makes, even when resumed inside a binding of its resumer's,
+ * and none of its resumers' (on loom a virtual thread of its own inherits none).
  *
  * @param <Y> the type of yielded values
  * @param <S> the type of values sent in

@@ -771,6 +771,30 @@ public abstract class GeneratorTck extends SchedulerTck {
     }
 
     /**
+     * A binding the resumer made is not the body's: the body does not see it (on loom the body is
+     * a thread of its own, which inherits no bindings), nor, above all, goes on seeing it once the
+     * resumer has left it or when another resumer resumes it inside a binding of its own.
+     */
+    @Test
+    void aBindingOfTheResumerIsNotTheBodys() throws Exception {
+        Object key = ScopedValues.newInstance();
+        List<Object> seen = inFiber(() -> {
+            Generator<Object, Object, Void> g = Generator.of(scheduler, co -> {
+                while (true) {
+                    co.yield(ScopedValues.valueOf(key));
+                }
+            });
+            List<Object> log = new ArrayList<>();
+            log.add(ScopedValues.call(key, "first resumer's", () -> ((Step.Yielded<Object, Void>) g.next()).value()));
+            log.add(((Step.Yielded<Object, Void>) g.next()).value()); // that binding has ended
+            log.add(ScopedValues.call(key, "second resumer's", () -> ((Step.Yielded<Object, Void>) g.next()).value()));
+            g.close();
+            return log;
+        });
+        assertThat(seen).containsExactly("unbound", "unbound", "unbound");
+    }
+
+    /**
      * A body's interrupt status and context class loader are its own, as a thread's are: what it
      * sets is still set when it is resumed, and its resumer does not see it; it starts with the
      * loader of the code that first resumed it, and not interrupted.

@@ -1514,6 +1514,35 @@ public abstract class TaskTck extends SchedulerTck {
                 "unbound", "unbound", "unbound");
     }
 
+    /**
+     * As GeneratorTck's aBindingOfTheResumerIsNotTheBodys, for a body that suspends its task
+     * (an async generator): after the task has been off its carrier and back, the body still sees
+     * none of its resumer's bindings, and its own.
+     */
+    @Test
+    void aGeneratorBodyThatSuspendsItsTaskSeesItsOwnBindingsNotItsResumers() throws Exception {
+        Object key = ScopedValues.newInstance();
+        List<Object> seen = run(() -> ScopedValues.call(key, "the resumer's", () -> {
+            Generator<Object, Object, Void> g = Generator.of(co -> {
+                Coro.sleep(ms(1));
+                co.yield(ScopedValues.valueOf(key));
+                ScopedValues.call(key, "the body's", () -> {
+                    Coro.sleep(ms(1));
+                    co.yield(ScopedValues.valueOf(key));
+                    return null;
+                });
+                return null;
+            });
+            List<Object> out = new ArrayList<>();
+            out.add(g.next().value());
+            out.add(g.next().value());
+            out.add(ScopedValues.valueOf(key));
+            g.close();
+            return out;
+        }));
+        assertThat(seen).containsExactly("unbound", "the body's", "the resumer's");
+    }
+
     /** Binds {@code key} to {@code value} around two sleeps; what the task sees inside, then after. */
     private static List<Object> binding(Object key, String value) throws Exception {
         List<Object> inside = ScopedValues.call(key, value, () -> {

@@ -17,7 +17,7 @@ final class ContinuationCoroutine extends OwnThreadState implements Coroutine {
 
     ContinuationCoroutine(ThreadPoolScheduler scheduler, Runnable body) {
         this.scheduler = scheduler;
-        this.continuation = Continuations.create(Continuations.GENERATOR_SCOPE, body);
+        this.continuation = Continuations.create(Continuations.GENERATOR_SCOPE, () -> ScopedValueBindings.runApart(body));
     }
 
     @Override
@@ -28,8 +28,8 @@ final class ContinuationCoroutine extends OwnThreadState implements Coroutine {
         // The body and the resumer share the thread, and each keeps what the JDK keeps per
         // thread, as a generator body on loom (a virtual thread of its own) does: the interrupt
         // status and context class loader are swapped around the run; ScopedValue bindings are
-        // left for each to find on its own stack (the body's frames are above the resumer's while
-        // it runs, so it sees both).
+        // left for each to find on its own stack, where the body's stop at the bottom of its
+        // continuation (ScopedValueBindings.runApart).
         Thread thread = Continuations.carrierThread();
         ScopedValueBindings.forget(thread);
         // Plain reads first: in the common case nothing is set and nothing needs swapping.

@@ -28,6 +28,12 @@ final class ScopedValueBindings {
     /** {@code (Thread, Object) -> void}: writes the thread's bindings field; null if not possible. */
     private static final MethodHandle SET;
 
+    /**
+     * {@code ScopedValue.where(k, TRUE).run(op)} for a key of this class's own, bound to its
+     * carrier; null without ScopedValue. A generator body runs inside it: see {@link #runApart}.
+     */
+    private static final MethodHandle BARRIER;
+
     static {
         MethodHandle set;
         try {
@@ -54,6 +60,48 @@ final class ScopedValueBindings {
                     + " use a CoroutineLocal, or the loom scheduler");
         }
         SET = set;
+        MethodHandle barrier = null;
+        if (set != null) {
+            try {
+                MethodHandles.Lookup l = MethodHandles.publicLookup();
+                Class<?> sv = Class.forName("java.lang.ScopedValue");
+                Class<?> carrier = Class.forName("java.lang.ScopedValue$Carrier");
+                Object key = l.findStatic(sv, "newInstance", MethodType.methodType(sv)).invoke();
+                Object where = l.findStatic(sv, "where", MethodType.methodType(carrier, sv, Object.class))
+                        .invoke(key, Boolean.TRUE);
+                barrier = l.findVirtual(carrier, "run", MethodType.methodType(void.class, Runnable.class))
+                        .bindTo(where);
+            } catch (Throwable noScopedValues) {
+                barrier = null; // no ScopedValue on this JDK (21-24 without preview features): nothing to keep apart
+            }
+        }
+        BARRIER = barrier;
+    }
+
+    /**
+     * Runs {@code body}, the whole of a generator body, at the bottom of its continuation, so that
+     * it sees the bindings it makes and none of its resumers', as a body on loom (a virtual thread
+     * of its own) does. The body's frames are above its resumer's while it runs, so a look-up that
+     * walks the stack would go on into the resumer's frames, and the continuation keeps the JDK's
+     * per-thread cache of looked-up values across its yields: a body that read a binding of its
+     * first resumer kept seeing it after that binding had ended. Here the thread is first given
+     * no bindings (what a new thread starts with), and the body runs inside a binding of a key of
+     * this class's own, made then: a walk from the body stops at that binding's frame, whose
+     * bindings are that key alone, and the cache holds only what the body itself can see.
+     */
+    static void runApart(Runnable body) {
+        if (BARRIER == null) {
+            body.run();
+            return;
+        }
+        try {
+            SET.invokeExact(Thread.currentThread(), (Object) Thread.class); // the JDK's mark of a new thread
+            BARRIER.invokeExact(body);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
     }
 
     private ScopedValueBindings() {}
