@@ -202,6 +202,8 @@ public final class Task<T> implements Future<T> {
         T value = null;
         Throwable failure = null;
         try {
+            // A task cancelled before it started never runs its body, as in asyncio and kotlinx.
+            checkCancelled();
             value = body.call();
         } catch (Throwable t) {
             failure = t;
@@ -330,7 +332,8 @@ public final class Task<T> implements Future<T> {
 
     /**
      * Requests cancellation: the task gets a {@link CancellationException} at its next
-     * suspension point. Idempotent.
+     * suspension point; a task that has not started yet never runs its body (it ends cancelled
+     * when its turn comes, as in asyncio). Idempotent.
      *
      * @return {@code true} if the task had not finished (it may still finish normally if it does
      *     not suspend again); {@code false} if it had already finished

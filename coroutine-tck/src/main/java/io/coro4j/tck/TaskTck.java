@@ -350,9 +350,19 @@ public abstract class TaskTck extends SchedulerTck {
         com.google.common.util.concurrent.SettableFuture<String> guava =
                 com.google.common.util.concurrent.SettableFuture.create();
         List<String> got = run(() -> {
-            // Cancelled before or while they wait: either way the await ends cancelled.
-            Task<String> a = Coro.spawn(() -> Coro.await(plain));
-            Task<String> b = Coro.spawn(() -> io.coro4j.ListenableFutures.await(guava));
+            // Cancelled on the way to their wait or while they wait: either way the await ends
+            // cancelled and cancels the future. (Cancelled before they start, they would never
+            // get to it.)
+            AtomicInteger started = new AtomicInteger();
+            Task<String> a = Coro.spawn(() -> {
+                started.incrementAndGet();
+                return Coro.await(plain);
+            });
+            Task<String> b = Coro.spawn(() -> {
+                started.incrementAndGet();
+                return io.coro4j.ListenableFutures.await(guava);
+            });
+            yieldUntil(() -> started.get() == 2);
             a.cancel();
             b.cancel();
             List<String> out = new ArrayList<>();
@@ -928,11 +938,15 @@ public abstract class TaskTck extends SchedulerTck {
     void aGroupThrowsTheFailureItsBodysGatherThrewWithTheOtherOnIt() {
         // a fails before b, so the group heard of a first; the gather, called once both have
         // ended, throws b's failure (its first task) carrying a's. The group must keep that one.
+        // a waits for b to start: a child that a's failure cancelled before it started never would.
+        AtomicBoolean bStarted = new AtomicBoolean();
         Throwable thrown = catchFrom(() -> run(() -> Coro.taskGroup(g -> {
             Task<Object> a = g.spawn(() -> {
+                yieldUntil(bStarted::get);
                 throw new IllegalStateException("A");
             });
             Task<Object> b = g.spawn(() -> {
+                bStarted.set(true);
                 while (!a.isDone()) {
                     scheduler.currentFiber().yieldNow(); // no suspension point: a's failure cannot stop it
                 }
@@ -976,18 +990,23 @@ public abstract class TaskTck extends SchedulerTck {
     @Test
     void aGroupKeepsAnEarlierFailureThatCarriesTheOneItsBodyRethrew() {
         // d fails (Z) first; c's gather(d, b) attaches b's X to Z; then the body rethrows X. Z
-        // carries X, so X cannot carry Z: the group must throw Z, with X on it.
+        // carries X, so X cannot carry Z: the group must throw Z, with X on it. d waits for b and
+        // c to start: children that d's failure cancelled before they started never would.
         RuntimeException z = new RuntimeException("Z");
         IllegalStateException x = new IllegalStateException("X");
+        AtomicInteger started = new AtomicInteger();
         Throwable thrown = catchFrom(() -> run(() -> Coro.taskGroup(g -> {
             Task<Object> d = g.spawn(() -> {
+                yieldUntil(() -> started.get() == 2);
                 throw z;
             });
             Task<Object> b = g.spawn(() -> {
+                started.incrementAndGet();
                 yieldUntil(d::isDone);
                 throw x;
             });
             Task<Object> c = g.spawn(() -> {
+                started.incrementAndGet();
                 yieldUntil(() -> d.isDone() && b.isDone());
                 return Coro.gather(d, b);
             });
@@ -1918,6 +1937,9 @@ public abstract class TaskTck extends SchedulerTck {
             Task<Object> b = g.spawn(() -> {
                 throw new IllegalArgumentException("B");
             });
+            // Both fail before the gathers: a gather waiting for both would cancel b when a fails,
+            // and b, not started yet, would never fail.
+            yieldUntil(() -> a.isDone() && b.isDone());
             Throwable last = null;
             for (int i = 0; i < 3; i++) {
                 try {
@@ -2219,7 +2241,11 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(log).containsExactly("body caught child failed");
     }
 
-    /** A child spawned into a group whose children a failure has cancelled starts cancelled. */
+    /**
+     * A child spawned into a group whose children a failure has cancelled starts cancelled: its
+     * body never runs, not even up to a first suspension point (a body without one would otherwise
+     * run to its end and succeed).
+     */
     @Test
     void aChildSpawnedAfterAFailureCancelledTheGroupStartsCancelled() {
         List<String> log = new CopyOnWriteArrayList<>();
@@ -2243,8 +2269,7 @@ public abstract class TaskTck extends SchedulerTck {
                 scheduler.currentFiber().yieldNow();
             }
             late.set(g.spawn(() -> {
-                Coro.checkCancelled();
-                log.add("the late child ran uncancelled");
+                log.add("the late child's body ran"); // it must not: it never starts
                 return null;
             }));
             return "body returned";
