@@ -87,7 +87,9 @@ public interface Scheduler extends AutoCloseable {
     boolean isTerminated();
 
     /**
-     * Waits until {@link #isTerminated()}, at most {@code timeout}.
+     * Waits until {@link #isTerminated()}, at most {@code timeout}. A timeout too long to count in
+     * nanoseconds (over about 292 years, such as {@code ChronoUnit.FOREVER.getDuration()}) waits
+     * as long as {@code Long.MAX_VALUE} nanoseconds; a negative one does not wait.
      *
      * @return whether it terminated in time
      * @throws InterruptedException if interrupted while waiting

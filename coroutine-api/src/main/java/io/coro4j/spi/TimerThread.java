@@ -174,6 +174,19 @@ public final class TimerThread {
         return new RejectedExecutionException("scheduler \"" + schedulerName + "\" has terminated: it runs no timers");
     }
 
+    /**
+     * {@code d} in nanoseconds, saturated: a duration longer than {@code Long.MAX_VALUE} ns (about
+     * 292 years) is {@code Long.MAX_VALUE}, a negative one beyond it {@code Long.MIN_VALUE}, instead
+     * of the {@link ArithmeticException} of {@link Duration#toNanos()}.
+     */
+    public static long saturatedNanos(Duration d) {
+        try {
+            return d.toNanos();
+        } catch (ArithmeticException e) {
+            return d.isNegative() ? Long.MIN_VALUE : Long.MAX_VALUE;
+        }
+    }
+
     /** Starts the thread once; false if terminated meanwhile. */
     private boolean start() {
         synchronized (this) {

@@ -611,4 +611,38 @@ public abstract class FiberTck extends SchedulerTck {
                 .filter(t -> t.getName().startsWith("coro4j-" + loop.name() + "-carrier-")).count();
         assertThat(carriers).isEqualTo(1);
     }
+
+    /**
+     * A duration beyond what a long counts in nanoseconds (about 292 years) is a wait without a
+     * practical end, as {@code ExecutorService.awaitTermination(Long.MAX_VALUE, NANOSECONDS)} is:
+     * not an {@link ArithmeticException} from {@link Duration#toNanos()}.
+     */
+    @Test
+    void awaitTerminationWithAnEndlessDurationWaitsInsteadOfOverflowing() throws Exception {
+        Scheduler s = newScheduler(2);
+        AtomicInteger go = new AtomicInteger();
+        CountDownLatch started = new CountDownLatch(1);
+        AtomicReference<Fiber> waiting = new AtomicReference<>();
+        startFiber(s, () -> {
+            waiting.set(s.currentFiber());
+            started.countDown();
+            parkUntil(waiting.get(), () -> go.get() == 1);
+            return null;
+        });
+        assertThat(started.await(30, TimeUnit.SECONDS)).isTrue();
+        s.shutdown();
+        CompletableFuture<Boolean> awaited = new CompletableFuture<>();
+        Thread.ofPlatform().daemon().start(() -> {
+            try {
+                awaited.complete(s.awaitTermination(java.time.temporal.ChronoUnit.FOREVER.getDuration()));
+            } catch (Throwable e) {
+                awaited.completeExceptionally(e);
+            }
+        });
+        go.set(1);
+        waiting.get().unpark();
+        assertThat(await(awaited)).isTrue();
+        assertThat(s.awaitTermination(Duration.ofSeconds(Long.MAX_VALUE))).isTrue();
+        assertThat(s.isTerminated()).isTrue();
+    }
 }

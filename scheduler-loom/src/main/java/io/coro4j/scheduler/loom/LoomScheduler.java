@@ -299,7 +299,7 @@ final class LoomScheduler implements Scheduler {
 
     @Override
     public boolean awaitTermination(Duration timeout) throws InterruptedException {
-        long nanos = timeout.toNanos();
+        long nanos = Math.max(0, TimerThread.saturatedNanos(timeout));
         long deadline = System.nanoTime() + nanos;
         return terminated.await(nanos, TimeUnit.NANOSECONDS) && timer.awaitEnd(deadline - System.nanoTime());
     }

@@ -300,8 +300,9 @@ final class ThreadPoolScheduler implements Scheduler {
 
     @Override
     public boolean awaitTermination(Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        if (!terminated.await(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
+        long nanos = Math.max(0, TimerThread.saturatedNanos(timeout));
+        long deadline = System.nanoTime() + nanos; // may wrap: only differences with nanoTime are used
+        if (!terminated.await(nanos, TimeUnit.NANOSECONDS)) {
             return false;
         }
         for (Worker w : workers) {
