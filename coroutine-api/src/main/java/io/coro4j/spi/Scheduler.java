@@ -99,6 +99,9 @@ public interface Scheduler extends AutoCloseable {
     /**
      * Shuts down and waits for every live fiber to finish and every thread to end. A fiber parked
      * forever makes this wait forever, as {@link java.util.concurrent.ExecutorService#close()} would.
+     *
+     * @throws IllegalStateException if called from code that termination waits for: a fiber of this
+     *     scheduler or one of its timer actions (call {@link #shutdown()} there instead)
      */
     @Override
     default void close() {

@@ -175,6 +175,21 @@ public final class TimerThread {
     }
 
     /**
+     * Whether the calling thread is this timer's thread, that is, code run by one of its actions:
+     * such code cannot wait for the scheduler's termination, which includes this thread's end
+     * (a scheduler's {@code close()} refuses it with {@link #closeFromTimerAction()}).
+     */
+    public boolean isTimerThread() {
+        return thread == Thread.currentThread();
+    }
+
+    /** The refusal of {@link Scheduler#close()} called by a timer action ({@link #isTimerThread()}). */
+    public IllegalStateException closeFromTimerAction() {
+        return new IllegalStateException("close() called from a timer action of scheduler \"" + schedulerName
+                + "\": it would wait for the timer thread, which runs it, to end; call shutdown() instead");
+    }
+
+    /**
      * {@code d} in nanoseconds, saturated: a duration longer than {@code Long.MAX_VALUE} ns (about
      * 292 years) is {@code Long.MAX_VALUE}, a negative one beyond it {@code Long.MIN_VALUE}, instead
      * of the {@link ArithmeticException} of {@link Duration#toNanos()}.

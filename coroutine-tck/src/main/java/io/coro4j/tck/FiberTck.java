@@ -645,4 +645,33 @@ public abstract class FiberTck extends SchedulerTck {
         assertThat(s.awaitTermination(Duration.ofSeconds(Long.MAX_VALUE))).isTrue();
         assertThat(s.isTerminated()).isTrue();
     }
+
+    /**
+     * {@code close()} in a timer action would wait for the timer thread, its own, to end, and keep
+     * every other timer (those the live fibers sleep on) from running meanwhile: it is refused with
+     * a message, as from fiber code, not a hang.
+     */
+    @Test
+    void closeFromATimerActionIsRejected() throws Exception {
+        Scheduler s = newScheduler(2);
+        CompletableFuture<String> seen = new CompletableFuture<>();
+        s.schedule(() -> {
+            try {
+                s.close();
+                seen.complete("closed?");
+            } catch (Throwable e) {
+                seen.complete(e.getClass().getSimpleName() + ": " + e.getMessage());
+            }
+        }, 1, TimeUnit.MILLISECONDS);
+        String outcome;
+        try {
+            outcome = seen.get(10, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            outcome = "still in close() after 10 s";
+        }
+        assertThat(outcome).isEqualTo("IllegalStateException: close() called from a timer action of scheduler \""
+                + s.name() + "\": it would wait for the timer thread, which runs it, to end; call shutdown() instead");
+        s.shutdown();
+        assertThat(s.awaitTermination(Duration.ofSeconds(30))).isTrue();
+    }
 }

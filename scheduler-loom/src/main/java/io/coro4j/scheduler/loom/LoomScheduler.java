@@ -310,6 +310,9 @@ final class LoomScheduler implements Scheduler {
             throw new IllegalStateException("close() called from fiber code of scheduler \"" + name
                     + "\": it would wait for its own fiber to end; call shutdown() instead");
         }
+        if (timer.isTimerThread()) {
+            throw timer.closeFromTimerAction();
+        }
         Scheduler.super.close();
     }
 

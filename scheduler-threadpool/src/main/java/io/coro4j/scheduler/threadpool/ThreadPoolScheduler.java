@@ -320,6 +320,9 @@ final class ThreadPoolScheduler implements Scheduler {
             throw new IllegalStateException("close() called from fiber code of scheduler \"" + name
                     + "\": it would wait for its own carrier to exit; call shutdown() instead");
         }
+        if (timer.isTimerThread()) {
+            throw timer.closeFromTimerAction();
+        }
         Scheduler.super.close();
     }
 
