@@ -42,8 +42,8 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>Actions run on the timer thread, one after the other, in tick order (timers of one tick in
  * no particular order). An action that throws is reported to the timer thread's uncaught
- * exception handler and the thread goes on. {@link #terminate()} stops the thread, drops pending
- * timers and waits for it to end.
+ * exception handler (an exception the handler throws is ignored, as the JVM does) and the thread
+ * goes on. {@link #terminate()} stops the thread, drops pending timers and waits for it to end.
  */
 public final class TimerThread {
 
@@ -465,8 +465,21 @@ public final class TimerThread {
         try {
             action.run();
         } catch (Throwable t) {
-            Thread self = Thread.currentThread();
+            reportUncaught(t);
+        }
+    }
+
+    /**
+     * Hands {@code t} to the current thread's uncaught-exception handler; an exception the handler
+     * throws is ignored, as the JVM ignores it for a thread that ends: passed on, it would end a
+     * thread that other work depends on: this timer, whose pending timers would never run.
+     */
+    private static void reportUncaught(Throwable t) {
+        Thread self = Thread.currentThread();
+        try {
             self.getUncaughtExceptionHandler().uncaughtException(self, t);
+        } catch (Throwable ignored) {
+            // as the JVM does
         }
     }
 

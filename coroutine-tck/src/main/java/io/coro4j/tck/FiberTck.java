@@ -674,4 +674,44 @@ public abstract class FiberTck extends SchedulerTck {
         s.shutdown();
         assertThat(s.awaitTermination(Duration.ofSeconds(30))).isTrue();
     }
+
+    /**
+     * The JDK ignores an exception thrown by a thread's uncaught-exception handler; a carrier (or
+     * the timer thread) that passed it on would end, and the fibers whose home it was with it.
+     * Reported, the scheduler goes on, as after an exception the handler took.
+     */
+    @Test
+    void anUncaughtExceptionHandlerThatThrowsEndsNoThreadOfTheScheduler() throws Exception {
+        Scheduler s = newScheduler(1);
+        Thread.UncaughtExceptionHandler saved = Thread.getDefaultUncaughtExceptionHandler();
+        List<Throwable> reported = new CopyOnWriteArrayList<>();
+        Thread.setDefaultUncaughtExceptionHandler((t, e) -> {
+            reported.add(e);
+            throw new IllegalStateException("the handler failed too");
+        });
+        try {
+            Fiber failed = s.start(() -> {
+                throw new IllegalStateException("boom");
+            });
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while ((reported.isEmpty() || failed.isAlive()) && System.nanoTime() < deadline) {
+                Thread.sleep(1);
+            }
+            assertThat(failed.isAlive()).as("the failed fiber ended").isFalse();
+            CompletableFuture<String> next = startFiber(s, () -> "still running");
+            assertThat(next.get(10, TimeUnit.SECONDS)).isEqualTo("still running");
+            CountDownLatch timerFailed = new CountDownLatch(1);
+            s.schedule(() -> {
+                timerFailed.countDown();
+                throw new IllegalStateException("timer boom");
+            }, 0, TimeUnit.MILLISECONDS);
+            assertThat(timerFailed.await(30, TimeUnit.SECONDS)).isTrue();
+            CountDownLatch timerRan = new CountDownLatch(1);
+            s.schedule(timerRan::countDown, 1, TimeUnit.MILLISECONDS);
+            assertThat(timerRan.await(10, TimeUnit.SECONDS)).as("a timer after the throwing one ran").isTrue();
+            assertThat(s.isTerminated()).isFalse();
+        } finally {
+            Thread.setDefaultUncaughtExceptionHandler(saved);
+        }
+    }
 }

@@ -69,7 +69,12 @@ final class ContinuationFiber extends OwnThreadState implements Fiber, Runnable 
             body.run();
         } catch (Throwable t) {
             Thread carrier = Thread.currentThread();
-            carrier.getUncaughtExceptionHandler().uncaughtException(carrier, t);
+            try {
+                carrier.getUncaughtExceptionHandler().uncaughtException(carrier, t);
+            } catch (Throwable ignored) {
+                // Ignored, as the JVM ignores it for a thread that ends: passed on, it would end the
+                // carrier, and with it every fiber whose home it is, this one never counted as ended.
+            }
         }
     }
 
