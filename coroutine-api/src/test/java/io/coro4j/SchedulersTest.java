@@ -126,6 +126,11 @@ class SchedulersTest {
         assertThatThrownBy(() -> new SchedulerConfig(" ", 1, true))
                 .isExactlyInstanceOf(IllegalArgumentException.class)
                 .hasMessage("name should not be blank; pass null to let the provider choose one");
+        // The advice can be followed with the builder, the way the javadoc says to make one.
+        assertThatThrownBy(() -> SchedulerConfig.builder().name(" ").build())
+                .isExactlyInstanceOf(IllegalArgumentException.class)
+                .hasMessage("name should not be blank; pass null to let the provider choose one");
+        assertThat(SchedulerConfig.builder().name("x").name(null).build().name()).isNull();
         assertThatThrownBy(() -> Generator.of(null, co -> null)).isExactlyInstanceOf(NullPointerException.class)
                 .hasMessage("scheduler");
     }

@@ -1,7 +1,5 @@
 package io.coro4j.spi;
 
-import java.util.Objects;
-
 /**
  * Settings for creating a scheduler. Immutable; build one with {@link #builder()}.
  *
@@ -35,8 +33,9 @@ public record SchedulerConfig(String name, int parallelism, boolean daemon) {
 
         private Builder() {}
 
+        /** The instance name; {@code null}, the default, lets the provider choose one. */
         public Builder name(String name) {
-            this.name = Objects.requireNonNull(name, "name");
+            this.name = name;
             return this;
         }
 
