@@ -507,6 +507,9 @@ public final class TimerThread {
             wakeAt = AWAKE;
             return;
         }
+        // Nothing here uses the interrupt status (terminate() unparks): left set, by an action or
+        // from outside, it would make every park below return at once, and the thread spin.
+        Thread.interrupted();
         if (target == IDLE) {
             LockSupport.park(this);
         } else {

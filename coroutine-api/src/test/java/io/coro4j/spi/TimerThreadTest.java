@@ -304,6 +304,39 @@ class TimerThreadTest {
         }
     }
 
+    /**
+     * An action that leaves the timer thread interrupted (the usual "catch InterruptedException,
+     * re-interrupt" idiom) must not make it spin: an interrupt is no wake-up for the timer, as it
+     * is none for an idle carrier.
+     */
+    @Test
+    void anActionThatInterruptsTheTimerThreadDoesNotMakeItSpin() throws Exception {
+        TimerThread timer = timer("interrupted");
+        CountDownLatch ran = new CountDownLatch(2);
+        timer.schedule(() -> {
+            Thread.currentThread().interrupt();
+            ran.countDown();
+        }, 0, TimeUnit.MILLISECONDS);
+        timer.schedule(ran::countDown, 5, TimeUnit.MILLISECONDS);
+        assertThat(ran.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+        Thread thread = Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().equals("coro4j-interrupted-timer")).findFirst().orElseThrow();
+        // With no timer pending the thread parks until a producer wakes it: seen running in at most
+        // a few of 200 samples (a spinning one is seen running in most of them).
+        Thread.sleep(20);
+        int running = 0;
+        for (int i = 0; i < 200; i++) {
+            if (thread.getState() == Thread.State.RUNNABLE) {
+                running++;
+            }
+            Thread.sleep(1);
+        }
+        assertThat(running).as("samples of 200 in which the idle timer thread was running").isLessThanOrEqualTo(10);
+        CountDownLatch later = new CountDownLatch(1);
+        timer.schedule(later::countDown, 1, TimeUnit.MILLISECONDS);
+        assertThat(later.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+    }
+
     private static void sleepQuietly(long millis) {
         try {
             Thread.sleep(millis);
