@@ -65,7 +65,12 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
         try {
             b.run();
         } catch (Throwable t) {
-            uncaughtException(Thread.currentThread(), t);
+            try {
+                uncaughtException(Thread.currentThread(), t);
+            } catch (Throwable ignored) {
+                // Ignored, as the JVM ignores what a handler throws: escaping, it would be
+                // reported to the handler in turn, as if the fiber had failed twice.
+            }
         } finally {
             body = null;
             scheduler.fiberCompleted();
