@@ -50,7 +50,8 @@ public interface Scheduler extends AutoCloseable {
      * be waiting for them.
      *
      * @throws IllegalArgumentException if {@code delay} is negative
-     * @throws RejectedExecutionException if the scheduler has terminated
+     * @throws RejectedExecutionException if the scheduler has terminated, or is shut down with no
+     *     fiber live (it is terminating: nothing would run the action)
      */
     Timeout schedule(Runnable action, long delay, TimeUnit unit);
 

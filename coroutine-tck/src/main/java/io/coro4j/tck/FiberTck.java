@@ -721,4 +721,32 @@ public abstract class FiberTck extends SchedulerTck {
             Thread.setDefaultUncaughtExceptionHandler(saved);
         }
     }
+
+    /**
+     * A timer scheduled after {@code shutdown()} with no fiber live would never run: no fiber can
+     * wait for it, and the timer thread ends with the scheduler's termination, already under way.
+     * It is refused, not accepted and dropped. (Rounds, since on a scheduler that accepted it the
+     * termination could also win the race and refuse it.)
+     */
+    @Test
+    void aTimerScheduledAfterShutdownWithNoFiberLiveIsRefusedNotDropped() throws Exception {
+        for (int round = 0; round < 10; round++) {
+            Scheduler s = newScheduler(2);
+            CountDownLatch timerStarted = new CountDownLatch(1);
+            s.schedule(timerStarted::countDown, 0, TimeUnit.MILLISECONDS);
+            assertThat(timerStarted.await(30, TimeUnit.SECONDS)).isTrue();
+            s.shutdown();
+            CountDownLatch ran = new CountDownLatch(1);
+            String outcome;
+            try {
+                s.schedule(ran::countDown, 200, TimeUnit.MILLISECONDS);
+                outcome = ran.await(5, TimeUnit.SECONDS) ? "accepted, and ran" : "accepted, and never ran";
+            } catch (RejectedExecutionException e) {
+                outcome = e.getMessage();
+            }
+            assertThat(outcome).as("round %d", round)
+                    .isEqualTo("scheduler \"" + s.name() + "\" has terminated: it runs no timers");
+            assertThat(s.awaitTermination(Duration.ofSeconds(30))).isTrue();
+        }
+    }
 }

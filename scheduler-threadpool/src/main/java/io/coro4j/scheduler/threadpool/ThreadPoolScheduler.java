@@ -187,6 +187,12 @@ final class ThreadPoolScheduler implements Scheduler {
 
     @Override
     public Timeout schedule(Runnable action, long delay, TimeUnit unit) {
+        if (terminating()) {
+            // Shut down with no fiber live: the carriers are exiting and the last one stops the
+            // timer, dropping what it holds. Refused, as loom, which terminates at once, refuses it.
+            Objects.requireNonNull(action, "action");
+            throw new RejectedExecutionException("scheduler \"" + name + "\" has terminated: it runs no timers");
+        }
         return timer.schedule(action, delay, unit);
     }
 
