@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.coro4j.Generator;
+import io.coro4j.tck.Stress;
 import io.coro4j.spi.Fiber;
 import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.SchedulerConfig;
@@ -17,6 +18,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -175,6 +177,54 @@ class ThreadPoolSpecificTest {
         assertThat(ranWhileParentSpun.get(30, TimeUnit.SECONDS))
                 .as("the child ran on the other carrier while its parent's carrier was busy").isTrue();
         assertThat(s.stats().steals()).isEqualTo(1);
+    }
+
+    /**
+     * Two spawners on four carriers start fibers into their own local queues and keep their
+     * carriers busy meanwhile, so that the other carriers steal (or take the overflow from the
+     * global queue): every fiber runs exactly once, and the counts add up at quiescence.
+     */
+    @Test
+    void stealingNeverRunsAFiberTwiceNorLosesOne() throws Exception {
+        Scheduler s = create(4);
+        int n = Stress.scaled(400_000);
+        int spawners = 2;
+        AtomicIntegerArray runs = new AtomicIntegerArray(n);
+        CountDownLatch all = new CountDownLatch(n);
+        AtomicInteger next = new AtomicInteger();
+        for (int k = 0; k < spawners; k++) {
+            s.start(() -> {
+                int i;
+                while ((i = next.getAndIncrement()) < n) {
+                    int id = i;
+                    s.start(() -> {
+                        runs.incrementAndGet(id);
+                        if ((id & 7) == 0) {
+                            s.currentFiber().yieldNow(); // a second run from the inbox, not a second start
+                        }
+                        all.countDown();
+                    });
+                    if ((i & 127) == 0) {
+                        long until = System.nanoTime() + 200_000; // busy, not parked: only thieves drain our queue
+                        while (System.nanoTime() - until < 0) {
+                            Thread.onSpinWait();
+                        }
+                    }
+                }
+            });
+        }
+        assertThat(all.await(120, TimeUnit.SECONDS)).isTrue();
+        for (int i = 0; i < n; i++) {
+            if (runs.get(i) != 1) {
+                assertThat(runs.get(i)).as("runs of fiber %d", i).isEqualTo(1);
+            }
+        }
+        s.close();
+        assertThat(s.stats().fibersStarted()).isEqualTo(n + spawners);
+        assertThat(s.stats().fibersCompleted()).isEqualTo(n + spawners);
+        assertThat(s.stats().liveFibers()).isZero();
+        assertThat(s.stats().parkedFibers()).isZero();
+        assertThat(s.stats().queueDepth()).isZero();
     }
 
     @Test
