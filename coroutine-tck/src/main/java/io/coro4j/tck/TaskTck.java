@@ -474,13 +474,21 @@ public abstract class TaskTck extends SchedulerTck {
         // another one. The failure must reach the owner even though its group closes at once.
         String result = run(() -> {
             AtomicReference<Task<Object>> shared = new AtomicReference<>();
+            AtomicInteger started = new AtomicInteger();
             Task<Object> owner = Coro.spawn(() -> {
-                shared.set(Coro.spawn(() -> cleanupFails("a")));
+                shared.set(Coro.spawn(() -> {
+                    started.incrementAndGet();
+                    return cleanupFails("a");
+                }));
                 return "the owner's body returned";
             });
             until("the task exists", () -> shared.get() != null);
-            Task<List<Object>> gatherer = Coro.spawn(() -> Coro.gather(shared.get()));
-            Coro.sleep(ms(10));
+            Task<List<Object>> gatherer = Coro.spawn(() -> {
+                started.incrementAndGet();
+                return Coro.gather(shared.get());
+            });
+            // Both started (cancelled before it started, a task never runs its body)
+            until("both tasks run", () -> started.get() == 2);
             gatherer.cancel();
             assertThat(catchFrom(gatherer::join)).isExactlyInstanceOf(CancellationException.class);
             return catchFrom(owner::join).getMessage();
@@ -1069,11 +1077,15 @@ public abstract class TaskTck extends SchedulerTck {
     @Test
     void aGroupWhoseGatherWasCancelledThrowsTheChildsFailureWithoutASuppressionLoop() {
         Throwable thrown = run(() -> {
+            AtomicBoolean aStarted = new AtomicBoolean();
             Task<Object> t = Coro.spawn(() -> Coro.taskGroup(g -> {
-                Task<Object> a = g.spawn(() -> cleanupFails("a"));
+                Task<Object> a = g.spawn(() -> {
+                    aStarted.set(true);
+                    return cleanupFails("a");
+                });
                 return Coro.gather(a);
             }));
-            Coro.sleep(ms(20));
+            until("a runs", aStarted::get); // cancelled before it started, a would never fail
             t.cancel();
             return catchFrom(t::join);
         });
@@ -1120,10 +1132,21 @@ public abstract class TaskTck extends SchedulerTck {
     void aCancelledGatherCancelsItsTasksAndPropagatesTheCancellation() {
         List<String> cancelled = new CopyOnWriteArrayList<>();
         String result = run(() -> {
-            Task<List<String>> gathering = Coro.spawn(() -> Coro.gather(
-                    Coro.spawn(() -> sleepRecordingCancel(cancelled, "a")),
-                    Coro.spawn(() -> sleepRecordingCancel(cancelled, "b"))));
-            Coro.sleep(ms(20));
+            AtomicInteger started = new AtomicInteger();
+            Task<String> a = Coro.spawn(() -> {
+                started.incrementAndGet();
+                return sleepRecordingCancel(cancelled, "a");
+            });
+            Task<String> b = Coro.spawn(() -> {
+                started.incrementAndGet();
+                return sleepRecordingCancel(cancelled, "b");
+            });
+            Task<List<String>> gathering = Coro.spawn(() -> {
+                started.incrementAndGet();
+                return Coro.gather(a, b);
+            });
+            // All started: cancelled before it started, a task never runs its body
+            until("the three tasks run", () -> started.get() == 3);
             gathering.cancel();
             try {
                 gathering.join();
@@ -1343,8 +1366,10 @@ public abstract class TaskTck extends SchedulerTck {
     @Test
     void cancellationIsCooperativeRunsFinallyAndTheAwaiterGetsCancellationException() {
         List<String> log = new CopyOnWriteArrayList<>();
+        AtomicBoolean started = new AtomicBoolean();
         String result = run(() -> {
             Task<String> t = Coro.spawn(() -> {
+                started.set(true);
                 try {
                     Coro.sleep(Duration.ofSeconds(30));
                     return "slept";
@@ -1352,7 +1377,7 @@ public abstract class TaskTck extends SchedulerTck {
                     log.add("finally");
                 }
             });
-            Coro.sleep(ms(10));
+            until("the task runs", started::get); // cancelled before it started, it would never run its finally
             assertThat(t.cancel()).isTrue();
             t.cancel(); // idempotent: a second request changes nothing
             try {
