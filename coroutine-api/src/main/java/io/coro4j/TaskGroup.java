@@ -66,8 +66,16 @@ public final class TaskGroup {
      * sleepers began to finish out of order).
      */
     private Task<?> children;
-    /** Failed children in the order they failed, with their failures; allocated at the first failure. */
+    /**
+     * Failed children in the order they failed, with their failures; allocated at the first failure.
+     * A supervisor group does not report a failure someone observed ({@link Task#retrieved}, which
+     * never goes back to false): it does not record one observed before the child's end, and drops
+     * those observed since when the map has doubled ({@link #pruneAt}), so that a long-lived task
+     * joining failing children keeps only the failures nobody has observed (and a few more).
+     */
     private Map<Task<?>, Throwable> failures;
+    /** The size of {@link #failures} at which a supervisor group next drops the observed ones. */
+    private int pruneAt = 16;
     /**
      * Children whose outcome a gather waiting on them has claimed at their end, with the number of
      * such gathers: a supervisor group does not report their failures, which the gathers hand out,
@@ -178,11 +186,15 @@ public final class TaskGroup {
             last = --running == 0;
             unlink(child);
             if (failure != null && !(failure instanceof CancellationException)) {
-                if (failures == null) {
-                    failures = new java.util.LinkedHashMap<>();
+                if (!supervisor) {
+                    if (failures == null) {
+                        failures = new java.util.LinkedHashMap<>();
+                    }
+                    failures.put(child, failure);
+                    cancelSiblings = true;
+                } else if (!child.retrieved) { // a joiner woken at its end hands the failure out
+                    recordUnobserved(child, failure);
                 }
-                failures.put(child, failure);
-                cancelSiblings = !supervisor;
             }
         } finally {
             unlock();
@@ -196,6 +208,17 @@ public final class TaskGroup {
         if (last || cancelSiblings) {
             owner.wake();
         }
+    }
+
+    /** Records a supervisor group's child failure, first dropping those observed since; under the lock. */
+    private void recordUnobserved(Task<?> child, Throwable failure) {
+        if (failures == null) {
+            failures = new java.util.LinkedHashMap<>();
+        } else if (failures.size() >= pruneAt) {
+            failures.keySet().removeIf(c -> c.retrieved);
+            pruneAt = Math.max(16, 2 * failures.size());
+        }
+        failures.put(child, failure);
     }
 
     private void cancelChildren() {

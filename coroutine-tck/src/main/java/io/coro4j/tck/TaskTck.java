@@ -3272,4 +3272,81 @@ public abstract class TaskTck extends SchedulerTck {
                 "orTimeout: parent failed: failed after its stage was completed",
                 "cancel: parent failed: failed after its stage was completed");
     }
+
+    // ---- memory: a long-lived task keeps only the children that run or have something to report ----
+
+    /**
+     * A long-lived task that spawns and joins many short children, some of which fail (the join
+     * hands the failure out, and the task catches it), keeps none of them: its own group (a
+     * supervisor) has nothing left to report for a joined child.
+     */
+    @Test
+    void aLongLivedTaskThatJoinsFailingChildrenDoesNotRetainThem() {
+        String result = run(() -> {
+            List<WeakReference<Task<Integer>>> sample = new ArrayList<>();
+            int caught = 0;
+            for (int i = 0; i < 100_000; i++) {
+                int n = i;
+                Task<Integer> child = Coro.spawn(() -> {
+                    if (n % 2 == 0) {
+                        throw new IllegalStateException("child " + n);
+                    }
+                    return n;
+                });
+                try {
+                    child.join();
+                } catch (IllegalStateException e) {
+                    caught++;
+                }
+                if (i % 1000 == 0) {
+                    sample.add(new WeakReference<>(child));
+                }
+            }
+            // At most one may stay, held by a stale slot of an interpreted frame (-Xint runs).
+            return caught + " caught; " + Math.max(1, stillReachable(sample)) + " of " + sample.size()
+                    + " at most still reachable";
+        });
+        assertThat(result).isEqualTo("50000 caught; 1 of 100 at most still reachable");
+    }
+
+    /** The same in a supervisor group: a joined child failure is not kept for the group's end. */
+    @Test
+    void aSupervisorGroupThatJoinsFailingChildrenDoesNotRetainThem() {
+        String result = run(() -> Coro.supervisorGroup(g -> {
+            List<WeakReference<Task<Integer>>> sample = new ArrayList<>();
+            for (int i = 0; i < 100_000; i++) {
+                int n = i;
+                Task<Integer> child = g.spawn(() -> {
+                    throw new IllegalStateException("child " + n);
+                });
+                try {
+                    child.join();
+                } catch (IllegalStateException expected) {
+                    // handled
+                }
+                if (i % 1000 == 0) {
+                    sample.add(new WeakReference<>(child));
+                }
+            }
+            return Math.max(1, stillReachable(sample)) + " of " + sample.size() + " at most still reachable";
+        }));
+        assertThat(result).isEqualTo("1 of 100 at most still reachable");
+    }
+
+    @Test
+    void aLongLivedTaskThatJoinsSucceedingChildrenDoesNotRetainThem() {
+        String result = run(() -> {
+            List<WeakReference<Task<Integer>>> sample = new ArrayList<>();
+            for (int i = 0; i < 100_000; i++) {
+                int n = i;
+                Task<Integer> child = Coro.spawn(() -> n);
+                child.join();
+                if (i % 1000 == 0) {
+                    sample.add(new WeakReference<>(child));
+                }
+            }
+            return stillReachable(sample) + " of " + sample.size() + " still reachable";
+        });
+        assertThat(result).isEqualTo("0 of 100 still reachable");
+    }
 }
