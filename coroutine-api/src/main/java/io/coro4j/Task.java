@@ -153,8 +153,16 @@ public final class Task<T> implements Future<T> {
         this.id = id;
     }
 
-    /** The group {@link Coro#spawn} spawns into, made on first use. Own fiber only. */
+    /**
+     * The group {@link Coro#spawn} spawns into, made on first use. Own fiber only: the task's body,
+     * or a completion callback that its end runs on its thread, which is refused (a child spawned
+     * then would outlive its finished parent, and nobody would report its failure).
+     */
     TaskGroup ownGroup() {
+        if (result.isDone()) {
+            throw new IllegalStateException("Coro.spawn called as " + name() + " ended, by a callback on its outcome:"
+                    + " the task has finished and can have no more children; spawn from a task that is still running");
+        }
         TaskGroup g = ownGroup;
         if (g == null) {
             ownGroup = g = new TaskGroup(this, true, false);

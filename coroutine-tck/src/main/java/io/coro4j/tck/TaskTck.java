@@ -3349,4 +3349,40 @@ public abstract class TaskTck extends SchedulerTck {
         });
         assertThat(result).isEqualTo("0 of 100 still reachable");
     }
+
+    /**
+     * A callback on a task's stage that runs as the task ends (on its thread) and spawns: the
+     * task has finished, so the spawn must not start a child that outlives it and whose failure
+     * nobody reports; it is refused, as a spawn from outside any task is.
+     */
+    @Test
+    void aSpawnFromACallbackRunAsATaskEndsStartsNoChildThatOutlivesIt() {
+        String r = run(() -> {
+            Event go = new Event();
+            Task<String> t = Coro.spawn(() -> {
+                go.await();
+                return "t done";
+            });
+            CompletableFuture<String> late = t.toCompletableFuture().thenApply(v -> {
+                Task<Object> child = Coro.spawn(() -> {
+                    Coro.sleep(ms(20));
+                    throw new IllegalStateException("late child failed");
+                });
+                return "spawned " + child.name() + " after " + v;
+            });
+            go.set();
+            String joined = t.join();
+            String outcome;
+            try {
+                outcome = Coro.await(late);
+            } catch (IllegalStateException e) {
+                outcome = "refused: " + e.getMessage().replace(t.name(), "T");
+            }
+            return joined + "; " + outcome + "; " + t.state();
+        });
+        assertThat(r).isEqualTo("t done; refused: Coro.spawn called as T ended, by a callback on its outcome:"
+                + " the task has finished and can have no more children; spawn from a task that is still running;"
+                + " SUCCESS");
+    }
+
 }
