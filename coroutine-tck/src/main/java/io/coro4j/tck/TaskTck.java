@@ -3385,4 +3385,213 @@ public abstract class TaskTck extends SchedulerTck {
                 + " SUCCESS");
     }
 
+    // ---- structured concurrency: cases checked and found correct ----
+
+    /** Children that ignore the cancellation for a while and spawn siblings meanwhile are all waited for. */
+    @Test
+    void aCancelledGroupWaitsForChildrenThatIgnoreCancellationAndForWhatTheySpawn() throws Exception {
+        AtomicInteger running = new AtomicInteger();
+        AtomicInteger ended = new AtomicInteger();
+        AtomicReference<String> seen = new AtomicReference<>();
+        CountDownLatch allStarted = new CountDownLatch(3);
+        Task<?>[] owner = new Task<?>[1];
+        String r = runTask(() -> {
+            Task<String> o = Coro.spawn(() -> Coro.taskGroup(g -> {
+                for (int i = 0; i < 3; i++) {
+                    g.spawn(() -> {
+                        running.incrementAndGet();
+                        try {
+                            allStarted.countDown();
+                            new Event().await();
+                        } catch (CancellationException e) {
+                            // keep working without suspending for a while
+                            long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
+                            while (System.nanoTime() < until) {
+                                Thread.onSpinWait();
+                            }
+                            try {
+                                g.spawn(() -> {
+                                    running.incrementAndGet();
+                                    try {
+                                        Coro.sleep(ms(10));
+                                        return null;
+                                    } finally {
+                                        running.decrementAndGet();
+                                        ended.incrementAndGet();
+                                    }
+                                });
+                            } catch (IllegalStateException closed) {
+                                seen.set("closed: " + closed.getMessage());
+                            }
+                            throw e;
+                        } finally {
+                            running.decrementAndGet();
+                            ended.incrementAndGet();
+                        }
+                        return null;
+                    });
+                }
+                new Event().await();
+                return "body returned";
+            }));
+            owner[0] = o;
+            while (allStarted.getCount() > 0) {
+                Coro.sleep(ms(1));
+            }
+            o.cancel();
+            String how;
+            try {
+                o.join();
+                how = "returned";
+            } catch (CancellationException e) {
+                how = "cancelled";
+            }
+            return how + "; running " + running.get() + "; seen " + seen.get();
+        });
+        assertThat(r).isEqualTo("cancelled; running 0; seen null");
+    }
+
+    /** The same exception thrown by two children is reported once, without a self-suppression error. */
+    @Test
+    void theSameExceptionThrownByTwoChildrenIsThrownOnce() {
+        IllegalStateException shared = new IllegalStateException("shared");
+        for (boolean supervisor : new boolean[] {false, true}) {
+            Throwable t = catchThrowableOf(() -> run(() -> {
+                TaskGroup.Body<Object> body = g -> {
+                    CountDownLatch both = new CountDownLatch(2);
+                    for (int i = 0; i < 2; i++) {
+                        g.spawn(() -> {
+                            both.countDown();
+                            while (both.getCount() > 0) {
+                                Thread.onSpinWait();
+                            }
+                            throw shared;
+                        });
+                    }
+                    return null;
+                };
+                return supervisor ? Coro.supervisorGroup(body) : Coro.taskGroup(body);
+            }));
+            assertThat(t).as("supervisor %s", supervisor).isSameAs(shared);
+            assertThat(t.getSuppressed()).isEmpty();
+        }
+    }
+
+    private static Throwable catchThrowableOf(Runnable r) {
+        try {
+            r.run();
+            return null;
+        } catch (Throwable t) {
+            return t;
+        }
+    }
+
+    /** Failures in children's finally blocks during a cancellation are each reported once. */
+    @Test
+    void failuresInFinallyBlocksDuringAGroupCancellationAreEachReportedOnce() {
+        Throwable t = catchThrowableOf(() -> run(() -> Coro.taskGroup(g -> {
+            CountDownLatch started = new CountDownLatch(3);
+            for (int i = 0; i < 3; i++) {
+                int n = i;
+                g.spawn(() -> {
+                    try {
+                        started.countDown();
+                        new Event().await();
+                        return null;
+                    } finally {
+                        throw new IllegalArgumentException("finally " + n);
+                    }
+                });
+            }
+            while (started.getCount() > 0) {
+                Coro.sleep(ms(1));
+            }
+            g.spawn(() -> {
+                throw new IOException("first");
+            });
+            new Event().await();
+            return null;
+        })));
+        assertThat(t).isInstanceOf(CompletionException.class);
+        Throwable first = t.getCause();
+        assertThat(first).isInstanceOf(IOException.class).hasMessage("first");
+        List<String> s = new ArrayList<>();
+        for (Throwable x : first.getSuppressed()) {
+            s.add(x.getMessage());
+        }
+        Collections.sort(s);
+        assertThat(s).containsExactly("finally 0", "finally 1", "finally 2");
+    }
+
+    /** An Error in a child fails the group with that Error, not wrapped, others suppressed. */
+    @Test
+    void anErrorInAChildFailsTheGroupWithThatError() {
+        Throwable t = catchThrowableOf(() -> run(() -> Coro.taskGroup(g -> {
+            g.spawn(() -> {
+                Coro.sleep(ms(5));
+                throw new StackOverflowError("deep");
+            });
+            g.spawn(() -> {
+                try {
+                    new Event().await();
+                } finally {
+                    Coro.checkCancelled();
+                }
+                return null;
+            });
+            new Event().await();
+            return null;
+        })));
+        assertThat(t).isExactlyInstanceOf(StackOverflowError.class).hasMessage("deep");
+        assertThat(t.getSuppressed()).isEmpty();
+    }
+
+    /** A spawn into a group that has closed, through a leaked reference, is refused with a clear message. */
+    @Test
+    void aSpawnIntoAClosedGroupIsRefusedAndNothingRuns() {
+        AtomicBoolean ran = new AtomicBoolean();
+        String r = run(() -> {
+            TaskGroup leaked = Coro.taskGroup(g -> g);
+            try {
+                leaked.spawn(() -> {
+                    ran.set(true);
+                    throw new IllegalStateException("late");
+                });
+                return "accepted";
+            } catch (IllegalStateException e) {
+                return e.getMessage();
+            }
+        });
+        assertThat(r).isEqualTo("this task group has closed: spawn into a group only while it is open"
+                + " (inside its body, or from its children)");
+        assertThat(ran).isFalse();
+    }
+
+    /** An inner timeout around a group cancels only that group and surfaces as a timeout. */
+    @Test
+    void anInnerTimeoutAroundAGroupCancelsOnlyThatGroup() {
+        String r = run(() -> Coro.taskGroup(outer -> {
+            Event go = new Event();
+            Task<String> sibling = outer.spawn(() -> {
+                go.await();
+                return "sibling done";
+            });
+            String inner;
+            try {
+                Coro.withTimeout(ms(20), () -> Coro.taskGroup(g -> {
+                    g.spawn(() -> {
+                        new Event().await();
+                        return null;
+                    });
+                    return null;
+                }));
+                inner = "returned";
+            } catch (TimeoutExceededException e) {
+                inner = "timeout";
+            }
+            go.set();
+            return inner + "; " + sibling.join();
+        }));
+        assertThat(r).isEqualTo("timeout; sibling done");
+    }
 }
