@@ -3594,4 +3594,36 @@ public abstract class TaskTck extends SchedulerTck {
         }));
         assertThat(r).isEqualTo("timeout; sibling done");
     }
+
+    /**
+     * A supervisor group with many failed children, every other one joined after it ended:
+     * exactly the others are thrown, each once (the group drops observed failures as it goes).
+     */
+    @Test
+    void aSupervisorGroupThrowsExactlyTheFailuresNobodyJoined_amongMany() {
+        Throwable t = catchThrowableOf(() -> run(() -> Coro.supervisorGroup(g -> {
+            for (int i = 0; i < 200; i++) {
+                int n = i;
+                Task<Object> child = g.spawn(() -> {
+                    throw new IllegalStateException("child " + n);
+                });
+                until("child " + n + " has ended", child::isDone);
+                if (n % 2 == 0) {
+                    assertThatThrownBy(child::join).hasMessage("child " + n);
+                }
+            }
+            return null;
+        })));
+        assertThat(t).hasMessage("child 1");
+        List<String> suppressed = new ArrayList<>();
+        for (Throwable s : t.getSuppressed()) {
+            suppressed.add(s.getMessage());
+        }
+        List<String> expected = new ArrayList<>();
+        for (int i = 3; i < 200; i += 2) {
+            expected.add("child " + i);
+        }
+        assertThat(suppressed).containsExactlyElementsOf(expected);
+    }
+
 }
