@@ -153,16 +153,8 @@ public final class Task<T> implements Future<T> {
         this.id = id;
     }
 
-    /**
-     * The group {@link Coro#spawn} spawns into, made on first use. Own fiber only: the task's body,
-     * or a completion callback that its end runs on its thread, which is refused (a child spawned
-     * then would outlive its finished parent, and nobody would report its failure).
-     */
+    /** The group {@link Coro#spawn} spawns into, made on first use. Own fiber only. */
     TaskGroup ownGroup() {
-        if (result.isDone()) {
-            throw new IllegalStateException("Coro.spawn called as " + name() + " ended, by a callback on its outcome:"
-                    + " the task has finished and can have no more children; spawn from a task that is still running");
-        }
         TaskGroup g = ownGroup;
         if (g == null) {
             ownGroup = g = new TaskGroup(this, true, false);
@@ -221,6 +213,12 @@ public final class Task<T> implements Future<T> {
             failure = own.finish(failure);
         }
         scheduler.taskCounters().recordEnded(failure);
+        // The task has finished: completion callbacks that its outcome runs on this thread are
+        // not in it, as they are not when they run on the thread that registered them. Seen as
+        // the current task, a callback could spawn a child that outlives it (into a group that
+        // has closed, or that it would make now and nobody would close), or suspend it before
+        // its group hears of its end.
+        self.attach(null);
         if (failure == null) {
             result.complete(value);
         } else {
