@@ -606,7 +606,9 @@ public abstract class ChannelTck extends SchedulerTck {
             ch.send(1);
             AtomicReference<Throwable> sendFailure = new AtomicReference<>();
             AtomicReference<Throwable> receiveFailure = new AtomicReference<>();
+            AtomicBoolean started = new AtomicBoolean();
             Task<Void> cancelledEarly = Coro.spawn(() -> {
+                started.set(true);
                 try {
                     Coro.sleep(Duration.ofDays(1));
                 } finally {
@@ -623,7 +625,8 @@ public abstract class ChannelTck extends SchedulerTck {
                 }
                 return null;
             });
-            Coro.yieldNow();
+            // Not a yieldNow: a task cancelled before it starts never runs its body (nor finally).
+            until("the task has started", started::get);
             cancelledEarly.cancel();
             assertCancelled(cancelledEarly);
             assertThat(sendFailure.get()).isExactlyInstanceOf(CancellationException.class)
