@@ -3634,4 +3634,63 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(suppressed).containsExactlyElementsOf(expected);
     }
 
+
+    /**
+     * Nested groups: an inner child's failure reaches the outer group as that one failure (not
+     * suppressed on itself, no cancellation on it), and cancels the outer siblings; a failure of
+     * an outer child cancels the inner group's children, which are waited for.
+     */
+    @Test
+    void nestedGroupsPropagateOneFailureOutwardAndCancellationInward() {
+        IllegalStateException inner = new IllegalStateException("inner child");
+        AtomicInteger outerSiblingCancelled = new AtomicInteger();
+        Throwable t = catchThrowableOf(() -> run(() -> Coro.taskGroup(outer -> {
+            outer.spawn(() -> {
+                try {
+                    new Event().await();
+                } catch (CancellationException e) {
+                    outerSiblingCancelled.incrementAndGet();
+                    throw e;
+                }
+                return null;
+            });
+            return Coro.taskGroup(g -> {
+                g.spawn(() -> {
+                    Coro.sleep(ms(5));
+                    throw inner;
+                });
+                new Event().await();
+                return null;
+            });
+        })));
+        assertThat(t).isSameAs(inner);
+        assertThat(t.getSuppressed()).isEmpty();
+        assertThat(outerSiblingCancelled).hasValue(1);
+
+        AtomicInteger innerChildrenEnded = new AtomicInteger();
+        IllegalStateException outerFailure = new IllegalStateException("outer child");
+        CountDownLatch innerStarted = new CountDownLatch(2);
+        t = catchThrowableOf(() -> run(() -> Coro.taskGroup(outer -> {
+            outer.spawn(() -> {
+                innerStarted.await();
+                throw outerFailure;
+            });
+            return Coro.taskGroup(g -> {
+                for (int i = 0; i < 2; i++) {
+                    g.spawn(() -> {
+                        innerStarted.countDown();
+                        try {
+                            new Event().await();
+                        } finally {
+                            innerChildrenEnded.incrementAndGet();
+                        }
+                        return null;
+                    });
+                }
+                return null; // the inner group waits for its children
+            });
+        })));
+        assertThat(t).isSameAs(outerFailure);
+        assertThat(innerChildrenEnded).hasValue(2);
+    }
 }
