@@ -35,7 +35,8 @@ import java.util.function.BooleanSupplier;
  * Java it blocks the thread, uninterruptibly, like {@link CompletableFuture#join()} ({@link #get()}
  * waits interruptibly). {@link #cancel()} is cooperative: the task sees a
  * {@link CancellationException} at its next suspension point (sleep, join, await, channel or lock
- * operation, {@link Coro#checkCancelled()}), so its {@code finally} blocks run. Cancellation is
+ * operation, {@link Coro#checkCancelled()}), so its {@code finally} blocks run; a task cancelled
+ * before it has started never runs its body (nor its {@code finally} blocks). Cancellation is
  * level-triggered: a task that catches it and suspends again gets it again. As in asyncio, a join,
  * await or gather of work that has already finished does not suspend: it returns, and the
  * cancellation comes at the next suspension point that waits.
