@@ -265,7 +265,7 @@ public final class Coro {
             // Expired already: cancelled here, not by a timer that would race the body's first
             // suspension point and make the outcome of a body that suspends at once a matter of luck.
             scope.cancelled = true;
-            timer = null;
+            timer = () -> false; // nothing scheduled, nothing to cancel
         } else {
             timer = t.scheduler.schedule(() -> {
                 scope.cancelled = true;
@@ -280,9 +280,7 @@ public final class Coro {
                 throw e;
             }
             open = false;
-            if (timer != null) {
-                timer.cancel();
-            }
+            timer.cancel();
             t.popScope(scope);
             // Cancelled by something else too (the task, an enclosing timeout or group) while the body
             // unwound from this timeout: that cancellation propagates, not this timeout, as in
@@ -302,9 +300,7 @@ public final class Coro {
             throw expired;
         } finally {
             if (open) {
-                if (timer != null) {
-                    timer.cancel();
-                }
+                timer.cancel();
                 t.popScope(scope);
             }
         }
