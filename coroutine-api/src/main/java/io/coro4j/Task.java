@@ -264,32 +264,43 @@ public final class Task<T> implements Future<T> {
             throw new IllegalStateException("a task cannot " + what + " itself: it would wait forever (" + name() + ")");
         }
         if (caller != null && !result.isDone()) {
-            // A removable registration, not a completion callback: a join that ends early (the
-            // caller cancelled or timed out) must not leave anything behind on a long-lived task.
-            // Nor does it count as observing the task: a joiner is marked only by wakeJoiners,
-            // once the task has finished and the joiner will hand its outcome out.
-            Joiner j = new Joiner(caller);
-            if (result.addJoiner(j)) {
-                try {
-                    caller.suspendUntil(result::isDone);
-                } catch (CancellationException e) {
-                    if (takeBack(j, null)) {
-                        throw e;
-                    }
-                    // The task ended first and counted this join as the one that observes it, so
-                    // the join hands the outcome out, as a receive completed before its task saw
-                    // a cancellation does; the cancellation stays pending for the next suspension.
-                } catch (RuntimeException | Error e) {
-                    // A park that cannot suspend here (threadpool, under a native frame): thrown
-                    // after the task counted this join as observing it, the outcome would be lost.
-                    if (takeBack(j, null) || e instanceof Error) {
-                        throw e;
-                    }
-                }
-                // Returned because the task ended: its wakeJoiners takes the joiner off.
-            }
+            waitAsJoiner(caller, result::isDone, null); // returns once the task ended: its wakeJoiners takes the joiner off
         }
         return outcome(); // from plain Java too: outcome() marks the task observed before it waits
+    }
+
+    /**
+     * Registers {@code caller} as a joiner of this task and suspends it until {@code ready} holds;
+     * the joiner, or null if the task had ended before it could register. A removable
+     * registration, not a completion callback: a wait that ends early (the caller cancelled or
+     * timed out) must not leave anything behind on a long-lived task. Nor does it count as
+     * observing the task: a joiner is marked only by wakeJoiners, once the task has finished and
+     * the joiner will hand its outcome out. A wait that ends early takes the joiner back, and
+     * {@code view}'s if not null; if the task ended first and counted them, the wait returns
+     * instead, so that its caller hands the outcome out.
+     */
+    private Joiner waitAsJoiner(Task<?> caller, BooleanSupplier ready, Joiner view) {
+        Joiner j = new Joiner(caller);
+        if (!result.addJoiner(j)) {
+            return null;
+        }
+        try {
+            caller.suspendUntil(ready);
+        } catch (CancellationException e) {
+            if (takeBack(j, view)) {
+                throw e;
+            }
+            // The task ended first and counted this wait as the one that observes it, so the
+            // caller hands the outcome out, as a receive completed before its task saw a
+            // cancellation does; the cancellation stays pending for the next suspension.
+        } catch (RuntimeException | Error e) {
+            // A park that cannot suspend here (threadpool, under a native frame): thrown after
+            // the task counted this wait as observing it, the outcome would be lost.
+            if (takeBack(j, view) || e instanceof Error) {
+                throw e;
+            }
+        }
+        return j;
     }
 
     /**
@@ -520,25 +531,9 @@ public final class Task<T> implements Future<T> {
         }
         Joiner j = null;
         if (!view.isDone()) {
-            // A removable registration, as a join's: woken when the task ends, or when a holder
-            // completes the view (View wakes every waiter of the task then), whichever comes first.
-            Joiner registered = new Joiner(caller);
-            if (result.addJoiner(registered)) {
-                j = registered;
-                try {
-                    caller.suspendUntil(() -> view.isDone() || result.isDone());
-                } catch (CancellationException e) {
-                    if (takeBack(j, view.joiner)) {
-                        throw e;
-                    }
-                    // The task ended first and counted this await as observing it: as a join, the
-                    // await hands the outcome out; the cancellation stays pending.
-                } catch (RuntimeException | Error e) {
-                    if (takeBack(j, view.joiner) || e instanceof Error) {
-                        throw e; // as in join: a park that cannot suspend here
-                    }
-                }
-            }
+            // Woken when the task ends, or when a holder completes the view (View wakes every
+            // waiter of the task then), whichever comes first.
+            j = waitAsJoiner(caller, () -> view.isDone() || result.isDone(), view.joiner);
         }
         if (!view.isDone()) {
             result.whenComplete(view::deliver); // the task has ended: the view gets its outcome now
