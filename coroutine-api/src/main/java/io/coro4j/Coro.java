@@ -346,8 +346,9 @@ public final class Coro {
     /**
      * Waits for every task and returns their results in the order given (fail-fast): the first
      * failure cancels the others, waits for them to finish, and is rethrown with their failures
-     * suppressed. If the current task is cancelled while waiting, every task is cancelled and the
-     * cancellation propagates, unless a task had already failed for real: that failure is thrown
+     * suppressed (if it was made with suppression disabled, each of those goes to the current
+     * thread's uncaught-exception handler instead). If the current task is cancelled while waiting,
+     * every task is cancelled and the cancellation propagates, unless a task had already failed for real: that failure is thrown
      * instead, and the cancellation stays pending for the next suspension point. Failures of tasks
      * that end after the cancellation are left to the groups the tasks belong to.
      *
@@ -588,7 +589,7 @@ public final class Coro {
             // Not a cancellation (a suspension that failed, say for lack of memory): what was
             // claimed goes back, and what its group no longer reports goes with this.
             for (Throwable f : w.settle(false)) {
-                unexpected.addSuppressed(f);
+                Task.attachOrReport(unexpected, f);
             }
             throw unexpected;
         }

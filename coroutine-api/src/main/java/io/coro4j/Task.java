@@ -932,7 +932,29 @@ public final class Task<T> implements Future<T> {
         seen.add(primary);
         for (Throwable f : failures) {
             if (seen.add(f) && !carries(f, primary)) {
-                primary.addSuppressed(f);
+                attachOrReport(primary, f);
+            }
+        }
+    }
+
+    /**
+     * Suppresses {@code f} on {@code primary}; if {@code primary} was made with suppression
+     * disabled (as stackless exceptions often are), where {@code f} would silently vanish, reports
+     * it to the current thread's uncaught-exception handler instead, as a failure nobody could
+     * observe.
+     */
+    static void attachOrReport(Throwable primary, Throwable f) {
+        int before = primary.getSuppressed().length;
+        primary.addSuppressed(f);
+        if (primary.getSuppressed().length == before) {
+            Thread me = Thread.currentThread();
+            try {
+                me.getUncaughtExceptionHandler().uncaughtException(me, new IllegalStateException(
+                        "a failure that ended beside " + primary + " could not be attached to it as suppressed,"
+                                + " because it was made with suppression disabled; reported here so that it is not"
+                                + " lost (make exceptions that may end tasks with suppression enabled)", f));
+            } catch (Throwable ignored) {
+                // as the JVM ignores what a handler throws
             }
         }
     }

@@ -20,7 +20,9 @@ import java.util.concurrent.CancellationException;
  *       nobody {@link Task#join() joined} or gathered are still reported when the group closes
  *       (a gather, by any task, answers for a child that ended while it waited).</li>
  *   <li>When the group closes with failures, the first is thrown and the others are attached to
- *       it as {@linkplain Throwable#getSuppressed() suppressed}; none is lost.</li>
+ *       it as {@linkplain Throwable#getSuppressed() suppressed}; none is lost. (A first failure
+ *       made with suppression disabled cannot carry them: each other one then goes to the
+ *       uncaught-exception handler of the thread that closes the group.)</li>
  *   <li>If the task running the group is cancelled, or an enclosing timeout expires, also while
  *       the group waits for its children, the children are cancelled and waited for, and the
  *       group throws that cancellation ({@link Coro#withTimeout} turns its own into a

@@ -3693,4 +3693,74 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(t).isSameAs(outerFailure);
         assertThat(innerChildrenEnded).hasValue(2);
     }
+
+    /**
+     * A first failure made with suppression disabled (as stackless exceptions often are) cannot
+     * carry the others: it is thrown, and each other failure goes to the uncaught-exception
+     * handler instead of vanishing.
+     */
+    @Test
+    void failuresTheFirstCannotCarryGoToTheUncaughtExceptionHandler() throws Exception {
+        Thread.UncaughtExceptionHandler saved = Thread.getDefaultUncaughtExceptionHandler();
+        List<Throwable> reported = new CopyOnWriteArrayList<>();
+        Thread.setDefaultUncaughtExceptionHandler((th, e) -> reported.add(e));
+        try {
+            RuntimeException stackless = new RuntimeException("first, stackless", null, false, false) {
+            };
+            IllegalArgumentException second = new IllegalArgumentException("second, in a finally block");
+            Throwable t = catchThrowableOf(() -> run(() -> Coro.taskGroup(g -> {
+                CountDownLatch started = new CountDownLatch(1);
+                g.spawn(() -> {
+                    try {
+                        started.countDown();
+                        new Event().await();
+                        return null;
+                    } finally {
+                        throw second;
+                    }
+                });
+                while (started.getCount() > 0) {
+                    Coro.sleep(ms(1));
+                }
+                g.spawn(() -> {
+                    throw stackless;
+                });
+                new Event().await();
+                return null;
+            })));
+            assertThat(t).isSameAs(stackless);
+            assertThat(reported).singleElement().satisfies(e -> {
+                assertThat(e).isInstanceOf(IllegalStateException.class).hasMessage(
+                        "a failure that ended beside " + stackless + " could not be attached to it as suppressed,"
+                                + " because it was made with suppression disabled; reported here so that it is not"
+                                + " lost (make exceptions that may end tasks with suppression enabled)");
+                assertThat(e.getCause()).isSameAs(second);
+            });
+
+            reported.clear();
+            t = catchThrowableOf(() -> run(() -> {
+                CountDownLatch started = new CountDownLatch(1);
+                Task<Object> waiting = Coro.spawn(() -> {
+                    try {
+                        started.countDown();
+                        new Event().await();
+                        return null;
+                    } finally {
+                        throw second;
+                    }
+                });
+                while (started.getCount() > 0) {
+                    Coro.sleep(ms(1));
+                }
+                Task<Object> failing = Coro.spawn(() -> {
+                    throw stackless;
+                });
+                return Coro.gather(waiting, failing);
+            }));
+            assertThat(t).isSameAs(stackless);
+            assertThat(reported).singleElement().satisfies(e -> assertThat(e.getCause()).isSameAs(second));
+        } finally {
+            Thread.setDefaultUncaughtExceptionHandler(saved);
+        }
+    }
 }
