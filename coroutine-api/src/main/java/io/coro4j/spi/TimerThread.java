@@ -43,7 +43,9 @@ import java.util.concurrent.locks.LockSupport;
  * <p>Actions run on the timer thread, one after the other, in tick order (timers of one tick in
  * no particular order). An action that throws is reported to the timer thread's uncaught
  * exception handler (an exception the handler throws is ignored, as the JVM does) and the thread
- * goes on. {@link #terminate()} stops the thread, drops pending timers and waits for it to end.
+ * goes on. {@link #terminate()} stops the thread and drops pending timers without waiting:
+ * {@link #hasEnded()} and {@link #awaitEnd(long)} tell when the thread has ended (an action
+ * running when it was called runs to its end first).
  */
 public final class TimerThread {
 
@@ -256,8 +258,9 @@ public final class TimerThread {
     }
 
     /**
-     * Drops pending timers, stops the thread and waits (up to a minute) for it to end; called on
-     * the timer thread itself (by one of its actions), it does not wait.
+     * Drops pending timers and stops the thread, without waiting for it to end: a carrier or a
+     * fiber that terminates its scheduler must not block for as long as a timer action runs.
+     * Idempotent.
      */
     public void terminate() {
         Thread t;
@@ -265,14 +268,8 @@ public final class TimerThread {
             t = thread;
             runState = TERMINATED;
         }
-        if (t == null || t == Thread.currentThread()) {
-            return;
-        }
-        LockSupport.unpark(t);
-        try {
-            t.join(TimeUnit.MINUTES.toMillis(1));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        if (t != null && t != Thread.currentThread()) {
+            LockSupport.unpark(t);
         }
     }
 

@@ -255,6 +255,7 @@ class TimerThreadTest {
         assertThat(first.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
         timer.schedule(ran::incrementAndGet, 50, TimeUnit.MILLISECONDS);
         timer.terminate();
+        assertThat(timer.awaitEnd(TimeUnit.SECONDS.toNanos(LIMIT_SECONDS))).isTrue();
         assertThat(Thread.getAllStackTraces().keySet()).noneMatch(t -> t.getName().equals("coro4j-ended-timer"));
         assertThatThrownBy(() -> timer.schedule(() -> { }, 1, TimeUnit.MILLISECONDS))
                 .isExactlyInstanceOf(RejectedExecutionException.class)
@@ -267,7 +268,7 @@ class TimerThreadTest {
     @Test
     void terminateDropsTheRestOfTheTickItWasCalledIn() throws Exception {
         // Fifty timers of one tick. Once from an action of that tick (terminate() then returns at
-        // once), once from outside while an action of that tick is slow (it waits for it).
+        // once), once from outside while an action of that tick is slow.
         for (boolean fromAction : new boolean[] {true, false}) {
             String name = fromAction ? "ends-itself" : "ends-mid-tick";
             TimerThread timer = timer(name);

@@ -362,6 +362,35 @@ public abstract class FiberTck extends SchedulerTck {
         assertThat(s.isTerminated()).isTrue();
     }
 
+    /**
+     * A timer action still running when the scheduler is shut down from outside keeps it from
+     * counting as terminated, however long the action runs; once the action returns, it has.
+     */
+    @Test
+    void aTimerActionStillRunningKeepsTheSchedulerFromTerminating() throws Exception {
+        Scheduler s = newScheduler(2);
+        CountDownLatch running = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        s.schedule(() -> {
+            running.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, 0, TimeUnit.MILLISECONDS);
+        assertThat(running.await(30, TimeUnit.SECONDS)).isTrue();
+        s.shutdown();
+        try {
+            assertThat(s.awaitTermination(Duration.ofMillis(50))).isFalse();
+            assertThat(s.isTerminated()).isFalse();
+        } finally {
+            release.countDown();
+        }
+        assertThat(s.awaitTermination(Duration.ofSeconds(30))).isTrue();
+        assertThat(s.isTerminated()).isTrue();
+    }
+
     @Test
     void aTimerWakesAParkedFiber() throws Exception {
         long elapsed = inFiber(() -> {

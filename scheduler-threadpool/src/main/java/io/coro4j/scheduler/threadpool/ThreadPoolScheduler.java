@@ -74,7 +74,8 @@ import org.jctools.queues.MpmcUnboundedXaddArrayQueue;
  *
  * <h2>Lifecycle</h2>
  * {@link #shutdown()} refuses new fibers; carriers exit once no fiber is live ({@link #live} is
- * zero) and the queues are empty. The timer thread ends with the last carrier.
+ * zero) and the queues are empty. The last carrier stops the timer thread, without waiting for an
+ * action it may be running; the scheduler has terminated once that thread has ended too.
  *
  * <h2>Costs</h2>
  * A fiber blocking in a JDK call (I/O, {@code Thread.sleep}, a contended {@code synchronized})
@@ -287,10 +288,13 @@ final class ThreadPoolScheduler implements Scheduler {
         return shutdown;
     }
 
-    /** The last carrier reports termination from its own exit path: it counts once it has ended. */
+    /**
+     * The last carrier reports termination from its own exit path: it counts once it has ended.
+     * The timer thread counts too: it may still be running an action when the last carrier exits.
+     */
     @Override
     public boolean isTerminated() {
-        if (terminated.getCount() != 0) {
+        if (terminated.getCount() != 0 || !timer.hasEnded()) {
             return false;
         }
         for (Worker w : workers) {
@@ -316,7 +320,7 @@ final class ThreadPoolScheduler implements Scheduler {
                 w.join(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
             }
         }
-        return isTerminated();
+        return timer.awaitEnd(deadline - System.nanoTime()) && isTerminated();
     }
 
     @Override

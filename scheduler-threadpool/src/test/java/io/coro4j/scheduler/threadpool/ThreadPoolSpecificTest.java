@@ -227,6 +227,44 @@ class ThreadPoolSpecificTest {
         assertThat(s.stats().queueDepth()).isZero();
     }
 
+    /**
+     * Carriers exit at a shutdown with no fiber live even while a timer action runs: the last one
+     * stops the timer thread without waiting for the action (it used to wait up to a minute).
+     */
+    @Test
+    void carriersExitAtShutdownWithoutWaitingForARunningTimerAction() throws Exception {
+        Scheduler s = new ThreadPoolSchedulerProvider().create(SchedulerConfig.builder().name("slow-timer").parallelism(2).build());
+        schedulers.add(s);
+        CountDownLatch running = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        s.schedule(() -> {
+            running.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, 0, TimeUnit.MILLISECONDS);
+        try {
+            assertThat(running.await(30, TimeUnit.SECONDS)).isTrue();
+            s.shutdown();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (carriersAlive("slow-timer") > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            assertThat(carriersAlive("slow-timer")).as("carriers alive while the timer action runs").isZero();
+            assertThat(s.isTerminated()).as("terminated while the timer action runs").isFalse();
+        } finally {
+            release.countDown();
+        }
+        assertThat(s.awaitTermination(java.time.Duration.ofSeconds(30))).isTrue();
+    }
+
+    private static long carriersAlive(String schedulerName) {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().startsWith("coro4j-" + schedulerName + "-carrier-")).count();
+    }
+
     @Test
     void carrierThreadsAreNamedAndCountedByParallelism() {
         Scheduler s = new ThreadPoolSchedulerProvider().create(SchedulerConfig.builder().name("named").parallelism(3).build());
