@@ -2,6 +2,7 @@ package io.coro4j.http;
 
 import io.coro4j.Coro;
 import io.coro4j.Outcome;
+import io.coro4j.internal.Tasks;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.http.HttpClient;
@@ -259,6 +260,8 @@ public final class AsyncHttpClient implements AutoCloseable {
 
     /** One attempt: a slot, the exchange, the outcome. Suspends the calling task. */
     private Response attempt(Request request, URI uri, int attempt) {
+        // A task already cancelled never reaches the slot queue, so the observer hears nothing of it.
+        Tasks.current("AsyncHttpClient.send").checkCancelled();
         // One observer for the whole attempt, so that its events pair up even if it is replaced meanwhile.
         Observation obs = observation.get();
         String host = hostKey(uri);

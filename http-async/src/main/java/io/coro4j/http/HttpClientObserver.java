@@ -16,8 +16,8 @@ package io.coro4j.http;
  *       queue, whether or not it got a slot.</li>
  * </ul>
  * An attempt that never reaches the slot queue is not reported: a request with an invalid URL (it
- * has no host), one made on a closed client, and the requests of a fan-out that stopped (its first
- * failure, or its cancellation) before it got to queue them.
+ * has no host), one made on a closed client or by a task already cancelled, and the requests of a
+ * fan-out that stopped (its first failure, or its cancellation) before it got to queue them.
  *
  * <p>{@code host} is always the key of the per-host limit: scheme, lower-case host name and port,
  * as in {@code http://example.com:80}, the same string that {@link AsyncHttpClient#activeRequests}

@@ -207,6 +207,23 @@ abstract class HttpClientObserverContract extends SchedulerFixture {
         }
     }
 
+    /** A task already cancelled never reaches the slot queue: its request is not reported. */
+    @Test
+    void aRequestByAnAlreadyCancelledTask_isNotReported() {
+        Recorder rec = new Recorder();
+        try (AsyncHttpClient http = client(rec).build()) {
+            Throwable t = catchThrowable(() -> run(() -> {
+                Coro.currentTask().cancel();
+                return http.get(server.url("/bytes?n=1"));
+            }));
+            assertThat(t).isInstanceOf(CancellationException.class);
+            assertThat(rec.finished).isEmpty();
+            assertThat(rec.queued).isEmpty();
+            assertThat(rec.slots).isEmpty();
+            assertThat(server.requests.get()).isZero();
+        }
+    }
+
     @Test
     void aRetriedRequest_reportsEachAttempt_andTheRetryBetween() {
         Recorder rec = new Recorder();
