@@ -196,7 +196,10 @@ public final class Generator<Y, S, R> implements Iterable<Y>, AutoCloseable {
      *
      * @throws IllegalStateException if the body yielded again instead of finishing (it stays paused),
      *     or the generator is running
-     * @throws RuntimeException whatever other exception the body raised while closing
+     * @throws RuntimeException whatever other exception the body raised while closing, including a
+     *     resource of try-with-resources that failed to close (suppressed on {@link GeneratorExit}
+     *     as the body unwound; the first to fail, with any others suppressed on it); checked ones
+     *     wrapped in a {@link java.util.concurrent.CompletionException}
      */
     @Override
     public void close() {

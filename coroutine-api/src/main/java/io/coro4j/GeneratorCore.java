@@ -106,8 +106,19 @@ final class GeneratorCore<Y, S, R> {
         Step<Y, R> step;
         try {
             step = resume(null, null, new GeneratorExit(), sneakyFailures);
-        } catch (GeneratorExit expected) {
-            return;
+        } catch (GeneratorExit exit) {
+            // What failed while the signal unwound the body and was suppressed on it (a resource of
+            // try-with-resources that failed to close) is a failure of the body while closing, as a
+            // failing finally block's is: thrown, the first to fail with the others on it.
+            Throwable[] suppressed = exit.getSuppressed();
+            if (suppressed.length == 0) {
+                return;
+            }
+            Throwable first = suppressed[0];
+            for (int i = 1; i < suppressed.length; i++) {
+                first.addSuppressed(suppressed[i]);
+            }
+            throw propagate(first, sneakyFailures);
         }
         if (!step.isDone()) {
             throw new IllegalStateException(

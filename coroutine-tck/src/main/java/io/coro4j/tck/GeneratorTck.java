@@ -366,6 +366,47 @@ public abstract class GeneratorTck extends SchedulerTck {
         assertThat(g.isDone()).isTrue();
     }
 
+    /**
+     * A resource of try-with-resources that fails to close while GeneratorExit unwinds the body is
+     * a failure the body raised while closing, as a failing finally block is: close() throws it
+     * (Python: a {@code with} block's failing {@code __exit__} propagates from {@code close()}),
+     * rather than losing it as a suppressed exception of the close signal. Of several, the first to
+     * fail (the innermost resource) is thrown, with the others suppressed on it, as
+     * try-with-resources would have it.
+     */
+    @Test
+    void aResourceThatFailsToCloseWhileTheGeneratorClosesIsNotLost() {
+        IllegalStateException innerFailed = new IllegalStateException("inner resource close failed");
+        IllegalStateException outerFailed = new IllegalStateException("outer resource close failed");
+        Generator<String, Object, Void> g = gen(co -> {
+            try (AutoCloseable outerResource = () -> { throw outerFailed; };
+                 AutoCloseable innerResource = () -> { throw innerFailed; }) {
+                co.yield("a");
+            }
+            return null;
+        });
+        g.next();
+        assertThatThrownBy(g::close).isSameAs(innerFailed);
+        assertThat(innerFailed.getSuppressed()).containsExactly(outerFailed);
+        assertThat(g.isDone()).isTrue();
+
+        IOException checked = new IOException("resource close failed");
+        Generator<String, Object, Void> sub = gen(co -> {
+            try (AutoCloseable r = () -> { throw checked; }) {
+                co.yield("in sub");
+            }
+            return null;
+        });
+        Generator<String, Object, Void> outer = gen(co -> {
+            co.yieldFrom(sub);
+            return null;
+        });
+        outer.next();
+        assertThatThrownBy(outer::close).isExactlyInstanceOf(CompletionException.class).hasCause(checked);
+        assertThat(sub.isDone()).isTrue();
+        assertThat(outer.isDone()).isTrue();
+    }
+
     @Test
     void yieldFromDelegatesValuesSendsAndTheReturnValue() {
         Generator<String, String, Integer> sub = gen(co -> {
