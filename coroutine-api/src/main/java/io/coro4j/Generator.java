@@ -56,7 +56,8 @@ import java.util.stream.StreamSupport;
  * its own if the scheduler is shut down), so its {@code finally} blocks run there, and then the
  * body's thread (loom) or continuation (threadpool) and all it holds are freed. What that close
  * throws goes to the uncaught-exception handler of the thread it runs on, wrapped in an
- * {@link IllegalStateException} that says so. The body must not keep its own generator reachable
+ * {@link IllegalStateException} that says so; so does the failure of a task that those
+ * {@code finally} blocks spawned and nobody joined, which fails the closing task. The body must not keep its own generator reachable
  * (for instance through a field it reads); a generator its body can reach is never closed for you.
  *
  * <p>Thread-safety: a generator may be resumed from any thread, but from one place at a time;

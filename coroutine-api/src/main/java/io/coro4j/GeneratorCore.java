@@ -428,6 +428,16 @@ final class GeneratorCore<Y, S, R> {
             closeReportingFailure();
             return null;
         }, null, Map.of());
+        // A task the body's finally blocks spawned that failed, and that nobody joined, fails the
+        // closing task (as any task's unjoined child fails it); nobody joins that either, so its
+        // failure is reported as the close's own is, not lost. Registered before the start, so
+        // that it is reported on the thread the closing task ends on.
+        closing.whenDone(() -> {
+            Throwable failure = closing.failure();
+            if (failure != null) {
+                reportCloseFailure(failure);
+            }
+        });
         try {
             closing.start();
         } catch (RejectedExecutionException shutDown) {
@@ -439,12 +449,16 @@ final class GeneratorCore<Y, S, R> {
         try {
             close();
         } catch (Throwable t) {
-            // Nobody holds the generator to hear of it: as an exception escaping a thread would be.
-            Thread me = Thread.currentThread();
-            me.getUncaughtExceptionHandler().uncaughtException(me, new IllegalStateException(
-                    "closing a generator that was left suspended and became unreachable failed: " + t
-                            + " (close generators you do not run to the end)", t));
+            reportCloseFailure(t);
         }
+    }
+
+    /** Nobody holds the generator to hear of {@code t}: as an exception escaping a thread would be. */
+    private static void reportCloseFailure(Throwable t) {
+        Thread me = Thread.currentThread();
+        me.getUncaughtExceptionHandler().uncaughtException(me, new IllegalStateException(
+                "closing a generator that was left suspended and became unreachable failed: " + t
+                        + " (close generators you do not run to the end)", t));
     }
 
     // ---- exceptions ----

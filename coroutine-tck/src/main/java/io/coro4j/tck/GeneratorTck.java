@@ -1109,6 +1109,42 @@ public abstract class GeneratorTck extends SchedulerTck {
         }
     }
 
+    /**
+     * A task that the finally blocks of an abandoned generator spawn, in the task that closes it,
+     * and that fails nobody joins: as a child of any task, it fails that closing task, and since
+     * nobody holds the closing task either, its failure goes to the uncaught-exception handler, as
+     * a failure of the close itself does; it is not lost.
+     */
+    @Test
+    void aFailingTaskSpawnedByTheFinallyOfAnAbandonedGeneratorIsReported() throws Exception {
+        Thread.UncaughtExceptionHandler saved = Thread.getDefaultUncaughtExceptionHandler();
+        List<Throwable> reported = new CopyOnWriteArrayList<>();
+        Thread.setDefaultUncaughtExceptionHandler((t, e) -> reported.add(e));
+        try {
+            IllegalStateException childFailed = new IllegalStateException("child failed");
+            AbandonedGenerators.abandonAfterOneYield(gen(co -> {
+                try {
+                    co.yield("a");
+                } finally {
+                    Coro.spawn(() -> {
+                        throw childFailed;
+                    });
+                }
+                return null;
+            }));
+            assertThat(AbandonedGenerators.collectUntil(() -> !reported.isEmpty())).as("reported within 10 s").isTrue();
+            assertThat(reported).singleElement().satisfies(e -> {
+                assertThat(e).isInstanceOf(IllegalStateException.class).hasMessage(
+                        "closing a generator that was left suspended and became unreachable failed:"
+                                + " java.lang.IllegalStateException: child failed"
+                                + " (close generators you do not run to the end)");
+                assertThat(e.getCause()).isSameAs(childFailed);
+            });
+        } finally {
+            Thread.setDefaultUncaughtExceptionHandler(saved);
+        }
+    }
+
     @Test
     void aGeneratorLeftSuspendedOnAShutDownSchedulerIsClosedOutsideAnyTask() throws Exception {
         Scheduler s = newScheduler(1);
