@@ -57,8 +57,12 @@ import java.util.stream.StreamSupport;
  * body's thread (loom) or continuation (threadpool) and all it holds are freed. What that close
  * throws goes to the uncaught-exception handler of the thread it runs on, wrapped in an
  * {@link IllegalStateException} that says so; so does the failure of a task that those
- * {@code finally} blocks spawned and nobody joined, which fails the closing task. The body must not keep its own generator reachable
- * (for instance through a field it reads); a generator its body can reach is never closed for you.
+ * {@code finally} blocks spawned and nobody joined, which fails the closing task. A body that
+ * yields again instead of ending is reported the same way; on threadpool its continuation is then
+ * freed all the same, but on loom its virtual thread stays parked for good with all it holds (the
+ * JDK keeps every virtual thread it has started): let {@link GeneratorExit} end the body. The
+ * body must not keep its own generator reachable (for instance through a field it reads); a
+ * generator its body can reach is never closed for you.
  *
  * <p>Thread-safety: a generator may be resumed from any thread, but from one place at a time;
  * resuming it while it runs (from its own body, or from two threads at once) throws

@@ -15,7 +15,11 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>The owner is the {@link Task} ({@link Coro#currentTask()}), not the thread, which may change
  * across a suspension. Not reentrant: {@link #lock()} by the owner throws instead of deadlocking,
- * and only the owner may {@link #unlock()}; a child task is not its parent.
+ * and only the owner may {@link #unlock()}; a child task is not its parent. A generator body runs
+ * in the task that resumes it, so a lock it holds across a yield belongs to the task that resumed
+ * it when it locked: if another task closes the generator (or the cleaner closes it once it is
+ * unreachable), the body's {@code unlock()} throws and the lock stays held. Release a lock before
+ * a yield.
  *
  * <p><b>Threads.</b> Thread-safe. {@link #lock()}, {@link #tryLock()}, {@link #unlock()} and
  * {@link #withLock} must run inside a task; {@link #isLocked()} and {@link #queueLength()} may be
