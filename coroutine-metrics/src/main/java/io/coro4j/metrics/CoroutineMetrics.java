@@ -61,9 +61,10 @@ import java.util.function.ToDoubleFunction;
 public final class CoroutineMetrics implements MeterBinder, AutoCloseable {
 
     /**
-     * Held while a binder looks for meters of its tags in a registry and registers its own, so
-     * that of two binders with the same tags (two schedulers of one kind and name) binding to one
-     * registry at once, the second sees the first's meters and is refused; binding is rare.
+     * Held while a binder looks for meters of its tags in a registry and registers its own, and
+     * while one removes its meters, so that of two binders with the same tags (two schedulers of
+     * one kind and name) binding to one registry at once, the second sees the first's meters and
+     * is refused, and one binding while the other closes binds after the close; binding is rare.
      */
     private static final Object BINDING = new Object();
 
@@ -167,9 +168,14 @@ public final class CoroutineMetrics implements MeterBinder, AutoCloseable {
             scheduler.schedulingDelays().unlisten(delayListener);
         }
         delayTimers.clear();
-        for (Bound b : bound) {
-            for (Meter m : b.meters) {
-                b.registry.remove(m);
+        // Under BINDING, as a binder of the same tags checks and registers: half way through
+        // this removal, such a binder would find no coro4j.suspensions and be handed the meters
+        // not yet removed (reading this binder's scheduler), which this removal then takes away.
+        synchronized (BINDING) {
+            for (Bound b : bound) {
+                for (Meter m : b.meters) {
+                    b.registry.remove(m);
+                }
             }
         }
         bound.clear();

@@ -383,6 +383,52 @@ class CoroutineMetricsTest {
         assertThat(b.getMeters()).isEmpty();
     }
 
+    /**
+     * A scheduler replaced by a new one of the same kind and name: the old binder closes while the
+     * new one binds. Half way through the close, some of the old meters, of the same ids as the new
+     * binder's, are still registered: a binder that registers then is handed those (reading the old
+     * scheduler), and the rest of the close removes them, so the new scheduler ends up unmetered.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"threadpool", "loom"})
+    void aBinderBindingWhileAnotherOfItsTagsCloses_endsWithAllItsMeters(String kind) throws Exception {
+        String name = kind + "-replaced-" + SEQ.incrementAndGet();
+        Scheduler old = Schedulers.create(kind, SchedulerConfig.builder().name(name).parallelism(2).build());
+        toClose.add(old);
+        PausingRegistry r = new PausingRegistry();
+        CoroutineMetrics oldMetrics = bound(old, r, 64);
+        Coro.run(old, () -> 1);
+        Scheduler replacement = Schedulers.create(kind, SchedulerConfig.builder().name(name).parallelism(2).build());
+        toClose.add(replacement);
+        CoroutineMetrics newMetrics = new CoroutineMetrics(replacement, 64);
+        toClose.add(newMetrics);
+
+        Thread closer = Thread.ofPlatform().name("closer").start(oldMetrics::close);
+        r.awaitPaused();
+        List<Throwable> refused = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Thread binder = Thread.ofPlatform().name("binder").start(() -> bindOrRecord(newMetrics, r, refused));
+        // It binds now, is refused now, or waits for the close to end.
+        awaitTrue(() -> binder.getState() == Thread.State.TERMINATED || binder.getState() == Thread.State.BLOCKED
+                || binder.getState() == Thread.State.WAITING);
+        r.resume();
+        closer.join();
+        binder.join();
+        if (!refused.isEmpty()) {
+            assertThat(refused).singleElement().isInstanceOf(IllegalStateException.class);
+            newMetrics.bindTo(r);
+        }
+
+        Coro.run(replacement, () -> 1);
+        Coro.run(replacement, () -> 2);
+        assertThat(counter(r, "coro4j.tasks.spawned", replacement)).isEqualTo(2);
+        assertThat(counter(r, "coro4j.tasks.ended", replacement, "outcome", "completed")).isEqualTo(2);
+        assertThat(r.getMeters()).extracting(m -> m.getId().getName()).contains(
+                "coro4j.suspensions", "coro4j.resumptions", "coro4j.tasks.spawned", "coro4j.tasks.ended",
+                "coro4j.coroutines.live", "coro4j.coroutines.suspended", "coro4j.scheduling.delay");
+        newMetrics.close();
+        assertThat(r.getMeters()).isEmpty();
+    }
+
     private static void awaitTrue(BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (!condition.getAsBoolean()) {
