@@ -208,10 +208,13 @@ public final class HttpClientMetrics implements MeterBinder, AutoCloseable {
         closed = true;
         client.compareAndSetObserver(observer, null);
         if (registry != null) {
-            releaseName(registry);
+            // The name last: a binder that takes it must find none of this binder's meters left,
+            // or registering meters of the same ids it would be handed these, which this removal
+            // then takes away.
             for (Meter m : registered) {
                 registry.remove(m);
             }
+            releaseName(registry);
         }
         registered.clear();
         hosts.clear();

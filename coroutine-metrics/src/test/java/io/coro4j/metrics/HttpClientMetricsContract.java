@@ -408,6 +408,49 @@ abstract class HttpClientMetricsContract {
         }
     }
 
+    /**
+     * A client replaced by a new one metered under the same name: the old binder closes while the
+     * new one binds and sends. Half way through the close, the old meters not yet removed have the
+     * new binder's ids: registered then, the new binder is handed them (its gauges reading the old
+     * client), and the rest of the close removes them, so the new client ends up unmetered.
+     */
+    @Test
+    void aBinderBindingWhileTheBinderOfItsNameCloses_endsWithAllItsMeters() throws Exception {
+        PausingRegistry r = new PausingRegistry();
+        String host = server.host();
+        try (AsyncHttpClient oldClient = AsyncHttpClient.builder().build();
+             AsyncHttpClient newClient = AsyncHttpClient.builder().build();
+             HttpClientMetrics oldMetrics = new HttpClientMetrics(oldClient, "test");
+             HttpClientMetrics newMetrics = new HttpClientMetrics(newClient, "test")) {
+            oldMetrics.bindTo(r);
+            run(() -> oldClient.get(server.url("/ok")));
+
+            Thread closer = Thread.ofPlatform().name("closer").start(oldMetrics::close);
+            r.awaitPaused();
+            Throwable refused = catchThrowable(() -> newMetrics.bindTo(r));
+            if (refused == null) {
+                run(() -> newClient.get(server.url("/ok"))); // bound: metered now
+            }
+            r.resume();
+            closer.join();
+            if (refused != null) {
+                assertThat(refused).isExactlyInstanceOf(IllegalStateException.class).hasMessageContaining("is taken");
+                newMetrics.bindTo(r);
+                run(() -> newClient.get(server.url("/ok")));
+            }
+            run(() -> newClient.get(server.url("/ok")));
+
+            long expected = 2; // the new client's two requests, whether it bound at once or after the close
+            assertThat(r.find("coro4j.http.client.requests").tag("client", "test").tag("host", host)
+                    .tag("outcome", "SUCCESS").timers()).as("the new client's request timer")
+                    .singleElement().satisfies(t -> assertThat(t.count()).isEqualTo(expected));
+            assertThat(r.find("coro4j.http.client.slot.wait").tag("host", host).timers()).singleElement()
+                    .satisfies(t -> assertThat(t.count()).isEqualTo(expected));
+            assertThat(r.find("coro4j.http.client.requests.active").tag("host", host).gauges()).hasSize(1);
+            assertThat(r.find("coro4j.http.client.requests.queued").tag("host", host).gauges()).hasSize(1);
+        }
+    }
+
     @Test
     void prometheus_rendersTheMeters() {
         PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
