@@ -117,7 +117,11 @@ public final class HttpClientMetrics implements MeterBinder, AutoCloseable {
         this(client, DEFAULT_CLIENT_NAME, DEFAULT_MAX_HOSTS);
     }
 
-    /** Meters for {@code client}, tagged {@code client=clientName}. */
+    /**
+     * Meters for {@code client}, tagged {@code client=clientName}.
+     *
+     * @throws IllegalArgumentException if {@code clientName} is blank
+     */
     public HttpClientMetrics(AsyncHttpClient client, String clientName) {
         this(client, clientName, DEFAULT_MAX_HOSTS);
     }
@@ -126,11 +130,17 @@ public final class HttpClientMetrics implements MeterBinder, AutoCloseable {
      * Meters for {@code client}, tagged {@code client=clientName}, with meters of their own for at
      * most {@code maxHosts} hosts.
      *
-     * @throws IllegalArgumentException if {@code maxHosts} is negative (0 meters every host as {@value #OTHER_HOST})
+     * @throws IllegalArgumentException if {@code clientName} is blank, or if {@code maxHosts} is negative
+     *     (0 meters every host as {@value #OTHER_HOST})
      */
     public HttpClientMetrics(AsyncHttpClient client, String clientName, int maxHosts) {
         this.client = Objects.requireNonNull(client, "client");
         this.clientName = Objects.requireNonNull(clientName, "clientName");
+        if (clientName.isBlank()) {
+            // An empty label is no label to Prometheus: such a client's series could not be told apart.
+            throw new IllegalArgumentException("clientName should not be blank: give the client a name, or use"
+                    + " new HttpClientMetrics(client) for \"" + DEFAULT_CLIENT_NAME + "\"");
+        }
         if (maxHosts < 0) {
             throw new IllegalArgumentException("maxHosts " + maxHosts + " should not be negative");
         }

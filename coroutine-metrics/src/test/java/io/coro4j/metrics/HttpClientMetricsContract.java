@@ -451,6 +451,30 @@ abstract class HttpClientMetricsContract {
         }
     }
 
+    /**
+     * A blank client name would tag every meter {@code client=""} or {@code client=" "}: an empty
+     * label is no label to Prometheus, and the dashboard's client variable lists neither. Refused,
+     * as a blank scheduler name is (SchedulerConfig).
+     */
+    @Test
+    void aBlankClientName_isRefusedWithAMessage() {
+        try (AsyncHttpClient client = AsyncHttpClient.builder().build()) {
+            for (String blank : List.of("", " ")) {
+                assertThatThrownBy(() -> new HttpClientMetrics(client, blank))
+                        .isExactlyInstanceOf(IllegalArgumentException.class)
+                        .hasMessage("clientName should not be blank: give the client a name, or use"
+                                + " new HttpClientMetrics(client) for \"default\"");
+            }
+            assertThatThrownBy(() -> new HttpClientMetrics(client, null)).isInstanceOf(NullPointerException.class)
+                    .hasMessageContaining("clientName");
+            assertThatThrownBy(() -> new HttpClientMetrics(null)).isInstanceOf(NullPointerException.class)
+                    .hasMessageContaining("client");
+            assertThatThrownBy(() -> new HttpClientMetrics(client).bindTo(null)).isInstanceOf(NullPointerException.class)
+                    .hasMessageContaining("registry");
+            assertThat(client.observer()).isNull();
+        }
+    }
+
     @Test
     void prometheus_rendersTheMeters() {
         PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
