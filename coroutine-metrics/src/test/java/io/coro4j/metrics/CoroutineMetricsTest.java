@@ -429,6 +429,31 @@ class CoroutineMetricsTest {
         assertThat(r.getMeters()).isEmpty();
     }
 
+    /**
+     * A sleeping task is made runnable again by its timer: that wake-up is a scheduling event like
+     * any other, and with sampleEvery 1 every one of them is a sample, on both schedulers.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"threadpool", "loom"})
+    void everyWakeUpFromASleepIsASample_withSampleEvery1(String kind) {
+        Scheduler s = scheduler(kind);
+        MeterRegistry r = new SimpleMeterRegistry();
+        CoroutineMetrics m = bound(s, r, 1);
+        int sleeps = 50;
+
+        Coro.run(s, () -> {
+            for (int i = 0; i < sleeps; i++) {
+                Coro.sleep(Duration.ofMillis(1));
+            }
+            return null;
+        });
+
+        Timer delay = r.get("coro4j.scheduling.delay").tags(m.tags()).timer();
+        // The main task's start, and its wake-up after each sleep.
+        assertThat(delay.count()).isGreaterThanOrEqualTo(sleeps + 1);
+        assertThat(delay.max(TimeUnit.SECONDS)).isLessThan(10);
+    }
+
     private static void awaitTrue(BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (!condition.getAsBoolean()) {

@@ -140,6 +140,37 @@ public abstract class MetricsHookTck extends SchedulerTck {
         assertThat(longest.get()).isBetween(0L, sleep.toNanos() - 1);
     }
 
+    /**
+     * A fiber woken by the end of its sleep is runnable until a carrier runs it, as one woken by an
+     * unpark is: with sampleEvery 1, every such wake-up is a sample (its lateness, not the sleep).
+     */
+    @Test
+    void everyWakeUpFromASleepIsSampled() throws Exception {
+        SchedulingDelays delays = scheduler.schedulingDelays();
+        LongAdder samples = new LongAdder();
+        AtomicLong longest = new AtomicLong();
+        LongConsumer listener = nanos -> {
+            samples.increment();
+            longest.accumulateAndGet(nanos, Math::max);
+        };
+        int sleeps = 50;
+        Duration sleep = Duration.ofMillis(2);
+        delays.listen(listener, 1);
+        try {
+            Coro.run(scheduler, () -> {
+                for (int i = 0; i < sleeps; i++) {
+                    Coro.sleep(sleep);
+                }
+                return null;
+            });
+        } finally {
+            delays.unlisten(listener);
+        }
+        // The main task's start, and its wake-up after each sleep.
+        assertThat(samples.sum()).isGreaterThanOrEqualTo(sleeps + 1);
+        assertThat(longest.get()).isBetween(0L, TimeUnit.SECONDS.toNanos(5));
+    }
+
     @Test
     void sparseSamplingTakesAboutOneEventInSampleEvery() {
         SchedulingDelays delays = scheduler.schedulingDelays();

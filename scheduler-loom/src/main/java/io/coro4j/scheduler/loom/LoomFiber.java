@@ -126,6 +126,9 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
         waiter = Thread.currentThread();
         if (permit == 0) {
             scheduler.suspensions.increment();
+            // The JDK's timer wakes a timed park, unseen by unpark(): the deadline stands in for
+            // its stamp, so that wake-ups from sleeps are sampled as the other schedulers' are.
+            long deadline = nanos > 0 && scheduler.delays.sampleNow() ? System.nanoTime() + nanos : 0;
             if (Thread.interrupted()) {
                 parkWithTheInterruptStatusAside(nanos);
             } else if (nanos > 0) {
@@ -134,7 +137,14 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
                 LockSupport.park(this);
             }
             scheduler.resumptions.increment();
-            ranAfterRunnable();
+            if (deadline != 0 && permit == 0 && runnableSince == 0) {
+                long late = System.nanoTime() - deadline;
+                if (late >= 0) { // not a spurious return before the time
+                    scheduler.delays.record(late);
+                }
+            } else {
+                ranAfterRunnable();
+            }
         } else {
             tookPermitWithoutParking();
         }
