@@ -454,6 +454,52 @@ class CoroutineMetricsTest {
         assertThat(delay.max(TimeUnit.SECONDS)).isLessThan(10);
     }
 
+    /** Exact totals after many tasks, each suspending once, on four carriers. */
+    @ParameterizedTest
+    @ValueSource(strings = {"threadpool", "loom"})
+    void countsAreExactAfterManyConcurrentTasks(String kind) throws Exception {
+        Scheduler s = Schedulers.create(kind, SchedulerConfig.builder()
+                .name(kind + "-metrics-test-" + SEQ.incrementAndGet()).parallelism(4).build());
+        toClose.add(s);
+        MeterRegistry r = new SimpleMeterRegistry();
+        bound(s, r, 64);
+        int n = 20_000;
+        int rounds = 3;
+        for (int round = 0; round < rounds; round++) {
+            Event go = new Event();
+            Coro.run(s, () -> {
+                List<Task<Integer>> tasks = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    int v = i;
+                    tasks.add(Coro.spawn(() -> {
+                        go.await();
+                        if (v % 10 == 1) {
+                            throw new IllegalStateException("fails");
+                        }
+                        return v;
+                    }));
+                }
+                go.set();
+                for (Task<Integer> t : tasks) {
+                    try {
+                        t.join();
+                    } catch (IllegalStateException expected) {
+                        // counted as failed
+                    }
+                }
+                return null;
+            });
+        }
+        awaitTrue(() -> s.stats().liveFibers() == 0 && s.stats().parkedFibers() == 0);
+        assertThat(counter(r, "coro4j.tasks.spawned", s)).isEqualTo(rounds * (n + 1));
+        assertThat(counter(r, "coro4j.tasks.ended", s, "outcome", "failed")).isEqualTo(rounds * (n / 10));
+        assertThat(counter(r, "coro4j.tasks.ended", s, "outcome", "completed")).isEqualTo(rounds * (n - n / 10 + 1));
+        assertThat(counter(r, "coro4j.tasks.ended", s, "outcome", "cancelled")).isZero();
+        assertThat(counter(r, "coro4j.suspensions", s)).isEqualTo(counter(r, "coro4j.resumptions", s));
+        assertThat(gauge(r, "coro4j.coroutines.live", s)).isZero();
+        assertThat(gauge(r, "coro4j.coroutines.suspended", s)).isZero();
+    }
+
     private static void awaitTrue(BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (!condition.getAsBoolean()) {
