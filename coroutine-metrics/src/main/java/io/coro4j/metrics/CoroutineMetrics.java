@@ -14,8 +14,12 @@ import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.WeakHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongConsumer;
@@ -68,6 +72,13 @@ public final class CoroutineMetrics implements MeterBinder, AutoCloseable {
      */
     private static final Object BINDING = new Object();
 
+    /**
+     * The tags bound per registry, until their binder closes; guarded by {@link #BINDING}. The
+     * registry's own meters cannot tell: a filter may deny any of them. Weak keys, as a registry
+     * dropped with its binders unclosed must not be kept.
+     */
+    private static final Map<MeterRegistry, Set<Tags>> BOUND = new WeakHashMap<>();
+
     private final Scheduler scheduler;
     private final int sampleEvery;
     private final Tags tags;
@@ -112,7 +123,8 @@ public final class CoroutineMetrics implements MeterBinder, AutoCloseable {
 
     /** {@link #bindTo}'s check and registrations, under {@link #BINDING}. */
     private void register(MeterRegistry registry) {
-        if (registry.find("coro4j.suspensions").tags(tags).meter() != null) {
+        Set<Tags> taken = BOUND.get(registry);
+        if ((taken != null && taken.contains(tags)) || registry.find("coro4j.suspensions").tags(tags).meter() != null) {
             throw new IllegalStateException("registry already has coro4j meters tagged " + tags
                     + ": each scheduler needs a distinct name (SchedulerConfig.name) and one binder");
         }
@@ -155,6 +167,7 @@ public final class CoroutineMetrics implements MeterBinder, AutoCloseable {
         meters.add(delay);
         delayTimers.add(delay);
         bound.add(new Bound(registry, meters));
+        BOUND.computeIfAbsent(registry, r -> new HashSet<>()).add(tags);
     }
 
     /** Stops sampling and removes this binder's meters from every registry it was bound to. Idempotent. */
@@ -175,6 +188,10 @@ public final class CoroutineMetrics implements MeterBinder, AutoCloseable {
             for (Bound b : bound) {
                 for (Meter m : b.meters) {
                     b.registry.remove(m);
+                }
+                Set<Tags> taken = BOUND.get(b.registry);
+                if (taken != null && taken.remove(tags) && taken.isEmpty()) {
+                    BOUND.remove(b.registry);
                 }
             }
         }

@@ -500,6 +500,36 @@ class CoroutineMetricsTest {
         assertThat(gauge(r, "coro4j.coroutines.suspended", s)).isZero();
     }
 
+    /**
+     * A registry that denies coro4j.suspensions (a filter keeping only some meters) holds none of
+     * it: a second binder of the same tags must still be refused, not handed the first's meters
+     * (its tasks counted as the first scheduler's, its delays recorded into the first's timer).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"threadpool", "loom"})
+    void aSecondBinderOfTheSameTags_isRefused_evenWhereAFilterDeniesSuspensions(String kind) {
+        String name = kind + "-filtered-" + SEQ.incrementAndGet();
+        MeterRegistry r = new SimpleMeterRegistry();
+        r.config().meterFilter(io.micrometer.core.instrument.config.MeterFilter.denyNameStartsWith("coro4j.suspensions"));
+        Scheduler first = Schedulers.create(kind, SchedulerConfig.builder().name(name).parallelism(2).build());
+        toClose.add(first);
+        CoroutineMetrics m = bound(first, r, 64);
+        Scheduler second = Schedulers.create(kind, SchedulerConfig.builder().name(name).parallelism(2).build());
+        toClose.add(second);
+        CoroutineMetrics other = new CoroutineMetrics(second, 64);
+        toClose.add(other);
+
+        String refusal = "registry already has coro4j meters tagged " + m.tags()
+                + ": each scheduler needs a distinct name (SchedulerConfig.name) and one binder";
+        assertThatThrownBy(() -> other.bindTo(r)).isExactlyInstanceOf(IllegalStateException.class).hasMessage(refusal);
+        assertThatThrownBy(() -> m.bindTo(r)).isExactlyInstanceOf(IllegalStateException.class).hasMessage(refusal);
+        m.close();
+        assertThat(r.getMeters()).isEmpty();
+        other.bindTo(r); // free again
+        Coro.run(second, () -> 1);
+        assertThat(counter(r, "coro4j.tasks.spawned", second)).isEqualTo(1);
+    }
+
     private static void awaitTrue(BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (!condition.getAsBoolean()) {
