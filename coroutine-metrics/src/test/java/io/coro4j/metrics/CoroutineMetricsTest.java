@@ -501,6 +501,45 @@ class CoroutineMetricsTest {
     }
 
     /**
+     * A generator body that awaits, iterated by a task: the await parks the task's fiber once (on
+     * threadpool the body runs in that fiber; on loom in a thread of its own, for that fiber), and
+     * each resumption of the body counts once, on both schedulers alike.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"threadpool", "loom"})
+    void anAwaitInAGeneratorBodyIsOneSuspensionOfItsTasksFiber(String kind) throws Exception {
+        Scheduler s = scheduler(kind);
+        MeterRegistry r = new SimpleMeterRegistry();
+        bound(s, r, 64);
+        Event go = new Event();
+        Thread setter = Thread.ofPlatform().start(() -> {
+            try {
+                awaitTrue(() -> gauge(r, "coro4j.coroutines.suspended", s) == 1);
+                go.set();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        double[] seen = new double[2];
+        Coro.run(s, () -> {
+            Generator<Integer, Object, Integer> g = Generator.of(s, y -> {
+                go.await();
+                y.yield(1);
+                return 2;
+            });
+            assertThat(g.next()).isEqualTo(new Step.Yielded<>(1));
+            assertThat(g.next()).isEqualTo(new Step.Returned<>(2));
+            seen[0] = gauge(r, "coro4j.coroutines.live", s);
+            return null;
+        });
+        setter.join();
+        // One park (the await) and one yield; that park's resumption and two of the body.
+        assertThat(counter(r, "coro4j.suspensions", s)).isEqualTo(2);
+        assertThat(counter(r, "coro4j.resumptions", s)).isEqualTo(3);
+        assertThat(seen[0]).isEqualTo(1);
+    }
+
+    /**
      * A registry that denies coro4j.suspensions (a filter keeping only some meters) holds none of
      * it: a second binder of the same tags must still be refused, not handed the first's meters
      * (its tasks counted as the first scheduler's, its delays recorded into the first's timer).

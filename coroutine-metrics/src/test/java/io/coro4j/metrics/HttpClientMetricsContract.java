@@ -272,6 +272,31 @@ abstract class HttpClientMetricsContract {
     }
 
     @Test
+    void aCancelledFanOut_isOneCANCELLEDPerAttempt_inFlightAndWaiting() {
+        metered(AsyncHttpClient.builder().maxInFlightPerHost(2));
+        String host = server.host();
+        server.closeGate();
+        List<String> urls = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            urls.add(server.url("/gate?i=" + i));
+        }
+        run(() -> {
+            Task<List<Response>> all = Coro.spawn(() -> http.getAll(urls));
+            await("2 at the server and 4 queued", () -> server.held.get() == 2 && http.queuedRequests(host) == 4);
+            assertThat(queued(host)).isEqualTo(4.0);
+            all.cancel();
+            assertThat(catchThrowable(all::join)).isInstanceOf(CancellationException.class);
+            return null;
+        });
+        assertThat(requests(host, "GET", HttpClientMetrics.NO_STATUS, "CANCELLED").count()).isEqualTo(6);
+        assertThat(requestCount()).isEqualTo(6);
+        // Cancelled together, a waiter may get a slot that a cancelled exchange freed first.
+        assertThat(slotWait(host).count()).isBetween(2L, 6L);
+        assertThat(active(host)).isZero();
+        assertThat(queued(host)).isZero();
+    }
+
+    @Test
     void retries_areCounted_andEachAttemptIsTimedWithItsOwnOutcome() {
         RetryPolicy retry = RetryPolicy.builder().maxAttempts(2).backoff(Duration.ofMillis(1), Duration.ofMillis(2))
                 .retryOnStatus(503).build();
