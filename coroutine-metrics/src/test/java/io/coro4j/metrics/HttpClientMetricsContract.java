@@ -331,6 +331,61 @@ abstract class HttpClientMetricsContract {
                 .mapToDouble(Counter::count).sum()).as("retries").isZero();
     }
 
+    /**
+     * A fan-out cancelled after an attempt's response came in and before the fan-out handled it:
+     * it handles it (a retry is due, so it spawns the retry task), then stops, cancelling that
+     * task before it has run. A task cancelled before it starts never runs its body, so the
+     * retry's outcome must be recorded by the fan-out itself; waited for, it never comes, and the
+     * fan-out waits for it for ever (uninterruptibly, and its parent with it). Threadpool with one
+     * carrier: the controlling task holds the carrier from the response's wake-up to the cancel.
+     */
+    @Test
+    void aFanOutCancelledWhenARetryIsDue_endsCancelled() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(schedulerKind().equals("threadpool"),
+                "runs once, on a one-carrier threadpool scheduler of its own, whose run queue shows the wake-up");
+        Scheduler one = Schedulers.create("threadpool", SchedulerConfig.builder()
+                .name(getClass().getSimpleName() + "-one-carrier").parallelism(1).daemon(true).build());
+        RetryPolicy retry = RetryPolicy.builder().maxAttempts(2).backoff(Duration.ofSeconds(20), Duration.ofSeconds(20))
+                .retryOnStatus(200).build();
+        metered(AsyncHttpClient.builder().retry(retry));
+        String host = server.host();
+        server.closeGate();
+        java.util.concurrent.CompletableFuture<Throwable> ended = new java.util.concurrent.CompletableFuture<>();
+        Thread.ofPlatform().daemon().start(() -> {
+            try {
+                Coro.run(one, () -> {
+                    Task<List<Response>> fanOut = Coro.spawn(() -> http.getAll(List.of(server.url("/gate"))));
+                    await("the attempt is at the server", () -> server.held.get() == 1);
+                    server.openGate();
+                    // Holding the only carrier: the fan-out, woken by the response, waits in the run queue.
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                    while (one.stats().queueDepth() == 0) {
+                        if (System.nanoTime() - deadline > 0) {
+                            throw new AssertionError("the response never woke the fan-out");
+                        }
+                        Thread.onSpinWait();
+                    }
+                    fanOut.cancel();
+                    return catchThrowable(fanOut::join);
+                });
+                ended.complete(null);
+            } catch (Throwable t) {
+                ended.complete(t);
+            }
+        });
+        Throwable failure;
+        try {
+            failure = ended.get(10, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new AssertionError("the cancelled fan-out never ended: it waits for the outcome of a retry"
+                    + " task that was cancelled before it started");
+        }
+        assertThat(failure).isNull();
+        one.close();
+        assertThat(requests(host, "GET", "200", "SUCCESS").count()).as("the one attempt").isEqualTo(1);
+        assertThat(registry.find("coro4j.http.client.retries").counters()).as("no retry started").isEmpty();
+    }
+
     // ---- hosts, binding, removal ----
 
     @Test

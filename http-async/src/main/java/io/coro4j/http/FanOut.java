@@ -50,6 +50,13 @@ final class FanOut {
     /** A request whose exchange has completed. */
     private record Completed(int index) {}
 
+    /**
+     * A retry task for request {@code index}, and who records its outcome: its body, if it claims
+     * it first ({@code 0 -> 1}), or {@link #stop()} ({@code 0 -> 2}), since a task cancelled before
+     * it starts never runs its body.
+     */
+    private record Retry(int index, Task<Void> task, AtomicInteger claim) {}
+
     private final AsyncHttpClient client;
     private final List<Request> requests;
     private final boolean failFast;
@@ -72,7 +79,7 @@ final class FanOut {
     private final String[] hosts;
     private final long[] queuedAt;
     /** Caller only. */
-    private final List<Task<Void>> retries = new ArrayList<>();
+    private final List<Retry> retries = new ArrayList<>();
     private TaskGroup group;
     private int processed;
     private boolean stopped;
@@ -272,8 +279,12 @@ final class FanOut {
             return;
         }
         List<HttpRequestException> earlier = failure == null ? null : new ArrayList<>(List.of((HttpRequestException) failure));
+        AtomicInteger claim = new AtomicInteger();
         try {
-            retries.add(group.spawn(() -> {
+            retries.add(new Retry(i, group.spawn(() -> {
+                if (!claim.compareAndSet(0, 1)) {
+                    return null; // stopped before it began: stop() recorded it
+                }
                 Response r = null;
                 Throwable t = null;
                 try {
@@ -288,7 +299,7 @@ final class FanOut {
                 }
                 record(i, r, t);
                 return null;
-            }));
+            }), claim));
         } catch (RuntimeException e) { // the scheduler is shut down
             record(i, response, failure);
         }
@@ -301,8 +312,14 @@ final class FanOut {
      */
     private void stop() {
         stopped = true;
-        for (Task<Void> t : retries) {
-            t.cancel();
+        for (Retry r : retries) {
+            r.task().cancel();
+            // Not begun, it never will (cancelled before it started): its outcome is recorded here,
+            // or this would wait for it for ever.
+            if (r.claim().compareAndSet(0, 2)) {
+                record(r.index(), null, new CancellationException("cancelled before its retry started: "
+                        + requests.get(r.index())));
+            }
         }
         for (int i = 0; i < n; i++) {
             AsyncHttpClient.Exchange x = inFlight[i];
