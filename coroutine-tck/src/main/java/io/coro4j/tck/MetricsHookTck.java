@@ -155,6 +155,7 @@ public abstract class MetricsHookTck extends SchedulerTck {
         };
         int sleeps = 50;
         Duration sleep = Duration.ofMillis(2);
+        long resumedBefore = scheduler.stats().resumptions();
         delays.listen(listener, 1);
         try {
             Coro.run(scheduler, () -> {
@@ -166,8 +167,11 @@ public abstract class MetricsHookTck extends SchedulerTck {
         } finally {
             delays.unlisten(listener);
         }
-        // The main task's start, and its wake-up after each sleep.
-        assertThat(samples.sum()).isGreaterThanOrEqualTo(sleeps + 1);
+        // The main task's start, and its wake-up after each sleep that parked (a sleep whose time
+        // is up before its park, on a slow machine, neither parks nor wakes up).
+        long wakeUps = scheduler.stats().resumptions() - resumedBefore;
+        assertThat(wakeUps).isGreaterThanOrEqualTo(sleeps / 2);
+        assertThat(samples.sum()).isGreaterThanOrEqualTo(wakeUps + 1);
         assertThat(longest.get()).isBetween(0L, TimeUnit.SECONDS.toNanos(5));
     }
 
