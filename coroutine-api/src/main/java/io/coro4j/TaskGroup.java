@@ -309,6 +309,15 @@ public final class TaskGroup {
         if (alsoEnded != null && !isOwnCancellation(alsoEnded)) {
             others = new ArrayList<>(childFailures);
             others.add(alsoEnded); // what else ended the body or the wait, for the record
+        } else if (alsoEnded != null && alsoEnded.getSuppressed().length > 0) {
+            // Our own cancellation is dropped, but not what it carried (a blocking call's end,
+            // Coro.blocking): it goes on the failure thrown, as a timeout carries it over.
+            others = new ArrayList<>(childFailures);
+            for (Throwable s : alsoEnded.getSuppressed()) {
+                if (!(s instanceof Task.ScopeCancelledException)) {
+                    others.add(s);
+                }
+            }
         }
         return Task.combine(primary, others);
     }

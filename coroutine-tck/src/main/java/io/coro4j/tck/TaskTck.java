@@ -2516,6 +2516,36 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(result).isEqualTo("timed out after PT0.03S; a later blocking call slept");
     }
 
+    /**
+     * A task group whose child fails cancels the body's blocking call; what the call threw as it
+     * was interrupted is not lost with the group's own cancellation: it is suppressed on the
+     * failure the group throws, as a timeout carries it onto its TimeoutExceededException
+     * ({@link #aTimeoutAroundABlockingCallInterruptsItAndTheTaskGoesOnUninterrupted}).
+     */
+    @Test
+    void aBlockingCallsFailureWhenItsTaskGroupCancelsItIsSuppressedOnTheGroupsFailure() {
+        IOException cleanup = new IOException("the call's cleanup failed");
+        IllegalStateException childFailure = new IllegalStateException("child failed");
+        Throwable thrown = catchFrom(() -> run(() -> Coro.taskGroup(g -> {
+            AtomicBoolean started = new AtomicBoolean();
+            g.spawn(() -> {
+                until("the call has started", started::get);
+                throw childFailure;
+            });
+            return Coro.blocking(() -> {
+                started.set(true);
+                try {
+                    Thread.sleep(60_000);
+                    return "slept";
+                } catch (InterruptedException e) {
+                    throw cleanup;
+                }
+            });
+        })));
+        assertThat(thrown).isSameAs(childFailure);
+        assertThat(thrown.getSuppressed()).containsExactly(cleanup);
+    }
+
     @Test
     void aBlockingCallRunsOutsideTheTaskOnEveryScheduler() throws Exception {
         CoroutineLocal<String> user = new CoroutineLocal<>("user");
