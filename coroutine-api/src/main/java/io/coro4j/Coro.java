@@ -725,9 +725,13 @@ public final class Coro {
      * in it fail as they do outside any task. If the task is cancelled (or a timeout or task group
      * around it is) while the call runs, the call's thread is interrupted, the task waits for the
      * call to end, and then the cancellation propagates, with whatever the call threw suppressed
-     * on it. Outside a task it just calls {@code body}.
+     * on it. Where the task cannot suspend (threadpool: under a native frame, such as a class
+     * initializer) the call is interrupted and waited for in the same way, its thread then
+     * blocked meanwhile, and the {@link IllegalStateException} saying so is thrown. Outside a task
+     * it just calls {@code body}.
      *
      * @throws Exception whatever the body threw, unchanged
+     * @throws IllegalStateException if the task cannot suspend here
      */
     public static <T> T blocking(Callable<T> body) throws Exception {
         Task.requireNonNullArg(body, "body");
@@ -752,15 +756,30 @@ public final class Coro {
         f.whenComplete((v, e) -> t.wake());
         try {
             t.suspendUntil(f::isDone);
-        } catch (CancellationException e) {
+        } catch (RuntimeException | Error e) {
+            // Cancelled, or the task cannot suspend here (threadpool: under a native frame, such
+            // as a class initializer): either way the call ends before the task goes on, not left
+            // to run unwatched with its outcome lost.
             worker.interrupt();
-            t.suspendUninterruptiblyUntil(f::isDone); // the call ends before the task goes on
+            awaitEnd(t, f);
             if (f.join() instanceof Failed failed) {
                 e.addSuppressed(failed.failure);
             }
             throw e;
         }
         return Coro.<T>resultOf(f.join());
+    }
+
+    /**
+     * Waits until a blocking call has ended: suspended, or, where the task cannot suspend, with
+     * its thread blocked (the call runs on a thread of its own, so it can end meanwhile).
+     */
+    private static void awaitEnd(Task<?> t, CompletableFuture<Object> f) {
+        try {
+            t.suspendUninterruptiblyUntil(f::isDone);
+        } catch (RuntimeException | Error cannotSuspend) {
+            f.join(); // completed normally, also when the call failed
+        }
     }
 
     /** What a blocking call threw, as a value. */

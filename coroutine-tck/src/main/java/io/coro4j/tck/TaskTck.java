@@ -2546,6 +2546,55 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(thrown.getSuppressed()).containsExactly(cleanup);
     }
 
+    /**
+     * Set by the call that {@link BlockingCallInInitializer} makes when it has ended, and read by the
+     * initializer when {@code Coro.blocking} has come back.
+     */
+    static final AtomicBoolean BLOCKING_CALL_ENDED = new AtomicBoolean();
+
+    /**
+     * The call {@link BlockingCallInInitializer} makes: not a lambda of that class, whose code could
+     * not run before the class is initialized (the call would wait for the initializer that waits
+     * for it).
+     */
+    static final Callable<String> BLOCKING_CALL = () -> {
+        try {
+            Thread.sleep(1_000); // the call's work: far longer than starting it takes
+            return "the call's value";
+        } finally {
+            BLOCKING_CALL_ENDED.set(true);
+        }
+    };
+
+    /**
+     * Makes a blocking call in its static initializer, under a native frame: where a threadpool
+     * fiber cannot suspend (a loom one can, pinning its carrier). Initialized once per JVM.
+     */
+    static final class BlockingCallInInitializer {
+        static final String RESULT;
+
+        static {
+            String r;
+            try {
+                r = Coro.blocking(BLOCKING_CALL);
+            } catch (Throwable e) {
+                r = "threw " + e;
+            }
+            RESULT = r + "; call ended: " + BLOCKING_CALL_ENDED.get();
+        }
+    }
+
+    /**
+     * Coro.blocking where the task cannot suspend (a class initializer): whether it returns the
+     * call's value or refuses, it does not come back while the call still runs, left to itself
+     * with its outcome lost (as it does not when the task is cancelled: the task waits for the call).
+     */
+    @Test
+    void aBlockingCallInAClassInitializerHasEndedWhenCoroBlockingComesBack() {
+        String result = run(() -> BlockingCallInInitializer.RESULT);
+        assertThat(result).endsWith("; call ended: true");
+    }
+
     @Test
     void aBlockingCallRunsOutsideTheTaskOnEveryScheduler() throws Exception {
         CoroutineLocal<String> user = new CoroutineLocal<>("user");
