@@ -35,7 +35,8 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
     private volatile Thread waiter;
     private Object attachment;
     /**
-     * When a sampled start or unpark made this fiber runnable ({@link System#nanoTime()}), or 0.
+     * When a sampled start or unpark made this fiber runnable ({@link System#nanoTime()}), or the
+     * deadline of a sampled timed park (the JDK's timer ends it, not an unpark), or 0.
      * Written before the permit is published (start: before the thread starts), read after the
      * park returns; a stamp left by an unpark that found the fiber running is dropped by the
      * suspension that takes its permit without parking.
@@ -126,9 +127,12 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
         waiter = Thread.currentThread();
         if (permit == 0) {
             scheduler.suspensions.increment();
-            // The JDK's timer wakes a timed park, unseen by unpark(): the deadline stands in for
-            // its stamp, so that wake-ups from sleeps are sampled as the other schedulers' are.
-            long deadline = nanos > 0 && scheduler.delays.sampleNow() ? System.nanoTime() + nanos : 0;
+            if (nanos > 0 && scheduler.delays.sampleNow()) {
+                // The JDK's timer wakes a timed park, unseen by unpark(): the deadline stands in
+                // for its stamp, so that wake-ups from sleeps are sampled as on threadpool. In the
+                // field, not a local: a local would be one more slot in every sleeping fiber's frame.
+                runnableSince = System.nanoTime() + nanos;
+            }
             if (Thread.interrupted()) {
                 parkWithTheInterruptStatusAside(nanos);
             } else if (nanos > 0) {
@@ -137,14 +141,7 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
                 LockSupport.park(this);
             }
             scheduler.resumptions.increment();
-            if (deadline != 0 && permit == 0 && runnableSince == 0) {
-                long late = System.nanoTime() - deadline;
-                if (late >= 0) { // not a spurious return before the time
-                    scheduler.delays.record(late);
-                }
-            } else {
-                ranAfterRunnable();
-            }
+            ranAfterRunnable();
         } else {
             tookPermitWithoutParking();
         }
@@ -230,12 +227,18 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
         return body != null;
     }
 
-    /** Records the scheduling delay if the event that made this fiber runnable was sampled. */
+    /**
+     * Records the scheduling delay if the event that made this fiber runnable was sampled. A stamp
+     * still ahead is the deadline of a timed park that an unsampled unpark ended early: no sample.
+     */
     void ranAfterRunnable() {
         long since = runnableSince;
         if (since != 0) {
             runnableSince = 0;
-            scheduler.delays.record(System.nanoTime() - since);
+            long delay = System.nanoTime() - since;
+            if (delay >= 0) {
+                scheduler.delays.record(delay);
+            }
         }
     }
 
