@@ -941,12 +941,13 @@ public final class Task<T> implements Future<T> {
      * Suppresses {@code f} on {@code primary}; if {@code primary} was made with suppression
      * disabled (as stackless exceptions often are), where {@code f} would silently vanish, reports
      * it to the current thread's uncaught-exception handler instead, as a failure nobody could
-     * observe.
+     * observe (unless it is a cancellation).
      */
     static void attachOrReport(Throwable primary, Throwable f) {
         int before = primary.getSuppressed().length;
         primary.addSuppressed(f);
-        if (primary.getSuppressed().length == before) {
+        // A cancellation that cannot go on it is no failure to report: nothing went wrong.
+        if (primary.getSuppressed().length == before && !(f instanceof CancellationException)) {
             Thread me = Thread.currentThread();
             try {
                 me.getUncaughtExceptionHandler().uncaughtException(me, new IllegalStateException(

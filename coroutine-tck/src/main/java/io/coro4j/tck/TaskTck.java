@@ -3844,6 +3844,35 @@ public abstract class TaskTck extends SchedulerTck {
             })));
             assertThat(t).isSameAs(stackless);
             assertThat(reported).singleElement().satisfies(e -> assertThat(e.getCause()).isSameAs(second));
+
+            // In the task's own group, where the failing task may end before the gather waits (and
+            // so cancel it) or after: either way the other failure is reported once, and no
+            // cancellation that could not go on the first is reported as if it were a failure.
+            for (int round = 0; round < 50; round++) {
+                reported.clear();
+                t = catchThrowableOf(() -> run(() -> {
+                    CountDownLatch started = new CountDownLatch(1);
+                    Task<Object> waiting = Coro.spawn(() -> {
+                        try {
+                            started.countDown();
+                            new Event().await();
+                            return null;
+                        } finally {
+                            throw second;
+                        }
+                    });
+                    while (started.getCount() > 0) {
+                        Coro.sleep(ms(1));
+                    }
+                    Task<Object> failing = Coro.spawn(() -> {
+                        throw stackless;
+                    });
+                    return Coro.gather(waiting, failing);
+                }));
+                assertThat(t).as("round %d", round).isSameAs(stackless);
+                assertThat(reported).as("round %d", round).singleElement()
+                        .satisfies(e -> assertThat(e.getCause()).isSameAs(second));
+            }
         } finally {
             Thread.setDefaultUncaughtExceptionHandler(saved);
         }
