@@ -722,7 +722,8 @@ public final class Coro {
      * Runs a blocking call without blocking a carrier: on a virtual thread of its own while the
      * task suspends, on every scheduler alike. The call runs outside the task: it sees the task's
      * {@link CoroutineLocal} values (a value it sets stays inside the call), and task operations
-     * in it fail as they do outside any task. If the task is cancelled (or a timeout or task group
+     * in it fail as they do outside any task, with an {@link IllegalStateException} that says they
+     * were called inside a blocking call. If the task is cancelled (or a timeout or task group
      * around it is) while the call runs, the call's thread is interrupted, the task waits for the
      * call to end, and then the cancellation propagates, with whatever the call threw suppressed
      * on it. Where the task cannot suspend (threadpool: under a native frame, such as a class
@@ -744,7 +745,7 @@ public final class Coro {
         // Completed normally even when the body throws: join() would unwrap a CompletionException
         // the body threw itself, and the body's exception must come out unchanged.
         CompletableFuture<Object> f = new CompletableFuture<>();
-        Thread worker = Thread.ofVirtual().name("coro4j-blocking-" + t.name()).start(() -> {
+        Thread worker = Thread.ofVirtual().name(BLOCKING_THREAD_PREFIX + t.name()).start(() -> {
             CoroutineLocal.runWithThreadContext(context, () -> {
                 try {
                     f.complete(body.call());
@@ -781,6 +782,9 @@ public final class Coro {
             f.join(); // completed normally, also when the call failed
         }
     }
+
+    /** The name of every thread that runs a {@link #blocking} call starts with this. */
+    static final String BLOCKING_THREAD_PREFIX = "coro4j-blocking-";
 
     /** What a blocking call threw, as a value. */
     record Failed(Throwable failure) {}

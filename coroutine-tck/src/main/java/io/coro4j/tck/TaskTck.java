@@ -2,6 +2,7 @@ package io.coro4j.tck;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.InstanceOfAssertFactories.THROWABLE;
 
 import io.coro4j.Coro;
 import io.coro4j.CoroutineLocal;
@@ -2427,6 +2428,22 @@ public abstract class TaskTck extends SchedulerTck {
             });
             assertThat(got).isSameAs(thrown);
         }
+    }
+
+    /** Task operations in a blocking call fail with a message that says where they were called. */
+    @Test
+    void aTaskOperationInsideABlockingCallSaysItIsInsideOne() {
+        Channel<String> ch = Channel.unbounded();
+        Object got = run(() -> {
+            try {
+                return Coro.blocking(ch::receive);
+            } catch (Exception e) {
+                return e;
+            }
+        });
+        assertThat(got).isInstanceOf(IllegalStateException.class).asInstanceOf(THROWABLE).hasMessage(
+                "Channel.receive called inside Coro.blocking(...), whose body runs on a thread of its own,"
+                        + " outside the task: do task operations before or after the blocking call");
     }
 
     @Test
