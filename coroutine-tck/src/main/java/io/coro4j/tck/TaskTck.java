@@ -37,6 +37,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -3810,19 +3811,7 @@ public abstract class TaskTck extends SchedulerTck {
             };
             IllegalArgumentException second = new IllegalArgumentException("second, in a finally block");
             Throwable t = catchThrowableOf(() -> run(() -> Coro.taskGroup(g -> {
-                CountDownLatch started = new CountDownLatch(1);
-                g.spawn(() -> {
-                    try {
-                        started.countDown();
-                        new Event().await();
-                        return null;
-                    } finally {
-                        throw second;
-                    }
-                });
-                while (started.getCount() > 0) {
-                    Coro.sleep(ms(1));
-                }
+                spawnStartedFailingWhenCancelled(g::spawn, second);
                 g.spawn(() -> {
                     throw stackless;
                 });
@@ -3841,19 +3830,7 @@ public abstract class TaskTck extends SchedulerTck {
             reported.clear();
             // A supervisor group, so that the failing task cancels nothing before the gather waits on it.
             t = catchThrowableOf(() -> run(() -> Coro.supervisorGroup(g -> {
-                CountDownLatch started = new CountDownLatch(1);
-                Task<Object> waiting = g.spawn(() -> {
-                    try {
-                        started.countDown();
-                        new Event().await();
-                        return null;
-                    } finally {
-                        throw second;
-                    }
-                });
-                while (started.getCount() > 0) {
-                    Coro.sleep(ms(1));
-                }
+                Task<Object> waiting = spawnStartedFailingWhenCancelled(g::spawn, second);
                 Task<Object> failing = g.spawn(() -> {
                     throw stackless;
                 });
@@ -3868,19 +3845,7 @@ public abstract class TaskTck extends SchedulerTck {
             for (int round = 0; round < 50; round++) {
                 reported.clear();
                 t = catchThrowableOf(() -> run(() -> {
-                    CountDownLatch started = new CountDownLatch(1);
-                    Task<Object> waiting = Coro.spawn(() -> {
-                        try {
-                            started.countDown();
-                            new Event().await();
-                            return null;
-                        } finally {
-                            throw second;
-                        }
-                    });
-                    while (started.getCount() > 0) {
-                        Coro.sleep(ms(1));
-                    }
+                    Task<Object> waiting = spawnStartedFailingWhenCancelled(Coro::spawn, second);
                     Task<Object> failing = Coro.spawn(() -> {
                         throw stackless;
                     });
@@ -3893,5 +3858,24 @@ public abstract class TaskTck extends SchedulerTck {
         } finally {
             Thread.setDefaultUncaughtExceptionHandler(saved);
         }
+    }
+
+    /** Spawns, with {@code spawn}, a task that waits for ever and throws {@code failure} when cancelled; returns once it has started. */
+    private static Task<Object> spawnStartedFailingWhenCancelled(
+            Function<Callable<Object>, Task<Object>> spawn, RuntimeException failure) throws Exception {
+        CountDownLatch started = new CountDownLatch(1);
+        Task<Object> t = spawn.apply(() -> {
+            try {
+                started.countDown();
+                new Event().await();
+                return null;
+            } finally {
+                throw failure;
+            }
+        });
+        while (started.getCount() > 0) {
+            Coro.sleep(ms(1));
+        }
+        return t;
     }
 }
