@@ -273,7 +273,18 @@ final class FanOut {
         } catch (RuntimeException | Error t) {
             failure = t;
         }
-        Duration delay = stopped ? null : client.retryDelay(requests.get(i), 1, response, failure);
+        Duration delay;
+        try {
+            delay = stopped ? null : client.retryDelay(requests.get(i), 1, response, failure);
+        } catch (RuntimeException | Error e) {
+            // This request's outcome: thrown, it would end the fan-out with this request never
+            // recorded, and stop() would wait for it for ever.
+            if (failure != null) {
+                e.addSuppressed(failure);
+            }
+            record(i, null, e);
+            return;
+        }
         if (delay == null) {
             record(i, response, failure);
             return;

@@ -1,5 +1,6 @@
 package io.coro4j.http;
 
+import io.coro4j.spi.TimerThread;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZonedDateTime;
@@ -115,8 +116,10 @@ public final class RetryPolicy {
 
     /** {@link #backoff(int)} with the random draw {@code r} in [0, 1) given (for tests). */
     Duration backoff(int failedAttempt, double r) {
-        long initial = initialBackoff.toNanos();
-        long cap = maxBackoff.toNanos();
+        // Saturated: a backoff too long to count in nanoseconds (ChronoUnit.FOREVER as "no cap")
+        // is that long, as a timeout is, not an ArithmeticException for the request.
+        long initial = TimerThread.saturatedNanos(initialBackoff);
+        long cap = TimerThread.saturatedNanos(maxBackoff);
         long d = initial;
         for (int i = 1; i < failedAttempt && d < cap; i++) {
             d = d > Long.MAX_VALUE / 2 ? Long.MAX_VALUE : d * 2;

@@ -564,6 +564,69 @@ abstract class HttpClientContract extends SchedulerFixture {
         }
     }
 
+    /**
+     * A backoff with no cap (a maximum too long to count in nanoseconds, such as
+     * {@code ChronoUnit.FOREVER}) backs off as one that long would, as a timeout that long waits:
+     * the retry happens; the request does not fail with the {@link ArithmeticException} of
+     * {@link Duration#toNanos()}.
+     */
+    @Test
+    void retry_aBackoffWithNoCap_retriesASingleRequest() {
+        RetryPolicy policy = RetryPolicy.builder().maxAttempts(2)
+                .backoff(Duration.ofMillis(5), java.time.temporal.ChronoUnit.FOREVER.getDuration()).build();
+        try (AsyncHttpClient http = client().retry(policy).build()) {
+            Response r = run(() -> http.get(server.url("/retry?key=nocap1&status=503")));
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(r.attempts()).isEqualTo(2);
+        }
+    }
+
+    /**
+     * The same backoff in a fan-out: the fan-out's own handling of the first attempt's response
+     * asks the policy for the delay; when that failed, the fan-out stopped and waited for the
+     * outcome of the request being handled, which nobody would record: it waited for ever,
+     * uninterruptibly (cancelling its task did nothing). Run on a scheduler of its own, in a thread
+     * of its own, so that a hang fails this test and leaves the other tests alone.
+     */
+    @Test
+    void retry_aBackoffWithNoCap_retriesInAFanOut_insteadOfHangingIt() throws Exception {
+        RetryPolicy policy = RetryPolicy.builder().maxAttempts(2)
+                .backoff(Duration.ofMillis(5), java.time.temporal.ChronoUnit.FOREVER.getDuration()).build();
+        io.coro4j.spi.Scheduler own = io.coro4j.Schedulers.create(schedulerKind(), io.coro4j.spi.SchedulerConfig.builder()
+                .name(getClass().getSimpleName() + "-no-cap").daemon(true).build());
+        try (AsyncHttpClient http = client().retry(policy).build()) {
+            java.util.concurrent.CompletableFuture<Object> outcome = new java.util.concurrent.CompletableFuture<>();
+            AtomicReference<Task<?>> caller = new AtomicReference<>();
+            Thread.ofPlatform().daemon().name("fan-out-with-no-cap").start(() -> {
+                try {
+                    outcome.complete(Coro.run(own, () -> {
+                        caller.set(Coro.currentTask());
+                        return http.getAllSettled(List.of(server.url("/retry?key=nocap2&status=503")));
+                    }));
+                } catch (Throwable e) {
+                    outcome.complete(e);
+                }
+            });
+            Object out;
+            try {
+                out = outcome.get(20, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException hung) {
+                caller.get().cancel();
+                boolean endedOnCancel = catchThrowable(() -> outcome.get(5, TimeUnit.SECONDS)) == null;
+                throw new AssertionError("the fan-out hung after its first attempt (" + server.attempts("nocap2")
+                        + " attempt(s) made); cancelling its task " + (endedOnCancel ? "ended it" : "did not end it either"));
+            }
+            assertThat(out).isInstanceOf(List.class);
+            @SuppressWarnings("unchecked")
+            Response r = ((List<Outcome<Response>>) out).get(0).getOrThrow();
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(r.attempts()).isEqualTo(2);
+            own.close();
+        } finally {
+            own.shutdown(); // closed above if nothing hung; a hung fiber is left to its daemon thread
+        }
+    }
+
     // ---- timeouts ----
 
     @Test

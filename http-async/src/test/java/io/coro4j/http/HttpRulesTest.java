@@ -61,6 +61,17 @@ class HttpRulesTest {
     }
 
     @Test
+    void backoff_tooLongToCountInNanoseconds_isAsLongAsCanBeCounted_notAnOverflow() {
+        Duration forever = java.time.temporal.ChronoUnit.FOREVER.getDuration();
+        RetryPolicy noCap = RetryPolicy.builder().backoff(Duration.ofMillis(100), forever).build();
+        assertThat(noCap.backoff(1, 0.0)).isEqualTo(Duration.ofMillis(50));
+        assertThat(noCap.backoff(3, 0.0)).isEqualTo(Duration.ofMillis(200));
+        assertThat(noCap.backoff(500, 0.0)).as("doubling saturates").isEqualTo(Duration.ofNanos(Long.MAX_VALUE / 2));
+        RetryPolicy huge = RetryPolicy.builder().backoff(forever, forever).build();
+        assertThat(huge.backoff(1, 0.0)).isEqualTo(Duration.ofNanos(Long.MAX_VALUE / 2));
+    }
+
+    @Test
     void builder_rejectsNonsense_namingTheValue() {
         assertThatThrownBy(() -> RetryPolicy.builder().maxAttempts(0))
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("maxAttempts 0 should be at least 1");
