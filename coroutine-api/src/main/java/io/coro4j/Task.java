@@ -255,7 +255,9 @@ public final class Task<T> implements Future<T> {
      * @throws CancellationException if the task was cancelled, or the caller's task is cancelled while waiting
      * @throws CompletionException wrapping a checked exception the task failed with; unchecked
      *     exceptions and errors are rethrown as they are
-     * @throws IllegalStateException if a task joins itself
+     * @throws IllegalStateException if a task joins itself; or if called outside any task on a
+     *     carrier thread that must not block (threadpool: a completion callback run by a task that
+     *     ended), while the task has not ended: blocking there could block the task waited for too
      */
     public T join() {
         return join("join");
@@ -269,8 +271,26 @@ public final class Task<T> implements Future<T> {
         }
         if (caller != null && !result.isDone()) {
             waitAsJoiner(caller, result::isDone, null); // returns once the task ended: its wakeJoiners takes the joiner off
+        } else if (caller == null && !result.isDone()) {
+            requireMayBlock();
         }
         return outcome(); // from plain Java too: outcome() marks the task observed before it waits
+    }
+
+    /**
+     * Refuses a blocking join on a carrier thread that must not block: code outside any task that
+     * runs on a fiber's thread (a completion callback run by a task that ended) on a scheduler
+     * whose fibers share carriers. Blocked, the carrier would not run the task waited for either
+     * when that task's home is this carrier: for ever. A virtual thread (loom) may block.
+     */
+    private void requireMayBlock() {
+        Fiber f = Schedulers.currentFiber();
+        if (f != null && !f.scheduler().runsBlockingCallsInPlace()) {
+            throw new IllegalStateException("Task.join of " + name() + " called outside any task on a carrier thread of"
+                    + " scheduler \"" + f.scheduler().name() + "\" (in a completion callback of a task?): it would"
+                    + " block the carrier, which may have to run that task; join inside a task, or chain on"
+                    + " toCompletableFuture() instead");
+        }
     }
 
     /**

@@ -2613,6 +2613,52 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(result).endsWith("; call ended: true");
     }
 
+    /**
+     * A task's completion callbacks run on the thread that completed it, outside any task: on
+     * threadpool, a carrier. A plain-Java join there (a stage chained on a task's view that waits
+     * for another task) must not block that carrier for ever: the task it waits for may need that
+     * very carrier to run (with one carrier it always does). It either returns the task's value
+     * (loom: the callback runs on a virtual thread, which may block) or is refused with an
+     * {@link IllegalStateException} saying why, as {@code Coro.run} is refused there.
+     */
+    @Test
+    void aPlainJoinInACompletionCallbackOnACarrierDoesNotBlockItForEver() throws Exception {
+        Scheduler one = newScheduler(1);
+        CompletableFuture<Object> outcome = new CompletableFuture<>();
+        Thread.ofPlatform().daemon().name("tck-join-in-callback").start(() -> {
+            try {
+                outcome.complete(Coro.run(one, () -> {
+                    Task<String> slow = Coro.spawn(() -> {
+                        Coro.sleep(ms(20));
+                        return "slow";
+                    });
+                    Task<String> quick = Coro.spawn(() -> "quick");
+                    CompletableFuture<String> both = quick.toCompletableFuture().thenApply(q -> q + " then " + slow.join());
+                    try {
+                        return Coro.await(both);
+                    } catch (IllegalStateException refused) {
+                        slow.join();
+                        return refused;
+                    }
+                }));
+            } catch (Throwable e) {
+                outcome.complete(e);
+            }
+        });
+        Object out;
+        try {
+            out = outcome.get(20, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new AssertionError("hung: the join in the callback blocks the only carrier, which the task it"
+                    + " waits for needs (scheduler " + one + ")");
+        }
+        if (out instanceof IllegalStateException refused) {
+            assertThat(refused).hasMessageContaining("carrier");
+        } else {
+            assertThat(out).isEqualTo("quick then slow");
+        }
+    }
+
     @Test
     void aBlockingCallRunsOutsideTheTaskOnEveryScheduler() throws Exception {
         CoroutineLocal<String> user = new CoroutineLocal<>("user");
