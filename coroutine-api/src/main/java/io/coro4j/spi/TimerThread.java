@@ -214,8 +214,15 @@ public final class TimerThread {
                 Thread t = new Thread(this::loop, "coro4j-" + schedulerName + "-timer");
                 t.setDaemon(daemon);
                 thread = t;
+                try {
+                    t.start();
+                } catch (Throwable e) {
+                    // Not started (no memory for a thread): stays NEW, so that the next timer tries
+                    // again, instead of being accepted and then never run by a thread that never was.
+                    thread = null;
+                    throw e;
+                }
                 runState = STARTED;
-                t.start();
             }
             return true;
         }
