@@ -2682,7 +2682,8 @@ public abstract class TaskTck extends SchedulerTck {
             return out;
         });
         assertThat(log).containsExactly("current task null; sees task value;"
-                + " Coro.sleep called outside a task: start one with Coro.run(...); a nested Coro.run",
+                + " Coro.sleep called inside Coro.blocking(...), whose body runs on a thread of its own, outside the task:"
+                + " do task operations before or after the blocking call; a nested Coro.run",
                 "after the call task value");
     }
 
