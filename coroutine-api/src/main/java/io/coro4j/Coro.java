@@ -627,13 +627,24 @@ public final class Coro {
     /**
      * Cancels every task of {@code w} and waits until each has ended and its end has reached
      * {@code w} (been claimed, while claims are open): a task's {@code isDone()} comes before
-     * that, and a claim still to come could leave its failure to be reported twice.
+     * that, and a claim still to come could leave its failure to be reported twice. Where the
+     * task cannot suspend (threadpool: under a native frame, such as a class initializer), the
+     * {@link IllegalStateException} saying so is thrown, and what {@code w} claimed goes back to
+     * the tasks' groups first (a failure that a group no longer reports goes on that exception),
+     * not left claimed by a gather that will never hand it out.
      */
     private static void cancelAndWait(Task<?> t, Waiting w) {
         for (Task<?> task : w.tasks) {
             task.cancel();
         }
-        t.suspendUninterruptiblyUntil(() -> w.done.get() == w.tasks.size());
+        try {
+            t.suspendUninterruptiblyUntil(() -> w.done.get() == w.tasks.size());
+        } catch (RuntimeException | Error cannotSuspend) {
+            for (Throwable f : w.settle(false)) {
+                Task.attachOrReport(cannotSuspend, f);
+            }
+            throw cannotSuspend;
+        }
     }
 
     /**

@@ -32,6 +32,22 @@ public class ParkThatCannotSuspendTest {
     public static volatile Semaphore semaphore;
     public static volatile Lock lock;
     public static volatile Task<?> joined;
+    public static volatile java.util.List<Task<Object>> gathered;
+
+    /** Gathers {@link #gathered} in its initializer: the results, or what was thrown. */
+    public static final class GatherInInitializer {
+        public static final Object RESULT;
+
+        static {
+            Object r;
+            try {
+                r = Coro.gather(gathered);
+            } catch (Throwable t) {
+                r = t;
+            }
+            RESULT = r;
+        }
+    }
 
     /** Receives from {@link #channel} in its initializer: the item, or what was thrown. */
     public static final class ReceiveInInitializer {
@@ -235,6 +251,70 @@ public class ParkThatCannotSuspendTest {
             return null;
         });
         assertThat(lost[0]).as("child failures neither thrown by the join nor reported by the group").isZero();
+    }
+
+    /**
+     * A fail-fast gather that saw a task fail, and cannot suspend to wait for the others it
+     * cancels, throws the park's IllegalStateException: the failure it had claimed goes with it (or
+     * back to the task's group), not lost. Before, the claim stayed with the group, which then did
+     * not report the failure, and the exception thrown did not carry it.
+     */
+    @Test
+    void aFailureAGatherClaimedIsNotLostWhenItCannotWaitForTheTasksItCancels() {
+        Object[] gatherThrew = new Object[1];
+        Throwable[] groupThrew = new Throwable[1];
+        Coro.run(scheduler, () -> {
+            try {
+                Coro.supervisorGroup(g -> {
+                    java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+                    Task<Object> failed = g.spawn(() -> {
+                        throw new IllegalArgumentException("the failure gathered");
+                    });
+                    Task<Object> slow = g.spawn(() -> Coro.blocking(() -> {
+                        while (true) { // ignores the interrupt of its cancellation until go
+                            try {
+                                go.await();
+                                return "slow";
+                            } catch (InterruptedException ignored) {
+                                // waits on
+                            }
+                        }
+                    }));
+                    while (!failed.isDone()) {
+                        Coro.sleep(java.time.Duration.ofMillis(1));
+                    }
+                    gathered = java.util.List.of(failed, slow);
+                    // Another task gathers, so that its claims are registered with this group.
+                    Task<Object> gatherer = g.spawn(() -> initialize(GatherInInitializer.class));
+                    gatherThrew[0] = gatherer.join();
+                    go.countDown();
+                    return null;
+                });
+            } catch (Throwable e) {
+                groupThrew[0] = e;
+            }
+            return null;
+        });
+        assertThat(gatherThrew[0]).isInstanceOf(IllegalStateException.class);
+        boolean seen = carries((Throwable) gatherThrew[0], "the failure gathered")
+                || carries(groupThrew[0], "the failure gathered");
+        assertThat(seen).as("the gathered failure is on the gather's exception or reported by the group;"
+                + " gather threw %s, group threw %s", gatherThrew[0], groupThrew[0]).isTrue();
+    }
+
+    private static boolean carries(Throwable t, String message) {
+        if (t == null) {
+            return false;
+        }
+        if (message.equals(t.getMessage())) {
+            return true;
+        }
+        for (Throwable s : t.getSuppressed()) {
+            if (carries(s, message)) {
+                return true;
+            }
+        }
+        return carries(t.getCause(), message);
     }
 
     /**
