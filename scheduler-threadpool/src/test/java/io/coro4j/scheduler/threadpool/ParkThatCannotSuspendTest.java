@@ -34,6 +34,21 @@ public class ParkThatCannotSuspendTest {
     public static volatile Task<?> joined;
     public static volatile java.util.List<Task<Object>> gathered;
 
+    /** Gathers {@link #gathered} with gatherSettled in its initializer: the outcomes, or what was thrown. */
+    public static final class GatherSettledInInitializer {
+        public static final Object RESULT;
+
+        static {
+            Object r;
+            try {
+                r = Coro.gatherSettled(gathered);
+            } catch (Throwable t) {
+                r = t;
+            }
+            RESULT = r;
+        }
+    }
+
     /** Gathers {@link #gathered} in its initializer: the results, or what was thrown. */
     public static final class GatherInInitializer {
         public static final Object RESULT;
@@ -261,6 +276,16 @@ public class ParkThatCannotSuspendTest {
      */
     @Test
     void aFailureAGatherClaimedIsNotLostWhenItCannotWaitForTheTasksItCancels() {
+        aFailureAGatherClaimedIsNotLost(GatherInInitializer.class, false);
+    }
+
+    /** As above, for a gather whose task was cancelled: it cancels the tasks and cannot wait for them either. */
+    @Test
+    void aFailureACancelledGatherClaimedIsNotLostWhenItCannotWaitForTheTasksItCancels() {
+        aFailureAGatherClaimedIsNotLost(GatherSettledInInitializer.class, true);
+    }
+
+    private void aFailureAGatherClaimedIsNotLost(Class<?> gatherIn, boolean cancelled) {
         Object[] gatherThrew = new Object[1];
         Throwable[] groupThrew = new Throwable[1];
         Coro.run(scheduler, () -> {
@@ -285,7 +310,12 @@ public class ParkThatCannotSuspendTest {
                     }
                     gathered = java.util.List.of(failed, slow);
                     // Another task gathers, so that its claims are registered with this group.
-                    Task<Object> gatherer = g.spawn(() -> initialize(GatherInInitializer.class));
+                    Task<Object> gatherer = g.spawn(() -> {
+                        if (cancelled) {
+                            Coro.currentTask().cancel();
+                        }
+                        return initialize(gatherIn);
+                    });
                     gatherThrew[0] = gatherer.join();
                     go.countDown();
                     return null;
