@@ -347,10 +347,11 @@ public final class Coro {
      * Waits for every task and returns their results in the order given (fail-fast): the first
      * failure cancels the others, waits for them to finish, and is rethrown with their failures
      * suppressed (if it was made with suppression disabled, each of those goes to the current
-     * thread's uncaught-exception handler instead). If the current task is cancelled while waiting,
-     * every task is cancelled and the cancellation propagates, unless a task had already failed for real: that failure is thrown
-     * instead, and the cancellation stays pending for the next suspension point. Failures of tasks
-     * that end after the cancellation are left to the groups the tasks belong to.
+     * thread's uncaught-exception handler instead). If the current task is cancelled while
+     * waiting, every task is cancelled and the cancellation propagates, unless a task had already
+     * failed for real: that failure is thrown instead, and the cancellation stays pending for the
+     * next suspension point. Failures of tasks that end after the cancellation are left to the
+     * groups the tasks belong to.
      *
      * <p>Any task may gather any tasks, not only its own children: a task's outcome is the
      * gather's to hand out from the moment the task ends while the gather waits, and its group

@@ -3907,7 +3907,10 @@ public abstract class TaskTck extends SchedulerTck {
         }
     }
 
-    /** Spawns, with {@code spawn}, a task that waits for ever and throws {@code failure} when cancelled; returns once it has started. */
+    /**
+     * Spawns, with {@code spawn}, a task that waits for ever and throws {@code failure} when
+     * cancelled; returns once it has started.
+     */
     private static Task<Object> spawnStartedFailingWhenCancelled(
             Function<Callable<Object>, Task<Object>> spawn, RuntimeException failure) throws Exception {
         CountDownLatch started = new CountDownLatch(1);
