@@ -511,6 +511,17 @@ public final class Coro {
         }
 
         /**
+         * Gives every claim back ({@link #settle settle(false)}) as the gather stops on
+         * {@code stop}, which is not a cancellation; what a closed group no longer reports goes
+         * on {@code stop}.
+         */
+        void giveBackOnto(Throwable stop) {
+            for (Throwable f : settle(false)) {
+                Task.attachOrReport(stop, f);
+            }
+        }
+
+        /**
          * Closes and settles every claim not yet handed out: all are handed out if
          * {@code handOutAll}, else given back to the tasks' groups, except real failures that a
          * group no longer reports (it closed meanwhile). Returns the real failures handed out.
@@ -589,9 +600,7 @@ public final class Coro {
         } catch (RuntimeException | Error unexpected) {
             // Not a cancellation (a suspension that failed, say for lack of memory): what was
             // claimed goes back, and what its group no longer reports goes with this.
-            for (Throwable f : w.settle(false)) {
-                Task.attachOrReport(unexpected, f);
-            }
+            w.giveBackOnto(unexpected);
             throw unexpected;
         }
         return w;
@@ -641,9 +650,7 @@ public final class Coro {
         try {
             t.suspendUninterruptiblyUntil(() -> w.done.get() == w.tasks.size());
         } catch (RuntimeException | Error cannotSuspend) {
-            for (Throwable f : w.settle(false)) {
-                Task.attachOrReport(cannotSuspend, f);
-            }
+            w.giveBackOnto(cannotSuspend);
             throw cannotSuspend;
         }
     }
