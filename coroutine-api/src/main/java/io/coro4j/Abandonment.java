@@ -1,5 +1,6 @@
 package io.coro4j;
 
+import io.coro4j.spi.TimerThread;
 import java.lang.ref.PhantomReference;
 import java.lang.ref.ReferenceQueue;
 import java.util.Arrays;
@@ -79,13 +80,9 @@ final class Abandonment extends PhantomReference<Generator<?, ?, ?>> {
                 // nobody interrupts this thread; if something does, the watch goes on
             } catch (Throwable t) {
                 // Only a fault of the machinery (an OutOfMemoryError starting the closing task)
-                // gets here: reported, and the watch goes on for the other generators.
-                Thread me = Thread.currentThread();
-                try {
-                    me.getUncaughtExceptionHandler().uncaughtException(me, t);
-                } catch (Throwable ignored) {
-                    // a handler that throws must not end the watch
-                }
+                // gets here: reported, and the watch goes on for the other generators (a handler
+                // that throws does not end it either).
+                TimerThread.reportUncaught(t);
             }
         }
     }

@@ -2,6 +2,7 @@ package io.coro4j;
 
 import io.coro4j.spi.Fiber;
 import io.coro4j.spi.Scheduler;
+import io.coro4j.spi.TimerThread;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -972,15 +973,10 @@ public final class Task<T> implements Future<T> {
         primary.addSuppressed(f);
         // A cancellation that cannot go on it is no failure to report: nothing went wrong.
         if (primary.getSuppressed().length == before && !(f instanceof CancellationException)) {
-            Thread me = Thread.currentThread();
-            try {
-                me.getUncaughtExceptionHandler().uncaughtException(me, new IllegalStateException(
-                        "a failure that ended beside " + primary + " could not be attached to it as suppressed,"
-                                + " because it was made with suppression disabled; reported here so that it is not"
-                                + " lost (make exceptions that may end tasks with suppression enabled)", f));
-            } catch (Throwable ignored) {
-                // as the JVM ignores what a handler throws
-            }
+            TimerThread.reportUncaught(new IllegalStateException("a failure that ended beside " + primary
+                    + " could not be attached to it as suppressed, because it was made with suppression disabled;"
+                    + " reported here so that it is not lost (make exceptions that may end tasks with suppression"
+                    + " enabled)", f));
         }
     }
 

@@ -172,7 +172,8 @@ public final class TimerThread {
         return node;
     }
 
-    private RejectedExecutionException rejected() {
+    /** The refusal of a timer by a scheduler that has terminated, or is about to with nothing to run it. */
+    public RejectedExecutionException rejected() {
         return new RejectedExecutionException("scheduler \"" + schedulerName + "\" has terminated: it runs no timers");
     }
 
@@ -476,9 +477,10 @@ public final class TimerThread {
     /**
      * Hands {@code t} to the current thread's uncaught-exception handler; an exception the handler
      * throws is ignored, as the JVM ignores it for a thread that ends: passed on, it would end a
-     * thread that other work depends on: this timer, whose pending timers would never run.
+     * thread that other work depends on (this timer, whose pending timers would never run; a
+     * carrier, and every fiber whose home it is), or be lost in place of {@code t}.
      */
-    private static void reportUncaught(Throwable t) {
+    public static void reportUncaught(Throwable t) {
         Thread self = Thread.currentThread();
         try {
             self.getUncaughtExceptionHandler().uncaughtException(self, t);

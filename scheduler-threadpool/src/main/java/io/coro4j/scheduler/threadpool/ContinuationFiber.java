@@ -2,6 +2,7 @@ package io.coro4j.scheduler.threadpool;
 
 import io.coro4j.spi.Fiber;
 import io.coro4j.spi.Scheduler;
+import io.coro4j.spi.TimerThread;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
@@ -68,13 +69,9 @@ final class ContinuationFiber extends OwnThreadState implements Fiber, Runnable 
         try {
             body.run();
         } catch (Throwable t) {
-            Thread carrier = Thread.currentThread();
-            try {
-                carrier.getUncaughtExceptionHandler().uncaughtException(carrier, t);
-            } catch (Throwable ignored) {
-                // Ignored, as the JVM ignores it for a thread that ends: passed on, it would end the
-                // carrier, and with it every fiber whose home it is, this one never counted as ended.
-            }
+            // What the handler throws is ignored: passed on, it would end the carrier, and with it
+            // every fiber whose home it is, this one never counted as ended.
+            TimerThread.reportUncaught(t);
         }
     }
 

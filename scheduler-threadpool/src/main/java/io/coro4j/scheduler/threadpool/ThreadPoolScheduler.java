@@ -192,7 +192,7 @@ final class ThreadPoolScheduler implements Scheduler {
             // Shut down with no fiber live: the carriers are exiting and the last one stops the
             // timer, dropping what it holds. Refused, as loom, which terminates at once, refuses it.
             Objects.requireNonNull(action, "action");
-            throw new RejectedExecutionException("scheduler \"" + name + "\" has terminated: it runs no timers");
+            throw timer.rejected();
         }
         return timer.schedule(action, delay, unit);
     }
