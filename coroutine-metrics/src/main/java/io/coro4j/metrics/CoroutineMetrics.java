@@ -14,12 +14,8 @@ import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
-import java.util.WeakHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongConsumer;
@@ -73,11 +69,10 @@ public final class CoroutineMetrics implements MeterBinder, AutoCloseable {
     private static final Object BINDING = new Object();
 
     /**
-     * The tags bound per registry, until their binder closes; guarded by {@link #BINDING}. The
-     * registry's own meters cannot tell: a filter may deny any of them. Weak keys, as a registry
-     * dropped with its binders unclosed must not be kept.
+     * The tags bound per registry, until their binder closes; changed under {@link #BINDING}. The
+     * registry's own meters cannot tell: a filter may deny any of them.
      */
-    private static final Map<MeterRegistry, Set<Tags>> BOUND = new WeakHashMap<>();
+    private static final RegistryClaims<Tags> BOUND = new RegistryClaims<>();
 
     private final Scheduler scheduler;
     private final int sampleEvery;
@@ -123,8 +118,7 @@ public final class CoroutineMetrics implements MeterBinder, AutoCloseable {
 
     /** {@link #bindTo}'s check and registrations, under {@link #BINDING}. */
     private void register(MeterRegistry registry) {
-        Set<Tags> taken = BOUND.get(registry);
-        if ((taken != null && taken.contains(tags)) || registry.find("coro4j.suspensions").tags(tags).meter() != null) {
+        if (BOUND.holder(registry, tags) != null || registry.find("coro4j.suspensions").tags(tags).meter() != null) {
             throw new IllegalStateException("registry already has coro4j meters tagged " + tags
                     + ": each scheduler needs a distinct name (SchedulerConfig.name) and one binder");
         }
@@ -167,7 +161,7 @@ public final class CoroutineMetrics implements MeterBinder, AutoCloseable {
         meters.add(delay);
         delayTimers.add(delay);
         bound.add(new Bound(registry, meters));
-        BOUND.computeIfAbsent(registry, r -> new HashSet<>()).add(tags);
+        BOUND.claim(registry, tags, this);
     }
 
     /** Stops sampling and removes this binder's meters from every registry it was bound to. Idempotent. */
@@ -189,10 +183,7 @@ public final class CoroutineMetrics implements MeterBinder, AutoCloseable {
                 for (Meter m : b.meters) {
                     b.registry.remove(m);
                 }
-                Set<Tags> taken = BOUND.get(b.registry);
-                if (taken != null && taken.remove(tags) && taken.isEmpty()) {
-                    BOUND.remove(b.registry);
-                }
+                BOUND.release(b.registry, tags, this);
             }
         }
         bound.clear();

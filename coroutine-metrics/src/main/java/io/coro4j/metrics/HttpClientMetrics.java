@@ -12,14 +12,11 @@ import io.micrometer.core.instrument.Tag;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.MeterBinder;
-import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.ToDoubleFunction;
@@ -90,10 +87,9 @@ public final class HttpClientMetrics implements MeterBinder, AutoCloseable {
     /**
      * The binders bound per registry, by client name: two under one name would register the same
      * meter ids, so the second client's gauges would read the first's pool, and closing either
-     * would remove the other's meters. Held weakly both ways (a binder refers to its registry), so
-     * a registry or binder dropped without close() is not kept, and its names become free.
+     * would remove the other's meters.
      */
-    private static final Map<MeterRegistry, Map<String, WeakReference<HttpClientMetrics>>> NAMES = new WeakHashMap<>();
+    private static final RegistryClaims<String> NAMES = new RegistryClaims<>();
 
     private final AsyncHttpClient client;
     private final String clientName;
@@ -163,7 +159,7 @@ public final class HttpClientMetrics implements MeterBinder, AutoCloseable {
             throw new IllegalStateException("this HttpClientMetrics is bound already: bind it to a "
                     + "CompositeMeterRegistry to publish to several registries");
         }
-        HttpClientMetrics holder = claimName(registry);
+        Object holder = NAMES.claim(registry, clientName, this);
         if (holder != null) {
             throw new IllegalStateException("client name \"" + clientName + "\" is taken on this registry by " + holder
                     + ": give each client a name of its own (new HttpClientMetrics(client, name)),"
@@ -173,36 +169,9 @@ public final class HttpClientMetrics implements MeterBinder, AutoCloseable {
         this.registry = registry;
         if (!client.compareAndSetObserver(null, observer)) {
             this.registry = null;
-            releaseName(registry);
+            NAMES.release(registry, clientName, this);
             throw new IllegalStateException("the client has an observer already (" + client.observer()
                     + "): HttpClientMetrics needs to be the client's observer");
-        }
-    }
-
-    /** Takes {@link #clientName} on {@code registry} for this binder; the binder holding it, if another does. */
-    private HttpClientMetrics claimName(MeterRegistry registry) {
-        synchronized (NAMES) {
-            Map<String, WeakReference<HttpClientMetrics>> names = NAMES.computeIfAbsent(registry, r -> new HashMap<>());
-            WeakReference<HttpClientMetrics> held = names.get(clientName);
-            HttpClientMetrics holder = held == null ? null : held.get();
-            if (holder != null) {
-                return holder;
-            }
-            names.put(clientName, new WeakReference<>(this));
-            return null;
-        }
-    }
-
-    private void releaseName(MeterRegistry registry) {
-        synchronized (NAMES) {
-            Map<String, WeakReference<HttpClientMetrics>> names = NAMES.get(registry);
-            WeakReference<HttpClientMetrics> held = names == null ? null : names.get(clientName);
-            if (held != null && held.get() == this) {
-                names.remove(clientName);
-                if (names.isEmpty()) {
-                    NAMES.remove(registry);
-                }
-            }
         }
     }
 
@@ -224,7 +193,7 @@ public final class HttpClientMetrics implements MeterBinder, AutoCloseable {
             for (Meter m : registered) {
                 registry.remove(m);
             }
-            releaseName(registry);
+            NAMES.release(registry, clientName, this);
         }
         registered.clear();
         hosts.clear();
