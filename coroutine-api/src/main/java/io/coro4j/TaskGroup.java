@@ -30,6 +30,12 @@ import java.util.concurrent.CancellationException;
  *       thrown instead, with the cancellation suppressed.</li>
  * </ul>
  *
+ * <p>A group that cannot suspend to wait for its children (on the threadpool scheduler, one
+ * closed inside a class initializer) does not leave them unwatched: it cancels those still
+ * running, hands them to its task, which waits for them before it ends and fails with a failure
+ * they then have (as with children of {@link Coro#spawn}), and throws an
+ * {@link IllegalStateException} that says so, with the failures it had so far suppressed.
+ *
  * <p>Thread-safe: any task may spawn into an open group.
  */
 public final class TaskGroup {
@@ -87,6 +93,11 @@ public final class TaskGroup {
     private int running;
     private boolean closed;
     private boolean childrenCancelled;
+    /**
+     * The group that answers for this one's children since this one could not wait for them
+     * ({@link #handOver}): the owner's own group. Null until then; written once, under the lock.
+     */
+    private TaskGroup heir;
     /**
      * The lock that guards this group's fields: 1 while held. A spin lock, not a monitor: the
      * spawning task and its children ending on other carriers take it for a few field updates
@@ -184,6 +195,12 @@ public final class TaskGroup {
         boolean cancelSiblings = false;
         boolean last;
         lock();
+        TaskGroup h = heir;
+        if (h != null) {
+            unlock();
+            h.childDone(child, failure);
+            return;
+        }
         try {
             last = --running == 0;
             unlink(child);
@@ -289,7 +306,17 @@ public final class TaskGroup {
                 cancelledWhileWaiting = true;
                 cancelChildren();
             }
-            owner.suspendUninterruptiblyUntil(() -> allDone() || (!childrenCancelled && owner.cancellationPending()));
+            try {
+                owner.suspendUninterruptiblyUntil(() -> allDone() || (!childrenCancelled && owner.cancellationPending()));
+            } catch (RuntimeException | Error cannotWait) {
+                if (!explicit) {
+                    throw cannotWait; // a task's own group ends at the top of its fiber: nothing else to wait there
+                }
+                Throwable handedOver = handOver(cannotWait, bodyFailure);
+                if (handedOver != null) {
+                    return handedOver;
+                } // else every child had ended: closes as usual
+            }
         }
         if (childFailures.isEmpty()) {
             if (bodyFailure != null) {
@@ -322,6 +349,95 @@ public final class TaskGroup {
         return Task.combine(primary, others);
     }
 
+    /**
+     * Ends a group that cannot wait for its children: on the threadpool scheduler, a task cannot
+     * suspend under a class initializer. Its running children are cancelled and handed to the
+     * owner's own group (with the claims of gathers on them), which the owner waits for at its end,
+     * never under such a frame: so no child outlives the owner, and a failure they have later is
+     * the owner's, as a {@link Coro#spawn spawned} child's is. The group closes to new spawns.
+     *
+     * @return what the group throws: an {@link IllegalStateException} saying so, caused by the
+     *     failed suspension, with the body's failure and the children's failures so far suppressed;
+     *     or null if no child was running any more (the group then closes as usual)
+     */
+    private Throwable handOver(Throwable cannotWait, Throwable bodyFailure) {
+        TaskGroup own = owner.ownGroup();
+        List<Task<?>> handed;
+        List<Throwable> childFailures;
+        lock();
+        try {
+            if (running == 0) {
+                return null;
+            }
+            closed = true;
+            childrenCancelled = true;
+            handed = own.adopt(this);
+            childFailures = failuresToReport();
+        } finally {
+            unlock();
+        }
+        for (Task<?> c : handed) {
+            c.cancel();
+        }
+        IllegalStateException thrown = new IllegalStateException("this task group cannot wait for its children here ("
+                + cannotWait.getMessage() + "), so it cancelled the " + handed.size() + " still running and left them to task "
+                + owner.name() + ", which waits for them before it ends and fails if they fail: open the group where"
+                + " the task can suspend", cannotWait);
+        List<Throwable> others = new ArrayList<>(childFailures);
+        if (bodyFailure != null && !isOwnCancellation(bodyFailure)) {
+            others.add(bodyFailure);
+        }
+        return Task.combine(thrown, others);
+    }
+
+    /**
+     * Takes over the running children of {@code from}, a group of the same owner that cannot wait
+     * for them, and the claims on its children; from then on {@code from} forwards their ends and
+     * claims here. Called under {@code from}'s lock; no path takes the two locks the other way
+     * round, as this group never hands over (it is a task's own group, closed at the task's end).
+     *
+     * @return the children taken over
+     */
+    private List<Task<?>> adopt(TaskGroup from) {
+        List<Task<?>> taken = new ArrayList<>(from.running);
+        lock();
+        try {
+            Task<?> head = from.children;
+            if (head != null) {
+                Task<?> c = head.nextSibling;
+                while (c != head) {
+                    Task<?> next = c.nextSibling;
+                    unlink(c);
+                    link(c);
+                    taken.add(c);
+                    c = next;
+                }
+            }
+            running += from.running;
+            from.running = 0;
+            if (from.claims != null) {
+                if (claims == null) {
+                    claims = new IdentityHashMap<>();
+                }
+                for (Map.Entry<Task<?>, Integer> e : from.claims.entrySet()) {
+                    Task<?> child = e.getKey();
+                    claims.merge(child, e.getValue(), Integer::sum);
+                    // A supervisor group leaves a claimed failure to the claim: if the gather gives
+                    // it back, this group reports it now.
+                    Throwable failure = from.supervisor && from.failures != null ? from.failures.remove(child) : null;
+                    if (failure != null) {
+                        recordUnobserved(child, failure);
+                    }
+                }
+                from.claims = null;
+            }
+            from.heir = this;
+        } finally {
+            unlock();
+        }
+        return taken;
+    }
+
     /** The failures the group reports, in the order they happened; under the lock. */
     private List<Throwable> failuresToReport() {
         if (failures == null) {
@@ -351,6 +467,11 @@ public final class TaskGroup {
      */
     boolean claim(Task<?> child) {
         lock();
+        TaskGroup h = heir;
+        if (h != null) {
+            unlock();
+            return h.claim(child);
+        }
         try {
             if (closed) {
                 return false;
@@ -374,6 +495,11 @@ public final class TaskGroup {
      */
     boolean releaseClaim(Task<?> child) {
         lock();
+        TaskGroup h = heir;
+        if (h != null) {
+            unlock();
+            return h.releaseClaim(child);
+        }
         try {
             claims.computeIfPresent(child, (c, n) -> n == 1 ? null : n - 1);
             return !(closed && supervisor);

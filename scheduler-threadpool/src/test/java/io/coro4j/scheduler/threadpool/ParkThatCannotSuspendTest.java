@@ -4,16 +4,21 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.coro4j.Coro;
 import io.coro4j.Task;
+import io.coro4j.TaskGroup;
 import io.coro4j.channel.Channel;
 import io.coro4j.channel.Lock;
 import io.coro4j.channel.Semaphore;
 import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.SchedulerConfig;
 import java.io.InputStream;
+import java.time.Duration;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * On this scheduler a fiber cannot suspend under a native frame (a class initializer; on JDK 21 to
@@ -24,6 +29,7 @@ import org.junit.jupiter.api.Test;
  * Each test runs its operation inside a class initializer (a fresh copy of the class each round)
  * while another thread completes it, and counts the rounds where it took effect but threw.
  */
+@Timeout(value = 2, unit = TimeUnit.MINUTES)
 public class ParkThatCannotSuspendTest {
 
     // Public, as this class and its nested ones are: each copy of a nested class is defined by a
@@ -62,6 +68,70 @@ public class ParkThatCannotSuspendTest {
             }
             RESULT = r;
         }
+    }
+
+    public static volatile boolean groupSupervisor;
+    public static volatile boolean childFailsWhenCancelled;
+    public static volatile Task<?> groupChild;
+    public static volatile boolean childStarted;
+    public static volatile Task<?> earlyChild;
+
+    /**
+     * Opens a task group ({@link #groupSupervisor}: a supervisor group) in its initializer, whose
+     * child {@link #groupChild} still runs when the body returns (it sleeps until cancelled, then
+     * fails if {@link #childFailsWhenCancelled}); a supervisor group also gets a child
+     * {@link #earlyChild} that fails at once, unjoined. Closing the group must wait for its
+     * children, which a park here cannot do. RESULT: the group's value, or what it threw.
+     */
+    public static final class GroupInInitializer {
+        public static final Object RESULT;
+
+        static {
+            Object r;
+            try {
+                TaskGroup.Body<Object> body = g -> {
+                    // The children's bodies are not lambdas of this class: a carrier running one would
+                    // wait for this initializer to end.
+                    childStarted = false;
+                    groupChild = g.spawn(ParkThatCannotSuspendTest::sleepUntilCancelled);
+                    while (!childStarted) { // cancelled before it started, it would not run at all
+                        Thread.onSpinWait();
+                    }
+                    if (groupSupervisor) {
+                        Task<?> early = g.spawn(ParkThatCannotSuspendTest::failEarly);
+                        earlyChild = early;
+                        while (!early.isDone()) { // the body cannot suspend here; another carrier runs it
+                            Thread.onSpinWait();
+                        }
+                    }
+                    return "the body's value";
+                };
+                r = groupSupervisor ? Coro.supervisorGroup(body) : Coro.taskGroup(body);
+            } catch (Throwable t) {
+                r = t;
+            }
+            RESULT = r;
+        }
+    }
+
+    /** {@link #groupChild}'s body: sleeps until cancelled, then fails if {@link #childFailsWhenCancelled}. */
+    public static Object sleepUntilCancelled() {
+        boolean fails = childFailsWhenCancelled;
+        childStarted = true;
+        try {
+            Coro.sleep(Duration.ofDays(1));
+            return "slept";
+        } catch (CancellationException e) {
+            if (fails) {
+                throw new IllegalArgumentException("the child's failure");
+            }
+            throw e;
+        }
+    }
+
+    /** {@link #earlyChild}'s body. */
+    public static Object failEarly() {
+        throw new IllegalStateException("the early failure");
     }
 
     /** Receives from {@link #channel} in its initializer: the item, or what was thrown. */
@@ -330,6 +400,104 @@ public class ParkThatCannotSuspendTest {
                 || carries(groupThrew[0], "the failure gathered");
         assertThat(seen).as("the gathered failure is on the gather's exception or reported by the group;"
                 + " gather threw %s, group threw %s", gatherThrew[0], groupThrew[0]).isTrue();
+    }
+
+    /**
+     * A task group opened in a class initializer cannot suspend to wait for its children. It must
+     * not leave a child running unwatched: the children still running are cancelled and handed to
+     * the task, which waits for them before it ends, so a failure they have while they end fails
+     * the task. Before, the group threw the park's exception and the child's failure was lost.
+     */
+    @Test
+    void aTaskGroupThatCannotWaitHandsItsCancelledChildrenToTheTaskWhichFailsWithTheirFailure() throws Exception {
+        groupSupervisor = false;
+        childFailsWhenCancelled = true;
+        Object[] groupResult = new Object[1];
+        Task<?>[] owner = new Task<?>[1];
+        Throwable runThrew = null;
+        try {
+            Coro.run(scheduler, () -> {
+                owner[0] = Coro.currentTask();
+                groupResult[0] = initialize(GroupInInitializer.class);
+                return "the task's value";
+            });
+        } catch (Throwable e) {
+            runThrew = e;
+        }
+        assertThat(groupResult[0]).isInstanceOf(IllegalStateException.class);
+        assertThat((Throwable) groupResult[0])
+                .hasMessageStartingWith("this task group cannot wait for its children here (this fiber cannot suspend here")
+                .hasMessageEndingWith("), so it cancelled the 1 still running and left them to task " + owner[0].name()
+                        + ", which waits for them before it ends and fails if they fail: open the group where the task"
+                        + " can suspend")
+                .hasRootCauseInstanceOf(IllegalStateException.class);
+        assertThat(runThrew).isInstanceOf(IllegalArgumentException.class).hasMessage("the child's failure");
+        assertThat(groupChild.isDone()).as("the child ended before the task").isTrue();
+    }
+
+    /**
+     * As above, in a supervisor group: a child cancelled by the hand-over ends cancelled, which
+     * fails nothing, and a failure the group had before it could not wait is reported exactly once,
+     * on the group's exception (or, if that child had not quite ended, by the task). Twenty rounds,
+     * as the early child's end races with the hand-over.
+     */
+    @Test
+    void aSupervisorGroupThatCannotWaitReportsEachFailureOnce() throws Exception {
+        groupSupervisor = true;
+        childFailsWhenCancelled = false;
+        for (int round = 0; round < 20; round++) {
+            Object[] groupResult = new Object[1];
+            Object runResult;
+            try {
+                runResult = Coro.run(scheduler, () -> {
+                    groupResult[0] = initialize(GroupInInitializer.class);
+                    return "the task's value";
+                });
+            } catch (Throwable e) {
+                runResult = e;
+            }
+            assertThat(groupResult[0]).isInstanceOf(IllegalStateException.class);
+            assertThat((Throwable) groupResult[0]).hasMessageStartingWith("this task group cannot wait for its children here");
+            int reports = occurrences((Throwable) groupResult[0], "the early failure")
+                    + (runResult instanceof Throwable t ? occurrences(t, "the early failure") : 0);
+            assertThat(reports).as("reports of the early failure in round %d: group threw %s, the task ended with %s",
+                    round, groupResult[0], runResult).isEqualTo(1);
+            if (!"the task's value".equals(runResult)) {
+                assertThat((Throwable) runResult).isInstanceOf(IllegalStateException.class).hasMessage("the early failure");
+            }
+            assertThat(groupChild.isCancelled()).isTrue();
+            assertThat(earlyChild.isDone()).isTrue();
+        }
+    }
+
+    /**
+     * A child handed over to the task is the task's to join: a failure the task joined is not
+     * reported again when the task ends.
+     */
+    @Test
+    void aHandedOverChildThatTheTaskJoinsIsNotReportedAgain() throws Exception {
+        groupSupervisor = false;
+        childFailsWhenCancelled = true;
+        Object joined = Coro.run(scheduler, () -> {
+            initialize(GroupInInitializer.class);
+            try {
+                return groupChild.join();
+            } catch (IllegalArgumentException e) {
+                return e.getMessage();
+            }
+        });
+        assertThat(joined).isEqualTo("the child's failure");
+    }
+
+    private static int occurrences(Throwable t, String message) {
+        if (t == null) {
+            return 0;
+        }
+        int n = message.equals(t.getMessage()) ? 1 : 0;
+        for (Throwable s : t.getSuppressed()) {
+            n += occurrences(s, message);
+        }
+        return n + occurrences(t.getCause(), message);
     }
 
     private static boolean carries(Throwable t, String message) {
