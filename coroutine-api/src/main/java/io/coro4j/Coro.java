@@ -357,7 +357,8 @@ public final class Coro {
      * gather's to hand out from the moment the task ends while the gather waits, and its group
      * (even one that closes meanwhile) does not report its failure as well.
      *
-     * @throws IllegalStateException if the current task is among {@code tasks}
+     * @throws IllegalStateException if the current task is among {@code tasks}, or one it runs under
+     *     (see {@link Task#join()}): the gather would wait forever
      */
     @SafeVarargs
     public static <T> List<T> gather(Task<? extends T>... tasks) {
@@ -582,6 +583,9 @@ public final class Coro {
             if (task == t) {
                 throw new IllegalStateException("a task cannot gather itself: it would wait forever (" + t.name() + ")");
             }
+            if (!task.isDone()) {
+                t.refuseToWaitForAnAncestor(task, "gather");
+            }
         }
         int n = tasks.size();
         Waiting w = new Waiting(t, tasks, failFast);
@@ -673,8 +677,8 @@ public final class Coro {
      * generator early gives back those it did not reach, and throws a failure among them whose
      * group closed meanwhile (no one else would report it).
      *
-     * @throws IllegalStateException if the current task is among {@code tasks}; also, at a step,
-     *     if the task iterating the generator is
+     * @throws IllegalStateException if the current task is among {@code tasks}, or one it runs under
+     *     (see {@link Task#join()}); also, at a step, if the task iterating the generator is
      */
     public static <T> Generator<Task<T>, Object, Void> asCompleted(List<Task<T>> tasks) {
         Task<?> owner = Task.require("Coro.asCompleted");
@@ -729,11 +733,19 @@ public final class Coro {
         });
     }
 
-    /** Refuses a wait of {@code waiter} for itself, which would never end (tasks compare by identity). */
+    /**
+     * Refuses a wait of {@code waiter} for itself or for a task it runs under, which would never end
+     * (tasks compare by identity).
+     */
     private static void requireNotAmong(List<? extends Task<?>> tasks, Task<?> waiter) {
         if (tasks.contains(waiter)) {
             throw new IllegalStateException("a task cannot wait for itself in Coro.asCompleted: it would wait forever ("
                     + waiter.name() + ")");
+        }
+        for (Task<?> task : tasks) {
+            if (!task.isDone()) {
+                waiter.refuseToWaitForAnAncestor(task, "wait in Coro.asCompleted for");
+            }
         }
     }
 

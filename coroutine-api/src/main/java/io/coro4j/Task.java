@@ -256,7 +256,8 @@ public final class Task<T> implements Future<T> {
      * @throws CancellationException if the task was cancelled, or the caller's task is cancelled while waiting
      * @throws CompletionException wrapping a checked exception the task failed with; unchecked
      *     exceptions and errors are rethrown as they are
-     * @throws IllegalStateException if a task joins itself; or if called outside any task on a
+     * @throws IllegalStateException if a task joins itself or a task it runs under (its parent, or
+     *     theirs, and so on: they end only after it); or if called outside any task on a
      *     carrier thread that must not block (threadpool: a completion callback run by a task that
      *     ended), while the task has not ended: blocking there could block the task waited for too
      */
@@ -271,11 +272,39 @@ public final class Task<T> implements Future<T> {
             throw new IllegalStateException("a task cannot " + what + " itself: it would wait forever (" + name() + ")");
         }
         if (caller != null && !result.isDone()) {
+            caller.refuseToWaitForAnAncestor(this, what);
             waitAsJoiner(caller, result::isDone, null); // returns once the task ended: its wakeJoiners takes the joiner off
         } else if (caller == null && !result.isDone()) {
             requireMayBlock();
         }
         return outcome(); // from plain Java too: outcome() marks the task observed before it waits
+    }
+
+    /**
+     * Whether this task runs under {@code other}: spawned by it or into one of its groups, or by or
+     * into those of such a task, and so on. {@code other} then ends only after this task has.
+     */
+    boolean runsUnder(Task<?> other) {
+        for (TaskGroup g = parentGroup; g != null; ) {
+            Task<?> owner = g.owner();
+            if (owner == other) {
+                return true;
+            }
+            g = owner.parentGroup;
+        }
+        return false;
+    }
+
+    /**
+     * Refuses a wait of this task, for {@code what} ("join", "gather"), for {@code target} if it is
+     * one this task runs under: the wait would never end.
+     */
+    void refuseToWaitForAnAncestor(Task<?> target, String what) {
+        if (runsUnder(target)) {
+            throw new IllegalStateException(name() + " cannot " + what + " " + target.name() + ", a task it runs under:"
+                    + " a task ends only after the tasks spawned under it, so this would wait forever; hand the value"
+                    + " over another way (a Channel, a CompletableFuture)");
+        }
     }
 
     /**

@@ -453,6 +453,11 @@ public final class TaskGroup {
         return out;
     }
 
+    /** The task that runs this group's body (and waits for its children before it ends). */
+    Task<?> owner() {
+        return owner;
+    }
+
     /** Whether {@code t} runs this group's body: then the group cannot close while {@code t} waits in a gather. */
     boolean isOwnedBy(Task<?> t) {
         return owner == t;

@@ -184,6 +184,59 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(result).isEqualTo("sibling saw slow, nephew saw slow");
     }
 
+    /**
+     * A task ends only after the tasks spawned under it (by it, into its groups, and so on down),
+     * so a wait of such a task for it would never end: join, gather, gatherSettled and asCompleted
+     * refuse it with a message naming both tasks. Each wait is bounded, so that a wait that is not
+     * refused shows as a null instead of hanging.
+     */
+    @Test
+    void waitingForATaskOneRunsUnderIsRejected() throws Exception {
+        // Bounded: a cancelled gather still waits for the tasks it cancelled, among them its root.
+        List<String> out = runTask(Duration.ofSeconds(30), () -> {
+            Task<?> root = Coro.currentTask();
+            List<String> refusals = new ArrayList<>();
+            Coro.spawn(() -> refusals.add(refusal(root, () -> root.join()))).join();
+            Coro.taskGroup(g -> g.spawn(() -> Coro.supervisorGroup(inner -> inner.spawn(() -> refusals.add(
+                    refusal(root, () -> Coro.gather(List.of(Coro.spawn(() -> "done"), root))))).join())).join());
+            Coro.spawn(() -> refusals.add(refusal(root, () -> Coro.gatherSettled(List.of(root))))).join();
+            Coro.spawn(() -> refusals.add(refusal(root, () -> {
+                for (Task<?> t : Coro.asCompleted(onlyOf(root))) {
+                    return t;
+                }
+                return "no task";
+            }))).join();
+            return refusals;
+        });
+        String tail = ", a task it runs under: a task ends only after the tasks spawned under it, so this would wait"
+                + " forever; hand the value over another way (a Channel, a CompletableFuture)";
+        assertThat(out).containsExactly(
+                "WAITER cannot join ROOT" + tail,
+                "WAITER cannot gather ROOT" + tail,
+                "WAITER cannot gather ROOT" + tail,
+                "WAITER cannot wait in Coro.asCompleted for ROOT" + tail);
+    }
+
+    /** {@code List.of(task)}, typed for {@link Coro#asCompleted} also where the task's type is a wildcard. */
+    private static <T> List<Task<T>> onlyOf(Task<T> task) {
+        return List.of(task);
+    }
+
+    /**
+     * The message of the IllegalStateException that {@code waitForRoot} threw in the current task,
+     * with its name and {@code root}'s replaced by WAITER and ROOT; or what it returned, if anything
+     * else (a wait not refused ends with a null after a second).
+     */
+    private static String refusal(Task<?> root, Callable<?> waitForRoot) throws Exception {
+        String waiter = Coro.currentTask().name();
+        try {
+            return "returned " + Coro.withTimeoutOrNull(Duration.ofSeconds(1), waitForRoot);
+        } catch (IllegalStateException e) {
+            // The waiter was made after the root: its number is larger, so it is replaced first.
+            return e.getMessage().replace(waiter, "WAITER").replace(root.name(), "ROOT");
+        }
+    }
+
     @Test
     void aTaskJoiningItselfIsRejected() {
         String msg = run(() -> {
