@@ -3,6 +3,7 @@ package io.coro4j.tck;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.InstanceOfAssertFactories.THROWABLE;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.coro4j.Coro;
 import io.coro4j.CoroutineLocal;
@@ -3958,6 +3959,91 @@ public abstract class TaskTck extends SchedulerTck {
         } finally {
             Thread.setDefaultUncaughtExceptionHandler(saved);
         }
+    }
+
+    // ---- what a task body sees of the scheduler, alike on every scheduler ----
+
+    /**
+     * asyncio's {@code sleep(0)}: {@link Coro#yieldNow()} lets every task that was runnable when it
+     * was called run first, the ones just spawned included. On one carrier (where a scheduler
+     * honours parallelism) the order is exact; each round spawns three tasks, yields once, and
+     * must find that all three have run.
+     */
+    @Test
+    void yieldNowLetsTheTasksSpawnedBeforeItRunFirst() throws Exception {
+        assumeTrue(honoursParallelism(), "this scheduler does not own its carrier threads (parallelism is not honoured)");
+        scheduler = newScheduler(1);
+        List<String> rounds = runTask(() -> {
+            List<String> seen = new ArrayList<>();
+            for (int round = 0; round < 20; round++) {
+                List<Integer> ran = Collections.synchronizedList(new ArrayList<>());
+                List<Task<Integer>> tasks = new ArrayList<>();
+                for (int i = 0; i < 3; i++) {
+                    int n = i;
+                    tasks.add(Coro.spawn(() -> {
+                        ran.add(n);
+                        return n;
+                    }));
+                }
+                Coro.yieldNow();
+                seen.add("round " + round + ": " + List.copyOf(ran));
+                Coro.gather(tasks);
+            }
+            return seen;
+        });
+        assertThat(rounds).allSatisfy(r -> assertThat(r).endsWith(": [0, 1, 2]"));
+    }
+
+    /** {@code Coro.sleep(Duration.ZERO)} is {@link Coro#yieldNow()}: the same promise. */
+    @Test
+    void aZeroSleepLetsTheTasksSpawnedBeforeItRunFirst() throws Exception {
+        assumeTrue(honoursParallelism(), "this scheduler does not own its carrier threads (parallelism is not honoured)");
+        scheduler = newScheduler(1);
+        List<String> rounds = runTask(() -> {
+            List<String> seen = new ArrayList<>();
+            for (int round = 0; round < 20; round++) {
+                AtomicInteger ran = new AtomicInteger();
+                Task<Integer> t = Coro.spawn(ran::incrementAndGet);
+                Coro.sleep(Duration.ZERO);
+                seen.add("round " + round + ": " + ran.get());
+                t.join();
+            }
+            return seen;
+        });
+        assertThat(rounds).allSatisfy(r -> assertThat(r).endsWith(": 1"));
+    }
+
+    /** Two tasks that yield in turn on one carrier alternate: neither runs twice in a row. */
+    @Test
+    void tasksThatYieldTakeTurns() throws Exception {
+        assumeTrue(honoursParallelism(), "this scheduler does not own its carrier threads (parallelism is not honoured)");
+        scheduler = newScheduler(1);
+        String trace = runTask(() -> {
+            StringBuilder sb = new StringBuilder();
+            Task<Void> a = Coro.spawn(() -> {
+                for (int i = 0; i < 10; i++) {
+                    synchronized (sb) {
+                        sb.append('a');
+                    }
+                    Coro.yieldNow();
+                }
+                return null;
+            });
+            Task<Void> b = Coro.spawn(() -> {
+                for (int i = 0; i < 10; i++) {
+                    synchronized (sb) {
+                        sb.append('b');
+                    }
+                    Coro.yieldNow();
+                }
+                return null;
+            });
+            Coro.gather(a, b);
+            synchronized (sb) {
+                return sb.toString();
+            }
+        });
+        assertThat(trace).isEqualTo("ab".repeat(10));
     }
 
     /**

@@ -55,6 +55,8 @@ final class ContinuationFiber extends OwnThreadState implements Fiber, Runnable 
      * polled it: the queue orders the two.
      */
     long runnableSince;
+    /** After {@code yieldNow}: the home carrier's pick count from which it runs again; that carrier's only. */
+    long yieldTurn;
 
     ContinuationFiber(ThreadPoolScheduler scheduler, Runnable body) {
         this.scheduler = scheduler;
@@ -175,10 +177,14 @@ final class ContinuationFiber extends OwnThreadState implements Fiber, Runnable 
     /** Carrier side, after the continuation yielded in {@link #park()} or {@link #yieldNow()}. */
     void afterYield() {
         if (state == YIELDING) {
-            // Only this fiber's own code sets YIELDING, and unpark ignores it: no race here.
+            // Only this fiber's own code sets YIELDING, and unpark ignores it: no race here. The
+            // carrier runs this, and it is the fiber's home: the fiber goes behind what is runnable.
             resumedAfterPark = false;
             state = RUNNABLE;
-            scheduler.wake(this, home);
+            if (scheduler.delays.sampleNow()) {
+                runnableSince = System.nanoTime();
+            }
+            home.yielded(this);
             return;
         }
         resumedAfterPark = true;

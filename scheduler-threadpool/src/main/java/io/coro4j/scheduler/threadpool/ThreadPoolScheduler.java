@@ -58,7 +58,9 @@ import org.jctools.queues.MpmcUnboundedXaddArrayQueue;
  *
  * <p>A carrier takes work from its inbox first (finishing started fibers keeps few in flight),
  * then its local queue and the global queue, then steals; one pick in 16 starts with the queues of
- * new fibers, so that fibers that keep yielding cannot starve them. With N = 1 this is a
+ * new fibers, so that fibers woken over and over cannot starve them. A fiber that calls
+ * {@code yieldNow} goes behind every fiber runnable on its carrier at that moment, new ones
+ * included (asyncio's {@code sleep(0)}), in a queue of the carrier's own ({@code Worker.yielded}). With N = 1 this is a
  * single-threaded event loop; fibers started from it run in FIFO order.
  *
  * <h2>Idle carriers</h2>
@@ -403,7 +405,7 @@ final class ThreadPoolScheduler implements Scheduler {
         public long queueDepth() {
             long sum = global.size();
             for (Worker w : workers) {
-                sum += w.local.size() + w.inbox.size();
+                sum += w.local.size() + w.inbox.size() + w.yieldedCount;
             }
             return sum;
         }

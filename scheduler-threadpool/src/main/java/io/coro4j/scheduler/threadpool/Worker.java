@@ -1,6 +1,7 @@
 package io.coro4j.scheduler.threadpool;
 
 import java.lang.invoke.MethodHandles;
+import java.util.ArrayDeque;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.locks.LockSupport;
@@ -32,6 +33,16 @@ final class Worker extends Thread {
     final SpmcArrayQueue<ContinuationFiber> local = new SpmcArrayQueue<>(LOCAL_CAPACITY);
     /** Woken fibers whose home this is. MPSC: any thread wakes a fiber, only its carrier polls. */
     final MpscUnboundedXaddArrayQueue<ContinuationFiber> inbox = new MpscUnboundedXaddArrayQueue<>(256);
+    /**
+     * Fibers of this carrier that called {@code yieldNow}, oldest first, each to run again once
+     * the carrier has made {@link ContinuationFiber#yieldTurn its turn}'s worth of other picks (or
+     * found no other work). Only this carrier touches it.
+     */
+    private final ArrayDeque<ContinuationFiber> yielded = new ArrayDeque<>();
+    /** {@link #yielded}'s size, written by this carrier only, for metrics. */
+    int yieldedCount;
+    /** Fibers this carrier has taken from its queues (not from {@link #yielded}), counting on. */
+    private long picks;
     /** The fiber mounted on this carrier, or null. */
     ContinuationFiber current;
     /** 1 while parked for lack of work and not yet claimed by a producer. */
@@ -79,13 +90,42 @@ final class Worker extends Thread {
      * inbox) cannot shut them out.
      */
     private ContinuationFiber findWork() {
+        ContinuationFiber y = yielded.peekFirst();
+        if (y != null && picks - y.yieldTurn >= 0) {
+            return takeYielded();
+        }
         ContinuationFiber f;
         if (++tick % NEW_FIRST_PERIOD == 0) {
             f = firstOf(scheduler.global, local, inbox);
         } else {
             f = firstOf(inbox, local, scheduler.global);
         }
-        return f != null ? f : steal();
+        if (f == null) {
+            f = steal();
+        }
+        if (f != null) {
+            picks++;
+            return f;
+        }
+        return y != null ? takeYielded() : null;
+    }
+
+    private ContinuationFiber takeYielded() {
+        yieldedCount--;
+        return yielded.pollFirst();
+    }
+
+    /**
+     * Called by this carrier after {@code f} yielded in {@code yieldNow} (asyncio's {@code sleep(0)}):
+     * {@code f} runs again after every fiber runnable on this carrier now, woken or new, and the
+     * fibers that yielded before it, as a task that sleeps 0 goes to the back of asyncio's ready
+     * queue. Fibers that become runnable later do not hold it back: it waits for at most as many
+     * picks as there are fibers queued now.
+     */
+    void yielded(ContinuationFiber f) {
+        f.yieldTurn = picks + inbox.size() + local.size() + scheduler.global.size() + yielded.size();
+        yielded.addLast(f);
+        yieldedCount++;
     }
 
     private static ContinuationFiber firstOf(java.util.Queue<ContinuationFiber> a, java.util.Queue<ContinuationFiber> b,
@@ -117,7 +157,7 @@ final class Worker extends Thread {
     }
 
     private boolean workVisible() {
-        if (!inbox.isEmpty() || !scheduler.global.isEmpty()) {
+        if (!yielded.isEmpty() || !inbox.isEmpty() || !scheduler.global.isEmpty()) {
             return true;
         }
         for (Worker w : scheduler.workers) {
