@@ -4047,6 +4047,31 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     /**
+     * A task body that replaces its thread's uncaught-exception handler (as some libraries do)
+     * while a child still runs: the task still ends, waiting for the child, and its caller hears
+     * of it; no task is left hanging.
+     */
+    @Test
+    void aTaskThatReplacesItsThreadsUncaughtExceptionHandlerStillEndsAfterItsChild() throws Exception {
+        String outcome = runTask(Duration.ofSeconds(20), () -> {
+            Task<String> t = Coro.spawn(() -> {
+                Coro.spawn(() -> {
+                    Coro.sleep(ms(20));
+                    return null;
+                });
+                Thread.currentThread().setUncaughtExceptionHandler((th, e) -> { });
+                return "returned";
+            });
+            try {
+                return t.join();
+            } catch (RuntimeException e) {
+                return e.getClass().getSimpleName() + ": " + e.getMessage();
+            }
+        });
+        assertThat(outcome).isEqualTo("returned");
+    }
+
+    /**
      * Spawns, with {@code spawn}, a task that waits for ever and throws {@code failure} when
      * cancelled; returns once it has started.
      */

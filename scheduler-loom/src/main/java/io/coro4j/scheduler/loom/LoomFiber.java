@@ -33,6 +33,13 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
     private static final Runnable RUNNING = () -> { };
     private volatile int permit;
     private volatile Thread waiter;
+    /**
+     * The fiber's own virtual thread, once it runs; read by that thread only. Where the fiber's
+     * code runs on it, that is the fiber, whatever the thread's uncaught-exception handler has
+     * become: code that replaced it fails at its next coro4j call, but the task's end (waiting
+     * for its children) still parks, so that the task ends instead of hanging.
+     */
+    private Thread thread;
     private Object attachment;
     /**
      * When a sampled start or unpark made this fiber runnable ({@link System#nanoTime()}), or the
@@ -62,6 +69,7 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
             throw new IllegalStateException("a fiber's body runs once, on the virtual thread started for it: " + this);
         }
         body = RUNNING;
+        thread = Thread.currentThread();
         ranAfterRunnable();
         try {
             b.run();
@@ -112,10 +120,15 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
     }
 
     private void requireCurrent(String what) {
-        if (LoomScheduler.current() != this) {
+        if (!isCurrent()) {
             throw new IllegalStateException(what + " called by code that is not running in this fiber:"
                     + " a fiber can only park itself");
         }
+    }
+
+    /** Whether the calling code runs in this fiber: on its own thread, or a generator's it resumed. */
+    private boolean isCurrent() {
+        return Thread.currentThread() == thread || LoomScheduler.current() == this;
     }
 
     /** Parks unless the permit is set, at most {@code nanos} if positive; consumes the permit. */
@@ -203,7 +216,7 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
 
     @Override
     public void yieldNow() {
-        if (LoomScheduler.current() != this) {
+        if (!isCurrent()) {
             throw new IllegalStateException("yieldNow() called by code that is not running in this fiber");
         }
         Thread.yield();
