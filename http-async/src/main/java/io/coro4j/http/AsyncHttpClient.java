@@ -200,7 +200,7 @@ public final class AsyncHttpClient implements AutoCloseable {
      */
     Response send(Request request, URI uri, int from, List<HttpRequestException> earlier) {
         if (closed.get()) {
-            throw new IllegalStateException("this AsyncHttpClient is closed");
+            throw closedAfter(new IllegalStateException("this AsyncHttpClient is closed"), earlier);
         }
         for (int attempt = from; ; attempt++) {
             Response response = null;
@@ -211,6 +211,8 @@ public final class AsyncHttpClient implements AutoCloseable {
                 failure = e;
             } catch (HttpRequestException e) { // a failure no policy retries: the last attempt's
                 return outcome(null, e, earlier);
+            } catch (IllegalStateException e) { // closed during a backoff: keep why the request failed so far
+                throw closed.get() ? closedAfter(e, earlier) : e;
             }
             Duration delay = retryDelay(request, attempt, response, failure);
             if (delay == null) {
@@ -245,6 +247,14 @@ public final class AsyncHttpClient implements AutoCloseable {
             return policy.delayFor(response, attempt, Instant.now()).orElse(null);
         }
         return null;
+    }
+
+    /** {@code e}, the refusal of a closed client, with the failures of the attempts before it suppressed in it. */
+    private static IllegalStateException closedAfter(IllegalStateException e, List<HttpRequestException> earlier) {
+        if (earlier != null) {
+            earlier.forEach(e::addSuppressed);
+        }
+        return e;
     }
 
     /** The final outcome: the response, or the failure with the earlier attempts' failures suppressed in it. */
