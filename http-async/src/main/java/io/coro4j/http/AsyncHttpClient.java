@@ -128,7 +128,7 @@ public final class AsyncHttpClient implements AutoCloseable {
             hb.executor(b.executor);
         }
         this.http = hb.build();
-        this.slots = new SlotLimiter(b.maxInFlight, b.maxInFlightPerHost, b.maxWaiting, this::queued);
+        this.slots = new SlotLimiter(b.maxInFlight, b.maxInFlightPerHost, b.maxWaiting);
         this.connectTimeout = b.connectTimeout;
         this.requestTimeout = b.requestTimeout;
         this.slotWaitTimeout = b.slotWaitTimeout;
@@ -280,7 +280,8 @@ public final class AsyncHttpClient implements AutoCloseable {
         // the exchange when it passes (see SlotLimiter: one alarm for all, not a timer each).
         SlotLimiter.Permit slot;
         try {
-            slot = slots.acquire(host, slotWaitTimeout, timeoutOf(request), request.method(), request.url());
+            slot = slots.acquire(host, slotWaitTimeout, timeoutOf(request), request.method(), request.url(),
+                    obs == null ? null : obs::queued);
         } catch (RuntimeException | Error e) { // rejected, the wait expired, or cancelled
             if (obs != null) {
                 obs.failed(host, request.method(), e, queuedAt);
@@ -567,14 +568,6 @@ public final class AsyncHttpClient implements AutoCloseable {
     /** The observer as the client calls it, or null; read once per attempt. */
     Observation observation() {
         return observation.get();
-    }
-
-    /** The limiter's hook for a request that joins the queue. */
-    private void queued(String host) {
-        Observation obs = observation.get();
-        if (obs != null) {
-            obs.queued(host);
-        }
     }
 
     boolean isClosed() {

@@ -202,7 +202,7 @@ final class FanOut {
                                 }
                                 record(index, null, e);
                             }
-                        }, r.method(), r.url());
+                        }, r.method(), r.url(), obs == null ? null : obs::queued);
             } catch (HttpRequestException e) { // an invalid URL (no host: not observed), or the queue is full
                 if (obs != null && host != null) {
                     obs.failed(host, r.method(), e, since);

@@ -215,6 +215,16 @@ final class SlotLimiter {
      * @throws IllegalStateException outside a task
      */
     Permit acquire(String hostKey, Duration maxWait, Duration requestTimeout, String method, String url) {
+        return acquire(hostKey, maxWait, requestTimeout, method, url, onQueued);
+    }
+
+    /**
+     * {@link #acquire(String, Duration, Duration, String, String)}, telling {@code queued} (null:
+     * nobody) instead of the limiter's hook if the request joins the queue: the caller's observer,
+     * which must hear of its own attempt's wait even if the client's is replaced meanwhile.
+     */
+    Permit acquire(String hostKey, Duration maxWait, Duration requestTimeout, String method, String url,
+                   Consumer<String> queued) {
         TaskHandle me = Tasks.current("AsyncHttpClient.send");
         me.checkCancelled();
         Scheduler scheduler = Coro.currentTask().scheduler();
@@ -241,8 +251,8 @@ final class SlotLimiter {
             insert(w, true);
             rearmLocked();
         }
-        if (onQueued != null) {
-            onQueued.accept(hostKey);
+        if (queued != null) {
+            queued.accept(hostKey);
         }
         try {
             while (!w.granted && w.expired == null) {
@@ -277,6 +287,12 @@ final class SlotLimiter {
      */
     Waiter enqueue(String hostKey, Duration maxWait, Duration requestTimeout, Scheduler scheduler, Grant grant,
                    String method, String url) {
+        return enqueue(hostKey, maxWait, requestTimeout, scheduler, grant, method, url, onQueued);
+    }
+
+    /** {@link #enqueue(String, Duration, Duration, Scheduler, Grant, String, String)}, telling {@code queued} (null: nobody) if it queues. */
+    Waiter enqueue(String hostKey, Duration maxWait, Duration requestTimeout, Scheduler scheduler, Grant grant,
+                   String method, String url, Consumer<String> queued) {
         Waiter w;
         Permit now = null;
         synchronized (this) {
@@ -304,8 +320,8 @@ final class SlotLimiter {
         }
         if (now != null) {
             grant.granted(now);
-        } else if (onQueued != null) {
-            onQueued.accept(hostKey);
+        } else if (queued != null) {
+            queued.accept(hostKey);
         }
         return w;
     }

@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -62,7 +63,7 @@ abstract class HttpClientObserverContract extends SchedulerFixture {
     }
 
     /** An observer that keeps every event. */
-    static final class Recorder implements HttpClientObserver {
+    static class Recorder implements HttpClientObserver {
         record Finished(String host, String method, int status, RequestOutcome outcome, long nanos) {}
 
         final ConcurrentLinkedQueue<String> queued = new ConcurrentLinkedQueue<>();
@@ -394,6 +395,34 @@ abstract class HttpClientObserverContract extends SchedulerFixture {
             run(() -> http.get(server.url("/bytes?n=1")));
             assertThat(a.finished).isEmpty();
             assertThat(b.finished).hasSize(1);
+        }
+    }
+
+    /**
+     * setObserver: "an attempt already started reports to the observer it started with", and a
+     * fan-out's first attempts start with it. Replaced while the fan-out queues its requests, the
+     * new observer hears of none of them: each queued request's requestQueued goes, with its
+     * slotAcquired and requestFinished, to the observer the fan-out started with.
+     */
+    @Test
+    void anObserverReplacedDuringAFanOut_hearsNothingOfIt_norOfItsQueuedRequests() {
+        Recorder b = new Recorder();
+        AtomicReference<AsyncHttpClient> ref = new AtomicReference<>();
+        Recorder a = new Recorder() {
+            @Override
+            public void slotAcquired(String host, long waitNanos) {
+                super.slotAcquired(host, waitNanos);
+                ref.get().setObserver(b); // the first request's slot, granted while the fan-out queues the rest
+            }
+        };
+        try (AsyncHttpClient http = client(a).maxInFlightPerHost(1).build()) {
+            ref.set(http);
+            List<String> urls = List.of(server.url("/bytes?n=1"), server.url("/bytes?n=2"), server.url("/bytes?n=3"));
+            assertThat(run(() -> http.getAll(urls))).hasSize(3);
+            assertThat(a.finished).hasSize(3);
+            assertThat(a.slots).hasSize(3);
+            assertThat(b.queued).as("requestQueued heard by the new observer").isEmpty();
+            assertThat(a.queued).as("requestQueued heard by the fan-out's observer").hasSize(2);
         }
     }
 }
