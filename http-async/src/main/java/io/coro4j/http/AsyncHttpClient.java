@@ -111,6 +111,11 @@ public final class AsyncHttpClient implements AutoCloseable {
      * waits only for what it was handed (a request handed over after it would fail as an I/O error).
      */
     private final AtomicInteger beginning = new AtomicInteger();
+    /**
+     * Set by a {@link #close()} interrupted while it waited for the exchanges in progress, just
+     * before it aborts them: their failures are then this close's doing, and say so.
+     */
+    private volatile boolean abortedByClose;
     /** The observer, wrapped; null when none is set, which is all a request then pays for (a read and a null check per event). */
     private final AtomicReference<Observation> observation = new AtomicReference<>();
 
@@ -436,6 +441,10 @@ public final class AsyncHttpClient implements AutoCloseable {
             if (e instanceof CancellationException ce) {
                 throw ce;
             }
+            if (abortedByClose) {
+                throw new HttpIoException(method, url, "aborted: AsyncHttpClient.close() was cancelled while it waited"
+                        + " for the exchanges in progress, and shut the client down", e.getCause());
+            }
             throw Failures.translate(e.getCause(), method, url, x.uri.getHost(), connectTimeout, timeout);
         }
         if (x.sink.failure() != null) {
@@ -661,7 +670,8 @@ public final class AsyncHttpClient implements AutoCloseable {
      * exchanges in progress are waited for, and the pooled connections are closed. Inside a task
      * the wait suspends the task (it runs through {@link Coro#blocking}); outside one it blocks.
      * If the task is cancelled during the wait, the exchanges still in progress are aborted (the
-     * JDK client's close, interrupted, shuts it down now); if it was cancelled before, the close
+     * JDK client's close, interrupted, shuts it down now), each failing with an
+     * {@link HttpIoException} that says this close aborted it; if it was cancelled before, the close
      * goes on in the background. Either way the cancellation propagates. Idempotent.
      */
     @Override
@@ -680,7 +690,7 @@ public final class AsyncHttpClient implements AutoCloseable {
         try {
             Coro.blocking(() -> {
                 begun.set(true);
-                http.close();
+                closeJdkClient();
                 return null;
             });
         } catch (CancellationException e) {
@@ -693,6 +703,34 @@ public final class AsyncHttpClient implements AutoCloseable {
             throw e;
         } catch (Exception e) {
             throw Failures.sneaky(e);
+        }
+    }
+
+    /**
+     * {@link HttpClient#close()}, but noting, before it aborts the exchanges still in progress
+     * because it was interrupted, that they are aborted by this close.
+     */
+    private void closeJdkClient() {
+        boolean interrupted = false;
+        http.shutdown();
+        while (true) {
+            try {
+                if (http.awaitTermination(Duration.ofDays(1))) {
+                    break;
+                }
+            } catch (InterruptedException e) {
+                if (!interrupted) {
+                    interrupted = true;
+                    abortedByClose = true;
+                    http.shutdownNow();
+                }
+                if (http.isTerminated()) {
+                    break;
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 

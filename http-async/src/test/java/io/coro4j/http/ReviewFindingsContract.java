@@ -4,10 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 import io.coro4j.Coro;
+import io.coro4j.Task;
+import io.coro4j.http.testing.Polling;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CancellationException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -64,6 +68,46 @@ abstract class ReviewFindingsContract extends SchedulerFixture {
             assertThat(e.getSuppressed()).as("fanOut=%s: the first attempt's failure", fanOut).hasSize(1)
                     .allSatisfy(s -> assertThat(s).isInstanceOf(HttpConnectException.class)
                             .hasMessage("GET " + refused + ": connection refused"));
+        }
+    }
+
+    /**
+     * close(): "if the task is cancelled during the wait, the exchanges still in progress are
+     * aborted". Those requests must say that the client's close aborted them, not report an I/O
+     * failure of the connection ("connection failed: IOException: shutdownNow").
+     */
+    @Test
+    void exchangesAbortedByACancelledClose_sayTheCloseAbortedThem() {
+        AsyncHttpClient http = AsyncHttpClient.builder().requestTimeout(Duration.ofSeconds(20)).build();
+        server.closeGate();
+        try {
+            List<Throwable> failures = run(() -> {
+                List<Task<Response>> requests = new ArrayList<>();
+                for (int i = 0; i < 3; i++) {
+                    requests.add(Coro.spawn(() -> http.get(server.url("/gate"))));
+                }
+                Polling.await("3 requests held at the server", () -> server.gated.get() == 3);
+                Task<Void> closer = Coro.spawn(() -> {
+                    http.close();
+                    return null;
+                });
+                Polling.await("the close begun", http::isClosed);
+                // No event tells that the JDK client's close is waiting (it runs on a blocking
+                // call's virtual thread): leave it ample time to start before cancelling it.
+                Coro.sleep(Duration.ofMillis(300));
+                closer.cancel();
+                assertThat(catchThrowable(closer::join)).isInstanceOf(CancellationException.class);
+                List<Throwable> out = new ArrayList<>();
+                for (Task<Response> t : requests) {
+                    out.add(catchThrowable(t::join));
+                }
+                return out;
+            });
+            assertThat(failures).hasSize(3).allSatisfy(e -> assertThat(e).isInstanceOf(HttpIoException.class)
+                    .hasMessageStartingWith("GET " + server.url("/gate") + ": aborted: AsyncHttpClient.close()"));
+            assertThat(http.inFlight()).isZero();
+        } finally {
+            server.openGate();
         }
     }
 }
