@@ -121,7 +121,7 @@ public final class AsyncHttpClient implements AutoCloseable {
 
     private AsyncHttpClient(Builder b) {
         HttpClient.Builder hb = HttpClient.newBuilder()
-                .connectTimeout(b.connectTimeout)
+                .connectTimeout(forTheJdk(b.connectTimeout))
                 .followRedirects(b.followRedirects);
         if (b.version != null) {
             hb.version(b.version);
@@ -749,6 +749,18 @@ public final class AsyncHttpClient implements AutoCloseable {
             return ms / 1000 + " s";
         }
         return String.format(Locale.ROOT, "%.3f s", ms / 1000.0);
+    }
+
+    /** About 31 years, as the limiter's deadlines: the longest timeout handed to the JDK client. */
+    private static final Duration LONGEST_JDK_TIMEOUT = Duration.ofNanos(1_000_000_000_000_000_000L);
+
+    /**
+     * {@code d}, or about 31 years if longer: the JDK client counts its connect timeout in
+     * nanoseconds and fails every connection with an overflow for a longer one
+     * ({@code ChronoUnit.FOREVER} as "no bound").
+     */
+    static Duration forTheJdk(Duration d) {
+        return d.compareTo(LONGEST_JDK_TIMEOUT) > 0 ? LONGEST_JDK_TIMEOUT : d;
     }
 
     static Duration positive(Duration d, String what) {

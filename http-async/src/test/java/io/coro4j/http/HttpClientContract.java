@@ -722,6 +722,20 @@ abstract class HttpClientContract extends SchedulerFixture {
         }
     }
 
+    /**
+     * Every timeout takes any positive duration, "no bound" included (ChronoUnit.FOREVER, as the
+     * retry backoff does): a connect timeout too long to count in nanoseconds is that long, not an
+     * overflow that fails every request as a connection failure (which a retry policy retries).
+     */
+    @Test
+    void timeoutsTooLongToCountInNanoseconds_meanNoBound() {
+        Duration forever = java.time.temporal.ChronoUnit.FOREVER.getDuration();
+        try (AsyncHttpClient http = AsyncHttpClient.builder().connectTimeout(forever).requestTimeout(forever)
+                .slotWaitTimeout(forever).build()) {
+            assertThat(run(() -> http.get(server.url("/bytes?n=3"))).bodyAsString()).isEqualTo("abc");
+        }
+    }
+
     // ---- limits ----
 
     @Test
