@@ -442,8 +442,8 @@ public final class AsyncHttpClient implements AutoCloseable {
                 throw ce;
             }
             if (abortedByClose) {
-                throw new HttpIoException(method, url, "aborted: AsyncHttpClient.close() was cancelled while it waited"
-                        + " for the exchanges in progress, and shut the client down", e.getCause());
+                throw new HttpIoException(method, url, "aborted: AsyncHttpClient.close() was cancelled (or"
+                        + " interrupted) while it waited for the exchanges in progress, and shut the client down", e.getCause());
             }
             throw Failures.translate(e.getCause(), method, url, x.uri.getHost(), connectTimeout, timeout);
         }
@@ -672,7 +672,9 @@ public final class AsyncHttpClient implements AutoCloseable {
      * If the task is cancelled during the wait, the exchanges still in progress are aborted (the
      * JDK client's close, interrupted, shuts it down now), each failing with an
      * {@link HttpIoException} that says this close aborted it; if it was cancelled before, the close
-     * goes on in the background. Either way the cancellation propagates. Idempotent.
+     * goes on in the background. Either way the cancellation propagates. Outside a task, an
+     * interruption of the waiting thread aborts the exchanges in the same way (the interrupt status
+     * is kept). Idempotent.
      */
     @Override
     public void close() {
@@ -683,7 +685,7 @@ public final class AsyncHttpClient implements AutoCloseable {
             Thread.onSpinWait(); // a few field reads and one non-blocking sendAsync at most
         }
         if (Coro.currentTask() == null) {
-            http.close();
+            closeJdkClient(); // a thread interrupted meanwhile aborts the exchanges, as a cancelled task does
             return;
         }
         AtomicBoolean begun = new AtomicBoolean();

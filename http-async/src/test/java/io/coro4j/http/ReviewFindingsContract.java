@@ -110,4 +110,41 @@ abstract class ReviewFindingsContract extends SchedulerFixture {
             server.openGate();
         }
     }
+
+    /** The same for a plain thread whose close() is interrupted while it waits for the exchanges. */
+    @Test
+    void exchangesAbortedByAnInterruptedClose_outsideATask_sayTheCloseAbortedThem() throws InterruptedException {
+        AsyncHttpClient http = AsyncHttpClient.builder().requestTimeout(Duration.ofSeconds(20)).build();
+        server.closeGate();
+        try {
+            List<Throwable> failures = run(() -> {
+                List<Task<Response>> requests = new ArrayList<>();
+                for (int i = 0; i < 3; i++) {
+                    requests.add(Coro.spawn(() -> http.get(server.url("/gate"))));
+                }
+                Polling.await("3 requests held at the server", () -> server.gated.get() == 3);
+                boolean[] interruptKept = new boolean[1];
+                Thread closer = Thread.ofPlatform().start(() -> {
+                    http.close();
+                    interruptKept[0] = Thread.currentThread().isInterrupted();
+                });
+                Polling.await("close() waiting for the exchanges", () -> closer.getState() == Thread.State.TIMED_WAITING
+                        || closer.getState() == Thread.State.WAITING);
+                closer.interrupt();
+                List<Throwable> out = new ArrayList<>();
+                for (Task<Response> t : requests) {
+                    out.add(catchThrowable(t::join));
+                }
+                closer.join(5_000);
+                assertThat(closer.isAlive()).isFalse();
+                assertThat(interruptKept[0]).as("the interrupt status, kept").isTrue();
+                return out;
+            });
+            assertThat(failures).hasSize(3).allSatisfy(e -> assertThat(e).isInstanceOf(HttpIoException.class)
+                    .hasMessageStartingWith("GET " + server.url("/gate") + ": aborted: AsyncHttpClient.close()"));
+            assertThat(http.inFlight()).isZero();
+        } finally {
+            server.openGate();
+        }
+    }
 }
