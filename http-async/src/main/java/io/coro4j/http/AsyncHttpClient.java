@@ -674,7 +674,8 @@ public final class AsyncHttpClient implements AutoCloseable {
      * {@link HttpIoException} that says this close aborted it; if it was cancelled before, the close
      * goes on in the background. Either way the cancellation propagates. Outside a task, an
      * interruption of the waiting thread aborts the exchanges in the same way (the interrupt status
-     * is kept). Idempotent.
+     * is kept). Idempotent. The wait is for the client's threads too: a thread still reading a
+     * request's body stream that never returns (see {@link RequestBody}) keeps it waiting.
      */
     @Override
     public void close() {

@@ -15,7 +15,9 @@ import java.util.function.Supplier;
  * <p>Every body can be sent more than once, which retries need: strings and bytes are kept, and a
  * stream body asks its supplier for a fresh stream for each attempt. A stream is read by the
  * {@link java.net.http.HttpClient}'s own threads, never by a coroutine's carrier, so a blocking
- * {@link InputStream} (a file, a pipe) is fine.
+ * {@link InputStream} (a file, a pipe) is fine. One whose read never returns is not: a timeout
+ * or cancellation ends the request, but not the read, and {@link AsyncHttpClient#close()} waits
+ * for the client's threads, that one among them, as {@code HttpClient.close()} does.
  *
  * <p>Immutable and thread-safe (a stream body is as thread-safe as its supplier).
  */

@@ -16,8 +16,11 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** Review findings (rev-http): behaviours that contradict the javadoc. Run once per scheduler. */
-abstract class ReviewFindingsContract extends SchedulerFixture {
+/**
+ * Closing a client while its requests wait: in a retry backoff, or in flight when the close is
+ * cancelled or interrupted. What the requests are told. Run once per scheduler.
+ */
+abstract class ClientCloseContract extends SchedulerFixture {
 
     TestHttpServer server;
 

@@ -1,9 +1,0 @@
-package io.coro4j.http;
-
-/** {@link CloseAfterBlockedBodyContract} on the loom scheduler. */
-class LoomCloseAfterBlockedBodyTest extends CloseAfterBlockedBodyContract {
-    @Override
-    String schedulerKind() {
-        return "loom";
-    }
-}
