@@ -60,8 +60,10 @@ import org.jctools.queues.MpmcUnboundedXaddArrayQueue;
  * then its local queue and the global queue, then steals; one pick in 16 starts with the queues of
  * new fibers, so that fibers woken over and over cannot starve them. A fiber that calls
  * {@code yieldNow} goes behind every fiber runnable on its carrier at that moment, new ones
- * included (asyncio's {@code sleep(0)}), in a queue of the carrier's own ({@code Worker.yielded}). With N = 1 this is a
- * single-threaded event loop; fibers started from it run in FIFO order.
+ * included (asyncio's {@code sleep(0)}), in a queue of the carrier's own ({@code Worker.yielded}).
+ * With N = 1 this is a single-threaded event loop; fibers started from it run in FIFO order while
+ * no more than 256 wait to start (the size of a carrier's own queue: more spill over into the
+ * global queue, whose fibers the carrier interleaves with its own).
  *
  * <h2>Idle carriers</h2>
  * A carrier that finds no work parks ({@link LockSupport#park}) instead of spinning. The wake-up

@@ -1,8 +1,8 @@
 package io.coro4j.scheduler.threadpool;
 
 import java.lang.invoke.MethodHandles;
-import java.util.ArrayDeque;
 import java.lang.invoke.VarHandle;
+import java.util.ArrayDeque;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.locks.LockSupport;
 import org.jctools.queues.MpscUnboundedXaddArrayQueue;
@@ -86,8 +86,9 @@ final class Worker extends Thread {
      * keeps few fibers in flight: with a million sleepers spawned at once, picking new fibers two
      * times in three (as this did before) left half a million woken sleepers waiting, all of them
      * live in the heap and copied by each young collection. Every {@value #NEW_FIRST_PERIOD}th pick
-     * starts with the new fibers instead, so that a fiber that keeps yielding (re-queued into the
-     * inbox) cannot shut them out.
+     * starts with the new fibers instead, so that fibers woken over and over (a ping-pong through
+     * the inbox) cannot shut them out. A fiber that yielded ({@link #yielded}) comes first once its
+     * turn has come, and otherwise only when there is nothing else.
      */
     private ContinuationFiber findWork() {
         ContinuationFiber y = yielded.peekFirst();
