@@ -142,11 +142,7 @@ public final class TimerThread {
      * @throws RejectedExecutionException after {@link #terminate()}
      */
     public Timeout schedule(Runnable action, long delay, TimeUnit unit) {
-        Objects.requireNonNull(action, "action");
-        Objects.requireNonNull(unit, "unit");
-        if (delay < 0) {
-            throw new IllegalArgumentException("delay " + delay + " " + unit + " should not be negative");
-        }
+        checkArguments(action, delay, unit);
         int rs = runState;
         if (rs != STARTED) {
             if (rs == TERMINATED || !start()) {
@@ -170,6 +166,22 @@ public final class TimerThread {
             LockSupport.unpark(thread);
         }
         return node;
+    }
+
+    /**
+     * Checks the arguments of {@link Scheduler#schedule} as {@link #schedule} does, for a scheduler
+     * that refuses a timer before it gets here: a wrong argument is reported as such, not as the
+     * refusal, whatever state the scheduler is in.
+     *
+     * @throws NullPointerException if {@code action} or {@code unit} is null
+     * @throws IllegalArgumentException if {@code delay} is negative
+     */
+    public static void checkArguments(Runnable action, long delay, TimeUnit unit) {
+        Objects.requireNonNull(action, "action");
+        Objects.requireNonNull(unit, "unit");
+        if (delay < 0) {
+            throw new IllegalArgumentException("delay " + delay + " " + unit + " should not be negative");
+        }
     }
 
     /** The refusal of a timer by a scheduler that has terminated, or is about to with nothing to run it. */

@@ -705,6 +705,27 @@ public abstract class FiberTck extends SchedulerTck {
     }
 
     /**
+     * A wrong argument of {@code schedule} is reported as such whatever the scheduler's state, not
+     * as the refusal of a terminated scheduler: the refusal would hide the caller's bug, and the
+     * schedulers would disagree (one checked the arguments first, the other the state).
+     */
+    @Test
+    void aTimerWithAWrongArgumentIsReportedAsSuchAlsoAfterTermination() throws Exception {
+        Scheduler s = newScheduler(2);
+        s.close();
+        assertThatThrownBy(() -> s.schedule(() -> { }, -1, TimeUnit.MILLISECONDS))
+                .isExactlyInstanceOf(IllegalArgumentException.class)
+                .hasMessage("delay -1 MILLISECONDS should not be negative");
+        assertThatThrownBy(() -> s.schedule(() -> { }, 1, null))
+                .isExactlyInstanceOf(NullPointerException.class).hasMessage("unit");
+        assertThatThrownBy(() -> s.schedule(null, 1, TimeUnit.MILLISECONDS))
+                .isExactlyInstanceOf(NullPointerException.class).hasMessage("action");
+        assertThatThrownBy(() -> s.schedule(() -> { }, 1, TimeUnit.MILLISECONDS))
+                .isExactlyInstanceOf(RejectedExecutionException.class)
+                .hasMessage("scheduler \"" + s.name() + "\" has terminated: it runs no timers");
+    }
+
+    /**
      * The JDK ignores an exception thrown by a thread's uncaught-exception handler; a carrier (or
      * the timer thread) that passed it on would end, and the fibers whose home it was with it.
      * Reported, the scheduler goes on, as after an exception the handler took.

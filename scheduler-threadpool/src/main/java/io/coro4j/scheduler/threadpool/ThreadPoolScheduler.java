@@ -194,8 +194,9 @@ final class ThreadPoolScheduler implements Scheduler {
     public Timeout schedule(Runnable action, long delay, TimeUnit unit) {
         if (terminating()) {
             // Shut down with no fiber live: the carriers are exiting and the last one stops the
-            // timer, dropping what it holds. Refused, as loom, which terminates at once, refuses it.
-            Objects.requireNonNull(action, "action");
+            // timer, dropping what it holds. Refused, as loom, which terminates at once, refuses it;
+            // a wrong argument first, as the timer (and so loom) reports it.
+            TimerThread.checkArguments(action, delay, unit);
             throw timer.rejected();
         }
         return timer.schedule(action, delay, unit);
