@@ -195,7 +195,15 @@ public final class TimerThread {
      * (a scheduler's {@code close()} refuses it with {@link #closeFromTimerAction()}).
      */
     public boolean isTimerThread() {
-        return thread == Thread.currentThread();
+        return isTimerThread(Thread.currentThread());
+    }
+
+    /**
+     * Whether {@code t} is this timer's thread: for a scheduler whose generator bodies run on
+     * threads of their own, to tell whether the thread a body's resumer runs on is this one.
+     */
+    public boolean isTimerThread(Thread t) {
+        return t != null && thread == t;
     }
 
     /** The refusal of {@link Scheduler#close()} called by a timer action ({@link #isTimerThread()}). */

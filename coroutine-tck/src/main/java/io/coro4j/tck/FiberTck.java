@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.coro4j.Generator;
 import io.coro4j.Schedulers;
+import io.coro4j.spi.Coroutine;
 import io.coro4j.spi.Fiber;
 import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.Timeout;
@@ -702,6 +703,42 @@ public abstract class FiberTck extends SchedulerTck {
                 + s.name() + "\": it would wait for the timer thread, which runs it, to end; call shutdown() instead");
         s.shutdown();
         assertThat(s.awaitTermination(Duration.ofSeconds(30))).isTrue();
+    }
+
+    /**
+     * A generator body that a timer action resumed is that action's code: the action waits for
+     * it, so {@code close()} there would wait for the timer thread, which waits for the body. On
+     * a scheduler whose bodies run on the resumer's thread that is plain; on one whose bodies run
+     * on threads of their own (loom) it hung, the timer thread with it.
+     */
+    @Test
+    void closeFromAGeneratorBodyThatATimerActionResumedIsRejected() throws Exception {
+        Scheduler s = newScheduler(2);
+        CompletableFuture<String> seen = new CompletableFuture<>();
+        Coroutine inner = s.newCoroutine(() -> {
+            try {
+                s.close();
+                seen.complete("closed?");
+            } catch (Throwable e) {
+                seen.complete(e.getClass().getSimpleName() + ": " + e.getMessage());
+            }
+        });
+        Coroutine outer = s.newCoroutine(inner::resume); // nested: the timer resumes one that resumes it
+        CountDownLatch resumed = new CountDownLatch(1);
+        s.schedule(() -> {
+            outer.resume();
+            resumed.countDown();
+        }, 1, TimeUnit.MILLISECONDS);
+        String outcome;
+        try {
+            outcome = seen.get(10, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            outcome = "still in close() after 10 s";
+        }
+        assertThat(outcome).isEqualTo("IllegalStateException: close() called from a timer action of scheduler \""
+                + s.name() + "\": it would wait for the timer thread, which runs it, to end; call shutdown() instead");
+        assertThat(resumed.await(10, TimeUnit.SECONDS)).as("the timer action returned").isTrue();
+        assertThat(inner.isDone()).isTrue();
     }
 
     /**

@@ -110,6 +110,11 @@ final class LoomCoroutine implements Coroutine, Thread.UncaughtExceptionHandler 
         return false;
     }
 
+    /** The thread waiting in {@link #resume()} while the body runs; null between resumptions. */
+    Thread resumer() {
+        return caller;
+    }
+
     private IllegalStateException lostBody() {
         return new IllegalStateException("this generator's body is lost: a hand-over to its thread failed"
                 + " half-way (" + lost + "), and it can no longer be resumed or closed", lost);

@@ -310,10 +310,26 @@ final class LoomScheduler implements Scheduler {
             throw new IllegalStateException("close() called from fiber code of scheduler \"" + name
                     + "\": it would wait for its own fiber to end; call shutdown() instead");
         }
-        if (timer.isTimerThread()) {
+        if (timer.isTimerThread(outermostResumer())) {
             throw timer.closeFromTimerAction();
         }
         Scheduler.super.close();
+    }
+
+    /**
+     * The thread whose code the caller runs as part of: the caller's own, or, for a generator
+     * body, which runs on a virtual thread of its own while its resumer waits, the resumer's (and
+     * so on out, for a generator resumed from another one's body). A body that a timer action
+     * resumed is that action's code, as it is on the threadpool scheduler, whose bodies run on the
+     * resumer's thread: waiting for termination there would wait for the timer thread, which
+     * waits for the body.
+     */
+    private static Thread outermostResumer() {
+        Thread t = Thread.currentThread();
+        while (t != null && t.getUncaughtExceptionHandler() instanceof LoomCoroutine c) {
+            t = c.resumer();
+        }
+        return t;
     }
 
     @Override
