@@ -35,6 +35,13 @@ import java.util.zip.InflaterInputStream;
  */
 final class BodySink implements Consumer<Optional<byte[]>> {
 
+    /**
+     * The most a declared {@code Content-Length} reserves at the headers. The length is the
+     * server's promise, not bytes received: reserving all of it would let a server that sends a
+     * few bytes of a promised limit-sized body take that much heap per request.
+     */
+    private static final int RESERVE_AT_MOST = 64 * 1024;
+
     private final String method;
     private final String url;
     private final long limit;
@@ -42,6 +49,8 @@ final class BodySink implements Consumer<Optional<byte[]>> {
     private List<String> codings = List.of();
     private byte[] buf = new byte[0];
     private int size;
+    /** The declared {@code Content-Length} (at most the limit), or -1: how far the body grows at most. */
+    private long declaredLength = -1;
     private byte[] body;
     private volatile RuntimeException failure;
     private volatile Future<?> exchange;
@@ -61,6 +70,7 @@ final class BodySink implements Consumer<Optional<byte[]>> {
         return info -> {
             size = 0; // a fresh start, should the JDK ask again (it does not for redirects today)
             buf = new byte[0];
+            declaredLength = -1;
             codings = List.of();
             boolean noBody = method.equals("HEAD") || info.statusCode() == 204 || info.statusCode() == 304;
             if (!noBody) {
@@ -75,7 +85,8 @@ final class BodySink implements Consumer<Optional<byte[]>> {
                 if (declared.isPresent() && declared.getAsLong() > limit) {
                     fail(new BodyTooLargeException(method, url, limit, "Content-Length: " + declared.getAsLong()));
                 } else if (declared.isPresent() && declared.getAsLong() > 0) {
-                    buf = new byte[(int) declared.getAsLong()];
+                    declaredLength = declared.getAsLong();
+                    buf = new byte[(int) Math.min(declaredLength, RESERVE_AT_MOST)];
                 }
                 if (decode) {
                     codings = codings(info.headers().allValues("Content-Encoding"));
@@ -115,7 +126,10 @@ final class BodySink implements Consumer<Optional<byte[]>> {
                 return;
             }
             if (size + b.length > buf.length) {
-                buf = Arrays.copyOf(buf, (int) Math.min(limit, Math.max((long) size + b.length, Math.max(256L, 2L * buf.length))));
+                long needed = (long) size + b.length;
+                // Doubling, but not past a declared length the body keeps to: its last array is exact.
+                long cap = declaredLength >= needed ? declaredLength : limit;
+                buf = Arrays.copyOf(buf, (int) Math.min(cap, Math.max(needed, Math.max(256L, 2L * buf.length))));
             }
             System.arraycopy(b, 0, buf, size, b.length);
             size += b.length;

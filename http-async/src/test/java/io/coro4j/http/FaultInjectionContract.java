@@ -121,6 +121,25 @@ abstract class FaultInjectionContract extends SchedulerFixture {
         }
     }
 
+    /**
+     * A Content-Length within the limit is a promise the server may not keep: the client does not
+     * reserve that much memory at the headers (before, a 1 GiB array per such response, so a few
+     * lying servers could exhaust the heap), but grows the body as bytes arrive.
+     */
+    @Test
+    void aHugeContentLengthWithFewBytes_doesNotAllocateWhatItPromised() {
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        try (AsyncHttpClient http = client().maxBodySize(Integer.MAX_VALUE - 8).build()) {
+            assertThat(fault(http, "/ok")).isNull(); // the client's own first-use allocations, outside the count
+            long before = threads.getTotalThreadAllocatedBytes();
+            assertThat(fault(http, "/short-huge")).isInstanceOf(HttpIoException.class)
+                    .hasMessageStartingWith("GET " + faults.url("/short-huge") + ": connection closed before the response was complete");
+            long allocated = threads.getTotalThreadAllocatedBytes() - before;
+            assertThat(allocated).as("bytes allocated by all threads for a response of 10 bytes promising 1 GiB")
+                    .isLessThan(64L << 20);
+        }
+    }
+
     /** A Content-Length that is not a number: a malformed response, not a bare NumberFormatException. */
     @Test
     void anInvalidContentLength_isAnIoError_andTheConnectionIsClosed() throws InterruptedException {

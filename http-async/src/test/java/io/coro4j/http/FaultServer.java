@@ -20,6 +20,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@code /stall}: never answers; waits for the client to close;</li>
  *   <li>{@code /stall-body}: headers promising 100 bytes, 10 of them, then waits for the client to close;</li>
  *   <li>{@code /short}: headers promising 100 bytes, 10 of them, then closes;</li>
+ *   <li>{@code /short-huge}: headers promising 1 GiB, 10 bytes of it, then closes;</li>
  *   <li>{@code /bad-chunked}: a chunked body with a chunk size that is not hex, then waits;</li>
  *   <li>{@code /bad-length}: headers with a {@code Content-Length} that is not a number, then waits;</li>
  *   <li>{@code /reset-when-stalled?n=N}: waits until N connections are stalled (at most 10 s), then resets.</li>
@@ -78,6 +79,10 @@ final class FaultServer extends RawHttpServer {
                 }
                 case "/short" -> {
                     write(out, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
+                    return;
+                }
+                case "/short-huge" -> {
+                    write(out, "HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n0123456789");
                     return;
                 }
                 case "/bad-chunked" -> {
