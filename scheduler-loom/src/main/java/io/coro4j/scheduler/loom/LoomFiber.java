@@ -34,7 +34,7 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
     private volatile int permit;
     private volatile Thread waiter;
     /**
-     * The fiber's own virtual thread, once it runs; read by that thread only. Where the fiber's
+     * The fiber's own virtual thread while it runs; read by that thread only. Where the fiber's
      * code runs on it, that is the fiber, whatever the thread's uncaught-exception handler has
      * become: code that replaced it fails at its next coro4j call, but the task's end (waiting
      * for its children) still parks, so that the task ends instead of hanging.
@@ -82,6 +82,7 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
             }
         } finally {
             body = null;
+            thread = null; // a finished task keeps its fiber: not the thread that ran it too
             scheduler.fiberCompleted();
         }
     }
