@@ -1876,10 +1876,11 @@ public abstract class TaskTck extends SchedulerTck {
     void aGroupNeverReturnsWhileAChildSpawnedIntoItFromOutsideStillRuns() throws Exception {
         // A thread outside the group spawns into it once per round, at a moment that drifts
         // around the group's close: each spawn must either be refused or be waited for. Rounds
-        // go on for two seconds and until enough spawns were accepted (30 s at most).
+        // go on for two seconds and until enough spawns were accepted (30 s at most; both scale
+        // with the stress multiplier, as the spawns needed do).
         long start = System.nanoTime();
         long minimum = TimeUnit.MILLISECONDS.toNanos(Stress.scaled(2_000));
-        long maximum = TimeUnit.SECONDS.toNanos(30);
+        long maximum = TimeUnit.MILLISECONDS.toNanos(Math.max(30_000, Stress.scaled(30_000)));
         int enough = Stress.scaled(20);
         AtomicInteger outlived = new AtomicInteger();
         AtomicInteger accepted = new AtomicInteger();
