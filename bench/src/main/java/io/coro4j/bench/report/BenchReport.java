@@ -25,11 +25,16 @@ import org.openjdk.jmh.results.BenchmarkResult;
 import org.openjdk.jmh.results.IterationResult;
 import org.openjdk.jmh.results.Result;
 import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.BenchmarkList;
+import org.openjdk.jmh.runner.BenchmarkListEntry;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.format.OutputFormat;
+import org.openjdk.jmh.runner.format.OutputFormatFactory;
 import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
 import org.openjdk.jmh.runner.options.TimeValue;
+import org.openjdk.jmh.runner.options.VerboseMode;
 
 /**
  * Runs a short profile of every benchmark in this module through JMH's {@link Runner} (one fork per
@@ -191,7 +196,8 @@ public final class BenchReport {
         }
         String loadAtEnd = loadAverage();
         notes.addAll(standardNotes());
-        notes.addAll(missing(measured, only));
+        List<String> failed = missing(measured, only);
+        notes.addAll(failed);
         notes.addAll(extraNotes);
 
         MarkdownReport.Header header = new MarkdownReport.Header(date, jdk(),
@@ -209,6 +215,13 @@ public final class BenchReport {
         }
         System.out.println();
         System.out.println(MarkdownReport.table(measured, Baselines.PAIRINGS));
+        if (!failed.isEmpty()) {
+            // The report is written, with the failures in its notes; the exit status says so too,
+            // so that bench/report.sh (and whatever runs it) fails.
+            System.err.println("BenchReport: " + failed.size() + " benchmark(s) failed:");
+            failed.forEach(f -> System.err.println("  " + f));
+            System.exit(1);
+        }
     }
 
     private static String value(String[] args, int i, String option) {
@@ -295,19 +308,76 @@ public final class BenchReport {
     }
 
     /**
-     * Notes for the pairings whose subject has no result although it should have one: a benchmark
-     * that failed. With {@code --only}, only where its baseline was measured (the rest were not
-     * selected).
+     * A note for each benchmark and parameter set that the profiles selected by {@code only} run
+     * ({@link #expected}) and that has no result in {@code measured}: one that failed, subjects,
+     * baselines and floors alike. Budgets set for parameters the profiles do not run (the million
+     * sleepers) are not failures.
      */
-    private static List<String> missing(List<Measurement> measured, Pattern only) {
+    static List<String> missing(List<Measurement> measured, Pattern only) {
         List<String> out = new ArrayList<>();
-        for (Pairing p : Baselines.PAIRINGS) {
-            boolean selected = only == null
-                    || measured.stream().anyMatch(m -> m.benchmark().equals(p.baseline()));
-            if (selected && measured.stream().noneMatch(p::appliesTo)) {
-                out.add("No result for " + p.subject() + " " + p.when()
+        for (Expected e : expected(only)) {
+            if (measured.stream().noneMatch(m -> m.benchmark().equals(e.benchmark()) && m.params().equals(e.params()))) {
+                out.add("No result for " + e.benchmark() + " " + e.params()
                         + ": it failed in this run (see the JMH output).");
             }
+        }
+        return out;
+    }
+
+    /** A benchmark and parameter set that a profile runs, named as {@link #toMeasurements} names it. */
+    record Expected(String benchmark, Map<String, String> params) {
+        Expected {
+            params = java.util.Collections.unmodifiableSortedMap(new TreeMap<>(params));
+        }
+    }
+
+    /**
+     * What the profiles selected by {@code only} ({@code null}: all) run: each benchmark of JMH's list
+     * that a profile includes, with every combination of its parameters' values, the benchmark's own
+     * unless the profile (or its alternation) sets the parameter.
+     */
+    static List<Expected> expected(Pattern only) {
+        OutputFormat silent = OutputFormatFactory.createFormatInstance(System.out, VerboseMode.SILENT);
+        List<Expected> out = new ArrayList<>();
+        for (Profile p : PROFILES) {
+            if (only != null && !only.matcher(p.name()).find()) {
+                continue;
+            }
+            for (BenchmarkListEntry entry : BenchmarkList.defaultList().find(silent, List.of(p.include()), List.of())) {
+                Map<String, List<String>> values = new TreeMap<>();
+                if (entry.getParams().hasValue()) {
+                    entry.getParams().get().forEach((k, v) -> values.put(k, List.of(v)));
+                }
+                p.params().forEach((k, v) -> values.replace(k, List.of(v)));
+                if (p.alternate() != null) {
+                    values.replace(p.alternate(), p.values());
+                }
+                String name = Measurement.shortName(entry.getUsername());
+                for (Map<String, String> params : combinations(values)) {
+                    Expected e = new Expected(name, params);
+                    if (!out.contains(e)) {
+                        out.add(e);
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Every map that takes one of each key's values. */
+    private static List<Map<String, String>> combinations(Map<String, List<String>> values) {
+        List<Map<String, String>> out = new ArrayList<>();
+        out.add(Map.of());
+        for (Map.Entry<String, List<String>> e : values.entrySet()) {
+            List<Map<String, String>> next = new ArrayList<>();
+            for (Map<String, String> partial : out) {
+                for (String v : e.getValue()) {
+                    Map<String, String> m = new TreeMap<>(partial);
+                    m.put(e.getKey(), v);
+                    next.add(m);
+                }
+            }
+            out = next;
         }
         return out;
     }

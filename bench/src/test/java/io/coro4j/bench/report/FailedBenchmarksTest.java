@@ -1,0 +1,92 @@
+package io.coro4j.bench.report;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The report's notes of benchmarks that failed ({@code BenchReport.missing}): a benchmark and
+ * parameter set that a selected profile runs and that has no result is named, and nothing else is.
+ */
+class FailedBenchmarksTest {
+
+    private static Measurement m(String benchmark, Map<String, String> params) {
+        return new Measurement(benchmark, params, 100, 90, 110, 3, "ms/op");
+    }
+
+    private static final Measurement SLEEPERS_THREADPOOL = m("SleepersWallTime.sleepers",
+            Map.of("scheduler", "threadpool", "carriers", "0", "sleepers", "200000"));
+    private static final Measurement SLEEPERS_LOOM = m("SleepersWallTime.sleepers",
+            Map.of("scheduler", "loom", "carriers", "0", "sleepers", "200000"));
+    private static final Measurement VT_SLEEPERS = m("SleepersWallTime.virtualThreadSleepers",
+            Map.of("sleepers", "200000"));
+
+    @Test
+    void a_complete_run_names_no_failure_even_where_a_budget_is_for_parameters_the_profile_does_not_run() {
+        // The report runs 200,000 sleepers; the budgets are for a million. Nothing failed.
+        List<String> notes = BenchReport.missing(List.of(SLEEPERS_THREADPOOL, SLEEPERS_LOOM, VT_SLEEPERS),
+                Pattern.compile("SleepersWallTime"));
+        assertThat(notes).isEmpty();
+    }
+
+    @Test
+    void a_subject_that_failed_for_one_scheduler_is_named_with_its_parameters() {
+        List<String> notes = BenchReport.missing(List.of(SLEEPERS_LOOM, VT_SLEEPERS),
+                Pattern.compile("SleepersWallTime"));
+        assertThat(notes).singleElement().asString()
+                .contains("SleepersWallTime.sleepers", "scheduler=threadpool", "sleepers=200000");
+    }
+
+    @Test
+    void a_subject_judged_by_a_pairing_without_parameters_is_named_when_it_failed_for_one_scheduler() {
+        List<String> notes = BenchReport.missing(List.of(
+                m("SpawnJoin.coro4j", Map.of("scheduler", "threadpool", "carriers", "0")),
+                m("SpawnJoin.virtualThreads", Map.of()),
+                m("SpawnJoin.completableFutures", Map.of())), Pattern.compile("SpawnJoin"));
+        assertThat(notes).singleElement().asString().contains("SpawnJoin.coro4j", "scheduler=loom");
+    }
+
+    @Test
+    void a_baseline_that_failed_is_named() {
+        List<String> notes = BenchReport.missing(List.of(
+                m("SpawnJoin.coro4j", Map.of("scheduler", "threadpool", "carriers", "0")),
+                m("SpawnJoin.coro4j", Map.of("scheduler", "loom", "carriers", "0")),
+                m("SpawnJoin.completableFutures", Map.of())), Pattern.compile("SpawnJoin"));
+        assertThat(notes).singleElement().asString().contains("SpawnJoin.virtualThreads");
+    }
+
+    @Test
+    void a_benchmark_judged_against_nothing_is_named_when_it_failed() {
+        // plainIterator is a floor (no pairing); the loom generator has no exact baseline.
+        List<String> notes = BenchReport.missing(List.of(
+                m("GeneratorRoundTrip.generator", Map.of("scheduler", "threadpool")),
+                m("GeneratorRoundTrip.generatorInVirtualThread", Map.of("scheduler", "threadpool")),
+                m("GeneratorRoundTrip.generatorInVirtualThread", Map.of("scheduler", "loom")),
+                m("GeneratorRoundTrip.rawContinuation", Map.of()),
+                m("GeneratorRoundTrip.rawVirtualThreadHandOver", Map.of())), Pattern.compile("GeneratorRoundTrip"));
+        assertThat(notes).hasSize(2).anySatisfy(n -> assertThat(n).contains("GeneratorRoundTrip.plainIterator"))
+                .anySatisfy(n -> assertThat(n).contains("GeneratorRoundTrip.generator ", "scheduler=loom"));
+    }
+
+    @Test
+    void what_a_full_report_expects_is_every_benchmark_its_profiles_run_with_the_profiles_parameters() {
+        List<BenchReport.Expected> all = BenchReport.expected(null);
+        assertThat(all).contains(
+                new BenchReport.Expected("SleepersWallTime.sleepers",
+                        Map.of("scheduler", "loom", "carriers", "0", "sleepers", "200000")),
+                new BenchReport.Expected("SleepersWallTime.heapPerVirtualThreadSleeper", Map.of("heapSleepers", "50000")),
+                new BenchReport.Expected("MetricsOverhead.spawnJoin",
+                        Map.of("scheduler", "threadpool", "carriers", "0", "metrics", "none")),
+                new BenchReport.Expected("MetricsOverhead.spawnJoin",
+                        Map.of("scheduler", "threadpool", "carriers", "0", "metrics", "prometheus")),
+                new BenchReport.Expected("ChannelPingPong.rawContinuations", Map.of()));
+        assertThat(all).noneMatch(e -> e.params().containsValue("1000000"))
+                .noneMatch(e -> e.benchmark().equals("SleepersWallTime.virtualThreadSleepersHoldingBytes"))
+                .noneMatch(e -> e.benchmark().startsWith("GeneratorLifecycle."));
+        // GeneratorRoundTrip 7, SpawnJoin 4, ChannelPingPong 4, sleepers 3, heap 3, MetricsOverhead 8
+        assertThat(all).hasSize(29);
+    }
+}
