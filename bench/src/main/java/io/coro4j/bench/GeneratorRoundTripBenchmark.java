@@ -233,20 +233,28 @@ public class GeneratorRoundTripBenchmark {
 
     // ---- helpers ----
 
-    /** Runs {@code task} in a new virtual thread and returns its result, or throws its failure. */
+    /**
+     * Runs {@code task} in a new virtual thread and returns its result, or throws its failure, an
+     * {@link Error} included: an invocation whose work failed must fail the benchmark, not be
+     * measured as one that returned.
+     */
     static <T> T inVirtualThread(Callable<T> task) throws Exception {
         Object[] result = new Object[1];
-        Exception[] failure = new Exception[1];
+        Throwable[] failure = new Throwable[1];
         Thread t = Thread.ofVirtual().start(() -> {
             try {
                 result[0] = task.call();
-            } catch (Exception e) {
+            } catch (Throwable e) {
                 failure[0] = e;
             }
         });
         t.join();
-        if (failure[0] != null) {
-            throw failure[0];
+        if (failure[0] instanceof Exception e) {
+            throw e;
+        } else if (failure[0] instanceof Error e) {
+            throw e;
+        } else if (failure[0] != null) {
+            throw new IllegalStateException(failure[0]);
         }
         @SuppressWarnings("unchecked")
         T r = (T) result[0];
