@@ -22,13 +22,14 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.BenchmarkParams;
 
 /**
  * Many concurrent sleepers: {@value #SLEEPERS} tasks that each sleep {@value #NAP_MILLIS} ms, and
  * the heap each costs while it sleeps. Single shots: one invocation is the whole crowd, and each
  * takes seconds, so the defaults are few shots (wall time: four warm-up, three measured; heap: one
  * and one): repeat a run, or give the wall-time benchmarks {@code -i 5 -f 2}, before trusting a
- * ratio. Four warm-up shots because the JIT settles only after about three: each shot's main task
+ * ratio (the heap benchmarks refuse more than one measured shot: see {@link HeapCounters}). Four warm-up shots because the JIT settles only after about three: each shot's main task
  * runs a body of another class than its sleepers', and until C2 stops speculating on one class
  * there, that deoptimizes the compiled task frame, so the sleepers spawned next run in C1 frames.
  * {@code -p sleepers=N} changes the wall-time crowd ({@link WallCrowd}), {@code -p heapSleepers=N}
@@ -198,12 +199,26 @@ public class SleepersWallTimeBenchmark {
      * The secondary result of the heap benchmarks: bytes of heap per sleeping task. JMH sums a
      * secondary result of this kind over the measured shots, so the heap benchmarks measure one shot
      * (after one warm-up shot, so that the suspended frames are compiled ones, as in a running
-     * server; interpreted frames make a suspended stack several hundred bytes larger).
+     * server; interpreted frames make a suspended stack several hundred bytes larger), and a run that
+     * asks for more ({@code -i 3} over the whole class) is refused rather than summed: more samples
+     * come from more forks ({@code -f 3}).
      */
     @State(Scope.Thread)
     @AuxCounters(AuxCounters.Type.EVENTS)
     public static class HeapCounters {
         public double bytesPerSleeper;
+
+        @Setup(Level.Trial)
+        public void requireOneShot(BenchmarkParams params) {
+            int shots = params.getMeasurement().getCount();
+            if (shots != 1) {
+                throw new IllegalArgumentException(params.getBenchmark() + " measures " + shots
+                        + " shots: JMH would print bytesPerSleeper summed over them, " + shots + " times the"
+                        + " bytes per sleeper. Run the heap benchmarks with -i 1 (their default), and -f N"
+                        + " for more samples; exclude them (e.g. 'SleepersWallTimeBenchmark.(sleepers|virtual.*)$')"
+                        + " when giving the wall-time benchmarks more shots.");
+            }
+        }
 
         @Setup(Level.Iteration)
         public void reset() {
