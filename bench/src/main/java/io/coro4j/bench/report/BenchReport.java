@@ -315,12 +315,18 @@ public final class BenchReport {
      */
     static List<String> missing(List<Measurement> measured, Pattern only) {
         List<String> out = new ArrayList<>();
-        for (Expected e : expected(only)) {
-            if (measured.stream().noneMatch(m -> m.benchmark().equals(e.benchmark()) && m.params().equals(e.params()))) {
+        expected(only).forEach((e, samples) -> {
+            java.util.Optional<Measurement> m = measured.stream()
+                    .filter(x -> x.benchmark().equals(e.benchmark()) && x.params().equals(e.params())).findFirst();
+            if (m.isEmpty()) {
                 out.add("No result for " + e.benchmark() + " " + e.params()
                         + ": it failed in this run (see the JMH output).");
+            } else if (samples != null && m.get().samples() < samples) {
+                // A profile run in rounds pools its forks: one that failed leaves a row of the others.
+                out.add("Only " + m.get().samples() + " of " + samples + " iterations for " + e.benchmark() + " "
+                        + e.params() + ": a fork of it failed in this run (see the JMH output).");
             }
-        }
+        });
         return out;
     }
 
@@ -334,11 +340,12 @@ public final class BenchReport {
     /**
      * What the profiles selected by {@code only} ({@code null}: all) run: each benchmark of JMH's list
      * that a profile includes, with every combination of its parameters' values, the benchmark's own
-     * unless the profile (or its alternation) sets the parameter.
+     * unless the profile (or its alternation) sets the parameter; each with the number of measured
+     * iterations its row should pool (all rounds), or {@code null} where JMH's default decides it.
      */
-    static List<Expected> expected(Pattern only) {
+    static Map<Expected, Integer> expected(Pattern only) {
         OutputFormat silent = OutputFormatFactory.createFormatInstance(System.out, VerboseMode.SILENT);
-        List<Expected> out = new ArrayList<>();
+        Map<Expected, Integer> out = new LinkedHashMap<>();
         for (Profile p : PROFILES) {
             if (only != null && !only.matcher(p.name()).find()) {
                 continue;
@@ -353,11 +360,11 @@ public final class BenchReport {
                     values.replace(p.alternate(), p.values());
                 }
                 String name = Measurement.shortName(entry.getUsername());
+                Integer perFork = p.measurements() != null ? p.measurements()
+                        : entry.getMeasurementIterations().orElse(null);
+                Integer samples = perFork == null ? null : perFork * p.rounds();
                 for (Map<String, String> params : combinations(values)) {
-                    Expected e = new Expected(name, params);
-                    if (!out.contains(e)) {
-                        out.add(e);
-                    }
+                    out.putIfAbsent(new Expected(name, params), samples);
                 }
             }
         }

@@ -14,7 +14,11 @@ import org.junit.jupiter.api.Test;
 class FailedBenchmarksTest {
 
     private static Measurement m(String benchmark, Map<String, String> params) {
-        return new Measurement(benchmark, params, 100, 90, 110, 3, "ms/op");
+        return m(benchmark, params, 5);
+    }
+
+    private static Measurement m(String benchmark, Map<String, String> params, int samples) {
+        return new Measurement(benchmark, params, 100, 90, 110, samples, "ms/op");
     }
 
     private static final Measurement SLEEPERS_THREADPOOL = m("SleepersWallTime.sleepers",
@@ -73,7 +77,7 @@ class FailedBenchmarksTest {
 
     @Test
     void what_a_full_report_expects_is_every_benchmark_its_profiles_run_with_the_profiles_parameters() {
-        List<BenchReport.Expected> all = BenchReport.expected(null);
+        java.util.Set<BenchReport.Expected> all = BenchReport.expected(null).keySet();
         assertThat(all).contains(
                 new BenchReport.Expected("SleepersWallTime.sleepers",
                         Map.of("scheduler", "loom", "carriers", "0", "sleepers", "200000")),
@@ -88,5 +92,22 @@ class FailedBenchmarksTest {
                 .noneMatch(e -> e.benchmark().startsWith("GeneratorLifecycle."));
         // GeneratorRoundTrip 7, SpawnJoin 4, ChannelPingPong 4, sleepers 3, heap 3, MetricsOverhead 8
         assertThat(all).hasSize(29);
+    }
+
+    @Test
+    void a_row_pooled_from_rounds_that_lost_a_fork_is_named() {
+        // MetricsOverhead runs each benchmark twice per metrics value (4 measured iterations each);
+        // here the second fork of spawnJoin [loom, prometheus] failed, leaving 4 of 8.
+        List<Measurement> measured = new java.util.ArrayList<>();
+        for (String scheduler : List.of("threadpool", "loom")) {
+            for (String metrics : List.of("none", "prometheus")) {
+                measured.add(m("MetricsOverhead.generator", Map.of("scheduler", scheduler, "metrics", metrics), 8));
+                boolean failedOnce = scheduler.equals("loom") && metrics.equals("prometheus");
+                measured.add(m("MetricsOverhead.spawnJoin",
+                        Map.of("scheduler", scheduler, "carriers", "0", "metrics", metrics), failedOnce ? 4 : 8));
+            }
+        }
+        assertThat(BenchReport.missing(measured, Pattern.compile("MetricsOverhead"))).singleElement().asString()
+                .contains("4 of 8", "MetricsOverhead.spawnJoin", "scheduler=loom", "metrics=prometheus");
     }
 }
