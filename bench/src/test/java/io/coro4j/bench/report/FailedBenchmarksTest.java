@@ -92,6 +92,12 @@ class FailedBenchmarksTest {
                 .noneMatch(e -> e.benchmark().startsWith("GeneratorLifecycle."));
         // GeneratorRoundTrip 7, SpawnJoin 4, ChannelPingPong 4, sleepers 3, heap 3, MetricsOverhead 8
         assertThat(all).hasSize(29);
+        Map<BenchReport.Expected, Integer> samples = BenchReport.expected(null);
+        assertThat(samples.get(new BenchReport.Expected("SleepersWallTime.heapPerVirtualThreadSleeper",
+                Map.of("heapSleepers", "50000")))).isEqualTo(1); // the method's own @Measurement
+        assertThat(samples.get(new BenchReport.Expected("GeneratorRoundTrip.plainIterator", Map.of()))).isEqualTo(5);
+        assertThat(samples.get(new BenchReport.Expected("MetricsOverhead.generator",
+                Map.of("scheduler", "loom", "metrics", "none")))).isEqualTo(8); // two rounds of 4
     }
 
     @Test
