@@ -314,12 +314,38 @@ public final class Task<T> implements Future<T> {
      * when that task's home is this carrier: for ever. A virtual thread (loom) may block.
      */
     private void requireMayBlock() {
+        requireMayBlock("join");
+    }
+
+    /** {@link #requireMayBlock()} for {@code Task.what}. */
+    private void requireMayBlock(String what) {
         Fiber f = Schedulers.currentFiber();
         if (f != null && !f.scheduler().runsBlockingCallsInPlace()) {
-            throw new IllegalStateException("Task.join of " + name() + " called outside any task on a carrier thread of"
+            throw new IllegalStateException("Task." + what + " of " + name() + " called outside any task on a carrier thread of"
                     + " scheduler \"" + f.scheduler().name() + "\" (in a completion callback of a task?): it would"
                     + " block the carrier, which may have to run that task; join inside a task, or chain on"
                     + " toCompletableFuture() instead");
+        }
+    }
+
+    /**
+     * The refusals of {@link #join()} for a blocking {@link #get()}: a task getting itself or a
+     * task it runs under would wait forever (the timed get, until it times out), blocking its
+     * carrier meanwhile; an untimed get outside any task on a carrier that must not block could
+     * block that carrier for ever.
+     */
+    private void refuseHopelessGet(boolean untimed) {
+        if (result.isDone()) {
+            return;
+        }
+        Task<?> caller = current();
+        if (caller == this) {
+            throw new IllegalStateException("a task cannot get itself: it would wait forever (" + name() + ")");
+        }
+        if (caller != null) {
+            caller.refuseToWaitForAnAncestor(this, "get");
+        } else if (untimed) {
+            requireMayBlock("get");
         }
     }
 
@@ -483,9 +509,15 @@ public final class Task<T> implements Future<T> {
      * that gives up (interrupted, or timed out for the timed one) does not count as having seen
      * the task, so a failure that comes later is still reported by the task's group; one that
      * gives up just as the task ends returns the outcome instead, keeping the interrupt status.
+     *
+     * @throws IllegalStateException as {@link #join()}: if a task gets itself or a task it runs
+     *     under (it would wait forever); or if called outside any task on a carrier thread that
+     *     must not block (threadpool: a completion callback run by a task that ended), while the
+     *     task has not ended
      */
     @Override
     public T get() throws InterruptedException, ExecutionException {
+        refuseHopelessGet(true);
         Joiner j = plainJoiner();
         try {
             return result.get();
@@ -494,8 +526,15 @@ public final class Task<T> implements Future<T> {
         }
     }
 
+    /**
+     * {@link #get()}, giving up after {@code timeout}.
+     *
+     * @throws IllegalStateException if a task gets itself or a task it runs under: it could only
+     *     time out, its carrier blocked meanwhile
+     */
     @Override
     public T get(long timeout, TimeUnit unit) throws InterruptedException, ExecutionException, TimeoutException {
+        refuseHopelessGet(false);
         Joiner j = plainJoiner();
         try {
             return result.get(timeout, unit);

@@ -3158,6 +3158,103 @@ public abstract class TaskTck extends SchedulerTck {
                 "await: a task cannot await itself: it would wait forever (SELF)");
     }
 
+    /**
+     * {@link Task#get()} (a {@link java.util.concurrent.Future} method, the one plain Java reaches
+     * for) of the caller's own task, or of a task it runs under, can only wait for ever (timed: until
+     * it times out), blocking the carrier meanwhile: it is refused as {@link Task#join()} is, with
+     * the same message. The timed get comes first, so that a get not refused shows as a timeout
+     * instead of hanging the test.
+     */
+    @Test
+    void getOfYourOwnTaskOrOfATaskYouRunUnderIsRejected() {
+        List<String> out = run(() -> {
+            Task<?> root = Coro.currentTask();
+            List<String> r = new ArrayList<>();
+            r.add("timed, self: " + getRefusal(root, true));
+            r.add("timed, ancestor: " + Coro.spawn(() -> getRefusal(root, true)).join());
+            if (r.stream().noneMatch(s -> s.contains("timed out"))) {
+                r.add("self: " + getRefusal(root, false));
+                r.add("ancestor: " + Coro.spawn(() -> getRefusal(root, false)).join());
+            }
+            return r;
+        });
+        String tail = ", a task it runs under: a task ends only after the tasks spawned under it, so this would wait"
+                + " forever; hand the value over another way (a Channel, a CompletableFuture)";
+        assertThat(out).containsExactly(
+                "timed, self: a task cannot get itself: it would wait forever (ROOT)",
+                "timed, ancestor: WAITER cannot get ROOT" + tail,
+                "self: a task cannot get itself: it would wait forever (ROOT)",
+                "ancestor: WAITER cannot get ROOT" + tail);
+    }
+
+    /**
+     * The message of the IllegalStateException that the current task's {@code target.get()} threw
+     * (timed: 200 ms), its name and {@code target}'s replaced by WAITER and ROOT; or what it did instead.
+     */
+    private static String getRefusal(Task<?> target, boolean timed) {
+        String waiter = Coro.currentTask().name();
+        try {
+            return "returned " + (timed ? target.get(200, TimeUnit.MILLISECONDS) : target.get());
+        } catch (java.util.concurrent.TimeoutException e) {
+            return "timed out after 200 ms";
+        } catch (IllegalStateException e) {
+            // A waiter other than the target was made after it: its number is larger, so it is replaced first.
+            return e.getMessage().replace(waiter, target.name().equals(waiter) ? "ROOT" : "WAITER")
+                    .replace(target.name(), "ROOT");
+        } catch (Exception e) {
+            return "threw " + e;
+        }
+    }
+
+    /**
+     * As {@link #aPlainJoinInACompletionCallbackOnACarrierDoesNotBlockItForEver}, for
+     * {@link Task#get()}: it either returns the task's value or is refused with an
+     * {@link IllegalStateException} that names the carrier, never blocks the only carrier for ever.
+     */
+    @Test
+    void aPlainGetInACompletionCallbackOnACarrierDoesNotBlockItForEver() throws Exception {
+        Scheduler one = newScheduler(1);
+        CompletableFuture<Object> outcome = new CompletableFuture<>();
+        Thread.ofPlatform().daemon().name("tck-get-in-callback").start(() -> {
+            try {
+                outcome.complete(Coro.run(one, () -> {
+                    Task<String> slow = Coro.spawn(() -> {
+                        Coro.sleep(ms(20));
+                        return "slow";
+                    });
+                    Task<String> quick = Coro.spawn(() -> "quick");
+                    CompletableFuture<String> both = quick.toCompletableFuture().thenApply(q -> {
+                        try {
+                            return q + " then " + slow.get();
+                        } catch (InterruptedException | java.util.concurrent.ExecutionException e) {
+                            throw new CompletionException(e);
+                        }
+                    });
+                    try {
+                        return Coro.await(both);
+                    } catch (IllegalStateException refused) {
+                        slow.join();
+                        return refused;
+                    }
+                }));
+            } catch (Throwable e) {
+                outcome.complete(e);
+            }
+        });
+        Object out;
+        try {
+            out = outcome.get(20, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new AssertionError("hung: the get in the callback blocks the only carrier, which the task it"
+                    + " waits for needs (scheduler " + one + ")");
+        }
+        if (out instanceof IllegalStateException refused) {
+            assertThat(refused).hasMessageContaining("carrier").hasMessageContaining("Task.get");
+        } else {
+            assertThat(out).isEqualTo("quick then slow");
+        }
+    }
+
     @Test
     void anAsCompletedLoopClosedBeforeItsFirstStepLeavesTheFailureToItsGroup() {
         Throwable thrown = catchFrom(() -> run(() -> Coro.supervisorGroup(g -> {
