@@ -754,13 +754,14 @@ public final class Coro {
      * task suspends, on every scheduler alike. The call runs outside the task: it sees the task's
      * {@link CoroutineLocal} values (a value it sets stays inside the call), and task operations
      * in it fail as they do outside any task, with an {@link IllegalStateException} that says they
-     * were called inside a blocking call. If the task is cancelled (or a timeout or task group
-     * around it is) while the call runs, the call's thread is interrupted, the task waits for the
-     * call to end, and then the cancellation propagates, with whatever the call threw suppressed
-     * on it. Where the task cannot suspend (threadpool: under a native frame, such as a class
-     * initializer) the call is interrupted and waited for in the same way, its thread then
-     * blocked meanwhile, and the {@link IllegalStateException} saying so is thrown. Outside a task
-     * it just calls {@code body}.
+     * were called inside a blocking call; a plain {@link Task#join()} or {@link Task#get()} in it of
+     * the task, or of a task it runs under, which would wait forever, is refused the same way. If
+     * the task is cancelled (or a timeout or task group around it is) while the call runs, the
+     * call's thread is interrupted, the task waits for the call to end, and then the cancellation
+     * propagates, with whatever the call threw suppressed on it. Where the task cannot suspend
+     * (threadpool: under a native frame, such as a class initializer) the call is interrupted and
+     * waited for in the same way, its thread then blocked meanwhile, and the
+     * {@link IllegalStateException} saying so is thrown. Outside a task it just calls {@code body}.
      *
      * @throws Exception whatever the body threw, unchanged
      * @throws IllegalStateException if the task cannot suspend here
@@ -777,6 +778,7 @@ public final class Coro {
         // the body threw itself, and the body's exception must come out unchanged.
         CompletableFuture<Object> f = new CompletableFuture<>();
         Thread worker = Thread.ofVirtual().name(BLOCKING_THREAD_PREFIX + t.name()).start(() -> {
+            BLOCKING_FOR.set(t);
             CoroutineLocal.runWithThreadContext(context, () -> {
                 try {
                     f.complete(body.call());
@@ -813,6 +815,12 @@ public final class Coro {
             f.join(); // completed normally, also when the call failed
         }
     }
+
+    /**
+     * On the thread of a {@link #blocking} call, the task that waits for the call: a plain wait
+     * there for that task, or for one it runs under, would never end ({@link Task#join()} refuses it).
+     */
+    static final ThreadLocal<Task<?>> BLOCKING_FOR = new ThreadLocal<>();
 
     /** The name of every thread that runs a {@link #blocking} call starts with this. */
     static final String BLOCKING_THREAD_PREFIX = "coro4j-blocking-";

@@ -257,7 +257,8 @@ public final class Task<T> implements Future<T> {
      * @throws CompletionException wrapping a checked exception the task failed with; unchecked
      *     exceptions and errors are rethrown as they are
      * @throws IllegalStateException if a task joins itself or a task it runs under (its parent, or
-     *     theirs, and so on: they end only after it); or if called outside any task on a
+     *     theirs, and so on: they end only after it), also from inside a {@link Coro#blocking} call
+     *     it waits for; or if called outside any task on a
      *     carrier thread that must not block (threadpool: a completion callback run by a task that
      *     ended), while the task has not ended: blocking there could block the task waited for too
      */
@@ -275,6 +276,7 @@ public final class Task<T> implements Future<T> {
             caller.refuseToWaitForAnAncestor(this, what);
             waitAsJoiner(caller, result::isDone, null); // returns once the task ended: its wakeJoiners takes the joiner off
         } else if (caller == null && !result.isDone()) {
+            refuseInsideItsBlockingCall(what);
             requireMayBlock();
         }
         return outcome(); // from plain Java too: outcome() marks the task observed before it waits
@@ -344,8 +346,25 @@ public final class Task<T> implements Future<T> {
         }
         if (caller != null) {
             caller.refuseToWaitForAnAncestor(this, "get");
-        } else if (untimed) {
-            requireMayBlock("get");
+        } else {
+            refuseInsideItsBlockingCall("get");
+            if (untimed) {
+                requireMayBlock("get");
+            }
+        }
+    }
+
+    /**
+     * Refuses a plain wait ({@code Task.what}) for this task, not ended, inside a
+     * {@link Coro#blocking} call of this task or of a task that runs under it: that task waits for
+     * the call to end, so the wait would never end.
+     */
+    private void refuseInsideItsBlockingCall(String what) {
+        Task<?> waiting = Coro.BLOCKING_FOR.get();
+        if (waiting != null && (waiting == this || waiting.runsUnder(this))) {
+            throw new IllegalStateException("Task." + what + " of " + name() + " called inside Coro.blocking(...) of "
+                    + waiting.name() + ", which waits for the call to end: it would wait forever; wait for it after"
+                    + " the blocking call");
         }
     }
 

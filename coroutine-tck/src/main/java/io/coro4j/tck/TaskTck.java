@@ -3255,6 +3255,53 @@ public abstract class TaskTck extends SchedulerTck {
         }
     }
 
+    /**
+     * A {@link Coro#blocking} call runs outside its task, which waits for the call to end: a plain
+     * join or get, inside the call, of that task or of a task it runs under would wait for ever, on
+     * every scheduler. It is refused with an {@link IllegalStateException} that says why, as a task
+     * joining itself is. Bounded: a wait that is not refused shows as a hang of 20 s.
+     */
+    @Test
+    void waitingInsideABlockingCallForTheTaskThatWaitsForTheCallIsRejected() throws Exception {
+        CompletableFuture<Object> outcome = new CompletableFuture<>();
+        Thread.ofPlatform().daemon().name("tck-join-in-blocking").start(() -> {
+            try {
+                outcome.complete(run(() -> {
+                    Task<?> root = Coro.currentTask();
+                    List<String> r = new ArrayList<>();
+                    for (String how : List.of("join", "get", "join root")) {
+                        r.add(how + ": " + Coro.spawn(() -> {
+                            Task<?> me = Coro.currentTask();
+                            Task<?> target = how.equals("join root") ? root : me;
+                            return Coro.blocking(() -> {
+                                try {
+                                    return "returned " + (how.equals("get") ? target.get() : target.join());
+                                } catch (IllegalStateException e) {
+                                    // me was made after root: its number is larger, so it is replaced first.
+                                    return e.getMessage().replace(me.name(), "ME").replace(root.name(), "ROOT");
+                                }
+                            });
+                        }).join());
+                    }
+                    return r;
+                }));
+            } catch (Throwable e) {
+                outcome.complete(e);
+            }
+        });
+        Object out;
+        try {
+            out = outcome.get(20, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new AssertionError("hung: a join inside Coro.blocking waits for the task that waits for the call");
+        }
+        String tail = ", which waits for the call to end: it would wait forever; wait for it after the blocking call";
+        assertThat(out).isEqualTo(List.of(
+                "join: Task.join of ME called inside Coro.blocking(...) of ME" + tail,
+                "get: Task.get of ME called inside Coro.blocking(...) of ME" + tail,
+                "join root: Task.join of ROOT called inside Coro.blocking(...) of ME" + tail));
+    }
+
     @Test
     void anAsCompletedLoopClosedBeforeItsFirstStepLeavesTheFailureToItsGroup() {
         Throwable thrown = catchFrom(() -> run(() -> Coro.supervisorGroup(g -> {
