@@ -675,7 +675,8 @@ public final class Coro {
      * leaves every failure to the groups, and one whose group closed before the loop's first
      * step has been reported by the group (a loop stepped later hands it out too). Closing the
      * generator early gives back those it did not reach, and throws a failure among them whose
-     * group closed meanwhile (no one else would report it).
+     * group closed meanwhile (no one else would report it); a step that fails itself (refused, see
+     * below, or unable to suspend) throws that, with such failures suppressed.
      *
      * @throws IllegalStateException if the current task is among {@code tasks}, or one it runs under
      *     (see {@link Task#join()}); also, at a step, if the task iterating the generator is
@@ -705,6 +706,7 @@ public final class Coro {
             });
         }
         return Generator.of(owner.scheduler, co -> {
+            Throwable ending = null;
             try {
                 claims.start(finished);
                 Task<?> checked = owner; // the last task found not to be among those waited for
@@ -721,13 +723,24 @@ public final class Coro {
                     co.yield(copy.get(i));
                 }
                 return null;
+            } catch (Throwable e) {
+                ending = e;
+                throw e;
             } finally {
                 // The tasks' completion callbacks, which cannot be taken off, keep what they hold:
                 // not the tasks that made and iterated this loop.
                 waiter.set(null);
                 List<Throwable> orphaned = claims.settle(false); // stopped early: give back the rest
                 if (!orphaned.isEmpty()) {
-                    throw Task.rethrow(Task.combine(orphaned.get(0), orphaned));
+                    if (ending != null && !(ending instanceof GeneratorExit) && !(ending instanceof CancellationException)) {
+                        // A step that failed (refused, or it could not suspend) says why: what the
+                        // loop gives back goes on it, rather than replace it.
+                        for (Throwable f : orphaned) {
+                            Task.attachOrReport(ending, f);
+                        }
+                    } else {
+                        throw Task.rethrow(Task.combine(orphaned.get(0), orphaned));
+                    }
                 }
             }
         });

@@ -218,6 +218,55 @@ public abstract class TaskTck extends SchedulerTck {
                 "WAITER cannot wait in Coro.asCompleted for ROOT" + tail);
     }
 
+    /**
+     * A step of an asCompleted loop that is refused (the stepping task runs under one of the loop's
+     * tasks) throws that refusal, which says what was wrong: a failure the loop gives back as it
+     * ends (claimed, and its group closed since) goes with it, suppressed, and does not replace it.
+     */
+    @Test
+    @SuppressWarnings("unchecked") // the array that hands the loop to the task stepping it
+    void aRefusedAsCompletedStepThrowsTheRefusalWithTheFailureItGivesBackSuppressed() throws Exception {
+        Throwable thrown = runTask(Duration.ofSeconds(30), () -> {
+            Event ready = new Event();
+            Generator<Task<Object>, Object, Void>[] loop = new Generator[1];
+            CompletableFuture<Throwable> stepped = new CompletableFuture<>();
+            Task<Object> parent = Coro.spawn(() -> {
+                Coro.spawn(() -> { // runs under parent, which is among the loop's tasks
+                    ready.await();
+                    try {
+                        loop[0].next();
+                        stepped.complete(null);
+                    } catch (Throwable e) {
+                        stepped.complete(e);
+                    }
+                    return null;
+                });
+                return "parent";
+            });
+            Coro.supervisorGroup(g -> {
+                Task<Object> first = g.spawn(() -> {
+                    throw new IllegalArgumentException("first failure");
+                });
+                Task<Object> second = g.spawn(() -> {
+                    throw new IllegalArgumentException("second failure");
+                });
+                while (!first.isDone() || !second.isDone()) { // ended, and observed by nobody
+                    Coro.yieldNow();
+                }
+                loop[0] = Coro.asCompleted(List.of(first, second, parent));
+                assertThat(loop[0].next()).isNotNull(); // hands the first out; the second stays claimed
+                return null;
+            }); // the group closes, leaving the second failure to the loop
+            ready.set();
+            Throwable t = Coro.await(stepped);
+            parent.join();
+            return t;
+        });
+        assertThat(thrown).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("cannot wait in Coro.asCompleted for");
+        assertThat(thrown.getSuppressed()).extracting(Throwable::getMessage).containsExactly("second failure");
+    }
+
     /** {@code List.of(task)}, typed for {@link Coro#asCompleted} also where the task's type is a wildcard. */
     private static <T> List<Task<T>> onlyOf(Task<T> task) {
         return List.of(task);
