@@ -147,20 +147,31 @@ public final class TaskGroup {
         try {
             child.start();
         } catch (Throwable e) { // refused (shut down), or no thread could be made: it never runs
-            boolean last;
-            lock();
-            try {
-                unlink(child);
-                last = --running == 0;
-            } finally {
-                unlock();
-            }
-            if (last) {
-                owner.wake(); // finish() may be waiting for this child, spawned from outside
-            }
+            neverStarted(child);
             throw e;
         }
         return child;
+    }
+
+    /** Takes back a linked child whose start failed; the group that has it now, if handed over. */
+    private void neverStarted(Task<?> child) {
+        boolean last;
+        lock();
+        TaskGroup h = heir;
+        if (h != null) {
+            unlock();
+            h.neverStarted(child);
+            return;
+        }
+        try {
+            unlink(child);
+            last = --running == 0;
+        } finally {
+            unlock();
+        }
+        if (last) {
+            owner.wake(); // finish() may be waiting for this child, spawned from outside
+        }
     }
 
     private void link(Task<?> child) {
@@ -392,8 +403,8 @@ public final class TaskGroup {
 
     /**
      * Takes over the running children of {@code from}, a group of the same owner that cannot wait
-     * for them, and the claims on its children; from then on {@code from} forwards their ends and
-     * claims here. Called under {@code from}'s lock; no path takes the two locks the other way
+     * for them, and the claims on its children; from then on {@code from} forwards their ends,
+     * claims and failed starts here. Called under {@code from}'s lock; no path takes the two locks the other way
      * round, as this group never hands over (it is a task's own group, closed at the task's end).
      *
      * @return the children taken over
