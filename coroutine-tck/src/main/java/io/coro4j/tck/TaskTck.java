@@ -2727,9 +2727,31 @@ public abstract class TaskTck extends SchedulerTck {
      */
     @Test
     void aPlainJoinInACompletionCallbackOnACarrierDoesNotBlockItForEver() throws Exception {
+        aPlainWaitInACompletionCallbackOnACarrierDoesNotBlockItForEver("join", Task::join);
+    }
+
+    /**
+     * As {@link #aPlainJoinInACompletionCallbackOnACarrierDoesNotBlockItForEver}, for
+     * {@link Task#get()}: it either returns the task's value or is refused with an
+     * {@link IllegalStateException} that names the carrier, never blocks the only carrier for ever.
+     */
+    @Test
+    void aPlainGetInACompletionCallbackOnACarrierDoesNotBlockItForEver() throws Exception {
+        aPlainWaitInACompletionCallbackOnACarrierDoesNotBlockItForEver("get", t -> {
+            try {
+                return t.get();
+            } catch (InterruptedException | java.util.concurrent.ExecutionException e) {
+                throw new CompletionException(e);
+            }
+        });
+    }
+
+    /** The two tests above: {@code waitFor} ({@code Task.what}) of a task in a completion callback. */
+    private void aPlainWaitInACompletionCallbackOnACarrierDoesNotBlockItForEver(String what,
+            Function<Task<String>, String> waitFor) throws Exception {
         Scheduler one = newScheduler(1);
         CompletableFuture<Object> outcome = new CompletableFuture<>();
-        Thread.ofPlatform().daemon().name("tck-join-in-callback").start(() -> {
+        Thread.ofPlatform().daemon().name("tck-" + what + "-in-callback").start(() -> {
             try {
                 outcome.complete(Coro.run(one, () -> {
                     Task<String> slow = Coro.spawn(() -> {
@@ -2737,7 +2759,7 @@ public abstract class TaskTck extends SchedulerTck {
                         return "slow";
                     });
                     Task<String> quick = Coro.spawn(() -> "quick");
-                    CompletableFuture<String> both = quick.toCompletableFuture().thenApply(q -> q + " then " + slow.join());
+                    CompletableFuture<String> both = quick.toCompletableFuture().thenApply(q -> q + " then " + waitFor.apply(slow));
                     try {
                         return Coro.await(both);
                     } catch (IllegalStateException refused) {
@@ -2753,11 +2775,11 @@ public abstract class TaskTck extends SchedulerTck {
         try {
             out = outcome.get(20, TimeUnit.SECONDS);
         } catch (java.util.concurrent.TimeoutException e) {
-            throw new AssertionError("hung: the join in the callback blocks the only carrier, which the task it"
+            throw new AssertionError("hung: the " + what + " in the callback blocks the only carrier, which the task it"
                     + " waits for needs (scheduler " + one + ")");
         }
         if (out instanceof IllegalStateException refused) {
-            assertThat(refused).hasMessageContaining("carrier");
+            assertThat(refused).hasMessageContaining("carrier").hasMessageContaining("Task." + what);
         } else {
             assertThat(out).isEqualTo("quick then slow");
         }
@@ -3252,55 +3274,6 @@ public abstract class TaskTck extends SchedulerTck {
                     .replace(target.name(), "ROOT");
         } catch (Exception e) {
             return "threw " + e;
-        }
-    }
-
-    /**
-     * As {@link #aPlainJoinInACompletionCallbackOnACarrierDoesNotBlockItForEver}, for
-     * {@link Task#get()}: it either returns the task's value or is refused with an
-     * {@link IllegalStateException} that names the carrier, never blocks the only carrier for ever.
-     */
-    @Test
-    void aPlainGetInACompletionCallbackOnACarrierDoesNotBlockItForEver() throws Exception {
-        Scheduler one = newScheduler(1);
-        CompletableFuture<Object> outcome = new CompletableFuture<>();
-        Thread.ofPlatform().daemon().name("tck-get-in-callback").start(() -> {
-            try {
-                outcome.complete(Coro.run(one, () -> {
-                    Task<String> slow = Coro.spawn(() -> {
-                        Coro.sleep(ms(20));
-                        return "slow";
-                    });
-                    Task<String> quick = Coro.spawn(() -> "quick");
-                    CompletableFuture<String> both = quick.toCompletableFuture().thenApply(q -> {
-                        try {
-                            return q + " then " + slow.get();
-                        } catch (InterruptedException | java.util.concurrent.ExecutionException e) {
-                            throw new CompletionException(e);
-                        }
-                    });
-                    try {
-                        return Coro.await(both);
-                    } catch (IllegalStateException refused) {
-                        slow.join();
-                        return refused;
-                    }
-                }));
-            } catch (Throwable e) {
-                outcome.complete(e);
-            }
-        });
-        Object out;
-        try {
-            out = outcome.get(20, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.TimeoutException e) {
-            throw new AssertionError("hung: the get in the callback blocks the only carrier, which the task it"
-                    + " waits for needs (scheduler " + one + ")");
-        }
-        if (out instanceof IllegalStateException refused) {
-            assertThat(refused).hasMessageContaining("carrier").hasMessageContaining("Task.get");
-        } else {
-            assertThat(out).isEqualTo("quick then slow");
         }
     }
 

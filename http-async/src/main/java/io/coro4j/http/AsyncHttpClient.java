@@ -116,6 +116,8 @@ public final class AsyncHttpClient implements AutoCloseable {
      * before it aborts them: their failures are then this close's doing, and say so.
      */
     private volatile boolean abortedByClose;
+    /** Set once close() has shut the JDK client down and waits for its exchanges (tests wait for it). */
+    private volatile boolean closeWaiting;
     /** The observer, wrapped; null when none is set, which is all a request then pays for (a read and a null check per event). */
     private final AtomicReference<Observation> observation = new AtomicReference<>();
 
@@ -716,6 +718,7 @@ public final class AsyncHttpClient implements AutoCloseable {
     private void closeJdkClient() {
         boolean interrupted = false;
         http.shutdown();
+        closeWaiting = true;
         while (true) {
             try {
                 if (http.awaitTermination(Duration.ofDays(1))) {
@@ -735,6 +738,11 @@ public final class AsyncHttpClient implements AutoCloseable {
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** Whether close() has begun waiting for the exchanges in progress. */
+    boolean closeWaiting() {
+        return closeWaiting;
     }
 
     @Override

@@ -94,10 +94,7 @@ abstract class ClientCloseContract extends SchedulerFixture {
                     http.close();
                     return null;
                 });
-                Polling.await("the close begun", http::isClosed);
-                // No event tells that the JDK client's close is waiting (it runs on a blocking
-                // call's virtual thread): leave it ample time to start before cancelling it.
-                Coro.sleep(Duration.ofMillis(300));
+                Polling.await("the close waiting for the exchanges", http::closeWaiting);
                 closer.cancel();
                 assertThat(catchThrowable(closer::join)).isInstanceOf(CancellationException.class);
                 List<Throwable> out = new ArrayList<>();
