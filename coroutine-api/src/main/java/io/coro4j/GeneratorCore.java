@@ -73,6 +73,12 @@ final class GeneratorCore<Y, S, R> {
     private boolean carryingContext;
     private Map<CoroutineLocal<?>, Object> threadContext;
     /**
+     * Carried with {@link #threadContext}: the task that waits for the {@link Coro#blocking} call
+     * the resumer runs in, or null, so that the body is inside that call as it is on the
+     * resumer's thread (a plain wait there for that task is refused, not a hang).
+     */
+    private Task<?> blockingFor;
+    /**
      * The watch on the handle ({@link Abandonment}), made when the body first suspends (before
      * that there is nothing to close) and dropped when it ends.
      */
@@ -173,6 +179,7 @@ final class GeneratorCore<Y, S, R> {
     private void takeContext() {
         if (carryingContext) {
             CoroutineLocal.setThreadValues(threadContext);
+            Coro.BLOCKING_FOR.set(blockingFor);
         }
     }
 
@@ -362,6 +369,7 @@ final class GeneratorCore<Y, S, R> {
         boolean carry = bodyOnOwnThread && Task.current() == null;
         if (carry) {
             threadContext = CoroutineLocal.threadSnapshot();
+            blockingFor = Coro.BLOCKING_FOR.get();
         }
         carryingContext = carry;
         try {
@@ -371,6 +379,7 @@ final class GeneratorCore<Y, S, R> {
             if (carry) {
                 CoroutineLocal.setThreadValues(threadContext);
                 threadContext = null;
+                blockingFor = null;
             }
         }
     }

@@ -3324,6 +3324,59 @@ public abstract class TaskTck extends SchedulerTck {
                 "join root: Task.join of ROOT called inside Coro.blocking(...) of ME" + tail));
     }
 
+    /**
+     * A generator iterated inside a {@link Coro#blocking} call runs inside that call, also where its
+     * body runs on a thread of its own (loom): a join there of the task that waits for the call is
+     * refused as it is in the call's own body, instead of waiting forever, and a task operation
+     * there says it is inside a blocking call. Bounded: a wait that is not refused shows as a hang of 20 s.
+     */
+    @Test
+    void aGeneratorIteratedInsideABlockingCallIsInsideTheCall() throws Exception {
+        CompletableFuture<Object> outcome = new CompletableFuture<>();
+        Thread.ofPlatform().daemon().name("tck-generator-in-blocking").start(() -> {
+            try {
+                outcome.complete(run(() -> {
+                    Task<?> me = Coro.currentTask();
+                    return Coro.blocking(() -> {
+                        Generator<String, Object, Void> g = Generator.of(co -> {
+                            try {
+                                Coro.sleep(ms(1));
+                                co.yield("slept");
+                            } catch (IllegalStateException e) {
+                                co.yield(e.getMessage());
+                            }
+                            try {
+                                co.yield("joined " + me.join());
+                            } catch (IllegalStateException e) {
+                                co.yield(e.getMessage().replace(me.name(), "ME"));
+                            }
+                            return null;
+                        });
+                        List<String> seen = new ArrayList<>();
+                        for (String s : g) {
+                            seen.add(s);
+                        }
+                        return seen;
+                    });
+                }));
+            } catch (Throwable e) {
+                outcome.complete(e);
+            }
+        });
+        Object out;
+        try {
+            out = outcome.get(20, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new AssertionError("hung: a join, in a generator iterated inside Coro.blocking, waits for the task"
+                    + " that waits for the call");
+        }
+        assertThat(out).isEqualTo(List.of(
+                "Coro.sleep called inside Coro.blocking(...), whose body runs on a thread of its own, outside the task:"
+                        + " do task operations before or after the blocking call",
+                "Task.join of ME called inside Coro.blocking(...) of ME, which waits for the call to end: it would"
+                        + " wait forever; wait for it after the blocking call"));
+    }
+
     @Test
     void anAsCompletedLoopClosedBeforeItsFirstStepLeavesTheFailureToItsGroup() {
         Throwable thrown = catchFrom(() -> run(() -> Coro.supervisorGroup(g -> {
