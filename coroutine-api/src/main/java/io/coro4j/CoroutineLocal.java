@@ -18,7 +18,9 @@ import java.util.function.Supplier;
  *       snapshot of its parent's values; later sets on either side are not seen by the other.</li>
  *   <li>A generator body sees the values of the task that resumes it; {@link Coro#blocking} bodies
  *       see the calling task's values.</li>
- *   <li>Outside tasks, values belong to the current thread.</li>
+ *   <li>Outside tasks, values belong to the current thread. The completion callbacks that a
+ *       task's end runs (on its carrier, or its own thread) are outside any task: they start with
+ *       no values, and what they set is dropped after them.</li>
  * </ul>
  *
  * <p>Thread-safe; {@code null} is a valid value.
@@ -117,6 +119,17 @@ public final class CoroutineLocal<T> {
     /** Makes {@code values} the calling thread's own (outside tasks). */
     static void setThreadValues(Map<CoroutineLocal<?>, Object> values) {
         THREAD_VALUES.set(values);
+    }
+
+    /**
+     * Drops the calling thread's own values, if it has any: after the completion callbacks of a
+     * task that ended on a carrier shared with other tasks. A thread that has none keeps the same
+     * empty map (one read, no write).
+     */
+    static void clearThreadValues() {
+        if (THREAD_VALUES.get() != EMPTY) {
+            THREAD_VALUES.set(EMPTY);
+        }
     }
 
     static Map<CoroutineLocal<?>, Object> threadSnapshot() {

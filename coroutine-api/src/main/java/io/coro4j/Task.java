@@ -233,6 +233,12 @@ public final class Task<T> implements Future<T> {
             // out its cause: wrapped once more, the task's own exception comes back as it was.
             result.completeExceptionally(failure instanceof CompletionException ? new CompletionException(failure) : failure);
         }
+        // The callbacks just run were outside any task, with the thread's coroutine-local values:
+        // on a carrier that other tasks end on (threadpool), what they set must not stay for the
+        // callbacks of the next task. A virtual thread (loom) ends with its task: nothing to do.
+        if (!Thread.currentThread().isVirtual()) {
+            CoroutineLocal.clearThreadValues();
+        }
         result.wakeJoiners();
         if (parentGroup != null) {
             parentGroup.childDone(this, failure);

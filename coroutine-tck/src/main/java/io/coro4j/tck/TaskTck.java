@@ -3004,6 +3004,43 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     /**
+     * A completion callback that a task's end runs is outside any task: it reads a local's
+     * initial value, and what it sets stays in that callback, on every scheduler. It must not
+     * stay on the thread for the callbacks of other tasks' ends: on threadpool those run on the
+     * same carrier (one here), on loom each on its own task's thread.
+     */
+    @Test
+    void aCoroutineLocalSetInACompletionCallbackIsNotSeenByAnotherTasksCallback() {
+        CoroutineLocal<String> local = new CoroutineLocal<>("local");
+        Scheduler loop = newScheduler(1);
+        String seen = Coro.run(loop, () -> {
+            local.set("main");
+            Event first = new Event();
+            Event second = new Event();
+            Task<Integer> one = Coro.spawn(() -> {
+                first.await();
+                return 1;
+            });
+            Task<Integer> two = Coro.spawn(() -> {
+                second.await();
+                return 2;
+            });
+            CompletableFuture<String> afterOne = one.toCompletableFuture().thenApply(v -> {
+                String before = local.get();
+                local.set("set by the callback of one");
+                return before;
+            });
+            CompletableFuture<String> afterTwo = two.toCompletableFuture().thenApply(v -> local.get());
+            first.set();
+            one.join();
+            second.set();
+            two.join();
+            return Coro.await(afterOne) + ", " + Coro.await(afterTwo) + ", " + local.get();
+        });
+        assertThat(seen).isEqualTo("null, null, main");
+    }
+
+    /**
      * "Later sets on either side are not seen by the other" (CoroutineLocal's javadoc): a child's
      * set does not reach its parent, nor a parent's set made after the spawn the child.
      */
