@@ -3414,6 +3414,91 @@ public abstract class TaskTck extends SchedulerTck {
                         + " wait forever; wait for it after the blocking call"));
     }
 
+    /**
+     * As {@link #waitingInsideABlockingCallForTheTaskThatWaitsForTheCallIsRejected}, with the wait
+     * in the body of a generator that the blocking call resumes: the body runs inside the call
+     * (loom: on a thread of the generator's own), so the wait is refused the same way on every
+     * scheduler, whether the generator was made inside the call or made and first stepped by the
+     * task before it. Bounded: a wait that is not refused shows as a hang of 20 s.
+     */
+    @Test
+    void waitingInAGeneratorResumedInsideABlockingCallForTheTaskThatWaitsForTheCallIsRejected() throws Exception {
+        CompletableFuture<Object> outcome = new CompletableFuture<>();
+        Thread.ofPlatform().daemon().name("tck-join-in-generator-in-blocking").start(() -> {
+            try {
+                outcome.complete(run(() -> {
+                    List<String> r = new ArrayList<>();
+                    for (String how : List.of("join, made inside", "get, made inside", "join, stepped before")) {
+                        r.add(how + ": " + Coro.spawn(() -> {
+                            Task<?> me = Coro.currentTask();
+                            Generator<String, Object, Void> waits = Generator.of(me.scheduler(), co -> {
+                                co.yield("first");
+                                co.yield("returned " + (how.startsWith("get") ? me.get() : me.join()));
+                                return null;
+                            });
+                            if (how.endsWith("before")) {
+                                waits.next(); // its body starts in the task, pauses at "first"
+                            }
+                            return Coro.blocking(() -> {
+                                Generator<String, Object, Void> g = how.endsWith("before") ? waits
+                                        : Generator.of(me.scheduler(), co -> {
+                                            co.yield("returned " + (how.startsWith("get") ? me.get() : me.join()));
+                                            return null;
+                                        });
+                                try {
+                                    return String.valueOf(g.next());
+                                } catch (IllegalStateException e) {
+                                    return e.getMessage().replace(me.name(), "ME");
+                                } finally {
+                                    g.close();
+                                }
+                            });
+                        }).join());
+                    }
+                    return r;
+                }));
+            } catch (Throwable e) {
+                outcome.complete(e);
+            }
+        });
+        Object out;
+        try {
+            out = outcome.get(20, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new AssertionError("hung: a join in a generator resumed inside Coro.blocking waits for the task that"
+                    + " waits for the call");
+        }
+        String tail = " called inside Coro.blocking(...) of ME, which waits for the call to end: it would wait forever;"
+                + " wait for it after the blocking call";
+        assertThat(out).isEqualTo(List.of(
+                "join, made inside: Task.join of ME" + tail,
+                "get, made inside: Task.get of ME" + tail,
+                "join, stepped before: Task.join of ME" + tail));
+    }
+
+    /**
+     * A task operation in the body of a generator that a {@link Coro#blocking} call steps runs
+     * inside the call (loom: on the generator's own thread): it is refused with the message that
+     * says it was called inside a blocking call, on every scheduler, not the one for code outside
+     * any task.
+     */
+    @Test
+    void aTaskOperationInAGeneratorSteppedInsideABlockingCallSaysSo() {
+        String out = run(() -> Coro.blocking(() -> {
+            try (Generator<String, Object, Void> g = Generator.of(scheduler, co -> {
+                Coro.yieldNow();
+                co.yield("yielded");
+                return null;
+            })) {
+                return "stepped: " + g.next();
+            } catch (IllegalStateException e) {
+                return e.getMessage();
+            }
+        }));
+        assertThat(out).isEqualTo("Coro.yieldNow called inside Coro.blocking(...), whose body runs on a thread of its own,"
+                + " outside the task: do task operations before or after the blocking call");
+    }
+
     @Test
     void anAsCompletedLoopClosedBeforeItsFirstStepLeavesTheFailureToItsGroup() {
         Throwable thrown = catchFrom(() -> run(() -> Coro.supervisorGroup(g -> {
