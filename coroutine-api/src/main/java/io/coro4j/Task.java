@@ -225,7 +225,10 @@ public final class Task<T> implements Future<T> {
         // the current task, a callback could spawn a child that outlives it (into a group that
         // has closed, or that it would make now and nobody would close), or suspend it before
         // its group hears of its end.
-        self.attach(null);
+        // Not a task, so current() is null: the group this task ran in, so that a plain wait in
+        // such a callback for a task it runs under, which waits for this end, is refused
+        // (refuseInACallbackOfItsDescendant); cleared once the group has heard of the end.
+        self.attach(parentGroup);
         if (failure == null) {
             result.complete(value);
         } else {
@@ -242,6 +245,7 @@ public final class Task<T> implements Future<T> {
         result.wakeJoiners();
         if (parentGroup != null) {
             parentGroup.childDone(this, failure);
+            self.attach(null); // a finished task keeps its fiber: not its group, and the tasks above, too
         }
     }
 
@@ -265,7 +269,8 @@ public final class Task<T> implements Future<T> {
      *     exceptions and errors are rethrown as they are
      * @throws IllegalStateException if a task joins itself or a task it runs under (its parent, or
      *     theirs, and so on: they end only after it), also from inside a {@link Coro#blocking} call
-     *     it waits for; or if called outside any task on a
+     *     it waits for, or in a completion callback that the end of a task running under it runs
+     *     (before its group hears of that end); or if called outside any task on a
      *     carrier thread that must not block (threadpool: a completion callback run by a task that
      *     ended), while the task has not ended: blocking there could block the task waited for too
      */
@@ -284,6 +289,7 @@ public final class Task<T> implements Future<T> {
             waitAsJoiner(caller, result::isDone, null); // returns once the task ended: its wakeJoiners takes the joiner off
         } else if (caller == null && !result.isDone()) {
             refuseInsideItsBlockingCall(what);
+            refuseInACallbackOfItsDescendant(what);
             requireMayBlock();
         }
         return outcome(); // from plain Java too: outcome() marks the task observed before it waits
@@ -355,9 +361,25 @@ public final class Task<T> implements Future<T> {
             caller.refuseToWaitForAnAncestor(this, "get");
         } else {
             refuseInsideItsBlockingCall("get");
+            refuseInACallbackOfItsDescendant("get");
             if (untimed) {
                 requireMayBlock("get");
             }
+        }
+    }
+
+    /**
+     * Refuses a plain wait ({@code Task.what}) for this task, not ended, in a completion callback
+     * that the end of a task running under it runs on that task's thread: the callback runs before
+     * the task's group hears of its end, which this task waits for, so the wait would never end
+     * (loom: the thread may block, and would for ever; threadpool: refused as the carrier's too).
+     */
+    private void refuseInACallbackOfItsDescendant(String what) {
+        Fiber f = Schedulers.currentFiber();
+        if (f != null && f.attachment() instanceof TaskGroup g && (g.owner() == this || g.owner().runsUnder(this))) {
+            throw new IllegalStateException("Task." + what + " of " + name() + " called in a completion callback run by"
+                    + " the end of a task that runs under it, before its group hears of that end: it would wait forever;"
+                    + " chain on toCompletableFuture() instead");
         }
     }
 
@@ -537,7 +559,8 @@ public final class Task<T> implements Future<T> {
      * gives up just as the task ends returns the outcome instead, keeping the interrupt status.
      *
      * @throws IllegalStateException as {@link #join()}: if a task gets itself or a task it runs
-     *     under (it would wait forever); or if called outside any task on a carrier thread that
+     *     under (it would wait forever), also from inside a {@link Coro#blocking} call it waits for
+     *     or a completion callback that the end of a task running under it runs; or if called outside any task on a carrier thread that
      *     must not block (threadpool: a completion callback run by a task that ended), while the
      *     task has not ended
      */

@@ -3499,6 +3499,57 @@ public abstract class TaskTck extends SchedulerTck {
                 + " outside the task: do task operations before or after the blocking call");
     }
 
+    /**
+     * A completion callback that a task's end runs on its thread runs before the task's group hears
+     * of that end: a plain join or get there of a task the ended one runs under (its parent) would
+     * wait for ever, the parent waiting for its child's end. It is refused with an
+     * {@link IllegalStateException} on every scheduler (threadpool: also as the carrier must not
+     * block), not left to hang the callback, the child and the parent. Bounded: a wait that is not
+     * refused shows as a hang of 20 s.
+     */
+    @Test
+    void aPlainWaitInAChildsCompletionCallbackForItsParentIsRefused() throws Exception {
+        for (String what : List.of("join", "get")) {
+            CompletableFuture<Object> outcome = new CompletableFuture<>();
+            Thread.ofPlatform().daemon().name("tck-" + what + "-parent-in-callback").start(() -> {
+                try {
+                    outcome.complete(run(() -> {
+                        Task<?> root = Coro.currentTask();
+                        CompletableFuture<String> seen = new CompletableFuture<>();
+                        Event registered = new Event();
+                        Task<String> child = Coro.spawn(() -> {
+                            registered.await();
+                            return "child";
+                        });
+                        child.toCompletableFuture().whenComplete((v, e) -> {
+                            try {
+                                seen.complete("returned " + (what.equals("get") ? root.get() : root.join()));
+                            } catch (IllegalStateException refused) {
+                                seen.complete(refused.getMessage().replace(root.name(), "ROOT"));
+                            } catch (Exception other) {
+                                seen.complete("threw " + other);
+                            }
+                        });
+                        registered.set();
+                        return Coro.await(seen);
+                    }));
+                } catch (Throwable e) {
+                    outcome.complete(e);
+                }
+            });
+            Object out;
+            try {
+                out = outcome.get(20, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw new AssertionError("hung: a " + what + " of the parent in its child's completion callback waits for the"
+                        + " parent, which waits for the child's end (scheduler " + scheduler + ")");
+            }
+            assertThat(out).isEqualTo("Task." + what + " of ROOT called in a completion callback run by the end of a task"
+                    + " that runs under it, before its group hears of that end: it would wait forever; chain on"
+                    + " toCompletableFuture() instead");
+        }
+    }
+
     @Test
     void anAsCompletedLoopClosedBeforeItsFirstStepLeavesTheFailureToItsGroup() {
         Throwable thrown = catchFrom(() -> run(() -> Coro.supervisorGroup(g -> {
