@@ -51,6 +51,26 @@ public abstract class TaskTck extends SchedulerTck {
         return Coro.run(scheduler, main);
     }
 
+    /**
+     * Runs {@code main} as a task on {@code on}, from a thread of its own, and returns its value or
+     * what it threw; fails, saying "hung: " and {@code hang}, if it has not ended in 20 s.
+     */
+    private static Object runOrFailAsHung(Scheduler on, String hang, Callable<?> main) throws Exception {
+        CompletableFuture<Object> outcome = new CompletableFuture<>();
+        Thread.ofPlatform().daemon().name("tck-bounded-run").start(() -> {
+            try {
+                outcome.complete(Coro.run(on, main));
+            } catch (Throwable e) {
+                outcome.complete(e);
+            }
+        });
+        try {
+            return outcome.get(20, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new AssertionError("hung: " + hang);
+        }
+    }
+
     private static Duration ms(long millis) {
         return Duration.ofMillis(millis);
     }
@@ -2750,34 +2770,21 @@ public abstract class TaskTck extends SchedulerTck {
     private void aPlainWaitInACompletionCallbackOnACarrierDoesNotBlockItForEver(String what,
             Function<Task<String>, String> waitFor) throws Exception {
         Scheduler one = newScheduler(1);
-        CompletableFuture<Object> outcome = new CompletableFuture<>();
-        Thread.ofPlatform().daemon().name("tck-" + what + "-in-callback").start(() -> {
+        Object out = runOrFailAsHung(one, "the " + what + " in the callback blocks the only carrier, which the task it"
+                + " waits for needs (scheduler " + one + ")", () -> {
+            Task<String> slow = Coro.spawn(() -> {
+                Coro.sleep(ms(20));
+                return "slow";
+            });
+            Task<String> quick = Coro.spawn(() -> "quick");
+            CompletableFuture<String> both = quick.toCompletableFuture().thenApply(q -> q + " then " + waitFor.apply(slow));
             try {
-                outcome.complete(Coro.run(one, () -> {
-                    Task<String> slow = Coro.spawn(() -> {
-                        Coro.sleep(ms(20));
-                        return "slow";
-                    });
-                    Task<String> quick = Coro.spawn(() -> "quick");
-                    CompletableFuture<String> both = quick.toCompletableFuture().thenApply(q -> q + " then " + waitFor.apply(slow));
-                    try {
-                        return Coro.await(both);
-                    } catch (IllegalStateException refused) {
-                        slow.join();
-                        return refused;
-                    }
-                }));
-            } catch (Throwable e) {
-                outcome.complete(e);
+                return Coro.await(both);
+            } catch (IllegalStateException refused) {
+                slow.join();
+                return refused;
             }
         });
-        Object out;
-        try {
-            out = outcome.get(20, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.TimeoutException e) {
-            throw new AssertionError("hung: the " + what + " in the callback blocks the only carrier, which the task it"
-                    + " waits for needs (scheduler " + one + ")");
-        }
         if (out instanceof IllegalStateException refused) {
             assertThat(refused).hasMessageContaining("carrier").hasMessageContaining("Task." + what);
         } else {
@@ -3322,38 +3329,25 @@ public abstract class TaskTck extends SchedulerTck {
      */
     @Test
     void waitingInsideABlockingCallForTheTaskThatWaitsForTheCallIsRejected() throws Exception {
-        CompletableFuture<Object> outcome = new CompletableFuture<>();
-        Thread.ofPlatform().daemon().name("tck-join-in-blocking").start(() -> {
-            try {
-                outcome.complete(run(() -> {
-                    Task<?> root = Coro.currentTask();
-                    List<String> r = new ArrayList<>();
-                    for (String how : List.of("join", "get", "join root")) {
-                        r.add(how + ": " + Coro.spawn(() -> {
-                            Task<?> me = Coro.currentTask();
-                            Task<?> target = how.equals("join root") ? root : me;
-                            return Coro.blocking(() -> {
-                                try {
-                                    return "returned " + (how.equals("get") ? target.get() : target.join());
-                                } catch (IllegalStateException e) {
-                                    // me was made after root: its number is larger, so it is replaced first.
-                                    return e.getMessage().replace(me.name(), "ME").replace(root.name(), "ROOT");
-                                }
-                            });
-                        }).join());
-                    }
-                    return r;
-                }));
-            } catch (Throwable e) {
-                outcome.complete(e);
+        Object out = runOrFailAsHung(scheduler, "a join inside Coro.blocking waits for the task that waits for the call", () -> {
+            Task<?> root = Coro.currentTask();
+            List<String> r = new ArrayList<>();
+            for (String how : List.of("join", "get", "join root")) {
+                r.add(how + ": " + Coro.spawn(() -> {
+                    Task<?> me = Coro.currentTask();
+                    Task<?> target = how.equals("join root") ? root : me;
+                    return Coro.blocking(() -> {
+                        try {
+                            return "returned " + (how.equals("get") ? target.get() : target.join());
+                        } catch (IllegalStateException e) {
+                            // me was made after root: its number is larger, so it is replaced first.
+                            return e.getMessage().replace(me.name(), "ME").replace(root.name(), "ROOT");
+                        }
+                    });
+                }).join());
             }
+            return r;
         });
-        Object out;
-        try {
-            out = outcome.get(20, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.TimeoutException e) {
-            throw new AssertionError("hung: a join inside Coro.blocking waits for the task that waits for the call");
-        }
         String tail = ", which waits for the call to end: it would wait forever; wait for it after the blocking call";
         assertThat(out).isEqualTo(List.of(
                 "join: Task.join of ME called inside Coro.blocking(...) of ME" + tail,
@@ -3369,44 +3363,31 @@ public abstract class TaskTck extends SchedulerTck {
      */
     @Test
     void aGeneratorIteratedInsideABlockingCallIsInsideTheCall() throws Exception {
-        CompletableFuture<Object> outcome = new CompletableFuture<>();
-        Thread.ofPlatform().daemon().name("tck-generator-in-blocking").start(() -> {
-            try {
-                outcome.complete(run(() -> {
-                    Task<?> me = Coro.currentTask();
-                    return Coro.blocking(() -> {
-                        Generator<String, Object, Void> g = Generator.of(co -> {
-                            try {
-                                Coro.sleep(ms(1));
-                                co.yield("slept");
-                            } catch (IllegalStateException e) {
-                                co.yield(e.getMessage());
-                            }
-                            try {
-                                co.yield("joined " + me.join());
-                            } catch (IllegalStateException e) {
-                                co.yield(e.getMessage().replace(me.name(), "ME"));
-                            }
-                            return null;
-                        });
-                        List<String> seen = new ArrayList<>();
-                        for (String s : g) {
-                            seen.add(s);
-                        }
-                        return seen;
-                    });
-                }));
-            } catch (Throwable e) {
-                outcome.complete(e);
-            }
+        Object out = runOrFailAsHung(scheduler, "a join, in a generator iterated inside Coro.blocking, waits for the task"
+                + " that waits for the call", () -> {
+            Task<?> me = Coro.currentTask();
+            return Coro.blocking(() -> {
+                Generator<String, Object, Void> g = Generator.of(co -> {
+                    try {
+                        Coro.sleep(ms(1));
+                        co.yield("slept");
+                    } catch (IllegalStateException e) {
+                        co.yield(e.getMessage());
+                    }
+                    try {
+                        co.yield("joined " + me.join());
+                    } catch (IllegalStateException e) {
+                        co.yield(e.getMessage().replace(me.name(), "ME"));
+                    }
+                    return null;
+                });
+                List<String> seen = new ArrayList<>();
+                for (String s : g) {
+                    seen.add(s);
+                }
+                return seen;
+            });
         });
-        Object out;
-        try {
-            out = outcome.get(20, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.TimeoutException e) {
-            throw new AssertionError("hung: a join, in a generator iterated inside Coro.blocking, waits for the task"
-                    + " that waits for the call");
-        }
         assertThat(out).isEqualTo(List.of(
                 "Coro.sleep called inside Coro.blocking(...), whose body runs on a thread of its own, outside the task:"
                         + " do task operations before or after the blocking call",
@@ -3423,51 +3404,38 @@ public abstract class TaskTck extends SchedulerTck {
      */
     @Test
     void waitingInAGeneratorResumedInsideABlockingCallForTheTaskThatWaitsForTheCallIsRejected() throws Exception {
-        CompletableFuture<Object> outcome = new CompletableFuture<>();
-        Thread.ofPlatform().daemon().name("tck-join-in-generator-in-blocking").start(() -> {
-            try {
-                outcome.complete(run(() -> {
-                    List<String> r = new ArrayList<>();
-                    for (String how : List.of("join, made inside", "get, made inside", "join, stepped before")) {
-                        r.add(how + ": " + Coro.spawn(() -> {
-                            Task<?> me = Coro.currentTask();
-                            Generator<String, Object, Void> waits = Generator.of(me.scheduler(), co -> {
-                                co.yield("first");
-                                co.yield("returned " + (how.startsWith("get") ? me.get() : me.join()));
-                                return null;
-                            });
-                            if (how.endsWith("before")) {
-                                waits.next(); // its body starts in the task, pauses at "first"
-                            }
-                            return Coro.blocking(() -> {
-                                Generator<String, Object, Void> g = how.endsWith("before") ? waits
-                                        : Generator.of(me.scheduler(), co -> {
-                                            co.yield("returned " + (how.startsWith("get") ? me.get() : me.join()));
-                                            return null;
-                                        });
-                                try {
-                                    return String.valueOf(g.next());
-                                } catch (IllegalStateException e) {
-                                    return e.getMessage().replace(me.name(), "ME");
-                                } finally {
-                                    g.close();
-                                }
-                            });
-                        }).join());
+        Object out = runOrFailAsHung(scheduler, "a join in a generator resumed inside Coro.blocking waits for the task that"
+                + " waits for the call", () -> {
+            List<String> r = new ArrayList<>();
+            for (String how : List.of("join, made inside", "get, made inside", "join, stepped before")) {
+                r.add(how + ": " + Coro.spawn(() -> {
+                    Task<?> me = Coro.currentTask();
+                    Generator<String, Object, Void> waits = Generator.of(me.scheduler(), co -> {
+                        co.yield("first");
+                        co.yield("returned " + (how.startsWith("get") ? me.get() : me.join()));
+                        return null;
+                    });
+                    if (how.endsWith("before")) {
+                        waits.next(); // its body starts in the task, pauses at "first"
                     }
-                    return r;
-                }));
-            } catch (Throwable e) {
-                outcome.complete(e);
+                    return Coro.blocking(() -> {
+                        Generator<String, Object, Void> g = how.endsWith("before") ? waits
+                                : Generator.of(me.scheduler(), co -> {
+                                    co.yield("returned " + (how.startsWith("get") ? me.get() : me.join()));
+                                    return null;
+                                });
+                        try {
+                            return String.valueOf(g.next());
+                        } catch (IllegalStateException e) {
+                            return e.getMessage().replace(me.name(), "ME");
+                        } finally {
+                            g.close();
+                        }
+                    });
+                }).join());
             }
+            return r;
         });
-        Object out;
-        try {
-            out = outcome.get(20, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.TimeoutException e) {
-            throw new AssertionError("hung: a join in a generator resumed inside Coro.blocking waits for the task that"
-                    + " waits for the call");
-        }
         String tail = " called inside Coro.blocking(...) of ME, which waits for the call to end: it would wait forever;"
                 + " wait for it after the blocking call";
         assertThat(out).isEqualTo(List.of(
@@ -3510,40 +3478,27 @@ public abstract class TaskTck extends SchedulerTck {
     @Test
     void aPlainWaitInAChildsCompletionCallbackForItsParentIsRefused() throws Exception {
         for (String what : List.of("join", "get")) {
-            CompletableFuture<Object> outcome = new CompletableFuture<>();
-            Thread.ofPlatform().daemon().name("tck-" + what + "-parent-in-callback").start(() -> {
-                try {
-                    outcome.complete(run(() -> {
-                        Task<?> root = Coro.currentTask();
-                        CompletableFuture<String> seen = new CompletableFuture<>();
-                        Event registered = new Event();
-                        Task<String> child = Coro.spawn(() -> {
-                            registered.await();
-                            return "child";
-                        });
-                        child.toCompletableFuture().whenComplete((v, e) -> {
-                            try {
-                                seen.complete("returned " + (what.equals("get") ? root.get() : root.join()));
-                            } catch (IllegalStateException refused) {
-                                seen.complete(refused.getMessage().replace(root.name(), "ROOT"));
-                            } catch (Exception other) {
-                                seen.complete("threw " + other);
-                            }
-                        });
-                        registered.set();
-                        return Coro.await(seen);
-                    }));
-                } catch (Throwable e) {
-                    outcome.complete(e);
-                }
+            Object out = runOrFailAsHung(scheduler, "a " + what + " of the parent in its child's completion callback waits for the"
+                    + " parent, which waits for the child's end (scheduler " + scheduler + ")", () -> {
+                Task<?> root = Coro.currentTask();
+                CompletableFuture<String> seen = new CompletableFuture<>();
+                Event registered = new Event();
+                Task<String> child = Coro.spawn(() -> {
+                    registered.await();
+                    return "child";
+                });
+                child.toCompletableFuture().whenComplete((v, e) -> {
+                    try {
+                        seen.complete("returned " + (what.equals("get") ? root.get() : root.join()));
+                    } catch (IllegalStateException refused) {
+                        seen.complete(refused.getMessage().replace(root.name(), "ROOT"));
+                    } catch (Exception other) {
+                        seen.complete("threw " + other);
+                    }
+                });
+                registered.set();
+                return Coro.await(seen);
             });
-            Object out;
-            try {
-                out = outcome.get(20, TimeUnit.SECONDS);
-            } catch (java.util.concurrent.TimeoutException e) {
-                throw new AssertionError("hung: a " + what + " of the parent in its child's completion callback waits for the"
-                        + " parent, which waits for the child's end (scheduler " + scheduler + ")");
-            }
             assertThat(out).isEqualTo("Task." + what + " of ROOT called in a completion callback run by the end of a task"
                     + " that runs under it, before its group hears of that end: it would wait forever; chain on"
                     + " toCompletableFuture() instead");
