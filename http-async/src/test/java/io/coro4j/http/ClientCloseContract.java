@@ -85,11 +85,7 @@ abstract class ClientCloseContract extends SchedulerFixture {
         server.closeGate();
         try {
             List<Throwable> failures = run(() -> {
-                List<Task<Response>> requests = new ArrayList<>();
-                for (int i = 0; i < 3; i++) {
-                    requests.add(Coro.spawn(() -> http.get(server.url("/gate"))));
-                }
-                Polling.await("3 requests held at the server", () -> server.gated.get() == 3);
+                List<Task<Response>> requests = threeRequestsHeldAtTheServer(http);
                 Task<Void> closer = Coro.spawn(() -> {
                     http.close();
                     return null;
@@ -111,6 +107,16 @@ abstract class ClientCloseContract extends SchedulerFixture {
         }
     }
 
+    /** Spawns three GETs of the gate (closed) and waits until the server holds all three. */
+    private List<Task<Response>> threeRequestsHeldAtTheServer(AsyncHttpClient http) {
+        List<Task<Response>> requests = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            requests.add(Coro.spawn(() -> http.get(server.url("/gate"))));
+        }
+        Polling.await("3 requests held at the server", () -> server.gated.get() == 3);
+        return requests;
+    }
+
     /** The same for a plain thread whose close() is interrupted while it waits for the exchanges. */
     @Test
     void exchangesAbortedByAnInterruptedClose_outsideATask_sayTheCloseAbortedThem() throws InterruptedException {
@@ -118,11 +124,7 @@ abstract class ClientCloseContract extends SchedulerFixture {
         server.closeGate();
         try {
             List<Throwable> failures = run(() -> {
-                List<Task<Response>> requests = new ArrayList<>();
-                for (int i = 0; i < 3; i++) {
-                    requests.add(Coro.spawn(() -> http.get(server.url("/gate"))));
-                }
-                Polling.await("3 requests held at the server", () -> server.gated.get() == 3);
+                List<Task<Response>> requests = threeRequestsHeldAtTheServer(http);
                 boolean[] interruptKept = new boolean[1];
                 Thread closer = Thread.ofPlatform().start(() -> {
                     http.close();
