@@ -55,8 +55,6 @@ final class ContinuationFiber extends OwnThreadState implements Fiber, Runnable 
      * polled it: the queue orders the two.
      */
     long runnableSince;
-    /** After {@code yieldNow}: the home carrier's pick count from which it runs again; that carrier's only. */
-    long yieldTurn;
 
     ContinuationFiber(ThreadPoolScheduler scheduler, Runnable body) {
         this.scheduler = scheduler;

@@ -35,14 +35,21 @@ final class Worker extends Thread {
     final MpscUnboundedXaddArrayQueue<ContinuationFiber> inbox = new MpscUnboundedXaddArrayQueue<>(256);
     /**
      * Fibers of this carrier that called {@code yieldNow}, oldest first, each to run again once
-     * the carrier has made {@link ContinuationFiber#yieldTurn its turn}'s worth of other picks (or
-     * found no other work). Only this carrier touches it.
+     * the carrier's {@link #picks} reach its turn in {@link #turns} (or it found no other work).
+     * Only this carrier touches it.
      */
     private final ArrayDeque<ContinuationFiber> yielded = new ArrayDeque<>();
+    /**
+     * The turns of the fibers in {@link #yielded}, in the same order: a ring from {@link #turnsHead},
+     * a power of two long. Kept here, not in a field of the fiber, which would make every fiber
+     * 8 bytes larger for the few that yield.
+     */
+    private int[] turns = new int[16];
+    private int turnsHead;
     /** {@link #yielded}'s size, written by this carrier only, for metrics. */
     int yieldedCount;
     /** Fibers this carrier has taken from its queues (not from {@link #yielded}), counting on. */
-    private long picks;
+    private int picks;
     /** The fiber mounted on this carrier, or null. */
     ContinuationFiber current;
     /** 1 while parked for lack of work and not yet claimed by a producer. */
@@ -92,7 +99,7 @@ final class Worker extends Thread {
      */
     private ContinuationFiber findWork() {
         ContinuationFiber y = yielded.peekFirst();
-        if (y != null && picks - y.yieldTurn >= 0) {
+        if (y != null && picks - turns[turnsHead] >= 0) { // by difference: the counts wrap
             return takeYielded();
         }
         ContinuationFiber f;
@@ -113,6 +120,7 @@ final class Worker extends Thread {
 
     private ContinuationFiber takeYielded() {
         yieldedCount--;
+        turnsHead = (turnsHead + 1) & (turns.length - 1);
         return yielded.pollFirst();
     }
 
@@ -124,7 +132,17 @@ final class Worker extends Thread {
      * picks as there are fibers queued now.
      */
     void yielded(ContinuationFiber f) {
-        f.yieldTurn = picks + inbox.size() + local.size() + scheduler.global.size() + yielded.size();
+        long queued = (long) inbox.size() + local.size() + scheduler.global.size() + yielded.size();
+        int n = yielded.size();
+        if (n == turns.length) {
+            int[] grown = new int[2 * n];
+            for (int i = 0; i < n; i++) {
+                grown[i] = turns[(turnsHead + i) & (n - 1)];
+            }
+            turns = grown;
+            turnsHead = 0;
+        }
+        turns[(turnsHead + n) & (turns.length - 1)] = picks + (int) Math.min(queued, Integer.MAX_VALUE >> 1);
         yielded.addLast(f);
         yieldedCount++;
     }

@@ -40,6 +40,41 @@ class ThreadPoolSpecificTest {
     }
 
     /** Runs {@link NoFlagMain} in a child JVM started without the --add-exports flag. */
+    /**
+     * On one carrier, many tasks that keep yielding take turns in the order they were spawned,
+     * round after round: each yield goes behind every fiber runnable then. More yielders than the
+     * carrier first has room to note turns for (16), so that room grows while turns are pending.
+     */
+    @Test
+    void manyTasksYieldingOnOneCarrierTakeTurnsRoundAfterRound() throws Exception {
+        Scheduler s = create(1);
+        int tasks = 100;
+        int rounds = 5;
+        List<Integer> order = io.coro4j.Coro.run(s, () -> {
+            List<Integer> seen = java.util.Collections.synchronizedList(new ArrayList<>());
+            List<io.coro4j.Task<Object>> all = new ArrayList<>();
+            for (int i = 0; i < tasks; i++) {
+                int k = i;
+                all.add(io.coro4j.Coro.spawn(() -> {
+                    for (int r = 0; r < rounds; r++) {
+                        seen.add(k);
+                        io.coro4j.Coro.yieldNow();
+                    }
+                    return null;
+                }));
+            }
+            io.coro4j.Coro.gather(all);
+            return List.copyOf(seen);
+        });
+        List<Integer> expected = new ArrayList<>();
+        for (int r = 0; r < rounds; r++) {
+            for (int i = 0; i < tasks; i++) {
+                expected.add(i);
+            }
+        }
+        assertThat(order).isEqualTo(expected);
+    }
+
     @Test
     void withoutTheJvmFlagCreatingTheSchedulerFailsNamingTheFlag() throws Exception {
         String java = ProcessHandle.current().info().command().orElseThrow();
