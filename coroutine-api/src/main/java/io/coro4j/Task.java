@@ -275,22 +275,10 @@ public final class Task<T> implements Future<T> {
      *     ended), while the task has not ended: blocking there could block the task waited for too
      */
     public T join() {
-        return join("join");
-    }
-
-    /** {@link #join()}, named {@code what} in the refusal of a task joining itself. */
-    private T join(String what) {
         Task<?> caller = current();
-        if (caller == this) {
-            throw new IllegalStateException("a task cannot " + what + " itself: it would wait forever (" + name() + ")");
-        }
+        refuseHopelessWait(caller, "join", true);
         if (caller != null && !result.isDone()) {
-            caller.refuseToWaitForAnAncestor(this, what);
             waitAsJoiner(caller, result::isDone, null); // returns once the task ended: its wakeJoiners takes the joiner off
-        } else if (caller == null && !result.isDone()) {
-            refuseInsideItsBlockingCall(what);
-            refuseInACallbackOfItsDescendant(what);
-            requireMayBlock();
         }
         return outcome(); // from plain Java too: outcome() marks the task observed before it waits
     }
@@ -323,16 +311,12 @@ public final class Task<T> implements Future<T> {
     }
 
     /**
-     * Refuses a blocking join on a carrier thread that must not block: code outside any task that
-     * runs on a fiber's thread (a completion callback run by a task that ended) on a scheduler
-     * whose fibers share carriers. Blocked, the carrier would not run the task waited for either
-     * when that task's home is this carrier: for ever. A virtual thread (loom) may block.
+     * Refuses a blocking wait ({@code Task.what}) on a carrier thread that must not block: code
+     * outside any task that runs on a fiber's thread (a completion callback run by a task that
+     * ended) on a scheduler whose fibers share carriers. Blocked, the carrier would not run the task
+     * waited for either when that task's home is this carrier: for ever. A virtual thread (loom)
+     * may block.
      */
-    private void requireMayBlock() {
-        requireMayBlock("join");
-    }
-
-    /** {@link #requireMayBlock()} for {@code Task.what}. */
     private void requireMayBlock(String what) {
         Fiber f = Schedulers.currentFiber();
         if (f != null && !f.scheduler().runsBlockingCallsInPlace()) {
@@ -344,27 +328,28 @@ public final class Task<T> implements Future<T> {
     }
 
     /**
-     * The refusals of {@link #join()} for a blocking {@link #get()}: a task getting itself or a
-     * task it runs under would wait forever (the timed get, until it times out), blocking its
-     * carrier meanwhile; an untimed get outside any task on a carrier that must not block could
-     * block that carrier for ever.
+     * Refuses a wait ({@code Task.what}: join, get) by {@code caller} (null outside any task) for
+     * this task, not ended, that would never end: a task waiting for itself or for a task it runs
+     * under; outside any task, a wait inside a {@link Coro#blocking} call or a completion callback
+     * that this task waits for; and, for an {@code untimed} one, a wait that would block a carrier
+     * that must not block. (A timed get of a task by itself or an ancestor could only time out, its
+     * carrier blocked meanwhile.)
      */
-    private void refuseHopelessGet(boolean untimed) {
+    private void refuseHopelessWait(Task<?> caller, String what, boolean untimed) {
         if (result.isDone()) {
             return;
         }
-        Task<?> caller = current();
         if (caller == this) {
-            throw new IllegalStateException("a task cannot get itself: it would wait forever (" + name() + ")");
+            throw new IllegalStateException("a task cannot " + what + " itself: it would wait forever (" + name() + ")");
         }
         if (caller != null) {
-            caller.refuseToWaitForAnAncestor(this, "get");
-        } else {
-            refuseInsideItsBlockingCall("get");
-            refuseInACallbackOfItsDescendant("get");
-            if (untimed) {
-                requireMayBlock("get");
-            }
+            caller.refuseToWaitForAnAncestor(this, what);
+            return;
+        }
+        refuseInsideItsBlockingCall(what);
+        refuseInACallbackOfItsDescendant(what);
+        if (untimed) {
+            requireMayBlock(what);
         }
     }
 
@@ -566,7 +551,7 @@ public final class Task<T> implements Future<T> {
      */
     @Override
     public T get() throws InterruptedException, ExecutionException {
-        refuseHopelessGet(true);
+        refuseHopelessWait(current(), "get", true);
         Joiner j = plainJoiner();
         try {
             return result.get();
@@ -583,7 +568,7 @@ public final class Task<T> implements Future<T> {
      */
     @Override
     public T get(long timeout, TimeUnit unit) throws InterruptedException, ExecutionException, TimeoutException {
-        refuseHopelessGet(false);
+        refuseHopelessWait(current(), "get", false);
         Joiner j = plainJoiner();
         try {
             return result.get(timeout, unit);
