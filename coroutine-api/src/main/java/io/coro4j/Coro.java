@@ -512,7 +512,7 @@ public final class Coro {
         }
 
         /**
-         * Gives every claim back ({@link #settle settle(false)}) as the gather stops on
+         * Gives every claim back ({@link #settle settle(false)}) as the gather or loop stops on
          * {@code stop}, which is not a cancellation; what a closed group no longer reports goes
          * on {@code stop}.
          */
@@ -730,15 +730,13 @@ public final class Coro {
                 // The tasks' completion callbacks, which cannot be taken off, keep what they hold:
                 // not the tasks that made and iterated this loop.
                 waiter.set(null);
-                List<Throwable> orphaned = claims.settle(false); // stopped early: give back the rest
-                if (!orphaned.isEmpty()) {
-                    if (ending != null && !(ending instanceof GeneratorExit) && !(ending instanceof CancellationException)) {
-                        // A step that failed (refused, or it could not suspend) says why: what the
-                        // loop gives back goes on it, rather than replace it.
-                        for (Throwable f : orphaned) {
-                            Task.attachOrReport(ending, f);
-                        }
-                    } else {
+                if (ending != null && !(ending instanceof GeneratorExit) && !(ending instanceof CancellationException)) {
+                    // A step that failed (refused, or it could not suspend) says why: what the
+                    // loop gives back goes on it, rather than replace it.
+                    claims.giveBackOnto(ending);
+                } else {
+                    List<Throwable> orphaned = claims.settle(false); // stopped early: give back the rest
+                    if (!orphaned.isEmpty()) {
                         throw Task.rethrow(Task.combine(orphaned.get(0), orphaned));
                     }
                 }
