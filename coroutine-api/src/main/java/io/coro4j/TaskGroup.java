@@ -156,10 +156,8 @@ public final class TaskGroup {
     /** Takes back a linked child whose start failed; the group that has it now, if handed over. */
     private void neverStarted(Task<?> child) {
         boolean last;
-        lock();
-        TaskGroup h = heir;
+        TaskGroup h = lockUnlessHandedOver();
         if (h != null) {
-            unlock();
             h.neverStarted(child);
             return;
         }
@@ -205,10 +203,8 @@ public final class TaskGroup {
     void childDone(Task<?> child, Throwable failure) {
         boolean cancelSiblings = false;
         boolean last;
-        lock();
-        TaskGroup h = heir;
+        TaskGroup h = lockUnlessHandedOver();
         if (h != null) {
-            unlock();
             h.childDone(child, failure);
             return;
         }
@@ -482,10 +478,8 @@ public final class TaskGroup {
      * @return false if the group has already closed (it decided on the failure without the claim)
      */
     boolean claim(Task<?> child) {
-        lock();
-        TaskGroup h = heir;
+        TaskGroup h = lockUnlessHandedOver();
         if (h != null) {
-            unlock();
             return h.claim(child);
         }
         try {
@@ -510,10 +504,8 @@ public final class TaskGroup {
      *     false once a supervisor group has closed, having left it to the claim
      */
     boolean releaseClaim(Task<?> child) {
-        lock();
-        TaskGroup h = heir;
+        TaskGroup h = lockUnlessHandedOver();
         if (h != null) {
-            unlock();
             return h.releaseClaim(child);
         }
         try {
@@ -526,6 +518,20 @@ public final class TaskGroup {
 
     private boolean isOwnCancellation(Throwable t) {
         return t instanceof Task.ScopeCancelledException s && s.scope == scope;
+    }
+
+    /**
+     * Takes the lock, unless this group has handed its children over ({@link #handOver}): then
+     * returns the group that has them, not holding the lock, for the caller to forward to; else
+     * null, holding the lock.
+     */
+    private TaskGroup lockUnlessHandedOver() {
+        lock();
+        TaskGroup h = heir;
+        if (h != null) {
+            unlock();
+        }
+        return h;
     }
 
     /** Takes the group's lock ({@link #locked}): spins, yielding the thread every {@value #SPINS} tries. */
