@@ -56,6 +56,16 @@ final class ContinuationFiber extends OwnThreadState implements Fiber, Runnable 
      */
     long runnableSince;
 
+    /**
+     * Stamps {@link #runnableSince} if the scheduler samples this event: called by the thread that
+     * makes this fiber runnable, before it queues it.
+     */
+    void becomingRunnable() {
+        if (scheduler.delays.sampleNow()) {
+            runnableSince = System.nanoTime();
+        }
+    }
+
     ContinuationFiber(ThreadPoolScheduler scheduler, Runnable body) {
         this.scheduler = scheduler;
         this.body = body;
@@ -179,9 +189,7 @@ final class ContinuationFiber extends OwnThreadState implements Fiber, Runnable 
             // carrier runs this, and it is the fiber's home: the fiber goes behind what is runnable.
             resumedAfterPark = false;
             state = RUNNABLE;
-            if (scheduler.delays.sampleNow()) {
-                runnableSince = System.nanoTime();
-            }
+            becomingRunnable();
             home.yielded(this);
             return;
         }

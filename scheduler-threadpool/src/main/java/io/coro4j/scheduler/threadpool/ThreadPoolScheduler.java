@@ -219,9 +219,7 @@ final class ThreadPoolScheduler implements Scheduler {
 
     /** Makes a fiber that has not run yet visible to the carriers; {@code w} is the calling carrier or null. */
     private void submitNew(ContinuationFiber fiber, Worker w) {
-        if (delays.sampleNow()) {
-            fiber.runnableSince = System.nanoTime();
-        }
+        fiber.becomingRunnable();
         if (w == null || !w.local.offer(fiber)) {
             global.offer(fiber);
         }
@@ -233,9 +231,7 @@ final class ThreadPoolScheduler implements Scheduler {
 
     /** Makes a woken fiber runnable again on its home carrier. */
     void wake(ContinuationFiber fiber, Worker home) {
-        if (delays.sampleNow()) {
-            fiber.runnableSince = System.nanoTime();
-        }
+        fiber.becomingRunnable();
         home.inbox.offer(fiber);
         VarHandle.fullFence();
         if (home.claimIfParked()) {
