@@ -762,8 +762,8 @@ public final class AsyncHttpClient implements AutoCloseable {
         return String.format(Locale.ROOT, "%.3f s", ms / 1000.0);
     }
 
-    /** About 31 years, as the limiter's deadlines: the longest timeout handed to the JDK client. */
-    private static final Duration LONGEST_JDK_TIMEOUT = Duration.ofNanos(1_000_000_000_000_000_000L);
+    /** The longest timeout handed to the JDK client: the limiter's longest deadline, about 31 years. */
+    private static final Duration LONGEST_JDK_TIMEOUT = Duration.ofNanos(SlotLimiter.LONGEST);
 
     /**
      * {@code d}, or about 31 years if longer: the JDK client counts its connect timeout in

@@ -170,12 +170,6 @@ final class SlotLimiter {
     final int maxTotal;
     final int maxPerHost;
     final int maxWaiting;
-    /**
-     * Told the host key of each request that joins the queue, outside the monitor (null: nobody).
-     * Only the slow path, queueing, pays for it.
-     */
-    private final Consumer<String> onQueued;
-
     private int total;
     private int waiting;
     private long nextSeq;
@@ -194,34 +188,23 @@ final class SlotLimiter {
     private Scheduler alarmScheduler;
 
     SlotLimiter(int maxTotal, int maxPerHost, int maxWaiting) {
-        this(maxTotal, maxPerHost, maxWaiting, null);
-    }
-
-    SlotLimiter(int maxTotal, int maxPerHost, int maxWaiting, Consumer<String> onQueued) {
         this.maxTotal = maxTotal;
         this.maxPerHost = maxPerHost;
         this.maxWaiting = maxWaiting;
-        this.onQueued = onQueued;
     }
 
     /**
      * Takes a slot for {@code hostKey}, waiting up to {@code maxWait} in the queue for one.
      *
      * @param requestTimeout the deadline of the request, counted from when it gets the slot; null for none
+     * @param queued told the host key if the request joins the queue, outside the monitor (null:
+     *     nobody): the attempt's own observer, which must hear of its wait even if the client's is
+     *     replaced meanwhile
      * @return the slot, to be given back with {@link Permit#release()}
      * @throws HttpRejectedException if no slot is free and {@code maxWaiting} requests already wait
      * @throws SlotWaitTimeoutException if no slot came within {@code maxWait}
      * @throws java.util.concurrent.CancellationException if the task is cancelled (before or while waiting)
      * @throws IllegalStateException outside a task
-     */
-    Permit acquire(String hostKey, Duration maxWait, Duration requestTimeout, String method, String url) {
-        return acquire(hostKey, maxWait, requestTimeout, method, url, onQueued);
-    }
-
-    /**
-     * {@link #acquire(String, Duration, Duration, String, String)}, telling {@code queued} (null:
-     * nobody) instead of the limiter's hook if the request joins the queue: the caller's observer,
-     * which must hear of its own attempt's wait even if the client's is replaced meanwhile.
      */
     Permit acquire(String hostKey, Duration maxWait, Duration requestTimeout, String method, String url,
                    Consumer<String> queued) {
@@ -280,17 +263,12 @@ final class SlotLimiter {
 
     /**
      * Queues a request for a slot without suspending anyone: {@code grant} is told when it gets one
-     * (at once, on this thread, if one is free) or when {@code maxWait} has passed.
+     * (at once, on this thread, if one is free) or when {@code maxWait} has passed; {@code queued}
+     * (null: nobody) is told the host key if it joins the queue, as by {@link #acquire}.
      *
      * @return the waiter, for {@link #cancel}; already granted if a slot was free
      * @throws HttpRejectedException if no slot is free and {@code maxWaiting} requests already wait
      */
-    Waiter enqueue(String hostKey, Duration maxWait, Duration requestTimeout, Scheduler scheduler, Grant grant,
-                   String method, String url) {
-        return enqueue(hostKey, maxWait, requestTimeout, scheduler, grant, method, url, onQueued);
-    }
-
-    /** {@link #enqueue(String, Duration, Duration, Scheduler, Grant, String, String)}, telling {@code queued} (null: nobody) if it queues. */
     Waiter enqueue(String hostKey, Duration maxWait, Duration requestTimeout, Scheduler scheduler, Grant grant,
                    String method, String url, Consumer<String> queued) {
         Waiter w;
@@ -459,8 +437,11 @@ final class SlotLimiter {
 
     // ---- deadlines ----
 
-    /** About 31 years: longer timeouts are treated as this, so that deadlines never overflow. */
-    private static final long LONGEST = 1_000_000_000_000_000_000L;
+    /**
+     * About 31 years, in nanoseconds: longer timeouts are treated as this, so that deadlines never
+     * overflow (and the JDK client is given no longer one: {@link AsyncHttpClient#forTheJdk}).
+     */
+    static final long LONGEST = 1_000_000_000_000_000_000L;
 
     private static long deadline(Duration timeout) {
         long nanos;

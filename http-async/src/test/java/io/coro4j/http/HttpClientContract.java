@@ -765,7 +765,7 @@ abstract class HttpClientContract extends SchedulerFixture {
         try (AsyncHttpClient http = client().maxInFlight(1).build()) {
             SlotLimiter slots = http.slots();
             // The only slot, taken here: every request of the fan-out queues for it.
-            SlotLimiter.Permit held = run(() -> slots.acquire("held-by-the-test", Duration.ofSeconds(20), null, "GET", "-"));
+            SlotLimiter.Permit held = run(() -> slots.acquire("held-by-the-test", Duration.ofSeconds(20), null, "GET", "-", null));
             AtomicReference<Task<?>> caller = new AtomicReference<>();
             AtomicReference<Thread> callerThread = new AtomicReference<>();
             AtomicReference<Throwable> thrown = new AtomicReference<>();

@@ -31,7 +31,7 @@ abstract class SlotLimiterContract extends SchedulerFixture {
     static final Duration LONG = Duration.ofSeconds(20);
 
     static SlotLimiter.Permit take(SlotLimiter l, String host) {
-        return l.acquire(host, LONG, null, "GET", "http://" + host + "/");
+        return l.acquire(host, LONG, null, "GET", "http://" + host + "/", null);
     }
 
     @Test
@@ -98,7 +98,7 @@ abstract class SlotLimiterContract extends SchedulerFixture {
                     public void expired(String limits) {
                         granted.add(name + " expired");
                     }
-                }, "GET", "http://x/" + name);
+                }, "GET", "http://x/" + name, null);
             }
             assertThat(l.waiting()).isEqualTo(4);
             first.release();
@@ -242,7 +242,7 @@ abstract class SlotLimiterContract extends SchedulerFixture {
         SlotLimiter l = new SlotLimiter(4, 1, 10);
         Throwable e = run(() -> {
             SlotLimiter.Permit h = take(l, "x");
-            Throwable t = catchThrowable(() -> l.acquire("x", Duration.ofMillis(50), null, "GET", "http://x/a"));
+            Throwable t = catchThrowable(() -> l.acquire("x", Duration.ofMillis(50), null, "GET", "http://x/a", null));
             h.release();
             return t;
         });
@@ -259,14 +259,14 @@ abstract class SlotLimiterContract extends SchedulerFixture {
             ConcurrentLinkedQueue<String> seen = new ConcurrentLinkedQueue<>();
             SlotLimiter.Permit h = take(l, "x");
             Task<Void> patient = Coro.spawn(() -> {
-                SlotLimiter.Permit p = l.acquire("x", Duration.ofSeconds(5), null, "GET", "patient");
+                SlotLimiter.Permit p = l.acquire("x", Duration.ofSeconds(5), null, "GET", "patient", null);
                 seen.add("patient granted");
                 p.release();
                 return null;
             });
             Polling.await("one waiter", () -> l.waiting() == 1);
             Task<Void> hasty = Coro.spawn(() -> {
-                Throwable e = catchThrowable(() -> l.acquire("x", Duration.ofMillis(50), null, "GET", "hasty"));
+                Throwable e = catchThrowable(() -> l.acquire("x", Duration.ofMillis(50), null, "GET", "hasty", null));
                 seen.add("hasty " + e.getClass().getSimpleName());
                 return null;
             });
@@ -292,11 +292,11 @@ abstract class SlotLimiterContract extends SchedulerFixture {
             CompletableFuture<Task<?>> first = new CompletableFuture<>();
             Thread.ofPlatform().daemon().start(() -> Coro.run(other, () -> {
                 first.complete(Coro.currentTask());
-                return catchThrowable(() -> l.acquire("x", Duration.ofMillis(300), null, "GET", "http://x/1"));
+                return catchThrowable(() -> l.acquire("x", Duration.ofMillis(300), null, "GET", "http://x/1", null));
             }));
             Polling.await("one waiter", () -> l.waiting() == 1);
             Task<Throwable> second = Coro.spawn(() ->
-                    catchThrowable(() -> l.acquire("x", Duration.ofMillis(600), null, "GET", "http://x/2")));
+                    catchThrowable(() -> l.acquire("x", Duration.ofMillis(600), null, "GET", "http://x/2", null)));
             Polling.await("two waiters", () -> l.waiting() == 2);
             Coro.await(first).cancel();
             Polling.await("one waiter", () -> l.waiting() == 1);
@@ -319,7 +319,7 @@ abstract class SlotLimiterContract extends SchedulerFixture {
     void aRequestDeadline_cancelsTheBoundExchange_evenIfBoundLate() {
         SlotLimiter l = new SlotLimiter(4, 4, 10);
         run(() -> {
-            SlotLimiter.Permit p = l.acquire("x", LONG, Duration.ofMillis(30), "GET", "u");
+            SlotLimiter.Permit p = l.acquire("x", LONG, Duration.ofMillis(30), "GET", "u", null);
             CompletableFuture<Void> exchange = new CompletableFuture<>();
             p.bind(exchange);
             Polling.await("the exchange is done", exchange::isDone);
@@ -327,7 +327,7 @@ abstract class SlotLimiterContract extends SchedulerFixture {
             assertThat(p.timedOut()).isTrue();
             p.release();
 
-            SlotLimiter.Permit late = l.acquire("x", LONG, Duration.ofMillis(1), "GET", "u");
+            SlotLimiter.Permit late = l.acquire("x", LONG, Duration.ofMillis(1), "GET", "u", null);
             Coro.sleep(Duration.ofMillis(30));
             CompletableFuture<Void> lateExchange = new CompletableFuture<>();
             late.bind(lateExchange);
@@ -336,7 +336,7 @@ abstract class SlotLimiterContract extends SchedulerFixture {
 
             // A deadline that a pause of the machine between acquire and release cannot outrun;
             // the sleep outlasts it, so an alarm left armed would have fired.
-            SlotLimiter.Permit quick = l.acquire("x", LONG, Duration.ofMillis(500), "GET", "u");
+            SlotLimiter.Permit quick = l.acquire("x", LONG, Duration.ofMillis(500), "GET", "u", null);
             CompletableFuture<Void> done = new CompletableFuture<>();
             quick.bind(done);
             done.complete(null);
@@ -372,7 +372,7 @@ abstract class SlotLimiterContract extends SchedulerFixture {
                 all.add(Coro.spawn(() -> {
                     SlotLimiter.Permit h;
                     try {
-                        h = l.acquire(hosts[host], shortWait ? Duration.ofNanos(50_000) : LONG, null, "GET", "u");
+                        h = l.acquire(hosts[host], shortWait ? Duration.ofNanos(50_000) : LONG, null, "GET", "u", null);
                     } catch (SlotWaitTimeoutException e) {
                         timedOut.incrementAndGet();
                         return null;
