@@ -93,18 +93,28 @@ abstract class ClientCloseContract extends SchedulerFixture {
                 Polling.await("the close waiting for the exchanges", http::closeWaiting);
                 closer.cancel();
                 assertThat(catchThrowable(closer::join)).isInstanceOf(CancellationException.class);
-                List<Throwable> out = new ArrayList<>();
-                for (Task<Response> t : requests) {
-                    out.add(catchThrowable(t::join));
-                }
-                return out;
+                return whatEachThrew(requests);
             });
-            assertThat(failures).hasSize(3).allSatisfy(e -> assertThat(e).isInstanceOf(HttpIoException.class)
-                    .hasMessageStartingWith("GET " + server.url("/gate") + ": aborted: AsyncHttpClient.close()"));
-            assertThat(http.inFlight()).isZero();
+            assertAbortedByTheClose(failures, http);
         } finally {
             server.openGate();
         }
+    }
+
+    /** What each of {@code requests} threw when joined (null for one that returned). */
+    private static List<Throwable> whatEachThrew(List<Task<Response>> requests) {
+        List<Throwable> out = new ArrayList<>();
+        for (Task<Response> t : requests) {
+            out.add(catchThrowable(t::join));
+        }
+        return out;
+    }
+
+    /** The three gated requests each failed saying the client's close aborted them, and no slot is held. */
+    private void assertAbortedByTheClose(List<Throwable> failures, AsyncHttpClient http) {
+        assertThat(failures).hasSize(3).allSatisfy(e -> assertThat(e).isInstanceOf(HttpIoException.class)
+                .hasMessageStartingWith("GET " + server.url("/gate") + ": aborted: AsyncHttpClient.close()"));
+        assertThat(http.inFlight()).isZero();
     }
 
     /** Spawns three GETs of the gate (closed) and waits until the server holds all three. */
@@ -133,18 +143,13 @@ abstract class ClientCloseContract extends SchedulerFixture {
                 Polling.await("close() waiting for the exchanges", () -> closer.getState() == Thread.State.TIMED_WAITING
                         || closer.getState() == Thread.State.WAITING);
                 closer.interrupt();
-                List<Throwable> out = new ArrayList<>();
-                for (Task<Response> t : requests) {
-                    out.add(catchThrowable(t::join));
-                }
+                List<Throwable> out = whatEachThrew(requests);
                 closer.join(5_000);
                 assertThat(closer.isAlive()).isFalse();
                 assertThat(interruptKept[0]).as("the interrupt status, kept").isTrue();
                 return out;
             });
-            assertThat(failures).hasSize(3).allSatisfy(e -> assertThat(e).isInstanceOf(HttpIoException.class)
-                    .hasMessageStartingWith("GET " + server.url("/gate") + ": aborted: AsyncHttpClient.close()"));
-            assertThat(http.inFlight()).isZero();
+            assertAbortedByTheClose(failures, http);
         } finally {
             server.openGate();
         }
