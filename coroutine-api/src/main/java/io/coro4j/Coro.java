@@ -788,7 +788,7 @@ public final class Coro {
         // Completed normally even when the body throws: join() would unwrap a CompletionException
         // the body threw itself, and the body's exception must come out unchanged.
         CompletableFuture<Object> f = new CompletableFuture<>();
-        Thread worker = Thread.ofVirtual().name(BLOCKING_THREAD_PREFIX + t.name()).start(() -> {
+        Thread worker = Thread.ofVirtual().name("coro4j-blocking-" + t.name()).start(() -> {
             BLOCKING_FOR.set(t);
             CoroutineLocal.runWithThreadContext(context, () -> {
                 try {
@@ -832,9 +832,6 @@ public final class Coro {
      * there for that task, or for one it runs under, would never end ({@link Task#join()} refuses it).
      */
     static final ThreadLocal<Task<?>> BLOCKING_FOR = new ThreadLocal<>();
-
-    /** The name of every thread that runs a {@link #blocking} call starts with this. */
-    static final String BLOCKING_THREAD_PREFIX = "coro4j-blocking-";
 
     /** What a blocking call threw, as a value. */
     record Failed(Throwable failure) {}

@@ -188,7 +188,7 @@ public final class Task<T> implements Future<T> {
         Task<?> t = current();
         if (t == null) {
             // The call's thread, or that of a generator body iterated inside the call (loom).
-            if (Coro.BLOCKING_FOR.get() != null || Thread.currentThread().getName().startsWith(Coro.BLOCKING_THREAD_PREFIX)) {
+            if (Coro.BLOCKING_FOR.get() != null) {
                 throw new IllegalStateException(what + " called inside Coro.blocking(...), whose body runs on a thread"
                         + " of its own, outside the task: do task operations before or after the blocking call");
             }
