@@ -20,7 +20,10 @@ import java.util.concurrent.CancellationException;
  *       nobody {@link Task#join() joined} or gathered are still reported when the group closes
  *       (a gather, by any task, answers for a child that ended while it waited).</li>
  *   <li>When the group closes with failures, the first is thrown and the others are attached to
- *       it as {@linkplain Throwable#getSuppressed() suppressed}; none is lost. (A first failure
+ *       it as {@linkplain Throwable#getSuppressed() suppressed}; none is lost. They are in the
+ *       order the group heard of the children's ends, which a child's end reaches just after its
+ *       {@link Task#isDone()} turns true: children that end close together may be listed in
+ *       either order. (A first failure
  *       made with suppression disabled cannot carry them: each other one then goes to the
  *       uncaught-exception handler of the thread that closes the group.)</li>
  *   <li>If the task running the group is cancelled, or an enclosing timeout expires, also while
@@ -75,7 +78,7 @@ public final class TaskGroup {
      */
     private Task<?> children;
     /**
-     * Failed children in the order they failed, with their failures; allocated at the first failure.
+     * Failed children in the order the group heard of their ends, with their failures; allocated at the first failure.
      * A supervisor group does not report a failure someone observed ({@link Task#retrieved}, which
      * never goes back to false): it does not record one observed before the child's end, and drops
      * those observed since when the map has doubled ({@link #pruneAt}), so that a long-lived task
@@ -445,7 +448,7 @@ public final class TaskGroup {
         return taken;
     }
 
-    /** The failures the group reports, in the order they happened; under the lock. */
+    /** The failures the group reports, in the order it heard of them; under the lock. */
     private List<Throwable> failuresToReport() {
         if (failures == null) {
             return List.of();

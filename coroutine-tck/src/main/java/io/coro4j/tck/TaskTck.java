@@ -4151,7 +4151,8 @@ public abstract class TaskTck extends SchedulerTck {
 
     /**
      * A supervisor group with many failed children, every other one joined after it ended:
-     * exactly the others are thrown, each once (the group drops observed failures as it goes).
+     * exactly the others are thrown, each once (the group drops observed failures as it goes),
+     * in whatever order the group heard of them.
      */
     @Test
     void aSupervisorGroupThrowsExactlyTheFailuresNobodyJoined_amongMany() {
@@ -4168,16 +4169,18 @@ public abstract class TaskTck extends SchedulerTck {
             }
             return null;
         })));
-        assertThat(t).hasMessage("child 1");
-        List<String> suppressed = new ArrayList<>();
+        // The group lists failures in the order it hears of the ends, which may differ from the
+        // order isDone() turned true: a child is done before its group has counted it.
+        List<String> reported = new ArrayList<>();
+        reported.add(t.getMessage());
         for (Throwable s : t.getSuppressed()) {
-            suppressed.add(s.getMessage());
+            reported.add(s.getMessage());
         }
         List<String> expected = new ArrayList<>();
-        for (int i = 3; i < 200; i += 2) {
+        for (int i = 1; i < 200; i += 2) {
             expected.add("child " + i);
         }
-        assertThat(suppressed).containsExactlyElementsOf(expected);
+        assertThat(reported).containsExactlyInAnyOrderElementsOf(expected);
     }
 
 
