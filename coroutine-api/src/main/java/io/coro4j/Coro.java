@@ -766,7 +766,9 @@ public final class Coro {
      * {@link CoroutineLocal} values (a value it sets stays inside the call), and task operations
      * in it fail as they do outside any task, with an {@link IllegalStateException} that says they
      * were called inside a blocking call; a plain {@link Task#join()} or {@link Task#get()} in it of
-     * the task, or of a task it runs under, which would wait forever, is refused the same way. If
+     * the task, or of a task it runs under, which would wait forever, is refused the same way (only
+     * on the call's own thread and in generators it steps: a thread the call starts itself, or a
+     * nested {@link #run} in it, that waits for the task still waits forever). If
      * the task is cancelled (or a timeout or task group around it is) while the call runs, the
      * call's thread is interrupted, the task waits for the call to end, and then the cancellation
      * propagates, with whatever the call threw suppressed on it. Where the task cannot suspend
