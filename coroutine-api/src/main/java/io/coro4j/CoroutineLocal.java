@@ -79,22 +79,31 @@ public final class CoroutineLocal<T> {
      * Runs {@code body} with this local set to {@code value}, then gives this local back the value
      * it had before (or none, if it had none). Only this local: what the body set in others stays
      * set, and in a generator body that yields inside it and is resumed by another task, the
-     * other task's values are left alone.
+     * other task's values are left alone, this local's included (the entering task's value of
+     * it is not put back there, and that task keeps {@code value}).
      */
     public <R> R with(T value, Callable<R> body) throws Exception {
+        Task<?> entering = Task.current();
         Object before = values().get(this); // null if unset, NULL if set to null
         set(value);
         try {
             return body.call();
         } finally {
-            Map<CoroutineLocal<?>, Object> copy = new HashMap<>(values());
-            if (before == null) {
-                copy.remove(this);
-            } else {
-                copy.put(this, before);
+            if (Task.current() == entering) {
+                restore(before);
             }
-            replace(Map.copyOf(copy));
         }
+    }
+
+    /** Gives this local back {@code before} (null: unset) in the current context, leaving the others. */
+    private void restore(Object before) {
+        Map<CoroutineLocal<?>, Object> copy = new HashMap<>(values());
+        if (before == null) {
+            copy.remove(this);
+        } else {
+            copy.put(this, before);
+        }
+        replace(Map.copyOf(copy));
     }
 
     @Override

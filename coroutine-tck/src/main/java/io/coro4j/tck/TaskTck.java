@@ -3007,7 +3007,42 @@ public abstract class TaskTck extends SchedulerTck {
             }).join());
             return out;
         });
-        assertThat(seen).containsExactly("null, set inside", "null, B's");
+        // B started inside the main task's with(), so its own value of mark is "in the body"; the
+        // body leaving with() in B leaves it so, rather than putting back the main task's null.
+        assertThat(seen).containsExactly("null, set inside", "in the body, B's");
+    }
+
+    /**
+     * The same for the local {@link CoroutineLocal#with} sets: a generator body that yields inside
+     * it and is finished by another task leaves that task's value of the local alone, rather than
+     * giving it the value the entering task had (which that task set after the other started, and
+     * which the other must never see).
+     */
+    @Test
+    void coroutineLocalWithFinishedByAnotherTaskLeavesThatTasksValueOfTheLocal() throws Exception {
+        CoroutineLocal<String> mark = new CoroutineLocal<>("mark");
+        String seen = run(() -> {
+            Generator<String, Object, Void> g = Generator.of(co -> mark.with("in the body", () -> {
+                co.yield("paused");
+                return null;
+            }));
+            Event entered = new Event();
+            Task<Void> a = Coro.spawn(() -> {
+                mark.set("A's");
+                g.next(); // entered by A
+                entered.set();
+                return null;
+            });
+            Task<String> b = Coro.spawn(() -> {
+                mark.set("B's");
+                entered.await();
+                g.next(); // left by B
+                return mark.get();
+            });
+            a.join();
+            return b.join();
+        });
+        assertThat(seen).as("B's value of the local after the body left with() in B").isEqualTo("B's");
     }
 
     /**
