@@ -220,7 +220,10 @@ public final class Generator<Y, S, R> implements Iterable<Y>, AutoCloseable {
         return core.isDone();
     }
 
-    /** Whether the body has run to its first yield (or beyond) and has not finished. */
+    /**
+     * Whether the body is paused at a yield: it has run to a yield and is not running now (while
+     * a resumption runs it, this is false) and has not finished.
+     */
     public boolean isSuspended() {
         return core.isSuspended();
     }

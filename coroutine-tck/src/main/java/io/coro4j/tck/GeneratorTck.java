@@ -59,6 +59,33 @@ public abstract class GeneratorTck extends SchedulerTck {
         assertThat(g.isSuspended()).isTrue();
     }
 
+    /**
+     * {@link Generator#isSuspended()} is whether the body is paused at a yield: false before it
+     * starts, while it runs (also after its first yield, as Python's {@code GEN_RUNNING} is not
+     * {@code GEN_SUSPENDED}) and once it has finished.
+     */
+    @Test
+    void isSuspendedOnlyWhileTheBodyIsPausedAtAYield_notWhileItRuns() {
+        AtomicReference<Generator<String, Object, Void>> self = new AtomicReference<>();
+        List<String> seenInside = new ArrayList<>();
+        Generator<String, Object, Void> g = gen(co -> {
+            seenInside.add("before the first yield: suspended=" + self.get().isSuspended());
+            co.yield("a");
+            seenInside.add("after the first yield: suspended=" + self.get().isSuspended()
+                    + ", done=" + self.get().isDone());
+            return null;
+        });
+        self.set(g);
+        assertThat(g.isSuspended()).isFalse();
+        g.next();
+        assertThat(g.isSuspended()).isTrue();
+        g.next();
+        assertThat(g.isSuspended()).isFalse();
+        assertThat(seenInside).containsExactly("before the first yield: suspended=false",
+                "after the first yield: suspended=false, done=false");
+        assertThat(g.toString()).startsWith("Generator[done,");
+    }
+
     @Test
     void sendResumesTheYieldWithTheValueAndTheReturnValueIsReadable() {
         Generator<Integer, Integer, Integer> summer = gen(co -> {
