@@ -80,7 +80,9 @@ public final class CoroutineLocal<T> {
      * it had before (or none, if it had none). Only this local: what the body set in others stays
      * set, and in a generator body that yields inside it and is resumed by another task, the
      * other task's values are left alone, this local's included (the entering task's value of
-     * it is not put back there, and that task keeps {@code value}).
+     * it is not put back there, and that task keeps {@code value}). Outside tasks this is not
+     * told apart: a body resumed by plain threads that enters {@code with} on one and leaves it on
+     * another gives the second thread the first one's earlier value of this local.
      */
     public <R> R with(T value, Callable<R> body) throws Exception {
         Task<?> entering = Task.current();
