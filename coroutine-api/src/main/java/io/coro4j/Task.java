@@ -563,8 +563,11 @@ public final class Task<T> implements Future<T> {
     /**
      * {@link #get()}, giving up after {@code timeout}.
      *
-     * @throws IllegalStateException if a task gets itself or a task it runs under: it could only
-     *     time out, its carrier blocked meanwhile
+     * @throws IllegalStateException as {@link #get()}, except on a carrier thread that must not
+     *     block (a timed get there blocks it until the task ends or the timeout expires): if a task
+     *     gets itself or a task it runs under, or if called inside a {@link Coro#blocking} call it
+     *     waits for or in a completion callback that the end of a task running under it runs, while
+     *     the task has not ended; such a get could only time out (a task's carrier blocked meanwhile)
      */
     @Override
     public T get(long timeout, TimeUnit unit) throws InterruptedException, ExecutionException, TimeoutException {

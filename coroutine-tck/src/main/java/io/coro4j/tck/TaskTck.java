@@ -3540,6 +3540,50 @@ public abstract class TaskTck extends SchedulerTck {
         }
     }
 
+    /**
+     * A timed get is refused wherever an untimed one is, as {@link Task#get(long, TimeUnit)} says:
+     * not only of the caller's own task or one it runs under, but also inside a {@link Coro#blocking}
+     * call of the task and in a completion callback that the end of a task running under it runs,
+     * where it could only time out. Bounded: a get not refused times out after 200 ms.
+     */
+    @Test
+    void aTimedGetIsRefusedInsideABlockingCallAndInAChildsCompletionCallbackAsTheUntimedOneIs() throws Exception {
+        Object out = runOrFailAsHung(scheduler, "a timed get refused or timed out", () -> {
+            Task<?> root = Coro.currentTask();
+            String inBlocking = Coro.spawn(() -> {
+                Task<?> me = Coro.currentTask();
+                return Coro.blocking(() -> timedGetOutcome(me).replace(me.name(), "ME"));
+            }).join();
+            CompletableFuture<String> inCallback = new CompletableFuture<>();
+            Event registered = new Event();
+            Task<String> child = Coro.spawn(() -> {
+                registered.await();
+                return "child";
+            });
+            child.toCompletableFuture().whenComplete((v, e) -> inCallback.complete(timedGetOutcome(root).replace(root.name(), "ROOT")));
+            registered.set();
+            return List.of(inBlocking, Coro.await(inCallback));
+        });
+        assertThat(out).isEqualTo(List.of(
+                "Task.get of ME called inside Coro.blocking(...) of ME, which waits for the call to end: it would wait"
+                        + " forever; wait for it after the blocking call",
+                "Task.get of ROOT called in a completion callback run by the end of a task that runs under it, before its"
+                        + " group hears of that end: it would wait forever; chain on toCompletableFuture() instead"));
+    }
+
+    /** What {@code target.get(200 ms)} did: returned, timed out, or the message of its refusal. */
+    private static String timedGetOutcome(Task<?> target) {
+        try {
+            return "returned " + target.get(200, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            return "timed out";
+        } catch (IllegalStateException e) {
+            return e.getMessage();
+        } catch (Exception e) {
+            return "threw " + e;
+        }
+    }
+
     @Test
     void anAsCompletedLoopClosedBeforeItsFirstStepLeavesTheFailureToItsGroup() {
         Throwable thrown = catchFrom(() -> run(() -> Coro.supervisorGroup(g -> {
