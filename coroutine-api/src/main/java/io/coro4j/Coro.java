@@ -355,7 +355,8 @@ public final class Coro {
      *
      * <p>Any task may gather any tasks, not only its own children: a task's outcome is the
      * gather's to hand out from the moment the task ends while the gather waits, and its group
-     * (even one that closes meanwhile) does not report its failure as well.
+     * (even one that closes meanwhile) does not report its failure as well, unless it is a
+     * default-mode task group, which fails with every child failure (see {@link Task}).
      *
      * @throws IllegalStateException if the current task is among {@code tasks}, or one it runs under
      *     (see {@link Task#join()}): the gather would wait forever

@@ -31,6 +31,11 @@ import java.util.function.BooleanSupplier;
  * outlives its parent. A child spawned with {@link Coro#spawn} that fails does not cancel its
  * parent or siblings (use {@link Coro#taskGroup} for that), but if nobody joined or gathered it,
  * its failure fails the parent when the parent finishes: it is never lost silently.
+ * Observing a task's outcome (join, gather, get, resultNow, its stage) matters only to such a
+ * group, one that reports the failures nobody observed: the spawner's own, or a
+ * {@linkplain TaskGroup#isSupervisor() supervisor} group. A default-mode {@link TaskGroup} fails
+ * with every child failure, observed or not, as asyncio's {@code TaskGroup} does; where the
+ * javadoc here says a group does not report an observed failure, it means the former.
  *
  * <p>{@link #join()} inside a task suspends the caller (never blocking its carrier); from plain
  * Java it blocks the thread, uninterruptibly, like {@link CompletableFuture#join()} ({@link #get()}
@@ -501,7 +506,7 @@ public final class Task<T> implements Future<T> {
      * The task's state, as {@link Future#state()} defines it. Like {@link #isDone()} and
      * {@link #isCancelled()}, and unlike {@link #get()}, asking does not count as observing the
      * task: a failure it reports ({@code FAILED}) is still reported by the task's group unless
-     * someone joins, gathers or gets it.
+     * someone joins, gathers or gets it (a default-mode task group reports it in any case).
      */
     @Override
     public State state() {
@@ -519,7 +524,8 @@ public final class Task<T> implements Future<T> {
      *
      * @throws IllegalStateException if the task has not finished, or was cancelled, or failed: then
      *     with the failure as its cause, handed out as {@link #join()} hands it out (the task's group
-     *     does not report it as well)
+     *     does not report it as well, unless it is a default-mode task group, which reports every
+     *     child failure)
      */
     @Override
     public T resultNow() {

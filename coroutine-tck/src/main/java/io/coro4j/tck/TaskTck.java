@@ -3541,6 +3541,32 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     /**
+     * Observing a task (join, gather, get, resultNow, its stage) keeps its failure from a group that
+     * reports the failures nobody observed: the spawner's own and a supervisor group. A default
+     * task group fails with every child failure, observed or not, as asyncio's TaskGroup does: the
+     * failure resultNow handed out is still the group's to throw, as the javadoc of resultNow,
+     * state, toCompletionStage and gather says.
+     */
+    @Test
+    void aDefaultGroupThrowsAChildFailureThatResultNowHandedOut() {
+        IllegalStateException boom = new IllegalStateException("boom");
+        AtomicReference<Throwable> handedOut = new AtomicReference<>();
+        Throwable thrown = catchFrom(() -> run(() -> Coro.taskGroup(g -> {
+            Task<Object> c = g.spawn(() -> {
+                throw boom;
+            });
+            try {
+                new Event().await(); // cancelled by c's failure
+            } catch (CancellationException e) {
+                handedOut.set(catchFrom(c::resultNow));
+            }
+            return "body returned";
+        })));
+        assertThat(handedOut.get()).isExactlyInstanceOf(IllegalStateException.class).hasCause(boom);
+        assertThat(thrown).isSameAs(boom);
+    }
+
+    /**
      * A timed get is refused wherever an untimed one is, as {@link Task#get(long, TimeUnit)} says:
      * not only of the caller's own task or one it runs under, but also inside a {@link Coro#blocking}
      * call of the task and in a completion callback that the end of a task running under it runs,
