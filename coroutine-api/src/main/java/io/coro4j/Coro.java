@@ -25,10 +25,11 @@ import java.util.concurrent.atomic.AtomicReference;
  * ({@link #await}, {@link #gather}, {@link #asCompleted}), time ({@link #sleep},
  * {@link #withTimeout}), structure ({@link #taskGroup}) and blocking calls ({@link #blocking}).
  *
- * <p>Every method except {@link #run} must be called from inside a task; outside one it throws
- * {@link IllegalStateException} saying so. Each waiting method is a suspension point: it suspends
- * the task (never blocking its carrier thread) and throws {@link CancellationException} if the
- * task is cancelled, or a timeout or task group around it is.
+ * <p>Every method except {@link #run}, {@link #currentTask} (null outside a task) and
+ * {@link #blocking} (which just calls its body there) must be called from inside a task; outside
+ * one it throws {@link IllegalStateException} saying so. Each waiting method is a suspension
+ * point: it suspends the task (never blocking its carrier thread) and throws
+ * {@link CancellationException} if the task is cancelled, or a timeout or task group around it is.
  *
  * <p>Failures cross task boundaries as they are when unchecked; a checked exception arrives
  * wrapped in a {@link CompletionException}. Inline constructs ({@link #withTimeout},
@@ -44,6 +45,7 @@ public final class Coro {
      *
      * @return the value {@code main} returned
      * @throws IllegalStateException if called from inside a fiber (it would block a carrier)
+     * @throws java.util.concurrent.RejectedExecutionException if the scheduler is shut down
      * @throws CancellationException if the task was cancelled (also: the calling thread was interrupted)
      * @throws CompletionException wrapping a checked exception {@code main} failed with;
      *     unchecked ones are rethrown as they are
