@@ -3,6 +3,9 @@ package io.coro4j;
 import io.coro4j.spi.Fiber;
 import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.Timeout;
+import io.coro4j.spi.TimerThread;
+import java.io.InterruptedIOException;
+import java.nio.channels.ClosedByInterruptException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -251,7 +254,13 @@ public final class Coro {
         return timed(timeout, body, false, "Coro.withTimeout");
     }
 
-    /** {@link #withTimeout}, but returns {@code null} instead of throwing when the timeout expires. */
+    /**
+     * {@link #withTimeout}, but returns {@code null} instead of throwing when the timeout expires.
+     * A failure that the expired timeout would carry as suppressed (a blocking call that failed
+     * for another reason than the interrupt, a resource that failed to close) cannot ride on a
+     * null: it goes to the current thread's uncaught-exception handler, wrapped in an
+     * {@link IllegalStateException} that says so.
+     */
     public static <T> T withTimeoutOrNull(Duration timeout, Callable<T> body) throws Exception {
         return timed(timeout, body, true, "Coro.withTimeoutOrNull");
     }
@@ -293,6 +302,7 @@ public final class Coro {
                 throw other;
             }
             if (orNull) {
+                reportBesideNull(e, timeout);
                 return null;
             }
             TimeoutExceededException expired = new TimeoutExceededException(timeout);
@@ -304,6 +314,24 @@ public final class Coro {
             if (open) {
                 timer.cancel();
                 t.popScope(scope);
+            }
+        }
+    }
+
+    /**
+     * What the expired cancellation of {@link #withTimeoutOrNull} carried, which its null cannot:
+     * each failure (a blocking call that failed when interrupted, a resource that failed to close)
+     * goes to the uncaught-exception handler, as a failure nobody could observe, instead of
+     * vanishing. A blocking call's plain answer to the interrupt is no failure.
+     */
+    private static void reportBesideNull(Throwable expired, Duration timeout) {
+        for (Throwable s : expired.getSuppressed()) {
+            if (!(s instanceof InterruptedException || s instanceof CancellationException
+                    || s instanceof ClosedByInterruptException
+                    || s.getClass() == InterruptedIOException.class)) {
+                TimerThread.reportUncaught(new IllegalStateException("a failure that ended beside the timeout (after "
+                        + timeout + ") of Coro.withTimeoutOrNull, which returned null; reported here so that it is"
+                        + " not lost (Coro.withTimeout throws it suppressed on its TimeoutExceededException)", s));
             }
         }
     }

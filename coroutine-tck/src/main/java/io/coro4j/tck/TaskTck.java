@@ -2689,6 +2689,53 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     /**
+     * {@code withTimeoutOrNull} returns null when its timeout interrupts a blocking call; what the call
+     * threw for another reason than the interrupt, which {@code withTimeout} carries suppressed, goes
+     * to the uncaught-exception handler instead of vanishing with the null. The call's plain
+     * {@link InterruptedException} is no failure: nothing is reported for it.
+     */
+    @Test
+    void aBlockingCallsFailureWhenWithTimeoutOrNullExpiresIsReportedNotLost() throws Exception {
+        IOException cleanup = new IOException("the call's cleanup failed when interrupted");
+        Thread.UncaughtExceptionHandler saved = Thread.getDefaultUncaughtExceptionHandler();
+        List<Throwable> reported = new CopyOnWriteArrayList<>();
+        // Only this test's own reports: the handler is global.
+        Thread.setDefaultUncaughtExceptionHandler((th, e) -> {
+            if (e.getMessage() != null && e.getMessage().contains("Coro.withTimeoutOrNull")) {
+                reported.add(e);
+            }
+        });
+        try {
+            String result = run(() -> Coro.withTimeoutOrNull(ms(30), () -> Coro.blocking(() -> {
+                try {
+                    Thread.sleep(60_000);
+                    return "slept";
+                } catch (InterruptedException e) {
+                    throw cleanup;
+                }
+            })));
+            assertThat(result).isNull();
+            assertThat(reported).singleElement().satisfies(e -> {
+                assertThat(e).isInstanceOf(IllegalStateException.class).hasMessage(
+                        "a failure that ended beside the timeout (after PT0.03S) of Coro.withTimeoutOrNull, which"
+                                + " returned null; reported here so that it is not lost (Coro.withTimeout throws it"
+                                + " suppressed on its TimeoutExceededException)");
+                assertThat(e.getCause()).isSameAs(cleanup);
+            });
+
+            reported.clear();
+            String plain = run(() -> Coro.withTimeoutOrNull(ms(30), () -> Coro.blocking(() -> {
+                Thread.sleep(60_000);
+                return "slept";
+            })));
+            assertThat(plain).isNull();
+            assertThat(reported).isEmpty();
+        } finally {
+            Thread.setDefaultUncaughtExceptionHandler(saved);
+        }
+    }
+
+    /**
      * Set by the call that {@link BlockingCallInInitializer} makes when it has ended, and read by the
      * initializer when {@code Coro.blocking} has come back.
      */
