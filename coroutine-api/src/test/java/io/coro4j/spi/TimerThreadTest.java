@@ -86,13 +86,30 @@ class TimerThreadTest {
         int n = 200;
         AtomicIntegerArray ran = new AtomicIntegerArray(n);
         List<Timeout> timeouts = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            int k = i;
-            timeouts.add(timer.schedule(() -> ran.incrementAndGet(k), 20 + i % 7, TimeUnit.MILLISECONDS));
-        }
-        for (int i = 0; i < n; i += 2) {
-            assertThat(timeouts.get(i).cancel()).isTrue();
-            assertThat(timeouts.get(i).cancel()).isFalse();
+        // The timers are due in 20 ms, which a test thread descheduled on a loaded machine can
+        // outlast before it cancels them. A first action, due ten ticks before any of them (so
+        // it runs first), holds the timer thread until the cancels are done: no timer can fire
+        // before its cancel, however slow this thread is. On an idle machine the timers are
+        // linked in the wheel by then, as they were without it.
+        CountDownLatch cancelsDone = new CountDownLatch(1);
+        timer.schedule(() -> {
+            try {
+                cancelsDone.await(LIMIT_SECONDS, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, 10, TimeUnit.MILLISECONDS);
+        try {
+            for (int i = 0; i < n; i++) {
+                int k = i;
+                timeouts.add(timer.schedule(() -> ran.incrementAndGet(k), 20 + i % 7, TimeUnit.MILLISECONDS));
+            }
+            for (int i = 0; i < n; i += 2) {
+                assertThat(timeouts.get(i).cancel()).isTrue();
+                assertThat(timeouts.get(i).cancel()).isFalse();
+            }
+        } finally {
+            cancelsDone.countDown();
         }
         CountDownLatch sentinel = new CountDownLatch(1);
         timer.schedule(sentinel::countDown, 60, TimeUnit.MILLISECONDS); // a later tick than every other
