@@ -577,9 +577,12 @@ public abstract class TaskTck extends SchedulerTck {
 
     @Test
     void aFailureOfAGatheredTaskIsReportedWhenATimeoutCancelsTheGather() {
+        // The task has started before the timeout is set: a task that the timeout's cancellation
+        // reached before it started would never run its body, so would have no cleanup to fail
+        // (on a loaded machine a child can take longer than 30 ms to start).
         // withTimeout: the timeout, with the task's failure (its spawner's group reports it).
         Throwable timedOut = catchFrom(() -> run(() -> {
-            Task<Object> a = Coro.spawn(() -> cleanupFails("a"));
+            Task<Object> a = startedCleanupFails("a");
             return Coro.withTimeout(ms(30), () -> Coro.gather(a));
         }));
         assertThat(timedOut).isExactlyInstanceOf(TimeoutExceededException.class);
@@ -587,7 +590,7 @@ public abstract class TaskTck extends SchedulerTck {
                 .hasFieldOrPropertyWithValue("message", "cleanup of a failed");
         // withTimeoutOrNull returns null, and the task's failure fails the task that spawned it.
         Throwable nulled = catchFrom(() -> run(() -> {
-            Task<Object> a = Coro.spawn(() -> cleanupFails("a"));
+            Task<Object> a = startedCleanupFails("a");
             return Coro.withTimeoutOrNull(ms(30), () -> Coro.gather(a));
         }));
         assertThat(nulled).isExactlyInstanceOf(IllegalStateException.class).hasMessage("cleanup of a failed");
@@ -1168,6 +1171,17 @@ public abstract class TaskTck extends SchedulerTck {
     private static <T> T failsOnceSet(Event gate, String message) {
         gate.await();
         throw new IllegalStateException(message);
+    }
+
+    /** Spawns a task that runs {@link #cleanupFails}, and returns it once it has started. */
+    private static Task<Object> startedCleanupFails(String name) {
+        Event started = new Event();
+        Task<Object> t = Coro.spawn(() -> {
+            started.set();
+            return cleanupFails(name);
+        });
+        started.await();
+        return t;
     }
 
     private static Object cleanupFails(String name) {
@@ -2249,7 +2263,9 @@ public abstract class TaskTck extends SchedulerTck {
         for (boolean orNull : new boolean[] {false, true}) {
             Throwable thrown = catchFrom(() -> run(() -> {
                 Callable<String> body = () -> Coro.taskGroup(g -> {
+                    AtomicBoolean started = new AtomicBoolean();
                     g.spawn(() -> {
+                        started.set(true);
                         try {
                             Coro.sleep(Duration.ofSeconds(30));
                         } catch (CancellationException e) {
@@ -2257,6 +2273,10 @@ public abstract class TaskTck extends SchedulerTck {
                         }
                         return null;
                     });
+                    // A child that the timeout's cancellation reached before it started would never
+                    // run its body (on a loaded machine, starting can take longer than the timeout);
+                    // the body lets it start first, without a suspension point, so uncancelled.
+                    yieldUntil(started::get);
                     Coro.sleep(Duration.ofSeconds(30));
                     return "body";
                 });
@@ -3298,7 +3318,9 @@ public abstract class TaskTck extends SchedulerTck {
         List<String> out = new ArrayList<>();
         for (boolean whileWaiting : new boolean[] {false, true}) {
             Throwable thrown = catchFrom(() -> run(() -> Coro.withTimeout(ms(30), () -> Coro.taskGroup(g -> {
+                AtomicBoolean started = new AtomicBoolean();
                 g.spawn(() -> {
+                    started.set(true);
                     try {
                         Coro.sleep(Duration.ofSeconds(30));
                     } catch (CancellationException e) {
@@ -3306,6 +3328,10 @@ public abstract class TaskTck extends SchedulerTck {
                     }
                     return null;
                 });
+                // A child that the timeout's cancellation reached before it started would never run
+                // its body, so would have no cleanup to fail: it starts first (no suspension point
+                // here, so no cancellation either), however slowly a loaded machine starts it.
+                yieldUntil(started::get);
                 if (!whileWaiting) {
                     Coro.sleep(Duration.ofSeconds(30));
                 }
