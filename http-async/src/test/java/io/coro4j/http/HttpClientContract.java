@@ -631,13 +631,17 @@ abstract class HttpClientContract extends SchedulerFixture {
 
     @Test
     void requestTimeout_isAnHttpTimeoutNamingTheUrl() {
+        // The bound only tells "gave up at its timeout" from "waited for the response": the
+        // response takes 30 s, and the bound, 15 s, leaves room for a cold client on a loaded
+        // machine (2.4 s seen where an idle one takes about the 300 ms of the timeout). The
+        // server's close interrupts the handler still sleeping; resetCounters forgets it.
         try (AsyncHttpClient http = client().requestTimeout(Duration.ofMillis(300)).build()) {
-            String url = server.url("/sleep?ms=3000");
+            String url = server.url("/sleep?ms=30000");
             long start = System.nanoTime();
             Throwable e = catchThrowable(() -> run(() -> http.get(url)));
             assertThat(e).isInstanceOf(RequestTimeoutException.class).hasMessage("GET " + url + ": no complete response within 300 ms");
             assertThat(((HttpTimeoutException) e).timeout()).isEqualTo(Duration.ofMillis(300));
-            assertThat(System.nanoTime() - start).isLessThan(TimeUnit.SECONDS.toNanos(2));
+            assertThat(System.nanoTime() - start).isLessThan(TimeUnit.SECONDS.toNanos(15));
         }
     }
 
