@@ -354,11 +354,13 @@ abstract class FaultInjectionContract extends SchedulerFixture {
             // 100, or 101 when the JDK retried the reset GET once by itself (it does so on a connection it thinks stale)
             assertThat(faults.accepted.get()).as("all 100 were in flight together").isBetween(100, 101);
             long start = System.nanoTime();
-            assertThat(faults.awaitOpen(0, Duration.ofSeconds(5))).as("the server saw every connection close").isZero();
+            // Bounds far under the 30 s the stalled requests would take on their own, and far over what
+            // an idle machine needs (well under a second), so that a loaded one does not fail them.
+            assertThat(faults.awaitOpen(0, Duration.ofSeconds(20))).as("the server saw every connection close").isZero();
             long closeMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-            assertThat(closeMs).as("connections closed promptly (ms)").isLessThan(2000);
+            assertThat(closeMs).as("connections closed promptly (ms)").isLessThan(15_000);
             assertThat(http.inFlight()).isZero();
-            assertThat(failedAt - returnedAfterFailure[0]).isLessThan(TimeUnit.SECONDS.toNanos(2));
+            assertThat(failedAt - returnedAfterFailure[0]).isLessThan(TimeUnit.SECONDS.toNanos(15));
         }
     }
 
@@ -376,7 +378,8 @@ abstract class FaultInjectionContract extends SchedulerFixture {
             Throwable e = catchThrowable(() -> run(() -> http.sendAll(requests)));
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
             assertThat(e).isInstanceOf(RequestTimeoutException.class).hasMessageContaining("id=42");
-            assertThat(ms).as("gather returned after (ms)").isLessThan(5000);
+            // Under the 10 s of the slow ones, with room for a loaded machine (about 1.1 s idle).
+            assertThat(ms).as("gather returned after (ms)").isLessThan(8000);
             assertThat(server.maxActive.get()).as("the slow ones were in flight").isGreaterThan(10);
             assertThat(http.inFlight()).isZero();
             assertThat(http.waiting()).isZero();
