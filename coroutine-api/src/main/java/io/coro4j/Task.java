@@ -544,7 +544,10 @@ public final class Task<T> implements Future<T> {
     }
 
     /**
-     * Blocks the calling thread; inside a task use {@link #join()}, which suspends instead. A get
+     * Blocks the calling thread; inside a task use {@link #join()}, which suspends instead (on a
+     * scheduler whose fibers share carriers, threadpool, a get inside a task blocks its carrier,
+     * and with it every task whose home that carrier is: with one carrier, a get of a task that
+     * has not ended waits forever). A get
      * that gives up (interrupted, or timed out for the timed one) does not count as having seen
      * the task, so a failure that comes later is still reported by the task's group; one that
      * gives up just as the task ends returns the outcome instead, keeping the interrupt status.
