@@ -723,11 +723,19 @@ public final class Coro {
         Claims claims = new Claims(owner, copy, true);
         ConcurrentLinkedQueue<Integer> finished = new ConcurrentLinkedQueue<>();
         AtomicReference<Task<?>> waiter = new AtomicReference<>();
+        // What the tasks' completion callbacks reach of the loop, cleared when the loop ends: a
+        // callback cannot be taken off a task, and through the claims it would keep every task of
+        // the loop (and its result) reachable for as long as any one of them runs.
+        AtomicReference<Claims> live = new AtomicReference<>(claims);
         for (int i = 0; i < copy.size(); i++) {
             int index = i;
             copy.get(i).whenDone(() -> {
-                synchronized (claims) { // with Claims.start: claimed here or there, once
-                    claims.claim(index);
+                Claims c = live.get();
+                if (c == null) {
+                    return; // the loop has ended: nothing to claim, nobody to wake
+                }
+                synchronized (c) { // with Claims.start: claimed here or there, once
+                    c.claim(index);
                     finished.add(index);
                 }
                 Task<?> w = waiter.get();
@@ -759,17 +767,21 @@ public final class Coro {
                 throw e;
             } finally {
                 // The tasks' completion callbacks, which cannot be taken off, keep what they hold:
-                // not the tasks that made and iterated this loop.
+                // not the tasks that made and iterated this loop, nor (once it has settled) the others.
                 waiter.set(null);
-                if (ending != null && !(ending instanceof GeneratorExit) && !(ending instanceof CancellationException)) {
-                    // A step that failed (refused, or it could not suspend) says why: what the
-                    // loop gives back goes on it, rather than replace it.
-                    claims.giveBackOnto(ending);
-                } else {
-                    List<Throwable> orphaned = claims.settle(false); // stopped early: give back the rest
-                    if (!orphaned.isEmpty()) {
-                        throw Task.rethrow(Task.combine(orphaned.get(0), orphaned));
+                try {
+                    if (ending != null && !(ending instanceof GeneratorExit) && !(ending instanceof CancellationException)) {
+                        // A step that failed (refused, or it could not suspend) says why: what the
+                        // loop gives back goes on it, rather than replace it.
+                        claims.giveBackOnto(ending);
+                    } else {
+                        List<Throwable> orphaned = claims.settle(false); // stopped early: give back the rest
+                        if (!orphaned.isEmpty()) {
+                            throw Task.rethrow(Task.combine(orphaned.get(0), orphaned));
+                        }
                     }
+                } finally {
+                    live.set(null); // closed: a task that ends from now on is left to its group
                 }
             }
         });
