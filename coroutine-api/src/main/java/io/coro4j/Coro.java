@@ -5,6 +5,7 @@ import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.Timeout;
 import io.coro4j.spi.TimerThread;
 import java.io.InterruptedIOException;
+import java.lang.ref.WeakReference;
 import java.nio.channels.ClosedByInterruptException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -723,10 +724,14 @@ public final class Coro {
         Claims claims = new Claims(owner, copy, true);
         ConcurrentLinkedQueue<Integer> finished = new ConcurrentLinkedQueue<>();
         AtomicReference<Task<?>> waiter = new AtomicReference<>();
-        // What the tasks' completion callbacks reach of the loop, cleared when the loop ends: a
-        // callback cannot be taken off a task, and through the claims it would keep every task of
-        // the loop (and its result) reachable for as long as any one of them runs.
-        AtomicReference<Claims> live = new AtomicReference<>(claims);
+        // What the tasks' completion callbacks reach of the loop: a callback cannot be taken off a
+        // task, and through the claims it would keep every task of the loop (and its result)
+        // reachable for as long as any one of them runs. Weak, so that a loop closed before its
+        // first step (its body never runs) or dropped unstepped keeps nothing either: the body,
+        // which holds the claims strongly, is reachable for as long as anyone can step the loop
+        // (an abandoned loop's is, through its watch, until it has been closed); cleared when the
+        // loop ends.
+        WeakReference<Claims> live = new WeakReference<>(claims);
         for (int i = 0; i < copy.size(); i++) {
             int index = i;
             copy.get(i).whenDone(() -> {
@@ -781,7 +786,7 @@ public final class Coro {
                         }
                     }
                 } finally {
-                    live.set(null); // closed: a task that ends from now on is left to its group
+                    live.clear(); // closed: a task that ends from now on is left to its group
                 }
             }
         });

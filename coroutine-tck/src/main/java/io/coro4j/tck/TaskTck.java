@@ -3267,45 +3267,53 @@ public abstract class TaskTck extends SchedulerTck {
 
     /**
      * An asCompleted loop over a long-lived task and a short one, stopped early under a short
-     * timeout and closed, leaves nothing on the long-lived task that keeps the short one reachable:
-     * the completion callback the loop put on the long-lived task, which cannot be taken off, must
-     * not hold the loop's list of tasks once the loop has ended. A service that repeatedly races
-     * a long-lived task against fresh ones would otherwise keep every one of them (with its
-     * result) for as long as the long-lived task runs.
+     * timeout and closed, or closed before its first step, leaves nothing on the long-lived task
+     * that keeps the short one reachable: the completion callback the loop put on the long-lived
+     * task, which cannot be taken off, must not hold the loop's list of tasks once the loop has
+     * ended. A service that repeatedly races a long-lived task against fresh ones would otherwise
+     * keep every one of them (with its result) for as long as the long-lived task runs.
      */
     @Test
     void anAsCompletedLoopThatEndedEarlyDoesNotKeepTheOtherTasksItWaitedFor() {
         int loops = 50;
-        String result = run(() -> {
-            Event release = new Event();
-            Task<String> longLived = Coro.spawn(() -> {
-                release.await();
-                return "long-lived done";
-            });
-            List<WeakReference<Task<String>>> refs = new ArrayList<>();
-            for (int i = 0; i < loops; i++) {
-                Task<String> other = Coro.spawn(() -> {
-                    new Event().await(); // never set: only its cancellation ends it
-                    return "other done";
+        List<String> results = new ArrayList<>();
+        for (boolean stepped : new boolean[] {true, false}) {
+            results.add(run(() -> {
+                Event release = new Event();
+                Task<String> longLived = Coro.spawn(() -> {
+                    release.await();
+                    return "long-lived done";
                 });
-                try (var loop = Coro.asCompleted(List.of(longLived, other))) {
-                    Object r = Coro.withTimeoutOrNull(ms(1), () -> {
-                        for (Task<String> t : loop) {
-                            return t;
-                        }
-                        return "none";
+                List<WeakReference<Task<String>>> refs = new ArrayList<>();
+                for (int i = 0; i < loops; i++) {
+                    Task<String> other = Coro.spawn(() -> {
+                        new Event().await(); // never set: only its cancellation ends it
+                        return "other done";
                     });
-                    assertThat(r).isNull();
+                    try (var loop = Coro.asCompleted(List.of(longLived, other))) {
+                        if (stepped) {
+                            Object r = Coro.withTimeoutOrNull(ms(1), () -> {
+                                for (Task<String> t : loop) {
+                                    return t;
+                                }
+                                return "none";
+                            });
+                            assertThat(r).isNull();
+                        }
+                    }
+                    other.cancel();
+                    assertThatThrownBy(other::join).isInstanceOf(CancellationException.class);
+                    refs.add(new WeakReference<>(other));
                 }
-                other.cancel();
-                assertThatThrownBy(other::join).isInstanceOf(CancellationException.class);
-                refs.add(new WeakReference<>(other));
-            }
-            long reachable = stillReachable(refs);
-            release.set();
-            return reachable + " of " + loops + " other tasks still reachable; " + longLived.join();
-        });
-        assertThat(result).isEqualTo("0 of 50 other tasks still reachable; long-lived done");
+                long reachable = stillReachable(refs);
+                release.set();
+                return (stepped ? "stopped early: " : "closed before its first step: ") + reachable + " of " + loops
+                        + " other tasks still reachable; " + longLived.join();
+            }));
+        }
+        assertThat(results).containsExactly(
+                "stopped early: 0 of 50 other tasks still reachable; long-lived done",
+                "closed before its first step: 0 of 50 other tasks still reachable; long-lived done");
     }
 
     /** As {@link #aFailureAfterAJoinGaveUpStillFailsTheParent}, but the wait that gives up is Coro.await of the task's stage. */
