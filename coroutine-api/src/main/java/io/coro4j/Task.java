@@ -261,9 +261,12 @@ public final class Task<T> implements Future<T> {
         return scheduler;
     }
 
-    /** A name for diagnostics, unique in the JVM. */
+    /**
+     * A name for diagnostics, {@code task-N}: unique among the last 2<sup>32</sup> tasks made in the
+     * JVM (the count wraps after 4,294,967,295, the price of a 4-byte id in every task).
+     */
     public String name() {
-        return "task-" + id;
+        return "task-" + Integer.toUnsignedString(id);
     }
 
     /**
