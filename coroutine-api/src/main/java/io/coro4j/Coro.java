@@ -63,6 +63,11 @@ public final class Coro {
         Task.requireNonNullArg(scheduler, "scheduler");
         Task.requireNonNullArg(main, "main");
         if (Schedulers.currentFiber() != null) {
+            if (Task.current() == null) {
+                throw new IllegalStateException("Coro.run called on a fiber's thread outside any task (a completion"
+                        + " callback that a task's end runs there): it would block that fiber's thread; run the"
+                        + " program from a plain thread instead (for example CompletableFuture.runAsync(...))");
+            }
             throw new IllegalStateException("Coro.run called from inside a fiber: it would block a carrier thread;"
                     + " inside a task use Coro.spawn(...) and join() instead");
         }
