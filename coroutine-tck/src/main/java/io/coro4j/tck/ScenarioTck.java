@@ -107,7 +107,11 @@ public abstract class ScenarioTck extends SchedulerTck {
             int left = queue.size();
             assertThat(sent.get()).isEqualTo(received.get() + left);
             assertThat(fetched.get()).isBetween(halfway.isSet() ? 20 : 0, received.get());
-            assertThat(tasks).hasSize(workers + 1).allMatch(Task::isDone).allMatch(Task::isCancelled);
+            // Cancelled, as a rule; a worker that the group's cancellation reaches only after it found
+            // the channel closed and drained (the producer cancelled first) returns instead.
+            assertThat(tasks).hasSize(workers + 1).allMatch(Task::isDone)
+                    .allMatch(t -> t.state() == java.util.concurrent.Future.State.CANCELLED
+                            || t.state() == java.util.concurrent.Future.State.SUCCESS);
         }
     }
 
