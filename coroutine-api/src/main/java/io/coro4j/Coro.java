@@ -332,7 +332,11 @@ public final class Coro {
      */
     private static void reportBesideNull(Throwable expired, Duration timeout) {
         for (Throwable s : expired.getSuppressed()) {
-            if (!(s instanceof InterruptedException || s instanceof CancellationException
+            if (s instanceof CancellationException under) {
+                // An inner timeout that expired too, whose cancellation went on as this one's:
+                // what it carried sits one level down and is as unobservable as the rest.
+                reportBesideNull(under, timeout);
+            } else if (!(s instanceof InterruptedException
                     || s instanceof ClosedByInterruptException
                     || s.getClass() == InterruptedIOException.class)) {
                 TimerThread.reportUncaught(new IllegalStateException("a failure that ended beside the timeout (after "

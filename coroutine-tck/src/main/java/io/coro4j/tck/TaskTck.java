@@ -4739,4 +4739,42 @@ public abstract class TaskTck extends SchedulerTck {
         }
         return t;
     }
+
+    /**
+     * An inner {@code withTimeoutOrNull} that expires while an outer one has expired too: the
+     * inner's cancellation goes on as the outer's, and what a blocking call threw for another
+     * reason than the interrupt rides on it suppressed, one level down. The outer's null cannot
+     * carry it either: it is reported, not lost because it sits under a cancellation.
+     */
+    @Test
+    void aFailureUnderAnInnerExpiredTimeoutIsReportedWhenAnOuterWithTimeoutOrNullExpiresToo() throws Exception {
+        IOException cleanup = new IOException("the call's cleanup failed when interrupted");
+        Thread.UncaughtExceptionHandler saved = Thread.getDefaultUncaughtExceptionHandler();
+        List<Throwable> reported = new CopyOnWriteArrayList<>();
+        Thread.setDefaultUncaughtExceptionHandler((th, e) -> {
+            if (e.getMessage() != null && e.getMessage().contains("Coro.withTimeoutOrNull")) {
+                reported.add(e);
+            }
+        });
+        try {
+            CountDownLatch outerExpired = new CountDownLatch(1);
+            String result = run(() -> {
+                // Timers fire in deadline order: this one runs after the outer timeout has expired.
+                scheduler.schedule(outerExpired::countDown, 400, TimeUnit.MILLISECONDS);
+                return Coro.withTimeoutOrNull(ms(200), () -> Coro.withTimeoutOrNull(ms(1), () -> Coro.blocking(() -> {
+                    try {
+                        Thread.sleep(60_000);
+                        return "slept";
+                    } catch (InterruptedException e) {
+                        outerExpired.await(); // the inner timeout interrupted this; the outer one expires meanwhile
+                        throw cleanup;
+                    }
+                })));
+            });
+            assertThat(result).isNull();
+            assertThat(reported).singleElement().satisfies(e -> assertThat(e.getCause()).isSameAs(cleanup));
+        } finally {
+            Thread.setDefaultUncaughtExceptionHandler(saved);
+        }
+    }
 }
