@@ -331,11 +331,22 @@ public final class Coro {
      * vanishing. A blocking call's plain answer to the interrupt is no failure.
      */
     private static void reportBesideNull(Throwable expired, Duration timeout) {
+        reportBesideNull(expired, timeout, null);
+    }
+
+    /** {@code visited}: the cancellations looked inside so far (null: only {@code expired}), so that no loop of them recurs. */
+    private static void reportBesideNull(Throwable expired, Duration timeout, java.util.Set<Throwable> visited) {
         for (Throwable s : expired.getSuppressed()) {
             if (s instanceof CancellationException under) {
                 // An inner timeout that expired too, whose cancellation went on as this one's:
                 // what it carried sits one level down and is as unobservable as the rest.
-                reportBesideNull(under, timeout);
+                if (visited == null) {
+                    visited = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+                    visited.add(expired);
+                }
+                if (visited.add(under)) {
+                    reportBesideNull(under, timeout, visited);
+                }
             } else if (!(s instanceof InterruptedException
                     || s instanceof ClosedByInterruptException
                     || s.getClass() == InterruptedIOException.class)) {
