@@ -2717,15 +2717,7 @@ public abstract class TaskTck extends SchedulerTck {
     @Test
     void aBlockingCallsFailureWhenWithTimeoutOrNullExpiresIsReportedNotLost() throws Exception {
         IOException cleanup = new IOException("the call's cleanup failed when interrupted");
-        Thread.UncaughtExceptionHandler saved = Thread.getDefaultUncaughtExceptionHandler();
-        List<Throwable> reported = new CopyOnWriteArrayList<>();
-        // Only this test's own reports: the handler is global.
-        Thread.setDefaultUncaughtExceptionHandler((th, e) -> {
-            if (e.getMessage() != null && e.getMessage().contains("Coro.withTimeoutOrNull")) {
-                reported.add(e);
-            }
-        });
-        try {
+        capturingUncaught("Coro.withTimeoutOrNull", reported -> {
             // A timeout that expires before the call starts (its task descheduled for 30 ms on a loaded
             // machine) never runs it, and then there is nothing to report: such a run is tried again.
             AtomicBoolean started = new AtomicBoolean();
@@ -2759,9 +2751,7 @@ public abstract class TaskTck extends SchedulerTck {
             })));
             assertThat(plain).isNull();
             assertThat(reported).isEmpty();
-        } finally {
-            Thread.setDefaultUncaughtExceptionHandler(saved);
-        }
+        });
     }
 
     /**
@@ -4488,15 +4478,7 @@ public abstract class TaskTck extends SchedulerTck {
      */
     @Test
     void failuresTheFirstCannotCarryGoToTheUncaughtExceptionHandler() throws Exception {
-        Thread.UncaughtExceptionHandler saved = Thread.getDefaultUncaughtExceptionHandler();
-        List<Throwable> reported = new CopyOnWriteArrayList<>();
-        // Only this test's own reports: the handler is global, and what other tests left may report too.
-        Thread.setDefaultUncaughtExceptionHandler((th, e) -> {
-            if (e.getMessage() != null && e.getMessage().contains("first, stackless")) {
-                reported.add(e);
-            }
-        });
-        try {
+        capturingUncaught("first, stackless", reported -> {
             RuntimeException stackless = new RuntimeException("first, stackless", null, false, false) {
             };
             IllegalArgumentException second = new IllegalArgumentException("second, in a finally block");
@@ -4545,9 +4527,7 @@ public abstract class TaskTck extends SchedulerTck {
                 assertThat(reported).as("round %d", round).singleElement()
                         .satisfies(e -> assertThat(e.getCause()).isSameAs(second));
             }
-        } finally {
-            Thread.setDefaultUncaughtExceptionHandler(saved);
-        }
+        });
     }
 
     // ---- what a task body sees of the scheduler, alike on every scheduler ----
@@ -4727,6 +4707,31 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(outcome).isEqualTo("returned");
     }
 
+    /** A test body that sees the uncaught-exception reports {@link #capturingUncaught} keeps. */
+    interface ReportsBody {
+        void run(List<Throwable> reported) throws Exception;
+    }
+
+    /**
+     * Runs {@code body} with a default uncaught-exception handler that keeps the reports whose
+     * message contains {@code marker}: only this test's own, as the handler is global and what other
+     * tests left may report too. The previous handler is put back after.
+     */
+    private static void capturingUncaught(String marker, ReportsBody body) throws Exception {
+        Thread.UncaughtExceptionHandler saved = Thread.getDefaultUncaughtExceptionHandler();
+        List<Throwable> reported = new CopyOnWriteArrayList<>();
+        Thread.setDefaultUncaughtExceptionHandler((th, e) -> {
+            if (e.getMessage() != null && e.getMessage().contains(marker)) {
+                reported.add(e);
+            }
+        });
+        try {
+            body.run(reported);
+        } finally {
+            Thread.setDefaultUncaughtExceptionHandler(saved);
+        }
+    }
+
     /**
      * Spawns, with {@code spawn}, a task that waits for ever and throws {@code failure} when
      * cancelled; returns once it has started.
@@ -4758,14 +4763,7 @@ public abstract class TaskTck extends SchedulerTck {
     @Test
     void aFailureUnderAnInnerExpiredTimeoutIsReportedWhenAnOuterWithTimeoutOrNullExpiresToo() throws Exception {
         IOException cleanup = new IOException("the call's cleanup failed when interrupted");
-        Thread.UncaughtExceptionHandler saved = Thread.getDefaultUncaughtExceptionHandler();
-        List<Throwable> reported = new CopyOnWriteArrayList<>();
-        Thread.setDefaultUncaughtExceptionHandler((th, e) -> {
-            if (e.getMessage() != null && e.getMessage().contains("Coro.withTimeoutOrNull")) {
-                reported.add(e);
-            }
-        });
-        try {
+        capturingUncaught("Coro.withTimeoutOrNull", reported -> {
             // An inner timeout that expires before the call starts never runs it (nothing to report):
             // such a run is tried again.
             AtomicBoolean started = new AtomicBoolean();
@@ -4791,8 +4789,6 @@ public abstract class TaskTck extends SchedulerTck {
             assertThat(started).as("the call started in one of 100 runs").isTrue();
             assertThat(result).isNull();
             assertThat(reported).singleElement().satisfies(e -> assertThat(e.getCause()).isSameAs(cleanup));
-        } finally {
-            Thread.setDefaultUncaughtExceptionHandler(saved);
-        }
+        });
     }
 }
