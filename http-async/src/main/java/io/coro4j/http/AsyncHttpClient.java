@@ -206,10 +206,10 @@ public final class AsyncHttpClient implements AutoCloseable {
      * {@code earlier} of the attempts before it (null if none).
      */
     Response send(Request request, URI uri, int from, List<HttpRequestException> earlier) {
-        if (closed.get()) {
-            throw closedAfter(new IllegalStateException("this AsyncHttpClient is closed"), earlier);
-        }
         for (int attempt = from; ; attempt++) {
+            if (closed.get()) { // an attempt on a closed client is refused before it queues, and not reported
+                throw closedAfter(new IllegalStateException("this AsyncHttpClient is closed"), earlier);
+            }
             Response response = null;
             HttpRequestException failure = null;
             try {
@@ -229,6 +229,9 @@ public final class AsyncHttpClient implements AutoCloseable {
                 (earlier == null ? earlier = new ArrayList<>() : earlier).add(failure);
             }
             Coro.sleep(delay);
+            if (closed.get()) { // closed during the delay: no next attempt, so no retry to report
+                throw closedAfter(new IllegalStateException("this AsyncHttpClient is closed"), earlier);
+            }
             // Reported once the delay is over: a caller cancelled during it makes no retry.
             Observation obs = observation.get();
             if (obs != null) {

@@ -301,7 +301,8 @@ final class FanOut {
                 try {
                     Coro.sleep(delay);
                     // Reported once the delay is over: a fan-out stopped during it makes no retry.
-                    if (obs != null) {
+                    // Not on a client closed meanwhile: send refuses the attempt, so none is made.
+                    if (obs != null && !client.isClosed()) {
                         obs.retrying(hosts[i], requests.get(i).method(), 1);
                     }
                     r = client.send(requests.get(i), x.uri, 2, earlier);

@@ -251,6 +251,50 @@ abstract class HttpClientObserverContract extends SchedulerFixture {
         checkPool(false);
     }
 
+    /**
+     * A client closed before a retry is due: "an attempt that never reaches the slot queue is not
+     * reported: ... one made on a closed client", and {@code retrying} means "the next attempt
+     * starts now", which it does not. So the observer hears of the first attempt only, alone and
+     * in a fan-out (reported, the retry would break HttpClientMetrics' "calls = requests - retries",
+     * and the single request reported an UNKNOWN attempt that the fan-out did not).
+     */
+    @Test
+    void aClientClosedBeforeARetry_reportsNoRetryAndNoFurtherAttempt() throws IOException {
+        String refused;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            refused = "http://127.0.0.1:" + s.getLocalPort() + "/";
+        }
+        RetryPolicy policy = RetryPolicy.builder().maxAttempts(3).backoff(Duration.ofMillis(10), Duration.ofMillis(10)).build();
+        for (boolean fanOut : new boolean[] {false, true}) {
+            AtomicReference<AsyncHttpClient> ref = new AtomicReference<>();
+            Recorder rec = new Recorder() {
+                @Override
+                public void requestFinished(String host, String method, int status, RequestOutcome outcome, long nanos) {
+                    super.requestFinished(host, method, status, outcome, nanos);
+                    if (finished.size() == 1) { // the first attempt ended: close the client before its retry
+                        Thread closer = Thread.ofPlatform().start(() -> ref.get().close());
+                        try {
+                            closer.join(5_000);
+                        } catch (InterruptedException e) {
+                            throw new IllegalStateException(e);
+                        }
+                    }
+                }
+            };
+            AsyncHttpClient http = client(rec).retry(policy).build();
+            ref.set(http);
+            Throwable e = catchThrowable(() -> run(() -> fanOut ? http.getAll(List.of(refused)) : http.get(refused)));
+            assertThat(http.isClosed()).isTrue();
+            assertThat(e).as("fanOut=%s", fanOut).isExactlyInstanceOf(IllegalStateException.class)
+                    .hasMessage("this AsyncHttpClient is closed");
+            assertThat(e.getSuppressed()).as("fanOut=%s", fanOut).singleElement().isInstanceOf(HttpConnectException.class);
+            assertThat(rec.finished).as("fanOut=%s", fanOut).extracting(Recorder.Finished::outcome)
+                    .containsExactly(RequestOutcome.IO_ERROR);
+            assertThat(rec.retries).as("fanOut=%s", fanOut).isEmpty();
+            assertThat(http.inFlight()).isZero();
+        }
+    }
+
     @Test
     void aFanOutOfTwenty_perHostLimit5_fiveActiveAndFifteenQueued_exactly_thenAllSucceed() {
         checkPool(true);
