@@ -198,6 +198,12 @@ public final class AsyncHttpClient implements AutoCloseable {
      */
     public Response send(Request request) {
         Objects.requireNonNull(request, "request");
+        // The programming errors first, as sendAll does: outside a task, or on a closed client,
+        // that is what the caller is told, not what is wrong with this request's URL.
+        Tasks.current("AsyncHttpClient.send");
+        if (closed.get()) {
+            throw new IllegalStateException("this AsyncHttpClient is closed");
+        }
         return send(request, validate(request), 1, null);
     }
 

@@ -841,6 +841,26 @@ abstract class HttpClientContract extends SchedulerFixture {
                 .isInstanceOf(IllegalStateException.class).hasMessage("this AsyncHttpClient is closed");
     }
 
+    /**
+     * "The request methods must be called inside a task; outside one they throw
+     * IllegalStateException", and after close() too: the programming error is what the caller is
+     * told, whatever the URL, by a single request as by a fan-out (a single request looked at its
+     * URL first, and blamed a bad one instead).
+     */
+    @Test
+    void outsideATask_orAfterClose_isAnIllegalState_evenForABadUrl() {
+        AsyncHttpClient http = client().build();
+        assertThatThrownBy(() -> http.get("not a url")).as("single, outside a task")
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("outside a task");
+        assertThatThrownBy(() -> http.getAll(List.of("not a url"))).as("fan-out, outside a task")
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("outside a task");
+        http.close();
+        assertThatThrownBy(() -> run(() -> http.get("not a url"))).as("single, closed")
+                .isInstanceOf(IllegalStateException.class).hasMessage("this AsyncHttpClient is closed");
+        assertThatThrownBy(() -> run(() -> http.getAll(List.of("not a url")))).as("fan-out, closed")
+                .isInstanceOf(IllegalStateException.class).hasMessage("this AsyncHttpClient is closed");
+    }
+
     @Test
     void close_insideATask_suspendsInsteadOfBlocking() {
         AsyncHttpClient http = client().build();
