@@ -72,7 +72,8 @@ final class BodySink implements Consumer<Optional<byte[]>> {
             buf = new byte[0];
             declaredLength = -1;
             codings = List.of();
-            boolean noBody = method.equals("HEAD") || info.statusCode() == 204 || info.statusCode() == 304;
+            // No body: a HEAD (in any case: java.net.http, which frames the response, reads none for "head" either), a 204, a 304.
+            boolean noBody = method.equalsIgnoreCase("HEAD") || info.statusCode() == 204 || info.statusCode() == 304;
             if (!noBody) {
                 OptionalLong declared;
                 try {
