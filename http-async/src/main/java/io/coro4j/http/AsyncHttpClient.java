@@ -308,7 +308,8 @@ public final class AsyncHttpClient implements AutoCloseable {
             slot.release();
             IllegalStateException e = new IllegalStateException("this AsyncHttpClient is closed");
             if (obs != null) {
-                obs.failed(host, request.method(), e, queuedAt);
+                // It got its slot (reported, as a fan-out's is), and ends there.
+                obs.failed(host, request.method(), e, obs.slotAcquired(host, queuedAt));
             }
             throw e;
         }

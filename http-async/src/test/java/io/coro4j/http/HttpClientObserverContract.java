@@ -295,6 +295,56 @@ abstract class HttpClientObserverContract extends SchedulerFixture {
         }
     }
 
+    /**
+     * A request that waited for its slot while the client was closed gets the slot, then is refused:
+     * slotAcquired ("it got its slot, at once or after waiting"; not called only for an attempt that
+     * gave up waiting) is reported for it like any slot, alone as in a fan-out, which did already
+     * (alone, the slot was never reported, so HttpClientMetrics' slot.wait missed it).
+     */
+    @Test
+    void aRequestRefusedAsClosedWhenItGetsItsSlot_reportsThatSlot_aloneAndInAFanOut() {
+        for (boolean fanOut : new boolean[] {false, true}) {
+            Recorder rec = new Recorder();
+            AsyncHttpClient http = client(rec).maxInFlightPerHost(1).build();
+            server.resetCounters();
+            server.closeGate(); // the first request holds the slot until the client is closing
+            List<Throwable> failures = run(() -> {
+                Task<List<Throwable>> requests = Coro.spawn(() -> {
+                    List<Throwable> out = new ArrayList<>();
+                    if (fanOut) {
+                        for (Outcome<Response> o : http.getAllSettled(List.of(server.url("/gate"), server.url("/bytes?n=1")))) {
+                            out.add(o instanceof Outcome.Failure<Response> f ? f.exception() : null);
+                        }
+                    } else {
+                        Task<Response> holder = Coro.spawn(() -> http.get(server.url("/gate")));
+                        await("the first request at the server", () -> server.gated.get() == 1);
+                        Task<Response> waiter = Coro.spawn(() -> http.get(server.url("/bytes?n=1")));
+                        out.add(catchThrowable(holder::join));
+                        out.add(catchThrowable(waiter::join));
+                    }
+                    return out;
+                });
+                await("the first request at the server, the second queued", () -> server.gated.get() == 1 && http.waiting() == 1);
+                Task<Void> opener = Coro.spawn(() -> {
+                    await("the client is closing", http::isClosed);
+                    server.openGate();
+                    return null;
+                });
+                http.close(); // waits for the request in flight
+                opener.join();
+                return requests.join();
+            });
+            assertThat(failures.get(0)).as("fanOut=%s: the request in flight completes", fanOut).isNull();
+            assertThat(failures.get(1)).as("fanOut=%s", fanOut).isExactlyInstanceOf(IllegalStateException.class)
+                    .hasMessage("this AsyncHttpClient is closed");
+            assertThat(rec.finished).as("fanOut=%s", fanOut).extracting(Recorder.Finished::outcome)
+                    .containsExactlyInAnyOrder(RequestOutcome.SUCCESS, RequestOutcome.UNKNOWN);
+            assertThat(rec.queued).as("fanOut=%s", fanOut).hasSize(1);
+            assertThat(rec.slots).as("fanOut=%s: both requests got a slot", fanOut).hasSize(2);
+            assertThat(http.inFlight()).isZero();
+        }
+    }
+
     @Test
     void aFanOutOfTwenty_perHostLimit5_fiveActiveAndFifteenQueued_exactly_thenAllSucceed() {
         checkPool(true);
