@@ -762,10 +762,11 @@ public final class AsyncHttpClient implements AutoCloseable {
     }
 
     static String format(Duration d) {
-        long ms = d.toMillis();
-        if (ms < 1000) {
-            return ms + " ms";
+        if (d.compareTo(Duration.ofSeconds(1)) < 0) {
+            // In ms with the fraction a sub-millisecond timeout needs: "0.5 ms", not "0 ms".
+            return java.math.BigDecimal.valueOf(d.toNanos(), 6).stripTrailingZeros().toPlainString() + " ms";
         }
+        long ms = d.toMillis();
         if (ms % 1000 == 0) {
             return ms / 1000 + " s";
         }

@@ -18,6 +18,18 @@ class HttpRulesTest {
     static final Instant NOW = Instant.parse("2026-01-02T03:04:05Z");
 
     @Test
+    void timeoutsInMessages_keepASubMillisecondPart_andReadInSecondsFromOneSecondOn() {
+        assertThat(AsyncHttpClient.format(Duration.ZERO)).isEqualTo("0 ms");
+        assertThat(AsyncHttpClient.format(Duration.ofNanos(500_000))).isEqualTo("0.5 ms");
+        assertThat(AsyncHttpClient.format(Duration.ofNanos(1))).isEqualTo("0.000001 ms");
+        assertThat(AsyncHttpClient.format(Duration.ofMillis(1).plusNanos(250_000))).isEqualTo("1.25 ms");
+        assertThat(AsyncHttpClient.format(Duration.ofMillis(100))).isEqualTo("100 ms");
+        assertThat(AsyncHttpClient.format(Duration.ofMillis(999))).isEqualTo("999 ms");
+        assertThat(AsyncHttpClient.format(Duration.ofSeconds(2))).isEqualTo("2 s");
+        assertThat(AsyncHttpClient.format(Duration.ofMillis(1500))).isEqualTo("1.500 s");
+    }
+
+    @Test
     void none_retriesNothing_idempotent_coversExactlyTheIdempotentMethods() {
         assertThat(RetryPolicy.none().covers("GET")).isFalse();
         RetryPolicy p = RetryPolicy.idempotent();
