@@ -341,7 +341,7 @@ public final class Coro {
                 // An inner timeout that expired too, whose cancellation went on as this one's:
                 // what it carried sits one level down and is as unobservable as the rest.
                 if (visited == null) {
-                    visited = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+                    visited = Task.identitySet();
                     visited.add(expired);
                 }
                 if (visited.add(under)) {

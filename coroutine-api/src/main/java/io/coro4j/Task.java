@@ -1132,7 +1132,7 @@ public final class Task<T> implements Future<T> {
     }
 
     /** An empty set that compares by identity. */
-    private static Set<Throwable> identitySet() {
+    static Set<Throwable> identitySet() {
         return Collections.newSetFromMap(new IdentityHashMap<>());
     }
 
