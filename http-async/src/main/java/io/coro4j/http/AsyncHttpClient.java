@@ -202,7 +202,7 @@ public final class AsyncHttpClient implements AutoCloseable {
         // that is what the caller is told, not what is wrong with this request's URL.
         Tasks.current("AsyncHttpClient.send");
         if (closed.get()) {
-            throw new IllegalStateException("this AsyncHttpClient is closed");
+            throw closedError();
         }
         return send(request, validate(request), 1, null);
     }
@@ -213,8 +213,17 @@ public final class AsyncHttpClient implements AutoCloseable {
      */
     Response send(Request request, URI uri, int from, List<HttpRequestException> earlier) {
         for (int attempt = from; ; attempt++) {
-            if (closed.get()) { // an attempt on a closed client is refused before it queues, and not reported
-                throw closedAfter(new IllegalStateException("this AsyncHttpClient is closed"), earlier);
+            // An attempt on a closed client, also one due after a retry's delay, is refused before it
+            // queues, and neither it nor its retry is reported.
+            if (closed.get()) {
+                throw closedAfter(closedError(), earlier);
+            }
+            if (attempt > from) {
+                // Reported once the delay is over: a caller cancelled during it makes no retry.
+                Observation obs = observation.get();
+                if (obs != null) {
+                    obs.retrying(hostKey(uri), request.method(), attempt - 1);
+                }
             }
             Response response = null;
             HttpRequestException failure = null;
@@ -235,14 +244,6 @@ public final class AsyncHttpClient implements AutoCloseable {
                 (earlier == null ? earlier = new ArrayList<>() : earlier).add(failure);
             }
             Coro.sleep(delay);
-            if (closed.get()) { // closed during the delay: no next attempt, so no retry to report
-                throw closedAfter(new IllegalStateException("this AsyncHttpClient is closed"), earlier);
-            }
-            // Reported once the delay is over: a caller cancelled during it makes no retry.
-            Observation obs = observation.get();
-            if (obs != null) {
-                obs.retrying(hostKey(uri), request.method(), attempt);
-            }
         }
     }
 
@@ -266,6 +267,11 @@ public final class AsyncHttpClient implements AutoCloseable {
     }
 
     /** {@code e}, the refusal of a closed client, with the failures of the attempts before it suppressed in it. */
+    /** What an operation on a closed client throws. */
+    static IllegalStateException closedError() {
+        return new IllegalStateException("this AsyncHttpClient is closed");
+    }
+
     private static IllegalStateException closedAfter(IllegalStateException e, List<HttpRequestException> earlier) {
         if (earlier != null) {
             earlier.forEach(e::addSuppressed);
@@ -306,7 +312,7 @@ public final class AsyncHttpClient implements AutoCloseable {
         }
         if (closed.get()) { // closed while this request waited for its slot
             slot.release();
-            IllegalStateException e = new IllegalStateException("this AsyncHttpClient is closed");
+            IllegalStateException e = closedError();
             if (obs != null) {
                 // It got its slot (reported, as a fan-out's is), and ends there.
                 obs.failed(host, request.method(), e, obs.slotAcquired(host, queuedAt));
@@ -386,7 +392,7 @@ public final class AsyncHttpClient implements AutoCloseable {
         beginning.incrementAndGet(); // before the look at closed: close() sees this, or this sees closed
         try {
             if (closed.get()) { // closed since the caller looked
-                throw new IllegalStateException("this AsyncHttpClient is closed");
+                throw closedError();
             }
             boolean ownAcceptEncoding = decompress && !request.hasHeader("Accept-Encoding");
             HttpRequest jdkRequest = toJdk(request, uri, ownAcceptEncoding);
@@ -577,7 +583,7 @@ public final class AsyncHttpClient implements AutoCloseable {
             Objects.requireNonNull(r, "a request in requests");
         }
         if (closed.get()) {
-            throw new IllegalStateException("this AsyncHttpClient is closed");
+            throw closedError();
         }
         return List.copyOf(requests);
     }

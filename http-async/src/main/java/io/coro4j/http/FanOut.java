@@ -245,7 +245,7 @@ final class FanOut {
         }
         if (client.isClosed()) {
             permit.release();
-            IllegalStateException e = new IllegalStateException("this AsyncHttpClient is closed");
+            IllegalStateException e = AsyncHttpClient.closedError();
             if (obs != null) {
                 obs.failed(hosts[i], requests.get(i).method(), e, start);
             }
