@@ -7,6 +7,7 @@ import io.coro4j.Coro;
 import io.coro4j.CoroutineLocal;
 import io.coro4j.Generator;
 import io.coro4j.Task;
+import io.coro4j.TaskGroup;
 import io.coro4j.TimeoutExceededException;
 import io.coro4j.channel.Channel;
 import io.coro4j.channel.Event;
@@ -735,6 +736,39 @@ public abstract class ScenarioTck extends SchedulerTck {
         }
     }
 
+    /**
+     * Spawns 20 children into {@code g}, child n returning n after a random number of yields, or,
+     * when {@code failEvery} divides n, throwing {@code IllegalStateException("child n")}, which it
+     * first adds to {@code happened}.
+     */
+    private static List<Task<Integer>> spawnChildren(TaskGroup g, java.util.SplittableRandom random, int failEvery,
+                                                     Set<String> happened) {
+        List<Task<Integer>> children = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            int n = i;
+            int yields = random.nextInt(40);
+            children.add(g.spawn(() -> {
+                for (int y = 0; y < yields; y++) {
+                    Coro.yieldNow();
+                }
+                if (n % failEvery == 0) {
+                    happened.add("child " + n);
+                    throw new IllegalStateException("child " + n);
+                }
+                return n;
+            }));
+        }
+        return children;
+    }
+
+    /** Every failure that {@code happened} was reported exactly once, and nothing else was. */
+    private static void assertEachReportedOnce(int round, Set<String> happened, java.util.Map<String, Integer> seen) {
+        for (String h : happened) {
+            assertThat(seen.get(h)).as("round %s: times %s was reported (seen %s)", round, h, seen).isEqualTo(1);
+        }
+        assertThat(seen.keySet()).isSubsetOf(happened);
+    }
+
     /** A gather of a supervisor group's children, cancelled at a random moment: every child failure is reported exactly once, by the gather or by the group. */
     @Test
     void gatherCancelledMidwayAndItsGroupReportEveryChildFailureExactlyOnce() throws Exception {
@@ -744,21 +778,7 @@ public abstract class ScenarioTck extends SchedulerTck {
             java.util.Map<String, Integer> seen = new ConcurrentHashMap<>();
             Set<String> happened = ConcurrentHashMap.newKeySet();
             Throwable groupOutcome = runTask(() -> catchThrowable(() -> Coro.supervisorGroup(g -> {
-                List<Task<Integer>> children = new ArrayList<>();
-                for (int i = 0; i < 20; i++) {
-                    int n = i;
-                    int yields = random.nextInt(40);
-                    children.add(g.spawn(() -> {
-                        for (int y = 0; y < yields; y++) {
-                            Coro.yieldNow();
-                        }
-                        if (n % 3 == 0) {
-                            happened.add("child " + n);
-                            throw new IllegalStateException("child " + n);
-                        }
-                        return n;
-                    }));
-                }
+                List<Task<Integer>> children = spawnChildren(g, random, 3, happened);
                 Task<Void> gatherer = g.spawn(() -> {
                     try {
                         Coro.gather(children);
@@ -775,10 +795,7 @@ public abstract class ScenarioTck extends SchedulerTck {
                 return null;
             })));
             collect(groupOutcome, seen);
-            for (String h : happened) {
-                assertThat(seen.get(h)).as("round %s: times %s was reported (seen %s)", round, h, seen).isEqualTo(1);
-            }
-            assertThat(seen.keySet()).isSubsetOf(happened);
+            assertEachReportedOnce(round, happened, seen);
         }
     }
 
@@ -791,21 +808,7 @@ public abstract class ScenarioTck extends SchedulerTck {
             java.util.Map<String, Integer> seen = new ConcurrentHashMap<>();
             Set<String> happened = ConcurrentHashMap.newKeySet();
             Throwable groupOutcome = runTask(() -> catchThrowable(() -> Coro.supervisorGroup(g -> {
-                List<Task<Integer>> children = new ArrayList<>();
-                for (int i = 0; i < 20; i++) {
-                    int n = i;
-                    int yields = random.nextInt(40);
-                    children.add(g.spawn(() -> {
-                        for (int y = 0; y < yields; y++) {
-                            Coro.yieldNow();
-                        }
-                        if (n % 2 == 0) {
-                            happened.add("child " + n);
-                            throw new IllegalStateException("child " + n);
-                        }
-                        return n;
-                    }));
-                }
+                List<Task<Integer>> children = spawnChildren(g, random, 2, happened);
                 g.spawn(() -> {
                     int taken = 0;
                     try (Generator<Task<Integer>, Object, Void> loop = Coro.asCompleted(children)) {
@@ -827,10 +830,7 @@ public abstract class ScenarioTck extends SchedulerTck {
                 return null;
             })));
             collect(groupOutcome, seen);
-            for (String h : happened) {
-                assertThat(seen.get(h)).as("round %s: times %s was reported (seen %s)", round, h, seen).isEqualTo(1);
-            }
-            assertThat(seen.keySet()).isSubsetOf(happened);
+            assertEachReportedOnce(round, happened, seen);
         }
     }
 
