@@ -140,7 +140,7 @@ public final class Generator<Y, S, R> implements Iterable<Y>, AutoCloseable {
      */
     public Step<Y, R> next() {
         try {
-            return core.resume(this, null, null, false);
+            return step(core.resume(this, null, null, false));
         } finally {
             Reference.reachabilityFence(this);
         }
@@ -154,7 +154,7 @@ public final class Generator<Y, S, R> implements Iterable<Y>, AutoCloseable {
      */
     public Step<Y, R> send(S value) {
         try {
-            return core.resume(this, value, null, false);
+            return step(core.resume(this, value, null, false));
         } finally {
             Reference.reachabilityFence(this);
         }
@@ -171,16 +171,26 @@ public final class Generator<Y, S, R> implements Iterable<Y>, AutoCloseable {
     public Step<Y, R> throwInto(Throwable exception) {
         Objects.requireNonNull(exception, "exception");
         try {
-            return core.resume(this, null, exception, false);
+            return step(core.resume(this, null, exception, false));
         } finally {
             Reference.reachabilityFence(this);
         }
     }
 
+    /**
+     * The step for what {@link GeneratorCore#resume} returned. Made here, in a method small enough
+     * to inline into the caller's, so that a caller that only reads the step's value allocates
+     * nothing (the JIT drops the Step).
+     */
+    @SuppressWarnings("unchecked")
+    private Step<Y, R> step(Object resumed) {
+        return resumed == GeneratorCore.ENDED ? core.returnedStep() : new Step.Yielded<>((Y) resumed);
+    }
+
     /** A resumption by {@link Yielder#yieldFrom}: the body's failures propagate as they are, even if checked. */
     Step<Y, R> resumeFromBody(Object value, Throwable toThrow) {
         try {
-            return core.resume(this, value, toThrow, true);
+            return step(core.resume(this, value, toThrow, true));
         } finally {
             Reference.reachabilityFence(this);
         }

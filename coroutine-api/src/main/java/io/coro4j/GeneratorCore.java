@@ -35,6 +35,9 @@ final class GeneratorCore<Y, S, R> {
     private static final int BODY_AT_YIELD = 2;
     private static final int BODY_ENDED = 3;
 
+    /** What {@link #resume} returns once the body has finished; no body can yield it. */
+    static final Object ENDED = new Object();
+
     private static final VarHandle STATE;
 
     static {
@@ -109,7 +112,7 @@ final class GeneratorCore<Y, S, R> {
         if (s == DONE) {
             return;
         }
-        Step<Y, R> step;
+        Object step;
         try {
             step = resume(null, null, new GeneratorExit(), sneakyFailures);
         } catch (GeneratorExit exit) {
@@ -126,7 +129,7 @@ final class GeneratorCore<Y, S, R> {
             }
             throw propagate(first, sneakyFailures);
         }
-        if (!step.isDone()) {
+        if (step != ENDED) {
             throw new IllegalStateException(
                     "generator ignored close(): it yielded a value after GeneratorExit was raised at its yield;"
                             + " let GeneratorExit propagate (clean up in finally) or return");
@@ -271,10 +274,13 @@ final class GeneratorCore<Y, S, R> {
      *     the body first suspends; null when the caller is this core itself, closing
      * @param sneakyFailures whether a failure of the body propagates as it is, even if checked
      *     (for yieldFrom, whose caller is another body), rather than wrapped
+     * @return the value the body yielded, or {@link #ENDED} if it has finished ({@link #returnedStep()})
      */
-    Step<Y, R> resume(Generator<Y, S, R> handle, Object value, Throwable toThrow, boolean sneakyFailures) {
-        // The hot path (a send to a paused body) is kept small so that callers inline it and the
-        // JIT can drop the Step allocation; everything else is out of line.
+    Object resume(Generator<Y, S, R> handle, Object value, Throwable toThrow, boolean sneakyFailures) {
+        // The hot path (a send to a paused body) is kept small; everything else is out of line.
+        // It returns the bare value, not a Step: C2 compiles this method on its own once it is
+        // hot, with the coroutine switch inlined, too big to inline into its callers after that,
+        // so a Step made here would escape; made by the caller (Generator.step), it does not.
         if (toThrow == null && state == SUSPENDED && STATE.compareAndSet(this, SUSPENDED, RUNNING)) {
             sent = value;
             boolean ended;
@@ -293,20 +299,20 @@ final class GeneratorCore<Y, S, R> {
                 Y y = yielded;
                 yielded = null;
                 state = SUSPENDED;
-                return new Step.Yielded<>(y);
+                return y;
             }
             return finished(sneakyFailures);
         }
         return resumeSlow(handle, value, toThrow, sneakyFailures);
     }
 
-    private Step<Y, R> resumeSlow(Generator<Y, S, R> handle, Object value, Throwable toThrow, boolean sneakyFailures) {
+    private Object resumeSlow(Generator<Y, S, R> handle, Object value, Throwable toThrow, boolean sneakyFailures) {
         int s = state;
         if (s == DONE) {
             if (toThrow != null) {
                 throw propagate(toThrow, sneakyFailures);
             }
-            return returnedStep();
+            return ENDED;
         }
         if (s == CREATED) {
             if (toThrow != null) {
@@ -350,7 +356,7 @@ final class GeneratorCore<Y, S, R> {
                 }
             }
             state = SUSPENDED;
-            return new Step.Yielded<>(y);
+            return y;
         }
         return finished(sneakyFailures);
     }
@@ -384,7 +390,7 @@ final class GeneratorCore<Y, S, R> {
         }
     }
 
-    private Step<Y, R> finished(boolean sneakyFailures) {
+    private Object finished(boolean sneakyFailures) {
         state = DONE; // first: nothing that fails below may leave the generator running
         Abandonment a = abandonment;
         if (a != null) {
@@ -394,7 +400,7 @@ final class GeneratorCore<Y, S, R> {
         if (failure != null) {
             throw propagate(failure, sneakyFailures);
         }
-        return returnedStep();
+        return ENDED;
     }
 
     /**
@@ -402,7 +408,7 @@ final class GeneratorCore<Y, S, R> {
      * one, equal): not when the generator finishes, where a failure to allocate would leave it
      * running.
      */
-    private Step<Y, R> returnedStep() {
+    Step<Y, R> returnedStep() {
         Step<Y, R> r = returned;
         if (r == null) {
             returned = r = new Step.Returned<>(failure == null ? result : null);
