@@ -296,7 +296,13 @@ public class SleepersWallTimeBenchmark {
             });
         }
         for (Thread t : threads) {
-            while (t.getState() != Thread.State.TIMED_WAITING) {
+            for (Thread.State st; (st = t.getState()) != Thread.State.TIMED_WAITING; ) {
+                if (st == Thread.State.TERMINATED) { // it cannot fall asleep any more: stop, not wait for ever
+                    for (Thread u : threads) {
+                        u.interrupt();
+                    }
+                    throw new IllegalStateException("a sleeper ended before the heap was measured (" + t + ")");
+                }
                 Thread.sleep(1);
             }
         }
