@@ -101,13 +101,21 @@ public final class BenchReport {
 
     static final String PKG = "io\\.coro4j\\.bench\\.";
 
+    /** Rounds of the nanosecond profiles (GeneratorRoundTrip, SpawnJoin, ChannelPingPong): one fork each. */
+    static final int NS_ROUNDS = 3;
+
     /** The profiles, in report order; together three to six minutes of JMH on a loaded 2-core machine. */
     static final List<Profile> PROFILES = List.of(
             new Profile("GeneratorRoundTrip", PKG + "GeneratorRoundTripBenchmark\\.", 3, 5, 500, Map.of(),
-                    "GeneratorRoundTrip, SpawnJoin, ChannelPingPong: 3 warm-up and 5 measured iterations of"
-                            + " 0.5 s (their own defaults are 3 and 5 of 1 s)."),
-            new Profile("SpawnJoin", PKG + "SpawnJoinBenchmark\\.", 3, 5, 500, Map.of(), null),
-            new Profile("ChannelPingPong", PKG + "ChannelPingPongBenchmark\\.", 3, 5, 500, Map.of(), null),
+                    "GeneratorRoundTrip, SpawnJoin, ChannelPingPong: three rounds, each running every benchmark"
+                            + " in one fork of 3 warm-up and 5 measured iterations of 0.5 s (their own defaults are"
+                            + " one fork of 3 and 5 of 1 s); a row pools its three forks (n = 15). Their figures"
+                            + " move by fork more than by iteration (the JIT's decisions, and whether the"
+                            + " baselines' virtual threads spin or park), so one fork could catch either mode.",
+                    null, List.of(), NS_ROUNDS),
+            new Profile("SpawnJoin", PKG + "SpawnJoinBenchmark\\.", 3, 5, 500, Map.of(), null, null, List.of(), NS_ROUNDS),
+            new Profile("ChannelPingPong", PKG + "ChannelPingPongBenchmark\\.", 3, 5, 500, Map.of(), null, null,
+                    List.of(), NS_ROUNDS),
             new Profile("SleepersWallTime", PKG + "SleepersWallTimeBenchmark\\.(sleepers|virtualThreadSleepers)$",
                     4, 3, null, Map.of("sleepers", String.valueOf(REPORT_SLEEPERS)),
                     "SleepersWallTime.sleepers / virtualThreadSleepers: crowds of "
@@ -290,7 +298,9 @@ public final class BenchReport {
 
     private static List<String> standardNotes() {
         return List.of(
-                "One fork per benchmark and parameter set (two for MetricsOverhead). median: the median of the measured iterations (of"
+                "One fork per benchmark and parameter set in each round (three rounds for GeneratorRoundTrip,"
+                        + " SpawnJoin and ChannelPingPong, two for MetricsOverhead, one for the rest). median: the"
+                        + " median of the measured iterations of all its forks (of"
                         + " the shots, for single-shot benchmarks); min–max (n): the range of the n measured"
                         + " iterations; ratio: this row's median over its baseline's median, both measured in this"
                         + " run. Scores are times or bytes, so lower is better, and a budget is the largest"

@@ -13,8 +13,9 @@ import org.junit.jupiter.api.Test;
  */
 class FailedBenchmarksTest {
 
+    /** A measurement with as many samples as any profile's row pools (three rounds of 5). */
     private static Measurement m(String benchmark, Map<String, String> params) {
-        return m(benchmark, params, 5);
+        return m(benchmark, params, 15);
     }
 
     private static Measurement m(String benchmark, Map<String, String> params, int samples) {
@@ -95,9 +96,20 @@ class FailedBenchmarksTest {
         Map<BenchReport.Expected, Integer> samples = BenchReport.expected(null);
         assertThat(samples.get(new BenchReport.Expected("SleepersWallTime.heapPerVirtualThreadSleeper",
                 Map.of("heapSleepers", "50000")))).isEqualTo(1); // the method's own @Measurement
-        assertThat(samples.get(new BenchReport.Expected("GeneratorRoundTrip.plainIterator", Map.of()))).isEqualTo(5);
+        assertThat(samples.get(new BenchReport.Expected("GeneratorRoundTrip.plainIterator", Map.of())))
+                .isEqualTo(15); // three rounds of 5
         assertThat(samples.get(new BenchReport.Expected("MetricsOverhead.generator",
                 Map.of("scheduler", "loom", "metrics", "none")))).isEqualTo(8); // two rounds of 4
+    }
+
+    @Test
+    void a_nanosecond_row_that_lost_one_of_its_three_forks_is_named() {
+        List<String> notes = BenchReport.missing(List.of(
+                m("SpawnJoin.coro4j", Map.of("scheduler", "threadpool", "carriers", "0"), 10),
+                m("SpawnJoin.coro4j", Map.of("scheduler", "loom", "carriers", "0")),
+                m("SpawnJoin.virtualThreads", Map.of()),
+                m("SpawnJoin.completableFutures", Map.of())), Pattern.compile("SpawnJoin"));
+        assertThat(notes).singleElement().asString().contains("10 of 15", "SpawnJoin.coro4j", "scheduler=threadpool");
     }
 
     @Test
