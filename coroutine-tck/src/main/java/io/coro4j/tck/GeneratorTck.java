@@ -533,6 +533,33 @@ public abstract class GeneratorTck extends SchedulerTck {
         assertThat(thrownIntoSub).isEmpty();
     }
 
+    /**
+     * A body that yields where it cannot (threadpool: in a class initializer it runs) is told so
+     * and what to do about it; not to replace a synchronized block that it is not in (the advice
+     * for the other reason, a monitor held, on JDK 21 to 23).
+     */
+    @Test
+    void aYieldRefusedInAClassInitializerSaysSoAndWhatToDo() throws Exception {
+        Generator<String, Object, Object> g = gen(co -> {
+            AtomicReference<Object> outcome = new AtomicReference<>("returned");
+            inAClassInitializer(() -> {
+                try {
+                    co.yield("in the initializer");
+                } catch (IllegalStateException e) {
+                    outcome.set(e);
+                }
+            });
+            return outcome.get();
+        });
+        Step<String, Object> first = g.next();
+        if (first instanceof Step.Yielded<String, Object>) { // the scheduler can yield there (loom)
+            assertThat(g.next().returnValue()).isEqualTo("returned");
+        } else {
+            assertThat(first.returnValue()).isInstanceOf(IllegalStateException.class).asString()
+                    .contains("generator cannot yield here (").contains("class initializer").doesNotContain("synchronized");
+        }
+    }
+
     /** What the initializer of the next {@link RunsInItsInitializer} defined runs. */
     static volatile Runnable initializerAction;
 

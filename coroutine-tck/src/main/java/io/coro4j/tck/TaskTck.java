@@ -2804,6 +2804,45 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     /**
+     * Waits of a task in its static initializer, under the native frame through which the JVM
+     * runs it: a threadpool fiber cannot suspend there (a loom one can, pinning its carrier).
+     * Each outcome: "returned", or the message of what was thrown. Initialized once per JVM.
+     */
+    static final class WaitsInItsInitializer {
+        static final List<String> OUTCOMES = new ArrayList<>();
+
+        static {
+            OUTCOMES.add(outcomeOf(() -> Coro.sleep(ms(1))));
+            OUTCOMES.add(outcomeOf(Coro::yieldNow));
+        }
+
+        private static String outcomeOf(Runnable wait) {
+            try {
+                wait.run();
+                return "returned";
+            } catch (RuntimeException e) {
+                return e.getMessage();
+            }
+        }
+    }
+
+    /**
+     * A task that waits where it cannot suspend, in a class initializer (threadpool), is told so
+     * and what to do about it; not to replace a synchronized block that it is not in (the advice
+     * for the other reason, a monitor held, on JDK 21 to 23).
+     */
+    @Test
+    void aWaitRefusedInAClassInitializerSaysSoAndWhatToDo() {
+        List<String> outcomes = run(() -> WaitsInItsInitializer.OUTCOMES);
+        assertThat(outcomes).hasSize(2).allSatisfy(o -> {
+            if (!o.equals("returned")) {
+                assertThat(o).startsWith("this fiber cannot suspend here (").contains("class initializer")
+                        .doesNotContain("synchronized");
+            }
+        });
+    }
+
+    /**
      * A task's completion callbacks run on the thread that completed it, outside any task: on
      * threadpool, a carrier. A plain-Java join there (a stage chained on a task's view that waits
      * for another task) must not block that carrier for ever: the task it waits for may need that

@@ -88,9 +88,7 @@ final class ContinuationCoroutine extends OwnThreadState implements Coroutine {
         try {
             Continuations.yield(Continuations.GENERATOR_SCOPE);
         } catch (IllegalStateException e) {
-            throw new IllegalStateException("generator cannot yield here (" + e.getMessage() + "): on the"
-                    + " threadpool scheduler a body cannot yield while holding a monitor (inside synchronized)"
-                    + " or under a native frame", e);
+            throw Continuations.cannotYield(e, "generator cannot yield here", "a body cannot yield", "");
         }
     }
 

@@ -101,9 +101,7 @@ final class ContinuationFiber extends OwnThreadState implements Fiber, Runnable 
             Continuations.yield(Continuations.FIBER_SCOPE);
         } catch (IllegalStateException e) {
             state = RUNNING;
-            throw new IllegalStateException("this fiber cannot suspend here (" + e.getMessage() + "): on the"
-                    + " threadpool scheduler a fiber cannot park while holding a monitor (inside synchronized)"
-                    + " or under a native frame; use a coro4j lock instead of synchronized", e);
+            throw cannotSuspend(e);
         }
         // Resumed by the unpark whose permit this consumes.
         permit = 0;
@@ -133,8 +131,13 @@ final class ContinuationFiber extends OwnThreadState implements Fiber, Runnable 
             Continuations.yield(Continuations.FIBER_SCOPE);
         } catch (IllegalStateException e) {
             state = RUNNING;
-            throw new IllegalStateException("this fiber cannot suspend here (" + e.getMessage() + ")", e);
+            throw cannotSuspend(e);
         }
+    }
+
+    private static IllegalStateException cannotSuspend(IllegalStateException e) {
+        return Continuations.cannotYield(e, "this fiber cannot suspend here", "a fiber cannot park",
+                "; use a coro4j lock instead of synchronized");
     }
 
     @Override

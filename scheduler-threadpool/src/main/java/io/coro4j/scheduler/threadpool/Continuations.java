@@ -133,6 +133,32 @@ final class Continuations {
         return Thread.currentThread();
     }
 
+    /**
+     * The refusal of a yield that the JDK refused with {@code e} ("Pinned: REASON"): {@code what}
+     * cannot suspend here, why, and what to do, which depends on the reason. Under a native frame
+     * (a class initializer, most often) replacing a synchronized block would not help; holding a
+     * monitor (JDK 21 to 23), a coro4j lock would.
+     *
+     * @param what "this fiber cannot suspend here" or "generator cannot yield here"
+     * @param who "a fiber cannot park" or "a body cannot yield"
+     * @param monitorAdvice what to do about a monitor held, or "" for nothing
+     */
+    static IllegalStateException cannotYield(IllegalStateException e, String what, String who, String monitorAdvice) {
+        String reason = String.valueOf(e.getMessage());
+        String why;
+        if (reason.contains("NATIVE")) {
+            why = ": on the threadpool scheduler " + who + " under a native frame, such as that of a class"
+                    + " initializer (static { ... }) that runs this code; wait or yield outside the class initializer"
+                    + " (initialize the value lazily, on first use, rather than in static { ... })";
+        } else if (reason.contains("MONITOR")) {
+            why = ": on the threadpool scheduler " + who + " while holding a monitor (inside synchronized)"
+                    + " or under a native frame" + monitorAdvice;
+        } else {
+            why = "";
+        }
+        return new IllegalStateException(what + " (" + reason + ")" + why, e);
+    }
+
     private static RuntimeException rethrow(Throwable t) {
         if (t instanceof RuntimeException r) {
             throw r;
