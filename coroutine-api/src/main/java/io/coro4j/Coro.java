@@ -34,6 +34,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * one it throws {@link IllegalStateException} saying so. Each waiting method is a suspension
  * point: it suspends the task (never blocking its carrier thread) and throws
  * {@link CancellationException} if the task is cancelled, or a timeout or task group around it is.
+ * As in asyncio, an {@link #await} or {@link #gather} of what has already finished (and a
+ * {@link Task#join()} of a task that has ended) does not suspend: it returns, and a pending
+ * cancellation comes at the next suspension point that waits.
  *
  * <p>Failures cross task boundaries as they are when unchecked; a checked exception arrives
  * wrapped in a {@link CompletionException}. Inline constructs ({@link #withTimeout},
@@ -247,7 +250,8 @@ public final class Coro {
      * <p>A zero timeout has expired before the body starts: the body runs up to its first
      * suspension point and is cancelled there, every time (so a receive from a channel that holds an
      * item times out without taking it; a body that never suspends returns its value, as with any
-     * timeout).
+     * timeout, and so does a body that only joins, awaits or gathers what has already finished,
+     * which does not suspend).
      *
      * <p>If the task is cancelled (or an enclosing timeout or task group is) while the body unwinds
      * from this timeout, that cancellation propagates, not a timeout (nor {@code null}).

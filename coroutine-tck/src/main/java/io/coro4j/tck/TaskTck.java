@@ -1467,6 +1467,78 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(outcomes).containsExactly("a body that never suspends");
     }
 
+    /**
+     * A join, await or gather of what has ended already does not suspend (as in asyncio and
+     * kotlinx.coroutines), so under a zero timeout it returns, every time, and the timeout comes at
+     * the body's first real suspension. Whether a wait for a child times out therefore depends on
+     * whether the child ended first, on both schedulers alike.
+     */
+    @Test
+    void aWaitForWhatHasEndedAlreadyIsNotASuspensionPoint_underAZeroTimeout() {
+        List<String> outcomes = run(() -> {
+            Task<String> ended = Coro.spawn(() -> "value");
+            ended.join();
+            List<String> out = new ArrayList<>();
+            for (Map.Entry<String, Callable<Object>> w : waitsOverAlready(ended).entrySet()) {
+                out.add(w.getKey() + ": " + Coro.withTimeoutOrNull(Duration.ZERO, w.getValue()));
+            }
+            out.add("then a suspension: " + Coro.withTimeoutOrNull(Duration.ZERO, () -> {
+                ended.join();
+                Coro.yieldNow();
+                return "not cancelled";
+            }));
+            return out;
+        });
+        assertThat(outcomes).containsExactly("join: value", "await of a completed future: value",
+                "await of an ended task's stage: value", "gather: [value]",
+                "gatherSettled: [Success[value=value]]", "then a suspension: null");
+    }
+
+    /**
+     * A cancelled task that joins, awaits or gathers what has ended already gets its value, and
+     * the cancellation, still pending, at its next suspension point.
+     */
+    @Test
+    void aCancelledTaskGetsWhatHasEndedAlreadyAndIsCancelledAtItsNextSuspension() {
+        List<String> outcomes = run(() -> {
+            Task<String> ended = Coro.spawn(() -> "value");
+            ended.join();
+            List<String> out = new ArrayList<>();
+            for (Map.Entry<String, Callable<Object>> w : waitsOverAlready(ended).entrySet()) {
+                List<String> seen = new ArrayList<>();
+                Task<Object> t = Coro.spawn(() -> {
+                    Coro.currentTask().cancel();
+                    seen.add(w.getKey() + " returned " + w.getValue().call());
+                    Coro.yieldNow();
+                    return "not cancelled";
+                });
+                try {
+                    seen.add(String.valueOf(t.join()));
+                } catch (CancellationException e) {
+                    seen.add("then cancelled");
+                }
+                out.add(String.join(", ", seen));
+            }
+            return out;
+        });
+        assertThat(outcomes).containsExactly("join returned value, then cancelled",
+                "await of a completed future returned value, then cancelled",
+                "await of an ended task's stage returned value, then cancelled",
+                "gather returned [value], then cancelled",
+                "gatherSettled returned [Success[value=value]], then cancelled");
+    }
+
+    /** Waits for what has ended already: of {@code ended}, and of a completed future. */
+    private static Map<String, Callable<Object>> waitsOverAlready(Task<String> ended) {
+        Map<String, Callable<Object>> waits = new java.util.LinkedHashMap<>();
+        waits.put("join", ended::join);
+        waits.put("await of a completed future", () -> Coro.await(CompletableFuture.completedFuture("value")));
+        waits.put("await of an ended task's stage", () -> Coro.await(ended.toCompletionStage()));
+        waits.put("gather", () -> Coro.gather(ended));
+        waits.put("gatherSettled", () -> Coro.gatherSettled(List.of(ended)));
+        return waits;
+    }
+
     @Test
     void anInnerTimeoutNeverSwallowsAnOuterCancel() {
         String result = run(() -> {
