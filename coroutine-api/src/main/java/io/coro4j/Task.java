@@ -68,7 +68,10 @@ public final class Task<T> implements Future<T> {
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
-        io.coro4j.internal.Tasks.install(what -> require(what).handle());
+        io.coro4j.internal.Tasks.install(what -> require(what).handle(), scheduler -> {
+            Task<?> waiting = Coro.BLOCKING_FOR.get();
+            return waiting != null && waiting.scheduler == scheduler ? waiting.name() : null;
+        });
     }
 
     final Scheduler scheduler;

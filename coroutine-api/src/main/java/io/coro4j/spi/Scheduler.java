@@ -102,10 +102,17 @@ public interface Scheduler extends AutoCloseable {
      * forever makes this wait forever, as {@link java.util.concurrent.ExecutorService#close()} would.
      *
      * @throws IllegalStateException if called from code that termination waits for: a fiber of this
-     *     scheduler or one of its timer actions (call {@link #shutdown()} there instead)
+     *     scheduler, one of its timer actions, or a {@code Coro.blocking} call of one of its tasks
+     *     (call {@link #shutdown()} there instead)
      */
     @Override
     default void close() {
+        String waiting = io.coro4j.internal.Tasks.blockingCallOf(this);
+        if (waiting != null) {
+            throw new IllegalStateException("close() called inside Coro.blocking(...) of " + waiting + ", a task of"
+                    + " scheduler \"" + name() + "\": it would wait for that task, which waits for this call to end;"
+                    + " call shutdown() instead, or close the scheduler after the blocking call");
+        }
         shutdown();
         boolean interrupted = false;
         while (true) {

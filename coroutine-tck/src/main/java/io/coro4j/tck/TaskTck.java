@@ -1528,6 +1528,32 @@ public abstract class TaskTck extends SchedulerTck {
                 "gatherSettled returned [Success[value=value]], then cancelled");
     }
 
+    /**
+     * Closing the scheduler inside a {@code Coro.blocking} call of one of its tasks would wait for
+     * that task, which waits for the call: refused, as close() inside the task is, not a hang.
+     */
+    @Test
+    void closingTheSchedulerInsideABlockingCallOfItsTaskIsRefused() throws Exception {
+        Scheduler s = newScheduler(2);
+        AtomicReference<String> task = new AtomicReference<>();
+        Object out = runOrFailAsHung(s, "close() inside a blocking call waits for the task that waits for the call", () -> {
+            task.set(Coro.currentTask().name());
+            return Coro.blocking(() -> {
+                try {
+                    s.close();
+                    return "closed";
+                } catch (IllegalStateException e) {
+                    return e;
+                }
+            });
+        });
+        assertThat(out).asInstanceOf(THROWABLE).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("close() called inside Coro.blocking(...) of " + task.get() + ", a task of scheduler \""
+                        + s.name() + "\": it would wait for that task, which waits for this call to end; call"
+                        + " shutdown() instead, or close the scheduler after the blocking call");
+        assertThat(s.isShutdown()).as("shut down by the refused close()").isFalse();
+    }
+
     /** Waits for what has ended already: of {@code ended}, and of a completed future. */
     private static Map<String, Callable<Object>> waitsOverAlready(Task<String> ended) {
         Map<String, Callable<Object>> waits = new java.util.LinkedHashMap<>();
