@@ -573,8 +573,9 @@ public final class Coro {
          * on {@code stop}.
          */
         void giveBackOnto(Throwable stop) {
+            Task.Suppressor onto = new Task.Suppressor(stop);
             for (Throwable f : settle(false)) {
-                Task.attachOrReport(stop, f);
+                onto.attachOrReport(f);
             }
         }
 

@@ -1,0 +1,143 @@
+package io.coro4j.tck;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import io.coro4j.Coro;
+import io.coro4j.Task;
+import io.coro4j.channel.Event;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Large crowds: many tasks, many failures. Each test checks exact counts (every failure reported
+ * once, none lost) and that the work takes time linear in the crowd: with a crowd of this size, an
+ * operation done once per item that walks all the items (n²/2 steps) takes a minute or more, a
+ * linear one well under a second, and the bound lies far between the two.
+ */
+public abstract class ScaleTck extends SchedulerTck {
+
+    /**
+     * A crowd whose n²/2 walks take minutes, and its linear handling about a second. Smaller in a
+     * slower run (interpreted only), which then checks the counts, not the time.
+     */
+    private static final int CROWD = Stress.crowd(100_000);
+
+    /** Well above what the linear handling of {@link #CROWD} takes on a loaded machine, far below n². */
+    private static final long BOUND_NANOS = TimeUnit.SECONDS.toNanos(15);
+
+    /** Made without a stack trace (a crowd of them stays small), but able to carry suppressed ones. */
+    static final class Failure extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        Failure(String message) {
+            super(message, null, true, false);
+        }
+    }
+
+    private static Set<Throwable> identitySet() {
+        return Collections.newSetFromMap(new IdentityHashMap<>());
+    }
+
+    /** Asserts that {@code thrown} and what it carries are {@code expected}, each once. */
+    private static void assertCarriesEachOnce(Throwable thrown, Set<Throwable> expected) {
+        Set<Throwable> seen = identitySet();
+        seen.add(thrown);
+        for (Throwable s : thrown.getSuppressed()) {
+            assertThat(seen.add(s)).as("%s suppressed twice", s).isTrue();
+        }
+        assertThat(seen).as("the thrown failure and its suppressed ones").hasSize(expected.size());
+        assertThat(expected.containsAll(seen)).as("every failure thrown or suppressed is one of the tasks'").isTrue();
+    }
+
+    @Test
+    void aGatherOfManyFailedTasksThrowsEachFailureOnceInLinearTime() throws Exception {
+        Set<Throwable> failures = identitySet();
+        long[] gatherNanos = new long[1];
+        Throwable thrown = runTask(Duration.ofSeconds(150), () -> Coro.supervisorGroup(g -> {
+            List<Task<Object>> tasks = new ArrayList<>(CROWD);
+            for (int i = 0; i < CROWD; i++) {
+                String name = "failure " + i;
+                tasks.add(g.spawn(() -> {
+                    throw new Failure(name);
+                }));
+            }
+            Coro.gatherSettled(tasks); // every task has failed before the gather
+            for (Task<Object> t : tasks) {
+                failures.add(catchThrowable(t::join));
+            }
+            long t0 = System.nanoTime();
+            Throwable t = catchThrowable(() -> Coro.gather(tasks));
+            gatherNanos[0] = System.nanoTime() - t0;
+            return t;
+        }));
+        assertThat(failures).hasSize(CROWD);
+        assertThat(thrown).isInstanceOf(Failure.class);
+        assertCarriesEachOnce(thrown, failures);
+        assertThat(gatherNanos[0]).as("nanoseconds a gather of %s failed tasks took", CROWD).isLessThan(BOUND_NANOS);
+    }
+
+    @Test
+    void aSupervisorGroupWithManyFailedChildrenThrowsEachFailureOnceInLinearTime() throws Exception {
+        Set<Throwable> failures = Collections.synchronizedSet(identitySet());
+        long[] closeNanos = new long[1];
+        Throwable thrown = runTask(Duration.ofSeconds(150), () -> catchThrowable(() -> Coro.supervisorGroup(g -> {
+            List<Task<Object>> tasks = new ArrayList<>(CROWD);
+            for (int i = 0; i < CROWD; i++) {
+                String name = "failure " + i;
+                tasks.add(g.spawn(() -> {
+                    Failure f = new Failure(name);
+                    failures.add(f);
+                    throw f;
+                }));
+            }
+            // Each has failed, and nobody observed it: the group reports them all as it closes.
+            until("every child has failed", () -> tasks.stream().allMatch(Task::isDone));
+            closeNanos[0] = System.nanoTime();
+            return null;
+        })));
+        closeNanos[0] = System.nanoTime() - closeNanos[0];
+        assertThat(failures).hasSize(CROWD);
+        assertThat(thrown).isInstanceOf(Failure.class);
+        assertCarriesEachOnce(thrown, failures);
+        assertThat(closeNanos[0]).as("nanoseconds a supervisor group with %s failed children took to close", CROWD)
+                .isLessThan(BOUND_NANOS);
+    }
+
+    @Test
+    void aTaskGroupWhoseBodyRethrowsAGatherOfManyFailedChildrenThrowsItInLinearTime() throws Exception {
+        // The body's gather throws one failure carrying the others; the group, which records each
+        // of them too, throws that one as it is, each failure once.
+        Event go = new Event();
+        Set<Throwable> failures = Collections.synchronizedSet(identitySet());
+        long[] t0 = new long[1];
+        Throwable thrown = runTask(Duration.ofSeconds(150), () -> catchThrowable(() -> Coro.taskGroup(g -> {
+            List<Task<Object>> tasks = new ArrayList<>(CROWD);
+            for (int i = 0; i < CROWD; i++) {
+                String name = "failure " + i;
+                tasks.add(g.spawn(() -> {
+                    go.await(); // granted to all at once: each then fails, none is cancelled first
+                    Failure f = new Failure(name);
+                    failures.add(f);
+                    throw f;
+                }));
+            }
+            until("every child waits", () -> go.queueLength() == CROWD);
+            t0[0] = System.nanoTime();
+            go.set();
+            return Coro.gather(tasks);
+        })));
+        long nanos = System.nanoTime() - t0[0];
+        assertThat(failures).hasSize(CROWD);
+        assertThat(thrown).isInstanceOf(Failure.class);
+        assertThat(thrown.getSuppressed()).hasSize(CROWD - 1);
+        assertCarriesEachOnce(thrown, failures);
+        assertThat(nanos).as("nanoseconds a task group took to end after %s children failed", CROWD).isLessThan(BOUND_NANOS);
+    }
+}
