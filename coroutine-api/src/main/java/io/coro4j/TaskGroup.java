@@ -220,7 +220,11 @@ public final class TaskGroup {
                         failures = new java.util.LinkedHashMap<>();
                     }
                     failures.put(child, failure);
-                    cancelSiblings = true;
+                    // Once, not again for each failure: a failure that came after the siblings
+                    // were cancelled walked all those still running again (100,000 children
+                    // failing in their cleanup: n²/2 cancels).
+                    cancelSiblings = !childrenCancelled;
+                    scope.cancelled = true;
                 } else if (!child.retrieved) { // a joiner woken at its end hands the failure out
                     recordUnobserved(child, failure);
                 }
@@ -229,7 +233,6 @@ public final class TaskGroup {
             unlock();
         }
         if (cancelSiblings) {
-            scope.cancelled = true;
             cancelChildren();
         }
         // The owner waits for the group only when it closes (for the last child) or to see the

@@ -12,7 +12,9 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -107,6 +109,46 @@ public abstract class ScaleTck extends SchedulerTck {
         assertThat(thrown).isInstanceOf(Failure.class);
         assertCarriesEachOnce(thrown, failures);
         assertThat(closeNanos[0]).as("nanoseconds a supervisor group with %s failed children took to close", CROWD)
+                .isLessThan(BOUND_NANOS);
+    }
+
+    @Test
+    void aTaskGroupWhoseManyChildrenFailWhileCancelledThrowsEachFailureOnceInLinearTime() throws Exception {
+        // The first failure cancels the siblings; each then fails in its cleanup. Each of those
+        // failures is recorded, but the siblings are cancelled once, not again for each.
+        Failure first = new Failure("first");
+        Set<Throwable> failures = Collections.synchronizedSet(identitySet());
+        failures.add(first);
+        AtomicInteger started = new AtomicInteger();
+        long[] t0 = new long[1];
+        Throwable thrown = runTask(Duration.ofSeconds(150), () -> catchThrowable(() -> Coro.taskGroup(g -> {
+            for (int i = 0; i < CROWD; i++) {
+                String name = "cleanup " + i;
+                g.spawn(() -> {
+                    started.incrementAndGet();
+                    try {
+                        Coro.sleep(Duration.ofHours(1));
+                    } catch (CancellationException e) {
+                        Failure f = new Failure(name);
+                        failures.add(f);
+                        throw f; // in place of the cancellation
+                    }
+                    return null;
+                });
+            }
+            until("every child has started", () -> started.get() == CROWD);
+            t0[0] = System.nanoTime();
+            g.spawn(() -> {
+                throw first;
+            });
+            Coro.sleep(Duration.ofHours(1)); // cancelled by the child's failure
+            return null;
+        })));
+        long nanos = System.nanoTime() - t0[0];
+        assertThat(failures).hasSize(CROWD + 1);
+        assertThat(thrown).isSameAs(first);
+        assertCarriesEachOnce(thrown, failures);
+        assertThat(nanos).as("nanoseconds a task group took to end after the first of %s failures", CROWD + 1)
                 .isLessThan(BOUND_NANOS);
     }
 
