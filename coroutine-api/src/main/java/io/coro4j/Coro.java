@@ -633,8 +633,11 @@ public final class Coro {
         }
     }
 
-    private static Waiting waitFor(Task<?> t, List<? extends Task<?>> tasks, boolean failFast) {
-        Task.requireNonNullArg(tasks, "tasks");
+    private static Waiting waitFor(Task<?> t, List<? extends Task<?>> given, boolean failFast) {
+        Task.requireNonNullArg(given, "tasks");
+        // Read by index below, once per task and again as each ends: a list without constant-time
+        // get (a LinkedList) made that n²/4 steps, so it is copied to one with it first.
+        List<? extends Task<?>> tasks = given instanceof java.util.RandomAccess ? given : new ArrayList<>(given);
         for (Task<?> task : tasks) {
             Task.requireNonNullArg(task, "task");
             if (task == t) {

@@ -182,4 +182,27 @@ public abstract class ScaleTck extends SchedulerTck {
         assertCarriesEachOnce(thrown, failures);
         assertThat(nanos).as("nanoseconds a task group took to end after %s children failed", CROWD).isLessThan(BOUND_NANOS);
     }
+
+    @Test
+    void aGatherOfALinkedListOfManyTasksReturnsEachResultInOrderInLinearTime() throws Exception {
+        // A list without constant-time get: read by index once per task, a walk each.
+        int crowd = 2 * CROWD;
+        long[] gatherNanos = new long[1];
+        List<Integer> results = runTask(Duration.ofSeconds(150), () -> {
+            List<Task<Integer>> tasks = new java.util.LinkedList<>();
+            for (int i = 0; i < crowd; i++) {
+                int value = i;
+                tasks.add(Coro.spawn(() -> value));
+            }
+            long t0 = System.nanoTime();
+            List<Integer> r = Coro.gather(tasks);
+            gatherNanos[0] = System.nanoTime() - t0;
+            return r;
+        });
+        assertThat(results).hasSize(crowd);
+        for (int i = 0; i < crowd; i++) {
+            assertThat(results.get(i)).isEqualTo(i);
+        }
+        assertThat(gatherNanos[0]).as("nanoseconds a gather of a LinkedList of %s tasks took", crowd).isLessThan(BOUND_NANOS);
+    }
 }
