@@ -299,12 +299,24 @@ public final class Task<T> implements Future<T> {
      * into those of such a task, and so on. {@code other} then ends only after this task has.
      */
     boolean runsUnder(Task<?> other) {
+        // Walks up from both, a step each in turn: found above this, other is an ancestor; this
+        // found above other, it is not (the tree has no cycles). Walking from this alone, a task
+        // that joins the child it spawned took as many steps as it has ancestors, so a chain of n
+        // tasks each joining its child took n²/2.
+        TaskGroup down = other.parentGroup;
         for (TaskGroup g = parentGroup; g != null; ) {
             Task<?> owner = g.owner();
             if (owner == other) {
                 return true;
             }
             g = owner.parentGroup;
+            if (down != null) {
+                Task<?> below = down.owner();
+                if (below == this) {
+                    return false;
+                }
+                down = below.parentGroup;
+            }
         }
         return false;
     }

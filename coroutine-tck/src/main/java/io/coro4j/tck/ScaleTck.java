@@ -205,4 +205,45 @@ public abstract class ScaleTck extends SchedulerTck {
         }
         assertThat(gatherNanos[0]).as("nanoseconds a gather of a LinkedList of %s tasks took", crowd).isLessThan(BOUND_NANOS);
     }
+
+    @Test
+    void aChainOfManyTasksEachJoiningTheChildItSpawnedEndsInLinearTime() throws Exception {
+        // Each join checks that the joined task is not one the joiner runs under (which would
+        // wait forever): for a child, that takes a step, not one per ancestor.
+        long t0 = System.nanoTime();
+        int depth = runTask(Duration.ofSeconds(150), () -> chain(CROWD));
+        long nanos = System.nanoTime() - t0;
+        assertThat(depth).isEqualTo(CROWD);
+        assertThat(nanos).as("nanoseconds a chain of %s tasks, each joining its child, took", CROWD).isLessThan(BOUND_NANOS);
+    }
+
+    private static int chain(int below) {
+        if (below == 0) {
+            return 0;
+        }
+        return Coro.spawn(() -> chain(below - 1)).join() + 1;
+    }
+
+    @Test
+    void aTaskThatJoinsATaskItRunsUnderIsStillRefusedFromDeepDown() throws Exception {
+        // The walk up from both ends still finds an ancestor, however far up, and only an ancestor.
+        int deep = 1_000;
+        String refused = runTask(() -> {
+            Task<?> top = Coro.currentTask();
+            return Coro.spawn(() -> below(deep, top)).join();
+        });
+        assertThat(refused).startsWith("task-").contains("cannot join " + "task-").contains("a task it runs under");
+    }
+
+    private static String below(int levels, Task<?> ancestor) {
+        if (levels > 0) {
+            return Coro.spawn(() -> below(levels - 1, ancestor)).join();
+        }
+        try {
+            ancestor.join();
+            return "not refused";
+        } catch (IllegalStateException e) {
+            return e.getMessage();
+        }
+    }
 }
