@@ -21,10 +21,6 @@ final class Continuations {
     private static final MethodHandle IS_DONE;
     private static final MethodHandle CURRENT;
 
-    // Deliberately not final: a non-constant method handle is never inlined by the JIT, so each
-    // call reads the thread afresh. See carrierThread().
-    private static MethodHandle freshCurrentThread;
-    private static MethodHandle freshCurrent;
 
     static final Object FIBER_SCOPE;
     static final Object GENERATOR_SCOPE;
@@ -46,9 +42,6 @@ final class Continuations {
                     .asType(MethodType.methodType(boolean.class, Object.class));
             CURRENT = lookup.findStatic(contClass, "getCurrentContinuation", MethodType.methodType(contClass, scopeClass))
                     .asType(MethodType.methodType(Object.class, Object.class));
-            freshCurrentThread = lookup.findStatic(Continuations.class, "currentThread0",
-                    MethodType.methodType(Thread.class));
-            freshCurrent = CURRENT;
             FIBER_SCOPE = (Object) NEW_SCOPE.invokeExact("coro4j-fiber");
             GENERATOR_SCOPE = (Object) NEW_SCOPE.invokeExact("coro4j-generator");
         } catch (Throwable e) {
@@ -105,32 +98,53 @@ final class Continuations {
      * call in code that may have moved to another thread since it last ran (see {@link #carrierThread()}).
      */
     static Object current(Object scope) {
-        try {
-            return (Object) freshCurrent.invokeExact(scope);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return freshRead(scope);
     }
 
     /**
      * The thread running the caller, read afresh. C2 treats {@code Thread.currentThread()} as
      * invariant within a compiled method, so a frame that yielded on one carrier and continued on
      * another may see the old carrier if the read is inlined into it (the JDK guards its own
-     * code with {@code @ChangesCurrentThread}, which only works for boot classes). Calling
-     * through a non-constant method handle keeps the read out of the caller's frame. Measured
-     * here: without this, a fiber's identity check failed within seconds under C2, never under
-     * {@code -Xint} or C1.
+     * code with {@code @ChangesCurrentThread}, which only works for boot classes). Measured
+     * here: with the read inlined, a fiber's identity check failed within seconds under C2, never
+     * under {@code -Xint} or C1. So the read is made in {@link #freshRead}, which no compiler
+     * inlines.
      */
     static Thread carrierThread() {
-        try {
-            return (Thread) freshCurrentThread.invokeExact();
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (Thread) freshRead(null);
     }
 
-    private static Thread currentThread0() {
-        return Thread.currentThread();
+    /**
+     * The current thread ({@code scope} null) or the innermost continuation of {@code scope}
+     * mounted on it, read in a frame of its own: kept out of its callers' compiled code by its
+     * size. C1 and C2 inline no method of more bytecode than {@code -XX:FreqInlineSize} (325 bytes
+     * by default) unless a {@code CompileCommand} forces them, and the branch below, never taken,
+     * makes this one about 1,300 bytes; compiled on its own, that branch is left out, so a call
+     * costs a plain call.
+     */
+    private static Object freshRead(Object scope) {
+        Thread t = Thread.currentThread();
+        if (t == null) { // never: the padding that keeps this method out of line, see above
+            int[] padding = {
+                1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+            };
+            throw new AssertionError(padding.length);
+        }
+        if (scope == null) {
+            return t;
+        }
+        try {
+            return (Object) CURRENT.invokeExact(scope);
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
     }
 
     /**
