@@ -312,7 +312,7 @@ public final class Coro {
                 throw other;
             }
             if (orNull) {
-                reportBesideNull(e, timeout);
+                reportBesideNull(e, timeout, null);
                 return null;
             }
             TimeoutExceededException expired = new TimeoutExceededException(timeout);
@@ -332,13 +332,10 @@ public final class Coro {
      * What the expired cancellation of {@link #withTimeoutOrNull} carried, which its null cannot:
      * each failure (a blocking call that failed when interrupted, a resource that failed to close)
      * goes to the uncaught-exception handler, as a failure nobody could observe, instead of
-     * vanishing. A blocking call's plain answer to the interrupt is no failure.
+     * vanishing. A blocking call's plain answer to the interrupt is no failure. {@code visited}:
+     * the cancellations looked inside so far (null: only {@code expired}), so that no loop of them
+     * recurs.
      */
-    private static void reportBesideNull(Throwable expired, Duration timeout) {
-        reportBesideNull(expired, timeout, null);
-    }
-
-    /** {@code visited}: the cancellations looked inside so far (null: only {@code expired}), so that no loop of them recurs. */
     private static void reportBesideNull(Throwable expired, Duration timeout, java.util.Set<Throwable> visited) {
         for (Throwable s : expired.getSuppressed()) {
             if (s instanceof CancellationException under) {

@@ -1097,11 +1097,14 @@ public final class Task<T> implements Future<T> {
     }
 
     /**
-     * {@link #attachOrReport} of many failures onto one exception, in time linear in their number:
-     * {@link Throwable#getSuppressed()} copies every suppressed one, so asking it after each
-     * attach, as {@code attachOrReport} does, made attaching n failures take n²/2 copies (100,000
-     * failed children: minutes). Whether the exception can carry suppressed ones is fixed when it
-     * is made, so it is asked once, after the first attach, and only if it carried none before.
+     * Suppresses failures on one exception, {@code primary}; if {@code primary} was made with
+     * suppression disabled (as stackless exceptions often are), where a failure would silently
+     * vanish, reports it to the current thread's uncaught-exception handler instead, as a failure
+     * nobody could observe (unless it is a cancellation: nothing went wrong). In time linear in the
+     * number of failures: {@link Throwable#getSuppressed()} copies every suppressed one, so asking
+     * it after each attach made attaching n failures take n²/2 copies (100,000 failed children:
+     * minutes). Whether the exception can carry suppressed ones is fixed when it is made, so it is
+     * asked once, after the first attach, and only if it carried none before.
      */
     static final class Suppressor {
         private final Throwable primary;
@@ -1126,21 +1129,6 @@ public final class Task<T> implements Future<T> {
             if (enabled < 0 && !(f instanceof CancellationException)) {
                 reportUnattached(primary, f);
             }
-        }
-    }
-
-    /**
-     * Suppresses {@code f} on {@code primary}; if {@code primary} was made with suppression
-     * disabled (as stackless exceptions often are), where {@code f} would silently vanish, reports
-     * it to the current thread's uncaught-exception handler instead, as a failure nobody could
-     * observe (unless it is a cancellation).
-     */
-    static void attachOrReport(Throwable primary, Throwable f) {
-        int before = primary.getSuppressed().length;
-        primary.addSuppressed(f);
-        // A cancellation that cannot go on it is no failure to report: nothing went wrong.
-        if (primary.getSuppressed().length == before && !(f instanceof CancellationException)) {
-            reportUnattached(primary, f);
         }
     }
 

@@ -21,7 +21,6 @@ final class Continuations {
     private static final MethodHandle IS_DONE;
     private static final MethodHandle CURRENT;
 
-
     static final Object FIBER_SCOPE;
     static final Object GENERATOR_SCOPE;
 
