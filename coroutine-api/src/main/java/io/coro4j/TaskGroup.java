@@ -271,6 +271,25 @@ public final class TaskGroup {
         }
     }
 
+    /**
+     * Whether every child not yet counted out has ended (its outcome is complete): it is only
+     * on its way to {@link #childDone}, which it gets to without anyone's help.
+     */
+    private boolean childrenHaveEnded() {
+        lock();
+        try {
+            Task<?> head = children;
+            for (Task<?> c = head == null ? null : head.nextSibling; c != head; c = c.nextSibling) {
+                if (!c.isDone()) {
+                    return false;
+                }
+            }
+            return true;
+        } finally {
+            unlock();
+        }
+    }
+
     private boolean allDone() {
         lock();
         try {
@@ -291,7 +310,8 @@ public final class TaskGroup {
      * {@link TimeoutExceededException} of its own and so drop what hangs on it. A cancellation
      * that arrives while the group waits for its children ends the group with that cancellation,
      * as at any other suspension point, unless a child fails for real: then that failure is
-     * thrown, the cancellation suppressed on it.
+     * thrown, the cancellation suppressed on it. Children that have all ended, and have only yet
+     * to tell the group, are no such wait (as a join of an ended task is not).
      */
     Throwable finish(Throwable bodyFailure) {
         // Our scope is cancelled only by a child's failure: then that failure came first.
@@ -315,12 +335,24 @@ public final class TaskGroup {
             } finally {
                 unlock();
             }
+            // Children that have all ended and only have yet to tell this group are not waited
+            // for as at a suspension point, as a join of a task that has ended is not: a
+            // cancellation pending (one that came during Coro.shielded, or after the body's last
+            // suspension point) does not turn a body's value into a cancellation by how soon
+            // they tell. Asked only with a cancellation pending: it walks the children.
+            boolean onlyEnding = false;
             if (!childrenCancelled && owner.cancellationPending()) {
-                cancelledWhileWaiting = true;
-                cancelChildren();
+                if (childrenHaveEnded()) {
+                    onlyEnding = true;
+                } else {
+                    cancelledWhileWaiting = true;
+                    cancelChildren();
+                }
             }
+            boolean waitOut = onlyEnding;
             try {
-                owner.suspendUninterruptiblyUntil(() -> allDone() || (!childrenCancelled && owner.cancellationPending()));
+                owner.suspendUninterruptiblyUntil(() -> allDone()
+                        || (!waitOut && !childrenCancelled && owner.cancellationPending()));
             } catch (RuntimeException | Error cannotWait) {
                 if (!explicit) {
                     throw cannotWait; // a task's own group ends at the top of its fiber: nothing else to wait there

@@ -1554,6 +1554,44 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(s.isShutdown()).as("shut down by the refused close()").isFalse();
     }
 
+    /**
+     * A task's end waits for its children; children that have all ended (their outcomes complete)
+     * and have only yet to tell their group are not waited for as at a suspension point, as a join
+     * of an ended task is not. So a task cancelled after its last suspension point ends with its
+     * value, however late such children tell their group: here a completion callback of the child
+     * holds it for 200 ms between its outcome and that.
+     */
+    @Test
+    void aTaskCancelledAfterItsLastSuspensionEndsWithItsValueWhileItsEndedChildrenAreStillTellingItsGroup() {
+        String got = run(() -> {
+            Event go = new Event();
+            Task<String> parent = Coro.spawn(() -> {
+                Task<String> child = Coro.spawn(() -> {
+                    go.await();
+                    return "the child's value";
+                });
+                // Runs on the child's thread when its outcome completes, before its group hears of its end.
+                child.toCompletableFuture().whenComplete((v, e) -> {
+                    try {
+                        Thread.sleep(200);
+                    } catch (InterruptedException interrupted) {
+                        Thread.currentThread().interrupt();
+                    }
+                });
+                go.set();
+                yieldUntil(child::isDone);
+                Coro.currentTask().cancel();
+                return "the parent's value"; // no suspension point after the cancel
+            });
+            try {
+                return parent.join();
+            } catch (CancellationException e) {
+                return "cancelled";
+            }
+        });
+        assertThat(got).isEqualTo("the parent's value");
+    }
+
     /** Waits for what has ended already: of {@code ended}, and of a completed future. */
     private static Map<String, Callable<Object>> waitsOverAlready(Task<String> ended) {
         Map<String, Callable<Object>> waits = new java.util.LinkedHashMap<>();
