@@ -27,14 +27,15 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * asyncio on the JVM: the entry point ({@link #run}), tasks ({@link #spawn}), waiting
  * ({@link #await}, {@link #gather}, {@link #asCompleted}), time ({@link #sleep},
- * {@link #withTimeout}), structure ({@link #taskGroup}) and blocking calls ({@link #blocking}).
+ * {@link #withTimeout}), structure ({@link #taskGroup}), cleanup that must suspend in a cancelled
+ * task ({@link #shielded}) and blocking calls ({@link #blocking}).
  *
  * <p>Every method except {@link #run}, {@link #currentTask} (null outside a task) and
  * {@link #blocking} (which just calls its body there) must be called from inside a task; outside
  * one it throws {@link IllegalStateException} saying so. Each waiting method is a suspension
  * point: it suspends the task (never blocking its carrier thread) and throws
- * {@link CancellationException} if the task is cancelled, or a timeout or task group around it is.
- * As in asyncio, an {@link #await} or {@link #gather} of what has already finished (and a
+ * {@link CancellationException} if the task is cancelled, or a timeout or task group around it is
+ * (not inside {@link #shielded}, where that waits until the shield ends). As in asyncio, an {@link #await} or {@link #gather} of what has already finished (and a
  * {@link Task#join()} of a task that has ended) does not suspend: it returns, and a pending
  * cancellation comes at the next suspension point that waits.
  *
@@ -113,7 +114,10 @@ public final class Coro {
         return caller.ownGroup().spawn(body, caller);
     }
 
-    /** Throws {@link CancellationException} if the current task is cancelled; otherwise does nothing. */
+    /**
+     * Throws {@link CancellationException} if the current task is cancelled (or a timeout or task
+     * group around it is, outside a {@link #shielded} body opened inside them); otherwise does nothing.
+     */
     public static void checkCancelled() {
         Task.require("Coro.checkCancelled").checkCancelled();
     }
@@ -273,6 +277,53 @@ public final class Coro {
      */
     public static <T> T withTimeoutOrNull(Duration timeout, Callable<T> body) throws Exception {
         return timed(timeout, body, true, "Coro.withTimeoutOrNull");
+    }
+
+    /**
+     * Runs {@code body} in the current task shielded from cancellation, and returns what it
+     * returns or throws what it throws, unchanged. Inside it no suspension point (nor
+     * {@link #checkCancelled()}) throws for a cancellation of the task, nor for a timeout or task
+     * group opened around the shield, so that code which must suspend to clean up can do so in a
+     * {@code finally} block of a cancelled task: send a last message, await a close, take a lock.
+     * Timeouts and task groups opened inside the body work as they do anywhere; bound the
+     * cleanup with {@link #withTimeout} inside the shield, since nothing outside it can stop it.
+     * This is Trio's and anyio's {@code CancelScope(shield=True)} and kotlinx.coroutines'
+     * {@code withContext(NonCancellable)} (asyncio's {@code shield} protects an awaited task
+     * instead, while the awaiting one is cancelled all the same).
+     *
+     * <pre>{@code
+     * try {
+     *     serve(connection);
+     * } finally {
+     *     Coro.shielded(() -> Coro.withTimeout(Duration.ofSeconds(1), () -> connection.closeGracefully()));
+     * }
+     * }</pre>
+     *
+     * <p>A cancellation that arrives while the body runs is not lost: it stays pending, and the
+     * first suspension point after the shield raises it (a timeout around the shield that expired
+     * meanwhile throws its {@link TimeoutExceededException} there). The shield itself does not
+     * raise it on the way out, so that it does not replace an exception a {@code finally} block is
+     * propagating. A task that reaches no other suspension point ends with what its body returned
+     * or threw, as a task does that is cancelled after its last suspension point.
+     *
+     * <p>In a generator body, do not yield inside the shield: like a timeout (PEP 789), it belongs
+     * to the task that resumed the body, and while the body is paused it would shield that task's
+     * own code.
+     *
+     * @throws NullPointerException if {@code body} is null
+     * @throws IllegalStateException outside a task, or inside a {@link #blocking} call
+     * @throws Exception whatever the body threw, unchanged
+     */
+    public static <T> T shielded(Callable<T> body) throws Exception {
+        Task.requireNonNullArg(body, "body");
+        Task<?> t = Task.require("Coro.shielded");
+        Task.CancelScope shield = new Task.CancelScope(true);
+        t.pushScope(shield);
+        try {
+            return body.call();
+        } finally {
+            t.popScope(shield);
+        }
     }
 
     private static <T> T timed(Duration timeout, Callable<T> body, boolean orNull, String what) throws Exception {

@@ -43,9 +43,12 @@ import java.util.function.BooleanSupplier;
  * {@link CancellationException} at its next suspension point (sleep, join, await, channel or lock
  * operation, {@link Coro#checkCancelled()}), so its {@code finally} blocks run; a task cancelled
  * before it has started never runs its body (nor its {@code finally} blocks). Cancellation is
- * level-triggered: a task that catches it and suspends again gets it again. As in asyncio, a join,
- * await or gather of work that has already finished does not suspend: it returns, and the
- * cancellation comes at the next suspension point that waits.
+ * level-triggered: a task that catches it and suspends again gets it again; code that must
+ * suspend to clean up runs in {@link Coro#shielded}. As in asyncio, a join, await or gather of work
+ * that has already finished does not suspend: it returns, and the cancellation comes at the next
+ * suspension point that waits. The same holds for the wait at a task's end for its children: a
+ * task cancelled after its last suspension point whose children have all ended ends with its
+ * value (or failure).
  *
  * <p>The interrupt status a task's code sets ({@code Thread.currentThread().interrupt()}, as in
  * {@code catch (InterruptedException e)}) is the task's own, on both schedulers: it is still set
@@ -97,8 +100,9 @@ public final class Task<T> implements Future<T> {
         return !retrieved && RETRIEVED.compareAndSet(this, false, true);
     }
     /**
-     * Cancel scopes opened by this task's body (timeouts, explicit groups), innermost last; own
-     * fiber only; null until the first is opened. The own group's scope is checked first and not kept here.
+     * Cancel scopes opened by this task's body (timeouts, explicit groups, shields), innermost
+     * last; own fiber only; null until the first is opened. The own group's scope is checked first
+     * and not kept here.
      */
     private List<CancelScope> scopes;
     /** This task's suspension primitive, for io.coro4j's own packages; made on first use, by the task itself. */
@@ -845,23 +849,45 @@ public final class Task<T> implements Future<T> {
 
     // ---- the task's own side: suspension points ----
 
-    /** Throws if this task (or one of its open scopes) is cancelled. Called by the task's own fiber. */
+    /**
+     * Throws if this task (or one of its open scopes) is cancelled, unless a shield
+     * ({@link Coro#shielded}) holds that cancellation off. Called by the task's own fiber.
+     */
     void checkCancelled() {
-        if (cancelRequested) {
-            throw new CancellationException("task " + name() + " was cancelled");
-        }
-        TaskGroup own = ownGroup;
-        if (own != null && own.scope.cancelled) {
-            throw new ScopeCancelledException(own.scope);
-        }
         List<CancelScope> open = scopes;
+        int from = open == null ? -1 : shieldedBelow(open);
+        if (from < 0) {
+            if (cancelRequested) {
+                throw new CancellationException("task " + name() + " was cancelled");
+            }
+            TaskGroup own = ownGroup;
+            if (own != null && own.scope.cancelled) {
+                throw new ScopeCancelledException(own.scope);
+            }
+            from = 0;
+        }
         if (open != null) {
-            for (CancelScope s : open) {
-                if (s.cancelled && !s.shielded) {
+            for (int i = from, n = open.size(); i < n; i++) {
+                CancelScope s = open.get(i);
+                if (s.cancelled) {
                     throw new ScopeCancelledException(s);
                 }
             }
         }
+    }
+
+    /**
+     * Where in {@code open} the scopes that can cancel the task now begin: just inside the
+     * innermost open shield, or -1 if none is open (then the task's own cancellation and its own
+     * group's count too, and every scope).
+     */
+    private static int shieldedBelow(List<CancelScope> open) {
+        for (int i = open.size() - 1; i >= 0; i--) {
+            if (open.get(i).shield) {
+                return i + 1;
+            }
+        }
+        return -1;
     }
 
     /** The exception {@link #checkCancelled()} would throw now, or null. */
@@ -876,14 +902,18 @@ public final class Task<T> implements Future<T> {
 
     /** Whether a cancellation would be raised at a suspension point now. */
     boolean cancellationPending() {
-        TaskGroup own = ownGroup;
-        if (cancelRequested || (own != null && own.scope.cancelled)) {
-            return true;
-        }
         List<CancelScope> open = scopes;
+        int from = open == null ? -1 : shieldedBelow(open);
+        if (from < 0) {
+            TaskGroup own = ownGroup;
+            if (cancelRequested || (own != null && own.scope.cancelled)) {
+                return true;
+            }
+            from = 0;
+        }
         if (open != null) {
-            for (CancelScope s : open) {
-                if (s.cancelled && !s.shielded) {
+            for (int i = from, n = open.size(); i < n; i++) {
+                if (open.get(i).cancelled) {
                     return true;
                 }
             }
@@ -1206,13 +1236,17 @@ public final class Task<T> implements Future<T> {
         return Collections.newSetFromMap(new IdentityHashMap<>());
     }
 
-    /** A region of a task's body that can be cancelled on its own: a timeout, a task group's body. */
+    /**
+     * A region of a task's body that can be cancelled on its own (a timeout, a task group's
+     * body), or a shield ({@link Coro#shielded}): a region that nothing outside it can cancel,
+     * and that is never cancelled itself.
+     */
     static final class CancelScope {
         volatile boolean cancelled;
-        final boolean shielded;
+        final boolean shield;
 
-        CancelScope(boolean shielded) {
-            this.shielded = shielded;
+        CancelScope(boolean shield) {
+            this.shield = shield;
         }
     }
 
