@@ -686,13 +686,14 @@ public final class Coro {
         // Read by index below, once per task and again as each ends: a list without constant-time
         // get (a LinkedList) made that n²/4 steps, so it is copied to one with it first.
         List<? extends Task<?>> tasks = given instanceof java.util.RandomAccess ? given : new ArrayList<>(given);
+        Task<?>.AncestorCheck check = t.new AncestorCheck("gather");
         for (Task<?> task : tasks) {
             Task.requireNonNullArg(task, "task");
             if (task == t) {
                 throw new IllegalStateException("a task cannot gather itself: it would wait forever (" + t.name() + ")");
             }
             if (!task.isDone()) {
-                t.refuseToWaitForAnAncestor(task, "gather");
+                check.refuse(task);
             }
         }
         int n = tasks.size();
@@ -877,9 +878,10 @@ public final class Coro {
             throw new IllegalStateException("a task cannot wait for itself in Coro.asCompleted: it would wait forever ("
                     + waiter.name() + ")");
         }
+        Task<?>.AncestorCheck check = waiter.new AncestorCheck("wait in Coro.asCompleted for");
         for (Task<?> task : tasks) {
             if (!task.isDone()) {
-                waiter.refuseToWaitForAnAncestor(task, "wait in Coro.asCompleted for");
+                check.refuse(task);
             }
         }
     }

@@ -331,9 +331,46 @@ public final class Task<T> implements Future<T> {
      */
     void refuseToWaitForAnAncestor(Task<?> target, String what) {
         if (runsUnder(target)) {
-            throw new IllegalStateException(name() + " cannot " + what + " " + target.name() + ", a task it runs under:"
-                    + " a task ends only after the tasks spawned under it, so this would wait forever; hand the value"
-                    + " over another way (a Channel, a CompletableFuture)");
+            throw waitForAnAncestor(target, what);
+        }
+    }
+
+    private IllegalStateException waitForAnAncestor(Task<?> target, String what) {
+        return new IllegalStateException(name() + " cannot " + what + " " + target.name() + ", a task it runs under:"
+                + " a task ends only after the tasks spawned under it, so this would wait forever; hand the value"
+                + " over another way (a Channel, a CompletableFuture)");
+    }
+
+    /**
+     * {@link #refuseToWaitForAnAncestor} for the many tasks of one wait (a gather): the first few
+     * are checked by walking up as {@link #runsUnder} does; past those, the tasks this one runs
+     * under are collected once, so that a wait for many tasks from deep in a tree costs its depth
+     * once, not once per task. One wait's, on the waiting task's own fiber.
+     */
+    final class AncestorCheck {
+        private static final int WALKS = 8;
+        private final String what;
+        private int walked;
+        private Set<Task<?>> ancestors;
+
+        AncestorCheck(String what) {
+            this.what = what;
+        }
+
+        void refuse(Task<?> target) {
+            if (ancestors == null) {
+                if (walked++ < WALKS) {
+                    refuseToWaitForAnAncestor(target, what);
+                    return;
+                }
+                ancestors = Collections.newSetFromMap(new IdentityHashMap<>());
+                for (TaskGroup g = parentGroup; g != null; g = g.owner().parentGroup) {
+                    ancestors.add(g.owner());
+                }
+            }
+            if (ancestors.contains(target)) {
+                throw waitForAnAncestor(target, what);
+            }
         }
     }
 

@@ -225,6 +225,58 @@ public abstract class ScaleTck extends SchedulerTck {
     }
 
     @Test
+    void aGatherOfManyTasksFromDeepInATaskTreeChecksWhatItRunsUnderOnce() throws Exception {
+        // A gather refuses a task that the gatherer runs under (it would wait forever). From a task
+        // CROWD levels down, checking each of CROWD unrelated tasks by walking up took CROWD² steps.
+        long[] gatherNanos = new long[1];
+        List<String> outcomes = runTask(Duration.ofSeconds(150), () -> Coro.taskGroup(g -> {
+            @SuppressWarnings("unchecked")
+            Task<Object> top = (Task<Object>) Coro.currentTask();
+            Event never = new Event();
+            List<Task<Object>> waiting = new ArrayList<>(CROWD);
+            for (int i = 0; i < CROWD; i++) {
+                waiting.add(g.spawn(() -> {
+                    never.await();
+                    return null;
+                }));
+            }
+            return descend(CROWD, () -> {
+                List<String> out = new ArrayList<>();
+                // Past the first few, the tasks it runs under are looked up in a set: still refused.
+                // (The bottom's name first: the top's, task-1 in a fresh JVM, begins others.)
+                List<Task<Object>> withAnAncestor = new ArrayList<>(waiting.subList(0, 20));
+                withAnAncestor.add(top);
+                out.add(String.valueOf(catchThrowable(() -> Coro.gather(withAnAncestor)).getMessage())
+                        .replace(Coro.currentTask().name(), "<bottom>").replace(top.name(), "<top>"));
+                out.add(String.valueOf(catchThrowable(() -> Coro.asCompleted(withAnAncestor).next())
+                        .getMessage()).replace(Coro.currentTask().name(), "<bottom>").replace(top.name(), "<top>"));
+                long t0 = System.nanoTime();
+                Object got = Coro.withTimeoutOrNull(Duration.ofMillis(100), () -> Coro.gather(waiting));
+                gatherNanos[0] = System.nanoTime() - t0;
+                out.add("the gather ended with " + got + ", tasks cancelled: "
+                        + waiting.stream().filter(Task::isCancelled).count());
+                return out;
+            });
+        }));
+        String refusal = " a task it runs under: a task ends only after the tasks spawned under it, so this would"
+                + " wait forever; hand the value over another way (a Channel, a CompletableFuture)";
+        assertThat(outcomes).containsExactly(
+                "<bottom> cannot gather <top>," + refusal,
+                "<bottom> cannot wait in Coro.asCompleted for <top>," + refusal,
+                "the gather ended with null, tasks cancelled: " + CROWD);
+        assertThat(gatherNanos[0]).as("nanoseconds a gather of %s tasks, %s levels down, took", CROWD, CROWD)
+                .isLessThan(BOUND_NANOS);
+    }
+
+    /** Calls {@code atTheBottom} in a task {@code levels} levels below the current one. */
+    private static <T> T descend(int levels, java.util.concurrent.Callable<T> atTheBottom) throws Exception {
+        if (levels == 0) {
+            return atTheBottom.call();
+        }
+        return Coro.spawn(() -> descend(levels - 1, atTheBottom)).join();
+    }
+
+    @Test
     void aTaskThatJoinsATaskItRunsUnderIsStillRefusedFromDeepDown() throws Exception {
         // The walk up from both ends still finds an ancestor, however far up, and only an ancestor.
         int deep = 1_000;
