@@ -599,6 +599,64 @@ public abstract class ChannelTck extends SchedulerTck {
         });
     }
 
+    /**
+     * A receive whose task has seen the cancellation, and is about to withdraw, when a send hands
+     * it an item (the send holding the channel's lock first; {@link GrantWindow}): the item is not
+     * lost, the receive returns it.
+     */
+    @Test
+    void aReceiveHandedAnItemWhileItsCancelledTaskWithdrawsReturnsTheItem() throws Exception {
+        List<String> log = runTask(() -> {
+            Channel<String> ch = Channel.rendezvous();
+            List<String> out = new java.util.concurrent.CopyOnWriteArrayList<>();
+            Task<Void> receiver = Coro.spawn(() -> {
+                out.add("received " + ch.receive());
+                Coro.yieldNow(); // the cancellation, still pending
+                out.add("not cancelled");
+                return null;
+            });
+            until("the receiver waits", () -> ch.receiversWaiting() == 1);
+            GrantWindow window = GrantWindow.open(ch, () -> out.add("trySend returned " + ch.trySend("the item")));
+            until("the channel's lock is held", () -> window.held.getCount() == 0);
+            receiver.cancel();
+            assertCancelled(receiver);
+            until("the send is done", window::closed);
+            assertThat(window.failure.get()).isNull();
+            out.add("buffered " + ch.size() + ", receivers waiting " + ch.receiversWaiting());
+            return out;
+        });
+        assertThat(log).containsExactly("trySend returned true", "received the item", "buffered 0, receivers waiting 0");
+    }
+
+    /**
+     * A send whose task has seen the cancellation, and is about to withdraw, when a receive takes
+     * its item ({@link GrantWindow}): the send returns normally, as the item was delivered.
+     */
+    @Test
+    void aSendWhoseItemIsTakenWhileItsCancelledTaskWithdrawsReturnsNormally() throws Exception {
+        List<String> log = runTask(() -> {
+            Channel<String> ch = Channel.rendezvous();
+            List<String> out = new java.util.concurrent.CopyOnWriteArrayList<>();
+            Task<Void> sender = Coro.spawn(() -> {
+                ch.send("the item");
+                out.add("send returned");
+                Coro.yieldNow(); // the cancellation, still pending
+                out.add("not cancelled");
+                return null;
+            });
+            until("the sender waits", () -> ch.sendersWaiting() == 1);
+            GrantWindow window = GrantWindow.open(ch, () -> out.add("tryReceive returned " + ch.tryReceive()));
+            until("the channel's lock is held", () -> window.held.getCount() == 0);
+            sender.cancel();
+            assertCancelled(sender);
+            until("the receive is done", window::closed);
+            assertThat(window.failure.get()).isNull();
+            out.add("buffered " + ch.size() + ", senders waiting " + ch.sendersWaiting());
+            return out;
+        });
+        assertThat(log).containsExactly("tryReceive returned the item", "send returned", "buffered 0, senders waiting 0");
+    }
+
     @Test
     void aCancelledTaskCannotSendOrReceiveEvenWithoutWaiting() throws Exception {
         runTask(() -> {

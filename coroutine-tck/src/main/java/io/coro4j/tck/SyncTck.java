@@ -175,6 +175,41 @@ public abstract class SyncTck extends SchedulerTck {
         });
     }
 
+    /**
+     * An acquire whose task has seen the cancellation, and is about to withdraw, when a release
+     * hands it the permit (the release holding the semaphore's lock first; {@link GrantWindow}):
+     * the acquire returns holding the permit, which its {@code finally} gives back, instead of
+     * throwing and losing it.
+     */
+    @Test
+    void semaphoreAPermitHandedToAnAcquireWhileItsCancelledTaskWithdrawsIsKept() throws Exception {
+        List<String> log = runTask(() -> {
+            Semaphore s = new Semaphore(1);
+            s.acquire();
+            List<String> out = new CopyOnWriteArrayList<>();
+            Task<Void> acquirer = spawn(() -> {
+                s.acquire();
+                try {
+                    out.add("acquire returned");
+                    Coro.yieldNow(); // the cancellation, still pending
+                    out.add("not cancelled");
+                } finally {
+                    s.release();
+                }
+            });
+            until("the acquirer waits", () -> s.queueLength() == 1);
+            GrantWindow window = GrantWindow.open(s, s::release); // the main task's permit, handed on
+            until("the semaphore's lock is held", () -> window.held.getCount() == 0);
+            acquirer.cancel();
+            assertCancelled(acquirer);
+            until("the release is done", window::closed);
+            assertThat(window.failure.get()).isNull();
+            out.add("permits available " + s.availablePermits() + ", waiting " + s.queueLength());
+            return out;
+        });
+        assertThat(log).containsExactly("acquire returned", "permits available 1, waiting 0");
+    }
+
     @Test
     void semaphoreAcquireOutsideATaskIsRejected() {
         Semaphore s = new Semaphore(1);
