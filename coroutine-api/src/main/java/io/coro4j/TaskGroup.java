@@ -97,6 +97,12 @@ public final class TaskGroup {
     private boolean closed;
     private boolean childrenCancelled;
     /**
+     * Whether the owner, with a cancellation pending, last found every child it waits for ended
+     * ({@link #childrenHaveEnded}), and so waits for them without cancelling them: a child spawned
+     * meanwhile then wakes it, to be cancelled as any running child is. Guarded by the lock.
+     */
+    private boolean waitingOutEnded;
+    /**
      * The group that answers for this one's children since this one could not wait for them
      * ({@link #handOver}): the owner's own group. Null until then; written once, under the lock.
      */
@@ -133,6 +139,7 @@ public final class TaskGroup {
     <T> Task<T> spawn(Callable<T> body, Task<?> caller) {
         var context = caller != null ? caller.context : owner.context;
         Task<T> child = new Task<>(owner.scheduler, body, this, context);
+        boolean wakeOwner;
         lock();
         try {
             if (closed) {
@@ -144,8 +151,12 @@ public final class TaskGroup {
             if (childrenCancelled) {
                 child.cancel();
             }
+            wakeOwner = waitingOutEnded;
         } finally {
             unlock();
+        }
+        if (wakeOwner) {
+            owner.wake(); // its cancellation now cancels this child, which has not ended
         }
         try {
             child.start();
@@ -273,7 +284,8 @@ public final class TaskGroup {
 
     /**
      * Whether every child not yet counted out has ended (its outcome is complete): it is only
-     * on its way to {@link #childDone}, which it gets to without anyone's help.
+     * on its way to {@link #childDone}, which it gets to without anyone's help. Asked by the
+     * owner with a cancellation pending: a child spawned after a true answer wakes it.
      */
     private boolean childrenHaveEnded() {
         lock();
@@ -281,10 +293,10 @@ public final class TaskGroup {
             Task<?> head = children;
             for (Task<?> c = head == null ? null : head.nextSibling; c != head; c = c.nextSibling) {
                 if (!c.isDone()) {
-                    return false;
+                    return waitingOutEnded = false;
                 }
             }
-            return true;
+            return waitingOutEnded = true;
         } finally {
             unlock();
         }
@@ -351,8 +363,9 @@ public final class TaskGroup {
             }
             boolean waitOut = onlyEnding;
             try {
+                // Waiting out ended children, it goes on only while no child has been spawned since.
                 owner.suspendUninterruptiblyUntil(() -> allDone()
-                        || (!waitOut && !childrenCancelled && owner.cancellationPending()));
+                        || (!childrenCancelled && owner.cancellationPending() && !(waitOut && childrenHaveEnded())));
             } catch (RuntimeException | Error cannotWait) {
                 if (!explicit) {
                     throw cannotWait; // a task's own group ends at the top of its fiber: nothing else to wait there

@@ -1592,6 +1592,72 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(got).isEqualTo("the parent's value");
     }
 
+    /**
+     * The wait above is no suspension point only while every child it waits for has ended: a
+     * child spawned into the group meanwhile (here by a completion callback of the ended child,
+     * which may spawn into the group while it is open; any task may) runs, and the cancelled
+     * owner's group must cancel it, as it cancels every running child, not wait for it to end.
+     */
+    @Test
+    void aChildSpawnedWhileACancelledTaskWaitsForItsEndedChildrenToTellItsGroupIsCancelled() {
+        AtomicReference<Task<Void>> late = new AtomicReference<>();
+        AtomicBoolean returning = new AtomicBoolean();
+        String got = run(() -> {
+            Event go = new Event();
+            Task<String> parent = Coro.spawn(() -> Coro.taskGroup(g -> {
+                AtomicBoolean started = new AtomicBoolean();
+                Task<String> child = g.spawn(() -> {
+                    started.set(true);
+                    go.await();
+                    return "the child's value";
+                });
+                // Holds this carrier until another one runs the child, so that the child's
+                // callback below does not hold this task up (threadpool: a fiber stays on its carrier).
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (!started.get() && System.nanoTime() < deadline) {
+                    Thread.onSpinWait();
+                }
+                // Runs on the child's thread when its outcome completes, before its group hears of
+                // its end: once the parent waits in its group's close, it spawns a long sleeper.
+                child.toCompletableFuture().whenComplete((v, e) -> {
+                    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                    // the parent and the main task (joining it) parked; this child's fiber runs us
+                    while (!(returning.get() && scheduler.stats().parkedFibers() == 2) && System.nanoTime() < until) {
+                        Thread.onSpinWait();
+                    }
+                    late.set(g.spawn(() -> {
+                        Coro.sleep(Duration.ofHours(1));
+                        return null;
+                    }));
+                });
+                go.set();
+                yieldUntil(child::isDone);
+                Coro.currentTask().cancel();
+                returning.set(true);
+                return "the parent's value"; // no suspension point after the cancel
+            }));
+            String outcome;
+            try {
+                outcome = Coro.withTimeoutOrNull(Duration.ofSeconds(5), parent::join);
+                if (outcome == null) {
+                    outcome = "still waiting after 5 s for the late child, not cancelled: " + late.get();
+                }
+            } catch (CancellationException e) {
+                outcome = "cancelled";
+            }
+            if (late.get() != null) {
+                late.get().cancel(); // let a hung parent end
+            }
+            try {
+                parent.join();
+            } catch (CancellationException ignored) {
+                // either way
+            }
+            return outcome + ", late child cancelled: " + (late.get() != null && late.get().isCancelled());
+        });
+        assertThat(got).isEqualTo("cancelled, late child cancelled: true");
+    }
+
     /** Waits for what has ended already: of {@code ended}, and of a completed future. */
     private static Map<String, Callable<Object>> waitsOverAlready(Task<String> ended) {
         Map<String, Callable<Object>> waits = new java.util.LinkedHashMap<>();
