@@ -37,35 +37,47 @@ public abstract class ShieldTck extends SchedulerTck {
         }
     }
 
+    /** Code for a {@code finally} block; may throw. */
+    private interface Cleanup {
+        void run() throws Exception;
+    }
+
+    /**
+     * Inside a task: spawns a task that sleeps until it is cancelled, with {@code cleanup} in its
+     * {@code finally} block, cancels it once it sleeps, and returns how its join ended.
+     */
+    private static String cancelledWhileAsleepWithCleanup(Cleanup cleanup) {
+        Event asleep = new Event();
+        Task<Void> worker = Coro.spawn(() -> {
+            try {
+                asleep.set();
+                Coro.sleep(LONG);
+            } finally {
+                cleanup.run();
+            }
+            return null;
+        });
+        asleep.await();
+        worker.cancel();
+        return joined(worker);
+    }
+
     @Test
     void aCancelledTaskSuspendsInAShieldedFinallyBlockAndStillEndsCancelled() throws Exception {
         List<String> log = new CopyOnWriteArrayList<>();
-        runTask(() -> {
-            Event asleep = new Event();
-            Task<Void> worker = Coro.spawn(() -> {
-                try {
-                    asleep.set();
-                    Coro.sleep(LONG);
-                } finally {
-                    try {
-                        Coro.sleep(Duration.ofMillis(1));
-                        log.add("an unshielded sleep returned");
-                    } catch (CancellationException e) {
-                        log.add("an unshielded sleep threw " + e.getClass().getSimpleName());
-                    }
-                    Coro.shielded(() -> {
-                        Coro.sleep(Duration.ofMillis(20));
-                        log.add("the shielded sleep returned");
-                        return null;
-                    });
-                }
+        runTask(() -> log.add(cancelledWhileAsleepWithCleanup(() -> {
+            try {
+                Coro.sleep(Duration.ofMillis(1));
+                log.add("an unshielded sleep returned");
+            } catch (CancellationException e) {
+                log.add("an unshielded sleep threw " + e.getClass().getSimpleName());
+            }
+            Coro.shielded(() -> {
+                Coro.sleep(Duration.ofMillis(20));
+                log.add("the shielded sleep returned");
                 return null;
             });
-            asleep.await();
-            worker.cancel();
-            log.add(joined(worker));
-            return null;
-        });
+        })));
         assertThat(log).containsExactly(
                 "an unshielded sleep threw CancellationException",
                 "the shielded sleep returned",
@@ -158,33 +170,18 @@ public abstract class ShieldTck extends SchedulerTck {
     @Test
     void aTimeoutInsideTheShieldExpiresInACancelledTask() throws Exception {
         List<String> log = new CopyOnWriteArrayList<>();
-        runTask(() -> {
-            Event asleep = new Event();
-            Task<Void> worker = Coro.spawn(() -> {
-                try {
-                    asleep.set();
-                    Coro.sleep(LONG);
-                } finally {
-                    Coro.shielded(() -> {
-                        Throwable t = catchThrowable(() -> Coro.withTimeout(Duration.ofMillis(20), () -> {
-                            Coro.sleep(LONG);
-                            return null;
-                        }));
-                        log.add("withTimeout threw " + t.getClass().getSimpleName());
-                        log.add("withTimeoutOrNull returned " + Coro.withTimeoutOrNull(Duration.ofMillis(20), () -> {
-                            Coro.sleep(LONG);
-                            return "slept";
-                        }));
-                        return null;
-                    });
-                }
+        runTask(() -> log.add(cancelledWhileAsleepWithCleanup(() -> Coro.shielded(() -> {
+            Throwable t = catchThrowable(() -> Coro.withTimeout(Duration.ofMillis(20), () -> {
+                Coro.sleep(LONG);
                 return null;
-            });
-            asleep.await();
-            worker.cancel();
-            log.add(joined(worker));
+            }));
+            log.add("withTimeout threw " + t.getClass().getSimpleName());
+            log.add("withTimeoutOrNull returned " + Coro.withTimeoutOrNull(Duration.ofMillis(20), () -> {
+                Coro.sleep(LONG);
+                return "slept";
+            }));
             return null;
-        });
+        }))));
         assertThat(log).containsExactly(
                 "withTimeout threw TimeoutExceededException",
                 "withTimeoutOrNull returned null",
@@ -194,43 +191,28 @@ public abstract class ShieldTck extends SchedulerTck {
     @Test
     void aTaskGroupOpenedInsideTheShieldStillCancelsItsChildrenWhenOneFails() throws Exception {
         List<String> log = new CopyOnWriteArrayList<>();
-        runTask(() -> {
-            Event asleep = new Event();
-            Task<Void> worker = Coro.spawn(() -> {
-                try {
-                    asleep.set();
+        runTask(() -> log.add(cancelledWhileAsleepWithCleanup(() -> Coro.shielded(() -> {
+            List<Task<?>> sleeper = new ArrayList<>();
+            Throwable t = catchThrowable(() -> Coro.taskGroup(g -> {
+                sleeper.add(g.spawn(() -> {
                     Coro.sleep(LONG);
-                } finally {
-                    Coro.shielded(() -> {
-                        List<Task<?>> sleeper = new ArrayList<>();
-                        Throwable t = catchThrowable(() -> Coro.taskGroup(g -> {
-                            sleeper.add(g.spawn(() -> {
-                                Coro.sleep(LONG);
-                                return null;
-                            }));
-                            g.spawn(() -> {
-                                throw new IllegalStateException("a child failed");
-                            });
-                            try {
-                                Coro.sleep(LONG);
-                            } catch (CancellationException e) {
-                                log.add("the group's body was cancelled");
-                                throw e;
-                            }
-                            return null;
-                        }));
-                        log.add("the group threw " + t.getClass().getSimpleName() + ": " + t.getMessage());
-                        log.add("its sleeping child was cancelled: " + sleeper.get(0).isCancelled());
-                        return null;
-                    });
+                    return null;
+                }));
+                g.spawn(() -> {
+                    throw new IllegalStateException("a child failed");
+                });
+                try {
+                    Coro.sleep(LONG);
+                } catch (CancellationException e) {
+                    log.add("the group's body was cancelled");
+                    throw e;
                 }
                 return null;
-            });
-            asleep.await();
-            worker.cancel();
-            log.add(joined(worker));
+            }));
+            log.add("the group threw " + t.getClass().getSimpleName() + ": " + t.getMessage());
+            log.add("its sleeping child was cancelled: " + sleeper.get(0).isCancelled());
             return null;
-        });
+        }))));
         assertThat(log).containsExactly(
                 "the group's body was cancelled",
                 "the group threw IllegalStateException: a child failed",
@@ -344,38 +326,24 @@ public abstract class ShieldTck extends SchedulerTck {
     void nestedShieldsHoldTheCancellationOffUntilTheOutermostEndsAndPassTheBodysExceptionOnAsItIs() throws Exception {
         List<String> log = new CopyOnWriteArrayList<>();
         RuntimeException boom = new IllegalArgumentException("boom");
-        runTask(() -> {
-            Event asleep = new Event();
-            Task<Void> worker = Coro.spawn(() -> {
-                try {
-                    asleep.set();
-                    Coro.sleep(LONG);
-                } catch (CancellationException e) {
-                    Throwable thrown = catchThrowable(() -> Coro.shielded(() -> {
-                        String inner = Coro.shielded(() -> {
-                            Coro.sleep(Duration.ofMillis(1));
-                            return "inner";
-                        });
-                        Coro.sleep(Duration.ofMillis(1));
-                        log.add("still shielded after the " + inner + " shield");
-                        throw boom;
-                    }));
-                    log.add("the shield threw the body's exception: " + (thrown == boom));
-                    try {
-                        Coro.checkCancelled();
-                        log.add("not cancelled after the shields");
-                    } catch (CancellationException again) {
-                        log.add("cancelled again after the shields");
-                        throw again;
-                    }
-                }
-                return null;
-            });
-            asleep.await();
-            worker.cancel();
-            log.add(joined(worker));
-            return null;
-        });
+        runTask(() -> log.add(cancelledWhileAsleepWithCleanup(() -> {
+            Throwable thrown = catchThrowable(() -> Coro.shielded(() -> {
+                String inner = Coro.shielded(() -> {
+                    Coro.sleep(Duration.ofMillis(1));
+                    return "inner";
+                });
+                Coro.sleep(Duration.ofMillis(1));
+                log.add("still shielded after the " + inner + " shield");
+                throw boom;
+            }));
+            log.add("the shield threw the body's exception: " + (thrown == boom));
+            try {
+                Coro.checkCancelled();
+                log.add("not cancelled after the shields");
+            } catch (CancellationException again) {
+                log.add("cancelled again after the shields");
+            }
+        })));
         assertThat(log).containsExactly(
                 "still shielded after the inner shield",
                 "the shield threw the body's exception: true",
