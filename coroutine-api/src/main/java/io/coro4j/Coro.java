@@ -295,7 +295,10 @@ public final class Coro {
      * try {
      *     serve(connection);
      * } finally {
-     *     Coro.shielded(() -> Coro.withTimeout(Duration.ofSeconds(1), () -> connection.closeGracefully()));
+     *     Coro.shielded(() -> Coro.withTimeout(Duration.ofSeconds(1), () -> {
+     *         connection.sendGoodbye();   // suspends: a channel send, an await
+     *         return null;
+     *     }));
      * }
      * }</pre>
      *
@@ -308,7 +311,8 @@ public final class Coro {
      *
      * <p>In a generator body, do not yield inside the shield: like a timeout (PEP 789), it belongs
      * to the task that resumed the body, and while the body is paused it would shield that task's
-     * own code.
+     * own code, until the body is resumed past the shield or the generator is closed (a generator
+     * left paused there keeps that task from being cancelled).
      *
      * @throws NullPointerException if {@code body} is null
      * @throws IllegalStateException outside a task, or inside a {@link #blocking} call
