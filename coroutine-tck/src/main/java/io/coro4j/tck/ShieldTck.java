@@ -352,6 +352,25 @@ public abstract class ShieldTck extends SchedulerTck {
     }
 
     @Test
+    void aShieldInsideATimeoutThatIsInsideAnotherShieldHoldsThatTimeoutOff() throws Exception {
+        // The innermost shield counts: the timeout between the two, expired, waits until it ends.
+        List<String> log = new CopyOnWriteArrayList<>();
+        String got = runTask(() -> Coro.shielded(() -> Coro.withTimeoutOrNull(Duration.ZERO, () -> {
+            String v = Coro.shielded(() -> {
+                Coro.yieldNow();
+                Coro.checkCancelled();
+                return "the inner shield's body ran to its end";
+            });
+            log.add(v);
+            Coro.yieldNow();
+            log.add("the suspension point after the inner shield returned");
+            return v;
+        })));
+        assertThat(log).containsExactly("the inner shield's body ran to its end");
+        assertThat(got).as("the expired timeout, raised after the inner shield").isNull();
+    }
+
+    @Test
     void misuseIsRefusedWithAMessageThatSaysWhy() throws Exception {
         assertThat(catchThrowable(() -> Coro.shielded(() -> 1)))
                 .isInstanceOf(IllegalStateException.class)
