@@ -371,6 +371,26 @@ public abstract class ShieldTck extends SchedulerTck {
     }
 
     @Test
+    void aTimeoutInsideTheShieldCancelsTheChildrenOfAGroupWhoseBodyHasReturned() throws Exception {
+        // The group waits for its children; the timeout opened inside the shield expires meanwhile
+        // and cancels them, as it would anywhere (a shield holds off only what was opened around it).
+        List<Task<String>> child = new CopyOnWriteArrayList<>();
+        long t0 = System.nanoTime();
+        Throwable thrown = runTask(() -> Coro.shielded(() -> catchThrowable(() -> Coro.withTimeout(Duration.ofMillis(20),
+                () -> Coro.taskGroup(g -> {
+                    child.add(g.spawn(() -> {
+                        Coro.sleep(Duration.ofSeconds(5));
+                        return "slept 5 s";
+                    }));
+                    return "the group's body returned";
+                })))));
+        long elapsedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertThat(thrown).isInstanceOf(TimeoutExceededException.class);
+        assertThat(child.get(0).isCancelled()).as("the child was cancelled").isTrue();
+        assertThat(elapsedMs).as("the group did not wait out the child's sleep").isLessThan(4_000);
+    }
+
+    @Test
     void misuseIsRefusedWithAMessageThatSaysWhy() throws Exception {
         assertThat(catchThrowable(() -> Coro.shielded(() -> 1)))
                 .isInstanceOf(IllegalStateException.class)
