@@ -347,6 +347,45 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     @Test
+    void aCancellationThatArrivesWhileTheTaskYieldsIsRaisedByThatYield() throws Exception {
+        // asyncio: a sleep(0) in which the task was cancelled raises CancelledError; it does not
+        // return and leave the cancellation to the next suspension point. On one carrier another
+        // task runs only while this one is suspended in yieldNow: a cancel from it comes during a yield.
+        assumeTrue(honoursParallelism(), "needs one carrier: another task then runs only while the yielder yields");
+        scheduler = newScheduler(1);
+        List<String> log = runTask(() -> {
+            List<String> out = new CopyOnWriteArrayList<>();
+            AtomicBoolean cancelled = new AtomicBoolean();
+            AtomicBoolean started = new AtomicBoolean();
+            Task<Void> yielder = Coro.spawn(() -> {
+                started.set(true);
+                for (int i = 0; i < 100_000; i++) {
+                    try {
+                        Coro.yieldNow();
+                    } catch (CancellationException e) {
+                        out.add("yieldNow threw " + e.getClass().getSimpleName() + ", the cancel had come: " + cancelled.get());
+                        throw e;
+                    }
+                    if (cancelled.get()) {
+                        out.add("yieldNow returned after a cancel that came while it yielded");
+                    }
+                }
+                out.add("never cancelled");
+                return null;
+            });
+            until("the yielder runs", started::get);
+            Coro.spawn(() -> {
+                yielder.cancel();
+                cancelled.set(true);
+                return null;
+            }).join();
+            assertCancelled(yielder);
+            return out;
+        });
+        assertThat(log).containsExactly("yieldNow threw CancellationException, the cancel had come: true");
+    }
+
+    @Test
     void awaitingAFailedFutureRethrowsItsFailure() {
         IllegalStateException boom = new IllegalStateException("failed stage");
         Object got = run(() -> {
