@@ -386,6 +386,33 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     @Test
+    void aShortSleepOfATaskWhoseCancellationIsPendingThrowsItAgain() throws Exception {
+        // Level-triggered: a sleep in a cancelled task throws, however short, even one whose
+        // deadline has passed by the time it looks (a nanosecond).
+        String got = runTask(() -> {
+            Event asleep = new Event();
+            Task<String> t = Coro.spawn(() -> {
+                try {
+                    asleep.set();
+                    Coro.sleep(Duration.ofHours(1));
+                    return "slept an hour";
+                } catch (CancellationException first) {
+                    try {
+                        Coro.sleep(Duration.ofNanos(1));
+                        return "a 1 ns sleep returned in a cancelled task";
+                    } catch (CancellationException again) {
+                        return "a 1 ns sleep threw the cancellation again";
+                    }
+                }
+            });
+            asleep.await();
+            t.cancel();
+            return t.join();
+        });
+        assertThat(got).isEqualTo("a 1 ns sleep threw the cancellation again");
+    }
+
+    @Test
     void awaitingAFailedFutureRethrowsItsFailure() {
         IllegalStateException boom = new IllegalStateException("failed stage");
         Object got = run(() -> {
