@@ -1659,6 +1659,46 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     /**
+     * The converse: a child that has been cancelled but has not ended (it runs its shielded
+     * cleanup) is still waited for at the end of a task cancelled after its last suspension
+     * point, and that wait is a suspension point: the task ends cancelled. A cancel request is
+     * not an end. (The child's cleanup lasts a second: the parent reaches its end long before.)
+     */
+    @Test
+    void aTaskCancelledAfterItsLastSuspensionEndsCancelledWhileItsCancelledChildStillRunsItsCleanup() {
+        String got = run(() -> {
+            Event asleep = new Event();
+            Event inCleanup = new Event();
+            Task<String> parent = Coro.spawn(() -> {
+                Task<Void> child = Coro.spawn(() -> {
+                    try {
+                        asleep.set();
+                        Coro.sleep(Duration.ofHours(1));
+                    } finally {
+                        Coro.shielded(() -> {
+                            inCleanup.set();
+                            Coro.sleep(Duration.ofSeconds(1));
+                            return null;
+                        });
+                    }
+                    return null;
+                });
+                asleep.await();
+                child.cancel();
+                inCleanup.await();
+                Coro.currentTask().cancel();
+                return "the parent's value"; // no suspension point after the cancel
+            });
+            try {
+                return parent.join();
+            } catch (CancellationException e) {
+                return "cancelled";
+            }
+        });
+        assertThat(got).isEqualTo("cancelled");
+    }
+
+    /**
      * The wait above is no suspension point only while every child it waits for has ended: a
      * child spawned into the group meanwhile (here by a completion callback of the ended child,
      * which may spawn into the group while it is open; any task may) runs, and the cancelled
