@@ -239,6 +239,54 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     /**
+     * Past the first eight running tasks, a gather collects what it runs under instead of walking
+     * up once per task: its parent, the nearest of them, is still among them, and a gather (or an
+     * asCompleted loop) that waits for it behind eight running siblings is refused, not left to
+     * wait forever.
+     */
+    @Test
+    @SuppressWarnings({"unchecked", "rawtypes"}) // asCompleted takes a list of tasks of one type
+    void aGatherOfTheGatherersParentBehindEightRunningSiblingsIsRefused() throws Exception {
+        List<String> out = runTask(Duration.ofSeconds(30), () -> {
+            List<String> refusals = new CopyOnWriteArrayList<>();
+            Task<?> parent = Coro.spawn(() -> {
+                Task<?> self = Coro.currentTask();
+                List<Task<?>> waited = new ArrayList<>();
+                for (int i = 0; i < 8; i++) {
+                    waited.add(Coro.spawn(() -> {
+                        Coro.sleep(Duration.ofHours(1));
+                        return null;
+                    }));
+                }
+                waited.add(self); // the ninth running task
+                Coro.spawn(() -> {
+                    refusals.add(refusal(self, () -> Coro.gather(waited)));
+                    refusals.add(refusal(self, () -> Coro.gatherSettled(waited)));
+                    refusals.add(refusal(self, () -> {
+                        for (Object t : Coro.asCompleted((List) waited)) {
+                            return t;
+                        }
+                        return "no task";
+                    }));
+                    return null;
+                }).join();
+                for (Task<?> t : waited.subList(0, 8)) {
+                    t.cancel();
+                }
+                return null;
+            });
+            parent.join();
+            return refusals;
+        });
+        String tail = ", a task it runs under: a task ends only after the tasks spawned under it, so this would wait"
+                + " forever; hand the value over another way (a Channel, a CompletableFuture)";
+        assertThat(out).containsExactly(
+                "WAITER cannot gather ROOT" + tail,
+                "WAITER cannot gather ROOT" + tail,
+                "WAITER cannot wait in Coro.asCompleted for ROOT" + tail);
+    }
+
+    /**
      * A step of an asCompleted loop that is refused (the stepping task runs under one of the loop's
      * tasks) throws that refusal, which says what was wrong: a failure the loop gives back as it
      * ends (claimed, and its group closed since) goes with it, suppressed, and does not replace it.
