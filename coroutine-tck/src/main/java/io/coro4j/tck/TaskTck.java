@@ -1856,6 +1856,39 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(result).isEqualTo("timed out after PT0.02S");
     }
 
+    @Test
+    void anOuterTimeoutsCancellationPassesThroughAnInnerTimeoutAsItIs() {
+        // The inner timeout did not expire: the outer one's cancellation goes through it unchanged,
+        // and the outer TimeoutExceededException carries nothing of it.
+        List<Object> got = run(() -> {
+            Throwable[] inside = new Throwable[1];
+            Throwable[] between = new Throwable[1];
+            try {
+                Coro.withTimeout(Duration.ZERO, () -> {
+                    try {
+                        return Coro.withTimeout(Duration.ofSeconds(30), () -> {
+                            try {
+                                Coro.sleep(Duration.ofSeconds(30));
+                                return "slept";
+                            } catch (CancellationException e) {
+                                inside[0] = e;
+                                throw e;
+                            }
+                        });
+                    } catch (CancellationException e) {
+                        between[0] = e;
+                        throw e;
+                    }
+                });
+                return List.of("no timeout");
+            } catch (TimeoutExceededException e) {
+                return List.of("same cancellation out of the inner timeout: " + (between[0] == inside[0]),
+                        "suppressed on the outer timeout: " + e.getSuppressed().length);
+            }
+        });
+        assertThat(got).containsExactly("same cancellation out of the inner timeout: true", "suppressed on the outer timeout: 0");
+    }
+
     // ---- cancellation ----
 
     @Test
