@@ -1710,13 +1710,16 @@ public abstract class TaskTck extends SchedulerTck {
      * The converse: a child that has been cancelled but has not ended (it runs its shielded
      * cleanup) is still waited for at the end of a task cancelled after its last suspension
      * point, and that wait is a suspension point: the task ends cancelled. A cancel request is
-     * not an end. (The child's cleanup lasts a second: the parent reaches its end long before.)
+     * not an end. (The child's cleanup goes on only once the parent has returned and waits at its
+     * end: the parent, the child and nobody else parked, the main task polling.)
      */
     @Test
     void aTaskCancelledAfterItsLastSuspensionEndsCancelledWhileItsCancelledChildStillRunsItsCleanup() {
         String got = run(() -> {
             Event asleep = new Event();
             Event inCleanup = new Event();
+            Event release = new Event();
+            AtomicBoolean returning = new AtomicBoolean();
             Task<String> parent = Coro.spawn(() -> {
                 Task<Void> child = Coro.spawn(() -> {
                     try {
@@ -1725,7 +1728,7 @@ public abstract class TaskTck extends SchedulerTck {
                     } finally {
                         Coro.shielded(() -> {
                             inCleanup.set();
-                            Coro.sleep(Duration.ofSeconds(1));
+                            release.await();
                             return null;
                         });
                     }
@@ -1735,8 +1738,12 @@ public abstract class TaskTck extends SchedulerTck {
                 child.cancel();
                 inCleanup.await();
                 Coro.currentTask().cancel();
+                returning.set(true);
                 return "the parent's value"; // no suspension point after the cancel
             });
+            until("the parent waits at its end for its child",
+                    () -> returning.get() && scheduler.stats().parkedFibers() == 2);
+            release.set();
             try {
                 return parent.join();
             } catch (CancellationException e) {
