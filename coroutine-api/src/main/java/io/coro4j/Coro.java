@@ -35,9 +35,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * one it throws {@link IllegalStateException} saying so. Each waiting method is a suspension
  * point: it suspends the task (never blocking its carrier thread) and throws
  * {@link CancellationException} if the task is cancelled, or a timeout or task group around it is
- * (not inside {@link #shielded}, where that waits until the shield ends). As in asyncio, an {@link #await} or {@link #gather} of what has already finished (and a
- * {@link Task#join()} of a task that has ended) does not suspend: it returns, and a pending
- * cancellation comes at the next suspension point that waits.
+ * (not inside {@link #shielded}, where that waits until the shield ends). As in asyncio, an
+ * {@link #await} or {@link #gather} of what has already finished (and a {@link Task#join()} of a
+ * task that has ended) does not suspend: it returns, and a pending cancellation comes at the next
+ * suspension point that waits.
  *
  * <p>Failures cross task boundaries as they are when unchecked; a checked exception arrives
  * wrapped in a {@link CompletionException}. Inline constructs ({@link #withTimeout},

@@ -891,15 +891,42 @@ public final class Task<T> implements Future<T> {
      * ({@link Coro#shielded}) holds that cancellation off. Called by the task's own fiber.
      */
     void checkCancelled() {
+        CancellationException e = pendingCancellation();
+        if (e != null) {
+            throw e;
+        }
+    }
+
+    /** The exception {@link #checkCancelled()} would throw now, or null. */
+    CancellationException pendingCancellation() {
+        Object by = cancelledBy();
+        if (by == null) {
+            return null;
+        }
+        return by == this ? new CancellationException("task " + name() + " was cancelled")
+                : new ScopeCancelledException((CancelScope) by);
+    }
+
+    /** Whether a cancellation would be raised at a suspension point now. */
+    boolean cancellationPending() {
+        return cancelledBy() != null;
+    }
+
+    /**
+     * What a suspension point would raise a cancellation for now: this task (its {@link #cancel()}),
+     * a cancelled scope (its own group's, or an open one's, outermost first), or null if nothing
+     * is cancelled or a shield holds it off. Own fiber only.
+     */
+    private Object cancelledBy() {
         List<CancelScope> open = scopes;
         int from = open == null ? -1 : shieldedBelow(open);
         if (from < 0) {
             if (cancelRequested) {
-                throw new CancellationException("task " + name() + " was cancelled");
+                return this;
             }
             TaskGroup own = ownGroup;
             if (own != null && own.scope.cancelled) {
-                throw new ScopeCancelledException(own.scope);
+                return own.scope;
             }
             from = 0;
         }
@@ -907,10 +934,11 @@ public final class Task<T> implements Future<T> {
             for (int i = from, n = open.size(); i < n; i++) {
                 CancelScope s = open.get(i);
                 if (s.cancelled) {
-                    throw new ScopeCancelledException(s);
+                    return s;
                 }
             }
         }
+        return null;
     }
 
     /**
@@ -925,37 +953,6 @@ public final class Task<T> implements Future<T> {
             }
         }
         return -1;
-    }
-
-    /** The exception {@link #checkCancelled()} would throw now, or null. */
-    CancellationException pendingCancellation() {
-        try {
-            checkCancelled();
-            return null;
-        } catch (CancellationException e) {
-            return e;
-        }
-    }
-
-    /** Whether a cancellation would be raised at a suspension point now. */
-    boolean cancellationPending() {
-        List<CancelScope> open = scopes;
-        int from = open == null ? -1 : shieldedBelow(open);
-        if (from < 0) {
-            TaskGroup own = ownGroup;
-            if (cancelRequested || (own != null && own.scope.cancelled)) {
-                return true;
-            }
-            from = 0;
-        }
-        if (open != null) {
-            for (int i = from, n = open.size(); i < n; i++) {
-                if (open.get(i).cancelled) {
-                    return true;
-                }
-            }
-        }
-        return false;
     }
 
     /** Parks this task's fiber until {@code ready} holds; throws on cancellation. Own fiber only. */

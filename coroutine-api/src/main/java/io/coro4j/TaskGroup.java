@@ -352,16 +352,12 @@ public final class TaskGroup {
             // cancellation pending (one that came during Coro.shielded, or after the body's last
             // suspension point) does not turn a body's value into a cancellation by how soon
             // they tell. Asked only with a cancellation pending: it walks the children.
-            boolean onlyEnding = false;
-            if (!childrenCancelled && owner.cancellationPending()) {
-                if (childrenHaveEnded()) {
-                    onlyEnding = true;
-                } else {
-                    cancelledWhileWaiting = true;
-                    cancelChildren();
-                }
+            boolean pending = !childrenCancelled && owner.cancellationPending();
+            boolean waitOut = pending && childrenHaveEnded();
+            if (pending && !waitOut) {
+                cancelledWhileWaiting = true;
+                cancelChildren();
             }
-            boolean waitOut = onlyEnding;
             try {
                 // Waiting out ended children, it goes on only while no child has been spawned since.
                 owner.suspendUninterruptiblyUntil(() -> allDone()
