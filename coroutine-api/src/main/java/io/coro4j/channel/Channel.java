@@ -5,14 +5,20 @@ import io.coro4j.internal.Tasks;
 import java.util.ArrayDeque;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
+import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * A FIFO channel between tasks (Go's channel, asyncio's {@code Queue} with Kotlin's
  * {@code close}): {@linkplain #rendezvous() rendezvous} (a send waits until a receiver takes the
  * item), {@linkplain #bounded(int) bounded} (a send waits while the buffer is full) or
  * {@linkplain #unbounded() unbounded} (a send never waits).
+ *
+ * <p><b>Several channels at once.</b> {@link #onReceive} and {@link #onSend} make the clauses of a
+ * {@link Select}, which completes exactly one of several operations on several channels.
  *
  * <p><b>Threads.</b> Thread-safe. {@link #send}, {@link #receive} and iteration are suspension
  * points and must run inside a task; {@link #trySend}, {@link #tryReceive}, {@link #close},
@@ -44,11 +50,15 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class Channel<T> implements Iterable<T>, AutoCloseable {
 
     /** Returned internally by a receive that found the channel closed and drained. */
-    private static final Object CLOSED = new Object();
+    static final Object CLOSED = new Object();
+    /** Gives every channel its place in the order in which a {@link Select} takes their locks. */
+    private static final java.util.concurrent.atomic.AtomicLong LOCK_ORDER = new java.util.concurrent.atomic.AtomicLong();
 
     /** 0 for rendezvous, {@link Integer#MAX_VALUE} for unbounded. */
     private final int capacity;
-    private final ReentrantLock lock = new ReentrantLock();
+    final ReentrantLock lock = new ReentrantLock();
+    /** Where this channel's lock comes in the order a {@link Select} takes several in. */
+    final long lockOrder = LOCK_ORDER.getAndIncrement();
     /**
      * The buffered items; guarded by {@link #lock}. Invariants: if receivers wait the buffer is
      * empty and no sender waits; if senders wait the buffer is full ({@code capacity} items).
@@ -112,7 +122,7 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
             if (closed) {
                 throw closedForSend("Channel.send");
             }
-            receiver = receivers.pollFirst();
+            receiver = receivers.pollFirstClaimable();
             if (receiver != null) {
                 receiver.value = item;
                 receiver.state = Waiter.DONE;
@@ -149,7 +159,7 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
             if (closed) {
                 throw closedForSend("Channel.trySend");
             }
-            receiver = receivers.pollFirst();
+            receiver = receivers.pollFirstClaimable();
             if (receiver != null) {
                 receiver.value = item;
                 receiver.state = Waiter.DONE;
@@ -196,7 +206,7 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
         lock.lock();
         try {
             x = buffer.pollFirst();
-            sender = senders.pollFirst();
+            sender = senders.pollFirstClaimable();
             if (sender != null) {
                 if (x == null) {
                     x = sender.value;
@@ -229,7 +239,7 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
             x = buffer.pollFirst();
             // A waiting sender means the buffer was full: its item refills the slot just freed,
             // or, on a rendezvous channel, is the item.
-            sender = senders.pollFirst();
+            sender = senders.pollFirstClaimable();
             if (sender != null) {
                 if (x == null) {
                     x = sender.value;
@@ -312,6 +322,164 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
             return receivers.size();
         } finally {
             lock.unlock();
+        }
+    }
+
+    /**
+     * A {@link Select} clause that receives an item from this channel, as {@link #receive()} would,
+     * and makes the select return {@code onItem}'s result for it. Chosen on a closed, drained
+     * channel, it makes the select throw {@link ClosedChannelException}.
+     *
+     * @throws NullPointerException if {@code onItem} is null
+     */
+    public <R> Select.Clause<R> onReceive(Function<? super T, ? extends R> onItem) {
+        return new ReceiveClause<>(this, Objects.requireNonNull(onItem, "onItem"), null);
+    }
+
+    /**
+     * A {@link Select} clause that receives an item from this channel and makes the select return
+     * {@code onItem}'s result for it, or, chosen on a closed, drained channel, {@code onClosed}'s.
+     *
+     * @throws NullPointerException if a handler is null
+     */
+    public <R> Select.Clause<R> onReceive(Function<? super T, ? extends R> onItem, Supplier<? extends R> onClosed) {
+        return new ReceiveClause<>(this, Objects.requireNonNull(onItem, "onItem"), Objects.requireNonNull(onClosed, "onClosed"));
+    }
+
+    /**
+     * A {@link Select} clause that sends {@code item} on this channel, as {@link #send} would, and
+     * makes the select return {@code onSent}'s result. Chosen on a closed channel, it makes the
+     * select throw {@link ClosedChannelException} (the item is then not in the channel).
+     *
+     * @throws NullPointerException if {@code item} or {@code onSent} is null
+     */
+    public <R> Select.Clause<R> onSend(T item, Supplier<? extends R> onSent) {
+        requireItem(item);
+        return new SendClause<>(this, item, Objects.requireNonNull(onSent, "onSent"));
+    }
+
+    /** {@link #onReceive}'s clause. */
+    static final class ReceiveClause<T, R> extends Select.Clause<R> {
+        private final Channel<T> channel;
+        private final Function<? super T, ? extends R> onItem;
+        private final Supplier<? extends R> onClosed;
+
+        ReceiveClause(Channel<T> channel, Function<? super T, ? extends R> onItem, Supplier<? extends R> onClosed) {
+            this.channel = channel;
+            this.onItem = onItem;
+            this.onClosed = onClosed;
+        }
+
+        @Override
+        Channel<?> channel() {
+            return channel;
+        }
+
+        @Override
+        Object item() {
+            return null;
+        }
+
+        @Override
+        Object tryNow(Object[] woken) {
+            // A waiting sender means the buffer is full: its item goes behind the buffered ones
+            // (or, on a rendezvous channel, is the only one).
+            Waiter sender = channel.senders.pollFirstClaimable();
+            if (sender != null) {
+                channel.buffer.addLast(sender.value);
+                sender.value = null;
+                sender.state = Waiter.DONE;
+                woken[0] = sender;
+            }
+            Object x = channel.buffer.pollFirst();
+            return x != null ? x : channel.closed ? CLOSED : Select.NOT_READY;
+        }
+
+        @Override
+        Waiter enqueue(Waiter w) {
+            channel.receivers.addLast(w);
+            return w;
+        }
+
+        @Override
+        void withdraw(Waiter w) {
+            if (channel.receivers.contains(w)) {
+                channel.receivers.remove(w);
+            }
+        }
+
+        @Override
+        R handle(Object got) {
+            if (got != CLOSED) {
+                return onItem.apply(cast(got));
+            }
+            if (onClosed == null) {
+                throw closedForReceive("Select.select(channel.onReceive(...))");
+            }
+            return onClosed.get();
+        }
+    }
+
+    /** {@link #onSend}'s clause. */
+    static final class SendClause<T, R> extends Select.Clause<R> {
+        private final Channel<T> channel;
+        private final T item;
+        private final Supplier<? extends R> onSent;
+
+        SendClause(Channel<T> channel, T item, Supplier<? extends R> onSent) {
+            this.channel = channel;
+            this.item = item;
+            this.onSent = onSent;
+        }
+
+        @Override
+        Channel<?> channel() {
+            return channel;
+        }
+
+        @Override
+        Object item() {
+            return item;
+        }
+
+        @Override
+        Object tryNow(Object[] woken) {
+            if (channel.closed) {
+                return CLOSED;
+            }
+            Waiter receiver = channel.receivers.pollFirstClaimable();
+            if (receiver != null) {
+                receiver.value = item;
+                receiver.state = Waiter.DONE;
+                woken[0] = receiver;
+                return item;
+            }
+            if (channel.buffer.size() < channel.capacity) {
+                channel.buffer.addLast(item);
+                return item;
+            }
+            return Select.NOT_READY;
+        }
+
+        @Override
+        Waiter enqueue(Waiter w) {
+            channel.senders.addLast(w);
+            return w;
+        }
+
+        @Override
+        void withdraw(Waiter w) {
+            if (channel.senders.contains(w)) {
+                channel.senders.remove(w);
+            }
+        }
+
+        @Override
+        R handle(Object got) {
+            if (got == CLOSED) {
+                throw closedForSend("Select.select(channel.onSend(...))");
+            }
+            return onSent.get();
         }
     }
 

@@ -40,8 +40,27 @@ final class WaitQueue {
     }
 
     /**
-     * Unlinks every waiter, completes each as {@code state} (clearing its value first, as the
-     * protocol in {@link Waiter} wants), and returns them in queue order, first come first, linked
+     * Unlinks and returns the first waiter that may be completed, or {@code null} if there is none:
+     * unlinks and drops on the way a {@link Select}'s registrations whose select has completed
+     * another (or been cancelled), and claims the select of the one it returns.
+     */
+    Waiter pollFirstClaimable() {
+        Waiter w;
+        do {
+            w = pollFirst();
+        } while (w != null && !Select.claim(w));
+        return w;
+    }
+
+    /** Whether {@code w}, which may be linked nowhere or here only, is linked here. */
+    boolean contains(Waiter w) {
+        return w.prev != null || head == w;
+    }
+
+    /**
+     * Unlinks every waiter, completes as {@code state} each that may be completed
+     * ({@link #pollFirstClaimable}), clearing its value first as the protocol in {@link Waiter}
+     * wants, and returns those in queue order, first come first, linked
      * through {@link Waiter#next} and followed by {@code chain}, for {@link Waiter#wakeAll} once
      * the lock is released: so they are woken, and on one carrier resume, first come, first served.
      */
@@ -49,7 +68,7 @@ final class WaitQueue {
         Waiter first = null;
         Waiter last = null;
         Waiter w;
-        while ((w = pollFirst()) != null) {
+        while ((w = pollFirstClaimable()) != null) {
             w.value = null;
             w.state = state;
             if (last == null) {

@@ -11,8 +11,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * waiter does so under that lock: it writes {@link #value} (if any) and then the volatile
  * {@link #state}, and calls {@code handle.wake()} after releasing the lock. The waiting task reads
  * {@code state} without the lock and, once it is no longer {@link #WAITING}, {@code value}.
+ * A {@link Select}'s waiters ({@link Select.SelectWaiter}) must be claimed before that
+ * ({@link WaitQueue#pollFirstClaimable}).
  */
-final class Waiter {
+class Waiter {
 
     /** Linked in its queue; nobody has completed it. */
     static final int WAITING = 0;

@@ -2,7 +2,7 @@
  * asyncio's synchronization primitives for coro4j tasks: {@link io.coro4j.channel.Channel}
  * (rendezvous, bounded, unbounded; Go's channels with asyncio.Queue's drain-on-close),
  * {@link io.coro4j.channel.Semaphore}, {@link io.coro4j.channel.Event} and
- * {@link io.coro4j.channel.Lock}.
+ * {@link io.coro4j.channel.Lock}; {@link io.coro4j.channel.Select} over several channels.
  *
  * <h2>How they are built</h2>
  * Each primitive keeps its state (buffer, permits, owner, flag) and its FIFO queues of waiting
@@ -17,13 +17,22 @@
  * ordinary {@code java.util.concurrent} lock: under contention it may hold up a carrier thread,
  * but only for those few field updates, since nobody suspends while holding it.
  *
+ * <p>A {@link io.coro4j.channel.Select} waits in several channels at once, with one node in each,
+ * all sharing one claim. Whoever completes such a node must first win the claim (a
+ * compare-and-set, under that channel's lock); a node whose select has been claimed through
+ * another is stale, and is dropped in passing for the next waiter. The select takes the locks of
+ * all its channels, always in the order the channels were made (so two selects cannot deadlock),
+ * to try each clause and queue its nodes in one step, to withdraw the nodes that did not win, and
+ * to give up when cancelled: under those locks no completer can claim it, so it either has a
+ * winner or never will.
+ *
  * <p>The queues of waiters are intrusive doubly linked lists, not JCTools queues: every access
  * already happens under the lock, where a lock-free queue buys nothing, and a cancelled waiter
  * must be unlinked from the middle in O(1), which no JCTools queue supports. Channel buffers are
  * {@link java.util.ArrayDeque}s under the same lock, for the same reason.
  *
  * <h2>Cancellation: the rule</h2>
- * Every suspending operation ({@code Channel.send}, {@code Channel.receive}, iteration,
+ * Every suspending operation ({@code Channel.send}, {@code Channel.receive}, iteration, {@code Select.select},
  * {@code Semaphore.acquire}, {@code Lock.lock}, {@code Event.await}) checks for cancellation on
  * entry, so a cancelled task cannot loop forever on a busy channel. Once it waits, the operation
  * either took effect or it did not, and its outcome says which:

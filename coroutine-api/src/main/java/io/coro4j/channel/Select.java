@@ -1,0 +1,277 @@
+package io.coro4j.channel;
+
+import io.coro4j.internal.TaskHandle;
+import io.coro4j.internal.Tasks;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CancellationException;
+
+/**
+ * Waits for the first of several channel operations that can complete, completes that one only,
+ * and returns what its handler makes of it: Go's {@code select}, kotlinx.coroutines'
+ * {@code select} over {@code onReceive} and {@code onSend}.
+ *
+ * <pre>{@code
+ * String got = Select.select(
+ *         orders.onReceive(order -> "order " + order),
+ *         cancels.onReceive(id -> "cancel " + id),
+ *         audit.onSend(entry, () -> "audited"));
+ * }</pre>
+ *
+ * <p><b>Which clause.</b> If clauses can complete at once, the first of them in argument order
+ * does (biased, as kotlinx's {@code select}; put the clause that must not starve first, or rotate
+ * the order). Otherwise the select waits in every clause's channel at once; the first operation
+ * that another task completes for it wins and its other registrations are withdrawn, so exactly one
+ * clause takes effect: one item received, or one item sent. A channel may appear in several
+ * clauses (a receive and a send on the same channel do not complete each other).
+ *
+ * <p><b>Closed channels.</b> A receive clause whose channel is closed and drained, or a send
+ * clause whose channel is closed, can complete at once and is chosen as any other: a send clause
+ * then makes the select throw {@link ClosedChannelException}, as {@link Channel#send} does, and so
+ * does a receive clause made by {@link Channel#onReceive(java.util.function.Function)}; one made
+ * by {@link Channel#onReceive(java.util.function.Function, java.util.function.Supplier)} returns
+ * what its {@code onClosed} handler returns instead, so a loop over several producers can drop
+ * the channels that close.
+ *
+ * <p><b>Cancellation</b> follows the rule of the {@linkplain io.coro4j.channel package}: a select
+ * cancelled while it waits throws {@link CancellationException} and no clause took effect; one
+ * whose clause was completed before the task saw the cancellation returns normally (its handler
+ * runs), and the task sees the cancellation at its next suspension point. For a select with a
+ * deadline, wrap it: {@code Coro.withTimeoutOrNull(d, () -> Select.select(...))}.
+ *
+ * <p><b>Handlers</b> run in the selecting task after the operation has completed and every lock is
+ * released, so they may suspend; what they throw, the select throws (the operation has taken
+ * effect all the same).
+ *
+ * <p><b>Threads.</b> {@link #select} is a suspension point and must run inside a task. A clause
+ * holds nothing until a select uses it and may be used by several selects, one after another or
+ * at once.
+ */
+public final class Select {
+
+    private Select() {}
+
+    /**
+     * Completes the first of {@code clauses} that can complete, waiting until one can, and returns
+     * its handler's result.
+     *
+     * @throws IllegalArgumentException if there are no clauses
+     * @throws NullPointerException if a clause is null
+     * @throws ClosedChannelException if the chosen clause is a send on a closed channel or a receive
+     *     without {@code onClosed} on a closed, drained one
+     * @throws CancellationException if the task is cancelled on entry or while waiting (no clause
+     *     took effect)
+     * @throws IllegalStateException outside a task
+     */
+    @SafeVarargs
+    public static <R> R select(Clause<? extends R>... clauses) {
+        return select(Arrays.asList(clauses));
+    }
+
+    /** {@link #select(Clause[])} over a list of clauses, in list order. */
+    public static <R> R select(List<? extends Clause<? extends R>> clauses) {
+        Objects.requireNonNull(clauses, "clauses");
+        if (clauses.isEmpty()) {
+            throw new IllegalArgumentException("Select.select needs at least one clause (channel.onReceive(...) or channel.onSend(...))");
+        }
+        Clause<?>[] all = new Clause<?>[clauses.size()];
+        for (int i = 0; i < all.length; i++) {
+            all[i] = clauses.get(i);
+            if (all[i] == null) {
+                throw new NullPointerException("select clause " + i + " is null");
+            }
+        }
+        TaskHandle self = Tasks.current("Select.select");
+        self.checkCancelled();
+        Run run = new Run();
+        Clause<?>[] byLock = lockOrder(all);
+        Waiter[] registered = null;
+        Waiter toWake = null;
+        int chosen = -1;
+        Object got = null;
+        lockAll(byLock);
+        try {
+            for (int i = 0; i < all.length && chosen < 0; i++) {
+                Object[] woken = new Object[1];
+                Object r = all[i].tryNow(woken);
+                if (r != NOT_READY) {
+                    chosen = i;
+                    got = r;
+                    toWake = (Waiter) woken[0];
+                }
+            }
+            if (chosen < 0) {
+                registered = new Waiter[all.length];
+                for (int i = 0; i < all.length; i++) {
+                    registered[i] = all[i].enqueue(new SelectWaiter(self, run, i, all[i].item()));
+                }
+            }
+        } finally {
+            unlockAll(byLock);
+        }
+        if (toWake != null) {
+            toWake.handle.wake();
+        }
+        if (chosen >= 0) {
+            return handle(all[chosen], got);
+        }
+        SelectWaiter won = await(self, run, all, byLock, registered);
+        return handle(all[won.clause], won.state == Waiter.CLOSED ? Channel.CLOSED : won.value);
+    }
+
+    /** Parks until a registration of {@code run} is completed, withdraws the others and returns the winner. */
+    private static SelectWaiter await(TaskHandle self, Run run, Clause<?>[] all, Clause<?>[] byLock, Waiter[] registered) {
+        try {
+            Waiter w;
+            while ((w = run.winner) == null || w.state == Waiter.WAITING) {
+                self.park();
+            }
+        } catch (Throwable t) {
+            boolean cancelled;
+            lockAll(byLock);
+            try {
+                // Completers claim a registration under its channel's lock, all held here: either
+                // one has (and filled it in), or none can from now on.
+                cancelled = run.claim(CANCELLED);
+                if (cancelled) {
+                    withdraw(all, registered, null);
+                }
+            } finally {
+                unlockAll(byLock);
+            }
+            if (cancelled || t instanceof Error) {
+                throw t;
+            }
+            // A clause took effect first: thrown, its item would be lost or its send unaccounted for.
+        }
+        SelectWaiter won = (SelectWaiter) run.winner;
+        lockAll(byLock);
+        try {
+            withdraw(all, registered, won);
+        } finally {
+            unlockAll(byLock);
+        }
+        return won;
+    }
+
+    private static void withdraw(Clause<?>[] all, Waiter[] registered, Waiter keep) {
+        for (int i = 0; i < all.length; i++) {
+            if (registered[i] != keep) {
+                all[i].withdraw(registered[i]);
+            }
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <R> R handle(Clause<?> clause, Object got) {
+        return (R) clause.handle(got); // every clause came in as a Clause<? extends R>
+    }
+
+    /** The clauses in the order their channels' locks are taken: by channel, so that two selects never deadlock. */
+    private static Clause<?>[] lockOrder(Clause<?>[] all) {
+        if (all.length == 1) {
+            return all;
+        }
+        Clause<?>[] sorted = all.clone();
+        Arrays.sort(sorted, Comparator.comparingLong(c -> c.channel().lockOrder));
+        return sorted;
+    }
+
+    private static void lockAll(Clause<?>[] byLock) {
+        for (Clause<?> c : byLock) {
+            c.channel().lock.lock(); // reentrant: a channel in two clauses is locked twice, unlocked twice
+        }
+    }
+
+    private static void unlockAll(Clause<?>[] byLock) {
+        for (int i = byLock.length - 1; i >= 0; i--) {
+            byLock[i].channel().lock.unlock();
+        }
+    }
+
+    /** Returned by {@link Clause#tryNow} when the operation would have to wait. */
+    static final Object NOT_READY = new Object();
+
+    /** What a cancelled select claims itself with, so that no completer can. */
+    private static final Waiter CANCELLED = new Waiter(null, null);
+
+    /**
+     * One operation a select may complete, made by {@link Channel#onReceive} or {@link Channel#onSend}.
+     * Immutable; holds nothing until a select uses it.
+     *
+     * @param <R> what its handler returns
+     */
+    public abstract static sealed class Clause<R> permits Channel.ReceiveClause, Channel.SendClause {
+
+        Clause() {}
+
+        abstract Channel<?> channel();
+
+        /** The item a send clause sends, null for a receive. */
+        abstract Object item();
+
+        /**
+         * Under the channel's lock: completes the operation if it needs no waiting and returns the
+         * item received (or anything, for a send), or {@link Channel#CLOSED}; else
+         * {@link #NOT_READY}. A waiter it completed goes into {@code woken[0]}, to be woken once
+         * the locks are released.
+         */
+        abstract Object tryNow(Object[] woken);
+
+        /** Under the channel's lock: queues {@code w} where this operation waits, and returns it. */
+        abstract Waiter enqueue(Waiter w);
+
+        /** Under the channel's lock: unlinks {@code w} if it is still queued. */
+        abstract void withdraw(Waiter w);
+
+        /** What the select returns for {@code got} (an item, or {@link Channel#CLOSED}). */
+        abstract R handle(Object got);
+    }
+
+    /**
+     * One select's claim: the registration that won, or {@link #CANCELLED}. Completers claim it under
+     * the lock of the registration's channel, and a registration of a run already claimed is stale:
+     * they drop it and look at the next waiter.
+     */
+    static final class Run {
+        private static final VarHandle WINNER;
+
+        static {
+            try {
+                WINNER = MethodHandles.lookup().findVarHandle(Run.class, "winner", Waiter.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
+        volatile Waiter winner;
+
+        boolean claim(Waiter w) {
+            return WINNER.compareAndSet(this, null, w);
+        }
+    }
+
+    /** A select's registration in one channel's queue. */
+    static final class SelectWaiter extends Waiter {
+        final Run run;
+        final int clause;
+
+        SelectWaiter(TaskHandle handle, Run run, int clause, Object item) {
+            super(handle, item);
+            this.run = run;
+            this.clause = clause;
+        }
+    }
+
+    /**
+     * Whether {@code w}, just unlinked from a queue by a completer under its lock, may be completed:
+     * a plain waiter always, a select's only if this claims its select for it.
+     */
+    static boolean claim(Waiter w) {
+        return !(w instanceof SelectWaiter s) || s.run.claim(w);
+    }
+}

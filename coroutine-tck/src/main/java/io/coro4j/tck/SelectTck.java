@@ -1,0 +1,597 @@
+package io.coro4j.tck;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.coro4j.Coro;
+import io.coro4j.Task;
+import io.coro4j.channel.Channel;
+import io.coro4j.channel.ClosedChannelException;
+import io.coro4j.channel.Select;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.SplittableRandom;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.function.LongConsumer;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link Select}: exactly one clause takes effect, the first ready one in argument order when
+ * several are; the other registrations are withdrawn; closed channels; cancellation and timeouts
+ * while waiting (no clause took effect, nothing left queued); two selects completing each other;
+ * misuse with its message; and a stress test of selecting producers and consumers with
+ * cancellations, checked with {@code sent == delivered + undelivered} item by item.
+ *
+ * <p>If a test here fails, check that a select's registration is claimed before it is completed
+ * (a completer that fails the claim drops it and serves the next waiter), and that a select takes
+ * every channel's lock, in one order, to register, to withdraw and to give up.
+ */
+public abstract class SelectTck extends SchedulerTck {
+
+    /** Everything still queued on {@code channels}: what a finished select must not leave behind. */
+    private static int waiting(Channel<?>... channels) {
+        int n = 0;
+        for (Channel<?> ch : channels) {
+            n += ch.sendersWaiting() + ch.receiversWaiting();
+        }
+        return n;
+    }
+
+    // ---- which clause ----
+
+    @Test
+    void receivesFromTheChannelThatHasAnItem() throws Exception {
+        runTask(() -> {
+            Channel<String> a = Channel.bounded(4);
+            Channel<String> b = Channel.bounded(4);
+            b.send("x");
+            String got = Select.select(a.onReceive(s -> "a:" + s), b.onReceive(s -> "b:" + s));
+            assertThat(got).isEqualTo("b:x");
+            assertThat(a.size() + b.size()).isZero();
+            assertThat(waiting(a, b)).isZero();
+            return null;
+        });
+    }
+
+    @Test
+    void theFirstReadyClauseInArgumentOrderWinsAndTheOthersTakeNoEffect() throws Exception {
+        runTask(() -> {
+            Channel<String> a = Channel.bounded(4);
+            Channel<String> b = Channel.bounded(4);
+            Channel<String> out = Channel.bounded(1);
+            a.send("1");
+            b.send("2");
+            assertThat(Select.<String>select(b.onReceive(s -> "b:" + s), a.onReceive(s -> "a:" + s), out.onSend("o", () -> "sent")))
+                    .isEqualTo("b:2");
+            assertThat(a.tryReceive()).as("the item of a clause that was not chosen").isEqualTo("1");
+            assertThat(out.size()).as("a send clause that was not chosen sent nothing").isZero();
+            assertThat(Select.<String>select(a.onReceive(s -> "a:" + s), out.onSend("o", () -> "sent"))).isEqualTo("sent");
+            assertThat(out.tryReceive()).isEqualTo("o");
+            return null;
+        });
+    }
+
+    @Test
+    void aWaitingSelectTakesExactlyOneOfTwoSendsThatComeAtOnce() throws Exception {
+        runTask(() -> {
+            Channel<String> a = Channel.rendezvous();
+            Channel<String> b = Channel.rendezvous();
+            Task<String> selector = Coro.spawn(() -> Select.select(a.onReceive(s -> s), b.onReceive(s -> s)));
+            until("the select waits on both channels", () -> a.receiversWaiting() == 1 && b.receiversWaiting() == 1);
+            Task<Throwable> sendA = ChannelTck.spawnCatching(() -> {
+                a.send("from a");
+                return null;
+            });
+            Task<Throwable> sendB = ChannelTck.spawnCatching(() -> {
+                b.send("from b");
+                return null;
+            });
+            String got = selector.join();
+            until("the other send waits", () -> a.sendersWaiting() + b.sendersWaiting() == 1);
+            assertThat(a.receiversWaiting() + b.receiversWaiting()).as("registrations left behind").isZero();
+            Channel<String> other = got.equals("from a") ? b : a;
+            assertThat(other.tryReceive()).as("the send the select did not take").isEqualTo(got.equals("from a") ? "from b" : "from a");
+            assertThat(sendA.join()).isNull();
+            assertThat(sendB.join()).isNull();
+            return null;
+        });
+    }
+
+    @Test
+    void aSendClauseWaitsForAReceiverOnAnyOfItsChannels() throws Exception {
+        runTask(() -> {
+            Channel<Integer> a = Channel.rendezvous();
+            Channel<Integer> b = Channel.bounded(1);
+            b.send(0); // full
+            Task<String> selector = Coro.spawn(() -> Select.select(a.onSend(1, () -> "to a"), b.onSend(2, () -> "to b")));
+            until("the select waits on both channels", () -> a.sendersWaiting() == 1 && b.sendersWaiting() == 1);
+            assertThat(b.receive()).isEqualTo(0);
+            assertThat(selector.join()).isEqualTo("to b");
+            assertThat(b.tryReceive()).as("the item the select sent on b").isEqualTo(2);
+            assertThat(a.tryReceive()).as("a send clause that lost sent nothing").isNull();
+            assertThat(waiting(a, b)).isZero();
+            return null;
+        });
+    }
+
+    @Test
+    void aSendAndAReceiveClauseOnOneChannelDoNotCompleteEachOther() throws Exception {
+        runTask(() -> {
+            Channel<String> ch = Channel.rendezvous();
+            Task<String> selector = Coro.spawn(() -> Select.<String>select(ch.onSend("mine", () -> "sent"), ch.onReceive(s -> "got " + s)));
+            until("the select waits to send and to receive", () -> ch.sendersWaiting() == 1 && ch.receiversWaiting() == 1);
+            Coro.sleep(Duration.ofMillis(20));
+            assertThat(selector.isDone()).isFalse();
+            assertThat(ch.receive()).isEqualTo("mine");
+            assertThat(selector.join()).isEqualTo("sent");
+            assertThat(waiting(ch)).isZero();
+            return null;
+        });
+    }
+
+    @Test
+    void aSelectCompletesAWaitingSelectByOneOfItsClausesOnly() throws Exception {
+        runTask(() -> {
+            Channel<String> a = Channel.rendezvous();
+            Channel<String> b = Channel.rendezvous();
+            Channel<String> c = Channel.rendezvous();
+            Task<String> waiting = Coro.spawn(() -> Select.<String>select(a.onReceive(s -> "got " + s + " on a"), b.onReceive(s -> "got " + s + " on b")));
+            until("the first select waits", () -> a.receiversWaiting() == 1 && b.receiversWaiting() == 1);
+            assertThat(Select.<String>select(c.onSend("y", () -> "sent on c"), b.onSend("x", () -> "sent on b")))
+                    .as("a select that can send on b completes the one waiting to receive there").isEqualTo("sent on b");
+            assertThat(waiting.join()).isEqualTo("got x on b");
+            assertThat(waiting(a, b, c)).isZero();
+
+            Task<String> both = Coro.spawn(() -> Select.<String>select(a.onSend("z", () -> "sent on a"), c.onReceive(s -> "got " + s + " on c")));
+            until("the second select waits", () -> a.sendersWaiting() == 1 && c.receiversWaiting() == 1);
+            assertThat(Select.<String>select(c.onSend("w", () -> "sent on c"), a.onReceive(s -> "got " + s + " on a")))
+                    .as("the first clause that can complete, in argument order").isEqualTo("sent on c");
+            assertThat(both.join()).isEqualTo("got w on c");
+            assertThat(waiting(a, b, c)).isZero();
+            return null;
+        });
+    }
+
+    @Test
+    void handlersRunInTheTaskAfterTheOperationAndMaySuspend() throws Exception {
+        runTask(() -> {
+            Channel<String> ch = Channel.bounded(2);
+            ch.send("a");
+            ch.send("b");
+            String got = Select.select(ch.onReceive(s -> {
+                assertThat(ch.size()).as("the item is taken before the handler runs").isEqualTo(1);
+                Coro.sleep(Duration.ofMillis(1));
+                return s + ch.receive();
+            }));
+            assertThat(got).isEqualTo("ab");
+            assertThatThrownBy(() -> Select.select(Channel.<String>unbounded().onSend("c", () -> {
+                throw new IllegalStateException("handler failed");
+            }))).isExactlyInstanceOf(IllegalStateException.class).hasMessage("handler failed");
+            return null;
+        });
+    }
+
+    // ---- closed channels ----
+
+    @Test
+    void aReceiveClauseOnAClosedDrainedChannelThrowsOrRunsItsOnClosed() throws Exception {
+        runTask(() -> {
+            Channel<String> closed = Channel.bounded(2);
+            closed.send("left");
+            closed.close();
+            Channel<String> open = Channel.rendezvous();
+            assertThat(Select.<String>select(closed.onReceive(s -> s), open.onReceive(s -> s)))
+                    .as("a closed channel's buffered item is received").isEqualTo("left");
+            assertThatThrownBy(() -> Select.select(closed.onReceive(s -> s), open.onReceive(s -> s)))
+                    .isExactlyInstanceOf(ClosedChannelException.class)
+                    .hasMessage("Select.select(channel.onReceive(...)) on a closed channel: the channel is closed and all its items have been received");
+            assertThat(Select.<String>select(closed.onReceive(s -> s, () -> "closed"), open.onReceive(s -> s))).isEqualTo("closed");
+            assertThat(waiting(open)).isZero();
+            return null;
+        });
+    }
+
+    @Test
+    void closingAChannelCompletesASelectWaitingOnIt() throws Exception {
+        runTask(() -> {
+            Channel<String> a = Channel.rendezvous();
+            Channel<String> b = Channel.rendezvous();
+            Task<String> withOnClosed = Coro.spawn(() -> Select.select(b.onReceive(s -> s), a.onReceive(s -> s, () -> "a closed")));
+            until("the select waits", () -> a.receiversWaiting() == 1 && b.receiversWaiting() == 1);
+            a.close();
+            assertThat(withOnClosed.join()).isEqualTo("a closed");
+            assertThat(waiting(b)).isZero();
+
+            Channel<String> d = Channel.rendezvous();
+            Task<Throwable> without = ChannelTck.spawnCatching(() -> Select.select(b.onReceive(s -> s), d.onReceive(s -> s)));
+            until("the select waits", () -> b.receiversWaiting() == 1 && d.receiversWaiting() == 1);
+            d.close();
+            assertThat(without.join()).isExactlyInstanceOf(ClosedChannelException.class)
+                    .hasMessage("Select.select(channel.onReceive(...)) on a closed channel: the channel is closed and all its items have been received");
+            assertThat(waiting(b)).isZero();
+            return null;
+        });
+    }
+
+    @Test
+    void aSendClauseOnAClosedChannelThrowsAndSendsNothing() throws Exception {
+        runTask(() -> {
+            Channel<String> closed = Channel.unbounded();
+            closed.close();
+            Channel<String> full = Channel.bounded(1);
+            full.send("f");
+            assertThatThrownBy(() -> Select.select(full.onSend("x", () -> null), closed.onSend("y", () -> null)))
+                    .isExactlyInstanceOf(ClosedChannelException.class)
+                    .hasMessage("Select.select(channel.onSend(...)) on a closed channel: the channel is closed and accepts no more items");
+            assertThat(full.size()).isEqualTo(1);
+            Task<Throwable> waitingSend = ChannelTck.spawnCatching(() -> Select.select(full.onSend("z", () -> null)));
+            until("the select waits", () -> full.sendersWaiting() == 1);
+            full.close();
+            assertThat(waitingSend.join()).isExactlyInstanceOf(ClosedChannelException.class);
+            assertThat(full.tryReceive()).isEqualTo("f");
+            assertThatThrownBy(full::tryReceive).isExactlyInstanceOf(ClosedChannelException.class);
+            return null;
+        });
+    }
+
+    // ---- cancellation and timeouts ----
+
+    @Test
+    void aSelectCancelledWhileWaitingTakesNothingAndLeavesNothingQueued() throws Exception {
+        runTask(() -> {
+            Channel<String> a = Channel.rendezvous();
+            Channel<String> b = Channel.bounded(1);
+            b.send("full");
+            Task<String> selector = Coro.spawn(() -> Select.select(a.onReceive(s -> s), b.onSend("x", () -> "sent")));
+            until("the select waits", () -> a.receiversWaiting() == 1 && b.sendersWaiting() == 1);
+            selector.cancel();
+            assertCancelled(selector);
+            assertThat(waiting(a, b)).isZero();
+            assertThat(a.trySend("after")).as("a send after the cancelled select found no receiver").isFalse();
+            assertThat(b.tryReceive()).isEqualTo("full");
+            assertThat(b.tryReceive()).as("the cancelled select's item").isNull();
+            return null;
+        });
+    }
+
+    @Test
+    void aSelectOfACancelledTaskThrowsAtOnceEvenWithAClauseReady() throws Exception {
+        runTask(() -> {
+            Channel<String> ch = Channel.bounded(1);
+            ch.send("ready");
+            Task<String> t = Coro.spawn(() -> {
+                Coro.currentTask().cancel();
+                return Select.select(ch.onReceive(s -> s));
+            });
+            assertCancelled(t);
+            assertThat(ch.tryReceive()).isEqualTo("ready");
+            return null;
+        });
+    }
+
+    @Test
+    void aTimeoutAroundASelectReturnsNullAndLeavesNothingQueued() throws Exception {
+        runTask(() -> {
+            Channel<String> a = Channel.rendezvous();
+            Channel<String> b = Channel.rendezvous();
+            String got = Coro.withTimeoutOrNull(Duration.ofMillis(30), () -> Select.select(a.onReceive(s -> s), b.onReceive(s -> s)));
+            assertThat(got).isNull();
+            assertThat(waiting(a, b)).isZero();
+            return null;
+        });
+    }
+
+    /**
+     * A select whose task has seen the cancellation, and is about to withdraw, when a send hands
+     * one of its receive clauses an item (the send holding that channel's lock first;
+     * {@link GrantWindow}): the item is not lost, the select returns it.
+     */
+    @Test
+    void aSelectHandedAnItemWhileItsCancelledTaskWithdrawsReturnsTheItem() throws Exception {
+        List<String> log = runTask(() -> {
+            Channel<String> a = Channel.rendezvous();
+            Channel<String> b = Channel.rendezvous();
+            List<String> out = new java.util.concurrent.CopyOnWriteArrayList<>();
+            Task<Void> selector = Coro.spawn(() -> {
+                out.add(Select.<String>select(a.onReceive(s -> "received " + s + " on a"), b.onReceive(s -> "received " + s + " on b")));
+                Coro.yieldNow(); // the cancellation, still pending
+                out.add("not cancelled");
+                return null;
+            });
+            until("the select waits", () -> a.receiversWaiting() == 1 && b.receiversWaiting() == 1);
+            GrantWindow window = GrantWindow.open(b, () -> out.add("trySend returned " + b.trySend("the item")));
+            until("b's lock is held", () -> window.held.getCount() == 0);
+            selector.cancel();
+            assertCancelled(selector);
+            until("the send is done", window::closed);
+            assertThat(window.failure.get()).isNull();
+            out.add("waiters left " + waiting(a, b));
+            return out;
+        });
+        assertThat(log).containsExactly("trySend returned true", "received the item on b", "waiters left 0");
+    }
+
+    /**
+     * A select whose task has seen the cancellation, and is about to withdraw, when a receive takes
+     * the item of one of its send clauses ({@link GrantWindow}): the select returns normally, as
+     * the item was delivered.
+     */
+    @Test
+    void aSelectWhoseItemIsTakenWhileItsCancelledTaskWithdrawsReturnsNormally() throws Exception {
+        List<String> log = runTask(() -> {
+            Channel<String> a = Channel.rendezvous();
+            Channel<String> b = Channel.rendezvous();
+            List<String> out = new java.util.concurrent.CopyOnWriteArrayList<>();
+            Task<Void> selector = Coro.spawn(() -> {
+                out.add(Select.<String>select(b.onSend("the item", () -> "sent on b"), a.onReceive(s -> "received " + s)));
+                Coro.yieldNow(); // the cancellation, still pending
+                out.add("not cancelled");
+                return null;
+            });
+            until("the select waits", () -> a.receiversWaiting() == 1 && b.sendersWaiting() == 1);
+            GrantWindow window = GrantWindow.open(a, () -> out.add("tryReceive on b returned " + b.tryReceive()));
+            until("a's lock is held", () -> window.held.getCount() == 0);
+            selector.cancel();
+            assertCancelled(selector);
+            until("the receive is done", window::closed);
+            assertThat(window.failure.get()).isNull();
+            out.add("waiters left " + waiting(a, b));
+            return out;
+        });
+        assertThat(log).containsExactly("tryReceive on b returned the item", "sent on b", "waiters left 0");
+    }
+
+    /**
+     * A waiting select cancelled a few microseconds before or after a send completes it: the send
+     * took effect exactly when the select returned its item.
+     */
+    @Test
+    void stressCompletionRacingCancellationDecidesTheSelectExactlyOnce() throws Exception {
+        int rounds = Stress.scaled(2_000);
+        long seed = System.nanoTime();
+        SplittableRandom random = new SplittableRandom(seed);
+        runTask(Duration.ofSeconds(Math.max(60, rounds / 20)), () -> {
+            for (int round = 0; round < rounds; round++) {
+                String what = "seed " + seed + " round " + round;
+                Channel<Integer> a = Channel.rendezvous();
+                Channel<Integer> b = Channel.rendezvous();
+                Task<Integer> selector = Coro.spawn(() -> Select.select(a.onReceive(x -> x), b.onReceive(x -> -x)));
+                until("the select waits", () -> a.receiversWaiting() == 1 && b.receiversWaiting() == 1);
+                int item = round + 1;
+                Channel<Integer> target = random.nextBoolean() ? a : b;
+                boolean sent = ChannelTck.race(random, selector, () -> target.trySend(item));
+                Integer got;
+                try {
+                    got = selector.join();
+                } catch (CancellationException e) {
+                    got = null;
+                }
+                assertThat(got).as("%s: the select's result (trySend returned %s)", what, sent)
+                        .isEqualTo(sent ? (target == a ? item : -item) : null);
+                assertThat(waiting(a, b)).as("%s: waiters left", what).isZero();
+            }
+            return null;
+        });
+    }
+
+    // ---- misuse ----
+
+    @Test
+    void misuseIsRefusedWithAMessage() throws Exception {
+        Channel<String> ch = Channel.rendezvous();
+        assertThatThrownBy(() -> ch.onSend(null, () -> null)).isExactlyInstanceOf(NullPointerException.class)
+                .hasMessage("a channel item must not be null");
+        assertThatThrownBy(() -> ch.onReceive(null)).isExactlyInstanceOf(NullPointerException.class).hasMessage("onItem");
+        assertThatThrownBy(() -> ch.onReceive(s -> s, null)).isExactlyInstanceOf(NullPointerException.class).hasMessage("onClosed");
+        assertThatThrownBy(() -> ch.onSend("x", null)).isExactlyInstanceOf(NullPointerException.class).hasMessage("onSent");
+        assertThatThrownBy(() -> Select.select(ch.onReceive(s -> s)))
+                .isExactlyInstanceOf(IllegalStateException.class).hasMessage("Select.select" + OUTSIDE);
+        runTask(() -> {
+            assertThatThrownBy(() -> Select.select())
+                    .isExactlyInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("Select.select needs at least one clause (channel.onReceive(...) or channel.onSend(...))");
+            assertThatThrownBy(() -> Select.select(ch.onReceive(s -> s), null))
+                    .isExactlyInstanceOf(NullPointerException.class).hasMessage("select clause 1 is null");
+            return null;
+        });
+        assertThat(waiting(ch)).isZero();
+    }
+
+    // ---- stress ----
+
+    /**
+     * Producers sending each item by a select over three channels (or, one item in four, a plain
+     * send on one of them) and consumers receiving by a select over all three (or a plain
+     * iteration of one), on channels of random kinds, with tasks cancelled and selects timed out
+     * at random moments, then the channels closed and drained: every item whose send returned
+     * normally was received or left in a channel, exactly once, and no other; and items a
+     * producer sent on one channel arrived at each consumer in the order it sent them.
+     */
+    @Test
+    void stressSelectingProducersAndConsumersLoseAndDuplicateNothing() throws Exception {
+        int rounds = Stress.scaled(60);
+        long seed = System.nanoTime();
+        SplittableRandom random = new SplittableRandom(seed);
+        long[] totals = new long[3];
+        runTask(Duration.ofSeconds(Math.max(60, rounds)), () -> {
+            for (int round = 0; round < rounds; round++) {
+                selectRound(random.split(), totals, "seed " + seed + " round " + round);
+            }
+            return null;
+        });
+        assertThat(totals[0]).as("items sent in all rounds").isPositive();
+        assertThat(totals[1]).as("items delivered in all rounds").isPositive();
+        assertThat(totals[0]).as("sent == delivered + undelivered (delivered %d, undelivered %d)", totals[1], totals[2])
+                .isEqualTo(totals[1] + totals[2]);
+    }
+
+    private static void selectRound(SplittableRandom random, long[] totals, String what) throws Exception {
+        List<Channel<Long>> channels = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            int kind = random.nextInt(3);
+            channels.add(kind == 0 ? Channel.rendezvous() : kind == 1 ? Channel.bounded(1 + random.nextInt(4)) : Channel.unbounded());
+        }
+        int producers = 1 + random.nextInt(3);
+        int consumers = 1 + random.nextInt(3);
+        int perProducer = 1_000;
+        AtomicIntegerArray sent = new AtomicIntegerArray(producers);
+        AtomicLongArray seen = new AtomicLongArray((producers * perProducer + 63) / 64);
+        AtomicInteger duplicates = new AtomicInteger();
+        AtomicInteger outOfOrder = new AtomicInteger();
+        AtomicInteger delivered = new AtomicInteger();
+        LongConsumer record = x -> {
+            int bit = (int) (x >>> 32) * perProducer + (int) x;
+            long mask = 1L << (bit & 63);
+            if ((seen.getAndAccumulate(bit >>> 6, mask, (p, q) -> p | q) & mask) != 0) {
+                duplicates.incrementAndGet();
+            }
+        };
+        List<Task<Void>> tasks = new ArrayList<>();
+        for (int p = 0; p < producers; p++) {
+            int producer = p;
+            long tag = (long) p << 32;
+            SplittableRandom r = random.split();
+            tasks.add(Coro.spawn(() -> {
+                try {
+                    for (int seq = 0; seq < perProducer; seq++) {
+                        Long item = tag | seq;
+                        if (r.nextInt(4) == 0) {
+                            channels.get(r.nextInt(3)).send(item);
+                        } else {
+                            Select.select(channels.get(0).onSend(item, () -> null), channels.get(1).onSend(item, () -> null),
+                                    channels.get(2).onSend(item, () -> null));
+                        }
+                        sent.set(producer, seq + 1);
+                    }
+                } catch (ClosedChannelException e) {
+                    // closed at the end of the round
+                }
+                return null;
+            }));
+        }
+        for (int c = 0; c < consumers; c++) {
+            SplittableRandom r = random.split();
+            boolean plain = r.nextInt(4) == 0;
+            boolean withTimeouts = r.nextBoolean();
+            long timeoutNanos = 1_000 + r.nextInt(50_000);
+            tasks.add(Coro.spawn(() -> {
+                // Per channel, per producer: the last sequence number this consumer received.
+                int[][] last = new int[3][producers];
+                for (int[] l : last) {
+                    java.util.Arrays.fill(l, -1);
+                }
+                if (plain) {
+                    int i = r.nextInt(3);
+                    for (long x : channels.get(i)) {
+                        if (!check(last[i], x)) {
+                            outOfOrder.incrementAndGet();
+                        }
+                        record.accept(x);
+                        delivered.incrementAndGet();
+                    }
+                    return null;
+                }
+                List<Integer> open = new ArrayList<>(List.of(0, 1, 2));
+                while (!open.isEmpty()) {
+                    List<Select.Clause<long[]>> clauses = new ArrayList<>();
+                    for (int i : open) {
+                        clauses.add(channels.get(i).onReceive(x -> new long[] {i, x}, () -> new long[] {i, -1}));
+                    }
+                    long[] got = withTimeouts
+                            ? Coro.withTimeoutOrNull(Duration.ofNanos(timeoutNanos), () -> Select.select(clauses))
+                            : Select.select(clauses);
+                    if (got == null) {
+                        continue;
+                    }
+                    int i = (int) got[0];
+                    if (got[1] < 0) {
+                        open.remove(Integer.valueOf(i));
+                        continue;
+                    }
+                    if (!check(last[i], got[1])) {
+                        outOfOrder.incrementAndGet();
+                    }
+                    record.accept(got[1]);
+                    delivered.incrementAndGet();
+                }
+                return null;
+            }));
+        }
+        List<Task<Void>> victims = new ArrayList<>(tasks);
+        Collections.shuffle(victims, new Random(random.nextLong()));
+        int cancels = random.nextInt(victims.size() + 1);
+        for (int i = 0; i < cancels; i++) {
+            pause(random);
+            victims.get(i).cancel();
+        }
+        pause(random);
+        for (Channel<Long> ch : channels) {
+            ch.close();
+        }
+        for (Task<Void> t : tasks) {
+            try {
+                t.join();
+            } catch (CancellationException e) {
+                // a victim
+            }
+        }
+        int undelivered = 0;
+        for (Channel<Long> ch : channels) {
+            Long x;
+            try {
+                while ((x = ch.tryReceive()) != null) {
+                    record.accept(x);
+                    undelivered++;
+                }
+                throw new AssertionError(what + ": tryReceive returned null on a closed channel with senders gone");
+            } catch (ClosedChannelException e) {
+                // drained
+            }
+            assertThat(waiting(ch)).as("%s: waiters left", what).isZero();
+        }
+        assertThat(duplicates.get()).as("%s: duplicated items", what).isZero();
+        assertThat(outOfOrder.get()).as("%s: items of one producer on one channel received out of order", what).isZero();
+        long sentTotal = 0;
+        for (int p = 0; p < producers; p++) {
+            int n = sent.get(p);
+            sentTotal += n;
+            for (int seq = 0; seq < perProducer; seq++) {
+                int bit = p * perProducer + seq;
+                boolean got = (seen.get(bit >>> 6) & (1L << (bit & 63))) != 0;
+                if (got != seq < n) {
+                    throw new AssertionError(what + ": producer " + p + " sent " + n + " items, but its item " + seq
+                            + (got ? " was received although its send did not return normally" : " was lost"));
+                }
+            }
+        }
+        assertThat(sentTotal).as("%s: sent == delivered + undelivered", what).isEqualTo(delivered.get() + undelivered);
+        totals[0] += sentTotal;
+        totals[1] += delivered.get();
+        totals[2] += undelivered;
+    }
+
+    /** Records {@code x} as its producer's last on a channel; false if it came after a later one. */
+    private static boolean check(int[] last, long x) {
+        int p = (int) (x >>> 32);
+        int seq = (int) x;
+        boolean inOrder = seq > last[p];
+        last[p] = Math.max(last[p], seq);
+        return inOrder;
+    }
+
+    private static void pause(SplittableRandom random) {
+        if (random.nextBoolean()) {
+            Coro.sleep(Duration.ofNanos(random.nextInt(2_000_000)));
+        } else {
+            for (int i = random.nextInt(20); i > 0; i--) {
+                Coro.yieldNow();
+            }
+        }
+    }
+}
