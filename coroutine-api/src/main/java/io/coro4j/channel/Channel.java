@@ -305,7 +305,11 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
         }
     }
 
-    /** The number of tasks suspended in {@link #send}; a snapshot, for monitoring and tests. Any thread. */
+    /**
+     * The number of tasks suspended in {@link #send}, and of selects waiting to send here (one
+     * waiting in several channels counts in each until it has withdrawn); a snapshot, for monitoring
+     * and tests. Any thread.
+     */
     public int sendersWaiting() {
         lock.lock();
         try {
@@ -315,7 +319,11 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
         }
     }
 
-    /** The number of tasks suspended in {@link #receive}; a snapshot, for monitoring and tests. Any thread. */
+    /**
+     * The number of tasks suspended in {@link #receive} or iteration, and of selects waiting to
+     * receive here (one waiting in several channels counts in each until it has withdrawn); a
+     * snapshot, for monitoring and tests. Any thread.
+     */
     public int receiversWaiting() {
         lock.lock();
         try {
