@@ -84,6 +84,22 @@ class BenchmarksDoTheirWorkTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"threadpool", "loom"})
+    void select_does_every_round_trip_like_its_baseline(String scheduler) throws Exception {
+        int expected = afterRoundTrips(0, ChannelPingPongBenchmark.BATCH);
+        SelectBenchmark b = new SelectBenchmark();
+        SelectBenchmark.ChannelState s = new SelectBenchmark.ChannelState();
+        s.scheduler = scheduler;
+        s.openScheduler();
+        try {
+            assertThat(b.selectOfTwo(s)).isEqualTo(expected);
+            assertThat(b.receive(s)).isEqualTo(expected);
+        } finally {
+            s.closeScheduler();
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"threadpool", "loom"})
     void a_sleepers_shot_lasts_at_least_one_nap_and_ends(String scheduler) throws Exception {
         SleepersWallTimeBenchmark b = new SleepersWallTimeBenchmark();
         SleepersWallTimeBenchmark.WallCrowd crowd = new SleepersWallTimeBenchmark.WallCrowd();

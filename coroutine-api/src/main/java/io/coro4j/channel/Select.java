@@ -93,10 +93,10 @@ public final class Select {
         Waiter toWake = null;
         int chosen = -1;
         Object got = null;
+        Object[] woken = new Object[1];
         lockAll(byLock);
         try {
             for (int i = 0; i < all.length && chosen < 0; i++) {
-                Object[] woken = new Object[1];
                 Object r = all[i].tryNow(woken);
                 if (r != NOT_READY) {
                     chosen = i;
