@@ -69,7 +69,7 @@ public final class Select {
      */
     @SafeVarargs
     public static <R> R select(Clause<? extends R>... clauses) {
-        return select(Arrays.asList(clauses));
+        return select(Arrays.asList(Objects.requireNonNull(clauses, "clauses")));
     }
 
     /** {@link #select(Clause[])} over a list of clauses, in list order. */

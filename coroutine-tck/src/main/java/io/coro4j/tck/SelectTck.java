@@ -403,6 +403,14 @@ public abstract class SelectTck extends SchedulerTck {
         assertThat(waiting(ch)).isZero();
     }
 
+    @Test
+    void aNullArrayOfClausesIsRefusedWithAMessage() {
+        assertThatThrownBy(() -> Select.select((Select.Clause<String>[]) null))
+                .isExactlyInstanceOf(NullPointerException.class).hasMessage("clauses");
+        assertThatThrownBy(() -> Select.select((List<Select.Clause<String>>) null))
+                .isExactlyInstanceOf(NullPointerException.class).hasMessage("clauses");
+    }
+
     // ---- stress ----
 
     /**
