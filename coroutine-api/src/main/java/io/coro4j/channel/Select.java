@@ -106,8 +106,14 @@ public final class Select {
             }
             if (chosen < 0) {
                 registered = new Waiter[all.length];
+                boolean shared = sharesAChannel(byLock);
                 for (int i = 0; i < all.length; i++) {
-                    registered[i] = all[i].enqueue(new SelectWaiter(self, run, i, all[i].item()));
+                    // A later clause of the same kind on the same channel would queue behind the
+                    // earlier one and never be completed: it waits there as the earlier one does,
+                    // and the select counts once in sendersWaiting or receiversWaiting.
+                    if (!shared || !repeats(all, i)) {
+                        registered[i] = all[i].enqueue(new SelectWaiter(self, run, i, all[i].item()));
+                    }
                 }
             }
         } finally {
@@ -160,7 +166,7 @@ public final class Select {
 
     private static void withdraw(Clause<?>[] all, Waiter[] registered, Waiter keep) {
         for (int i = 0; i < all.length; i++) {
-            if (registered[i] != keep) {
+            if (registered[i] != null && registered[i] != keep) {
                 all[i].withdraw(registered[i]);
             }
         }
@@ -179,6 +185,26 @@ public final class Select {
         Clause<?>[] sorted = all.clone();
         Arrays.sort(sorted, Comparator.comparingLong(c -> c.channel().lockOrder));
         return sorted;
+    }
+
+    /** Whether two of the clauses, sorted by {@link #lockOrder}, are on one channel. */
+    private static boolean sharesAChannel(Clause<?>[] byLock) {
+        for (int i = 1; i < byLock.length; i++) {
+            if (byLock[i].channel() == byLock[i - 1].channel()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether a clause before {@code all[i]} is of its kind (send or receive) on its channel. */
+    private static boolean repeats(Clause<?>[] all, int i) {
+        for (int j = 0; j < i; j++) {
+            if (all[j].channel() == all[i].channel() && all[j].getClass() == all[i].getClass()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static void lockAll(Clause<?>[] byLock) {

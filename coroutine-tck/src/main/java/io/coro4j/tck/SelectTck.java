@@ -177,6 +177,40 @@ public abstract class SelectTck extends SchedulerTck {
         });
     }
 
+    /**
+     * A select with two receive clauses on one channel, and two send clauses on another, waits
+     * there as one select: {@link Channel#receiversWaiting()} and {@link Channel#sendersWaiting()}
+     * count it once, as their javadoc says (the later clause of a kind on a channel could never be
+     * the one completed: the earlier is ahead of it in the same queue); the first clause wins.
+     */
+    @Test
+    void aSelectWithTwoClausesOfAKindOnOneChannelCountsThereAsOneSelect() throws Exception {
+        runTask(() -> {
+            Channel<String> in = Channel.rendezvous();
+            Channel<String> out = Channel.bounded(1);
+            out.send("full");
+            Task<String> selector = Coro.spawn(() -> Select.<String>select(in.onReceive(s -> "first got " + s),
+                    out.onSend("a", () -> "sent a"), in.onReceive(s -> "second got " + s), out.onSend("b", () -> "sent b")));
+            until("the select waits", () -> in.receiversWaiting() > 0 && out.sendersWaiting() > 0);
+            assertThat(in.receiversWaiting()).as("selects waiting to receive on in").isEqualTo(1);
+            assertThat(out.sendersWaiting()).as("selects waiting to send on out").isEqualTo(1);
+            assertThat(out.receive()).isEqualTo("full");
+            assertThat(selector.join()).isEqualTo("sent a");
+            assertThat(out.tryReceive()).isEqualTo("a");
+            assertThat(out.tryReceive()).as("the second send clause sent nothing").isNull();
+            assertThat(waiting(in, out)).isZero();
+
+            Task<String> again = Coro.spawn(() -> Select.<String>select(in.onReceive(s -> "first got " + s),
+                    in.onReceive(s -> "second got " + s, () -> "second closed"), in.onReceive(s -> "third got " + s, () -> "third closed")));
+            until("the select waits", () -> in.receiversWaiting() > 0);
+            assertThat(in.receiversWaiting()).as("selects waiting to receive on in").isEqualTo(1);
+            assertThat(in.trySend("x")).isTrue();
+            assertThat(again.join()).isEqualTo("first got x");
+            assertThat(waiting(in)).isZero();
+            return null;
+        });
+    }
+
     // ---- closed channels ----
 
     @Test
