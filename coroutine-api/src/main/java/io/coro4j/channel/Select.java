@@ -64,7 +64,8 @@ public final class Select {
      * @throws ClosedChannelException if the chosen clause is a send on a closed channel or a receive
      *     without {@code onClosed} on a closed, drained one
      * @throws CancellationException if the task is cancelled on entry or while waiting (no clause
-     *     took effect)
+     *     took effect then); or thrown by the chosen clause's handler, as a suspension point inside
+     *     it raises a cancellation pending (the clause took effect then)
      * @throws IllegalStateException outside a task
      */
     @SafeVarargs
