@@ -228,6 +228,71 @@ class TimerThreadTest {
     }
 
     /**
+     * Zero-delay timers scheduled while an action holds the timer thread for several ticks are
+     * overdue once it returns, and all of them fire then, before a timer due in a later tick.
+     * Scheduled every 20 us through the hold and on for a few ticks after it, some are due in the
+     * tick just before the one the thread has reached when it takes them in: a deadline that has
+     * only just passed (a wheel that linked those in that past tick's slot ran them about a second
+     * late). A zero-delay marker scheduled after them has fired once they have all been taken in;
+     * a timer due 10 ms after that must fire after every one of them: checked by order alone, no
+     * bound on lateness. Twenty rounds, each on a timer of its own so that its wheel holds nothing
+     * else (a round hits that tick in about four runs in ten).
+     */
+    @Test
+    void timersThatBecameOverdueWhileAnActionHeldTheThreadFireBeforeALaterOne() throws Exception {
+        for (int round = 0; round < 20; round++) {
+            TimerThread timer = timer("overdue-" + round);
+            CountDownLatch holding = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            timer.schedule(() -> {
+                holding.countDown();
+                try {
+                    release.await(LIMIT_SECONDS, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, 0, TimeUnit.NANOSECONDS);
+            assertThat(holding.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+            ConcurrentLinkedQueue<Integer> order = new ConcurrentLinkedQueue<>();
+            int overdue;
+            try {
+                overdue = scheduleZeroDelayTimersFor(timer, ms(6), order, 0); // held for six ticks
+            } finally {
+                release.countDown();
+            }
+            overdue = scheduleZeroDelayTimersFor(timer, ms(4), order, overdue);
+            CountDownLatch marker = new CountDownLatch(1);
+            timer.schedule(marker::countDown, 0, TimeUnit.NANOSECONDS);
+            assertThat(marker.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+            CountDownLatch later = new CountDownLatch(1);
+            timer.schedule(() -> {
+                order.add(-1);
+                later.countDown();
+            }, 10, TimeUnit.MILLISECONDS);
+            assertThat(later.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+            List<Integer> fired = new ArrayList<>(order);
+            assertThat(fired.indexOf(-1)).as("round %d: zero-delay timers that fired before the later one, of %d",
+                    round, overdue).isEqualTo(overdue);
+        }
+    }
+
+    /** Schedules a zero-delay timer that adds its number to {@code order} every 20 us for {@code nanos}; the next number. */
+    private static int scheduleZeroDelayTimersFor(TimerThread timer, long nanos, ConcurrentLinkedQueue<Integer> order,
+                                                  int first) {
+        int next = first;
+        long start = System.nanoTime();
+        do {
+            int k = next++;
+            timer.schedule(() -> order.add(k), 0, TimeUnit.NANOSECONDS);
+            long at = System.nanoTime();
+            while (System.nanoTime() - at < 20_000) {
+                Thread.onSpinWait();
+            }
+        } while (System.nanoTime() - start < nanos);
+        return next;
+    }
+
+    /**
      * Schedules one timer per delay, one after the other, waits until all have fired, checks that
      * none fired before its delay had passed, and returns their indices in the order they fired.
      */
