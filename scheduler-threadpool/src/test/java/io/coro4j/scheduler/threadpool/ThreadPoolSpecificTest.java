@@ -75,6 +75,39 @@ class ThreadPoolSpecificTest {
         assertThat(order).isEqualTo(expected);
     }
 
+    /**
+     * On one carrier, a fiber that yields waits for the fibers runnable then, and not for those
+     * that become runnable after (asyncio's sleep(0)), also once more fibers have yielded than the
+     * carrier first had room to note turns for (16), so that the room grew while their turns were
+     * pending. Seventeen fibers each start a fiber and yield: the first one's yield came when the
+     * other sixteen and the first started fiber were runnable, so it runs again right after that
+     * started fiber, before the one the second fiber started after it had yielded.
+     */
+    @Test
+    void aYieldWaitsOnlyForTheFibersRunnableThenAlsoWhenTheTurnsOfSeventeenYieldersGrowTheirRing() throws Exception {
+        Scheduler s = create(1);
+        int yielders = 17;
+        List<String> events = java.util.Collections.synchronizedList(new ArrayList<>());
+        CountDownLatch done = new CountDownLatch(2 * yielders);
+        s.start(() -> {
+            for (int i = 0; i < yielders; i++) {
+                int k = i;
+                s.start(() -> {
+                    s.start(() -> {
+                        events.add("started by " + k);
+                        done.countDown();
+                    });
+                    s.currentFiber().yieldNow();
+                    events.add("yielder " + k + " again");
+                    done.countDown();
+                });
+            }
+        });
+        assertThat(done.await(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(events.subList(0, 4)).as("all events: %s", events)
+                .containsExactly("started by 0", "yielder 0 again", "started by 1", "started by 2");
+    }
+
     @Test
     void withoutTheJvmFlagCreatingTheSchedulerFailsNamingTheFlag() throws Exception {
         String java = ProcessHandle.current().info().command().orElseThrow();
