@@ -643,6 +643,31 @@ public abstract class FiberTck extends SchedulerTck {
     }
 
     /**
+     * A plain thread starts fibers one after another, each as soon as the one before has run, so
+     * that each start races the carrier going idle after running the one before: a carrier that
+     * looked at the queues before counting itself idle, or left one out of its last look, parks
+     * with the new fiber queued and nobody to wake it. The thread spins for each fiber instead of
+     * blocking, to start the next one at once; a fiber that has not run within 10 s is the lost
+     * wake-up. On one carrier where the scheduler honours parallelism.
+     */
+    @Test
+    void fibersStartedFromAPlainThreadWhileTheCarrierGoesIdleAllRun() throws Exception {
+        Scheduler s = honoursParallelism() ? newScheduler(1) : scheduler;
+        int n = Stress.scaled(20_000);
+        AtomicInteger ran = new AtomicInteger();
+        for (int i = 0; i < n; i++) {
+            s.start(ran::incrementAndGet);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (ran.get() == i) {
+                if (System.nanoTime() - deadline > 0) {
+                    throw new AssertionError("fiber " + i + " of " + n + " has not run within 10 s: a lost wake-up");
+                }
+                Thread.onSpinWait();
+            }
+        }
+    }
+
+    /**
      * A duration beyond what a long counts in nanoseconds (about 292 years) is a wait without a
      * practical end, as {@code ExecutorService.awaitTermination(Long.MAX_VALUE, NANOSECONDS)} is:
      * not an {@link ArithmeticException} from {@link Duration#toNanos()}.
