@@ -129,6 +129,12 @@ public final class Task<T> implements Future<T> {
         }
 
         @Override
+        public void parkNanos(long nanos) {
+            checkCancelled();
+            fiber.parkNanos(nanos);
+        }
+
+        @Override
         public void parkUninterruptibly() {
             fiber.park();
         }

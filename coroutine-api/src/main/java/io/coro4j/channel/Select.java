@@ -4,22 +4,25 @@ import io.coro4j.internal.TaskHandle;
 import io.coro4j.internal.Tasks;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
+import java.util.function.Supplier;
 
 /**
  * Waits for the first of several channel operations that can complete, completes that one only,
  * and returns what its handler makes of it: Go's {@code select}, kotlinx.coroutines'
- * {@code select} over {@code onReceive} and {@code onSend}.
+ * {@code select} over {@code onReceive}, {@code onSend} and {@code onTimeout}.
  *
  * <pre>{@code
  * String got = Select.select(
  *         orders.onReceive(order -> "order " + order),
  *         cancels.onReceive(id -> "cancel " + id),
- *         audit.onSend(entry, () -> "audited"));
+ *         audit.onSend(entry, () -> "audited"),
+ *         Select.onTimeout(Duration.ofSeconds(1), () -> "idle"));
  * }</pre>
  *
  * <p><b>Which clause.</b> If clauses can complete at once, the first of them in argument order
@@ -40,8 +43,10 @@ import java.util.concurrent.CancellationException;
  * <p><b>Cancellation</b> follows the rule of the {@linkplain io.coro4j.channel package}: a select
  * cancelled while it waits throws {@link CancellationException} and no clause took effect; one
  * whose clause was completed before the task saw the cancellation returns normally (its handler
- * runs), and the task sees the cancellation at its next suspension point. For a select with a
- * deadline, wrap it: {@code Coro.withTimeoutOrNull(d, () -> Select.select(...))}.
+ * runs), and the task sees the cancellation at its next suspension point.
+ *
+ * <p><b>Deadlines.</b> A {@link #onTimeout} clause is chosen if no other clause completes in time;
+ * a {@code Coro.withTimeout} around the select works too, and also bounds the handler.
  *
  * <p><b>Handlers</b> run in the selecting task after the operation has completed and every lock is
  * released, so they may suspend; what they throw, the select throws (the operation has taken
@@ -59,7 +64,7 @@ public final class Select {
      * Completes the first of {@code clauses} that can complete, waiting until one can, and returns
      * its handler's result.
      *
-     * @throws IllegalArgumentException if there are no clauses
+     * @throws IllegalArgumentException if there are no clauses, or more than one {@link #onTimeout}
      * @throws NullPointerException if a clause is null
      * @throws ClosedChannelException if the chosen clause is a send on a closed channel or a receive
      *     without {@code onClosed} on a closed, drained one
@@ -79,11 +84,20 @@ public final class Select {
         if (clauses.isEmpty()) {
             throw new IllegalArgumentException("Select.select needs at least one clause (channel.onReceive(...) or channel.onSend(...))");
         }
+        long start = System.nanoTime();
         Clause<?>[] all = new Clause<?>[clauses.size()];
+        int timeout = -1;
         for (int i = 0; i < all.length; i++) {
             all[i] = clauses.get(i);
             if (all[i] == null) {
                 throw new NullPointerException("select clause " + i + " is null");
+            }
+            if (all[i] instanceof TimeoutClause) {
+                if (timeout >= 0) {
+                    throw new IllegalArgumentException("a select takes at most one Select.onTimeout clause (clauses "
+                            + timeout + " and " + i + "): keep the shortest");
+                }
+                timeout = i;
             }
         }
         TaskHandle self = Tasks.current("Select.select");
@@ -126,16 +140,30 @@ public final class Select {
         if (chosen >= 0) {
             return handle(all[chosen], got);
         }
-        SelectWaiter won = await(self, run, all, byLock, registered);
+        long deadline = timeout < 0 ? 0 : start + ((TimeoutClause<?>) all[timeout]).nanos;
+        SelectWaiter won = await(self, run, all, byLock, registered, timeout < 0 ? null : registered[timeout], deadline);
         return handle(all[won.clause], won.state == Waiter.CLOSED ? Channel.CLOSED : won.value);
     }
 
-    /** Parks until a registration of {@code run} is completed, withdraws the others and returns the winner. */
-    private static SelectWaiter await(TaskHandle self, Run run, Clause<?>[] all, Clause<?>[] byLock, Waiter[] registered) {
+    /**
+     * Parks until a registration of {@code run} is completed, or, with a {@code timedOut} node, until
+     * {@code deadline} passes and that node claims the run; withdraws the others and returns the winner.
+     */
+    private static SelectWaiter await(TaskHandle self, Run run, Clause<?>[] all, Clause<?>[] byLock, Waiter[] registered,
+                                      Waiter timedOut, long deadline) {
         try {
             Waiter w;
             while ((w = run.winner) == null || w.state == Waiter.WAITING) {
-                self.park();
+                if (timedOut == null) {
+                    self.park();
+                } else {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) {
+                        run.claim(timedOut); // loses only to a clause that has just won: either ends the wait
+                    } else {
+                        self.parkNanos(left);
+                    }
+                }
             }
         } catch (Throwable t) {
             boolean cancelled;
@@ -178,12 +206,12 @@ public final class Select {
         return (R) clause.handle(got); // every clause came in as a Clause<? extends R>
     }
 
-    /** The clauses in the order their channels' locks are taken: by channel, so that two selects never deadlock. */
+    /**
+     * The clauses on a channel, in the order their channels' locks are taken: by channel, so that
+     * two selects never deadlock.
+     */
     private static Clause<?>[] lockOrder(Clause<?>[] all) {
-        if (all.length == 1) {
-            return all;
-        }
-        Clause<?>[] sorted = all.clone();
+        Clause<?>[] sorted = Arrays.stream(all).filter(c -> c.channel() != null).toArray(Clause<?>[]::new);
         Arrays.sort(sorted, Comparator.comparingLong(c -> c.channel().lockOrder));
         return sorted;
     }
@@ -201,7 +229,7 @@ public final class Select {
     /** Whether a clause before {@code all[i]} is of its kind (send or receive) on its channel. */
     private static boolean repeats(Clause<?>[] all, int i) {
         for (int j = 0; j < i; j++) {
-            if (all[j].channel() == all[i].channel() && all[j].getClass() == all[i].getClass()) {
+            if (all[j].channel() == all[i].channel() && all[i].channel() != null && all[j].getClass() == all[i].getClass()) {
                 return true;
             }
         }
@@ -220,6 +248,73 @@ public final class Select {
         }
     }
 
+    /**
+     * A clause chosen when {@code timeout}, counted from the call to {@link #select}, passes before
+     * another clause completes: the select then returns {@code onTimeout}'s result, and no other
+     * clause took effect (kotlinx's {@code onTimeout}, Go's {@code case <-time.After(d)}). A zero
+     * timeout is ready at once, so it is chosen when no clause before it in argument order can
+     * complete at once. At most one per select. Unlike a {@code Coro.withTimeoutOrNull} around the
+     * select, it tells a timeout apart from a handler that returns null, and cancels nothing.
+     *
+     * @throws NullPointerException if {@code timeout} or {@code onTimeout} is null
+     * @throws IllegalArgumentException if {@code timeout} is negative
+     */
+    public static <R> Clause<R> onTimeout(Duration timeout, Supplier<? extends R> onTimeout) {
+        if (timeout == null) {
+            throw new NullPointerException("select timeout must not be null");
+        }
+        if (timeout.isNegative()) {
+            throw new IllegalArgumentException("select timeout " + timeout + " must not be negative");
+        }
+        long nanos;
+        try {
+            nanos = timeout.toNanos();
+        } catch (ArithmeticException e) {
+            nanos = Long.MAX_VALUE;
+        }
+        return new TimeoutClause<>(Math.min(nanos, Long.MAX_VALUE >> 1), Objects.requireNonNull(onTimeout, "onTimeout"));
+    }
+
+    /** {@link #onTimeout}'s clause: queued nowhere; the select's own timed park decides it. */
+    static final class TimeoutClause<R> extends Clause<R> {
+        final long nanos;
+        private final Supplier<? extends R> onTimeout;
+
+        TimeoutClause(long nanos, Supplier<? extends R> onTimeout) {
+            this.nanos = nanos;
+            this.onTimeout = onTimeout;
+        }
+
+        @Override
+        Channel<?> channel() {
+            return null;
+        }
+
+        @Override
+        Object item() {
+            return null;
+        }
+
+        @Override
+        Object tryNow(Object[] woken) {
+            return nanos == 0 ? this : NOT_READY;
+        }
+
+        @Override
+        Waiter enqueue(Waiter w) {
+            w.state = Waiter.DONE; // complete before it can win: the select reads the winner's state without a lock
+            return w;
+        }
+
+        @Override
+        void withdraw(Waiter w) {}
+
+        @Override
+        R handle(Object got) {
+            return onTimeout.get();
+        }
+    }
+
     /** Returned by {@link Clause#tryNow} when the operation would have to wait. */
     static final Object NOT_READY = new Object();
 
@@ -232,10 +327,11 @@ public final class Select {
      *
      * @param <R> what its handler returns
      */
-    public abstract static sealed class Clause<R> permits Channel.ReceiveClause, Channel.SendClause {
+    public abstract static sealed class Clause<R> permits Channel.ReceiveClause, Channel.SendClause, TimeoutClause {
 
         Clause() {}
 
+        /** The channel of the operation, or null for {@link #onTimeout}'s clause. */
         abstract Channel<?> channel();
 
         /** The item a send clause sends, null for a receive. */

@@ -16,6 +16,9 @@ public interface TaskHandle {
     /** Checks cancellation, then parks until woken (or spuriously). */
     void park();
 
+    /** Checks cancellation, then parks until woken, {@code nanos} have passed, or spuriously. */
+    void parkNanos(long nanos);
+
     /** Parks until woken (or spuriously), leaving any cancellation pending. */
     void parkUninterruptibly();
 

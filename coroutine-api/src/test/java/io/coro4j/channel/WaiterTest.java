@@ -35,6 +35,11 @@ class WaiterTest {
             }
 
             @Override
+            public void parkNanos(long nanos) {
+                park();
+            }
+
+            @Override
             public void parkUninterruptibly() {
                 park();
             }
@@ -140,6 +145,9 @@ class WaiterTest {
 
             @Override
             public void park() {}
+
+            @Override
+            public void parkNanos(long nanos) {}
 
             @Override
             public void parkUninterruptibly() {}

@@ -2,6 +2,7 @@ package io.coro4j.tck;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.coro4j.Coro;
 import io.coro4j.Task;
@@ -414,6 +415,118 @@ public abstract class SelectTck extends SchedulerTck {
         });
     }
 
+    @Test
+    void anOnTimeoutClauseIsChosenWhenNoOtherCompletesInTime() throws Exception {
+        runTask(() -> {
+            Channel<String> a = Channel.rendezvous();
+            Channel<String> full = Channel.bounded(1);
+            full.send("f");
+            long t0 = System.nanoTime();
+            String got = Select.select(a.onReceive(s -> s), full.onSend("x", () -> "sent"),
+                    Select.onTimeout(Duration.ofMillis(30), () -> "timed out"));
+            assertThat(got).isEqualTo("timed out");
+            assertThat(System.nanoTime() - t0).as("waited its timeout").isGreaterThanOrEqualTo(Duration.ofMillis(30).toNanos());
+            assertThat(waiting(a, full)).isZero();
+            assertThat(a.trySend("late")).as("no receiver left behind").isFalse();
+            assertThat(full.tryReceive()).isEqualTo("f");
+            assertThat(full.tryReceive()).as("the send clause sent nothing").isNull();
+            return null;
+        });
+    }
+
+    @Test
+    void aClauseThatCompletesBeforeTheTimeoutWins() throws Exception {
+        runTask(() -> {
+            Channel<String> a = Channel.rendezvous();
+            Task<String> selector = Coro.spawn(() -> Select.select(a.onReceive(s -> "got " + s),
+                    Select.onTimeout(Duration.ofSeconds(30), () -> "timed out")));
+            until("the select waits", () -> a.receiversWaiting() == 1);
+            a.send("x");
+            assertThat(Coro.withTimeout(Duration.ofSeconds(10), selector::join)).isEqualTo("got x");
+            assertThat(waiting(a)).isZero();
+            return null;
+        });
+    }
+
+    @Test
+    void aZeroTimeoutIsReadyAtOnceInItsPlaceInArgumentOrder() throws Exception {
+        runTask(() -> {
+            Channel<String> empty = Channel.rendezvous();
+            Channel<String> ready = Channel.bounded(1);
+            ready.send("r");
+            assertThat(Select.<String>select(empty.onReceive(s -> s), Select.onTimeout(Duration.ZERO, () -> "now"))).isEqualTo("now");
+            assertThat(Select.<String>select(Select.onTimeout(Duration.ZERO, () -> "now"), ready.onReceive(s -> s))).isEqualTo("now");
+            assertThat(Select.<String>select(ready.onReceive(s -> s), Select.onTimeout(Duration.ZERO, () -> "now"))).isEqualTo("r");
+            assertThat(waiting(empty, ready)).isZero();
+            return null;
+        });
+    }
+
+    /**
+     * A select whose timeout has passed, but which has not run since (one carrier, held by the
+     * task that sends), is completed by a send first: the send took effect, so the select returns
+     * the item, not its timeout.
+     */
+    @Test
+    void aSendThatComesAfterTheTimeoutPassedButBeforeTheSelectRanWins() throws Exception {
+        assumeTrue(honoursParallelism(), "needs one carrier: the select then runs only once the sender lets it");
+        scheduler = newScheduler(1);
+        List<String> log = runTask(() -> {
+            Channel<String> a = Channel.rendezvous();
+            // Once through first, so that the select below parks well within its timeout.
+            assertThat(Select.<String>select(a.onReceive(s -> "got " + s), Select.onTimeout(Duration.ofMillis(1), () -> "timed out")))
+                    .isEqualTo("timed out");
+            Task<String> selector = Coro.spawn(() -> Select.select(a.onReceive(s -> "got " + s),
+                    Select.onTimeout(Duration.ofMillis(100), () -> "timed out")));
+            until("the select waits", () -> a.receiversWaiting() == 1);
+            long end = System.nanoTime() + Duration.ofMillis(300).toNanos();
+            while (System.nanoTime() - end < 0) {
+                Thread.onSpinWait(); // holds the only carrier past the select's deadline
+            }
+            List<String> out = new java.util.concurrent.CopyOnWriteArrayList<>();
+            out.add("trySend returned " + a.trySend("the item"));
+            out.add(selector.join());
+            out.add("waiters left " + waiting(a));
+            return out;
+        });
+        assertThat(log).containsExactly("trySend returned true", "got the item", "waiters left 0");
+    }
+
+    /**
+     * A select with a short timeout, and a send that comes a random few microseconds before or
+     * after it expires: the select returned the item exactly when the send took effect, and the
+     * timeout otherwise.
+     */
+    @Test
+    void stressTimeoutRacingCompletionDecidesTheSelectExactlyOnce() throws Exception {
+        int rounds = Stress.scaled(2_000);
+        long seed = System.nanoTime();
+        SplittableRandom random = new SplittableRandom(seed);
+        int[] outcomes = new int[2];
+        runTask(Duration.ofSeconds(Math.max(60, rounds / 20)), () -> {
+            for (int round = 0; round < rounds; round++) {
+                String what = "seed " + seed + " round " + round;
+                Channel<Integer> a = Channel.rendezvous();
+                Duration timeout = Duration.ofNanos(1_000 + random.nextInt(100_000));
+                Task<Integer> selector = Coro.spawn(() -> Select.select(a.onReceive(x -> x), Select.onTimeout(timeout, () -> -1)));
+                until("the select waits", () -> a.receiversWaiting() == 1 || selector.isDone());
+                long gap = random.nextInt(100_000);
+                long end = System.nanoTime() + gap;
+                while (System.nanoTime() - end < 0) {
+                    Thread.onSpinWait();
+                }
+                int item = round + 1;
+                boolean sent = a.trySend(item);
+                int got = selector.join();
+                assertThat(got).as("%s: the select's result (trySend returned %s)", what, sent).isEqualTo(sent ? item : -1);
+                assertThat(waiting(a)).as("%s: waiters left", what).isZero();
+                outcomes[sent ? 0 : 1]++;
+            }
+            return null;
+        });
+        assertThat(outcomes[0] + outcomes[1]).isEqualTo(rounds);
+    }
+
     // ---- misuse ----
 
     @Test
@@ -424,6 +537,12 @@ public abstract class SelectTck extends SchedulerTck {
         assertThatThrownBy(() -> ch.onReceive(null)).isExactlyInstanceOf(NullPointerException.class).hasMessage("onItem");
         assertThatThrownBy(() -> ch.onReceive(s -> s, null)).isExactlyInstanceOf(NullPointerException.class).hasMessage("onClosed");
         assertThatThrownBy(() -> ch.onSend("x", null)).isExactlyInstanceOf(NullPointerException.class).hasMessage("onSent");
+        assertThatThrownBy(() -> Select.onTimeout(null, () -> null)).isExactlyInstanceOf(NullPointerException.class)
+                .hasMessage("select timeout must not be null");
+        assertThatThrownBy(() -> Select.onTimeout(Duration.ofMillis(-1), () -> null)).isExactlyInstanceOf(IllegalArgumentException.class)
+                .hasMessage("select timeout PT-0.001S must not be negative");
+        assertThatThrownBy(() -> Select.onTimeout(Duration.ZERO, null)).isExactlyInstanceOf(NullPointerException.class)
+                .hasMessage("onTimeout");
         assertThatThrownBy(() -> Select.select(ch.onReceive(s -> s)))
                 .isExactlyInstanceOf(IllegalStateException.class).hasMessage("Select.select" + OUTSIDE);
         runTask(() -> {
@@ -432,6 +551,10 @@ public abstract class SelectTck extends SchedulerTck {
                     .hasMessage("Select.select needs at least one clause (channel.onReceive(...) or channel.onSend(...))");
             assertThatThrownBy(() -> Select.select(ch.onReceive(s -> s), null))
                     .isExactlyInstanceOf(NullPointerException.class).hasMessage("select clause 1 is null");
+            assertThatThrownBy(() -> Select.select(Select.onTimeout(Duration.ofSeconds(1), () -> 1), ch.onReceive(s -> s),
+                    Select.onTimeout(Duration.ofSeconds(2), () -> 2)))
+                    .isExactlyInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("a select takes at most one Select.onTimeout clause (clauses 0 and 2): keep the shortest");
             return null;
         });
         assertThat(waiting(ch)).isZero();
