@@ -6,7 +6,6 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
@@ -211,8 +210,37 @@ public final class Select {
      * two selects never deadlock.
      */
     private static Clause<?>[] lockOrder(Clause<?>[] all) {
-        Clause<?>[] sorted = Arrays.stream(all).filter(c -> c.channel() != null).toArray(Clause<?>[]::new);
-        Arrays.sort(sorted, Comparator.comparingLong(c -> c.channel().lockOrder));
+        int n = 0;
+        for (Clause<?> c : all) {
+            if (c.channel() != null) {
+                n++;
+            }
+        }
+        Clause<?>[] sorted = new Clause<?>[n];
+        if (n > 16) {
+            n = 0;
+            for (Clause<?> c : all) {
+                if (c.channel() != null) {
+                    sorted[n++] = c;
+                }
+            }
+            Arrays.sort(sorted, java.util.Comparator.comparingLong(c -> c.channel().lockOrder));
+            return sorted;
+        }
+        n = 0;
+        for (Clause<?> c : all) {
+            if (c.channel() == null) {
+                continue;
+            }
+            // Insertion sort: cheaper than a comparator for the handful of clauses of most selects.
+            long order = c.channel().lockOrder;
+            int i = n++;
+            while (i > 0 && sorted[i - 1].channel().lockOrder > order) {
+                sorted[i] = sorted[i - 1];
+                i--;
+            }
+            sorted[i] = c;
+        }
         return sorted;
     }
 

@@ -105,6 +105,30 @@ public abstract class SelectTck extends SchedulerTck {
     }
 
     @Test
+    void aSelectOverManyChannelsInAnyOrderWaitsOnAllAndTakesOneItem() throws Exception {
+        runTask(() -> {
+            for (int n : new int[] {5, 40}) { // a few clauses, and more than the select sorts by insertion
+                List<Channel<Integer>> channels = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    channels.add(Channel.rendezvous());
+                }
+                List<Channel<Integer>> order = new ArrayList<>(channels);
+                Collections.shuffle(order, new Random(n));
+                List<Select.Clause<String>> clauses = new ArrayList<>();
+                for (Channel<Integer> ch : order) {
+                    clauses.add(ch.onReceive(x -> "channel " + channels.indexOf(ch) + " sent " + x));
+                }
+                Task<String> selector = Coro.spawn(() -> Select.select(clauses));
+                until("the select waits on every channel", () -> channels.stream().allMatch(ch -> ch.receiversWaiting() == 1));
+                channels.get(n - 2).send(7);
+                assertThat(selector.join()).isEqualTo("channel " + (n - 2) + " sent 7");
+                assertThat(waiting(channels.toArray(Channel<?>[]::new))).as("registrations left of %d", n).isZero();
+            }
+            return null;
+        });
+    }
+
+    @Test
     void aSendClauseWaitsForAReceiverOnAnyOfItsChannels() throws Exception {
         runTask(() -> {
             Channel<Integer> a = Channel.rendezvous();
@@ -573,10 +597,12 @@ public abstract class SelectTck extends SchedulerTck {
     /**
      * Producers sending each item by a select over three channels (or, one item in four, a plain
      * send on one of them) and consumers receiving by a select over all three (or a plain
-     * iteration of one), on channels of random kinds, with tasks cancelled and selects timed out
-     * at random moments, then the channels closed and drained: every item whose send returned
-     * normally was received or left in a channel, exactly once, and no other; and items a
-     * producer sent on one channel arrived at each consumer in the order it sent them.
+     * iteration of one), each select listing the channels in a random order (a select that took
+     * their locks in that order, not theirs, deadlocks here), on channels of random kinds, with
+     * tasks cancelled and selects timed out at random moments, then the channels closed and
+     * drained: every item whose send returned normally was received or left in a channel, exactly
+     * once, and no other; and items a producer sent on one channel arrived at each consumer in the
+     * order it sent them.
      */
     @Test
     void stressSelectingProducersAndConsumersLoseAndDuplicateNothing() throws Exception {
@@ -629,8 +655,12 @@ public abstract class SelectTck extends SchedulerTck {
                         if (r.nextInt(4) == 0) {
                             channels.get(r.nextInt(3)).send(item);
                         } else {
-                            Select.select(channels.get(0).onSend(item, () -> null), channels.get(1).onSend(item, () -> null),
-                                    channels.get(2).onSend(item, () -> null));
+                            // In a random order, so that selects list the channels in orders other than their locks'.
+                            int first = r.nextInt(3);
+                            int step = 1 + r.nextInt(2);
+                            Select.select(channels.get(first).onSend(item, () -> null),
+                                    channels.get((first + step) % 3).onSend(item, () -> null),
+                                    channels.get((first + 2 * step) % 3).onSend(item, () -> null));
                         }
                         sent.set(producer, seq + 1);
                     }
@@ -665,6 +695,7 @@ public abstract class SelectTck extends SchedulerTck {
                 List<Integer> open = new ArrayList<>(List.of(0, 1, 2));
                 while (!open.isEmpty()) {
                     List<Select.Clause<long[]>> clauses = new ArrayList<>();
+                    Collections.rotate(open, r.nextInt(open.size()));
                     for (int i : open) {
                         clauses.add(channels.get(i).onReceive(x -> new long[] {i, x}, () -> new long[] {i, -1}));
                     }
