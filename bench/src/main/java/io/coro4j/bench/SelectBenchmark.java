@@ -3,7 +3,6 @@ package io.coro4j.bench;
 import io.coro4j.Coro;
 import io.coro4j.channel.Channel;
 import io.coro4j.channel.Select;
-import io.coro4j.spi.Scheduler;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -12,8 +11,6 @@ import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
-import org.openjdk.jmh.annotations.Scope;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
@@ -22,7 +19,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * baseline) or by a select over the replies and a second channel that never gets an item
  * ({@code selectOfTwo}), so that the select registers in both channels, waits, wins on one and
  * withdraws from the other on every round trip. The clauses are made once, before the loop, as
- * a select in a loop would reuse them. One carrier ({@link SchedulerState}). Not in the report.
+ * a select in a loop would reuse them. One carrier, in {@code ChannelPingPongBenchmark}'s state. Not in the report.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -31,31 +28,21 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(value = 1, jvmArgsAppend = {"--add-exports", "java.base/jdk.internal.vm=ALL-UNNAMED"})
 public class SelectBenchmark {
 
-    @State(Scope.Thread)
-    public static class ChannelState extends SchedulerState {
-        Scheduler instance;
-
-        @Override
-        protected void setUp(Scheduler scheduler) {
-            instance = scheduler;
-        }
-    }
-
     /** Baseline: {@value ChannelPingPongBenchmark#BATCH} round trips, each reply taken by a receive. */
     @Benchmark
     @OperationsPerInvocation(ChannelPingPongBenchmark.BATCH)
-    public Integer receive(ChannelState s) {
+    public Integer receive(ChannelPingPongBenchmark.ChannelState s) {
         return roundTrips(s, false);
     }
 
     /** {@value ChannelPingPongBenchmark#BATCH} round trips, each reply taken by a select of two receive clauses. */
     @Benchmark
     @OperationsPerInvocation(ChannelPingPongBenchmark.BATCH)
-    public Integer selectOfTwo(ChannelState s) {
+    public Integer selectOfTwo(ChannelPingPongBenchmark.ChannelState s) {
         return roundTrips(s, true);
     }
 
-    private static Integer roundTrips(ChannelState s, boolean viaSelect) {
+    private static Integer roundTrips(ChannelPingPongBenchmark.ChannelState s, boolean viaSelect) {
         return Coro.run(s.instance, () -> {
             Channel<Integer> requests = Channel.rendezvous();
             Channel<Integer> replies = Channel.rendezvous();

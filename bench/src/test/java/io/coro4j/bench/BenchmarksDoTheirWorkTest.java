@@ -67,7 +67,7 @@ class BenchmarksDoTheirWorkTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"threadpool", "loom"})
-    void channel_ping_pong_does_every_round_trip_like_its_baselines(String scheduler) throws Exception {
+    void channel_ping_pong_and_select_do_every_round_trip_like_their_baselines(String scheduler) throws Exception {
         int expected = afterRoundTrips(0, ChannelPingPongBenchmark.BATCH);
         ChannelPingPongBenchmark b = new ChannelPingPongBenchmark();
         ChannelPingPongBenchmark.ChannelState s = new ChannelPingPongBenchmark.ChannelState();
@@ -75,27 +75,13 @@ class BenchmarksDoTheirWorkTest {
         s.openScheduler();
         try {
             assertThat(b.channels(s)).isEqualTo(expected);
+            assertThat(new SelectBenchmark().selectOfTwo(s)).isEqualTo(expected);
+            assertThat(new SelectBenchmark().receive(s)).isEqualTo(expected);
         } finally {
             s.closeScheduler();
         }
         assertThat(b.rawContinuations()).isEqualTo(expected);
         assertThat(b.synchronousQueues()).isEqualTo(expected);
-    }
-
-    @ParameterizedTest
-    @ValueSource(strings = {"threadpool", "loom"})
-    void select_does_every_round_trip_like_its_baseline(String scheduler) throws Exception {
-        int expected = afterRoundTrips(0, ChannelPingPongBenchmark.BATCH);
-        SelectBenchmark b = new SelectBenchmark();
-        SelectBenchmark.ChannelState s = new SelectBenchmark.ChannelState();
-        s.scheduler = scheduler;
-        s.openScheduler();
-        try {
-            assertThat(b.selectOfTwo(s)).isEqualTo(expected);
-            assertThat(b.receive(s)).isEqualTo(expected);
-        } finally {
-            s.closeScheduler();
-        }
     }
 
     @ParameterizedTest

@@ -368,24 +368,13 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
 
     /** {@link #onReceive}'s clause. */
     static final class ReceiveClause<T, R> extends Select.Clause<R> {
-        private final Channel<T> channel;
         private final Function<? super T, ? extends R> onItem;
         private final Supplier<? extends R> onClosed;
 
         ReceiveClause(Channel<T> channel, Function<? super T, ? extends R> onItem, Supplier<? extends R> onClosed) {
-            this.channel = channel;
+            super(channel, channel.receivers, null);
             this.onItem = onItem;
             this.onClosed = onClosed;
-        }
-
-        @Override
-        Channel<?> channel() {
-            return channel;
-        }
-
-        @Override
-        Object item() {
-            return null;
         }
 
         @Override
@@ -404,19 +393,6 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
         }
 
         @Override
-        Waiter enqueue(Waiter w) {
-            channel.receivers.addLast(w);
-            return w;
-        }
-
-        @Override
-        void withdraw(Waiter w) {
-            if (channel.receivers.contains(w)) {
-                channel.receivers.remove(w);
-            }
-        }
-
-        @Override
         R handle(Object got) {
             if (got != CLOSED) {
                 return onItem.apply(cast(got));
@@ -430,24 +406,11 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
 
     /** {@link #onSend}'s clause. */
     static final class SendClause<T, R> extends Select.Clause<R> {
-        private final Channel<T> channel;
-        private final T item;
         private final Supplier<? extends R> onSent;
 
         SendClause(Channel<T> channel, T item, Supplier<? extends R> onSent) {
-            this.channel = channel;
-            this.item = item;
+            super(channel, channel.senders, item);
             this.onSent = onSent;
-        }
-
-        @Override
-        Channel<?> channel() {
-            return channel;
-        }
-
-        @Override
-        Object item() {
-            return item;
         }
 
         @Override
@@ -467,19 +430,6 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
                 return item;
             }
             return Select.NOT_READY;
-        }
-
-        @Override
-        Waiter enqueue(Waiter w) {
-            channel.senders.addLast(w);
-            return w;
-        }
-
-        @Override
-        void withdraw(Waiter w) {
-            if (channel.senders.contains(w)) {
-                channel.senders.remove(w);
-            }
         }
 
         @Override

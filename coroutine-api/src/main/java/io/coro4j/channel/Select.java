@@ -126,7 +126,7 @@ public final class Select {
                     // earlier one and never be completed: it waits there as the earlier one does,
                     // and the select counts once in sendersWaiting or receiversWaiting.
                     if (!shared || !repeats(all, i)) {
-                        registered[i] = all[i].enqueue(new SelectWaiter(self, run, i, all[i].item()));
+                        registered[i] = all[i].enqueue(new SelectWaiter(self, run, i, all[i].item));
                     }
                 }
             }
@@ -212,7 +212,7 @@ public final class Select {
     private static Clause<?>[] lockOrder(Clause<?>[] all) {
         int n = 0;
         for (Clause<?> c : all) {
-            if (c.channel() != null) {
+            if (c.channel != null) {
                 n++;
             }
         }
@@ -220,22 +220,22 @@ public final class Select {
         if (n > 16) {
             n = 0;
             for (Clause<?> c : all) {
-                if (c.channel() != null) {
+                if (c.channel != null) {
                     sorted[n++] = c;
                 }
             }
-            Arrays.sort(sorted, java.util.Comparator.comparingLong(c -> c.channel().lockOrder));
+            Arrays.sort(sorted, java.util.Comparator.comparingLong(c -> c.channel.lockOrder));
             return sorted;
         }
         n = 0;
         for (Clause<?> c : all) {
-            if (c.channel() == null) {
+            if (c.channel == null) {
                 continue;
             }
             // Insertion sort: cheaper than a comparator for the handful of clauses of most selects.
-            long order = c.channel().lockOrder;
+            long order = c.channel.lockOrder;
             int i = n++;
-            while (i > 0 && sorted[i - 1].channel().lockOrder > order) {
+            while (i > 0 && sorted[i - 1].channel.lockOrder > order) {
                 sorted[i] = sorted[i - 1];
                 i--;
             }
@@ -247,7 +247,7 @@ public final class Select {
     /** Whether two of the clauses, sorted by {@link #lockOrder}, are on one channel. */
     private static boolean sharesAChannel(Clause<?>[] byLock) {
         for (int i = 1; i < byLock.length; i++) {
-            if (byLock[i].channel() == byLock[i - 1].channel()) {
+            if (byLock[i].channel == byLock[i - 1].channel) {
                 return true;
             }
         }
@@ -257,7 +257,7 @@ public final class Select {
     /** Whether a clause before {@code all[i]} is of its kind (send or receive) on its channel. */
     private static boolean repeats(Clause<?>[] all, int i) {
         for (int j = 0; j < i; j++) {
-            if (all[j].channel() == all[i].channel() && all[i].channel() != null && all[j].getClass() == all[i].getClass()) {
+            if (all[j].channel == all[i].channel && all[i].channel != null && all[j].getClass() == all[i].getClass()) {
                 return true;
             }
         }
@@ -266,13 +266,13 @@ public final class Select {
 
     private static void lockAll(Clause<?>[] byLock) {
         for (Clause<?> c : byLock) {
-            c.channel().lock.lock(); // reentrant: a channel in two clauses is locked twice, unlocked twice
+            c.channel.lock.lock(); // reentrant: a channel in two clauses is locked twice, unlocked twice
         }
     }
 
     private static void unlockAll(Clause<?>[] byLock) {
         for (int i = byLock.length - 1; i >= 0; i--) {
-            byLock[i].channel().lock.unlock();
+            byLock[i].channel.lock.unlock();
         }
     }
 
@@ -309,18 +309,9 @@ public final class Select {
         private final Supplier<? extends R> onTimeout;
 
         TimeoutClause(long nanos, Supplier<? extends R> onTimeout) {
+            super(null, null, null);
             this.nanos = nanos;
             this.onTimeout = onTimeout;
-        }
-
-        @Override
-        Channel<?> channel() {
-            return null;
-        }
-
-        @Override
-        Object item() {
-            return null;
         }
 
         @Override
@@ -356,14 +347,31 @@ public final class Select {
      * @param <R> what its handler returns
      */
     public abstract static sealed class Clause<R> permits Channel.ReceiveClause, Channel.SendClause, TimeoutClause {
-
-        Clause() {}
-
         /** The channel of the operation, or null for {@link #onTimeout}'s clause. */
-        abstract Channel<?> channel();
+        final Channel<?> channel;
+        /** Where the operation waits in {@link #channel}, or null. */
+        private final WaitQueue queue;
+        /** The item a send clause sends, null for any other. */
+        final Object item;
 
-        /** The item a send clause sends, null for a receive. */
-        abstract Object item();
+        Clause(Channel<?> channel, WaitQueue queue, Object item) {
+            this.channel = channel;
+            this.queue = queue;
+            this.item = item;
+        }
+
+        /** Under the channel's lock: queues {@code w} where this operation waits, and returns it. */
+        Waiter enqueue(Waiter w) {
+            queue.addLast(w);
+            return w;
+        }
+
+        /** Under the channel's lock: unlinks {@code w} if it is still queued. */
+        void withdraw(Waiter w) {
+            if (queue.contains(w)) {
+                queue.remove(w);
+            }
+        }
 
         /**
          * Under the channel's lock: completes the operation if it needs no waiting and returns the
@@ -372,12 +380,6 @@ public final class Select {
          * the locks are released.
          */
         abstract Object tryNow(Object[] woken);
-
-        /** Under the channel's lock: queues {@code w} where this operation waits, and returns it. */
-        abstract Waiter enqueue(Waiter w);
-
-        /** Under the channel's lock: unlinks {@code w} if it is still queued. */
-        abstract void withdraw(Waiter w);
 
         /** What the select returns for {@code got} (an item, or {@link Channel#CLOSED}). */
         abstract R handle(Object got);
