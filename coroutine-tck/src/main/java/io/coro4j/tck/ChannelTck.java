@@ -25,7 +25,6 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
-import java.util.function.LongConsumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -818,26 +817,15 @@ public abstract class ChannelTck extends SchedulerTck {
         int producers = 1 + random.nextInt(3);
         int consumers = 1 + random.nextInt(3);
         int perProducer = 2_000;
-        AtomicIntegerArray sent = new AtomicIntegerArray(producers);
-        AtomicLongArray seen = new AtomicLongArray((producers * perProducer + 63) / 64);
-        AtomicIntegerArray duplicates = new AtomicIntegerArray(1);
-        AtomicIntegerArray delivered = new AtomicIntegerArray(1);
-        LongConsumer record = x -> {
-            int bit = (int) (x >>> 32) * perProducer + (int) x;
-            long mask = 1L << (bit & 63);
-            if ((seen.getAndAccumulate(bit >>> 6, mask, (a, b) -> a | b) & mask) != 0) {
-                duplicates.incrementAndGet(0);
-            }
-        };
+        ItemLedger ledger = new ItemLedger(producers, perProducer);
         List<Task<Void>> tasks = new ArrayList<>();
         for (int p = 0; p < producers; p++) {
             int producer = p;
-            long tag = (long) p << 32;
             tasks.add(Coro.spawn(() -> {
                 try {
                     for (int seq = 0; seq < perProducer; seq++) {
-                        ch.send(tag | seq);
-                        sent.set(producer, seq + 1);
+                        ch.send(ItemLedger.item(producer, seq));
+                        ledger.sent(producer, seq);
                     }
                 } catch (ClosedChannelException e) {
                     // closed at the end of the round
@@ -855,8 +843,7 @@ public abstract class ChannelTck extends SchedulerTck {
                                 ? Coro.withTimeoutOrNull(Duration.ofNanos(timeoutNanos), ch::receive)
                                 : ch.receive();
                         if (x != null) {
-                            record.accept(x);
-                            delivered.incrementAndGet(0);
+                            ledger.received(x);
                         }
                     }
                 } catch (ClosedChannelException e) {
@@ -880,35 +867,7 @@ public abstract class ChannelTck extends SchedulerTck {
                 // a victim
             }
         }
-        int undelivered = 0;
-        Long x;
-        try {
-            while ((x = ch.tryReceive()) != null) {
-                record.accept(x);
-                undelivered++;
-            }
-            throw new AssertionError(what + ": tryReceive returned null on a closed channel with senders gone");
-        } catch (ClosedChannelException e) {
-            // drained
-        }
-        assertThat(duplicates.get(0)).as("%s: duplicated items", what).isZero();
-        long sentTotal = 0;
-        for (int p = 0; p < producers; p++) {
-            int n = sent.get(p);
-            sentTotal += n;
-            for (int seq = 0; seq < perProducer; seq++) {
-                int bit = p * perProducer + seq;
-                boolean got = (seen.get(bit >>> 6) & (1L << (bit & 63))) != 0;
-                if (got != seq < n) {
-                    throw new AssertionError(what + ": producer " + p + " sent " + n + " items, but its item " + seq
-                            + (got ? " was received although its send did not return normally" : " was lost"));
-                }
-            }
-        }
-        assertThat(sentTotal).as("%s: sent == delivered + undelivered", what).isEqualTo(delivered.get(0) + undelivered);
-        totals[0] += sentTotal;
-        totals[1] += delivered.get(0);
-        totals[2] += undelivered;
+        ledger.check(what, ledger.drain(ch, what), totals);
     }
 
     /**

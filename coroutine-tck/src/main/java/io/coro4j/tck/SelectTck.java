@@ -17,9 +17,6 @@ import java.util.Random;
 import java.util.SplittableRandom;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicIntegerArray;
-import java.util.concurrent.atomic.AtomicLongArray;
-import java.util.function.LongConsumer;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -631,27 +628,16 @@ public abstract class SelectTck extends SchedulerTck {
         int producers = 1 + random.nextInt(3);
         int consumers = 1 + random.nextInt(3);
         int perProducer = 1_000;
-        AtomicIntegerArray sent = new AtomicIntegerArray(producers);
-        AtomicLongArray seen = new AtomicLongArray((producers * perProducer + 63) / 64);
-        AtomicInteger duplicates = new AtomicInteger();
+        ItemLedger ledger = new ItemLedger(producers, perProducer);
         AtomicInteger outOfOrder = new AtomicInteger();
-        AtomicInteger delivered = new AtomicInteger();
-        LongConsumer record = x -> {
-            int bit = (int) (x >>> 32) * perProducer + (int) x;
-            long mask = 1L << (bit & 63);
-            if ((seen.getAndAccumulate(bit >>> 6, mask, (p, q) -> p | q) & mask) != 0) {
-                duplicates.incrementAndGet();
-            }
-        };
         List<Task<Void>> tasks = new ArrayList<>();
         for (int p = 0; p < producers; p++) {
             int producer = p;
-            long tag = (long) p << 32;
             SplittableRandom r = random.split();
             tasks.add(Coro.spawn(() -> {
                 try {
                     for (int seq = 0; seq < perProducer; seq++) {
-                        Long item = tag | seq;
+                        Long item = ItemLedger.item(producer, seq);
                         if (r.nextInt(4) == 0) {
                             channels.get(r.nextInt(3)).send(item);
                         } else {
@@ -662,7 +648,7 @@ public abstract class SelectTck extends SchedulerTck {
                                     channels.get((first + step) % 3).onSend(item, () -> null),
                                     channels.get((first + 2 * step) % 3).onSend(item, () -> null));
                         }
-                        sent.set(producer, seq + 1);
+                        ledger.sent(producer, seq);
                     }
                 } catch (ClosedChannelException e) {
                     // closed at the end of the round
@@ -687,8 +673,7 @@ public abstract class SelectTck extends SchedulerTck {
                         if (!check(last[i], x)) {
                             outOfOrder.incrementAndGet();
                         }
-                        record.accept(x);
-                        delivered.incrementAndGet();
+                        ledger.received(x);
                     }
                     return null;
                 }
@@ -713,8 +698,7 @@ public abstract class SelectTck extends SchedulerTck {
                     if (!check(last[i], got[1])) {
                         outOfOrder.incrementAndGet();
                     }
-                    record.accept(got[1]);
-                    delivered.incrementAndGet();
+                    ledger.received(got[1]);
                 }
                 return null;
             }));
@@ -739,37 +723,11 @@ public abstract class SelectTck extends SchedulerTck {
         }
         int undelivered = 0;
         for (Channel<Long> ch : channels) {
-            Long x;
-            try {
-                while ((x = ch.tryReceive()) != null) {
-                    record.accept(x);
-                    undelivered++;
-                }
-                throw new AssertionError(what + ": tryReceive returned null on a closed channel with senders gone");
-            } catch (ClosedChannelException e) {
-                // drained
-            }
+            undelivered += ledger.drain(ch, what);
             assertThat(waiting(ch)).as("%s: waiters left", what).isZero();
         }
-        assertThat(duplicates.get()).as("%s: duplicated items", what).isZero();
         assertThat(outOfOrder.get()).as("%s: items of one producer on one channel received out of order", what).isZero();
-        long sentTotal = 0;
-        for (int p = 0; p < producers; p++) {
-            int n = sent.get(p);
-            sentTotal += n;
-            for (int seq = 0; seq < perProducer; seq++) {
-                int bit = p * perProducer + seq;
-                boolean got = (seen.get(bit >>> 6) & (1L << (bit & 63))) != 0;
-                if (got != seq < n) {
-                    throw new AssertionError(what + ": producer " + p + " sent " + n + " items, but its item " + seq
-                            + (got ? " was received although its send did not return normally" : " was lost"));
-                }
-            }
-        }
-        assertThat(sentTotal).as("%s: sent == delivered + undelivered", what).isEqualTo(delivered.get() + undelivered);
-        totals[0] += sentTotal;
-        totals[1] += delivered.get();
-        totals[2] += undelivered;
+        ledger.check(what, undelivered, totals);
     }
 
     /** Records {@code x} as its producer's last on a channel; false if it came after a later one. */
