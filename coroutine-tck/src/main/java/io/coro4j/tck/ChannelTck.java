@@ -615,12 +615,7 @@ public abstract class ChannelTck extends SchedulerTck {
                 return null;
             });
             until("the receiver waits", () -> ch.receiversWaiting() == 1);
-            GrantWindow window = GrantWindow.open(ch, () -> out.add("trySend returned " + ch.trySend("the item")));
-            until("the channel's lock is held", () -> window.held.getCount() == 0);
-            receiver.cancel();
-            assertCancelled(receiver);
-            until("the send is done", window::closed);
-            assertThat(window.failure.get()).isNull();
+            GrantWindow.cancelAndGrant(ch, receiver, () -> out.add("trySend returned " + ch.trySend("the item")));
             out.add("buffered " + ch.size() + ", receivers waiting " + ch.receiversWaiting());
             return out;
         });
@@ -644,12 +639,7 @@ public abstract class ChannelTck extends SchedulerTck {
                 return null;
             });
             until("the sender waits", () -> ch.sendersWaiting() == 1);
-            GrantWindow window = GrantWindow.open(ch, () -> out.add("tryReceive returned " + ch.tryReceive()));
-            until("the channel's lock is held", () -> window.held.getCount() == 0);
-            sender.cancel();
-            assertCancelled(sender);
-            until("the receive is done", window::closed);
-            assertThat(window.failure.get()).isNull();
+            GrantWindow.cancelAndGrant(ch, sender, () -> out.add("tryReceive returned " + ch.tryReceive()));
             out.add("buffered " + ch.size() + ", senders waiting " + ch.sendersWaiting());
             return out;
         });
@@ -950,7 +940,8 @@ public abstract class ChannelTck extends SchedulerTck {
         }
     }
 
-    private static void pause(SplittableRandom random) {
+    /** Lets the other tasks run for a random while: a short sleep, or a few yields. */
+    static void pause(SplittableRandom random) {
         int r = random.nextInt(2);
         if (r == 0) {
             Coro.sleep(Duration.ofNanos(random.nextInt(2_000_000)));

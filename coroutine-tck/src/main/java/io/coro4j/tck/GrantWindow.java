@@ -1,5 +1,8 @@
 package io.coro4j.tck;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.coro4j.Task;
 import java.lang.reflect.Field;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -46,6 +49,21 @@ final class GrantWindow {
     /** Starts the plain thread that holds {@code primitive}'s lock and grants under it. */
     static GrantWindow open(Object primitive, Runnable grant) {
         return new GrantWindow(lockOf(primitive), grant);
+    }
+
+    /**
+     * Inside a task: opens the window on {@code primitive}, cancels {@code waiter} (a task waiting
+     * in it) once the lock is held, so that the waiter queues for the lock to withdraw, and returns
+     * once {@code grant} has run under it; asserts that the waiter ended cancelled (it has seen
+     * its cancellation) and that the grant threw nothing.
+     */
+    static void cancelAndGrant(Object primitive, Task<?> waiter, Runnable grant) {
+        GrantWindow window = open(primitive, grant);
+        SchedulerTck.until("the primitive's lock is held", () -> window.held.getCount() == 0);
+        waiter.cancel();
+        SchedulerTck.assertCancelled(waiter);
+        SchedulerTck.until("the grant is done", window::closed);
+        assertThat(window.failure.get()).as("what the grant threw").isNull();
     }
 
     /** Whether the plain thread has ended (it has granted, or failed). */

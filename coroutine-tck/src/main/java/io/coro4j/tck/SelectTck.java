@@ -361,12 +361,7 @@ public abstract class SelectTck extends SchedulerTck {
                 return null;
             });
             until("the select waits", () -> a.receiversWaiting() == 1 && b.receiversWaiting() == 1);
-            GrantWindow window = GrantWindow.open(b, () -> out.add("trySend returned " + b.trySend("the item")));
-            until("b's lock is held", () -> window.held.getCount() == 0);
-            selector.cancel();
-            assertCancelled(selector);
-            until("the send is done", window::closed);
-            assertThat(window.failure.get()).isNull();
+            GrantWindow.cancelAndGrant(b, selector, () -> out.add("trySend returned " + b.trySend("the item")));
             out.add("waiters left " + waiting(a, b));
             return out;
         });
@@ -391,12 +386,7 @@ public abstract class SelectTck extends SchedulerTck {
                 return null;
             });
             until("the select waits", () -> a.receiversWaiting() == 1 && b.sendersWaiting() == 1);
-            GrantWindow window = GrantWindow.open(a, () -> out.add("tryReceive on b returned " + b.tryReceive()));
-            until("a's lock is held", () -> window.held.getCount() == 0);
-            selector.cancel();
-            assertCancelled(selector);
-            until("the receive is done", window::closed);
-            assertThat(window.failure.get()).isNull();
+            GrantWindow.cancelAndGrant(a, selector, () -> out.add("tryReceive on b returned " + b.tryReceive()));
             out.add("waiters left " + waiting(a, b));
             return out;
         });
@@ -707,10 +697,10 @@ public abstract class SelectTck extends SchedulerTck {
         Collections.shuffle(victims, new Random(random.nextLong()));
         int cancels = random.nextInt(victims.size() + 1);
         for (int i = 0; i < cancels; i++) {
-            pause(random);
+            ChannelTck.pause(random);
             victims.get(i).cancel();
         }
-        pause(random);
+        ChannelTck.pause(random);
         for (Channel<Long> ch : channels) {
             ch.close();
         }
@@ -737,15 +727,5 @@ public abstract class SelectTck extends SchedulerTck {
         boolean inOrder = seq > last[p];
         last[p] = Math.max(last[p], seq);
         return inOrder;
-    }
-
-    private static void pause(SplittableRandom random) {
-        if (random.nextBoolean()) {
-            Coro.sleep(Duration.ofNanos(random.nextInt(2_000_000)));
-        } else {
-            for (int i = random.nextInt(20); i > 0; i--) {
-                Coro.yieldNow();
-            }
-        }
     }
 }
