@@ -158,6 +158,9 @@ public final class Select {
                 } else {
                     long left = deadline - System.nanoTime();
                     if (left <= 0) {
+                        // A cancellation that came while the select waited wins over its timeout, as
+                        // over a park: nothing took effect (kotlinx's select throws too).
+                        self.checkCancelled();
                         run.claim(timedOut); // loses only to a clause that has just won: either ends the wait
                     } else {
                         self.parkNanos(left);
@@ -281,7 +284,9 @@ public final class Select {
      * another clause completes: the select then returns {@code onTimeout}'s result, and no other
      * clause took effect (kotlinx's {@code onTimeout}, Go's {@code case <-time.After(d)}). A zero
      * timeout is ready at once, so it is chosen when no clause before it in argument order can
-     * complete at once. At most one per select. Unlike a {@code Coro.withTimeoutOrNull} around the
+     * complete at once. At most one per select. A select cancelled while it waits throws
+     * {@link CancellationException}, also when it sees the cancellation only after its timeout has
+     * passed. Unlike a {@code Coro.withTimeoutOrNull} around the
      * select, it tells a timeout apart from a handler that returns null, and cancels nothing.
      *
      * @throws NullPointerException if {@code timeout} or {@code onTimeout} is null

@@ -504,6 +504,41 @@ public abstract class SelectTck extends SchedulerTck {
     }
 
     /**
+     * A select cancelled while it waits, well within its timeout, that runs again only once the
+     * timeout has passed (one carrier, held by the task that cancelled it): it was cancelled while
+     * waiting and no clause was completed, so it throws {@link CancellationException}, as kotlinx's
+     * select and {@code Coro.sleep} in its place do; it does not return its timeout's result.
+     */
+    @Test
+    void aSelectCancelledBeforeItsTimeoutThrowsAlsoWhenItRunsAgainAfterTheDeadline() throws Exception {
+        assumeTrue(honoursParallelism(), "needs one carrier: the select then runs only once the canceller lets it");
+        scheduler = newScheduler(1);
+        List<String> log = runTask(() -> {
+            Channel<String> a = Channel.rendezvous();
+            // Once through first, so that the select below parks well within its timeout.
+            assertThat(Select.<String>select(a.onReceive(s -> "got " + s), Select.onTimeout(Duration.ofMillis(1), () -> "timed out")))
+                    .isEqualTo("timed out");
+            Task<String> selector = Coro.spawn(() -> Select.select(a.onReceive(s -> "got " + s),
+                    Select.onTimeout(Duration.ofMillis(100), () -> "timed out")));
+            until("the select waits", () -> a.receiversWaiting() == 1);
+            selector.cancel();
+            long end = System.nanoTime() + Duration.ofMillis(300).toNanos();
+            while (System.nanoTime() - end < 0) {
+                Thread.onSpinWait(); // holds the only carrier past the select's deadline
+            }
+            List<String> out = new java.util.concurrent.CopyOnWriteArrayList<>();
+            try {
+                out.add("returned " + selector.join());
+            } catch (CancellationException e) {
+                out.add("cancelled");
+            }
+            out.add("waiters left " + waiting(a));
+            return out;
+        });
+        assertThat(log).containsExactly("cancelled", "waiters left 0");
+    }
+
+    /**
      * A select with a short timeout, and a send that comes a random few microseconds before or
      * after it expires: the select returned the item exactly when the send took effect, and the
      * timeout otherwise.
