@@ -81,7 +81,7 @@ public final class Select {
     public static <R> R select(List<? extends Clause<? extends R>> clauses) {
         Objects.requireNonNull(clauses, "clauses");
         if (clauses.isEmpty()) {
-            throw new IllegalArgumentException("Select.select needs at least one clause (channel.onReceive(...) or channel.onSend(...))");
+            throw new IllegalArgumentException("Select.select needs at least one clause (channel.onReceive(...), channel.onSend(...) or Select.onTimeout(...))");
         }
         long start = System.nanoTime();
         Clause<?>[] all = new Clause<?>[clauses.size()];
@@ -286,8 +286,8 @@ public final class Select {
      * timeout is ready at once, so it is chosen when no clause before it in argument order can
      * complete at once. At most one per select. A select cancelled while it waits throws
      * {@link CancellationException}, also when it sees the cancellation only after its timeout has
-     * passed. Unlike a {@code Coro.withTimeoutOrNull} around the
-     * select, it tells a timeout apart from a handler that returns null, and cancels nothing.
+     * passed. Unlike a {@code Coro.withTimeoutOrNull} around the select, it tells a timeout apart
+     * from a handler that returns null, and cancels nothing.
      *
      * @throws NullPointerException if {@code timeout} or {@code onTimeout} is null
      * @throws IllegalArgumentException if {@code timeout} is negative

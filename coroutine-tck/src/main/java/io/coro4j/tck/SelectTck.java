@@ -594,7 +594,7 @@ public abstract class SelectTck extends SchedulerTck {
         runTask(() -> {
             assertThatThrownBy(() -> Select.select())
                     .isExactlyInstanceOf(IllegalArgumentException.class)
-                    .hasMessage("Select.select needs at least one clause (channel.onReceive(...) or channel.onSend(...))");
+                    .hasMessage("Select.select needs at least one clause (channel.onReceive(...), channel.onSend(...) or Select.onTimeout(...))");
             assertThatThrownBy(() -> Select.select(ch.onReceive(s -> s), null))
                     .isExactlyInstanceOf(NullPointerException.class).hasMessage("select clause 1 is null");
             assertThatThrownBy(() -> Select.select(Select.onTimeout(Duration.ofSeconds(1), () -> 1), ch.onReceive(s -> s),
