@@ -7,6 +7,7 @@ import java.util.Iterator;
 import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -52,7 +53,7 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
     /** Returned internally by a receive that found the channel closed and drained. */
     static final Object CLOSED = new Object();
     /** Gives every channel its place in the order in which a {@link Select} takes their locks. */
-    private static final java.util.concurrent.atomic.AtomicLong LOCK_ORDER = new java.util.concurrent.atomic.AtomicLong();
+    private static final AtomicLong LOCK_ORDER = new AtomicLong();
 
     /** 0 for rendezvous, {@link Integer#MAX_VALUE} for unbounded. */
     private final int capacity;
@@ -62,7 +63,9 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
     /**
      * The buffered items; guarded by {@link #lock}. Invariants: if receivers wait the buffer is
      * empty and no sender waits; if senders wait the buffer is full ({@code capacity} items).
-     * An ArrayDeque, not a JCTools queue: it is only touched under the lock.
+     * Waiting means live: a {@link Select}'s stale registration (its select completed elsewhere)
+     * may linger until it is reached and dropped, and one select may wait both to send and to
+     * receive here. An ArrayDeque, not a JCTools queue: it is only touched under the lock.
      */
     private final ArrayDeque<Object> buffer;
     /** Tasks suspended in send, each with its item; guarded by {@link #lock}. */
@@ -282,7 +285,8 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
                 return;
             }
             closed = true;
-            // At most one of the two queues is non-empty (see the buffer's invariants).
+            // Both queues, receivers first: a select waiting to send and to receive here is in
+            // both, and gets its receive clause's CLOSED (the send one's claim then fails).
             woken = senders.drainInto(receivers.drainInto(null, Waiter.CLOSED), Waiter.CLOSED);
         } finally {
             lock.unlock();
