@@ -220,25 +220,21 @@ public final class Select {
             }
         }
         Clause<?>[] sorted = new Clause<?>[n];
-        if (n > 16) {
-            n = 0;
-            for (Clause<?> c : all) {
-                if (c.channel != null) {
-                    sorted[n++] = c;
-                }
+        n = 0;
+        for (Clause<?> c : all) {
+            if (c.channel != null) {
+                sorted[n++] = c;
             }
+        }
+        if (n > 16) {
             Arrays.sort(sorted, java.util.Comparator.comparingLong(c -> c.channel.lockOrder));
             return sorted;
         }
-        n = 0;
-        for (Clause<?> c : all) {
-            if (c.channel == null) {
-                continue;
-            }
-            // Insertion sort: cheaper than a comparator for the handful of clauses of most selects.
-            long order = c.channel.lockOrder;
-            int i = n++;
-            while (i > 0 && sorted[i - 1].channel.lockOrder > order) {
+        // Insertion sort: cheaper than a comparator for the handful of clauses of most selects.
+        for (int j = 1; j < n; j++) {
+            Clause<?> c = sorted[j];
+            int i = j;
+            while (i > 0 && sorted[i - 1].channel.lockOrder > c.channel.lockOrder) {
                 sorted[i] = sorted[i - 1];
                 i--;
             }
@@ -346,8 +342,8 @@ public final class Select {
     private static final Waiter CANCELLED = new Waiter(null, null);
 
     /**
-     * One operation a select may complete, made by {@link Channel#onReceive} or {@link Channel#onSend}.
-     * Immutable; holds nothing until a select uses it.
+     * One operation a select may complete, made by {@link Channel#onReceive}, {@link Channel#onSend}
+     * or {@link #onTimeout}. Immutable; holds nothing until a select uses it.
      *
      * @param <R> what its handler returns
      */
