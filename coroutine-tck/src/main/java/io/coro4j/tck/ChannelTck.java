@@ -933,7 +933,8 @@ public abstract class ChannelTck extends SchedulerTck {
         return result;
     }
 
-    private static void spin(long nanos) {
+    /** Busy-waits {@code nanos} on the calling thread, holding its carrier. */
+    static void spin(long nanos) {
         long end = System.nanoTime() + nanos;
         while (System.nanoTime() - end < 0) {
             Thread.onSpinWait();
