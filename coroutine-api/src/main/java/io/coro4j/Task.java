@@ -768,6 +768,8 @@ public final class Task<T> implements Future<T> {
         private static final int OPEN = 0;
         private static final int BY_TASK = 1;
         private static final int BY_HOLDER = 2;
+        /** A holder is taking the registration back; it then completes the view either way. */
+        private static final int CLAIMING = 3;
 
         static {
             try {
@@ -786,14 +788,21 @@ public final class Task<T> implements Future<T> {
             this.task = task;
         }
 
-        /** Completes this view with the task's outcome, unless its holder has completed it. */
+        /**
+         * Completes this view with the task's outcome, unless its holder has claimed it (a holder
+         * that then finds the task counted the view as observing it delivers the outcome itself).
+         */
         void deliver(T value, Throwable failure) {
             if (STATE.compareAndSet(this, OPEN, BY_TASK)) {
-                if (failure == null) {
-                    super.complete(value);
-                } else {
-                    super.completeExceptionally(failure);
-                }
+                completeWithOutcome(value, failure);
+            }
+        }
+
+        private void completeWithOutcome(T value, Throwable failure) {
+            if (failure == null) {
+                super.complete(value);
+            } else {
+                super.completeExceptionally(failure);
             }
         }
 
@@ -808,14 +817,19 @@ public final class Task<T> implements Future<T> {
          * view then gets the task's outcome, now), or the holder has already claimed it.
          */
         private boolean claimForHolder() {
-            if (state != OPEN) {
+            // Claimed before the registration is taken back, so that the task's end cannot
+            // complete the view in between: the view would then show a failure that the task,
+            // finding no registration, leaves to its group to report as well.
+            if (!STATE.compareAndSet(this, OPEN, CLAIMING)) {
                 return false;
             }
             if (!task.result.removeJoiner(joiner)) {
-                task.result.whenComplete(this::deliver); // the task has ended: runs now
+                state = BY_TASK;
+                task.result.whenComplete(this::completeWithOutcome); // the task has ended: runs now
                 return false;
             }
-            return STATE.compareAndSet(this, OPEN, BY_HOLDER);
+            state = BY_HOLDER;
+            return true;
         }
 
         /** After a completion by the holder: awaits of this view wait in the task's joiners. */

@@ -25,11 +25,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.RejectedExecutionException;
@@ -4480,6 +4482,86 @@ public abstract class TaskTck extends SchedulerTck {
                 "completeOnTimeout: parent failed: failed after its stage was completed",
                 "orTimeout: parent failed: failed after its stage was completed",
                 "cancel: parent failed: failed after its stage was completed");
+    }
+
+    /**
+     * A holder completing a task's stage in the instant the task fails: either the stage shows the
+     * failure (the task counted it as observed, so its group does not report it), or the holder's
+     * value won (the stage will never show the failure, so the group reports it); never both, never
+     * neither. The holder is a plain thread, so the two race on one carrier too.
+     */
+    @Test
+    void aHolderCompletingATasksStageAsTheTaskFails_eitherTheStageShowsTheFailureOrTheGroupReportsIt() throws Exception {
+        int rounds = Stress.scaled(1_000);
+        SplittableRandom random = new SplittableRandom(42);
+        // One thread is the holder of every round's stage, and spins for its next round: a thread
+        // started, or woken, per round would take longer to run than the child takes to fail.
+        ConcurrentLinkedQueue<Runnable> holderRounds = new ConcurrentLinkedQueue<>();
+        AtomicBoolean over = new AtomicBoolean();
+        Thread holder = Thread.ofPlatform().daemon().name("tck-stage-holder").start(() -> {
+            while (!over.get()) {
+                Runnable r = holderRounds.poll();
+                if (r != null) {
+                    r.run();
+                } else {
+                    Thread.onSpinWait();
+                }
+            }
+        });
+        Map<String, Integer> seen = new TreeMap<>();
+        try {
+            // The holder's delay after the child starts, steered to where the two meet: longer
+            // after a round the holder won, shorter after one the task's end won.
+            long holderDelay = 1_000;
+            for (int round = 0; round < rounds; round++) {
+                long childDelay = random.nextLong(500);
+                long delay = holderDelay;
+                AtomicBoolean holderSpins = new AtomicBoolean();
+                AtomicBoolean started = new AtomicBoolean();
+                CompletableFuture<Boolean> holderWon = new CompletableFuture<>();
+                AtomicReference<CompletableFuture<Object>> stage = new AtomicReference<>();
+                String reported;
+                try {
+                    reported = run(() -> Coro.supervisorGroup(g -> {
+                        Task<Object> child = g.spawn(() -> {
+                            while (!holderSpins.get()) {
+                                Thread.onSpinWait();
+                            }
+                            started.set(true);
+                            ChannelTck.spin(childDelay);
+                            throw new IllegalStateException("child failed");
+                        });
+                        CompletableFuture<Object> view = child.toCompletableFuture();
+                        stage.set(view);
+                        holderRounds.add(() -> {
+                            holderSpins.set(true);
+                            while (!started.get()) {
+                                Thread.onSpinWait();
+                            }
+                            ChannelTck.spin(delay);
+                            holderWon.complete(view.complete("fallback"));
+                        });
+                        return "not reported";
+                    }));
+                } catch (IllegalStateException e) {
+                    reported = "reported: " + e.getMessage();
+                }
+                boolean won = holderWon.get(20, TimeUnit.SECONDS);
+                CompletableFuture<Object> view = stage.get();
+                String shows = view.isCompletedExceptionally()
+                        ? "stage shows: " + catchFrom(view::join).getCause().getMessage()
+                        : "stage holds: " + view.getNow(null);
+                seen.merge(reported + "; " + shows + "; holder's complete returned " + won, 1, Integer::sum);
+                long step = 1 + random.nextLong(200);
+                holderDelay = won ? holderDelay + step : Math.max(0, holderDelay - step);
+            }
+        } finally {
+            over.set(true);
+            holder.join();
+        }
+        assertThat(seen.keySet()).as("outcomes of %d rounds: %s", rounds, seen).isSubsetOf(
+                "reported: child failed; stage holds: fallback; holder's complete returned true",
+                "not reported; stage shows: child failed; holder's complete returned false");
     }
 
     // ---- memory: a long-lived task keeps only the children that run or have something to report ----
