@@ -74,6 +74,21 @@ public final class Task<T> implements Future<T> {
         io.coro4j.internal.Tasks.install(what -> require(what).handle(), scheduler -> {
             Task<?> waiting = Coro.BLOCKING_FOR.get();
             return waiting != null && waiting.scheduler == scheduler ? waiting.name() : null;
+        }, new io.coro4j.internal.Tasks.EndWaits() {
+            @Override
+            public void refuseHopeless(Task<?> target, String what) {
+                target.refuseEndWait(require(what), what);
+            }
+
+            @Override
+            public Object register(Task<?> target, String what) {
+                return target.wakeAtEnd(require(what));
+            }
+
+            @Override
+            public void withdraw(Task<?> target, Object registration) {
+                target.result.removeJoiner((Joiner) registration);
+            }
         });
     }
 
@@ -345,6 +360,32 @@ public final class Task<T> implements Future<T> {
         return new IllegalStateException(name() + " cannot " + what + " " + target.name() + ", a task it runs under:"
                 + " a task ends only after the tasks spawned under it, so this would wait forever; hand the value"
                 + " over another way (a Channel, a CompletableFuture)");
+    }
+
+    /**
+     * Refuses a wait by {@code caller}, for {@code what} (a select clause), for the end of this task
+     * if it could never come while the wait lasts: this task is the caller, or one it runs under.
+     */
+    private void refuseEndWait(Task<?> caller, String what) {
+        if (caller == this) {
+            throw new IllegalStateException(what + " of " + name() + ", the task running the select: a task ends only"
+                    + " after its select returns, so this clause could never be chosen");
+        }
+        if (caller.runsUnder(this)) {
+            throw new IllegalStateException(what + " of " + name() + " in " + caller.name() + ", a task that runs under it:"
+                    + " a task ends only after the tasks spawned under it, so this clause could never be chosen;"
+                    + " hand the value over another way (a Channel, a CompletableFuture)");
+        }
+    }
+
+    /**
+     * Registers {@code caller} to be woken when this task ends, without counting as observing its
+     * outcome (a select's {@code onJoin} clause); null if it has ended. Removable, as a join's
+     * registration is: a select that another clause completes leaves nothing behind here.
+     */
+    private Joiner wakeAtEnd(Task<?> caller) {
+        Joiner j = new Joiner(caller, false);
+        return result.addJoiner(j) ? j : null;
     }
 
     /**
@@ -1113,10 +1154,13 @@ public final class Task<T> implements Future<T> {
                 j = joiners;
                 joiners = WOKEN;
             }
-            if (j != null) {
-                // Each of them returns the outcome. Marked here, on the task's own thread before
-                // its group hears of its end, so that the group does not report it as well.
-                task.retrieved = true;
+            for (Joiner k = j; k != null; k = k.next) {
+                if (k.observes) {
+                    // It returns the outcome. Marked here, on the task's own thread before its
+                    // group hears of its end, so that the group does not report it as well.
+                    task.retrieved = true;
+                    break;
+                }
             }
             for (; j != null; j = j.next) {
                 if (j.caller != null) { // null: a plain Java get(), which the future itself wakes
@@ -1127,17 +1171,25 @@ public final class Task<T> implements Future<T> {
     }
 
     /**
-     * A wait for a task in {@link Task#join()} (its task to wake) or in a plain Java
-     * {@link Task#get} (no task): a node of its target's {@link Outcome#joiners}.
+     * A wait for a task in {@link Task#join()} (its task to wake), in a plain Java
+     * {@link Task#get} (no task), or in a select's {@code onJoin} clause (which does not observe
+     * the outcome): a node of its target's {@link Outcome#joiners}.
      */
     static final class Joiner {
         final Task<?> caller;
+        /** Whether it hands the outcome out once woken; false for a select's onJoin, which only waits for the end. */
+        final boolean observes;
         Joiner prev;
         Joiner next;
         boolean linked;
 
         Joiner(Task<?> caller) {
+            this(caller, true);
+        }
+
+        Joiner(Task<?> caller, boolean observes) {
             this.caller = caller;
+            this.observes = observes;
         }
     }
 

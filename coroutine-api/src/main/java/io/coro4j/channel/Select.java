@@ -1,5 +1,6 @@
 package io.coro4j.channel;
 
+import io.coro4j.Task;
 import io.coro4j.internal.TaskHandle;
 import io.coro4j.internal.Tasks;
 import java.lang.invoke.MethodHandles;
@@ -9,18 +10,21 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
  * Waits for the first of several channel operations that can complete, completes that one only,
  * and returns what its handler makes of it: Go's {@code select}, kotlinx.coroutines'
- * {@code select} over {@code onReceive}, {@code onSend} and {@code onTimeout}.
+ * {@code select} over {@code onReceive}, {@code onSend}, {@code onTimeout}, {@code onJoin} and
+ * {@code onAwait} (a task's end is a clause too).
  *
  * <pre>{@code
  * String got = Select.select(
  *         orders.onReceive(order -> "order " + order),
  *         cancels.onReceive(id -> "cancel " + id),
  *         audit.onSend(entry, () -> "audited"),
+ *         Select.onJoin(worker, () -> "worker ended"),
  *         Select.onTimeout(Duration.ofSeconds(1), () -> "idle"));
  * }</pre>
  *
@@ -46,6 +50,10 @@ import java.util.function.Supplier;
  *
  * <p><b>Deadlines.</b> A {@link #onTimeout} clause is chosen if no other clause completes in time;
  * a {@code Coro.withTimeout} around the select works too, and also bounds the handler.
+ *
+ * <p><b>Tasks.</b> An {@link #onJoin} or {@link #onAwait} clause can complete once its task has
+ * ended; choosing it takes nothing from anyone. A cancellation that came while the select waited
+ * wins over a task's end, as over a timeout: the select throws it.
  *
  * <p><b>Handlers</b> run in the selecting task after the operation has completed and every lock is
  * released, so they may suspend; what they throw, the select throws (the operation has taken
@@ -81,7 +89,8 @@ public final class Select {
     public static <R> R select(List<? extends Clause<? extends R>> clauses) {
         Objects.requireNonNull(clauses, "clauses");
         if (clauses.isEmpty()) {
-            throw new IllegalArgumentException("Select.select needs at least one clause (channel.onReceive(...), channel.onSend(...) or Select.onTimeout(...))");
+            throw new IllegalArgumentException("Select.select needs at least one clause (channel.onReceive(...), channel.onSend(...),"
+                    + " Select.onJoin(...), Select.onAwait(...) or Select.onTimeout(...))");
         }
         long start = System.nanoTime();
         Clause<?>[] all = new Clause<?>[clauses.size()];
@@ -100,6 +109,13 @@ public final class Select {
             }
         }
         TaskHandle self = Tasks.current("Select.select");
+        boolean joins = false;
+        for (Clause<?> c : all) {
+            if (c instanceof JoinClause<?, ?> j) {
+                Tasks.endWaits().refuseHopeless(j.task, j.what());
+                joins = true;
+            }
+        }
         self.checkCancelled();
         Run run = new Run();
         Clause<?>[] byLock = lockOrder(all);
@@ -140,20 +156,27 @@ public final class Select {
             return handle(all[chosen], got);
         }
         long deadline = timeout < 0 ? 0 : start + ((TimeoutClause<?>) all[timeout]).nanos;
-        SelectWaiter won = await(self, run, all, byLock, registered, timeout < 0 ? null : registered[timeout], deadline);
+        SelectWaiter won = await(self, run, all, byLock, registered, timeout < 0 ? null : registered[timeout], deadline, joins);
         return handle(all[won.clause], won.state == Waiter.CLOSED ? Channel.CLOSED : won.value);
     }
 
     /**
-     * Parks until a registration of {@code run} is completed, or, with a {@code timedOut} node, until
-     * {@code deadline} passes and that node claims the run; withdraws the others and returns the winner.
+     * Parks until a registration of {@code run} is completed, or, with {@code joins}, until a task
+     * of a join clause has ended and that clause's node claims the run, or, with a {@code timedOut}
+     * node, until {@code deadline} passes and that node claims the run; withdraws the others and
+     * returns the winner.
      */
     private static SelectWaiter await(TaskHandle self, Run run, Clause<?>[] all, Clause<?>[] byLock, Waiter[] registered,
-                                      Waiter timedOut, long deadline) {
+                                      Waiter timedOut, long deadline, boolean joins) {
         try {
             Waiter w;
             while ((w = run.winner) == null || w.state == Waiter.WAITING) {
-                if (timedOut == null) {
+                int ended = joins ? firstEnded(all) : -1;
+                if (ended >= 0) {
+                    // As for the timeout: a cancellation that came while the select waited wins.
+                    self.checkCancelled();
+                    run.claim(registered[ended]); // loses only to a clause that has just won: either ends the wait
+                } else if (timedOut == null) {
                     self.park();
                 } else {
                     long left = deadline - System.nanoTime();
@@ -193,6 +216,16 @@ public final class Select {
             unlockAll(byLock);
         }
         return won;
+    }
+
+    /** The first join clause, in argument order, whose task has ended; -1 if none has. */
+    private static int firstEnded(Clause<?>[] all) {
+        for (int i = 0; i < all.length; i++) {
+            if (all[i] instanceof JoinClause<?, ?> j && j.task.isDone()) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     private static void withdraw(Clause<?>[] all, Waiter[] registered, Waiter keep) {
@@ -335,6 +368,82 @@ public final class Select {
         }
     }
 
+    /**
+     * A clause chosen when {@code task} has ended (kotlinx's {@code job.onJoin}): the select then
+     * returns {@code onEnd}'s result. It only waits for the end: it does not observe the task's
+     * outcome, so a failure of the task is still reported by its group unless someone joins it (see
+     * {@link #onAwait}). The task must not be the one running the select, nor one it runs under:
+     * a task ends only after its select returns and after the tasks spawned under it, so such a
+     * clause could never be chosen, and the select refuses it.
+     *
+     * @throws NullPointerException if {@code task} or {@code onEnd} is null
+     */
+    public static <R> Clause<R> onJoin(Task<?> task, Supplier<? extends R> onEnd) {
+        Objects.requireNonNull(onEnd, "onEnd");
+        return new JoinClause<>(Objects.requireNonNull(task, "task"), null, onEnd);
+    }
+
+    /**
+     * A clause chosen when {@code task} has ended (kotlinx's {@code deferred.onAwait}): the select
+     * then returns what {@code onValue} makes of the task's value, or throws the task's failure as
+     * {@link Task#join()} does ({@link CancellationException} for a cancelled task). Chosen, it
+     * observes the task's outcome as a join does; not chosen, it does not. The task must not be the
+     * one running the select, nor one it runs under, as for {@link #onJoin}.
+     *
+     * @throws NullPointerException if {@code task} or {@code onValue} is null
+     */
+    public static <T, R> Clause<R> onAwait(Task<T> task, Function<? super T, ? extends R> onValue) {
+        Objects.requireNonNull(onValue, "onValue");
+        return new JoinClause<>(Objects.requireNonNull(task, "task"), onValue, null);
+    }
+
+    /**
+     * {@link #onJoin}'s and {@link #onAwait}'s clause: the select registers in the task's list of
+     * waiters (a registration it takes back, as a join that gives up does, so a long-lived task
+     * that selects are repeatedly made over keeps nothing of them), and claims the run itself once
+     * it finds the task ended.
+     */
+    static final class JoinClause<T, R> extends Clause<R> {
+        final Task<T> task;
+        private final Function<? super T, ? extends R> onValue;
+        private final Supplier<? extends R> onEnd;
+
+        JoinClause(Task<T> task, Function<? super T, ? extends R> onValue, Supplier<? extends R> onEnd) {
+            super(null, null, null);
+            this.task = task;
+            this.onValue = onValue;
+            this.onEnd = onEnd;
+        }
+
+        String what() {
+            return onValue == null ? "Select.onJoin" : "Select.onAwait";
+        }
+
+        @Override
+        Object tryNow(Object[] woken) {
+            return task.isDone() ? task : NOT_READY;
+        }
+
+        @Override
+        Waiter enqueue(Waiter w) {
+            w.value = Tasks.endWaits().register(task, what());
+            w.state = Waiter.DONE; // complete before it can win: the select reads the winner's state without a lock
+            return w;
+        }
+
+        @Override
+        void withdraw(Waiter w) {
+            if (w.value != null) {
+                Tasks.endWaits().withdraw(task, w.value);
+            }
+        }
+
+        @Override
+        R handle(Object got) {
+            return onValue == null ? onEnd.get() : onValue.apply(task.join());
+        }
+    }
+
     /** Returned by {@link Clause#tryNow} when the operation would have to wait. */
     static final Object NOT_READY = new Object();
 
@@ -342,13 +451,14 @@ public final class Select {
     private static final Waiter CANCELLED = new Waiter(null, null);
 
     /**
-     * One operation a select may complete, made by {@link Channel#onReceive}, {@link Channel#onSend}
-     * or {@link #onTimeout}. Immutable; holds nothing until a select uses it.
+     * One operation a select may complete, made by {@link Channel#onReceive}, {@link Channel#onSend},
+     * {@link #onTimeout}, {@link #onJoin} or {@link #onAwait}. Immutable; holds nothing until a
+     * select uses it.
      *
      * @param <R> what its handler returns
      */
-    public abstract static sealed class Clause<R> permits Channel.ReceiveClause, Channel.SendClause, TimeoutClause {
-        /** The channel of the operation, or null for {@link #onTimeout}'s clause. */
+    public abstract static sealed class Clause<R> permits Channel.ReceiveClause, Channel.SendClause, TimeoutClause, JoinClause {
+        /** The channel of the operation, or null for the clauses of {@link #onTimeout}, {@link #onJoin} and {@link #onAwait}. */
         final Channel<?> channel;
         /** Where the operation waits in {@link #channel}, or null. */
         private final WaitQueue queue;

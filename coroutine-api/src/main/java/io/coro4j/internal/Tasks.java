@@ -19,10 +19,43 @@ public final class Tasks {
      */
     private static volatile Function<Object, String> blockingCallOf;
 
+    private static volatile EndWaits endWaits;
+
+    /**
+     * Waits of the current task for another task's end that do not observe its outcome: a
+     * select's {@code onJoin} and {@code onAwait} clauses.
+     */
+    public interface EndWaits {
+        /**
+         * Refuses a wait of the current task for {@code target}'s end that could never end while the
+         * wait lasts ({@code target} is the current task, or one it runs under).
+         *
+         * @param what the clause, named in the exception
+         * @throws IllegalStateException then, or outside a task
+         */
+        void refuseHopeless(io.coro4j.Task<?> target, String what);
+
+        /**
+         * Registers the current task to be woken when {@code target} ends, without counting as
+         * observing its outcome; returns the registration, or null if {@code target} has ended.
+         */
+        Object register(io.coro4j.Task<?> target, String what);
+
+        /** Takes back a registration made by {@link #register}, if it is still there. */
+        void withdraw(io.coro4j.Task<?> target, Object registration);
+    }
+
     /** Called once by {@code io.coro4j.Task}'s initializer. */
-    public static void install(Function<String, TaskHandle> lookup, Function<Object, String> blockingCallLookup) {
+    public static void install(Function<String, TaskHandle> lookup, Function<Object, String> blockingCallLookup,
+                               EndWaits endWaitsOfTasks) {
         blockingCallOf = blockingCallLookup;
+        endWaits = endWaitsOfTasks;
         current = lookup;
+    }
+
+    /** The waits for a task's end of {@link EndWaits}; a task exists (it is waited for), so they are installed. */
+    public static EndWaits endWaits() {
+        return endWaits;
     }
 
     /**

@@ -8,6 +8,7 @@ import io.coro4j.Coro;
 import io.coro4j.Task;
 import io.coro4j.channel.Channel;
 import io.coro4j.channel.ClosedChannelException;
+import io.coro4j.channel.Event;
 import io.coro4j.channel.Select;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,7 +24,7 @@ import org.junit.jupiter.api.Test;
  * {@link Select}: exactly one clause takes effect, the first ready one in argument order when
  * several are; the other registrations are withdrawn; closed channels; cancellation and timeouts
  * while waiting (no clause took effect, nothing left queued); two selects completing each other;
- * misuse with its message; and a stress test of selecting producers and consumers with
+ * clauses for a task's end ({@code onJoin}, {@code onAwait}); misuse with its message; and a stress test of selecting producers and consumers with
  * cancellations, checked with {@code sent == delivered + undelivered} item by item.
  *
  * <p>If a test here fails, check that a select's registration is claimed before it is completed
@@ -583,6 +584,275 @@ public abstract class SelectTck extends SchedulerTck {
         });
     }
 
+    // ---- a task's end ----
+
+    @Test
+    void aClauseOfAnEndedTaskIsReadyAtOnceInItsPlaceInArgumentOrder() throws Exception {
+        runTask(() -> {
+            Task<Integer> ended = Coro.spawn(() -> 42);
+            ended.join();
+            Channel<String> ch = Channel.bounded(4);
+            ch.send("item");
+            assertThat(Select.<String>select(ch.onReceive(s -> "received " + s), Select.onJoin(ended, () -> "ended")))
+                    .isEqualTo("received item");
+            ch.send("item");
+            assertThat(Select.<String>select(Select.onJoin(ended, () -> "ended"), ch.onReceive(s -> "received " + s)))
+                    .isEqualTo("ended");
+            assertThat(Select.<String>select(Select.onAwait(ended, v -> "value " + v), ch.onReceive(s -> "received " + s)))
+                    .isEqualTo("value 42");
+            assertThat(ch.tryReceive()).as("the item of the receive clause that was not chosen").isEqualTo("item");
+            assertThat(waiting(ch)).isZero();
+            return null;
+        });
+    }
+
+    @Test
+    void aWaitingSelectIsChosenByATasksEndAndWithdrawsFromItsChannels() throws Exception {
+        runTask(() -> {
+            Event finish = new Event();
+            Task<String> worker = Coro.spawn(() -> {
+                finish.await();
+                return "done";
+            });
+            Task<String> other = Coro.spawn(() -> {
+                new Event().await(); // never ends by itself
+                return "never";
+            });
+            Channel<String> a = Channel.rendezvous();
+            Channel<String> b = Channel.bounded(1);
+            b.send("full");
+            Task<String> selector = Coro.spawn(() -> Select.select(a.onReceive(s -> "received " + s), b.onSend("x", () -> "sent"),
+                    Select.onJoin(other, () -> "other ended"), Select.onAwait(worker, v -> "worker returned " + v)));
+            until("the select waits", () -> a.receiversWaiting() == 1 && b.sendersWaiting() == 1);
+            finish.set();
+            assertThat(selector.join()).isEqualTo("worker returned done");
+            assertThat(waiting(a, b)).as("registrations left in the channels").isZero();
+            assertThat(a.trySend("after")).as("a send after the select found no receiver").isFalse();
+            assertThat(b.tryReceive()).isEqualTo("full");
+            assertThat(b.tryReceive()).as("the send clause that was not chosen").isNull();
+            other.cancel();
+            return null;
+        });
+    }
+
+    @Test
+    void aSelectWaitingForSeveralTasksReturnsForTheFirstToEnd() throws Exception {
+        runTask(() -> {
+            List<Event> finish = List.of(new Event(), new Event(), new Event());
+            List<Task<Integer>> workers = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                int id = i;
+                workers.add(Coro.spawn(() -> {
+                    finish.get(id).await();
+                    return id;
+                }));
+            }
+            Task<String> selector = Coro.spawn(() -> Select.select(Select.onAwait(workers.get(0), v -> "worker " + v),
+                    Select.onAwait(workers.get(1), v -> "worker " + v), Select.onAwait(workers.get(2), v -> "worker " + v)));
+            until("the workers and the select wait", () -> scheduler.stats().parkedFibers() >= 4);
+            finish.get(2).set();
+            assertThat(selector.join()).isEqualTo("worker 2");
+            finish.get(0).set();
+            finish.get(1).set();
+            assertThat(workers.get(0).join() + workers.get(1).join()).isEqualTo(1);
+            return null;
+        });
+    }
+
+    /**
+     * onJoin waits for the end only: a failure stays its group's to report. onAwait, chosen, hands
+     * the failure out (the select throws it), so the group does not report it as well; not chosen,
+     * it observed nothing.
+     */
+    @Test
+    void onJoinLeavesATasksFailureToItsGroup_onAwaitChosenThrowsItAndTheGroupDoesNotReportItAgain() throws Exception {
+        List<String> out = new ArrayList<>();
+        for (String how : List.of("onJoin", "onAwait", "onAwait not chosen")) {
+            out.add(how + ": " + runTask(() -> {
+                try {
+                    return Coro.supervisorGroup(g -> {
+                        Event gate = new Event();
+                        Task<Object> child = g.spawn(() -> {
+                            gate.await();
+                            throw new IllegalStateException("child failed");
+                        });
+                        Channel<String> ch = Channel.bounded(1);
+                        Select.Clause<String> clause = how.equals("onJoin") ? Select.onJoin(child, () -> "ended")
+                                : Select.onAwait(child, v -> "returned " + v);
+                        Task<String> selector = g.spawn(() -> {
+                            try {
+                                return Select.select(ch.onReceive(s -> "received " + s), clause);
+                            } catch (IllegalStateException e) {
+                                return "select threw " + e.getMessage();
+                            }
+                        });
+                        // Registered with the child before it ends: its end then finds the select waiting.
+                        until("the select waits", () -> ch.receiversWaiting() == 1);
+                        if (how.equals("onAwait not chosen")) {
+                            ch.send("item");
+                        }
+                        gate.set();
+                        return selector.join();
+                    }) + "; the group reported nothing";
+                } catch (IllegalStateException e) {
+                    return "the group reported " + e.getMessage();
+                }
+            }));
+        }
+        assertThat(out).containsExactly("onJoin: the group reported child failed",
+                "onAwait: select threw child failed; the group reported nothing",
+                "onAwait not chosen: the group reported child failed");
+    }
+
+    @Test
+    void onAwaitOfACancelledTaskThrowsCancellationException() throws Exception {
+        runTask(() -> {
+            Task<String> worker = Coro.spawn(() -> {
+                new Event().await();
+                return "never";
+            });
+            Task<String> selector = Coro.spawn(() -> Select.select(Select.onAwait(worker, v -> "returned " + v)));
+            until("the worker and the select wait", () -> scheduler.stats().parkedFibers() >= 2);
+            worker.cancel();
+            assertThatThrownBy(selector::join).isInstanceOf(CancellationException.class);
+            return null;
+        });
+    }
+
+    @Test
+    void aSelectCancelledWhileWaitingForATasksEndThrowsAndTheTaskRunsOn() throws Exception {
+        runTask(() -> {
+            Event finish = new Event();
+            Task<String> worker = Coro.spawn(() -> {
+                finish.await();
+                return "done";
+            });
+            Channel<String> a = Channel.rendezvous();
+            Task<String> selector = Coro.spawn(() -> Select.select(a.onReceive(s -> s), Select.onAwait(worker, v -> v)));
+            until("the select waits", () -> a.receiversWaiting() == 1);
+            selector.cancel();
+            assertCancelled(selector);
+            assertThat(waiting(a)).isZero();
+            assertThat(worker.isDone()).isFalse();
+            finish.set();
+            assertThat(worker.join()).isEqualTo("done");
+            return null;
+        });
+    }
+
+    /**
+     * A select waiting for a task's end, cancelled after the task ended but before it ran again
+     * (one carrier, run in turn: the task that cancels it runs before it): the cancellation came
+     * while it waited and nothing took effect, so it throws, as it does over its timeout.
+     */
+    @Test
+    void aSelectCancelledAfterTheTaskItWaitsForEndedButBeforeItRanThrows() throws Exception {
+        assumeTrue(honoursParallelism(), "needs one carrier: the select then runs only after the canceller");
+        scheduler = newScheduler(1);
+        List<String> log = runTask(() -> {
+            Event finish = new Event();
+            Task<String> worker = Coro.spawn(() -> {
+                finish.await();
+                return "done";
+            });
+            Channel<String> a = Channel.rendezvous();
+            Task<String> selector = Coro.spawn(() -> Select.select(a.onReceive(s -> s), Select.onAwait(worker, v -> "returned " + v)));
+            until("the select waits", () -> a.receiversWaiting() == 1);
+            finish.set();
+            while (!worker.isDone()) { // yields in turn: the worker ends, and wakes the select, queued after this task
+                scheduler.currentFiber().yieldNow();
+            }
+            List<String> out = new ArrayList<>();
+            out.add("select done before the cancel: " + selector.isDone());
+            selector.cancel();
+            try {
+                out.add(selector.join());
+            } catch (CancellationException e) {
+                out.add("cancelled");
+            }
+            out.add("waiters left " + waiting(a));
+            return out;
+        });
+        assertThat(log).containsExactly("select done before the cancel: false", "cancelled", "waiters left 0");
+    }
+
+    /**
+     * A select that another clause completes, or that is cancelled, takes its registration back
+     * from the task it waited for: a long-lived task that many selects waited for keeps none of
+     * their tasks reachable.
+     */
+    @Test
+    void selectsThatWaitedForALongLivedTaskLeaveNothingBehindOnIt() throws Exception {
+        runTask(() -> {
+            Event finish = new Event();
+            Task<String> longLived = Coro.spawn(() -> {
+                finish.await();
+                return "done";
+            });
+            List<java.lang.ref.WeakReference<Task<String>>> selectors = new ArrayList<>();
+            for (int i = 0; i < 200; i++) {
+                Channel<String> a = Channel.rendezvous();
+                Task<String> selector = Coro.spawn(() -> Select.select(a.onReceive(s -> s), Select.onJoin(longLived, () -> "ended")));
+                until("the select waits", () -> a.receiversWaiting() == 1);
+                if (i % 2 == 0) {
+                    a.send("item " + i);
+                    assertThat(selector.join()).isEqualTo("item " + i);
+                } else {
+                    selector.cancel();
+                    assertCancelled(selector);
+                }
+                selectors.add(new java.lang.ref.WeakReference<>(selector));
+            }
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (selectors.stream().anyMatch(r -> r.get() != null) && System.nanoTime() - deadline < 0) {
+                System.gc();
+                Coro.sleep(Duration.ofMillis(10));
+            }
+            // At most one may stay, held by a stale slot of an interpreted frame (-Xint runs).
+            assertThat(selectors.stream().filter(r -> r.get() != null).count()).as("selectors still reachable").isLessThanOrEqualTo(1);
+            finish.set();
+            assertThat(longLived.join()).isEqualTo("done");
+            return null;
+        });
+    }
+
+    /**
+     * A send racing a task's end for a select waiting on both: the select returned the item
+     * exactly when the send took effect, and the task's end otherwise.
+     */
+    @Test
+    void stressATasksEndRacingASendDecidesTheSelectExactlyOnce() throws Exception {
+        int rounds = Stress.scaled(2_000);
+        long seed = System.nanoTime();
+        SplittableRandom random = new SplittableRandom(seed);
+        runTask(Duration.ofSeconds(Math.max(60, rounds / 20)), () -> {
+            for (int round = 0; round < rounds; round++) {
+                String what = "seed " + seed + " round " + round;
+                Channel<Integer> a = Channel.rendezvous();
+                Event finish = new Event();
+                Task<Integer> worker = Coro.spawn(() -> {
+                    finish.await();
+                    return -1;
+                });
+                Task<Integer> selector = Coro.spawn(() -> Select.select(a.onReceive(x -> x), Select.onAwait(worker, v -> v)));
+                until("the select waits", () -> a.receiversWaiting() == 1);
+                int item = round + 1;
+                long gap = random.nextInt(20_000);
+                Task<Boolean> sender = Coro.spawn(() -> {
+                    ChannelTck.spin(gap);
+                    return a.trySend(item);
+                });
+                ChannelTck.spin(random.nextInt(20_000));
+                finish.set();
+                boolean sent = sender.join();
+                int got = selector.join();
+                assertThat(got).as("%s: the select's result (trySend returned %s)", what, sent).isEqualTo(sent ? item : -1);
+                assertThat(waiting(a)).as("%s: waiters left", what).isZero();
+            }
+            return null;
+        });
+    }
+
     // ---- misuse ----
 
     @Test
@@ -604,7 +874,8 @@ public abstract class SelectTck extends SchedulerTck {
         runTask(() -> {
             assertThatThrownBy(() -> Select.select())
                     .isExactlyInstanceOf(IllegalArgumentException.class)
-                    .hasMessage("Select.select needs at least one clause (channel.onReceive(...), channel.onSend(...) or Select.onTimeout(...))");
+                    .hasMessage("Select.select needs at least one clause (channel.onReceive(...), channel.onSend(...),"
+                            + " Select.onJoin(...), Select.onAwait(...) or Select.onTimeout(...))");
             assertThatThrownBy(() -> Select.select(ch.onReceive(s -> s), null))
                     .isExactlyInstanceOf(NullPointerException.class).hasMessage("select clause 1 is null");
             assertThatThrownBy(() -> Select.select(Select.onTimeout(Duration.ofSeconds(1), () -> 1), ch.onReceive(s -> s),
@@ -614,6 +885,44 @@ public abstract class SelectTck extends SchedulerTck {
             return null;
         });
         assertThat(waiting(ch)).isZero();
+    }
+
+    /**
+     * A clause for the end of the task running the select, or of a task it runs under, could never
+     * be chosen (each ends only after the select returns): refused before anything is queued.
+     */
+    @Test
+    void taskClausesThatCouldNeverBeChosenAreRefusedWithAMessage() throws Exception {
+        assertThatThrownBy(() -> Select.onJoin(null, () -> 1)).isExactlyInstanceOf(NullPointerException.class).hasMessage("task");
+        assertThatThrownBy(() -> Select.onAwait(null, v -> 1)).isExactlyInstanceOf(NullPointerException.class).hasMessage("task");
+        List<String> out = runTask(() -> {
+            Channel<String> ch = Channel.rendezvous();
+            Task<?> self = Coro.currentTask();
+            List<String> r = new ArrayList<>();
+            assertThatThrownBy(() -> Select.onJoin(self, null)).isExactlyInstanceOf(NullPointerException.class).hasMessage("onEnd");
+            assertThatThrownBy(() -> Select.onAwait(self, null)).isExactlyInstanceOf(NullPointerException.class).hasMessage("onValue");
+            try {
+                Select.select(ch.onReceive(s -> s), Select.onJoin(self, () -> "ended"));
+            } catch (IllegalStateException e) {
+                r.add(e.getMessage().replace(self.name(), "SELF"));
+            }
+            Task<String> child = Coro.spawn(() -> {
+                try {
+                    return Select.select(ch.onReceive(s -> s), Select.onAwait(self, v -> "parent ended"));
+                } catch (IllegalStateException e) {
+                    return e.getMessage().replace(self.name(), "SELF").replace(Coro.currentTask().name(), "CHILD");
+                }
+            });
+            r.add(child.join());
+            r.add("left queued: " + waiting(ch));
+            return r;
+        });
+        assertThat(out).containsExactly(
+                "Select.onJoin of SELF, the task running the select: a task ends only after its select returns, so this clause"
+                        + " could never be chosen",
+                "Select.onAwait of SELF in CHILD, a task that runs under it: a task ends only after the tasks spawned under it,"
+                        + " so this clause could never be chosen; hand the value over another way (a Channel, a CompletableFuture)",
+                "left queued: 0");
     }
 
     @Test
