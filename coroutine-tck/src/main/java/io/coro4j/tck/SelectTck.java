@@ -563,21 +563,40 @@ public abstract class SelectTck extends SchedulerTck {
      */
     @Test
     void stressTimeoutRacingCompletionDecidesTheSelectExactlyOnce() throws Exception {
+        raceRounds((a, item, random) -> {
+            Duration timeout = Duration.ofNanos(1_000 + random.nextInt(100_000));
+            Task<Integer> selector = Coro.spawn(() -> Select.select(a.onReceive(x -> x), Select.onTimeout(timeout, () -> -1)));
+            until("the select waits", () -> a.receiversWaiting() == 1 || selector.isDone());
+            ChannelTck.spin(random.nextInt(100_000));
+            return new Raced(a.trySend(item), selector.join());
+        });
+    }
+
+    /** What one round of {@link #raceRounds} saw: whether the send took effect, and what the select returned. */
+    private record Raced(boolean sent, int got) {}
+
+    /** One round of {@link #raceRounds}: a select of {@code a.onReceive(x -> x)} and a clause whose result is -1, raced by a send of {@code item}. */
+    @FunctionalInterface
+    private interface RaceRound {
+        Raced run(Channel<Integer> a, int item, SplittableRandom random);
+    }
+
+    /**
+     * Rounds of a select on a fresh rendezvous channel raced by a send: in each, the select returned
+     * the item exactly when the send took effect, and its other clause's -1 otherwise, and left
+     * nothing queued.
+     */
+    private void raceRounds(RaceRound round) throws Exception {
         int rounds = Stress.scaled(2_000);
         long seed = System.nanoTime();
         SplittableRandom random = new SplittableRandom(seed);
         runTask(Duration.ofSeconds(Math.max(60, rounds / 20)), () -> {
-            for (int round = 0; round < rounds; round++) {
-                String what = "seed " + seed + " round " + round;
+            for (int i = 0; i < rounds; i++) {
+                String what = "seed " + seed + " round " + i;
                 Channel<Integer> a = Channel.rendezvous();
-                Duration timeout = Duration.ofNanos(1_000 + random.nextInt(100_000));
-                Task<Integer> selector = Coro.spawn(() -> Select.select(a.onReceive(x -> x), Select.onTimeout(timeout, () -> -1)));
-                until("the select waits", () -> a.receiversWaiting() == 1 || selector.isDone());
-                ChannelTck.spin(random.nextInt(100_000));
-                int item = round + 1;
-                boolean sent = a.trySend(item);
-                int got = selector.join();
-                assertThat(got).as("%s: the select's result (trySend returned %s)", what, sent).isEqualTo(sent ? item : -1);
+                int item = i + 1;
+                Raced r = round.run(a, item, random);
+                assertThat(r.got()).as("%s: the select's result (trySend returned %s)", what, r.sent()).isEqualTo(r.sent() ? item : -1);
                 assertThat(waiting(a)).as("%s: waiters left", what).isZero();
             }
             return null;
@@ -822,34 +841,22 @@ public abstract class SelectTck extends SchedulerTck {
      */
     @Test
     void stressATasksEndRacingASendDecidesTheSelectExactlyOnce() throws Exception {
-        int rounds = Stress.scaled(2_000);
-        long seed = System.nanoTime();
-        SplittableRandom random = new SplittableRandom(seed);
-        runTask(Duration.ofSeconds(Math.max(60, rounds / 20)), () -> {
-            for (int round = 0; round < rounds; round++) {
-                String what = "seed " + seed + " round " + round;
-                Channel<Integer> a = Channel.rendezvous();
-                Event finish = new Event();
-                Task<Integer> worker = Coro.spawn(() -> {
-                    finish.await();
-                    return -1;
-                });
-                Task<Integer> selector = Coro.spawn(() -> Select.select(a.onReceive(x -> x), Select.onAwait(worker, v -> v)));
-                until("the select waits", () -> a.receiversWaiting() == 1);
-                int item = round + 1;
-                long gap = random.nextInt(20_000);
-                Task<Boolean> sender = Coro.spawn(() -> {
-                    ChannelTck.spin(gap);
-                    return a.trySend(item);
-                });
-                ChannelTck.spin(random.nextInt(20_000));
-                finish.set();
-                boolean sent = sender.join();
-                int got = selector.join();
-                assertThat(got).as("%s: the select's result (trySend returned %s)", what, sent).isEqualTo(sent ? item : -1);
-                assertThat(waiting(a)).as("%s: waiters left", what).isZero();
-            }
-            return null;
+        raceRounds((a, item, random) -> {
+            Event finish = new Event();
+            Task<Integer> worker = Coro.spawn(() -> {
+                finish.await();
+                return -1;
+            });
+            Task<Integer> selector = Coro.spawn(() -> Select.select(a.onReceive(x -> x), Select.onAwait(worker, v -> v)));
+            until("the select waits", () -> a.receiversWaiting() == 1);
+            long gap = random.nextInt(20_000);
+            Task<Boolean> sender = Coro.spawn(() -> {
+                ChannelTck.spin(gap);
+                return a.trySend(item);
+            });
+            ChannelTck.spin(random.nextInt(20_000));
+            finish.set();
+            return new Raced(sender.join(), selector.join());
         });
     }
 
