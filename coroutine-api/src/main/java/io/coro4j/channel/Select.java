@@ -129,7 +129,9 @@ public final class Select {
             for (int i = 0; i < all.length && chosen < 0; i++) {
                 Object r = all[i].tryNow(woken);
                 if (r != NOT_READY) {
-                    chosen = i;
+                    // A task's end is not held still by the locks: one that ended since its clause was
+                    // looked at is ready as this one is (the same task, in two clauses), and comes first.
+                    chosen = all[i] instanceof JoinClause<?, ?> ? firstEnded(all, i + 1) : i;
                     got = r;
                     toWake = (Waiter) woken[0];
                 }
@@ -171,7 +173,7 @@ public final class Select {
         try {
             Waiter w;
             while ((w = run.winner) == null || w.state == Waiter.WAITING) {
-                int ended = joins ? firstEnded(all) : -1;
+                int ended = joins ? firstEnded(all, all.length) : -1;
                 if (ended >= 0) {
                     // As for the timeout: a cancellation that came while the select waited wins.
                     self.checkCancelled();
@@ -218,14 +220,27 @@ public final class Select {
         return won;
     }
 
-    /** The first join clause, in argument order, whose task has ended; -1 if none has. */
-    private static int firstEnded(Clause<?>[] all) {
-        for (int i = 0; i < all.length; i++) {
-            if (all[i] instanceof JoinClause<?, ?> j && j.task.isDone()) {
-                return i;
+    /**
+     * The first join clause, in argument order, before {@code limit}, whose task has ended; -1 if
+     * none has. Found, it looks again at the clauses before it, until none of them has ended: a
+     * task that ends while it looks (the same task may be in two clauses) may have ended after its
+     * clause was passed over, and is then ready as the one found is, and comes first. Each look
+     * finds an earlier clause or none, so it ends; the result's task had ended when the last look
+     * began, and those before it had not.
+     */
+    private static int firstEnded(Clause<?>[] all, int limit) {
+        int found = -1;
+        for (int end = limit; ; ) {
+            int i = 0;
+            while (i < end && !(all[i] instanceof JoinClause<?, ?> j && j.task.isDone())) {
+                i++;
             }
+            if (i == end) {
+                return found;
+            }
+            found = i;
+            end = i;
         }
-        return -1;
     }
 
     private static void withdraw(Clause<?>[] all, Waiter[] registered, Waiter keep) {

@@ -860,6 +860,65 @@ public abstract class SelectTck extends SchedulerTck {
         });
     }
 
+    /**
+     * The same task in two clauses, with many channel clauses between them: its end makes both
+     * ready at once, so the select returns the first in argument order, also when the task ends
+     * while the select looks at its clauses (before it waits, or as it wakes). The worker runs
+     * beside the select and its end is steered to where it meets the select's look at the
+     * clauses: later after a round in which the select had not registered when the worker ended,
+     * earlier after one in which it had.
+     */
+    @Test
+    void stressATaskInTwoClausesEndingAsTheSelectLooksIsChosenInItsFirstPlace() throws Exception {
+        int rounds = Stress.scaled(400);
+        long seed = System.nanoTime();
+        SplittableRandom random = new SplittableRandom(seed);
+        List<String> wrong = runTask(Duration.ofSeconds(Math.max(60, rounds / 10)), () -> {
+            List<Channel<String>> between = new ArrayList<>();
+            for (int i = 0; i < 1_000; i++) {
+                between.add(Channel.rendezvous());
+            }
+            List<String> out = new ArrayList<>();
+            long delay = 0;
+            for (int round = 0; round < rounds; round++) {
+                long spin = delay;
+                boolean[] late = new boolean[1];
+                java.util.concurrent.atomic.AtomicBoolean selecting = new java.util.concurrent.atomic.AtomicBoolean();
+                Task<String> worker = Coro.spawn(() -> {
+                    // On a carrier of its own, so that it ends as the select runs; bounded, in case the
+                    // select is queued behind it (the round then only misses the window).
+                    long giveUp = System.nanoTime() + Duration.ofSeconds(1).toNanos();
+                    while (!selecting.get() && System.nanoTime() - giveUp < 0) {
+                        Thread.onSpinWait();
+                    }
+                    ChannelTck.spin(spin);
+                    late[0] = between.get(between.size() - 1).receiversWaiting() > 0; // the select had registered
+                    return "value";
+                });
+                List<Select.Clause<String>> clauses = new ArrayList<>();
+                clauses.add(Select.onJoin(worker, () -> "onJoin, the first"));
+                for (Channel<String> ch : between) {
+                    clauses.add(ch.onReceive(s -> "received " + s));
+                }
+                clauses.add(Select.onAwait(worker, v -> "onAwait, the last"));
+                Task<String> selector = Coro.spawn(() -> {
+                    selecting.set(true);
+                    return Select.select(clauses);
+                });
+                String got = selector.join();
+                worker.join();
+                if (!got.equals("onJoin, the first")) {
+                    out.add("seed " + seed + " round " + round + ": " + got);
+                }
+                long step = 1 + random.nextLong(5_000);
+                delay = late[0] ? Math.max(0, delay - step) : delay + step;
+            }
+            assertThat(waiting(between.toArray(new Channel<?>[0]))).as("registrations left in the channels").isZero();
+            return out;
+        });
+        assertThat(wrong).as("rounds in which the select chose the later clause of the task").isEmpty();
+    }
+
     // ---- misuse ----
 
     @Test
