@@ -723,6 +723,69 @@ public abstract class SelectTck extends SchedulerTck {
                 "onAwait not chosen: the group reported child failed");
     }
 
+    /**
+     * A select waiting in onAwait when its task fails, then choosing that clause, observes the
+     * failure as a join waiting then does: the task's supervisor group does not report it as well,
+     * also when the group closes before the select has run again. One carrier (run in turn: the
+     * group's owner, yielding, is queued before the select is woken) makes that order certain;
+     * elsewhere the rounds race, and the group closes first in most of them.
+     */
+    @Test
+    void onAwaitWaitingWhenItsTaskFailsKeepsTheFailureFromItsGroupAsAWaitingJoinDoes() throws Exception {
+        int rounds = 1;
+        if (honoursParallelism()) {
+            scheduler = newScheduler(1);
+        } else {
+            rounds = Stress.scaled(20);
+        }
+        java.util.Set<String> out = new java.util.TreeSet<>();
+        for (int round = 0; round < rounds; round++) {
+            for (String how : List.of("join", "onAwait")) {
+                out.add(how + ": " + runTask(() -> {
+                    java.util.concurrent.CompletableFuture<Task<Object>> childOf = new java.util.concurrent.CompletableFuture<>();
+                    Event go = new Event();
+                    Channel<String> ch = Channel.rendezvous();
+                    Task<String> owner = Coro.spawn(() -> {
+                        try {
+                            return Coro.supervisorGroup(g -> {
+                                Event gate = new Event();
+                                Task<Object> child = g.spawn(() -> {
+                                    gate.await();
+                                    throw new IllegalStateException("child failed");
+                                });
+                                childOf.complete(child);
+                                go.await();
+                                gate.set();
+                                while (!child.isDone()) { // yields in turn: the child fails, and wakes the waiter, queued after this task
+                                    Coro.yieldNow();
+                                }
+                                return "the group reported nothing";
+                            });
+                        } catch (IllegalStateException e) {
+                            return "the group reported " + e.getMessage();
+                        }
+                    });
+                    until("the child is spawned", childOf::isDone);
+                    Task<Object> child = childOf.join();
+                    Task<String> waiter = Coro.spawn(() -> {
+                        try {
+                            return how.equals("join") ? "join returned " + child.join()
+                                    : Select.select(ch.onReceive(s -> "received " + s), Select.onAwait(child, v -> "returned " + v));
+                        } catch (IllegalStateException e) {
+                            return how + " threw " + e.getMessage();
+                        }
+                    });
+                    // The join waits among the child's joiners as the select does (parked: the owner, the child, the waiter).
+                    until("the waiter waits", () -> how.equals("join") ? scheduler.stats().parkedFibers() >= 3 : ch.receiversWaiting() == 1);
+                    go.set();
+                    return owner.join() + "; " + waiter.join();
+                }));
+            }
+        }
+        assertThat(out).containsExactly("join: the group reported nothing; join threw child failed",
+                "onAwait: the group reported nothing; onAwait threw child failed");
+    }
+
     @Test
     void onAwaitOfACancelledTaskThrowsCancellationException() throws Exception {
         runTask(() -> {
