@@ -82,8 +82,8 @@ public final class Task<T> implements Future<T> {
             }
 
             @Override
-            public Object register(Task<?> target, String what) {
-                return target.wakeAtEnd(require(what));
+            public Object register(Task<?> target, String what, BooleanSupplier atEnd) {
+                return target.wakeAtEnd(require(what), atEnd);
             }
 
             @Override
@@ -380,12 +380,13 @@ public final class Task<T> implements Future<T> {
     }
 
     /**
-     * Registers {@code caller} to be woken when this task ends, without counting as observing its
-     * outcome (a select's {@code onJoin} clause); null if it has ended. Removable, as a join's
-     * registration is: a select that another clause completes leaves nothing behind here.
+     * Registers {@code caller} to be woken when this task ends (a select's task clause), running
+     * {@code atEnd} first, which says whether it observes the outcome; null if it has ended.
+     * Removable, as a join's registration is: a select that another clause completes leaves
+     * nothing behind here.
      */
-    private Joiner wakeAtEnd(Task<?> caller) {
-        Joiner j = new Joiner(caller, false);
+    private Joiner wakeAtEnd(Task<?> caller, BooleanSupplier atEnd) {
+        Joiner j = new Joiner(caller, atEnd);
         return result.addJoiner(j) ? j : null;
     }
 
@@ -1155,13 +1156,15 @@ public final class Task<T> implements Future<T> {
                 j = joiners;
                 joiners = WOKEN;
             }
+            boolean observed = false;
             for (Joiner k = j; k != null; k = k.next) {
-                if (k.observes) {
-                    // It returns the outcome. Marked here, on the task's own thread before its
-                    // group hears of its end, so that the group does not report it as well.
-                    task.retrieved = true;
-                    break;
-                }
+                // Every select's atEnd runs (each claims its own select), before anyone is woken.
+                observed |= k.atEnd == null || k.atEnd.getAsBoolean();
+            }
+            if (observed) {
+                // A joiner returns the outcome. Marked here, on the task's own thread before its
+                // group hears of its end, so that the group does not report it as well.
+                task.retrieved = true;
             }
             for (; j != null; j = j.next) {
                 if (j.caller != null) { // null: a plain Java get(), which the future itself wakes
@@ -1173,24 +1176,27 @@ public final class Task<T> implements Future<T> {
 
     /**
      * A wait for a task in {@link Task#join()} (its task to wake), in a plain Java
-     * {@link Task#get} (no task), or in a select's {@code onJoin} clause (which does not observe
-     * the outcome): a node of its target's {@link Outcome#joiners}.
+     * {@link Task#get} (no task), or in a select's {@code onJoin} or {@code onAwait} clause: a
+     * node of its target's {@link Outcome#joiners}.
      */
     static final class Joiner {
         final Task<?> caller;
-        /** Whether it hands the outcome out once woken; false for a select's onJoin, which only waits for the end. */
-        final boolean observes;
+        /**
+         * Null for a join or get, which hands the outcome out once woken; for a select's task
+         * clause, what the end runs first: it claims the select and says whether it observes.
+         */
+        final BooleanSupplier atEnd;
         Joiner prev;
         Joiner next;
         boolean linked;
 
         Joiner(Task<?> caller) {
-            this(caller, true);
+            this(caller, null);
         }
 
-        Joiner(Task<?> caller, boolean observes) {
+        Joiner(Task<?> caller, BooleanSupplier atEnd) {
             this.caller = caller;
-            this.observes = observes;
+            this.atEnd = atEnd;
         }
     }
 

@@ -52,8 +52,9 @@ import java.util.function.Supplier;
  * a {@code Coro.withTimeout} around the select works too, and also bounds the handler.
  *
  * <p><b>Tasks.</b> An {@link #onJoin} or {@link #onAwait} clause can complete once its task has
- * ended; choosing it takes nothing from anyone. A cancellation that came while the select waited
- * wins over a task's end, as over a timeout: the select throws it.
+ * ended; choosing it takes nothing from anyone. The end of a task a select waits for completes
+ * its clause as a channel operation does, so the cancellation rule above holds for it too: a
+ * select whose task ended before the select saw a cancellation returns normally.
  *
  * <p><b>Handlers</b> run in the selecting task after the operation has completed and every lock is
  * released, so they may suspend; what they throw, the select throws (the operation has taken
@@ -142,8 +143,10 @@ public final class Select {
                 for (int i = 0; i < all.length; i++) {
                     // A later clause of the same kind on the same channel would queue behind the
                     // earlier one and never be completed: it waits there as the earlier one does,
-                    // and the select counts once in sendersWaiting or receiversWaiting.
-                    if (!shared || !repeats(all, i)) {
+                    // and the select counts once in sendersWaiting or receiversWaiting. A later
+                    // clause of the same task would be completed by the same end, which comes
+                    // first to the earlier one: argument order.
+                    if ((!shared || !repeats(all, i)) && (!joins || !repeatsTask(all, i))) {
                         registered[i] = all[i].enqueue(new SelectWaiter(self, run, i, all[i].item));
                     }
                 }
@@ -173,9 +176,11 @@ public final class Select {
         try {
             Waiter w;
             while ((w = run.winner) == null || w.state == Waiter.WAITING) {
-                int ended = joins ? firstEnded(all, all.length) : -1;
+                int ended = joins ? endedBeforeRegistering(all, registered) : -1;
                 if (ended >= 0) {
-                    // As for the timeout: a cancellation that came while the select waited wins.
+                    // A task's end claims the run for its clause; one that came before the clause
+                    // could register, the select claims itself, as its timeout. A cancellation that
+                    // came meanwhile wins then: nothing took effect.
                     self.checkCancelled();
                     run.claim(registered[ended]); // loses only to a clause that has just won: either ends the wait
                 } else if (timedOut == null) {
@@ -196,8 +201,9 @@ public final class Select {
             boolean cancelled;
             lockAll(byLock);
             try {
-                // Completers claim a registration under its channel's lock, all held here: either
-                // one has (and filled it in), or none can from now on.
+                // Channel completers claim a registration under its channel's lock, all held here,
+                // and fill it in; a task's end claims one without a lock, filled in beforehand.
+                // Either one has, or none can from now on.
                 cancelled = run.claim(CANCELLED);
                 if (cancelled) {
                     withdraw(all, registered, null);
@@ -218,6 +224,32 @@ public final class Select {
             unlockAll(byLock);
         }
         return won;
+    }
+
+    /**
+     * The first join clause, in argument order, whose task had ended when it tried to register (so
+     * that no end will claim the run for it); -1 if none had.
+     */
+    private static int endedBeforeRegistering(Clause<?>[] all, Waiter[] registered) {
+        for (int i = 0; i < all.length; i++) {
+            if (all[i] instanceof JoinClause<?, ?> && registered[i] != null && registered[i].value == null) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** Whether a join clause before {@code all[i]}, a join clause, is of its task. */
+    private static boolean repeatsTask(Clause<?>[] all, int i) {
+        if (!(all[i] instanceof JoinClause<?, ?> c)) {
+            return false;
+        }
+        for (int j = 0; j < i; j++) {
+            if (all[j] instanceof JoinClause<?, ?> d && d.task == c.task) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -402,8 +434,10 @@ public final class Select {
      * A clause chosen when {@code task} has ended (kotlinx's {@code deferred.onAwait}): the select
      * then returns what {@code onValue} makes of the task's value, or throws the task's failure as
      * {@link Task#join()} does ({@link CancellationException} for a cancelled task). Chosen, it
-     * observes the task's outcome as a join does; not chosen, it does not. The task must not be the
-     * one running the select, nor one it runs under, as for {@link #onJoin}.
+     * observes the task's outcome as a join does: a select waiting in it when the task ends counts
+     * as observing it from that moment, as a waiting join does, so the task's group does not report
+     * the failure as well. Not chosen, it observes nothing. The task must not be the one running
+     * the select, nor one it runs under, as for {@link #onJoin}.
      *
      * @throws NullPointerException if {@code task} or {@code onValue} is null
      */
@@ -415,8 +449,9 @@ public final class Select {
     /**
      * {@link #onJoin}'s and {@link #onAwait}'s clause: the select registers in the task's list of
      * waiters (a registration it takes back, as a join that gives up does, so a long-lived task
-     * that selects are repeatedly made over keeps nothing of them), and claims the run itself once
-     * it finds the task ended.
+     * that selects are repeatedly made over keeps nothing of them), and the task's end claims the
+     * run for it, as a channel operation's completer does; for a task that ended before the clause
+     * could register, the select claims the run itself.
      */
     static final class JoinClause<T, R> extends Clause<R> {
         final Task<T> task;
@@ -441,8 +476,12 @@ public final class Select {
 
         @Override
         Waiter enqueue(Waiter w) {
-            w.value = Tasks.endWaits().register(task, what());
             w.state = Waiter.DONE; // complete before it can win: the select reads the winner's state without a lock
+            SelectWaiter node = (SelectWaiter) w;
+            boolean observes = onValue != null;
+            // Run by the task's end, on its thread, before its group hears of the end: a select
+            // that wins here for onAwait hands the outcome out, so the task counts as observed.
+            w.value = Tasks.endWaits().register(task, what(), () -> node.run.claim(node) && observes);
             return w;
         }
 

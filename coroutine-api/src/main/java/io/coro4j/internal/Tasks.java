@@ -36,10 +36,13 @@ public final class Tasks {
         void refuseHopeless(io.coro4j.Task<?> target, String what);
 
         /**
-         * Registers the current task to be woken when {@code target} ends, without counting as
-         * observing its outcome; returns the registration, or null if {@code target} has ended.
+         * Registers the current task to be woken when {@code target} ends; returns the
+         * registration, or null if {@code target} has ended. At the end, on {@code target}'s
+         * thread before its group hears of the end, {@code atEnd} runs (once): its answer says
+         * whether this registration hands the outcome out, so that the task counts as observed.
+         * It must not block.
          */
-        Object register(io.coro4j.Task<?> target, String what);
+        Object register(io.coro4j.Task<?> target, String what, java.util.function.BooleanSupplier atEnd);
 
         /** Takes back a registration made by {@link #register}, if it is still there. */
         void withdraw(io.coro4j.Task<?> target, Object registration);
