@@ -24,10 +24,11 @@
  * all its channels, always in the order the channels were made (so two selects cannot deadlock),
  * to try each clause and queue its nodes in one step, to withdraw the nodes that did not win, and
  * to give up when cancelled: under those locks no completer can claim it, so it either has a
- * winner or never will. Two kinds of clause are claimed by the select itself, with the same
- * compare-and-set, when it wakes: a timeout, once its deadline has passed, and a task's end, once
- * the task has ended (the select waits among the task's joiners, a registration it takes back as
- * it withdraws).
+ * winner or never will. A task's end claims a select waiting for it with the same
+ * compare-and-set, without a lock, on the task's thread (the select waits among the task's
+ * joiners, a registration it takes back as it withdraws). The select claims itself, when it
+ * wakes, for a timeout whose deadline has passed and for a task that ended before the clause
+ * could register.
  *
  * <p>The queues of waiters are intrusive doubly linked lists, not JCTools queues: every access
  * already happens under the lock, where a lock-free queue buys nothing, and a cancelled waiter
