@@ -179,8 +179,9 @@ public final class Select {
                 int ended = joins ? endedBeforeRegistering(all, registered) : -1;
                 if (ended >= 0) {
                     // A task's end claims the run for its clause; one that came before the clause
-                    // could register, the select claims itself, as its timeout. A cancellation that
-                    // came meanwhile wins then: nothing took effect.
+                    // could register, the select claims itself. A cancellation seen here goes to
+                    // the catch below, which returns the ended task's clause all the same: the end
+                    // came before the select saw the cancellation.
                     self.checkCancelled();
                     run.claim(registered[ended]); // loses only to a clause that has just won: either ends the wait
                 } else if (timedOut == null) {
@@ -189,9 +190,10 @@ public final class Select {
                     long left = deadline - System.nanoTime();
                     if (left <= 0) {
                         // A cancellation that came while the select waited wins over its timeout, as
-                        // over a park: nothing took effect (kotlinx's select throws too).
+                        // over a park: nothing took effect (kotlinx's select throws too). A task that
+                        // has ended wins over both (its end is about to claim the run: it came first).
                         self.checkCancelled();
-                        run.claim(timedOut); // loses only to a clause that has just won: either ends the wait
+                        run.claim(endedOr(all, registered, joins, timedOut)); // loses only to a clause that has just won
                     } else {
                         self.parkNanos(left);
                     }
@@ -204,7 +206,11 @@ public final class Select {
                 // Channel completers claim a registration under its channel's lock, all held here,
                 // and fill it in; a task's end claims one without a lock, filled in beforehand.
                 // Either one has, or none can from now on.
-                cancelled = run.claim(CANCELLED);
+                // A task that has ended, whose end has not claimed the run yet (its thread runs
+                // its completion callbacks first), completed its clause before the select saw the
+                // cancellation: the select returns it, as a join waiting beside it returns.
+                Waiter ended = endedOr(all, registered, joins, null);
+                cancelled = (ended == null || !run.claim(ended)) && run.claim(CANCELLED);
                 if (cancelled) {
                     withdraw(all, registered, null);
                 }
@@ -224,6 +230,15 @@ public final class Select {
             unlockAll(byLock);
         }
         return won;
+    }
+
+    /**
+     * The registration of the first join clause, in argument order, whose task has ended (isDone:
+     * its end claims the run for it, or is about to); {@code otherwise} if none has.
+     */
+    private static Waiter endedOr(Clause<?>[] all, Waiter[] registered, boolean joins, Waiter otherwise) {
+        int ended = joins ? firstEnded(all, all.length) : -1;
+        return ended >= 0 && registered[ended] != null ? registered[ended] : otherwise;
     }
 
     /**
@@ -481,7 +496,9 @@ public final class Select {
             boolean observes = onValue != null;
             // Run by the task's end, on its thread, before its group hears of the end: a select
             // that wins here for onAwait hands the outcome out, so the task counts as observed.
-            w.value = Tasks.endWaits().register(task, what(), () -> node.run.claim(node) && observes);
+            // The select itself may have claimed the run for it first, seeing the task done before
+            // its end got here (when it gave up waiting): then too it hands the outcome out.
+            w.value = Tasks.endWaits().register(task, what(), () -> (node.run.claim(node) || node.run.winner == node) && observes);
             return w;
         }
 

@@ -873,6 +873,81 @@ public abstract class SelectTck extends SchedulerTck {
     }
 
     /**
+     * A task that has ended (isDone, and a join or a select made now returns its outcome at once)
+     * before a select waiting for it is cancelled, or before its timeout passes, completed the
+     * select's clause first: the select returns that clause, as a join waiting beside it returns
+     * the outcome. The window is held open by a completion callback of the task's stage, which
+     * runs on the task's thread once it has ended, and here waits (bounded) until the waiters
+     * have answered.
+     */
+    @Test
+    void aSelectCancelledOrTimedOutAfterItsTaskEndedReturnsTheTasksClauseAsAJoinReturnsTheOutcome() throws Exception {
+        List<String> out = new ArrayList<>();
+        for (String how : List.of("cancelled", "timed out")) {
+            // The worker runs on a scheduler of its own, whose one carrier its callback holds, so
+            // that the waiters run meanwhile on this test's scheduler.
+            io.coro4j.spi.Scheduler home = newScheduler(1);
+            CompletableFuture<Task<String>> workerOf = new CompletableFuture<>();
+            Event finish = new Event();
+            Thread.ofPlatform().daemon().name("tck-worker-home").start(() -> {
+                try {
+                    Coro.run(home, () -> {
+                        Task<String> w = Coro.spawn(() -> {
+                            finish.await();
+                            return "done";
+                        });
+                        workerOf.complete(w);
+                        return w.join();
+                    });
+                } catch (Exception e) {
+                    workerOf.completeExceptionally(e);
+                }
+            });
+            out.add(how + ": " + runTask(() -> {
+                until("the worker is spawned", workerOf::isDone);
+                Task<String> worker = workerOf.join();
+                Channel<String> a = Channel.rendezvous();
+                Duration timeout = Duration.ofMillis(how.equals("cancelled") ? 60_000 : 300);
+                Task<String> selector = Coro.spawn(() -> {
+                    try {
+                        return Select.select(a.onReceive(s -> "received " + s), Select.onAwait(worker, v -> "returned " + v),
+                                Select.onTimeout(timeout, () -> "timed out"));
+                    } catch (CancellationException e) {
+                        return "cancelled";
+                    }
+                });
+                Task<String> joiner = Coro.spawn(() -> {
+                    try {
+                        return worker.join();
+                    } catch (CancellationException e) {
+                        return "cancelled";
+                    }
+                });
+                until("the select and the join wait", () -> a.receiversWaiting() == 1 && scheduler.stats().parkedFibers() >= 2);
+                boolean[] endedFirst = new boolean[1];
+                worker.toCompletableFuture().whenComplete((v, e) -> {
+                    // On the worker's thread, once it has ended, before it wakes its waiters.
+                    endedFirst[0] = worker.isDone() && !selector.isDone();
+                    if (how.equals("cancelled")) {
+                        selector.cancel();
+                        joiner.cancel();
+                    }
+                    long giveUp = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+                    // (A join not cancelled waits for the wake-up, after this callback.)
+                    while (!(selector.isDone() && (joiner.isDone() || how.equals("timed out"))) && System.nanoTime() - giveUp < 0) {
+                        Thread.onSpinWait();
+                    }
+                });
+                finish.set();
+                String got = selector.join() + ", join " + joiner.join();
+                assertThat(endedFirst[0]).as("the worker ended before the select gave up").isTrue();
+                return got;
+            }));
+        }
+        assertThat(out).containsExactly("cancelled: returned done, join done", "timed out: returned done, join done");
+    }
+
+    /**
      * A select that another clause completes, or that is cancelled, takes its registration back
      * from the task it waited for: a long-lived task that many selects waited for keeps none of
      * their tasks reachable.
