@@ -1071,6 +1071,71 @@ public abstract class SelectTck extends SchedulerTck {
         assertThat(wrong).as("rounds in which the select chose the later clause of the task").isEmpty();
     }
 
+    /**
+     * A task's failure racing a cancellation (or a timeout) of a select waiting in onAwait for it:
+     * exactly one of them hands the failure out. The select throws it, and the task's supervisor
+     * group does not report it; or the select throws CancellationException (returns its timeout),
+     * and the group reports it. Never both, never neither.
+     */
+    @Test
+    void stressATasksFailureRacingTheSelectsCancellationIsHandedOutExactlyOnce() throws Exception {
+        int rounds = Stress.scaled(1_000);
+        long seed = System.nanoTime();
+        SplittableRandom random = new SplittableRandom(seed);
+        List<String> wrong = runTask(Duration.ofSeconds(Math.max(60, rounds / 20)), () -> {
+            List<String> out = new ArrayList<>();
+            for (int round = 0; round < rounds; round++) {
+                boolean timeout = round % 2 == 1;
+                long gap = random.nextInt(20_000);
+                String[] selectSaw = new String[1];
+                String groupSaw;
+                try {
+                    groupSaw = Coro.supervisorGroup(g -> {
+                        Event gate = new Event();
+                        Task<Object> child = g.spawn(() -> {
+                            gate.await();
+                            throw new IllegalStateException("child failed");
+                        });
+                        Channel<String> ch = Channel.rendezvous();
+                        Task<String> selector = g.spawn(() -> {
+                            try {
+                                return timeout ? Select.select(ch.onReceive(s -> s), Select.onAwait(child, v -> "returned"),
+                                        Select.onTimeout(Duration.ofNanos(1_000 + gap), () -> "timed out"))
+                                        : Select.select(ch.onReceive(s -> s), Select.onAwait(child, v -> "returned"));
+                            } catch (CancellationException e) {
+                                return "cancelled";
+                            } catch (IllegalStateException e) {
+                                return "threw " + e.getMessage();
+                            }
+                        });
+                        until("the select waits", () -> ch.receiversWaiting() == 1 || selector.isDone());
+                        Task<Void> canceller = g.spawn(() -> {
+                            ChannelTck.spin(gap);
+                            if (!timeout) {
+                                selector.cancel();
+                            }
+                            return null;
+                        });
+                        ChannelTck.spin(random.nextInt(20_000));
+                        gate.set();
+                        selectSaw[0] = selector.join();
+                        canceller.join();
+                        return "nothing";
+                    });
+                } catch (IllegalStateException e) {
+                    groupSaw = e.getMessage();
+                }
+                boolean selectHandedIt = selectSaw[0].equals("threw child failed");
+                boolean groupReported = groupSaw.equals("child failed");
+                if (selectHandedIt == groupReported) {
+                    out.add("seed " + seed + " round " + round + ": select " + selectSaw[0] + ", group reported " + groupSaw);
+                }
+            }
+            return out;
+        });
+        assertThat(wrong).as("rounds in which the failure was handed out twice or not at all").isEmpty();
+    }
+
     // ---- misuse ----
 
     @Test
