@@ -11,6 +11,7 @@ import io.coro4j.channel.Channel;
 import io.coro4j.channel.ClosedChannelException;
 import io.coro4j.channel.Event;
 import io.coro4j.channel.Select;
+import io.coro4j.spi.Scheduler;
 import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -24,6 +25,7 @@ import java.util.TreeSet;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
@@ -886,7 +888,7 @@ public abstract class SelectTck extends SchedulerTck {
         for (String how : List.of("cancelled", "timed out")) {
             // The worker runs on a scheduler of its own, whose one carrier its callback holds, so
             // that the waiters run meanwhile on this test's scheduler.
-            io.coro4j.spi.Scheduler home = newScheduler(1);
+            Scheduler home = newScheduler(1);
             CompletableFuture<Task<String>> workerOf = new CompletableFuture<>();
             Event finish = new Event();
             Thread.ofPlatform().daemon().name("tck-worker-home").start(() -> {
@@ -1035,7 +1037,7 @@ public abstract class SelectTck extends SchedulerTck {
             for (int round = 0; round < rounds; round++) {
                 long spin = delay;
                 boolean[] late = new boolean[1];
-                java.util.concurrent.atomic.AtomicBoolean selecting = new java.util.concurrent.atomic.AtomicBoolean();
+                AtomicBoolean selecting = new AtomicBoolean();
                 Task<String> worker = Coro.spawn(() -> {
                     // On a carrier of its own, so that it ends as the select runs; bounded, in case the
                     // select is queued behind it (the round then only misses the window).
