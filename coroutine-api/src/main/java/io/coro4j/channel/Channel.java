@@ -52,6 +52,8 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
 
     /** Returned internally by a receive that found the channel closed and drained. */
     static final Object CLOSED = new Object();
+    /** Returned by {@link #offerNow} for an item it buffered: no receiver to wake. */
+    private static final Waiter BUFFERED = new Waiter(null, null);
     /** Gives every channel its place in the order in which a {@link Select} takes their locks. */
     private static final AtomicLong LOCK_ORDER = new AtomicLong();
 
@@ -125,23 +127,20 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
             if (closed) {
                 throw closedForSend("Channel.send");
             }
-            receiver = receivers.pollFirstClaimable();
-            if (receiver != null) {
-                receiver.value = item;
-                receiver.state = Waiter.DONE;
-            } else if (buffer.size() < capacity) {
-                buffer.addLast(item);
-            } else {
+            receiver = offerNow(item);
+            if (receiver == null) {
                 w = new Waiter(self, item);
                 senders.addLast(w);
             }
         } finally {
             lock.unlock();
         }
-        if (receiver != null) {
+        if (w != null) {
+            if (Waiter.await(lock, senders, w) == Waiter.CLOSED) {
+                throw closedForSend("Channel.send");
+            }
+        } else if (receiver != BUFFERED) {
             receiver.handle.wake();
-        } else if (w != null && Waiter.await(lock, senders, w) == Waiter.CLOSED) {
-            throw closedForSend("Channel.send");
         }
     }
 
@@ -162,21 +161,36 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
             if (closed) {
                 throw closedForSend("Channel.trySend");
             }
-            receiver = receivers.pollFirstClaimable();
-            if (receiver != null) {
-                receiver.value = item;
-                receiver.state = Waiter.DONE;
-            } else if (buffer.size() < capacity) {
-                buffer.addLast(item);
-                return true;
-            } else {
-                return false;
-            }
+            receiver = offerNow(item);
         } finally {
             lock.unlock();
         }
-        receiver.handle.wake();
+        if (receiver == null) {
+            return false;
+        }
+        if (receiver != BUFFERED) {
+            receiver.handle.wake();
+        }
         return true;
+    }
+
+    /**
+     * Under the lock, the channel open: hands {@code item} to the first live waiting receiver, or
+     * buffers it if there is room. Returns that receiver (to be woken once the lock is released),
+     * {@link #BUFFERED}, or null if the item would have to wait.
+     */
+    private Waiter offerNow(Object item) {
+        Waiter receiver = receivers.pollFirstClaimable();
+        if (receiver != null) {
+            receiver.value = item;
+            receiver.state = Waiter.DONE;
+            return receiver;
+        }
+        if (buffer.size() < capacity) {
+            buffer.addLast(item);
+            return BUFFERED;
+        }
+        return null;
     }
 
     /**
@@ -422,18 +436,14 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
             if (channel.closed) {
                 return CLOSED;
             }
-            Waiter receiver = channel.receivers.pollFirstClaimable();
-            if (receiver != null) {
-                receiver.value = item;
-                receiver.state = Waiter.DONE;
+            Waiter receiver = channel.offerNow(item);
+            if (receiver == null) {
+                return Select.NOT_READY;
+            }
+            if (receiver != BUFFERED) {
                 woken[0] = receiver;
-                return item;
             }
-            if (channel.buffer.size() < channel.capacity) {
-                channel.buffer.addLast(item);
-                return item;
-            }
-            return Select.NOT_READY;
+            return item;
         }
 
         @Override

@@ -139,14 +139,14 @@ public final class Select {
             }
             if (chosen < 0) {
                 registered = new Waiter[all.length];
-                boolean shared = sharesAChannel(byLock);
+                boolean mayRepeat = joins || sharesAChannel(byLock);
                 for (int i = 0; i < all.length; i++) {
                     // A later clause of the same kind on the same channel would queue behind the
                     // earlier one and never be completed: it waits there as the earlier one does,
                     // and the select counts once in sendersWaiting or receiversWaiting. A later
                     // clause of the same task would be completed by the same end, which comes
                     // first to the earlier one: argument order.
-                    if ((!shared || !repeats(all, i)) && (!joins || !repeatsTask(all, i))) {
+                    if (!mayRepeat || !repeats(all, i)) {
                         registered[i] = all[i].enqueue(new SelectWaiter(self, run, i, all[i].item));
                     }
                 }
@@ -254,19 +254,6 @@ public final class Select {
         return -1;
     }
 
-    /** Whether a join clause before {@code all[i]}, a join clause, is of its task. */
-    private static boolean repeatsTask(Clause<?>[] all, int i) {
-        if (!(all[i] instanceof JoinClause<?, ?> c)) {
-            return false;
-        }
-        for (int j = 0; j < i; j++) {
-            if (all[j] instanceof JoinClause<?, ?> d && d.task == c.task) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     /**
      * The first join clause, in argument order, before {@code limit}, whose task has ended; -1 if
      * none has. Found, it looks again at the clauses before it, until none of them has ended: a
@@ -348,10 +335,16 @@ public final class Select {
         return false;
     }
 
-    /** Whether a clause before {@code all[i]} is of its kind (send or receive) on its channel. */
+    /**
+     * Whether a clause before {@code all[i]} is completed by what completes it, and first: one of
+     * its kind (send or receive) on its channel, or, for a task's clause, one of its task.
+     */
     private static boolean repeats(Clause<?>[] all, int i) {
+        Clause<?> c = all[i];
         for (int j = 0; j < i; j++) {
-            if (all[j].channel == all[i].channel && all[i].channel != null && all[j].getClass() == all[i].getClass()) {
+            Clause<?> d = all[j];
+            if (c.channel != null ? d.channel == c.channel && d.getClass() == c.getClass()
+                    : c instanceof JoinClause<?, ?> t && d instanceof JoinClause<?, ?> u && u.task == t.task) {
                 return true;
             }
         }
