@@ -864,6 +864,7 @@ public final class Task<T> implements Future<T> {
             // complete the view in between: the view would then show a failure that the task,
             // finding no registration, leaves to its group to report as well.
             if (!STATE.compareAndSet(this, OPEN, CLAIMING)) {
+                awaitClaimant();
                 return false;
             }
             if (!task.result.removeJoiner(joiner)) {
@@ -873,6 +874,23 @@ public final class Task<T> implements Future<T> {
             }
             state = BY_HOLDER;
             return true;
+        }
+
+        /**
+         * Returns once this view is done, claimed by someone else: a false from complete, cancel
+         * or completeExceptionally means "already completed" to a caller, who may read the
+         * outcome next. The claimant completes it within a few steps, none of which waits for
+         * anything but the task's monitor (held only briefly) or runs code of others, so this
+         * spins; it yields the thread, so that on loom a claimant that is unmounted gets a carrier.
+         */
+        private void awaitClaimant() {
+            for (int spins = 0; !isDone(); spins++) {
+                if (spins < 100) {
+                    Thread.onSpinWait();
+                } else {
+                    Thread.yield();
+                }
+            }
         }
 
         /** After a completion by the holder: awaits of this view wait in the task's joiners. */

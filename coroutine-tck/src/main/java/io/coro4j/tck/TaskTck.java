@@ -38,6 +38,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
@@ -4562,6 +4563,84 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(seen.keySet()).as("outcomes of %d rounds: %s", rounds, seen).isSubsetOf(
                 "reported: child failed; stage holds: fallback; holder's complete returned true",
                 "not reported; stage shows: child failed; holder's complete returned false");
+    }
+
+    /**
+     * Two holders completing one stage of a running task at the same instant (complete against
+     * cancel or completeExceptionally): exactly one wins, and the one whose call returns false
+     * finds the stage done, as {@link CompletableFuture}'s contract says ("false if it was already
+     * completed"), with the winner's outcome. Plain threads, both spinning, so the two calls meet.
+     */
+    @Test
+    void twoHoldersCompletingOneStageAtOnce_theLoserFindsItDoneWithTheWinnersOutcome() throws Exception {
+        int rounds = Stress.scaled(20_000);
+        Event release = new Event();
+        Map<String, Integer> seen = run(() -> Coro.taskGroup(g -> {
+            Task<Object> child = g.spawn(() -> {
+                release.await();
+                return "child ended";
+            });
+            try {
+                return Coro.blocking(() -> raceTwoHolders(child, rounds));
+            } finally {
+                release.set();
+            }
+        }));
+        assertThat(seen.keySet()).as("outcomes of %d rounds: %s", rounds, seen).isSubsetOf(
+                "holder 0 won; holder 1 found: holder 0's value",
+                "holder 1 won; holder 0 found: holder 1's failure or cancellation");
+    }
+
+    private static Map<String, Integer> raceTwoHolders(Task<Object> child, int rounds) throws Exception {
+        // Rounds in batches of stages made beforehand: the two holders go through a batch in
+        // step, meeting at each stage, with no third thread between rounds to wait for.
+        int batch = 500;
+        Map<String, Integer> seen = new TreeMap<>();
+        for (int from = 0; from < rounds; from += batch) {
+            int n = Math.min(batch, rounds - from);
+            List<CompletableFuture<Object>> stages = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                stages.add(child.toCompletableFuture());
+            }
+            AtomicIntegerArray arrived = new AtomicIntegerArray(n);
+            boolean[][] won = new boolean[2][n];
+            String[][] found = new String[2][n];
+            Thread[] holders = new Thread[2];
+            for (int h = 0; h < 2; h++) {
+                int me = h;
+                holders[h] = Thread.ofPlatform().daemon().name("tck-stage-holder-" + h).start(() -> {
+                    for (int i = 0; i < n; i++) {
+                        arrived.incrementAndGet(i);
+                        for (int spins = 0; arrived.get(i) < 2; spins++) {
+                            if (spins < 1_000) {
+                                Thread.onSpinWait();
+                            } else {
+                                Thread.yield(); // the other holder is off its core
+                            }
+                        }
+                        CompletableFuture<Object> view = stages.get(i);
+                        won[me][i] = me == 0 ? view.complete("holder 0's value")
+                                : i % 2 == 0 ? view.cancel(false)
+                                : view.completeExceptionally(new IllegalStateException("holder 1's failure"));
+                        // Read at once: the contract says a false return means the stage is done.
+                        found[me][i] = !view.isDone() ? "a stage not done"
+                                : view.isCompletedExceptionally() ? "holder 1's failure or cancellation"
+                                : String.valueOf(view.getNow(null));
+                    }
+                });
+            }
+            for (Thread t : holders) {
+                t.join(TimeUnit.SECONDS.toMillis(20));
+                assertThat(t.isAlive()).as("%s still running after 20 s", t.getName()).isFalse();
+            }
+            for (int i = 0; i < n; i++) {
+                String outcome = won[0][i] && !won[1][i] ? "holder 0 won; holder 1 found: " + found[1][i]
+                        : won[1][i] && !won[0][i] ? "holder 1 won; holder 0 found: " + found[0][i]
+                        : "both returned " + won[0][i] + "; found " + found[0][i] + " and " + found[1][i];
+                seen.merge(outcome, 1, Integer::sum);
+            }
+        }
+        return seen;
     }
 
     // ---- memory: a long-lived task keeps only the children that run or have something to report ----
