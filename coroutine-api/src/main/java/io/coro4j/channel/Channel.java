@@ -7,7 +7,6 @@ import java.util.Iterator;
 import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -54,14 +53,12 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
     static final Object CLOSED = new Object();
     /** Returned by {@link #offerNow} for an item it buffered: no receiver to wake. */
     private static final Waiter BUFFERED = new Waiter(null, null);
-    /** Gives every channel its place in the order in which a {@link Select} takes their locks. */
-    private static final AtomicLong LOCK_ORDER = new AtomicLong();
 
     /** 0 for rendezvous, {@link Integer#MAX_VALUE} for unbounded. */
     private final int capacity;
     final ReentrantLock lock = new ReentrantLock();
     /** Where this channel's lock comes in the order a {@link Select} takes several in. */
-    final long lockOrder = LOCK_ORDER.getAndIncrement();
+    final long lockOrder = Select.nextLockOrder();
     /**
      * The buffered items; guarded by {@link #lock}. Invariants: if receivers wait the buffer is
      * empty and no sender waits; if senders wait the buffer is full ({@code capacity} items).
@@ -386,11 +383,13 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
 
     /** {@link #onReceive}'s clause. */
     static final class ReceiveClause<T, R> extends Select.Clause<R> {
+        private final Channel<T> channel;
         private final Function<? super T, ? extends R> onItem;
         private final Supplier<? extends R> onClosed;
 
         ReceiveClause(Channel<T> channel, Function<? super T, ? extends R> onItem, Supplier<? extends R> onClosed) {
-            super(channel, channel.receivers, null);
+            super(channel, channel.lock, channel.lockOrder, channel.receivers, null);
+            this.channel = channel;
             this.onItem = onItem;
             this.onClosed = onClosed;
         }
@@ -424,10 +423,12 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
 
     /** {@link #onSend}'s clause. */
     static final class SendClause<T, R> extends Select.Clause<R> {
+        private final Channel<T> channel;
         private final Supplier<? extends R> onSent;
 
         SendClause(Channel<T> channel, T item, Supplier<? extends R> onSent) {
-            super(channel, channel.senders, item);
+            super(channel, channel.lock, channel.lockOrder, channel.senders, item);
+            this.channel = channel;
             this.onSent = onSent;
         }
 

@@ -4,9 +4,11 @@ import io.coro4j.Coro;
 import io.coro4j.Task;
 import io.coro4j.internal.TaskHandle;
 import io.coro4j.internal.Tasks;
+import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 
 /**
  * Mutual exclusion between tasks, as asyncio's {@code Lock}: {@link #lock()} suspends the task
@@ -33,13 +35,23 @@ import java.util.concurrent.locks.ReentrantLock;
  * handed the lock before the task saw the cancellation returns normally holding it, so
  * {@code lock(); try { ... } finally { unlock(); }} never leaves the lock held.
  *
+ * <p><b>Select.</b> {@link #onLock} is a {@link Select} clause: the lock, or whatever comes first.
+ * With {@link Select#onTimeout} it is a lock with a deadline:
+ * {@code if (Select.select(lock.onLock(() -> true), Select.onTimeout(timeout, () -> false))) { try { ... } finally { lock.unlock(); } }}.
+ *
  * <p><b>Progress.</b> Lock-based, the inner lock held for a few field updates; a waiting task
  * suspends, holding no thread. Linearizable.
  */
 public final class Lock {
 
     private final ReentrantLock sync = new ReentrantLock();
-    /** Tasks suspended in lock, each with itself as the value; guarded by {@link #sync}. Invariant: non-empty only while {@link #owner} is set. */
+    /** Where this lock's inner lock comes in the order a {@link Select} takes several in. */
+    private final long lockOrder = Select.nextLockOrder();
+    /**
+     * Tasks suspended in lock, and selects waiting in {@link #onLock} clauses, each with its task as
+     * the value; guarded by {@link #sync}. Invariant: non-empty only while {@link #owner} is set (a
+     * select's stale registration may linger until it is reached and dropped).
+     */
     private final WaitQueue waiters = new WaitQueue();
     /** Written under {@link #sync}; volatile for {@link #isLocked()}. */
     private volatile Task<?> owner;
@@ -117,7 +129,7 @@ public final class Lock {
                 throw new IllegalStateException("lock is not held by the current task: " + me.name()
                         + (o == null ? " unlocked a lock that is free" : " unlocked a lock held by " + o.name()));
             }
-            next = waiters.pollFirst();
+            next = waiters.pollFirstClaimable();
             if (next == null) {
                 owner = null;
                 return;
@@ -161,12 +173,70 @@ public final class Lock {
         return value;
     }
 
+    /**
+     * A {@link Select} clause that acquires the lock for the selecting task, as {@link #lock()}
+     * would, and makes the select return {@code onLocked}'s result; the lock is then held by that
+     * task, also if the handler throws. A select waiting in it takes its place in the FIFO of
+     * waiting locks; one that completes another clause is not handed the lock (unlocked meanwhile,
+     * it goes to the next waiter).
+     *
+     * @throws NullPointerException if {@code onLocked} is null
+     */
+    public <R> Select.Clause<R> onLock(Supplier<? extends R> onLocked) {
+        return new LockClause<>(this, Objects.requireNonNull(onLocked, "onLocked"));
+    }
+
+    /** {@link #onLock}'s clause. */
+    static final class LockClause<R> extends Select.Clause<R> {
+        private final Lock lock;
+        private final Supplier<? extends R> onLocked;
+
+        LockClause(Lock lock, Supplier<? extends R> onLocked) {
+            super(lock, lock.sync, lock.lockOrder, lock.waiters, null);
+            this.lock = lock;
+            this.onLocked = onLocked;
+        }
+
+        /** A select by the owner would wait for itself: refused, as {@link Lock#lock()} refuses it. */
+        @Override
+        void refuseHopeless() {
+            Task<?> me = Coro.currentTask();
+            if (me != null && lock.owner == me) {
+                throw relocked(me);
+            }
+        }
+
+        @Override
+        Object tryNow(Object[] woken) {
+            if (lock.owner == null) {
+                lock.owner = Coro.currentTask();
+                return lock;
+            }
+            return Select.NOT_READY;
+        }
+
+        @Override
+        Waiter enqueue(Waiter w) {
+            w.value = Coro.currentTask(); // unlock hands the lock to the task of the waiter it completes
+            return super.enqueue(w);
+        }
+
+        @Override
+        R handle(Object got) {
+            return onLocked.get();
+        }
+    }
+
     /** Whether some task holds the lock; a snapshot. Any thread. */
     public boolean isLocked() {
         return owner != null;
     }
 
-    /** The number of tasks suspended in {@link #lock()}; a snapshot, for monitoring and tests. Any thread. */
+    /**
+     * The number of tasks suspended in {@link #lock()}, and of selects waiting in {@link #onLock}
+     * (one waiting in several places counts in each until it has withdrawn); a snapshot, for
+     * monitoring and tests. Any thread.
+     */
     public int queueLength() {
         sync.lock();
         try {

@@ -10,6 +10,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
@@ -17,7 +18,10 @@ import java.util.function.Supplier;
  * Waits for the first of several channel operations that can complete, completes that one only,
  * and returns what its handler makes of it: Go's {@code select}, kotlinx.coroutines'
  * {@code select} over {@code onReceive}, {@code onSend}, {@code onTimeout}, {@code onJoin} and
- * {@code onAwait} (a task's end is a clause too).
+ * {@code onAwait} (a task's end is a clause too). The package's other primitives have clauses
+ * too: {@link Semaphore#onAcquire}, {@link Lock#onLock} and {@link Event#onSet}, which take part
+ * as a channel operation does (a permit or the lock is handed to the select that is chosen for it,
+ * and to nobody else).
  *
  * <pre>{@code
  * String got = Select.select(
@@ -91,7 +95,8 @@ public final class Select {
         Objects.requireNonNull(clauses, "clauses");
         if (clauses.isEmpty()) {
             throw new IllegalArgumentException("Select.select needs at least one clause (channel.onReceive(...), channel.onSend(...),"
-                    + " Select.onJoin(...), Select.onAwait(...) or Select.onTimeout(...))");
+                    + " semaphore.onAcquire(...), lock.onLock(...), event.onSet(...), Select.onJoin(...), Select.onAwait(...)"
+                    + " or Select.onTimeout(...))");
         }
         long start = System.nanoTime();
         Clause<?>[] all = new Clause<?>[clauses.size()];
@@ -112,10 +117,8 @@ public final class Select {
         TaskHandle self = Tasks.current("Select.select");
         boolean joins = false;
         for (Clause<?> c : all) {
-            if (c instanceof JoinClause<?, ?> j) {
-                Tasks.endWaits().refuseHopeless(j.task, j.what());
-                joins = true;
-            }
+            c.refuseHopeless();
+            joins |= c instanceof JoinClause<?, ?>;
         }
         self.checkCancelled();
         Run run = new Run();
@@ -297,26 +300,26 @@ public final class Select {
     private static Clause<?>[] lockOrder(Clause<?>[] all) {
         int n = 0;
         for (Clause<?> c : all) {
-            if (c.channel != null) {
+            if (c.lock != null) {
                 n++;
             }
         }
         Clause<?>[] sorted = new Clause<?>[n];
         n = 0;
         for (Clause<?> c : all) {
-            if (c.channel != null) {
+            if (c.lock != null) {
                 sorted[n++] = c;
             }
         }
         if (n > 16) {
-            Arrays.sort(sorted, java.util.Comparator.comparingLong(c -> c.channel.lockOrder));
+            Arrays.sort(sorted, java.util.Comparator.comparingLong(c -> c.lockOrder));
             return sorted;
         }
         // Insertion sort: cheaper than a comparator for the handful of clauses of most selects.
         for (int j = 1; j < n; j++) {
             Clause<?> c = sorted[j];
             int i = j;
-            while (i > 0 && sorted[i - 1].channel.lockOrder > c.channel.lockOrder) {
+            while (i > 0 && sorted[i - 1].lockOrder > c.lockOrder) {
                 sorted[i] = sorted[i - 1];
                 i--;
             }
@@ -325,10 +328,10 @@ public final class Select {
         return sorted;
     }
 
-    /** Whether two of the clauses, sorted by {@link #lockOrder}, are on one channel. */
+    /** Whether two of the clauses, sorted by {@link #lockOrder}, are on one channel or primitive. */
     private static boolean sharesAChannel(Clause<?>[] byLock) {
         for (int i = 1; i < byLock.length; i++) {
-            if (byLock[i].channel == byLock[i - 1].channel) {
+            if (byLock[i].source == byLock[i - 1].source) {
                 return true;
             }
         }
@@ -337,13 +340,14 @@ public final class Select {
 
     /**
      * Whether a clause before {@code all[i]} is completed by what completes it, and first: one of
-     * its kind (send or receive) on its channel, or, for a task's clause, one of its task.
+     * its kind (send or receive, acquire, lock, set) on its channel or primitive, or, for a task's
+     * clause, one of its task.
      */
     private static boolean repeats(Clause<?>[] all, int i) {
         Clause<?> c = all[i];
         for (int j = 0; j < i; j++) {
             Clause<?> d = all[j];
-            if (c.channel != null ? d.channel == c.channel && d.getClass() == c.getClass()
+            if (c.source != null ? d.source == c.source && d.getClass() == c.getClass()
                     : c instanceof JoinClause<?, ?> t && d instanceof JoinClause<?, ?> u && u.task == t.task) {
                 return true;
             }
@@ -353,13 +357,13 @@ public final class Select {
 
     private static void lockAll(Clause<?>[] byLock) {
         for (Clause<?> c : byLock) {
-            c.channel.lock.lock(); // reentrant: a channel in two clauses is locked twice, unlocked twice
+            c.lock.lock(); // reentrant: a channel in two clauses is locked twice, unlocked twice
         }
     }
 
     private static void unlockAll(Clause<?>[] byLock) {
         for (int i = byLock.length - 1; i >= 0; i--) {
-            byLock[i].channel.lock.unlock();
+            byLock[i].lock.unlock();
         }
     }
 
@@ -398,7 +402,7 @@ public final class Select {
         private final Supplier<? extends R> onTimeout;
 
         TimeoutClause(long nanos, Supplier<? extends R> onTimeout) {
-            super(null, null, null);
+            super(null, null, 0, null, null);
             this.nanos = nanos;
             this.onTimeout = onTimeout;
         }
@@ -467,7 +471,7 @@ public final class Select {
         private final Supplier<? extends R> onEnd;
 
         JoinClause(Task<T> task, Function<? super T, ? extends R> onValue, Supplier<? extends R> onEnd) {
-            super(null, null, null);
+            super(null, null, 0, null, null);
             this.task = task;
             this.onValue = onValue;
             this.onEnd = onEnd;
@@ -475,6 +479,11 @@ public final class Select {
 
         String what() {
             return onValue == null ? "Select.onJoin" : "Select.onAwait";
+        }
+
+        @Override
+        void refuseHopeless() {
+            Tasks.endWaits().refuseHopeless(task, what());
         }
 
         @Override
@@ -511,29 +520,53 @@ public final class Select {
     /** Returned by {@link Clause#tryNow} when the operation would have to wait. */
     static final Object NOT_READY = new Object();
 
+    /** Gives every channel and primitive its place in the order in which a select takes their locks. */
+    private static final java.util.concurrent.atomic.AtomicLong LOCK_ORDER = new java.util.concurrent.atomic.AtomicLong();
+
+    /** A new channel's or primitive's place in the order in which a select takes their locks. */
+    static long nextLockOrder() {
+        return LOCK_ORDER.getAndIncrement();
+    }
+
     /** What a cancelled select claims itself with, so that no completer can. */
     private static final Waiter CANCELLED = new Waiter(null, null);
 
     /**
      * One operation a select may complete, made by {@link Channel#onReceive}, {@link Channel#onSend},
-     * {@link #onTimeout}, {@link #onJoin} or {@link #onAwait}. Immutable; holds nothing until a
-     * select uses it.
+     * {@link Semaphore#onAcquire}, {@link Lock#onLock}, {@link Event#onSet}, {@link #onTimeout},
+     * {@link #onJoin} or {@link #onAwait}. Immutable; holds nothing until a select uses it.
      *
      * @param <R> what its handler returns
      */
-    public abstract static sealed class Clause<R> permits Channel.ReceiveClause, Channel.SendClause, TimeoutClause, JoinClause {
-        /** The channel of the operation, or null for the clauses of {@link #onTimeout}, {@link #onJoin} and {@link #onAwait}. */
-        final Channel<?> channel;
-        /** Where the operation waits in {@link #channel}, or null. */
+    public abstract static sealed class Clause<R> permits Channel.ReceiveClause, Channel.SendClause, Semaphore.AcquireClause,
+            Lock.LockClause, Event.SetClause, TimeoutClause, JoinClause {
+        /**
+         * The channel or primitive (semaphore, lock, event) of the operation, or null for the
+         * clauses of {@link #onTimeout}, {@link #onJoin} and {@link #onAwait}.
+         */
+        final Object source;
+        /** {@link #source}'s lock, which guards its state and queues, or null. */
+        final ReentrantLock lock;
+        /** Where {@link #lock} comes in the order a select takes several in ({@link #nextLockOrder}). */
+        final long lockOrder;
+        /** Where the operation waits in {@link #source}, or null. */
         private final WaitQueue queue;
         /** The item a send clause sends, null for any other. */
         final Object item;
 
-        Clause(Channel<?> channel, WaitQueue queue, Object item) {
-            this.channel = channel;
+        Clause(Object source, ReentrantLock lock, long lockOrder, WaitQueue queue, Object item) {
+            this.source = source;
+            this.lock = lock;
+            this.lockOrder = lockOrder;
             this.queue = queue;
             this.item = item;
         }
+
+        /**
+         * Refuses, before the select takes any lock or looks at any clause, a clause that this
+         * select's task could never see completed or must not wait in; nothing by default.
+         */
+        void refuseHopeless() {}
 
         /** Under the channel's lock: queues {@code w} where this operation waits, and returns it. */
         Waiter enqueue(Waiter w) {

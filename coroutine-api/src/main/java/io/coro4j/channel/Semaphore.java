@@ -2,8 +2,10 @@ package io.coro4j.channel;
 
 import io.coro4j.internal.TaskHandle;
 import io.coro4j.internal.Tasks;
+import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 
 /**
  * A counting semaphore for tasks, bounded like asyncio's {@code BoundedSemaphore}: it starts with
@@ -22,6 +24,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * that was handed a permit before the task saw the cancellation returns normally holding it, so
  * {@code acquire(); try { ... } finally { release(); }} never leaks a permit.
  *
+ * <p><b>Select.</b> {@link #onAcquire} is a {@link Select} clause: a permit, or whatever comes
+ * first. With {@link Select#onTimeout} it is an acquire with a deadline:
+ * <pre>{@code
+ * if (Select.select(permits.onAcquire(() -> true), Select.onTimeout(Duration.ofSeconds(1), () -> false))) {
+ *     try { ... } finally { permits.release(); }
+ * }
+ * }</pre>
+ *
  * <p><b>Progress.</b> Lock-based, the lock held for a few field updates; a waiting task suspends,
  * holding no thread. Linearizable.
  */
@@ -29,7 +39,13 @@ public final class Semaphore {
 
     private final int initial;
     private final ReentrantLock lock = new ReentrantLock();
-    /** Tasks suspended in acquire; guarded by {@link #lock}. Invariant: non-empty only while {@link #permits} is 0. */
+    /** Where this semaphore's lock comes in the order a {@link Select} takes several in. */
+    private final long lockOrder = Select.nextLockOrder();
+    /**
+     * Tasks suspended in acquire, and selects waiting in {@link #onAcquire} clauses; guarded by
+     * {@link #lock}. Invariant: non-empty only while {@link #permits} is 0 (a select's stale
+     * registration may linger until it is reached and dropped).
+     */
     private final WaitQueue waiters = new WaitQueue();
     /** Written under {@link #lock}; volatile for {@link #availablePermits()}. */
     private volatile int permits;
@@ -71,6 +87,45 @@ public final class Semaphore {
         Waiter.await(lock, waiters, w);
     }
 
+    /**
+     * A {@link Select} clause that takes a permit, as {@link #acquire()} would, and makes the
+     * select return {@code onAcquired}'s result; the permit is then the selecting task's to
+     * release, also if the handler throws. A select waiting in it takes its place in the FIFO of
+     * waiting acquires; one that completes another clause takes no permit (a permit released to
+     * it meanwhile goes to the next waiter).
+     *
+     * @throws NullPointerException if {@code onAcquired} is null
+     */
+    public <R> Select.Clause<R> onAcquire(Supplier<? extends R> onAcquired) {
+        return new AcquireClause<>(this, Objects.requireNonNull(onAcquired, "onAcquired"));
+    }
+
+    /** {@link #onAcquire}'s clause. */
+    static final class AcquireClause<R> extends Select.Clause<R> {
+        private final Semaphore semaphore;
+        private final Supplier<? extends R> onAcquired;
+
+        AcquireClause(Semaphore semaphore, Supplier<? extends R> onAcquired) {
+            super(semaphore, semaphore.lock, semaphore.lockOrder, semaphore.waiters, null);
+            this.semaphore = semaphore;
+            this.onAcquired = onAcquired;
+        }
+
+        @Override
+        Object tryNow(Object[] woken) {
+            if (semaphore.permits > 0) {
+                semaphore.permits--;
+                return semaphore;
+            }
+            return Select.NOT_READY;
+        }
+
+        @Override
+        R handle(Object got) {
+            return onAcquired.get();
+        }
+    }
+
     /** Takes a permit if one is available now. Any thread. */
     public boolean tryAcquire() {
         lock.lock();
@@ -99,7 +154,7 @@ public final class Semaphore {
                 throw new IllegalStateException("semaphore released more times than acquired: all " + initial
                         + " permits are already available");
             }
-            next = waiters.pollFirst();
+            next = waiters.pollFirstClaimable();
             if (next == null) {
                 permits++;
                 return;
@@ -116,7 +171,11 @@ public final class Semaphore {
         return permits;
     }
 
-    /** The number of tasks suspended in {@link #acquire()}; a snapshot, for monitoring and tests. Any thread. */
+    /**
+     * The number of tasks suspended in {@link #acquire()}, and of selects waiting in
+     * {@link #onAcquire} (one waiting in several places counts in each until it has withdrawn); a
+     * snapshot, for monitoring and tests. Any thread.
+     */
     public int queueLength() {
         lock.lock();
         try {

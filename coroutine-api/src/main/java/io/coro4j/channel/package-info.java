@@ -2,7 +2,7 @@
  * asyncio's synchronization primitives for coro4j tasks: {@link io.coro4j.channel.Channel}
  * (rendezvous, bounded, unbounded; Go's channels with asyncio.Queue's drain-on-close),
  * {@link io.coro4j.channel.Semaphore}, {@link io.coro4j.channel.Event} and
- * {@link io.coro4j.channel.Lock}; {@link io.coro4j.channel.Select} over several channels.
+ * {@link io.coro4j.channel.Lock}; {@link io.coro4j.channel.Select} over several of them at once.
  *
  * <h2>How they are built</h2>
  * Each primitive keeps its state (buffer, permits, owner, flag) and its FIFO queues of waiting
@@ -17,7 +17,8 @@
  * ordinary {@code java.util.concurrent} lock: under contention it may hold up a carrier thread,
  * but only for those few field updates, since nobody suspends while holding it.
  *
- * <p>A {@link io.coro4j.channel.Select} waits in several channels at once, with one node in each,
+ * <p>A {@link io.coro4j.channel.Select} waits in several channels at once (or semaphores, locks,
+ * events: they work the same way, and "channel" below stands for any of them), with one node in each,
  * all sharing one claim. Whoever completes such a node must first win the claim (a
  * compare-and-set, under that channel's lock); a node whose select has been claimed through
  * another is stale, and is dropped in passing for the next waiter. The select takes the locks of
