@@ -35,6 +35,9 @@ import java.util.function.Supplier;
  * handed the lock before the task saw the cancellation returns normally holding it, so
  * {@code lock(); try { ... } finally { unlock(); }} never leaves the lock held.
  *
+ * <p>{@link Condition} is a condition variable over a lock: wait, holding it, until another task
+ * signals.
+ *
  * <p><b>Select.</b> {@link #onLock} is a {@link Select} clause: the lock, or whatever comes first.
  * With {@link Select#onTimeout} it is a lock with a deadline:
  * {@code if (Select.select(lock.onLock(() -> true), Select.onTimeout(timeout, () -> false))) { try { ... } finally { lock.unlock(); } }}.
@@ -225,6 +228,11 @@ public final class Lock {
         R handle(Object got) {
             return onLocked.get();
         }
+    }
+
+    /** Whether {@code task} holds the lock; exact when {@code task} is the current one. */
+    boolean isHeldBy(Task<?> task) {
+        return owner == task && task != null;
     }
 
     /** Whether some task holds the lock; a snapshot. Any thread. */

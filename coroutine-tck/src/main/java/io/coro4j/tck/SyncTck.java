@@ -7,11 +7,13 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.coro4j.Coro;
 import io.coro4j.Task;
+import io.coro4j.channel.Condition;
 import io.coro4j.channel.Event;
 import io.coro4j.channel.Lock;
 import io.coro4j.channel.Semaphore;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -27,7 +29,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link Semaphore}, {@link Lock} and {@link Event}: their contracts, FIFO hand-over, every misuse
+ * {@link Semaphore}, {@link Lock}, {@link Condition} and {@link Event}: their contracts, FIFO hand-over, every misuse
  * with its message, cancellation of a waiting acquire, lock or await (finally blocks run, no
  * permit or lock leaks), and stress with cancellations racing the hand-overs. Each test is named
  * for the rule it checks.
@@ -476,6 +478,268 @@ public abstract class SyncTck extends SchedulerTck {
                 assertThat(counter[0]).as("%s: increments kept", what).isEqualTo(increments.get());
                 assertThat(lock.isLocked()).as("%s: lock left held", what).isFalse();
                 assertThat(lock.queueLength()).as("%s: waiters left", what).isZero();
+            }
+            return null;
+        });
+    }
+
+    // ---- Condition ----
+
+    @Test
+    void conditionAwaitReleasesTheLockAndReturnsHoldingItOnceTheSignallerUnlocks() throws Exception {
+        List<String> log = runTask(() -> {
+            Lock lock = new Lock();
+            Condition ready = new Condition(lock);
+            List<String> out = new CopyOnWriteArrayList<>();
+            out.add("signal with nobody waiting returned " + lock.withLock(ready::signal));
+            Task<Void> waiter = spawn(() -> {
+                lock.lock();
+                try {
+                    ready.await();
+                    out.add("waiter returned from await");
+                } finally {
+                    lock.unlock(); // throws unless the await left the lock held by this task
+                }
+            });
+            until("the waiter waits", () -> ready.queueLength() == 1);
+            out.add("locked while the waiter waits: " + lock.isLocked());
+            lock.lock();
+            out.add("signal returned " + ready.signal());
+            Coro.sleep(Duration.ofMillis(20));
+            out.add("waiter done while the signaller holds the lock: " + waiter.isDone());
+            lock.unlock();
+            waiter.join();
+            out.add("locked " + lock.isLocked() + ", waiting " + ready.queueLength() + " " + lock.queueLength());
+            return out;
+        });
+        assertThat(log).containsExactly("signal with nobody waiting returned false", "locked while the waiter waits: false",
+                "signal returned true", "waiter done while the signaller holds the lock: false", "waiter returned from await",
+                "locked false, waiting 0 0");
+    }
+
+    @Test
+    void conditionSignalWakesTheLongestWaitingTaskAndSignalAllEveryOther() throws Exception {
+        List<String> log = runTask(() -> {
+            Condition cond = new Condition();
+            Lock lock = cond.lock();
+            List<String> woken = new CopyOnWriteArrayList<>();
+            List<Task<Void>> waiters = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                String name = "waiter " + i;
+                waiters.add(spawn(() -> {
+                    lock.lock();
+                    try {
+                        cond.await();
+                        woken.add(name);
+                    } finally {
+                        lock.unlock();
+                    }
+                }));
+                int n = i + 1;
+                until("waiter " + i + " waits", () -> cond.queueLength() == n);
+            }
+            List<String> out = new ArrayList<>();
+            out.add("signal returned " + lock.withLock(cond::signal));
+            waiters.get(0).join();
+            out.add("woken " + woken + ", still waiting " + cond.queueLength());
+            out.add("signalAll returned " + lock.withLock(cond::signalAll));
+            waiters.get(1).join();
+            waiters.get(2).join();
+            out.add("woken " + new java.util.TreeSet<>(woken) + ", still waiting " + cond.queueLength());
+            return out;
+        });
+        assertThat(log).containsExactly("signal returned true", "woken [waiter 0], still waiting 2", "signalAll returned 2",
+                "woken [waiter 0, waiter 1, waiter 2], still waiting 0");
+    }
+
+    /** The classic bounded buffer: one lock, "not full" and "not empty" conditions, awaitUntil. */
+    @Test
+    void conditionsGuardABoundedBufferWithoutLosingOrReorderingItems() throws Exception {
+        int items = 2_000;
+        List<Integer> got = runTask(() -> {
+            Lock lock = new Lock();
+            Condition notFull = new Condition(lock);
+            Condition notEmpty = new Condition(lock);
+            ArrayDeque<Integer> buffer = new ArrayDeque<>();
+            Task<List<Integer>> consumer = Coro.spawn(() -> {
+                List<Integer> out = new ArrayList<>();
+                while (out.size() < items) {
+                    lock.lock();
+                    try {
+                        notEmpty.awaitUntil(() -> !buffer.isEmpty());
+                        out.add(buffer.poll());
+                        notFull.signal();
+                    } finally {
+                        lock.unlock();
+                    }
+                }
+                return out;
+            });
+            for (int i = 0; i < items; i++) {
+                lock.lock();
+                try {
+                    notFull.awaitUntil(() -> buffer.size() < 2);
+                    buffer.add(i);
+                    notEmpty.signal();
+                } finally {
+                    lock.unlock();
+                }
+            }
+            return consumer.join();
+        });
+        assertThat(got).hasSize(items);
+        for (int i = 0; i < items; i++) {
+            assertThat(got.get(i)).as("item %d", i).isEqualTo(i);
+        }
+    }
+
+    @Test
+    void conditionMisuseIsRefusedWithAMessage() throws Exception {
+        assertThatThrownBy(() -> new Condition(null)).isExactlyInstanceOf(NullPointerException.class).hasMessage("lock");
+        Condition outside = new Condition();
+        assertThatThrownBy(outside::await).isExactlyInstanceOf(IllegalStateException.class).hasMessage("Condition.await" + OUTSIDE);
+        assertThatThrownBy(outside::signal).isExactlyInstanceOf(IllegalStateException.class).hasMessage("Condition.signal" + OUTSIDE);
+        assertThatThrownBy(outside::signalAll).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("Condition.signalAll" + OUTSIDE);
+        List<String> log = runTask(() -> {
+            Condition cond = new Condition();
+            Lock lock = cond.lock();
+            String me = Coro.currentTask().name();
+            List<String> out = new ArrayList<>();
+            out.add(catchThrowable(cond::await).getMessage());
+            out.add(catchThrowable(cond::signal).getMessage());
+            out.add(catchThrowable(cond::signalAll).getMessage());
+            out.add(catchThrowable(() -> cond.awaitUntil(() -> false)).getMessage());
+            Task<Void> holder = spawn(() -> {
+                lock.lock();
+            });
+            holder.join(); // ends holding the lock: nobody else may use the condition now
+            out.add(catchThrowable(cond::signal).getMessage().replace(me, "ME").replace(holder.name(), "HOLDER"));
+            out.add(catchThrowable(() -> cond.awaitUntil(null)).getMessage());
+            return out;
+        });
+        assertThat(log).hasSize(6);
+        assertThat(log.subList(0, 4)).allSatisfy(m -> assertThat(m).matches(
+                "Condition\\.(await|signal|signalAll|awaitUntil) needs its lock held by the current task \\S+: lock it first \\(Lock\\[unlocked\\]\\)"));
+        assertThat(log.get(4)).isEqualTo("Condition.signal needs its lock held by the current task ME: lock it first (Lock[held by HOLDER, 0 waiting])");
+        assertThat(log.get(5)).isEqualTo("predicate");
+    }
+
+    /**
+     * A waiter cancelled while it waits takes the lock back before the cancellation propagates
+     * (so its {@code finally} unlocks a lock it holds), waiting for it while the canceller holds it,
+     * and consumes no signal.
+     */
+    @Test
+    void conditionAwaitCancelledWhileWaitingTakesTheLockBackThenThrows() throws Exception {
+        List<String> log = runTask(() -> {
+            Lock lock = new Lock();
+            Condition cond = new Condition(lock);
+            List<String> out = new CopyOnWriteArrayList<>();
+            Task<Void> waiter = spawn(() -> {
+                lock.lock();
+                try {
+                    cond.await();
+                    out.add("await returned");
+                } catch (CancellationException e) {
+                    out.add("await threw CancellationException, lock held: " + lock.isLocked());
+                    throw e;
+                } finally {
+                    lock.unlock(); // throws unless the await took the lock back
+                    out.add("unlocked");
+                }
+            });
+            until("the waiter waits", () -> cond.queueLength() == 1);
+            lock.lock();
+            waiter.cancel();
+            Coro.sleep(Duration.ofMillis(20));
+            out.add("waiter done while the canceller holds the lock: " + waiter.isDone());
+            out.add("signal returned " + cond.signal());
+            lock.unlock();
+            assertCancelled(waiter);
+            out.add("locked " + lock.isLocked() + ", waiting " + cond.queueLength() + " " + lock.queueLength());
+            return out;
+        });
+        assertThat(log).containsExactly("waiter done while the canceller holds the lock: false", "signal returned false",
+                "await threw CancellationException, lock held: true", "unlocked", "locked false, waiting 0 0");
+    }
+
+    /** Signalled, then cancelled before it ran: the await returns normally and the cancellation comes next. */
+    @Test
+    void conditionAwaitSignalledBeforeItsTaskSawTheCancellationReturnsNormally() throws Exception {
+        List<String> log = runTask(() -> {
+            Lock lock = new Lock();
+            Condition cond = new Condition(lock);
+            List<String> out = new CopyOnWriteArrayList<>();
+            Task<Void> waiter = spawn(() -> {
+                lock.lock();
+                try {
+                    cond.await();
+                    out.add("await returned");
+                    Coro.yieldNow();
+                    out.add("not cancelled");
+                } catch (CancellationException e) {
+                    out.add("cancelled at the next suspension point");
+                    throw e;
+                } finally {
+                    lock.unlock();
+                }
+            });
+            until("the waiter waits", () -> cond.queueLength() == 1);
+            lock.lock();
+            out.add("signal returned " + cond.signal());
+            waiter.cancel();
+            lock.unlock();
+            assertCancelled(waiter);
+            out.add("locked " + lock.isLocked() + ", waiting " + cond.queueLength() + " " + lock.queueLength());
+            return out;
+        });
+        assertThat(log).containsExactly("signal returned true", "await returned", "cancelled at the next suspension point",
+                "locked false, waiting 0 0");
+    }
+
+    /**
+     * A signal racing the cancellation of the only waiter, a few microseconds apart either way:
+     * the waiter's await returned normally exactly when the signal found it waiting, and the lock
+     * ends free.
+     */
+    @Test
+    void stressConditionSignalRacingCancellationIsConsumedExactlyWhenItFoundTheWaiter() throws Exception {
+        int rounds = Stress.scaled(1_000);
+        long seed = System.nanoTime();
+        SplittableRandom random = new SplittableRandom(seed);
+        runTask(Duration.ofSeconds(Math.max(60, rounds / 10)), () -> {
+            Lock lock = new Lock();
+            Condition cond = new Condition(lock);
+            for (int round = 0; round < rounds; round++) {
+                String what = "seed " + seed + " round " + round;
+                Task<String> waiter = Coro.spawn(() -> {
+                    lock.lock();
+                    try {
+                        cond.await();
+                        return "signalled";
+                    } finally {
+                        lock.unlock();
+                    }
+                });
+                until("the waiter waits", () -> cond.queueLength() == 1);
+                lock.lock();
+                boolean signalled;
+                try {
+                    signalled = ChannelTck.race(random, waiter, cond::signal);
+                } finally {
+                    lock.unlock();
+                }
+                String r;
+                try {
+                    r = waiter.join();
+                } catch (CancellationException e) {
+                    r = "cancelled";
+                }
+                assertThat(r).as("%s: the waiter's outcome (signal returned %s)", what, signalled)
+                        .isEqualTo(signalled ? "signalled" : "cancelled");
+                assertThat(lock.isLocked()).as("%s: lock left held", what).isFalse();
+                assertThat(cond.queueLength() + lock.queueLength()).as("%s: waiting", what).isZero();
             }
             return null;
         });
