@@ -664,6 +664,29 @@ public abstract class SyncTck extends SchedulerTck {
                 "await threw CancellationException, lock held: true", "unlocked", "locked false, waiting 0 0");
     }
 
+    /** A timeout around an await: it times out holding the lock again, so a lock-guarded wait can have a deadline. */
+    @Test
+    void conditionAwaitInsideATimeoutTimesOutHoldingTheLock() throws Exception {
+        List<String> log = runTask(() -> {
+            Condition cond = new Condition();
+            Lock lock = cond.lock();
+            List<String> out = new ArrayList<>();
+            lock.lock();
+            try {
+                String r = Coro.withTimeoutOrNull(Duration.ofMillis(20), () -> {
+                    cond.awaitUntil(() -> false);
+                    return "condition held";
+                });
+                out.add("withTimeoutOrNull returned " + r + ", locked " + lock.isLocked() + ", waiting " + cond.queueLength());
+            } finally {
+                lock.unlock(); // throws unless the timed-out await took the lock back
+            }
+            out.add("unlocked");
+            return out;
+        });
+        assertThat(log).containsExactly("withTimeoutOrNull returned null, locked true, waiting 0", "unlocked");
+    }
+
     /** Signalled, then cancelled before it ran: the await returns normally and the cancellation comes next. */
     @Test
     void conditionAwaitSignalledBeforeItsTaskSawTheCancellationReturnsNormally() throws Exception {
