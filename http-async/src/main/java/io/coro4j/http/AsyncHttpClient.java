@@ -390,22 +390,32 @@ public final class AsyncHttpClient implements AutoCloseable {
      */
     Exchange begin(Request request, URI uri, int attempt, SlotLimiter.Permit slot, Observation obs, long start) {
         beginning.incrementAndGet(); // before the look at closed: close() sees this, or this sees closed
+        RequestBody.Upload upload = null;
         try {
             if (closed.get()) { // closed since the caller looked
                 throw closedError();
             }
             boolean ownAcceptEncoding = decompress && !request.hasHeader("Accept-Encoding");
-            HttpRequest jdkRequest = toJdk(request, uri, ownAcceptEncoding);
+            upload = request.body().upload();
+            HttpRequest jdkRequest = toJdk(request, uri, upload.publisher, ownAcceptEncoding);
             BodySink sink = new BodySink(request.method(), request.url(), maxBodySize, ownAcceptEncoding);
             CompletableFuture<HttpResponse<Void>> future = http.sendAsync(jdkRequest, sink.handler(decompress));
             sink.bind(future);
             slot.bind(future);
             // The exchange is over when its future completes: hand the slot on from there, on the
-            // client's thread, instead of after the task has been scheduled again.
-            future.whenComplete((r, e) -> slot.release());
+            // client's thread, instead of after the task has been scheduled again; and close the
+            // body's stream, which the JDK closes only once it has read it to the end.
+            RequestBody.Upload sent = upload;
+            future.whenComplete((r, e) -> {
+                slot.release();
+                sent.close();
+            });
             return new Exchange(request, uri, attempt, slot, sink, future, obs, start);
         } catch (RuntimeException | Error e) {
             slot.release();
+            if (upload != null) {
+                upload.close();
+            }
             if (obs != null) {
                 obs.failed(hostKey(uri), request.method(), e, start);
             }
@@ -471,14 +481,14 @@ public final class AsyncHttpClient implements AutoCloseable {
         return new Response(request, r.statusCode(), r.headers(), r.uri(), r.version(), x.sink.body(), x.attempt);
     }
 
-    private HttpRequest toJdk(Request request, URI uri, boolean ownAcceptEncoding) {
+    private HttpRequest toJdk(Request request, URI uri, HttpRequest.BodyPublisher body, boolean ownAcceptEncoding) {
         HttpRequest.Builder b;
         try {
             b = HttpRequest.newBuilder(uri);
         } catch (IllegalArgumentException e) {
             throw new InvalidUrlException(request.method(), request.url(), "not a valid HTTP URL: " + e.getMessage(), e);
         }
-        b.method(request.method(), request.body().publisher());
+        b.method(request.method(), body);
         if (version == null) {
             // HTTP/2 where it is negotiated (TLS, ALPN); plain HTTP/1.1 in the clear, as browsers do:
             // an h2c upgrade attempt costs every new connection a round of headers few servers accept.

@@ -4,6 +4,8 @@ import java.io.InputStream;
 import java.net.http.HttpRequest;
 import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.function.Supplier;
@@ -26,13 +28,23 @@ public final class RequestBody {
     private static final RequestBody EMPTY = new RequestBody(HttpRequest.BodyPublishers.noBody(), null, 0);
 
     private final HttpRequest.BodyPublisher publisher;
+    /** A stream body's supplier (then {@link #publisher} is null), else null. */
+    private final Supplier<? extends InputStream> streams;
     private final String contentType;
     private final long length;
 
     private RequestBody(HttpRequest.BodyPublisher publisher, String contentType, long length) {
         this.publisher = publisher;
+        this.streams = null;
         this.contentType = contentType;
         this.length = length;
+    }
+
+    private RequestBody(Supplier<? extends InputStream> streams, String contentType) {
+        this.publisher = null;
+        this.streams = streams;
+        this.contentType = contentType;
+        this.length = -1;
     }
 
     /** No body (the default for requests that have none). */
@@ -73,13 +85,16 @@ public final class RequestBody {
 
     /**
      * The bytes of a stream, sent chunked (its length is not known in advance), with
-     * {@code contentType}. {@code streams} is called once per attempt and the stream it returns is
-     * closed after it has been read; it is read on a thread of the HTTP client, not on a carrier.
+     * {@code contentType}. {@code streams} is called once per attempt (once more for a redirect
+     * that resends the body) and the stream it returns is closed after it has been read, or when
+     * the attempt ends before that (it failed, timed out or was cancelled, or the server answered
+     * without reading the whole body), by the thread that ends it: its {@code close()} should not
+     * block. It is read on a thread of the HTTP client, not on a carrier.
      */
     public static RequestBody ofInputStream(Supplier<? extends InputStream> streams, String contentType) {
         Objects.requireNonNull(streams, "streams");
         Objects.requireNonNull(contentType, "contentType");
-        return new RequestBody(HttpRequest.BodyPublishers.ofInputStream(streams), contentType, -1);
+        return new RequestBody(streams, contentType);
     }
 
     /** The content type this body implies, if any. */
@@ -92,8 +107,68 @@ public final class RequestBody {
         return length;
     }
 
-    HttpRequest.BodyPublisher publisher() {
-        return publisher;
+    /** The body of one attempt: a publisher for the JDK client, and the streams it opened to close when the attempt ends. */
+    Upload upload() {
+        return streams == null ? new Upload(publisher, null) : new Upload(null, streams);
+    }
+
+    /**
+     * One attempt's body. {@link #close()}, called when the attempt has ended however it ended, closes
+     * the streams the attempt opened, and any it opens later (the JDK may still call the supplier);
+     * the JDK closes a stream it read to the end itself, and closing twice does nothing. Thread-safe.
+     */
+    static final class Upload {
+        final HttpRequest.BodyPublisher publisher;
+        private final Supplier<? extends InputStream> streams;
+        /** The streams opened and not yet closed by {@link #close()}; guarded by this. */
+        private List<InputStream> opened;
+        private boolean over;
+
+        private Upload(HttpRequest.BodyPublisher publisher, Supplier<? extends InputStream> streams) {
+            this.streams = streams;
+            this.publisher = streams == null ? publisher : HttpRequest.BodyPublishers.ofInputStream(this::open);
+        }
+
+        private InputStream open() {
+            InputStream in = streams.get();
+            if (in != null) {
+                boolean closeNow;
+                synchronized (this) {
+                    closeNow = over;
+                    if (!over) {
+                        (opened == null ? opened = new ArrayList<>(1) : opened).add(in);
+                    }
+                }
+                if (closeNow) {
+                    closeQuietly(in); // the attempt is over: the JDK's read fails, and nothing is sent
+                }
+            }
+            return in;
+        }
+
+        /** Closes what the attempt opened; a stream's failure to close is ignored (the attempt is over). */
+        void close() {
+            if (streams == null) {
+                return;
+            }
+            List<InputStream> toClose;
+            synchronized (this) {
+                over = true;
+                toClose = opened;
+                opened = null;
+            }
+            if (toClose != null) {
+                toClose.forEach(Upload::closeQuietly);
+            }
+        }
+
+        private static void closeQuietly(InputStream in) {
+            try {
+                in.close();
+            } catch (Exception | Error e) {
+                // Nothing to report it to: the attempt has its outcome already.
+            }
+        }
     }
 
     @Override

@@ -159,6 +159,75 @@ abstract class HttpClientContract extends SchedulerFixture {
         }
     }
 
+    /**
+     * A request body stream that the exchange stops reading (the calling task is cancelled, or the
+     * request timeout passes, mid-upload) is closed all the same, and read no more: RequestBody
+     * promises to close the stream of each attempt, and a stream over a file or a socket left open
+     * leaks its descriptor until a garbage collection, one per abandoned upload.
+     */
+    @Test
+    void aStreamBodyAbandonedMidUpload_isClosed_whenTheCallerIsCancelled_orTheRequestTimesOut() {
+        try (AsyncHttpClient http = client().build()) {
+            EndlessStream cancelled = new EndlessStream();
+            Throwable e = catchThrowable(() -> run(() -> {
+                Task<Response> t = Coro.spawn(() -> http.post(server.url("/echo"),
+                        RequestBody.ofInputStream(() -> cancelled, "text/plain")));
+                Polling.await("the upload to be under way", () -> cancelled.reads.get() >= 3);
+                t.cancel();
+                return t.join();
+            }));
+            assertThat(e).isInstanceOf(CancellationException.class);
+            EndlessStream timedOut = new EndlessStream();
+            Throwable f = catchThrowable(() -> run(() -> http.send(Request.builder("POST", server.url("/echo"))
+                    .timeout(Duration.ofMillis(300)).body(RequestBody.ofInputStream(() -> timedOut, "text/plain")).build())));
+            assertThat(f).isInstanceOf(RequestTimeoutException.class);
+            run(() -> {
+                Polling.await("both streams closed", () -> cancelled.closed.get() && timedOut.closed.get());
+                return null;
+            });
+            int reads = cancelled.reads.get() + timedOut.reads.get();
+            run(() -> {
+                Coro.sleep(Duration.ofMillis(100));
+                return null;
+            });
+            assertThat(cancelled.reads.get() + timedOut.reads.get()).as("reads after the close").isLessThanOrEqualTo(reads + 2);
+            assertThat(http.inFlight()).isZero();
+        }
+    }
+
+    /** An endless request body, 1 KiB per read every 10 ms, that records its close. */
+    static final class EndlessStream extends InputStream {
+        final AtomicInteger reads = new AtomicInteger();
+        final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+
+        @Override
+        public int read() throws IOException {
+            byte[] b = new byte[1];
+            return read(b, 0, 1) < 0 ? -1 : b[0];
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (closed.get()) {
+                throw new IOException("stream closed");
+            }
+            reads.incrementAndGet();
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                throw new java.io.InterruptedIOException("interrupted");
+            }
+            int k = Math.min(len, 1024);
+            java.util.Arrays.fill(b, off, off + k, (byte) 'x');
+            return k;
+        }
+
+        @Override
+        public void close() {
+            closed.set(true);
+        }
+    }
+
     @Test
     void head_hasStatusAndHeadersButNoBody() {
         try (AsyncHttpClient http = client().build()) {
