@@ -122,6 +122,31 @@ abstract class FaultInjectionContract extends SchedulerFixture {
     }
 
     /**
+     * A server that answers before it has read the request's body (a 413 to an upload) ends the
+     * exchange with the body's stream half read: the stream is closed all the same (the JDK closes
+     * it only once it has read it to the end).
+     */
+    @Test
+    void aStreamBodyTheServerAnswersBeforeReading_isClosed() {
+        try (AsyncHttpClient http = client().build()) {
+            HttpClientContract.EndlessStream body = new HttpClientContract.EndlessStream();
+            Throwable e = catchThrowable(() -> {
+                Response r = run(() -> http.post(faults.url("/answer-early"), RequestBody.ofInputStream(() -> body, "text/plain")));
+                assertThat(r.status()).isEqualTo(413);
+            });
+            // The answer, or the upload's broken connection if the close came first: either way, the attempt is over.
+            if (e != null) {
+                assertThat(e).isInstanceOf(HttpIoException.class);
+            }
+            run(() -> {
+                Polling.await("the body's stream closed", body.closed::get);
+                return null;
+            });
+            assertThat(http.inFlight()).isZero();
+        }
+    }
+
+    /**
      * A Content-Length within the limit is a promise the server may not keep: the client does not
      * reserve that much memory at the headers (before, a 1 GiB array per such response, so a few
      * lying servers could exhaust the heap), but grows the body as bytes arrive.

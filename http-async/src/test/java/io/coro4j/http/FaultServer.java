@@ -23,7 +23,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@code /short-huge}: headers promising 1 GiB, 10 bytes of it, then closes;</li>
  *   <li>{@code /bad-chunked}: a chunked body with a chunk size that is not hex, then waits;</li>
  *   <li>{@code /bad-length}: headers with a {@code Content-Length} that is not a number, then waits;</li>
- *   <li>{@code /reset-when-stalled?n=N}: waits until N connections are stalled (at most 10 s), then resets.</li>
+ *   <li>{@code /reset-when-stalled?n=N}: waits until N connections are stalled (at most 10 s), then resets;</li>
+ *   <li>{@code /answer-early}: answers 413 at once, without reading the request's body, waits 1 s for
+ *       the client to read the answer, and closes.</li>
  * </ul>
  */
 final class FaultServer extends RawHttpServer {
@@ -75,6 +77,11 @@ final class FaultServer extends RawHttpServer {
                 case "/stall-body" -> {
                     write(out, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
                     stall(in);
+                    return;
+                }
+                case "/answer-early" -> {
+                    write(out, "HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    Thread.sleep(1000);
                     return;
                 }
                 case "/short" -> {
