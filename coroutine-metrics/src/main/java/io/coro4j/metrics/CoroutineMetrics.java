@@ -122,14 +122,37 @@ public final class CoroutineMetrics implements MeterBinder, AutoCloseable {
             throw new IllegalStateException("registry already has coro4j meters tagged " + tags
                     + ": each scheduler needs a distinct name (SchedulerConfig.name) and one binder");
         }
-        if (!listening) {
+        boolean startsListening = !listening;
+        if (startsListening) {
             // First: a second binder for this scheduler is refused here, before it registers anything.
             scheduler.schedulingDelays().listen(delayListener, sampleEvery);
             listening = true;
         }
+        List<Meter> meters = new ArrayList<>();
+        try {
+            registerMeters(registry, meters);
+        } catch (RuntimeException | Error e) {
+            // The registry refused one (a meter of another type under one of the names, say): take
+            // back what this bind did, or those meters stay for good (close() knows only of bound
+            // registries) and the listener keeps any other binder of the scheduler out.
+            for (Meter m : meters) {
+                registry.remove(m);
+            }
+            if (startsListening) {
+                scheduler.schedulingDelays().unlisten(delayListener);
+                listening = false;
+            }
+            throw e;
+        }
+        delayTimers.add((Timer) meters.get(meters.size() - 1));
+        bound.add(new Bound(registry, meters));
+        BOUND.claim(registry, tags, this);
+    }
+
+    /** Registers this binder's meters in {@code registry}, adding each to {@code meters} as it goes; the timer last. */
+    private void registerMeters(MeterRegistry registry, List<Meter> meters) {
         SchedulerStats stats = scheduler.stats();
         TaskCounters tasks = scheduler.taskCounters();
-        List<Meter> meters = new ArrayList<>();
         meters.add(counter(registry, "coro4j.suspensions", "Fibers parked and generators suspended",
                 stats, SchedulerStats::suspensions));
         meters.add(counter(registry, "coro4j.resumptions", "Parked fibers run again and generators resumed",
@@ -159,9 +182,6 @@ public final class CoroutineMetrics implements MeterBinder, AutoCloseable {
                 .maximumExpectedValue(Duration.ofSeconds(10))
                 .register(registry);
         meters.add(delay);
-        delayTimers.add(delay);
-        bound.add(new Bound(registry, meters));
-        BOUND.claim(registry, tags, this);
     }
 
     /** Stops sampling and removes this binder's meters from every registry it was bound to. Idempotent. */

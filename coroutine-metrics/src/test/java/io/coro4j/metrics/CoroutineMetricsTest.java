@@ -573,6 +573,33 @@ class CoroutineMetricsTest {
         assertThat(counter(r, "coro4j.tasks.spawned", second)).isEqualTo(1);
     }
 
+    /**
+     * A bindTo that the registry fails half way (here a meter of another type under one of the
+     * names) leaves nothing behind: no meter of this binder in that registry, and the scheduler's
+     * scheduling-delay listener free, so that another binder of the scheduler can bind. Before,
+     * coro4j.suspensions stayed registered (even after close()) and the listener stayed set, so the
+     * next binder of the scheduler, to any registry, was refused as "a second binder".
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"threadpool", "loom"})
+    void aBindThatTheRegistryFailsHalfWay_leavesNoMeterAndNoListenerBehind(String kind) {
+        Scheduler s = scheduler(kind);
+        MeterRegistry r = new SimpleMeterRegistry();
+        io.micrometer.core.instrument.Gauge.builder("coro4j.resumptions", () -> 1)
+                .tag("scheduler", kind).tag("name", s.name()).register(r);
+        CoroutineMetrics failed = new CoroutineMetrics(s, 64);
+        toClose.add(failed);
+
+        assertThatThrownBy(() -> failed.bindTo(r)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("coro4j.resumptions");
+        assertThat(r.getMeters()).extracting(m -> m.getId().getName()).containsExactly("coro4j.resumptions");
+        assertThat(s.schedulingDelays().isObserved()).as("the failed binder's listener").isFalse();
+        MeterRegistry other = new SimpleMeterRegistry();
+        bound(s, other, 64);
+        Coro.run(s, () -> 1);
+        assertThat(counter(other, "coro4j.tasks.spawned", s)).isEqualTo(1);
+    }
+
     private static void awaitTrue(BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (!condition.getAsBoolean()) {
