@@ -30,12 +30,15 @@ public final class RequestBody {
     private final HttpRequest.BodyPublisher publisher;
     /** A stream body's supplier (then {@link #publisher} is null), else null. */
     private final Supplier<? extends InputStream> streams;
+    /** The upload of every attempt of a body that is not a stream (nothing to close): no allocation per request. */
+    private final Upload fixed;
     private final String contentType;
     private final long length;
 
     private RequestBody(HttpRequest.BodyPublisher publisher, String contentType, long length) {
         this.publisher = publisher;
         this.streams = null;
+        this.fixed = new Upload(publisher, null);
         this.contentType = contentType;
         this.length = length;
     }
@@ -43,6 +46,7 @@ public final class RequestBody {
     private RequestBody(Supplier<? extends InputStream> streams, String contentType) {
         this.publisher = null;
         this.streams = streams;
+        this.fixed = null;
         this.contentType = contentType;
         this.length = -1;
     }
@@ -109,7 +113,7 @@ public final class RequestBody {
 
     /** The body of one attempt: a publisher for the JDK client, and the streams it opened to close when the attempt ends. */
     Upload upload() {
-        return streams == null ? new Upload(publisher, null) : new Upload(null, streams);
+        return streams == null ? fixed : new Upload(null, streams);
     }
 
     /**
