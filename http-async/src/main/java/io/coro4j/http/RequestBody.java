@@ -1,5 +1,7 @@
 package io.coro4j.http;
 
+import java.io.FilterInputStream;
+import java.io.IOException;
 import java.io.InputStream;
 import java.net.http.HttpRequest;
 import java.nio.charset.Charset;
@@ -92,8 +94,8 @@ public final class RequestBody {
      * {@code contentType}. {@code streams} is called once per attempt (once more for a redirect
      * that resends the body) and the stream it returns is closed after it has been read, or when
      * the attempt ends before that (it failed, timed out or was cancelled, or the server answered
-     * without reading the whole body), by the thread that ends it: its {@code close()} should not
-     * block. It is read on a thread of the HTTP client, not on a carrier.
+     * without reading the whole body), then on a virtual thread of its own. It is read on a thread of
+     * the HTTP client, not on a carrier.
      */
     public static RequestBody ofInputStream(Supplier<? extends InputStream> streams, String contentType) {
         Objects.requireNonNull(streams, "streams");
@@ -117,15 +119,15 @@ public final class RequestBody {
     }
 
     /**
-     * One attempt's body. {@link #close()}, called when the attempt has ended however it ended, closes
-     * the streams the attempt opened, and any it opens later (the JDK may still call the supplier);
-     * the JDK closes a stream it read to the end itself, and closing twice does nothing. Thread-safe.
+     * One attempt's body. {@link #close()}, called when the attempt has ended however it ended,
+     * closes the streams the attempt opened that are still open, and any it opens later (the JDK may
+     * still call the supplier); the JDK closes a stream it read to the end itself. Thread-safe.
      */
     static final class Upload {
         final HttpRequest.BodyPublisher publisher;
         private final Supplier<? extends InputStream> streams;
-        /** The streams opened and not yet closed by {@link #close()}; guarded by this. */
-        private List<InputStream> opened;
+        /** The streams opened, until {@link #close()}; guarded by this. */
+        private List<Opened> opened;
         private boolean over;
 
         private Upload(HttpRequest.BodyPublisher publisher, Supplier<? extends InputStream> streams) {
@@ -135,42 +137,71 @@ public final class RequestBody {
 
         private InputStream open() {
             InputStream in = streams.get();
-            if (in != null) {
-                boolean closeNow;
-                synchronized (this) {
-                    closeNow = over;
-                    if (!over) {
-                        (opened == null ? opened = new ArrayList<>(1) : opened).add(in);
-                    }
-                }
-                if (closeNow) {
-                    closeQuietly(in); // the attempt is over: the JDK's read fails, and nothing is sent
+            if (in == null) {
+                return null; // the JDK fails the request: "streamSupplier returned null"
+            }
+            Opened o = new Opened(in);
+            boolean closeNow;
+            synchronized (this) {
+                closeNow = over;
+                if (!over) {
+                    (opened == null ? opened = new ArrayList<>(1) : opened).add(o);
                 }
             }
-            return in;
+            if (closeNow) {
+                o.closeQuietly(); // the attempt is over: the JDK's read fails, and nothing is sent
+            }
+            return o;
         }
 
-        /** Closes what the attempt opened; a stream's failure to close is ignored (the attempt is over). */
+        /**
+         * Closes what the attempt opened and the JDK did not close, on a virtual thread of its own:
+         * this runs where the exchange ended (a carrier, if its task was cancelled; the HTTP client's
+         * thread), and a stream's close may block (one over a connection may drain it first).
+         */
         void close() {
             if (streams == null) {
                 return;
             }
-            List<InputStream> toClose;
+            List<Opened> left;
             synchronized (this) {
                 over = true;
-                toClose = opened;
+                left = opened;
                 opened = null;
             }
-            if (toClose != null) {
-                toClose.forEach(Upload::closeQuietly);
+            if (left != null) {
+                left.removeIf(Opened::isClosed);
+                if (!left.isEmpty()) {
+                    Thread.ofVirtual().name("coro4j-http-body-close").start(() -> left.forEach(Opened::closeQuietly));
+                }
             }
         }
+    }
 
-        private static void closeQuietly(InputStream in) {
+    /** A stream as the JDK reads it, which knows whether it has been closed. */
+    private static final class Opened extends FilterInputStream {
+        private volatile boolean closed;
+
+        Opened(InputStream in) {
+            super(in);
+        }
+
+        boolean isClosed() {
+            return closed;
+        }
+
+        @Override
+        public void close() throws IOException {
+            closed = true;
+            in.close();
+        }
+
+        /** Closes; a failure to close is ignored (the attempt has its outcome already). */
+        void closeQuietly() {
             try {
-                in.close();
+                close();
             } catch (Exception | Error e) {
-                // Nothing to report it to: the attempt has its outcome already.
+                // nothing to report it to
             }
         }
     }

@@ -195,8 +195,50 @@ abstract class HttpClientContract extends SchedulerFixture {
         }
     }
 
+    /**
+     * The close of an abandoned upload's stream may block (a stream over a connection may drain
+     * it): it does not hold up the cancelled task, whose carrier would otherwise wait in it.
+     */
+    @Test
+    void aStreamBodyWhoseCloseBlocks_doesNotHoldUpTheCancelledCaller() {
+        java.util.concurrent.CountDownLatch closing = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch mayClose = new java.util.concurrent.CountDownLatch(1);
+        EndlessStream body = new EndlessStream() {
+            @Override
+            public void close() {
+                closing.countDown();
+                try {
+                    mayClose.await(20, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                super.close();
+            }
+        };
+        try (AsyncHttpClient http = client().build()) {
+            Throwable e = catchThrowable(() -> run(() -> {
+                Task<Response> t = Coro.spawn(() -> http.post(server.url("/echo"), RequestBody.ofInputStream(() -> body, "text/plain")));
+                Polling.await("the upload to be under way", () -> body.reads.get() >= 3);
+                t.cancel();
+                try {
+                    return Coro.withTimeout(Duration.ofSeconds(5), t::join);
+                } finally {
+                    assertThat(closing.getCount()).as("the close began").isLessThanOrEqualTo(1);
+                }
+            }));
+            assertThat(e).isInstanceOf(CancellationException.class);
+            mayClose.countDown();
+            run(() -> {
+                Polling.await("the stream closed", body.closed::get);
+                return null;
+            });
+        } finally {
+            mayClose.countDown();
+        }
+    }
+
     /** An endless request body, 1 KiB per read every 10 ms, that records its close. */
-    static final class EndlessStream extends InputStream {
+    static class EndlessStream extends InputStream {
         final AtomicInteger reads = new AtomicInteger();
         final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
