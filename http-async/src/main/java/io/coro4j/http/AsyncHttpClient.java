@@ -396,7 +396,7 @@ public final class AsyncHttpClient implements AutoCloseable {
                 throw closedError();
             }
             boolean ownAcceptEncoding = decompress && !request.hasHeader("Accept-Encoding");
-            upload = request.body().upload();
+            upload = request.body().upload(request.method(), request.url());
             HttpRequest jdkRequest = toJdk(request, uri, upload.publisher, ownAcceptEncoding);
             BodySink sink = new BodySink(request.method(), request.url(), maxBodySize, ownAcceptEncoding);
             CompletableFuture<HttpResponse<Void>> future = http.sendAsync(jdkRequest, sink.handler(decompress));

@@ -3,6 +3,7 @@ package io.coro4j.http;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.net.http.HttpRequest;
 import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
@@ -40,7 +41,7 @@ public final class RequestBody {
     private RequestBody(HttpRequest.BodyPublisher publisher, String contentType, long length) {
         this.publisher = publisher;
         this.streams = null;
-        this.fixed = new Upload(publisher, null);
+        this.fixed = new Upload(publisher, null, null, null);
         this.contentType = contentType;
         this.length = length;
     }
@@ -95,7 +96,8 @@ public final class RequestBody {
      * that resends the body) and the stream it returns is closed after it has been read, or when
      * the attempt ends before that (it failed, timed out or was cancelled, or the server answered
      * without reading the whole body), then on a virtual thread of its own. It is read on a thread of
-     * the HTTP client, not on a carrier.
+     * the HTTP client, not on a carrier. A supplier that throws or returns null, and a stream whose
+     * read throws, fail the attempt with an {@link HttpIoException} naming the request.
      */
     public static RequestBody ofInputStream(Supplier<? extends InputStream> streams, String contentType) {
         Objects.requireNonNull(streams, "streams");
@@ -113,9 +115,12 @@ public final class RequestBody {
         return length;
     }
 
-    /** The body of one attempt: a publisher for the JDK client, and the streams it opened to close when the attempt ends. */
-    Upload upload() {
-        return streams == null ? fixed : new Upload(null, streams);
+    /**
+     * The body of one attempt of a request with {@code method} and {@code url}: a publisher for the
+     * JDK client, and the streams it opened to close when the attempt ends.
+     */
+    Upload upload(String method, String url) {
+        return streams == null ? fixed : new Upload(null, streams, method, url);
     }
 
     /**
@@ -126,21 +131,38 @@ public final class RequestBody {
     static final class Upload {
         final HttpRequest.BodyPublisher publisher;
         private final Supplier<? extends InputStream> streams;
+        /** The request's method and URL, for the failures of its stream. */
+        private final String method;
+        private final String url;
         /** The streams opened, until {@link #close()}; guarded by this. */
         private List<Opened> opened;
         private boolean over;
 
-        private Upload(HttpRequest.BodyPublisher publisher, Supplier<? extends InputStream> streams) {
+        private Upload(HttpRequest.BodyPublisher publisher, Supplier<? extends InputStream> streams, String method, String url) {
             this.streams = streams;
+            this.method = method;
+            this.url = url;
             this.publisher = streams == null ? publisher : HttpRequest.BodyPublishers.ofInputStream(this::open);
         }
 
+        /**
+         * The JDK's supplier: a supplier that fails (other than with an UncheckedIOException, which
+         * the client translates itself) or gives null is a body that cannot be opened, an
+         * HttpIoException of this request, which the JDK fails the exchange with.
+         */
         private InputStream open() {
-            InputStream in = streams.get();
-            if (in == null) {
-                return null; // the JDK fails the request: "streamSupplier returned null"
+            InputStream in;
+            try {
+                in = streams.get();
+            } catch (UncheckedIOException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                throw new HttpIoException(method, url, "the request body could not be read (its stream supplier threw " + e + ")", e);
             }
-            Opened o = new Opened(in);
+            if (in == null) {
+                throw new HttpIoException(method, url, "the request body could not be read (its stream supplier returned null)", null);
+            }
+            Opened o = new Opened(in, this);
             boolean closeNow;
             synchronized (this) {
                 closeNow = over;
@@ -178,12 +200,44 @@ public final class RequestBody {
         }
     }
 
-    /** A stream as the JDK reads it, which knows whether it has been closed. */
+    /**
+     * A stream as the JDK reads it, which knows whether it has been closed, and whose reads fail with
+     * an HttpIoException of the request where the stream throws an unchecked exception (the JDK
+     * would hand that on as it is).
+     */
     private static final class Opened extends FilterInputStream {
+        private final Upload upload;
         private volatile boolean closed;
 
-        Opened(InputStream in) {
+        Opened(InputStream in, Upload upload) {
             super(in);
+            this.upload = upload;
+        }
+
+        @Override
+        public int read() throws IOException {
+            try {
+                return in.read();
+            } catch (UncheckedIOException | HttpRequestException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                throw unreadable(e);
+            }
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            try {
+                return in.read(b, off, len);
+            } catch (UncheckedIOException | HttpRequestException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                throw unreadable(e);
+            }
+        }
+
+        private HttpIoException unreadable(RuntimeException e) {
+            return new HttpIoException(upload.method, upload.url, "the request body could not be read (" + e + ")", e);
         }
 
         boolean isClosed() {

@@ -160,6 +160,47 @@ abstract class HttpClientContract extends SchedulerFixture {
     }
 
     /**
+     * A stream body's supplier that throws an unchecked exception other than UncheckedIOException,
+     * or returns null, and a stream whose read throws one, are bodies that "cannot be opened or
+     * read": an HttpIoException naming the method and URL, alone and in a settled fan-out (one
+     * HttpRequestException per URL). Before, the supplier's own IllegalStateException came out as
+     * it was (in a settled fan-out too, and indistinguishable from the client's own "closed"), and
+     * null was "connection failed: IOException: streamSupplier returned null".
+     */
+    @Test
+    void aStreamSupplierThatThrowsOrReturnsNull_orAReadThatThrows_isAnIoErrorNamingTheUrl() {
+        try (AsyncHttpClient http = client().build()) {
+            String url = server.url("/echo");
+            RequestBody throwing = RequestBody.ofInputStream(() -> {
+                throw new IllegalStateException("no file");
+            }, "text/plain");
+            RequestBody nullStream = RequestBody.ofInputStream(() -> null, "text/plain");
+            RequestBody badRead = RequestBody.ofInputStream(() -> new InputStream() {
+                @Override
+                public int read() {
+                    throw new IllegalArgumentException("bad read");
+                }
+            }, "text/plain");
+            assertThat(catchThrowable(() -> run(() -> http.post(url, throwing))))
+                    .isExactlyInstanceOf(HttpIoException.class)
+                    .hasMessage("POST " + url + ": the request body could not be read (its stream supplier threw"
+                            + " java.lang.IllegalStateException: no file)");
+            assertThat(catchThrowable(() -> run(() -> http.post(url, nullStream))))
+                    .isExactlyInstanceOf(HttpIoException.class)
+                    .hasMessage("POST " + url + ": the request body could not be read (its stream supplier returned null)");
+            assertThat(catchThrowable(() -> run(() -> http.post(url, badRead))))
+                    .isExactlyInstanceOf(HttpIoException.class)
+                    .hasMessage("POST " + url + ": the request body could not be read (java.lang.IllegalArgumentException: bad read)");
+            List<Outcome<Response>> settled = run(() -> http.sendAllSettled(List.of(
+                    Request.post(url, throwing), Request.post(url, RequestBody.ofString("ok")))));
+            assertFailure(settled.get(0), HttpIoException.class, "POST " + url
+                    + ": the request body could not be read (its stream supplier threw java.lang.IllegalStateException: no file)");
+            assertThat(settled.get(1).isSuccess()).isTrue();
+            assertThat(http.inFlight()).isZero();
+        }
+    }
+
+    /**
      * A request body stream that the exchange stops reading (the calling task is cancelled, or the
      * request timeout passes, mid-upload) is closed all the same, and read no more: RequestBody
      * promises to close the stream of each attempt, and a stream over a file or a socket left open
