@@ -311,6 +311,67 @@ abstract class HttpClientContract extends SchedulerFixture {
         }
     }
 
+    /**
+     * A 307 resends the body: a stream body asks its supplier for a second stream, and both are
+     * closed once the request is over.
+     */
+    @Test
+    void a307_resendsAStreamBody_fromAFreshStream_andClosesBoth() {
+        try (AsyncHttpClient http = client().build()) {
+            List<java.util.concurrent.atomic.AtomicBoolean> closed = new CopyOnWriteArrayList<>();
+            Response r = run(() -> http.post(server.url("/redirect307"), RequestBody.ofInputStream(() -> {
+                java.util.concurrent.atomic.AtomicBoolean c = new java.util.concurrent.atomic.AtomicBoolean();
+                closed.add(c);
+                return new ByteArrayInputStream(TestHttpServer.pattern(5000)) {
+                    @Override
+                    public void close() {
+                        c.set(true);
+                    }
+                };
+            }, "text/plain")));
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(r.uri().getPath()).isEqualTo("/echo");
+            assertThat(r.bodyBytes()).isEqualTo(TestHttpServer.pattern(5000));
+            run(() -> {
+                Polling.await("both streams closed", () -> closed.size() == 2 && closed.stream().allMatch(c -> c.get()));
+                return null;
+            });
+        }
+    }
+
+    /**
+     * Cancelling a task while the server is still sending the body (a chunked body that never
+     * ends), and a withTimeout around a fan-out of two such: each exchange is aborted (the server's
+     * next write fails), its slot is free, and close() has nothing left to wait for.
+     */
+    @Test
+    void cancellingWhileTheBodyStreams_abortsTheExchange_andLeavesNothingForClose() {
+        AsyncHttpClient http = client().requestTimeout(Duration.ofSeconds(20)).build();
+        try {
+            Throwable cancelled = catchThrowable(() -> run(() -> {
+                Task<Response> t = Coro.spawn(() -> http.get(server.url("/drip")));
+                Polling.await("the body streaming", () -> server.dripping.get() == 1);
+                Coro.sleep(Duration.ofMillis(50));
+                t.cancel();
+                return t.join();
+            }));
+            assertThat(cancelled).isInstanceOf(CancellationException.class);
+            Throwable timedOut = catchThrowable(() -> run(() -> Coro.withTimeout(Duration.ofMillis(300),
+                    () -> http.getAll(List.of(server.url("/drip?a"), server.url("/drip?b"))))));
+            assertThat(timedOut).isInstanceOf(io.coro4j.TimeoutExceededException.class);
+            assertThat(http.inFlight()).isZero();
+            run(() -> {
+                Polling.await("the server's writes failed", () -> server.dripping.get() == 0);
+                return null;
+            });
+            long start = System.nanoTime();
+            http.close();
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).as("close() waited for an exchange").isLessThan(Duration.ofSeconds(2));
+        } finally {
+            http.close();
+        }
+    }
+
     @Test
     void head_hasStatusAndHeadersButNoBody() {
         try (AsyncHttpClient http = client().build()) {

@@ -37,6 +37,8 @@ final class TestHttpServer implements AutoCloseable {
     final Map<String, AtomicInteger> attempts = new ConcurrentHashMap<>();
     /** Requests held at {@code /gate} now; the gate, open until {@link #closeGate()}. */
     final AtomicInteger gated = new AtomicInteger();
+    /** Responses being written at {@code /drip} now: until the client aborts. */
+    final AtomicInteger dripping = new AtomicInteger();
     private volatile java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(0);
     /** The exchanges counted in {@link #active} (not exchange attributes: the JDK shares those per context). */
     private final java.util.Set<HttpExchange> counted = ConcurrentHashMap.newKeySet();
@@ -170,6 +172,29 @@ final class TestHttpServer implements AutoCloseable {
                         send(ex, Integer.parseInt(q.getOrDefault("status", "429")), "later".getBytes(StandardCharsets.UTF_8), false);
                     } else {
                         send(ex, 200, ("attempt " + n).getBytes(StandardCharsets.UTF_8), false);
+                    }
+                }
+                case "/redirect307" -> {
+                    // After reading the body: the client resends it to /echo.
+                    ex.getResponseHeaders().set("Location", "/echo");
+                    send(ex, 307, new byte[0], false);
+                }
+                case "/drip" -> {
+                    // A chunked body, 1 KiB every 20 ms, until the client goes away (a write fails).
+                    leave(ex);
+                    ex.sendResponseHeaders(200, 0);
+                    dripping.incrementAndGet();
+                    try (OutputStream out = ex.getResponseBody()) {
+                        byte[] kib = pattern(1024);
+                        while (true) {
+                            out.write(kib);
+                            out.flush();
+                            Thread.sleep(20);
+                        }
+                    } catch (IOException gone) {
+                        // the client aborted the exchange
+                    } finally {
+                        dripping.decrementAndGet();
                     }
                 }
                 case "/redirect" -> {
