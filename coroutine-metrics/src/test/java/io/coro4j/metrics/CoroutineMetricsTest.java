@@ -600,6 +600,49 @@ class CoroutineMetricsTest {
         assertThat(counter(other, "coro4j.tasks.spawned", s)).isEqualTo(1);
     }
 
+    /**
+     * A threadpool and a loom scheduler of one name, bound to one CompositeMeterRegistry that
+     * publishes to a SimpleMeterRegistry and a Prometheus registry: each child reads each
+     * scheduler's own counts (the kind tells them apart), the scrape parses line by line, and
+     * closing the binders empties both children.
+     */
+    @Test
+    void twoSchedulersOfOneNameAndBothKinds_throughACompositeRegistry_areCountedApart_andRemovedFromEveryChild() throws Exception {
+        String name = "both-kinds-" + SEQ.incrementAndGet();
+        Scheduler pool = Schedulers.create("threadpool", SchedulerConfig.builder().name(name).parallelism(2).build());
+        toClose.add(pool);
+        Scheduler loom = Schedulers.create("loom", SchedulerConfig.builder().name(name).parallelism(2).build());
+        toClose.add(loom);
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry simple = new SimpleMeterRegistry();
+        PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        io.micrometer.core.instrument.composite.CompositeMeterRegistry composite =
+                new io.micrometer.core.instrument.composite.CompositeMeterRegistry();
+        composite.add(simple);
+        composite.add(prometheus);
+        CoroutineMetrics poolMetrics = bound(pool, composite, 64);
+        CoroutineMetrics loomMetrics = bound(loom, composite, 64);
+
+        Coro.run(pool, () -> Coro.gather(IntStream.range(0, 3).mapToObj(i -> Coro.spawn(() -> i)).toList()));
+        Coro.run(loom, () -> Coro.gather(IntStream.range(0, 5).mapToObj(i -> Coro.spawn(() -> i)).toList()));
+
+        assertThat(counter(simple, "coro4j.tasks.spawned", pool)).isEqualTo(4);
+        assertThat(counter(simple, "coro4j.tasks.spawned", loom)).isEqualTo(6);
+        String scrape = prometheus.scrape();
+        assertThat(scrape).contains(
+                "coro4j_tasks_spawned_total{name=\"" + name + "\",scheduler=\"threadpool\"} 4",
+                "coro4j_tasks_spawned_total{name=\"" + name + "\",scheduler=\"loom\"} 6");
+        java.util.regex.Pattern sample = java.util.regex.Pattern.compile(
+                "[a-zA-Z_:][a-zA-Z0-9_:]*(\\{[a-zA-Z_][a-zA-Z0-9_]*=\"[^\"]*\"(,[a-zA-Z_][a-zA-Z0-9_]*=\"[^\"]*\")*\\})? \\S+");
+        assertThat(scrape.lines().filter(l -> !l.isEmpty() && !l.startsWith("#")))
+                .allSatisfy(l -> assertThat(l).matches(sample));
+
+        poolMetrics.close();
+        loomMetrics.close();
+        assertThat(simple.getMeters()).isEmpty();
+        assertThat(prometheus.getMeters()).isEmpty();
+        assertThat(prometheus.scrape()).doesNotContain("coro4j_");
+    }
+
     private static void awaitTrue(BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (!condition.getAsBoolean()) {
