@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assumptions.abort;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.coro4j.Coro;
+import io.coro4j.Generator;
+import io.coro4j.Step;
 import io.coro4j.Task;
 import io.coro4j.channel.Channel;
 import io.coro4j.channel.ClosedChannelException;
@@ -15,6 +17,7 @@ import io.coro4j.channel.Select;
 import io.coro4j.channel.Semaphore;
 import io.coro4j.spi.Scheduler;
 import java.lang.ref.WeakReference;
+import java.lang.reflect.Field;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -24,11 +27,16 @@ import java.util.Random;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeSet;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 
@@ -1285,6 +1293,159 @@ public abstract class SelectTck extends SchedulerTck {
                     "permits " + permits.availablePermits() + ", locked " + lock.isLocked());
         });
         assertThat(log).containsExactly("waiting 0 0 0", "permits 1, locked false");
+    }
+
+    /**
+     * A select whose task has seen the cancellation, and is about to withdraw, when a release
+     * hands its onAcquire clause the permit, or a set completes its onSet clause (the release or
+     * the set holding the primitive's lock first; {@link GrantWindow}): the clause took effect, so
+     * the select returns it (the permit, which the task then gives back), as the package's rule says.
+     */
+    @Test
+    void aPermitOrAnEventHandedToASelectWhileItsCancelledTaskWithdrawsTakesEffect() throws Exception {
+        List<String> log = runTask(() -> {
+            Semaphore permits = new Semaphore(1);
+            Event event = new Event();
+            Channel<String> ch = Channel.rendezvous();
+            List<String> out = new CopyOnWriteArrayList<>();
+            permits.acquire();
+            for (String what : List.of("permit", "set")) {
+                Task<Void> selector = Coro.spawn(() -> {
+                    String got = Select.select(what.equals("permit") ? permits.onAcquire(() -> "permit") : event.onSet(() -> "set"),
+                            ch.onReceive(s -> "received " + s));
+                    out.add(got);
+                    try {
+                        Coro.yieldNow(); // the cancellation, still pending
+                        out.add("not cancelled");
+                    } finally {
+                        if (got.equals("permit")) {
+                            permits.release();
+                        }
+                    }
+                    return null;
+                });
+                until("the select waits", () -> ch.receiversWaiting() == 1
+                        && (what.equals("permit") ? permits.queueLength() : event.queueLength()) == 1);
+                if (what.equals("permit")) {
+                    GrantWindow.cancelAndGrant(permits, selector, permits::release); // the main task's permit, handed on
+                } else {
+                    GrantWindow.cancelAndGrant(event, selector, event::set);
+                }
+                out.add("permits " + permits.availablePermits() + ", event set " + event.isSet() + ", waiting "
+                        + permits.queueLength() + " " + event.queueLength() + " " + waiting(ch));
+            }
+            return out;
+        });
+        assertThat(log).containsExactly("permit", "permits 1, event set false, waiting 0 0 0",
+                "set", "permits 1, event set true, waiting 0 0 0");
+    }
+
+    /**
+     * A select whose task has seen the cancellation, and waits for the lock's inner lock to
+     * withdraw, when the owner's unlock, queued for that inner lock first, hands it the lock: the
+     * select returns normally and its task owns the lock (and unlocks it), also when the select
+     * runs in a generator body (the owner is then the task that resumed the body). A plain thread
+     * holds the inner lock until both are queued, in that order; the owner runs on a scheduler of
+     * its own, so that its carrier, held up in the unlock, is not the one the select runs on.
+     */
+    @Test
+    void aSelectHandedTheLockWhileItsCancelledTaskWithdrawsOwnsIt() throws Exception {
+        for (boolean inGenerator : new boolean[] {false, true}) {
+            Scheduler ownersScheduler = newScheduler(1);
+            Lock lock = new Lock();
+            Event unlock = new Event();
+            CompletableFuture<Void> locked = new CompletableFuture<>();
+            CompletableFuture<Void> ownerDone = new CompletableFuture<>();
+            Thread.ofPlatform().daemon().name("tck-lock-owner").start(() -> {
+                try {
+                    Coro.run(ownersScheduler, () -> {
+                        lock.lock();
+                        locked.complete(null);
+                        unlock.await();
+                        lock.unlock(); // held up in the inner lock until the window closes
+                        return null;
+                    });
+                    ownerDone.complete(null);
+                } catch (Throwable e) {
+                    locked.completeExceptionally(e);
+                    ownerDone.completeExceptionally(e);
+                }
+            });
+            List<String> log = runTask(() -> {
+                Channel<String> ch = Channel.rendezvous();
+                until("the owner holds the lock", locked::isDone);
+                locked.join();
+                List<String> out = new CopyOnWriteArrayList<>();
+                Task<Void> selector = Coro.spawn(() -> {
+                    Callable<String> select = () -> Select.select(lock.onLock(() -> "locked"), ch.onReceive(s -> "received " + s));
+                    String got = inGenerator
+                            ? ((Step.Yielded<String, Void>) Generator.<String, Object, Void>of(co -> {
+                                co.yield(select.call());
+                                return null;
+                            }).next()).value()
+                            : select.call();
+                    out.add(got + (inGenerator ? " in a generator body" : ""));
+                    try {
+                        Coro.yieldNow(); // the cancellation, still pending
+                        out.add("not cancelled");
+                    } finally {
+                        if (got.equals("locked")) {
+                            lock.unlock(); // throws unless this task owns it
+                            out.add("unlocked by the select's task");
+                        }
+                    }
+                    return null;
+                });
+                until("the select waits", () -> lock.queueLength() == 1 && ch.receiversWaiting() == 1);
+                ReentrantLock inner = innerLockOf(lock);
+                CountDownLatch held = new CountDownLatch(1);
+                AtomicReference<Throwable> failure = new AtomicReference<>();
+                Thread window = Thread.ofPlatform().daemon().name("tck-grant-window").start(() -> {
+                    inner.lock();
+                    try {
+                        held.countDown();
+                        awaitQueued(inner, 1); // the owner's unlock
+                        selector.cancel();
+                        awaitQueued(inner, 2); // the select, to withdraw
+                    } catch (Throwable e) {
+                        failure.set(e);
+                    } finally {
+                        inner.unlock();
+                    }
+                });
+                until("the inner lock is held", () -> held.getCount() == 0);
+                unlock.set();
+                assertCancelled(selector);
+                until("the window is closed", () -> !window.isAlive());
+                assertThat(failure.get()).as("what the window threw").isNull();
+                until("the owner is done", ownerDone::isDone);
+                ownerDone.join();
+                out.add("locked " + lock.isLocked() + ", waiting " + lock.queueLength() + " " + waiting(ch));
+                return out;
+            });
+            String where = inGenerator ? " in a generator body" : "";
+            assertThat(log).containsExactly("locked" + where, "unlocked by the select's task", "locked false, waiting 0 0");
+        }
+    }
+
+    private static ReentrantLock innerLockOf(Lock lock) throws ReflectiveOperationException {
+        for (Field f : Lock.class.getDeclaredFields()) {
+            if (f.getType() == ReentrantLock.class) {
+                f.setAccessible(true);
+                return (ReentrantLock) f.get(lock);
+            }
+        }
+        throw new AssertionError("Lock has no ReentrantLock field");
+    }
+
+    private static void awaitQueued(ReentrantLock inner, int threads) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (inner.getQueueLength() < threads) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new AssertionError(threads + " not queued for the lock's inner lock within 30 s");
+            }
+            Thread.onSpinWait();
+        }
     }
 
     /** Two clauses for the same semaphore (or lock) wait there as one: the first in argument order is chosen. */
