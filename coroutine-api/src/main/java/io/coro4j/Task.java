@@ -807,16 +807,15 @@ public final class Task<T> implements Future<T> {
      * view will not show the task's failure, so the task's group reports it.
      */
     static final class View<T> extends CompletableFuture<T> {
-        private static final java.lang.invoke.VarHandle STATE;
-        private static final int OPEN = 0;
-        private static final int BY_TASK = 1;
-        private static final int BY_HOLDER = 2;
-        /** A holder is taking the registration back; it then completes the view either way. */
-        private static final int CLAIMING = 3;
+        private static final java.lang.invoke.VarHandle CLAIM;
+        /** {@link #claim} of a view that the task's end completes with its outcome. */
+        private static final Object BY_TASK = new Object();
+        /** {@link #claim} of a view whose outcome obtrudeValue or obtrudeException replaced. */
+        private static final Object OBTRUDED = new Object();
 
         static {
             try {
-                STATE = java.lang.invoke.MethodHandles.lookup().findVarHandle(View.class, "state", int.class);
+                CLAIM = java.lang.invoke.MethodHandles.lookup().findVarHandle(View.class, "claim", Object.class);
             } catch (ReflectiveOperationException e) {
                 throw new ExceptionInInitializerError(e);
             }
@@ -824,19 +823,25 @@ public final class Task<T> implements Future<T> {
 
         final Task<T> task;
         final Joiner joiner = new Joiner(null);
-        /** Who completes this view: {@link #OPEN} until the task or the holder claims it, before completing it. */
-        private volatile int state;
+        /**
+         * Who completes this view: null until the task's end ({@link #BY_TASK}) or a holder (its
+         * {@link HolderClaim}) claims it, before completing it. A holder's claim carries the
+         * completion it asked for, so that whoever finds the view claimed finishes that completion
+         * itself instead of waiting for the claimant, which may be descheduled, unmounted with no
+         * carrier free, or gone (a StackOverflowError between its claim and its completion).
+         */
+        private volatile Object claim;
 
         View(Task<T> task) {
             this.task = task;
         }
 
         /**
-         * Completes this view with the task's outcome, unless its holder has claimed it (a holder
+         * Completes this view with the task's outcome, unless a holder has claimed it (a holder
          * that then finds the task counted the view as observing it delivers the outcome itself).
          */
         void deliver(T value, Throwable failure) {
-            if (STATE.compareAndSet(this, OPEN, BY_TASK)) {
+            if (CLAIM.compareAndSet(this, null, BY_TASK)) {
                 completeWithOutcome(value, failure);
             }
         }
@@ -851,70 +856,97 @@ public final class Task<T> implements Future<T> {
 
         /** Whether the task's outcome completed this view (read once it is done). */
         boolean fromTask() {
-            return state == BY_TASK;
+            Object c = claim;
+            return c == BY_TASK || c instanceof HolderClaim h && h.decided == HolderClaim.TASK;
         }
 
         /**
-         * Claims this view for a completion by its holder, taking back its registration first;
-         * false if the task has claimed it, or ended and counted the view as observing it (the
-         * view then gets the task's outcome, now), or the holder has already claimed it.
+         * A holder's complete, completeExceptionally or cancel, published by its claim. Which of
+         * the holder's completion and the task's outcome the view gets is decided once, by whoever
+         * finishes the claim first ({@link Outcome#decide}).
          */
-        private boolean claimForHolder() {
-            // Claimed before the registration is taken back, so that the task's end cannot
-            // complete the view in between: the view would then show a failure that the task,
-            // finding no registration, leaves to its group to report as well.
-            if (!STATE.compareAndSet(this, OPEN, CLAIMING)) {
-                awaitClaimant();
-                return false;
+        static final class HolderClaim {
+            static final int UNDECIDED = 0;
+            /** The holder's: its registration was taken back before the task ended. */
+            static final int HOLDER = 1;
+            /** The task's outcome: the task ended first and counted the view as observing it. */
+            static final int TASK = 2;
+
+            /** The value, or the failure. */
+            final Object value;
+            final boolean failure;
+            final boolean cancel;
+            final boolean mayInterruptIfRunning;
+            /** Written once, under the task's {@link Outcome} lock. */
+            volatile int decided;
+
+            HolderClaim(Object value, boolean failure, boolean cancel, boolean mayInterruptIfRunning) {
+                this.value = value;
+                this.failure = failure;
+                this.cancel = cancel;
+                this.mayInterruptIfRunning = mayInterruptIfRunning;
             }
-            if (!task.result.removeJoiner(joiner)) {
-                state = BY_TASK;
-                task.result.whenComplete(this::completeWithOutcome); // the task has ended: runs now
-                return false;
-            }
-            state = BY_HOLDER;
-            return true;
         }
 
         /**
-         * Returns once this view is done, claimed by someone else: a false from complete, cancel
-         * or completeExceptionally means "already completed" to a caller, who may read the
-         * outcome next. The claimant completes it within a few steps, none of which waits for
-         * anything but the task's monitor (held only briefly) or runs code of others, so this
-         * spins; it yields the thread, so that on loom a claimant that is unmounted gets a carrier.
+         * Claims this view for {@code mine} and completes it so: true if the claim won and the
+         * holder's completion was decided for. A view claimed first (by the task's end, another
+         * holder, or a holder whose call failed part-way) is finished here as that claim says, so
+         * that a false return finds the view done, as CompletableFuture's contract says, without
+         * waiting for anyone.
          */
-        private void awaitClaimant() {
-            for (int spins = 0; !isDone(); spins++) {
-                if (spins < 100) {
-                    Thread.onSpinWait();
-                } else {
-                    Thread.yield();
+        private boolean claimFor(HolderClaim mine) {
+            // Claimed before the registration is taken back (in finish), so that the task's end
+            // cannot complete the view in between: the view would then show a failure that the
+            // task, finding no registration, leaves to its group to report as well.
+            if (claim == null && CLAIM.compareAndSet(this, null, mine)) {
+                finish(mine);
+                return mine.decided == HolderClaim.HOLDER;
+            }
+            finish(claim);
+            return false;
+        }
+
+        /** Completes this view as {@code c}, its claim, says; idempotent, by any caller. */
+        @SuppressWarnings("unchecked")
+        private void finish(Object c) {
+            if (!(c instanceof HolderClaim h)) {
+                if (c == BY_TASK && !isDone()) {
+                    // The task's end claimed it and is completing it: its outcome is there (deliver
+                    // runs once the task's result is complete), so this completes it as well.
+                    task.result.whenComplete(this::completeWithOutcome);
                 }
+                return; // OBTRUDED: done
             }
-        }
-
-        /** After a completion by the holder: awaits of this view wait in the task's joiners. */
-        private boolean woke(boolean completed) {
-            if (completed) {
-                task.result.wakeWaiting();
+            if (task.result.decide(h, joiner) == HolderClaim.TASK) {
+                task.result.whenComplete(this::completeWithOutcome); // the task has ended: runs now
+                return;
             }
-            return completed;
+            if (h.cancel) {
+                super.cancel(h.mayInterruptIfRunning);
+            } else if (h.failure) {
+                super.completeExceptionally((Throwable) h.value);
+            } else {
+                super.complete((T) h.value);
+            }
+            // Awaits of this view wait in the task's joiners: each re-checks.
+            task.result.wakeWaiting();
         }
 
         @Override
         public boolean complete(T value) {
-            return woke(claimForHolder() && super.complete(value));
+            return claimFor(new HolderClaim(value, false, false, false));
         }
 
         @Override
         public boolean completeExceptionally(Throwable ex) {
             Objects.requireNonNull(ex);
-            return woke(claimForHolder() && super.completeExceptionally(ex));
+            return claimFor(new HolderClaim(ex, true, false, false));
         }
 
         @Override
         public boolean cancel(boolean mayInterruptIfRunning) {
-            return claimForHolder() ? woke(super.cancel(mayInterruptIfRunning)) : isCancelled();
+            return claimFor(new HolderClaim(null, false, true, mayInterruptIfRunning)) || isCancelled();
         }
 
         @Override
@@ -938,18 +970,18 @@ public final class Task<T> implements Future<T> {
         @Override
         public void obtrudeValue(T value) {
             task.result.removeJoiner(joiner);
-            state = BY_HOLDER;
             super.obtrudeValue(value);
-            woke(true);
+            claim = OBTRUDED;
+            task.result.wakeWaiting();
         }
 
         @Override
         public void obtrudeException(Throwable ex) {
             Objects.requireNonNull(ex);
             task.result.removeJoiner(joiner);
-            state = BY_HOLDER;
             super.obtrudeException(ex);
-            woke(true);
+            claim = OBTRUDED;
+            task.result.wakeWaiting();
         }
     }
 
@@ -1144,6 +1176,19 @@ public final class Task<T> implements Future<T> {
             j.prev = null;
             j.next = null;
             return true;
+        }
+
+        /**
+         * Decides a holder's claim on one of this task's views, once: for the holder's completion
+         * if the view's registration ({@code j}) is taken back before the task ends, else for the
+         * task's outcome (the end counted the view as observing it). Under this lock, so that the
+         * taking back and the decision are one step for every caller that finishes the claim.
+         */
+        synchronized int decide(View.HolderClaim c, Joiner j) {
+            if (c.decided == View.HolderClaim.UNDECIDED) {
+                c.decided = removeJoiner(j) ? View.HolderClaim.HOLDER : View.HolderClaim.TASK;
+            }
+            return c.decided;
         }
 
         /**

@@ -4643,6 +4643,52 @@ public abstract class TaskTck extends SchedulerTck {
         return seen;
     }
 
+    /**
+     * A holder whose complete fails with a {@link StackOverflowError} part-way (between claiming
+     * the stage and completing it) and then tries again, one frame higher each time, as a thread
+     * does that fills its stack and retries on the way back up: the retry returns, and the stage
+     * ends done with the holder's value. A claim the error cut short must not leave every later
+     * complete, cancel or completeExceptionally waiting for a completion that will never come.
+     */
+    @Test
+    void aHolderWhoseCompleteOverflowsTheStackAndRetriesFindsTheStageDone() throws Exception {
+        Event release = new Event();
+        String outcome = run(() -> Coro.taskGroup(g -> {
+            Task<Object> child = g.spawn(() -> {
+                release.await();
+                return "child ended";
+            });
+            try {
+                return Coro.blocking(() -> {
+                    CompletableFuture<Object> stage = child.toCompletableFuture();
+                    AtomicInteger overflows = new AtomicInteger();
+                    Thread holder = Thread.ofPlatform().daemon().name("tck-stage-holder").stackSize(64 * 1024)
+                            .start(() -> completeOnTheWayUp(stage, overflows));
+                    holder.join(TimeUnit.SECONDS.toMillis(5));
+                    if (holder.isAlive()) {
+                        return "the holder still runs after 5 s, after " + overflows.get() + " overflows; stage done "
+                                + stage.isDone();
+                    }
+                    return "holder returned; stage done " + stage.isDone() + " with " + stage.getNow("nothing")
+                            + "; overflowed " + (overflows.get() > 0);
+                });
+            } finally {
+                release.set();
+            }
+        }));
+        assertThat(outcome).isEqualTo("holder returned; stage done true with the holder's value; overflowed true");
+    }
+
+    /** Recurses until the stack overflows, then completes {@code stage} at every depth on the way back up. */
+    private static void completeOnTheWayUp(CompletableFuture<Object> stage, AtomicInteger overflows) {
+        try {
+            completeOnTheWayUp(stage, overflows);
+        } catch (StackOverflowError e) {
+            overflows.incrementAndGet();
+            stage.complete("the holder's value"); // overflows again near the bottom: the frame above retries
+        }
+    }
+
     // ---- memory: a long-lived task keeps only the children that run or have something to report ----
 
     /**
