@@ -2,7 +2,8 @@
  * asyncio's synchronization primitives for coro4j tasks: {@link io.coro4j.channel.Channel}
  * (rendezvous, bounded, unbounded; Go's channels with asyncio.Queue's drain-on-close),
  * {@link io.coro4j.channel.Semaphore}, {@link io.coro4j.channel.Event},
- * {@link io.coro4j.channel.Lock} and {@link io.coro4j.channel.Condition};
+ * {@link io.coro4j.channel.Lock}, {@link io.coro4j.channel.Condition} and
+ * {@link io.coro4j.channel.Barrier};
  * {@link io.coro4j.channel.Select} over several of them at once.
  *
  * <h2>How they are built</h2>
@@ -39,7 +40,8 @@
  *
  * <h2>Cancellation: the rule</h2>
  * Every suspending operation ({@code Channel.send}, {@code Channel.receive}, iteration, {@code Select.select},
- * {@code Semaphore.acquire}, {@code Lock.lock}, {@code Condition.await}, {@code Event.await}) checks for cancellation on
+ * {@code Semaphore.acquire}, {@code Lock.lock}, {@code Condition.await}, {@code Event.await},
+ * {@code Barrier.await}) checks for cancellation on
  * entry, so a cancelled task cannot loop forever on a busy channel. Once it waits, the operation
  * either took effect or it did not, and its outcome says which:
  * <ul>
@@ -47,10 +49,11 @@
  *       and the operation throws {@link java.util.concurrent.CancellationException} having had
  *       no effect: a send's item is not in the channel and will never be received, a receive
  *       took nothing, an acquire holds no permit, a lock is not held, a condition's await
- *       consumed no signal (and holds its lock again: it takes it back before it throws).</li>
+ *       consumed no signal (and holds its lock again: it takes it back before it throws), a
+ *       barrier's await does not count in its round.</li>
  *   <li>If the operation was completed for it first (an item was handed to the receiver, the
  *       sender's item was taken, a permit or the lock was handed over, the condition was
- *       signalled, the event was set), the
+ *       signalled, the event was set, the barrier's round was released), the
  *       operation returns normally, with the item, permit or lock, even though the task was
  *       cancelled. The cancellation stays pending (cancellation is level-triggered) and is
  *       raised at the task's next suspension point.</li>

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.coro4j.Coro;
 import io.coro4j.Task;
+import io.coro4j.channel.Barrier;
+import io.coro4j.channel.BrokenBarrierException;
 import io.coro4j.channel.Condition;
 import io.coro4j.channel.Event;
 import io.coro4j.channel.Lock;
@@ -29,7 +31,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link Semaphore}, {@link Lock}, {@link Condition} and {@link Event}: their contracts, FIFO hand-over, every misuse
+ * {@link Semaphore}, {@link Lock}, {@link Condition}, {@link Event} and {@link Barrier}: their contracts, FIFO hand-over, every misuse
  * with its message, cancellation of a waiting acquire, lock or await (finally blocks run, no
  * permit or lock leaks), and stress with cancellations racing the hand-overs. Each test is named
  * for the rule it checks.
@@ -763,6 +765,146 @@ public abstract class SyncTck extends SchedulerTck {
                         .isEqualTo(signalled ? "signalled" : "cancelled");
                 assertThat(lock.isLocked()).as("%s: lock left held", what).isFalse();
                 assertThat(cond.queueLength() + lock.queueLength()).as("%s: waiting", what).isZero();
+            }
+            return null;
+        });
+    }
+
+    // ---- Barrier ----
+
+    @Test
+    void barrierReleasesEachRoundOfPartiesAtOnceWithOnePlaceEach() throws Exception {
+        List<String> log = runTask(() -> {
+            Barrier barrier = new Barrier(3);
+            List<String> out = new ArrayList<>();
+            for (int round = 0; round < 2; round++) {
+                List<Task<Integer>> tasks = new ArrayList<>();
+                for (int i = 0; i < 2; i++) {
+                    tasks.add(Coro.spawn(barrier::await));
+                    int n = i + 1;
+                    until("arrival " + n, () -> barrier.waiting() == n);
+                }
+                Coro.sleep(Duration.ofMillis(10));
+                out.add("round " + round + ": two waiting, done " + tasks.get(0).isDone() + " " + tasks.get(1).isDone());
+                int last = barrier.await();
+                out.add("round " + round + ": places " + tasks.get(0).join() + " " + tasks.get(1).join() + " " + last
+                        + ", waiting " + barrier.waiting());
+            }
+            out.add("one party: " + new Barrier(1).await());
+            return out;
+        });
+        assertThat(log).containsExactly("round 0: two waiting, done false false", "round 0: places 0 1 2, waiting 0",
+                "round 1: two waiting, done false false", "round 1: places 0 1 2, waiting 0", "one party: 0");
+    }
+
+    /** A waiter cancelled while it waits leaves its round as if it had never come: the round needs another task. */
+    @Test
+    void barrierWaiterCancelledWhileWaitingDoesNotCountInItsRound() throws Exception {
+        List<String> log = runTask(() -> {
+            Barrier barrier = new Barrier(3);
+            List<String> out = new ArrayList<>();
+            Task<Integer> a = Coro.spawn(barrier::await);
+            until("a waits", () -> barrier.waiting() == 1);
+            Task<Integer> b = Coro.spawn(barrier::await);
+            until("b waits", () -> barrier.waiting() == 2);
+            a.cancel();
+            assertCancelled(a);
+            out.add("after a's cancellation: waiting " + barrier.waiting() + ", broken " + barrier.isBroken());
+            Task<Integer> c = Coro.spawn(barrier::await);
+            until("c waits", () -> barrier.waiting() == 2);
+            int mine = barrier.await();
+            out.add("places " + b.join() + " " + c.join() + " " + mine + " for b, c and this task");
+            return out;
+        });
+        assertThat(log).containsExactly("after a's cancellation: waiting 1, broken false", "places 0 1 2 for b, c and this task");
+    }
+
+    @Test
+    void barrierAbortBreaksItUntilResetAndResetEmptiesIt() throws Exception {
+        List<String> log = runTask(() -> {
+            Barrier barrier = new Barrier(2);
+            List<String> out = new ArrayList<>();
+            Task<Throwable> waiting = ChannelTck.spawnCatching(barrier::await);
+            until("a task waits", () -> barrier.waiting() == 1);
+            barrier.abort();
+            out.add("waiter: " + waiting.join().getClass().getSimpleName() + ": " + waiting.join().getMessage());
+            out.add("broken " + barrier.isBroken() + ", waiting " + barrier.waiting());
+            out.add("later await: " + catchThrowable(barrier::await).getMessage());
+            barrier.reset();
+            out.add("after reset: broken " + barrier.isBroken());
+            Task<Throwable> resetWhileWaiting = ChannelTck.spawnCatching(barrier::await);
+            until("a task waits", () -> barrier.waiting() == 1);
+            barrier.reset();
+            out.add("waiter: " + resetWhileWaiting.join().getMessage());
+            Task<Integer> next = Coro.spawn(barrier::await);
+            until("a task waits", () -> barrier.waiting() == 1);
+            int mine = barrier.await();
+            out.add("a new round: places " + next.join() + " " + mine + ", " + barrier);
+            return out;
+        });
+        assertThat(log).containsExactly(
+                "waiter: BrokenBarrierException: the barrier was aborted while this task waited (2 parties)",
+                "broken true, waiting 0",
+                "later await: Barrier.await on a broken barrier (2 parties; abort() was called): reset() it, or make a new one",
+                "after reset: broken false",
+                "waiter: the barrier was reset while this task waited (2 parties)",
+                "a new round: places 0 1, Barrier[0 of 2 waiting]");
+    }
+
+    @Test
+    void barrierMisuseIsRefusedWithAMessage() {
+        assertThatThrownBy(() -> new Barrier(0)).isExactlyInstanceOf(IllegalArgumentException.class)
+                .hasMessage("barrier parties 0 should be at least 1");
+        Barrier barrier = new Barrier(1);
+        assertThatThrownBy(barrier::await).isExactlyInstanceOf(IllegalStateException.class).hasMessage("Barrier.await" + OUTSIDE);
+        assertThat(barrier.waiting()).isZero();
+    }
+
+    /**
+     * The last arrival of a round of two racing the cancellation of the first, a few microseconds
+     * apart either way: either the round was released (both have a place, 0 and 1) or the first
+     * left it (cancelled) and the second waits alone for the next arrival; never a round released
+     * with a task missing, never a task left waiting.
+     */
+    @Test
+    void stressBarrierReleaseRacingAWaitersCancellationLosesNoTask() throws Exception {
+        int rounds = Stress.scaled(1_000);
+        long seed = System.nanoTime();
+        SplittableRandom random = new SplittableRandom(seed);
+        runTask(Duration.ofSeconds(Math.max(60, rounds / 10)), () -> {
+            Barrier barrier = new Barrier(2);
+            for (int round = 0; round < rounds; round++) {
+                String what = "seed " + seed + " round " + round;
+                Task<Integer> first = Coro.spawn(barrier::await);
+                until("the first waits", () -> barrier.waiting() == 1);
+                // The second spins on a carrier of its own (where there is one) until the race lets it
+                // arrive: a task started in the race would arrive tens of microseconds later.
+                AtomicBoolean go = new AtomicBoolean();
+                Task<Integer> second = Coro.spawn(() -> {
+                    while (!go.get()) {
+                        Thread.onSpinWait();
+                    }
+                    return barrier.await();
+                });
+                ChannelTck.race(random, first, () -> {
+                    go.set(true);
+                    return true;
+                });
+                Integer firstPlace;
+                try {
+                    firstPlace = first.join();
+                } catch (CancellationException e) {
+                    firstPlace = null;
+                }
+                Integer thirdPlace = null;
+                if (firstPlace == null) {
+                    until(what + ": the second waits alone", () -> barrier.waiting() == 1);
+                    thirdPlace = barrier.await();
+                }
+                int secondPlace = second.join();
+                assertThat(firstPlace == null ? List.of(secondPlace, thirdPlace) : List.of(firstPlace, secondPlace))
+                        .as("%s: the places of the round", what).containsExactly(0, 1);
+                assertThat(barrier.waiting()).as("%s: waiting", what).isZero();
             }
             return null;
         });
