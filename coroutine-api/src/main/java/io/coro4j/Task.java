@@ -156,6 +156,11 @@ public final class Task<T> implements Future<T> {
         }
 
         @Override
+        public void checkCanSuspend() {
+            fiber.checkCanSuspend();
+        }
+
+        @Override
         public void wake() {
             Task.this.wake();
         }

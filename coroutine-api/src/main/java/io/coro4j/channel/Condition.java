@@ -76,7 +76,8 @@ public final class Condition {
      * Releases the lock, suspends until a {@link #signal()} or {@link #signalAll()} wakes this
      * task, then takes the lock again and returns holding it.
      *
-     * @throws IllegalStateException if the current task does not hold the lock, or outside a task
+     * @throws IllegalStateException if the current task does not hold the lock, or outside a task, or
+     *     where the task cannot suspend (threadpool: a class initializer; the lock is then still held)
      * @throws CancellationException if the task is cancelled on entry (the lock is then still
      *     held, never released) or while waiting (the lock is then held again)
      */
@@ -84,6 +85,10 @@ public final class Condition {
         TaskHandle self = Tasks.current("Condition.await");
         requireHeld("await");
         self.checkCancelled();
+        // Refused here, still holding the lock, where the task cannot suspend (threadpool: a class
+        // initializer): past the unlock, which may hand the lock to a waiting task, taking it back
+        // would need a park that fails too, and the await would end without the lock.
+        self.checkCanSuspend();
         Waiter w = new Waiter(self, null);
         sync.lock();
         try {

@@ -19,6 +19,13 @@ public interface TaskHandle {
     /** Checks cancellation, then parks until woken, {@code nanos} have passed, or spuriously. */
     void parkNanos(long nanos);
 
+    /**
+     * Throws the {@link IllegalStateException} a park would throw here if the task cannot suspend
+     * where it runs (threadpool: under a native frame); before a step that a refused park could not
+     * undo. Slow (a stack walk on threadpool): not for every park. The default does nothing.
+     */
+    default void checkCanSuspend() {}
+
     /** Parks until woken (or spuriously), leaving any cancellation pending. */
     void parkUninterruptibly();
 

@@ -52,6 +52,18 @@ public interface Fiber {
     }
 
     /**
+     * Refuses, with the {@link IllegalStateException} that {@link #park()} would throw there, if the
+     * calling fiber (this one) cannot suspend where it runs; otherwise does nothing, and leaves the
+     * permit as it is. For code that must know before a step it cannot undo, such as releasing a
+     * lock that it must take back after the park ({@code Condition.await}). May be slow (a stack
+     * walk): not for every park. The default does nothing, for a fiber that can suspend anywhere
+     * (a virtual thread that cannot unmount pins its carrier instead).
+     *
+     * @throws IllegalStateException if the caller is not this fiber, or the fiber cannot suspend here
+     */
+    default void checkCanSuspend() {}
+
+    /**
      * Lets other runnable fibers run, then continues; the permit is left as it is.
      *
      * @throws IllegalStateException if the caller is not this fiber

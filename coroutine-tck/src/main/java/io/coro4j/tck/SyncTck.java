@@ -770,6 +770,93 @@ public abstract class SyncTck extends SchedulerTck {
         });
     }
 
+    /** What the initializer of the next {@link RunsInItsInitializer} defined runs. */
+    static volatile Runnable initializerAction;
+
+    /** A class whose static initializer runs {@link #initializerAction}: defined afresh, hidden, for each use. */
+    static final class RunsInItsInitializer {
+        static {
+            initializerAction.run();
+        }
+    }
+
+    /**
+     * Runs {@code action} in a class initializer, which the JVM calls through a native frame (where
+     * threadpool's continuations cannot yield, and a loom virtual thread pins its carrier).
+     */
+    private static void inAClassInitializer(Runnable action) throws Exception {
+        byte[] bytes;
+        try (java.io.InputStream in = SyncTck.class.getResourceAsStream("SyncTck$RunsInItsInitializer.class")) {
+            bytes = in.readAllBytes();
+        }
+        initializerAction = action;
+        java.lang.invoke.MethodHandles.lookup().defineHiddenClass(bytes, true);
+    }
+
+    /**
+     * An await where the task cannot suspend (threadpool: a class initializer) while another task
+     * waits for the lock: however it ends (loom: it waits, pinning its carrier, and returns once
+     * signalled; threadpool: it is refused, saying why), it ends holding the lock, so that the
+     * caller's {@code finally} unlocks a lock it holds instead of replacing the refusal with
+     * "lock is not held by the current task"; and the other task gets the lock after it.
+     */
+    @Test
+    void conditionAwaitWhereTheTaskCannotSuspendEndsHoldingTheLock() throws Exception {
+        List<String> log = runTask(() -> {
+            Lock lock = new Lock();
+            Condition cond = new Condition(lock);
+            List<String> out = new CopyOnWriteArrayList<>();
+            AtomicBoolean awaitEnded = new AtomicBoolean();
+            Task<Void> waiter = spawn(() -> {
+                lock.lock();
+                try {
+                    Task<Void> other = spawn(() -> {
+                        lock.lock();
+                        try {
+                            cond.signal();
+                            // Let the waiter end its await first: at once where it cannot wait, or
+                            // (where it waits, pinning its carrier) once this task unlocks.
+                            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200);
+                            while (!awaitEnded.get() && System.nanoTime() - deadline < 0) {
+                                Coro.sleep(Duration.ofMillis(1));
+                            }
+                        } finally {
+                            lock.unlock();
+                        }
+                    });
+                    until("the other task waits for the lock", () -> lock.queueLength() == 1);
+                    inAClassInitializer(() -> {
+                        try {
+                            cond.await();
+                            out.add("await returned");
+                        } catch (IllegalStateException e) {
+                            out.add(e.getMessage().startsWith("this fiber cannot suspend here (")
+                                    ? "await refused: cannot suspend here" : "await threw " + e);
+                        } finally {
+                            awaitEnded.set(true);
+                        }
+                    });
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                } finally {
+                    try {
+                        lock.unlock();
+                        out.add("unlocked");
+                    } catch (IllegalStateException e) {
+                        out.add("unlock threw: " + e.getMessage().replaceAll("task-\\d+", "T"));
+                    }
+                }
+            });
+            waiter.join();
+            until("the lock is free", () -> !lock.isLocked());
+            out.add("waiting " + cond.queueLength() + " " + lock.queueLength());
+            return out;
+        });
+        assertThat(log).hasSize(3);
+        assertThat(log.get(0)).isIn("await returned", "await refused: cannot suspend here");
+        assertThat(log.subList(1, 3)).containsExactly("unlocked", "waiting 0 0");
+    }
+
     // ---- Barrier ----
 
     @Test

@@ -122,6 +122,15 @@ final class ContinuationFiber extends OwnThreadState implements Fiber, Runnable 
     }
 
     @Override
+    public void checkCanSuspend() {
+        requireCurrent("checkCanSuspend()");
+        if (Continuations.isPinned(Continuations.FIBER_SCOPE)) {
+            // Refused, saying why (isPinned does not tell): a pinned continuation does not yield.
+            yieldNow();
+        }
+    }
+
+    @Override
     public void yieldNow() {
         if (scheduler.currentFiber() != this) {
             throw new IllegalStateException("yieldNow() called by code that is not running in this fiber");
