@@ -503,7 +503,8 @@ public abstract class SyncTck extends SchedulerTck {
                     lock.unlock(); // throws unless the await left the lock held by this task
                 }
             });
-            until("the waiter waits", () -> ready.queueLength() == 1);
+            // Queued first, then the lock released (a snapshot between the two sees it queued and the lock held).
+            until("the waiter waits, the lock released", () -> ready.queueLength() == 1 && !lock.isLocked());
             out.add("locked while the waiter waits: " + lock.isLocked());
             lock.lock();
             out.add("signal returned " + ready.signal());
