@@ -858,6 +858,413 @@ public abstract class SyncTck extends SchedulerTck {
         assertThat(log.subList(1, 3)).containsExactly("unlocked", "waiting 0 0");
     }
 
+    /**
+     * A timeout around an await that expires while the signalled waiter waits to take the lock
+     * back: the await returns normally holding the lock (the signal took effect), and the timeout
+     * is raised at the next suspension point, not hidden by the shield that takes the lock back.
+     */
+    @Test
+    void conditionAwaitSignalledThenTimedOutWhileTakingTheLockBackReturnsAndTheTimeoutComesNext() throws Exception {
+        long timeoutMillis = 300;
+        List<String> log = runTask(() -> {
+            Lock lock = new Lock();
+            Condition cond = new Condition(lock);
+            List<String> out = new CopyOnWriteArrayList<>();
+            long[] started = new long[1];
+            Task<String> waiter = Coro.spawn(() -> {
+                lock.lock();
+                try {
+                    started[0] = System.nanoTime();
+                    return Coro.withTimeout(Duration.ofMillis(timeoutMillis), () -> {
+                        cond.await();
+                        out.add("await returned, locked " + lock.isLocked());
+                        try {
+                            Coro.yieldNow();
+                            return "not timed out";
+                        } catch (CancellationException e) {
+                            out.add("the next suspension point threw");
+                            throw e;
+                        }
+                    });
+                } catch (io.coro4j.TimeoutExceededException e) {
+                    return "timed out";
+                } finally {
+                    lock.unlock();
+                }
+            });
+            until("the waiter waits", () -> cond.queueLength() == 1);
+            lock.lock();
+            out.add("signal returned " + cond.signal());
+            until("the timeout has expired", () -> System.nanoTime() - started[0] > TimeUnit.MILLISECONDS.toNanos(timeoutMillis + 50));
+            lock.unlock();
+            out.add("waiter: " + waiter.join());
+            out.add("locked " + lock.isLocked() + ", waiting " + cond.queueLength() + " " + lock.queueLength());
+            return out;
+        });
+        assertThat(log).containsExactly("signal returned true", "await returned, locked true", "the next suspension point threw",
+                "waiter: timed out", "locked false, waiting 0 0");
+    }
+
+    /** Cancelled while it waits to take the lock back after a signal: it returns, and the next await throws on entry. */
+    @Test
+    void conditionAwaitCancelledWhileTakingTheLockBackReturnsAndTheNextAwaitThrowsHoldingTheLock() throws Exception {
+        List<String> log = runTask(() -> {
+            Lock lock = new Lock();
+            Condition cond = new Condition(lock);
+            List<String> out = new CopyOnWriteArrayList<>();
+            Task<Void> waiter = spawn(() -> {
+                lock.lock();
+                try {
+                    cond.await();
+                    out.add("await returned");
+                    try {
+                        cond.await();
+                        out.add("second await returned");
+                    } catch (CancellationException e) {
+                        out.add("second await threw, locked " + lock.isLocked());
+                        throw e;
+                    }
+                } finally {
+                    lock.unlock();
+                }
+            });
+            until("the waiter waits", () -> cond.queueLength() == 1);
+            lock.lock();
+            out.add("signal returned " + cond.signal());
+            until("the waiter waits for the lock", () -> lock.queueLength() == 1);
+            waiter.cancel();
+            Coro.sleep(Duration.ofMillis(20));
+            out.add("waiter done while the lock is held: " + waiter.isDone());
+            lock.unlock();
+            assertCancelled(waiter);
+            out.add("locked " + lock.isLocked() + ", waiting " + cond.queueLength() + " " + lock.queueLength());
+            return out;
+        });
+        assertThat(log).containsExactly("signal returned true", "waiter done while the lock is held: false", "await returned",
+                "second await threw, locked true", "locked false, waiting 0 0");
+    }
+
+    /** signalAll counts and wakes only the waiters still waiting: cancelled ones have left, lock in hand. */
+    @Test
+    void conditionSignalAllWakesOnlyTheWaitersNotCancelled() throws Exception {
+        List<String> log = runTask(() -> {
+            Condition cond = new Condition();
+            Lock lock = cond.lock();
+            List<String> out = new CopyOnWriteArrayList<>();
+            List<Task<Void>> waiters = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                int k = i;
+                waiters.add(spawn(() -> {
+                    lock.lock();
+                    try {
+                        cond.await();
+                        out.add("woken " + k);
+                    } catch (CancellationException e) {
+                        out.add("cancelled " + k + ", locked " + lock.isLocked());
+                        throw e;
+                    } finally {
+                        lock.unlock();
+                    }
+                }));
+                until("waiter " + k + " waits", () -> cond.queueLength() == k + 1);
+            }
+            waiters.get(1).cancel();
+            waiters.get(3).cancel();
+            assertCancelled(waiters.get(1));
+            assertCancelled(waiters.get(3));
+            lock.lock();
+            try {
+                out.add("signalAll returned " + cond.signalAll()); // logged holding the lock: before the woken log
+            } finally {
+                lock.unlock();
+            }
+            waiters.get(0).join();
+            waiters.get(2).join();
+            out.add("locked " + lock.isLocked() + ", waiting " + cond.queueLength() + " " + lock.queueLength());
+            return out;
+        });
+        assertThat(log).hasSize(6);
+        assertThat(log.subList(0, 2)).containsExactlyInAnyOrder("cancelled 1, locked true", "cancelled 3, locked true");
+        assertThat(log.get(2)).isEqualTo("signalAll returned 2");
+        assertThat(log.subList(3, 5)).containsExactlyInAnyOrder("woken 0", "woken 2");
+        assertThat(log.get(5)).isEqualTo("locked false, waiting 0 0");
+    }
+
+    /** awaitUntil whose predicate throws after a wake: the failure propagates with the lock held. */
+    @Test
+    void conditionAwaitUntilWhosePredicateThrowsPropagatesItHoldingTheLock() throws Exception {
+        List<String> log = runTask(() -> {
+            Lock lock = new Lock();
+            Condition cond = new Condition(lock);
+            List<String> out = new CopyOnWriteArrayList<>();
+            int[] tests = {0};
+            Task<Throwable> waiter = spawnCatching(() -> {
+                lock.lock();
+                try {
+                    cond.awaitUntil(() -> {
+                        if (++tests[0] == 2) {
+                            throw new IllegalArgumentException("predicate failed");
+                        }
+                        return false;
+                    });
+                } finally {
+                    out.add("finally, locked " + lock.isLocked());
+                    lock.unlock();
+                }
+            });
+            until("the waiter waits", () -> cond.queueLength() == 1);
+            lock.lock();
+            try {
+                out.add("signal returned " + cond.signal()); // logged holding the lock: before the waiter's finally
+            } finally {
+                lock.unlock();
+            }
+            out.add("waiter threw " + waiter.join().getMessage());
+            out.add("locked " + lock.isLocked() + ", waiting " + cond.queueLength() + " " + lock.queueLength());
+            return out;
+        });
+        assertThat(log).containsExactly("signal returned true", "finally, locked true", "waiter threw predicate failed",
+                "locked false, waiting 0 0");
+    }
+
+    /** A task group cancelling a waiting await (a sibling failed): it takes the lock back, then the group fails. */
+    @Test
+    void conditionAwaitCancelledByItsTaskGroupTakesTheLockBack() throws Exception {
+        List<String> log = runTask(() -> {
+            Lock lock = new Lock();
+            Condition cond = new Condition(lock);
+            List<String> out = new CopyOnWriteArrayList<>();
+            Throwable failure = catchThrowable(() -> Coro.taskGroup(g -> {
+                g.spawn(() -> {
+                    lock.lock();
+                    try {
+                        cond.await();
+                    } catch (CancellationException e) {
+                        out.add("await cancelled, locked " + lock.isLocked());
+                        throw e;
+                    } finally {
+                        lock.unlock();
+                    }
+                    return null;
+                });
+                g.spawn(() -> {
+                    until("the waiter waits", () -> cond.queueLength() == 1);
+                    throw new IllegalStateException("sibling failed");
+                });
+                return null;
+            }));
+            out.add("group threw " + failure.getMessage());
+            out.add("locked " + lock.isLocked() + ", waiting " + cond.queueLength() + " " + lock.queueLength());
+            return out;
+        });
+        assertThat(log).containsExactly("await cancelled, locked true", "group threw sibling failed", "locked false, waiting 0 0");
+    }
+
+    /** Awaits in a generator body suspend the task that iterates it, and are signalled as any other. */
+    @Test
+    void conditionAwaitInAGeneratorBodySuspendsTheIteratingTask() throws Exception {
+        List<String> log = runTask(() -> {
+            Lock lock = new Lock();
+            Condition cond = new Condition(lock);
+            List<String> out = new CopyOnWriteArrayList<>();
+            boolean[] ready = {false};
+            Task<List<Integer>> consumer = Coro.spawn(() -> {
+                io.coro4j.Generator<Integer, Void, String> g = io.coro4j.Generator.of(co -> {
+                    for (int i = 0; i < 3; i++) {
+                        lock.lock();
+                        try {
+                            cond.awaitUntil(() -> ready[0]);
+                            ready[0] = false;
+                        } finally {
+                            lock.unlock();
+                        }
+                        co.yield(i);
+                    }
+                    return "done";
+                });
+                List<Integer> got = new ArrayList<>();
+                for (Integer x : g) {
+                    got.add(x);
+                }
+                return got;
+            });
+            for (int i = 0; i < 3; i++) {
+                until("the generator body waits", () -> cond.queueLength() == 1);
+                lock.lock();
+                try {
+                    ready[0] = true;
+                    out.add("signal returned " + cond.signal());
+                } finally {
+                    lock.unlock();
+                }
+            }
+            out.add("got " + consumer.join());
+            return out;
+        });
+        assertThat(log).containsExactly("signal returned true", "signal returned true", "signal returned true", "got [0, 1, 2]");
+    }
+
+    /** The task iterating a generator whose body awaits is cancelled: the body takes the lock back before it unwinds. */
+    @Test
+    void conditionAwaitInAGeneratorBodyCancelledTakesTheLockBack() throws Exception {
+        List<String> log = runTask(() -> {
+            Lock lock = new Lock();
+            Condition cond = new Condition(lock);
+            List<String> out = new CopyOnWriteArrayList<>();
+            Task<Void> consumer = spawn(() -> {
+                io.coro4j.Generator<Integer, Void, String> g = io.coro4j.Generator.of(co -> {
+                    lock.lock();
+                    try {
+                        cond.await();
+                    } catch (CancellationException e) {
+                        out.add("body's await cancelled, locked " + lock.isLocked());
+                        throw e;
+                    } finally {
+                        lock.unlock();
+                    }
+                    return "signalled";
+                });
+                g.next();
+            });
+            until("the generator body waits", () -> cond.queueLength() == 1);
+            lock.lock();
+            consumer.cancel();
+            Coro.sleep(Duration.ofMillis(20));
+            out.add("consumer done while the lock is held: " + consumer.isDone());
+            lock.unlock();
+            assertCancelled(consumer);
+            out.add("locked " + lock.isLocked() + ", waiting " + cond.queueLength() + " " + lock.queueLength());
+            return out;
+        });
+        assertThat(log).containsExactly("consumer done while the lock is held: false", "body's await cancelled, locked true",
+                "locked false, waiting 0 0");
+    }
+
+    /** Inside Coro.blocking, whose body runs outside the task, every Condition method is refused saying so. */
+    @Test
+    void conditionInsideABlockingCallIsRefusedSayingSo() throws Exception {
+        List<String> log = runTask(() -> {
+            Condition cond = new Condition();
+            List<String> out = new ArrayList<>();
+            cond.lock().lock();
+            try {
+                out.add(catchThrowable(() -> Coro.blocking(() -> {
+                    cond.await();
+                    return null;
+                })).getMessage());
+                out.add(catchThrowable(() -> Coro.blocking(cond::signal)).getMessage());
+                out.add(catchThrowable(() -> Coro.blocking(cond::signalAll)).getMessage());
+                out.add(catchThrowable(() -> Coro.blocking(() -> {
+                    cond.awaitUntil(() -> true);
+                    return null;
+                })).getMessage());
+                out.add("locked " + cond.lock().isLocked());
+            } finally {
+                cond.lock().unlock();
+            }
+            return out;
+        });
+        String inside = " called inside Coro.blocking(...), whose body runs on a thread of its own, outside the task:"
+                + " do task operations before or after the blocking call";
+        assertThat(log).containsExactly("Condition.await" + inside, "Condition.signal" + inside, "Condition.signalAll" + inside,
+                "Condition.awaitUntil" + inside, "locked true");
+    }
+
+    /**
+     * Waiters on two conditions of one lock, some in timeouts, cancelled and signalled (one or all)
+     * at random: the awaits that returned normally are exactly those the signals counted, every
+     * await ended holding the lock, and nothing is left waiting or locked.
+     */
+    @Test
+    void stressConditionSignalsRacingCancellationsAndTimeoutsAreCountedExactly() throws Exception {
+        int rounds = Stress.scaled(1_000);
+        long seed = System.nanoTime();
+        SplittableRandom random = new SplittableRandom(seed);
+        runTask(Duration.ofSeconds(Math.max(60, rounds / 10)), () -> {
+            Lock lock = new Lock();
+            Condition cond = new Condition(lock);
+            Condition other = new Condition(lock);
+            for (int round = 0; round < rounds; round++) {
+                String what = "seed " + seed + " round " + round;
+                int n = 1 + random.nextInt(5);
+                AtomicInteger returned = new AtomicInteger();
+                AtomicInteger unlockFailed = new AtomicInteger();
+                List<Task<String>> waiters = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    long timeoutNanos = random.nextInt(3) == 0 ? 1 + random.nextInt(2_000_000) : 0;
+                    Condition on = random.nextInt(4) == 0 ? other : cond;
+                    waiters.add(Coro.spawn(() -> {
+                        lock.lock();
+                        try {
+                            if (timeoutNanos > 0) {
+                                Coro.withTimeout(Duration.ofNanos(timeoutNanos), () -> {
+                                    on.await();
+                                    if (on == cond) {
+                                        returned.incrementAndGet();
+                                    }
+                                    return null;
+                                });
+                            } else {
+                                on.await();
+                                if (on == cond) {
+                                    returned.incrementAndGet();
+                                }
+                            }
+                            return "returned";
+                        } finally {
+                            try {
+                                lock.unlock();
+                            } catch (IllegalStateException e) {
+                                unlockFailed.incrementAndGet();
+                            }
+                        }
+                    }));
+                }
+                until("every waiter waits or has ended", () -> cond.queueLength() + other.queueLength()
+                        + waiters.stream().filter(Task::isDone).count() == n);
+                int signalled = 0;
+                for (int k = 0; k < 3; k++) {
+                    int r = random.nextInt(4);
+                    if (r == 0) {
+                        waiters.get(random.nextInt(n)).cancel();
+                    }
+                    lock.lock();
+                    try {
+                        if (r == 1) {
+                            signalled += cond.signalAll();
+                        } else if (r == 2) {
+                            signalled += cond.signal() ? 1 : 0;
+                        } else {
+                            ChannelTck.spin(random.nextInt(20_000));
+                            signalled += cond.signal() ? 1 : 0;
+                            waiters.get(random.nextInt(n)).cancel();
+                        }
+                    } finally {
+                        lock.unlock();
+                    }
+                    if (random.nextBoolean()) {
+                        Coro.yieldNow();
+                    }
+                }
+                for (Task<String> w : waiters) {
+                    w.cancel();
+                }
+                for (Task<String> w : waiters) {
+                    try {
+                        w.join();
+                    } catch (CancellationException | io.coro4j.TimeoutExceededException e) {
+                        // cancelled or timed out: counted by what its await did
+                    }
+                }
+                assertThat(returned.get()).as("%s: awaits on cond that returned normally", what).isEqualTo(signalled);
+                assertThat(unlockFailed.get()).as("%s: awaits that ended without the lock", what).isZero();
+                assertThat(lock.isLocked()).as("%s: lock left held", what).isFalse();
+                assertThat(cond.queueLength() + other.queueLength() + lock.queueLength()).as("%s: waiting", what).isZero();
+            }
+            return null;
+        });
+    }
+
     // ---- Barrier ----
 
     @Test
