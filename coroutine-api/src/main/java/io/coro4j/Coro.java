@@ -167,7 +167,8 @@ public final class Coro {
      *
      * @throws CancellationException if the stage was cancelled or the current task is
      * @throws CompletionException wrapping a checked failure of the stage; unchecked ones as they are
-     * @throws IllegalStateException if the stage is the current task's own
+     * @throws IllegalStateException if the stage is the current task's own, or that of a task it runs
+     *     under (see {@link Task#join()}), and neither it nor the task is done: it would wait forever
      */
     public static <T> T await(CompletionStage<T> stage) {
         Task.requireNonNullArg(stage, "stage");

@@ -775,6 +775,8 @@ public final class Task<T> implements Future<T> {
      * completes, with this task's outcome or with what its holder completed it with, and returns
      * that. Only this task's outcome counts as observing it; an await that gives up (cancelled, timed
      * out) takes its registration, and the view's, back, as a {@link #join()} that gives up does.
+     * Refused, as a join is, by this task itself or a task that runs under it, unless the view or
+     * the task is done.
      */
     T await(View<T> view) {
         Task<?> caller = require("Coro.await");
@@ -783,6 +785,9 @@ public final class Task<T> implements Future<T> {
         }
         Joiner j = null;
         if (!view.isDone()) {
+            if (!result.isDone()) {
+                caller.refuseToWaitForAnAncestor(this, "await"); // as join() refuses it: it would wait forever
+            }
             // Woken when the task ends, or when a holder completes the view (View wakes every
             // waiter of the task then), whichever comes first.
             j = waitAsJoiner(caller, () -> view.isDone() || result.isDone(), view.joiner);
