@@ -104,7 +104,9 @@ public final class Coro {
     /**
      * Starts {@code body} as a child of the current task: the current task does not finish
      * before it does. Its failure cancels nothing, but if nobody joins or gathers it, the current
-     * task fails with it when it finishes.
+     * task fails with it when it finishes. If the current task's body fails (or is cancelled)
+     * while the child still runs, the child is cancelled, and the task ends once it has
+     * (kotlinx.coroutines' rule; asyncio would leave it running unowned).
      *
      * @throws IllegalStateException outside a task
      * @throws java.util.concurrent.RejectedExecutionException if the scheduler is shut down
@@ -123,7 +125,12 @@ public final class Coro {
         Task.require("Coro.checkCancelled").checkCancelled();
     }
 
-    /** Lets every other runnable task run before the current one continues (asyncio's {@code sleep(0)}). */
+    /**
+     * Lets other runnable tasks run before the current one continues (asyncio's
+     * {@code sleep(0)}): the current task goes behind those waiting for a carrier. With several
+     * carriers, a task running on another one at that moment may still be running when it
+     * continues: this is no way to wait for other tasks (join them, or use a channel or an event).
+     */
     public static void yieldNow() {
         Task<?> t = Task.require("Coro.yieldNow");
         t.checkCancelled();
