@@ -27,6 +27,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
@@ -1403,6 +1404,371 @@ public abstract class SyncTck extends SchedulerTck {
             }
             return null;
         });
+    }
+
+    /**
+     * The round's last arrival racing {@code abort()} or {@code reset()} from another task, a few
+     * microseconds apart either way: either the round was released (places 0 and 1, whatever the
+     * abort or reset did after) or both saw the break (abort: the waiter and the arrival throw; reset:
+     * the waiter throws and the arrival starts the next round); never a round half released, never
+     * a task left waiting.
+     */
+    @Test
+    void stressBarrierAbortOrResetRacingTheLastArrivalReleasesTheRoundOrBreaksItWhole() throws Exception {
+        int rounds = Stress.scaled(300);
+        long seed = System.nanoTime();
+        SplittableRandom random = new SplittableRandom(seed);
+        java.util.Map<String, Integer> outcomes = new java.util.concurrent.ConcurrentSkipListMap<>();
+        runTask(Duration.ofSeconds(Math.max(60, rounds / 10)), () -> {
+            for (int round = 0; round < rounds; round++) {
+                boolean abort = round % 2 == 0;
+                String what = "seed " + seed + " round " + round;
+                Barrier barrier = new Barrier(2);
+                Task<Object> first = Coro.spawn(() -> placeOrBroken(barrier));
+                until(what + ": the first waits", () -> barrier.waiting() == 1);
+                AtomicBoolean started = new AtomicBoolean();
+                AtomicBoolean go = new AtomicBoolean();
+                Task<Object> second = Coro.spawn(() -> {
+                    started.set(true);
+                    while (!go.get()) {
+                        Thread.onSpinWait();
+                    }
+                    return placeOrBroken(barrier);
+                });
+                // Not until(): on threadpool a yield would queue this task behind the spinning one on its carrier.
+                while (!started.get()) {
+                    Thread.onSpinWait();
+                }
+                long gap = random.nextInt(20_000);
+                if (random.nextBoolean()) {
+                    go.set(true);
+                    ChannelTck.spin(gap);
+                }
+                if (abort) {
+                    barrier.abort();
+                } else {
+                    barrier.reset();
+                }
+                if (!go.get()) {
+                    ChannelTck.spin(gap);
+                    go.set(true);
+                }
+                Object firstOutcome = first.join();
+                String secondOutcome;
+                if (!abort && firstOutcome.equals("broken")) {
+                    until(what + ": the second waits alone", () -> barrier.waiting() == 1);
+                    int third = barrier.await();
+                    secondOutcome = second.join() + " then " + third;
+                } else {
+                    secondOutcome = String.valueOf(second.join());
+                }
+                outcomes.merge((abort ? "abort: " : "reset: ") + firstOutcome + " " + secondOutcome + ", broken "
+                        + barrier.isBroken() + ", waiting " + barrier.waiting(), 1, Integer::sum);
+            }
+            return null;
+        });
+        assertThat(outcomes.keySet()).as("seed %s: %s", seed, outcomes).isSubsetOf(
+                "abort: 0 1, broken true, waiting 0", "abort: broken broken, broken true, waiting 0",
+                "reset: 0 1, broken false, waiting 0", "reset: broken 0 then 1, broken false, waiting 0");
+    }
+
+    private static Object placeOrBroken(Barrier barrier) {
+        try {
+            return barrier.await();
+        } catch (BrokenBarrierException e) {
+            return "broken";
+        }
+    }
+
+    /**
+     * Tasks looping over rounds, as many as the parties, on one carrier and on two: each round is
+     * released only once all of them have arrived, and hands out each place once.
+     */
+    @Test
+    void stressBarrierTasksLoopingOverRoundsAreReleasedWithTheirWholeRoundOnePlaceEach() throws Exception {
+        int parties = 5;
+        int rounds = Stress.scaled(300);
+        for (int carriers = 1; carriers <= 2; carriers++) {
+            scheduler = newScheduler(carriers);
+            AtomicIntegerArray arrived = new AtomicIntegerArray(rounds);
+            AtomicIntegerArray places = new AtomicIntegerArray(rounds * parties);
+            AtomicInteger early = new AtomicInteger();
+            int c = carriers;
+            runTask(() -> {
+                Barrier barrier = new Barrier(parties);
+                List<Task<Void>> tasks = new ArrayList<>();
+                for (int i = 0; i < parties; i++) {
+                    SplittableRandom random = new SplittableRandom(i);
+                    tasks.add(spawn(() -> {
+                        for (int round = 0; round < rounds; round++) {
+                            if (random.nextInt(4) == 0) {
+                                Coro.yieldNow();
+                            }
+                            arrived.incrementAndGet(round);
+                            int place = barrier.await();
+                            if (arrived.get(round) != parties) {
+                                early.incrementAndGet();
+                            }
+                            places.incrementAndGet(round * parties + place);
+                        }
+                    }));
+                }
+                for (Task<Void> t : tasks) {
+                    t.join();
+                }
+                assertThat(barrier.waiting()).as("%s carriers: waiting", c).isZero();
+                return null;
+            });
+            assertThat(early.get()).as("%s carriers: awaits that returned before their round was whole", c).isZero();
+            for (int i = 0; i < rounds * parties; i++) {
+                assertThat(places.get(i)).as("%s carriers: round %s, place %s", c, i / parties, i % parties).isOne();
+            }
+        }
+    }
+
+    /**
+     * More tasks than parties looping over awaits, two in three under a random short timeout,
+     * while a plain thread resets the barrier (and now and then aborts it first) at random, on one
+     * carrier and on two: however the rounds were cut, each release handed out each place once,
+     * so every place was returned as many times as the others; and nobody is left waiting.
+     */
+    @Test
+    void stressBarrierUnderTimeoutsAndResetsFromAPlainThreadHandsOutEachPlaceOncePerRelease() throws Exception {
+        int parties = 3;
+        long millis = Stress.scaled(300);
+        for (int carriers = 1; carriers <= 2; carriers++) {
+            scheduler = newScheduler(carriers);
+            AtomicIntegerArray counts = new AtomicIntegerArray(parties);
+            AtomicBoolean stop = new AtomicBoolean();
+            Barrier barrier = new Barrier(parties);
+            long seed = System.nanoTime();
+            Thread resetter = Thread.ofPlatform().name("barrier-resetter").start(() -> {
+                SplittableRandom random = new SplittableRandom(seed);
+                while (!stop.get()) {
+                    ChannelTck.spin(random.nextInt(300_000));
+                    if (random.nextInt(10) == 0) {
+                        barrier.abort();
+                        ChannelTck.spin(random.nextInt(50_000));
+                    }
+                    barrier.reset();
+                }
+            });
+            int c = carriers;
+            try {
+                runTask(() -> {
+                    List<Task<Void>> tasks = new ArrayList<>();
+                    for (int i = 0; i < 7; i++) {
+                        SplittableRandom random = new SplittableRandom(seed + 1 + i);
+                        tasks.add(Coro.spawn(() -> {
+                            while (!stop.get()) {
+                                try {
+                                    if (random.nextInt(3) == 0) {
+                                        counts.incrementAndGet(barrier.await());
+                                    } else {
+                                        Coro.withTimeoutOrNull(Duration.ofNanos(random.nextInt(2_000_000)), () -> {
+                                            counts.incrementAndGet(barrier.await()); // the place, even if the timeout then expires
+                                            return null;
+                                        });
+                                    }
+                                } catch (BrokenBarrierException e) {
+                                    // reset or aborted: try again
+                                }
+                                if (random.nextInt(5) == 0) {
+                                    Coro.yieldNow();
+                                }
+                            }
+                            return null;
+                        }));
+                    }
+                    Coro.sleep(Duration.ofMillis(millis));
+                    stop.set(true);
+                    while (!tasks.stream().allMatch(Task::isDone)) {
+                        barrier.abort(); // frees the last round's waiters
+                        Coro.sleep(Duration.ofMillis(1));
+                    }
+                    for (Task<Void> t : tasks) {
+                        t.join();
+                    }
+                    return null;
+                });
+            } finally {
+                stop.set(true);
+                resetter.join();
+            }
+            assertThat(counts.get(0)).as("seed %s, %s carriers: rounds released", seed, c).isPositive();
+            for (int place = 1; place < parties; place++) {
+                assertThat(counts.get(place)).as("seed %s, %s carriers: place %s returned as often as place 0 (%s)", seed, c, place, counts)
+                        .isEqualTo(counts.get(0));
+            }
+            assertThat(barrier.waiting()).as("%s carriers: waiting", c).isZero();
+        }
+    }
+
+    /**
+     * A task group's failure or a timeout cancels the awaits in it: they leave their round, which
+     * then needs other tasks. A zero timeout cancels even the await that would release the round.
+     */
+    @Test
+    void barrierAwaitsInATaskGroupOrUnderATimeoutLeaveTheirRoundWhenCancelled() throws Exception {
+        List<String> log = runTask(() -> {
+            Barrier barrier = new Barrier(3);
+            List<String> out = new ArrayList<>();
+            Throwable group = catchThrowable(() -> Coro.taskGroup(g -> {
+                g.spawn(barrier::await);
+                g.spawn(barrier::await);
+                g.spawn(() -> {
+                    until("two wait", () -> barrier.waiting() == 2);
+                    throw new IOException("sibling failed");
+                });
+                return null;
+            }));
+            out.add("group threw " + group.getMessage() + ", waiting " + barrier.waiting());
+            Throwable timeout = catchThrowable(() -> Coro.withTimeout(Duration.ofMillis(20), barrier::await));
+            out.add("withTimeout threw " + timeout.getClass().getSimpleName() + ", waiting " + barrier.waiting());
+            out.add("withTimeoutOrNull " + Coro.withTimeoutOrNull(Duration.ofMillis(20), barrier::await) + ", waiting "
+                    + barrier.waiting());
+            Task<Integer> a = Coro.spawn(barrier::await);
+            Task<Integer> b = Coro.spawn(barrier::await);
+            until("two wait", () -> barrier.waiting() == 2);
+            Throwable zero = catchThrowable(() -> Coro.withTimeout(Duration.ZERO, barrier::await));
+            out.add("the last arrival under a zero timeout threw " + zero.getClass().getSimpleName() + ", waiting "
+                    + barrier.waiting());
+            int mine = Coro.withTimeout(Duration.ofSeconds(30), barrier::await);
+            out.add("places " + a.join() + " " + b.join() + " " + mine + ", " + barrier);
+            return out;
+        });
+        assertThat(log).containsExactly("group threw sibling failed, waiting 0", "withTimeout threw TimeoutExceededException, waiting 0",
+                "withTimeoutOrNull null, waiting 0", "the last arrival under a zero timeout threw TimeoutExceededException, waiting 2",
+                "places 0 1 2, Barrier[0 of 3 waiting]");
+    }
+
+    /**
+     * Awaits in generator bodies suspend the tasks that iterate them, round after round; a task
+     * cancelled while its generator's body waits leaves the round.
+     */
+    @Test
+    void barrierAwaitInAGeneratorBodySuspendsTheIteratingTask() throws Exception {
+        List<String> log = runTask(() -> {
+            Barrier barrier = new Barrier(3);
+            List<String> out = new ArrayList<>();
+            List<Task<List<Integer>>> tasks = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                tasks.add(Coro.spawn(() -> {
+                    io.coro4j.Generator<Integer, Void, String> g = io.coro4j.Generator.of(co -> {
+                        for (int round = 0; round < 4; round++) {
+                            co.yield(barrier.await());
+                        }
+                        return "done";
+                    });
+                    List<Integer> got = new ArrayList<>();
+                    for (Integer place : g) {
+                        got.add(place);
+                    }
+                    return got;
+                }));
+            }
+            List<List<Integer>> places = new ArrayList<>();
+            for (int round = 0; round < 4; round++) {
+                places.add(new ArrayList<>());
+            }
+            for (Task<List<Integer>> t : tasks) {
+                List<Integer> got = t.join();
+                for (int round = 0; round < 4; round++) {
+                    places.get(round).add(got.get(round));
+                }
+            }
+            for (List<Integer> round : places) {
+                Collections.sort(round);
+            }
+            out.add("places by round " + places);
+            Task<Void> cancelled = spawn(() -> io.coro4j.Generator.<Integer, Void, String>of(co -> {
+                co.yield(barrier.await());
+                return "done";
+            }).next());
+            until("the generator body waits", () -> barrier.waiting() == 1);
+            cancelled.cancel();
+            assertCancelled(cancelled);
+            out.add("after the cancellation: waiting " + barrier.waiting());
+            return out;
+        });
+        assertThat(log).containsExactly("places by round [[0, 1, 2], [0, 1, 2], [0, 1, 2], [0, 1, 2]]",
+                "after the cancellation: waiting 0");
+    }
+
+    /** Inside Coro.blocking, whose body runs outside the task, await is refused saying so; the other methods work from any thread. */
+    @Test
+    void barrierAwaitInsideABlockingCallIsRefusedSayingSo() throws Exception {
+        List<String> log = runTask(() -> {
+            Barrier barrier = new Barrier(2);
+            List<String> out = new ArrayList<>();
+            out.add(catchThrowable(() -> Coro.blocking(barrier::await)).getMessage());
+            Task<Throwable> waiter = ChannelTck.spawnCatching(barrier::await);
+            until("a task waits", () -> barrier.waiting() == 1);
+            out.add("waiting, seen from a blocking call: " + Coro.blocking(barrier::waiting));
+            Coro.blocking(() -> {
+                barrier.reset();
+                return null;
+            });
+            out.add("waiter: " + waiter.join().getMessage());
+            out.add(barrier.toString());
+            return out;
+        });
+        String inside = " called inside Coro.blocking(...), whose body runs on a thread of its own, outside the task:"
+                + " do task operations before or after the blocking call";
+        assertThat(log).containsExactly("Barrier.await" + inside, "waiting, seen from a blocking call: 1",
+                "waiter: the barrier was reset while this task waited (2 parties)", "Barrier[0 of 2 waiting]");
+    }
+
+    /**
+     * On one carrier, a waiter cancelled and then released before it runs again: it returns its
+     * place (the round keeps it) and sees the cancellation at its next suspension point.
+     */
+    @Test
+    void barrierWaiterReleasedBeforeItSawItsCancellationReturnsItsPlaceOnOneCarrier() throws Exception {
+        assumeTrue(honoursParallelism(), "this scheduler does not own its carrier threads (parallelism is not honoured)");
+        scheduler = newScheduler(1);
+        List<String> log = runTask(() -> {
+            Barrier barrier = new Barrier(2);
+            List<String> out = new CopyOnWriteArrayList<>();
+            Task<Void> waiter = spawn(() -> {
+                out.add("waiter's place " + barrier.await());
+                try {
+                    Coro.yieldNow();
+                } catch (CancellationException e) {
+                    out.add("waiter cancelled at its next suspension point");
+                    throw e;
+                }
+            });
+            until("the waiter waits", () -> barrier.waiting() == 1);
+            waiter.cancel(); // the waiter cannot run before this task suspends: one carrier
+            out.add("last arrival's place " + barrier.await());
+            assertCancelled(waiter);
+            out.add("waiting " + barrier.waiting());
+            return out;
+        });
+        assertThat(log).containsExactly("last arrival's place 1", "waiter's place 0", "waiter cancelled at its next suspension point",
+                "waiting 0");
+    }
+
+    /** A task's interrupt status neither wakes nor cancels its await, and survives it. */
+    @Test
+    void barrierWaiterWithItsInterruptStatusSetWaitsAsAnyOther() throws Exception {
+        List<String> log = runTask(() -> {
+            Barrier barrier = new Barrier(2);
+            List<String> out = new ArrayList<>();
+            Task<String> interrupted = Coro.spawn(() -> {
+                Thread.currentThread().interrupt();
+                int place = barrier.await();
+                return "place " + place + ", interrupted " + Thread.currentThread().isInterrupted();
+            });
+            until("the interrupted task waits", () -> barrier.waiting() == 1);
+            Coro.sleep(Duration.ofMillis(20));
+            out.add("interrupted waiter done " + interrupted.isDone());
+            int mine = barrier.await();
+            out.add("interrupted waiter: " + interrupted.join() + "; mine " + mine + ", waiting " + barrier.waiting());
+            return out;
+        });
+        assertThat(log).containsExactly("interrupted waiter done false", "interrupted waiter: place 0, interrupted true; mine 1, waiting 0");
     }
 
     // ---- Event ----

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.coro4j.Coro;
 import io.coro4j.Task;
 import io.coro4j.TaskGroup;
+import io.coro4j.channel.Barrier;
 import io.coro4j.channel.Channel;
 import io.coro4j.channel.Lock;
 import io.coro4j.channel.Semaphore;
@@ -37,6 +38,7 @@ public class ParkThatCannotSuspendTest {
     public static volatile Channel<Integer> channel;
     public static volatile Semaphore semaphore;
     public static volatile Lock lock;
+    public static volatile Barrier barrier;
     public static volatile Task<?> joined;
     public static volatile java.util.List<Task<Object>> gathered;
 
@@ -181,6 +183,21 @@ public class ParkThatCannotSuspendTest {
         }
     }
 
+    /** Awaits {@link #barrier} in its initializer: the place, or what was thrown. */
+    public static final class BarrierAwaitInInitializer {
+        public static final Object RESULT;
+
+        static {
+            Object r;
+            try {
+                r = barrier.await();
+            } catch (Throwable t) {
+                r = t;
+            }
+            RESULT = r;
+        }
+    }
+
     /** Joins {@link #joined} in its initializer: its value, or what was thrown. */
     public static final class JoinInInitializer {
         public static final Object RESULT;
@@ -303,6 +320,34 @@ public class ParkThatCannotSuspendTest {
             return null;
         });
         assertThat(leaked[0]).as("locks handed to a lock() that threw").isZero();
+    }
+
+    /**
+     * A round of two: the await in the initializer is refused (and leaves the round) or, released
+     * by the main task's arrival before its park failed, returns its place; never a round released
+     * whose other place was thrown.
+     */
+    @Test
+    void aPlaceHandedToABarrierAwaitWhoseParkFailsIsReturned() {
+        java.util.Map<String, Integer> outcomes = new java.util.TreeMap<>();
+        Coro.run(scheduler, () -> {
+            for (int i = 0; i < ROUNDS / 4; i++) {
+                Barrier b = new Barrier(2);
+                barrier = b;
+                Task<Object> waiter = Coro.spawn(() -> initialize(BarrierAwaitInInitializer.class));
+                while (b.waiting() == 0 && !waiter.isDone()) {
+                    Thread.onSpinWait(); // not a suspension: the other carrier runs the waiter
+                }
+                // The waiter may leave the round (refused) before this arrives: then this waits alone.
+                Object mine = Coro.withTimeoutOrNull(Duration.ofMillis(5), b::await);
+                Object r = waiter.join();
+                outcomes.merge("mine " + mine + ", the waiter's " + (r instanceof Throwable t ? t.getClass().getSimpleName() : r)
+                        + ", waiting " + b.waiting(), 1, Integer::sum);
+            }
+            return null;
+        });
+        assertThat(outcomes.keySet()).as("%s", outcomes)
+                .isSubsetOf("mine 1, the waiter's 0, waiting 0", "mine null, the waiter's IllegalStateException, waiting 0");
     }
 
     @Test
