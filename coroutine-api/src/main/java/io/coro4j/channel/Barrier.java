@@ -22,8 +22,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * }</pre>
  *
  * <p>{@link #await()} returns the task's place in its round, 0 for the first to arrive up to
- * {@code parties - 1} for the one whose arrival released the round; each place goes to exactly one
- * task of a round (so one task can be picked to do something once per round).
+ * {@code parties - 1} for the one whose arrival released the round (the reverse of
+ * {@link java.util.concurrent.CyclicBarrier#await()}'s arrival index); each place goes to exactly
+ * one task of a round (so one task can be picked to do something once per round).
  * {@link #abort()} breaks the barrier: the waiting tasks and every later await throw
  * {@link BrokenBarrierException}, until {@link #reset()}, which empties the barrier (the waiting
  * tasks throw too) and makes it usable again.
