@@ -756,7 +756,12 @@ public final class Task<T> implements Future<T> {
         return view();
     }
 
-    /** {@link #toCompletionStage()}, as a {@link CompletableFuture}: the same kind of copy. */
+    /**
+     * {@link #toCompletionStage()}, as a {@link CompletableFuture}: the same kind of copy. Its
+     * blocking {@code get} and {@code join} refuse, with {@link #get()}'s
+     * {@link IllegalStateException}, a wait that could never end: by this task or one it runs
+     * under, or inside this task's own {@link Coro#blocking} call.
+     */
     public CompletableFuture<T> toCompletableFuture() {
         return view();
     }
@@ -975,6 +980,36 @@ public final class Task<T> implements Future<T> {
                 }
             });
             return this;
+        }
+
+        /**
+         * A blocking wait on this view, refused where it could never end, as {@link Task#get()}
+         * refuses one on the task: by the task itself or one it runs under, inside the task's own
+         * {@link Coro#blocking} call, or (untimed) on a carrier thread that must not block.
+         */
+        @Override
+        public T get() throws InterruptedException, ExecutionException {
+            refuseHopeless("toCompletableFuture().get", true);
+            return super.get();
+        }
+
+        @Override
+        public T get(long timeout, TimeUnit unit) throws InterruptedException, ExecutionException, TimeoutException {
+            refuseHopeless("toCompletableFuture().get", false);
+            return super.get(timeout, unit);
+        }
+
+        /** {@link #get()}'s refusal, for a join. */
+        @Override
+        public T join() {
+            refuseHopeless("toCompletableFuture().join", true);
+            return super.join();
+        }
+
+        private void refuseHopeless(String what, boolean untimed) {
+            if (!isDone()) {
+                task.refuseHopelessWait(current(), what, untimed);
+            }
         }
 
         @Override

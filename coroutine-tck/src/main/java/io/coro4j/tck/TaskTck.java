@@ -3919,7 +3919,8 @@ public abstract class TaskTck extends SchedulerTck {
 
     /**
      * A {@link Coro#blocking} call runs outside its task, which waits for the call to end: a plain
-     * join or get, inside the call, of that task or of a task it runs under would wait for ever, on
+     * join or get (of the task, or of its {@code CompletableFuture} stage), inside the call, of that
+     * task or of a task it runs under would wait for ever, on
      * every scheduler. It is refused with an {@link IllegalStateException} that says why, as a task
      * joining itself is. Bounded: a wait that is not refused shows as a hang of 20 s.
      */
@@ -3928,13 +3929,19 @@ public abstract class TaskTck extends SchedulerTck {
         Object out = runOrFailAsHung(scheduler, "a join inside Coro.blocking waits for the task that waits for the call", () -> {
             Task<?> root = Coro.currentTask();
             List<String> r = new ArrayList<>();
-            for (String how : List.of("join", "get", "join root")) {
+            for (String how : List.of("join", "get", "join root", "stage get", "stage timed get", "stage join")) {
                 r.add(how + ": " + Coro.spawn(() -> {
                     Task<?> me = Coro.currentTask();
                     Task<?> target = how.equals("join root") ? root : me;
                     return Coro.blocking(() -> {
                         try {
-                            return "returned " + (how.equals("get") ? target.get() : target.join());
+                            return "returned " + switch (how) {
+                                case "get" -> target.get();
+                                case "stage get" -> target.toCompletableFuture().get();
+                                case "stage timed get" -> target.toCompletableFuture().get(20, TimeUnit.SECONDS);
+                                case "stage join" -> target.toCompletableFuture().join();
+                                default -> target.join();
+                            };
                         } catch (IllegalStateException e) {
                             // me was made after root: its number is larger, so it is replaced first.
                             return e.getMessage().replace(me.name(), "ME").replace(root.name(), "ROOT");
@@ -3948,7 +3955,10 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(out).isEqualTo(List.of(
                 "join: Task.join of ME called inside Coro.blocking(...) of ME" + tail,
                 "get: Task.get of ME called inside Coro.blocking(...) of ME" + tail,
-                "join root: Task.join of ROOT called inside Coro.blocking(...) of ME" + tail));
+                "join root: Task.join of ROOT called inside Coro.blocking(...) of ME" + tail,
+                "stage get: Task.toCompletableFuture().get of ME called inside Coro.blocking(...) of ME" + tail,
+                "stage timed get: Task.toCompletableFuture().get of ME called inside Coro.blocking(...) of ME" + tail,
+                "stage join: Task.toCompletableFuture().join of ME called inside Coro.blocking(...) of ME" + tail));
     }
 
     /**
