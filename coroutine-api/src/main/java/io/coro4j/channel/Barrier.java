@@ -95,7 +95,7 @@ public final class Barrier {
                 released = null;
             } else {
                 w = null;
-                released = drain(Waiter.DONE, null);
+                released = waiters.drainInto(null, Waiter.DONE, Integer::valueOf); // each its place in the round
             }
         } finally {
             lock.unlock();
@@ -108,29 +108,6 @@ public final class Barrier {
             throw new BrokenBarrierException((String) w.value);
         }
         return (Integer) w.value;
-    }
-
-    /**
-     * Under {@link #lock}: unlinks this round's waiters, completes each as {@code state} with
-     * {@code why} as its value, or, for a null {@code why}, its place in the round, and returns them
-     * linked in arrival order, for {@link Waiter#wakeAll} once the lock is released.
-     */
-    private Waiter drain(int state, String why) {
-        Waiter first = null;
-        Waiter last = null;
-        Waiter w;
-        int place = 0;
-        while ((w = waiters.pollFirst()) != null) {
-            w.value = why != null ? why : Integer.valueOf(place++);
-            w.state = state; // after the value, which its task reads once it sees the state
-            if (last == null) {
-                first = w;
-            } else {
-                last.next = w;
-            }
-            last = w;
-        }
-        return first;
     }
 
     /**
@@ -155,7 +132,7 @@ public final class Barrier {
         lock.lock();
         try {
             this.broken = broken;
-            woken = drain(Waiter.CLOSED, why);
+            woken = waiters.drainInto(null, Waiter.CLOSED, place -> why);
         } finally {
             lock.unlock();
         }

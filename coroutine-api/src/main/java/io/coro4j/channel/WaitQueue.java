@@ -1,5 +1,7 @@
 package io.coro4j.channel;
 
+import java.util.function.IntFunction;
+
 /**
  * A FIFO of {@link Waiter}s: an intrusive doubly linked list, so that a cancelled waiter is
  * unlinked from the middle in O(1). Not thread-safe: guarded by the owning primitive's lock.
@@ -65,12 +67,21 @@ final class WaitQueue {
      * the lock is released: so they are woken, and on one carrier resume, first come, first served.
      */
     Waiter drainInto(Waiter chain, int state) {
+        return drainInto(chain, state, null);
+    }
+
+    /**
+     * {@link #drainInto(Waiter, int)}, giving each waiter completed the value {@code values} makes
+     * of its place among them (0 for the first), or null where {@code values} is null.
+     */
+    Waiter drainInto(Waiter chain, int state, IntFunction<Object> values) {
         Waiter first = null;
         Waiter last = null;
         Waiter w;
+        int place = 0;
         while ((w = pollFirstClaimable()) != null) {
-            w.value = null;
-            w.state = state;
+            w.value = values == null ? null : values.apply(place++);
+            w.state = state; // after the value, which its task reads once it sees the state
             if (last == null) {
                 first = w;
             } else {
