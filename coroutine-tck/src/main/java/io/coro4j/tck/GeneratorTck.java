@@ -511,7 +511,7 @@ public abstract class GeneratorTck extends SchedulerTck {
         });
         AtomicReference<Object> outcome = new AtomicReference<>();
         Generator<String, Object, Object> g = gen(co -> {
-            inAClassInitializer(() -> {
+            ClassInitializers.run(() -> {
                 try {
                     outcome.set(co.yieldFrom(sub));
                 } catch (IllegalStateException e) {
@@ -542,7 +542,7 @@ public abstract class GeneratorTck extends SchedulerTck {
     void aYieldRefusedInAClassInitializerSaysSoAndWhatToDo() throws Exception {
         Generator<String, Object, Object> g = gen(co -> {
             AtomicReference<Object> outcome = new AtomicReference<>("returned");
-            inAClassInitializer(() -> {
+            ClassInitializers.run(() -> {
                 try {
                     co.yield("in the initializer");
                 } catch (IllegalStateException e) {
@@ -558,29 +558,6 @@ public abstract class GeneratorTck extends SchedulerTck {
             assertThat(first.returnValue()).isInstanceOf(IllegalStateException.class).asString()
                     .contains("generator cannot yield here (").contains("class initializer").doesNotContain("synchronized");
         }
-    }
-
-    /** What the initializer of the next {@link RunsInItsInitializer} defined runs. */
-    static volatile Runnable initializerAction;
-
-    /** A class whose static initializer runs {@link #initializerAction}: defined afresh, hidden, for each use. */
-    static final class RunsInItsInitializer {
-        static {
-            initializerAction.run();
-        }
-    }
-
-    /**
-     * Runs {@code action} in a class initializer, which the JVM calls through a native frame (where
-     * threadpool's continuations cannot yield), on the calling thread.
-     */
-    private static void inAClassInitializer(Runnable action) throws Exception {
-        byte[] bytes;
-        try (java.io.InputStream in = GeneratorTck.class.getResourceAsStream("GeneratorTck$RunsInItsInitializer.class")) {
-            bytes = in.readAllBytes();
-        }
-        initializerAction = action;
-        java.lang.invoke.MethodHandles.lookup().defineHiddenClass(bytes, true);
     }
 
     @Test

@@ -772,29 +772,6 @@ public abstract class SyncTck extends SchedulerTck {
         });
     }
 
-    /** What the initializer of the next {@link RunsInItsInitializer} defined runs. */
-    static volatile Runnable initializerAction;
-
-    /** A class whose static initializer runs {@link #initializerAction}: defined afresh, hidden, for each use. */
-    static final class RunsInItsInitializer {
-        static {
-            initializerAction.run();
-        }
-    }
-
-    /**
-     * Runs {@code action} in a class initializer, which the JVM calls through a native frame (where
-     * threadpool's continuations cannot yield, and a loom virtual thread pins its carrier).
-     */
-    private static void inAClassInitializer(Runnable action) throws Exception {
-        byte[] bytes;
-        try (java.io.InputStream in = SyncTck.class.getResourceAsStream("SyncTck$RunsInItsInitializer.class")) {
-            bytes = in.readAllBytes();
-        }
-        initializerAction = action;
-        java.lang.invoke.MethodHandles.lookup().defineHiddenClass(bytes, true);
-    }
-
     /**
      * An await where the task cannot suspend (threadpool: a class initializer) while another task
      * waits for the lock: however it ends (loom: it waits, pinning its carrier, and returns once
@@ -827,7 +804,7 @@ public abstract class SyncTck extends SchedulerTck {
                         }
                     });
                     until("the other task waits for the lock", () -> lock.queueLength() == 1);
-                    inAClassInitializer(() -> {
+                    ClassInitializers.run(() -> {
                         try {
                             cond.await();
                             out.add("await returned");
