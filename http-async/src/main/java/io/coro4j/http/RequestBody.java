@@ -30,8 +30,7 @@ public final class RequestBody {
 
     private static final RequestBody EMPTY = new RequestBody(HttpRequest.BodyPublishers.noBody(), null, 0);
 
-    private final HttpRequest.BodyPublisher publisher;
-    /** A stream body's supplier (then {@link #publisher} is null), else null. */
+    /** A stream body's supplier (then {@link #fixed} is null), else null. */
     private final Supplier<? extends InputStream> streams;
     /** The upload of every attempt of a body that is not a stream (nothing to close): no allocation per request. */
     private final Upload fixed;
@@ -39,7 +38,6 @@ public final class RequestBody {
     private final long length;
 
     private RequestBody(HttpRequest.BodyPublisher publisher, String contentType, long length) {
-        this.publisher = publisher;
         this.streams = null;
         this.fixed = new Upload(publisher, null, null, null);
         this.contentType = contentType;
@@ -47,7 +45,6 @@ public final class RequestBody {
     }
 
     private RequestBody(Supplier<? extends InputStream> streams, String contentType) {
-        this.publisher = null;
         this.streams = streams;
         this.fixed = null;
         this.contentType = contentType;
