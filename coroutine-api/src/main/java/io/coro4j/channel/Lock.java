@@ -204,7 +204,7 @@ public final class Lock {
         @Override
         void refuseHopeless() {
             Task<?> me = Coro.currentTask();
-            if (me != null && lock.owner == me) {
+            if (lock.isHeldBy(me)) {
                 throw relocked(me);
             }
         }
