@@ -852,12 +852,15 @@ public final class Task<T> implements Future<T> {
         }
 
         /**
-         * Completes this view with the task's outcome, unless a holder has claimed it (a holder
-         * that then finds the task counted the view as observing it delivers the outcome itself).
+         * Completes this view with the task's outcome, unless a holder has claimed it; then as
+         * the claim says, since a holder cut short between its claim and its completion (a
+         * StackOverflowError) may never call again.
          */
         void deliver(T value, Throwable failure) {
             if (CLAIM.compareAndSet(this, null, BY_TASK)) {
                 completeWithOutcome(value, failure);
+            } else {
+                finish(claim);
             }
         }
 

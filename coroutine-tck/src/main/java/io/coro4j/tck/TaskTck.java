@@ -4699,6 +4699,79 @@ public abstract class TaskTck extends SchedulerTck {
         }
     }
 
+    /**
+     * A holder whose one complete fails with a {@link StackOverflowError} and who never calls the
+     * stage again: whatever point of the call the error cut, the stage is done once the task has
+     * ended, with the holder's value or the task's. Each round calls complete a few frames higher
+     * above a full stack than the last, so that the error strikes at every depth of the call:
+     * before the claim, between the claim and the completion, and after it. Where JIT-compiled
+     * code inlines the claim and the completion together, no depth falls between them; with
+     * {@code -Dcoro4j.test.jvmArgs=-Xint} 3 of the 400 stages were left undone before the task's
+     * end learned to finish a holder's claim.
+     */
+    @Test
+    void aHolderCutShortOnceByAStackOverflowNeverLeavesTheStageUndoneAfterTheTaskEnds() throws Exception {
+        String outcome = run(() -> {
+            int rounds = 400;
+            int overflowedInComplete = 0;
+            List<String> undone = new ArrayList<>();
+            for (int k = 0; k < rounds; k++) {
+                Event release = new Event();
+                Task<Object> child = Coro.spawn(() -> {
+                    release.await();
+                    return "child ended";
+                });
+                CompletableFuture<Object> stage = child.toCompletableFuture();
+                int framesUp = k % 200;
+                int[] state = Coro.blocking(() -> {
+                    int[] s = new int[2];
+                    Thread holder = Thread.ofPlatform().daemon().name("tck-stage-holder").stackSize(64 * 1024)
+                            .start(() -> completeOnceFramesAboveAFullStack(stage, framesUp, s));
+                    holder.join(TimeUnit.SECONDS.toMillis(5));
+                    return holder.isAlive() ? null : s;
+                });
+                if (state == null) {
+                    return "holder of round " + k + " still runs after 5 s";
+                }
+                overflowedInComplete += state[1];
+                release.set();
+                child.join();
+                for (int waited = 0; !stage.isDone() && waited < 1000; waited++) {
+                    Coro.sleep(Duration.ofMillis(1));
+                }
+                if (!stage.isDone()) {
+                    undone.add("round " + k);
+                }
+               
+            }
+            return "stages left undone after the task ended: " + undone + "; complete overflowed in "
+                    + (overflowedInComplete > 0 ? "some rounds" : "no round");
+        });
+        assertThat(outcome).isEqualTo("stages left undone after the task ended: []; complete overflowed in some rounds");
+    }
+
+    /**
+     * Recurses until the stack overflows, then, {@code framesUp} frames above the deepest, calls
+     * complete once; {@code state[1]} is 1 if that call overflowed.
+     */
+    private static void completeOnceFramesAboveAFullStack(CompletableFuture<Object> stage, int framesUp, int[] state) {
+        try {
+            completeOnceFramesAboveAFullStack(stage, framesUp, state);
+        } catch (StackOverflowError e) {
+            state[0] = framesUp + 1; // the deepest frame that caught it counts as the first
+        }
+        if (state[0] > 1) {
+            state[0]--;
+        } else if (state[0] == 1) {
+            state[0] = 0;
+            try {
+                stage.complete("the holder's value");
+            } catch (StackOverflowError e) {
+                state[1] = 1;
+            }
+        }
+    }
+
     // ---- memory: a long-lived task keeps only the children that run or have something to report ----
 
     /**
