@@ -10,7 +10,10 @@ import io.coro4j.Generator;
 import io.coro4j.GeneratorExit;
 import io.coro4j.Schedulers;
 import io.coro4j.Step;
+import io.coro4j.Task;
+import io.coro4j.TimeoutExceededException;
 import io.coro4j.Yielder;
+import io.coro4j.channel.Event;
 import io.coro4j.spi.Fiber;
 import io.coro4j.spi.Scheduler;
 import java.io.IOException;
@@ -262,6 +265,47 @@ public abstract class GeneratorTck extends SchedulerTck {
         assertThat(g.isDone()).isTrue();
         assertThat(g.returnValue()).isEqualTo("done");
         assertThat(g.next()).isEqualTo(new Step.Returned<>("done"));
+    }
+
+    /**
+     * An {@link Error} is no different: one thrown in at a yield (a simulated
+     * {@link OutOfMemoryError}) that the body does not catch comes out of {@code throwInto} as the
+     * same instance, after the body's finally ran once; one the body throws at its first step (a
+     * {@link StackOverflowError}) comes out of that {@code next}; either way the generator stays
+     * finished and says why it returned nothing.
+     */
+    @Test
+    void anErrorThrownInOrThrownByTheBodyAtItsFirstStepPropagatesAsItIsAndFinishesTheGenerator() {
+        List<String> log = new ArrayList<>();
+        Generator<String, Object, String> g = gen(co -> {
+            try {
+                co.yield("first");
+                return "unreachable";
+            } finally {
+                log.add("finally");
+            }
+        });
+        g.next();
+        OutOfMemoryError oom = new OutOfMemoryError("simulated");
+        assertThatThrownBy(() -> g.throwInto(oom)).isSameAs(oom);
+        assertThat(log).containsExactly("finally");
+        assertThat(g.isDone()).isTrue();
+        assertThat(g.next()).isEqualTo(new Step.Returned<>(null));
+        g.close();
+        assertThat(log).containsExactly("finally");
+        assertThatThrownBy(g::returnValue).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("generator failed and returned no value").hasCause(oom);
+
+        StackOverflowError overflow = new StackOverflowError("simulated");
+        Generator<String, Object, String> first = gen(co -> {
+            throw overflow;
+        });
+        assertThatThrownBy(first::next).isSameAs(overflow);
+        assertThat(first.isDone()).isTrue();
+        assertThat(first.next()).isEqualTo(new Step.Returned<>(null));
+        assertThatThrownBy(() -> first.throwInto(oom)).isSameAs(oom);
+        assertThatThrownBy(first::returnValue).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("generator failed and returned no value").hasCause(overflow);
     }
 
     @Test
@@ -924,6 +968,93 @@ public abstract class GeneratorTck extends SchedulerTck {
         ready.set(true);
         fiber.get().unpark();
         assertThat(await(f)).containsExactly("after park");
+    }
+
+    /**
+     * An async generator whose step one task has begun, and whose body awaits in it, is running:
+     * another task's {@code next} and {@code close} are refused (Python's "anext(): asynchronous
+     * generator is already running"), without touching it; the first task then gets its value,
+     * and the values go on in order, none lost or repeated.
+     */
+    @Test
+    void anAsyncGeneratorAwaitingInOneTasksStepIsRefusedToAnotherTask_andLosesNoValue() throws Exception {
+        Event go = new Event();
+        Generator<Integer, Object, String> g = gen(co -> {
+            for (int i = 0; i < 3; i++) {
+                go.await();
+                go.clear();
+                co.yield(i);
+            }
+            return "end";
+        });
+        List<Object> seen = runTask(() -> {
+            List<Object> log = new ArrayList<>();
+            Task<Integer> first = Coro.spawn(() -> g.next().value());
+            until("the first task's step awaits in the body", () -> go.queueLength() == 1);
+            log.add(Coro.spawn(() -> {
+                List<String> refusals = new ArrayList<>();
+                for (Runnable r : List.<Runnable>of(g::next, () -> g.send("x"), g::close)) {
+                    try {
+                        r.run();
+                        refusals.add("not refused");
+                    } catch (IllegalStateException e) {
+                        refusals.add(e.getMessage().startsWith("generator is already running")
+                                && e.getMessage().endsWith("resume a generator from one place at a time")
+                                ? "refused" : e.getMessage());
+                    }
+                }
+                return refusals;
+            }).join());
+            log.add(g.isSuspended() || g.isDone());
+            go.set();
+            log.add(first.join());
+            for (int i = 0; i < 2; i++) {
+                go.set();
+                log.add(Coro.spawn(() -> g.next().value()).join());
+            }
+            go.set();
+            log.add(Coro.spawn(() -> g.next().returnValue()).join());
+            return log;
+        });
+        assertThat(seen).containsExactly(List.of("refused", "refused", "refused"), false, 0, 1, 2, "end");
+    }
+
+    /**
+     * A timeout around {@code close()} whose body's finally block awaits longer cuts that await
+     * short: the close throws {@link TimeoutExceededException}, the finally block ran once (up to
+     * its await), and the generator is finished, so a second close is a no-op.
+     */
+    @Test
+    void aTimeoutAroundCloseCutsAnAwaitingFinallyShortAndLeavesTheGeneratorFinished() throws Exception {
+        List<String> log = new CopyOnWriteArrayList<>();
+        Generator<Integer, Object, Void> g = gen(co -> {
+            try {
+                co.yield(1);
+                return null;
+            } finally {
+                log.add("finally");
+                Coro.sleep(Duration.ofSeconds(30));
+                log.add("after the await");
+            }
+        });
+        Throwable thrown = runTask(() -> {
+            g.next();
+            try {
+                Coro.withTimeout(Duration.ofMillis(20), () -> {
+                    g.close();
+                    return null;
+                });
+                return null;
+            } catch (Throwable t) {
+                return t;
+            }
+        });
+        assertThat(thrown).isExactlyInstanceOf(TimeoutExceededException.class);
+        assertThat(log).containsExactly("finally");
+        assertThat(g.isDone()).isTrue();
+        g.close();
+        assertThat(g.next()).isEqualTo(new Step.Returned<>(null));
+        assertThat(log).containsExactly("finally");
     }
 
     @Test
