@@ -422,8 +422,11 @@ final class GeneratorCore<Y, S, R> {
                     + " (next/send/throwInto/close called from inside the generator)");
         }
         Thread t = runner;
-        return new IllegalStateException("generator is already running"
-                + (t == null ? "" : " (resumed by thread \"" + t.getName() + "\")")
+        // A task's thread names no task (loom: every task's thread has one name; threadpool: the
+        // carrier may be the refused task's own), so a task is told what to look for instead.
+        String by = Task.current() != null ? " (another task or thread is resuming it)"
+                : t == null ? "" : " (resumed by thread \"" + t.getName() + "\")";
+        return new IllegalStateException("generator is already running" + by
                 + ": resume a generator from one place at a time");
     }
 

@@ -998,9 +998,8 @@ public abstract class GeneratorTck extends SchedulerTck {
                         r.run();
                         refusals.add("not refused");
                     } catch (IllegalStateException e) {
-                        refusals.add(e.getMessage().startsWith("generator is already running")
-                                && e.getMessage().endsWith("resume a generator from one place at a time")
-                                ? "refused" : e.getMessage());
+                        refusals.add(e.getMessage().equals("generator is already running (another task or thread is"
+                                + " resuming it): resume a generator from one place at a time") ? "refused" : e.getMessage());
                     }
                 }
                 return refusals;
