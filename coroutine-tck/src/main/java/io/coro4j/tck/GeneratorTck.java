@@ -205,6 +205,15 @@ public abstract class GeneratorTck extends SchedulerTck {
 
     @Test
     void throwIntoAnExceptionTheBodyDoesNotCatchPropagatesTheSameInstanceAndFinishesTheGenerator() {
+        assertThrownInPropagatesAsItselfAfterTheFinallyRanOnce(new IllegalStateException("boom"));
+    }
+
+    /**
+     * Throws {@code thrown} into a generator paused in a try/finally that does not catch it: it
+     * comes out of throwInto as the same instance, after the finally ran once, and the generator
+     * stays finished (a later next or close runs nothing) and says why it returned nothing.
+     */
+    private void assertThrownInPropagatesAsItselfAfterTheFinallyRanOnce(Throwable thrown) {
         List<String> log = new ArrayList<>();
         Generator<String, Object, String> g = gen(co -> {
             try {
@@ -215,12 +224,14 @@ public abstract class GeneratorTck extends SchedulerTck {
             }
         });
         g.next();
-        IllegalStateException boom = new IllegalStateException("boom");
-        assertThatThrownBy(() -> g.throwInto(boom)).isSameAs(boom);
+        assertThatThrownBy(() -> g.throwInto(thrown)).isSameAs(thrown);
         assertThat(log).containsExactly("finally");
         assertThat(g.isDone()).isTrue();
+        assertThat(g.next()).isEqualTo(new Step.Returned<>(null));
+        g.close();
+        assertThat(log).containsExactly("finally");
         assertThatThrownBy(g::returnValue).isExactlyInstanceOf(IllegalStateException.class)
-                .hasMessage("generator failed and returned no value").hasCause(boom);
+                .hasMessage("generator failed and returned no value").hasCause(thrown);
     }
 
     @Test
@@ -276,25 +287,8 @@ public abstract class GeneratorTck extends SchedulerTck {
      */
     @Test
     void anErrorThrownInOrThrownByTheBodyAtItsFirstStepPropagatesAsItIsAndFinishesTheGenerator() {
-        List<String> log = new ArrayList<>();
-        Generator<String, Object, String> g = gen(co -> {
-            try {
-                co.yield("first");
-                return "unreachable";
-            } finally {
-                log.add("finally");
-            }
-        });
-        g.next();
         OutOfMemoryError oom = new OutOfMemoryError("simulated");
-        assertThatThrownBy(() -> g.throwInto(oom)).isSameAs(oom);
-        assertThat(log).containsExactly("finally");
-        assertThat(g.isDone()).isTrue();
-        assertThat(g.next()).isEqualTo(new Step.Returned<>(null));
-        g.close();
-        assertThat(log).containsExactly("finally");
-        assertThatThrownBy(g::returnValue).isExactlyInstanceOf(IllegalStateException.class)
-                .hasMessage("generator failed and returned no value").hasCause(oom);
+        assertThrownInPropagatesAsItselfAfterTheFinallyRanOnce(oom);
 
         StackOverflowError overflow = new StackOverflowError("simulated");
         Generator<String, Object, String> first = gen(co -> {
