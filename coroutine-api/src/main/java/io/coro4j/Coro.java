@@ -426,6 +426,13 @@ public final class Coro {
      * Runs {@code body} with a {@link TaskGroup} into which it spawns children; returns when the
      * body and every child have finished. The first child failure cancels the body and the
      * siblings; the group then throws it, with any others suppressed.
+     *
+     * <p>In a generator body, do not yield inside the group (see {@link #withTimeout}). A body
+     * that did and is resumed by another task, or outside any task, ends the group where the task
+     * that opened it cannot wait: the group then cancels its children still running and throws an
+     * {@link IllegalStateException} that says so, with the failures so far suppressed; in a task, that
+     * task waits for the children before it ends and fails with a failure they then have; outside
+     * any task, the group waits for them, and their failures are suppressed on its exception too.
      */
     public static <R> R taskGroup(TaskGroup.Body<R> body) throws Exception {
         return group(body, false, "Coro.taskGroup");
@@ -449,7 +456,13 @@ public final class Coro {
             } catch (Throwable e) {
                 failure = e;
             }
-            failure = g.finish(failure);
+            // A generator body that yielded inside the group may be resumed by another task, or
+            // outside any task: the group's end then runs where its owner cannot wait.
+            // (On a fiber's thread outside any task, a completion callback, which must not block,
+            // it ends as before: it cannot wait, and hands the children to its owner.)
+            Task<?> now = Task.current();
+            failure = now == t || now == null && Schedulers.currentFiber() != null
+                    ? g.finish(failure) : g.finishElsewhere(failure, now);
         } finally {
             t.popScope(g.scope);
         }

@@ -404,6 +404,93 @@ public final class TaskGroup {
     }
 
     /**
+     * Ends a group whose end runs where its owner does not: a generator body opened it, yielded
+     * inside it (which {@link Coro#taskGroup} asks not to do) and was resumed by another
+     * task, {@code now}, or outside any task ({@code now} null). The owner cannot wait there, and may
+     * have ended. The group closes to new spawns and cancels the children still running; in a task,
+     * it hands them to that task, which waits for them before it ends and fails with a failure they
+     * then have (as with {@link #handOver}); outside any task, where the thread may block, it waits
+     * for them here. Either way no child outlives the code that ends the group unwatched.
+     *
+     * @return what the group throws: an {@link IllegalStateException} that names the misuse, with
+     *     the body's failure and the children's failures (outside a task: all of them) suppressed
+     */
+    Throwable finishElsewhere(Throwable bodyFailure, Task<?> now) {
+        TaskGroup own = now != null ? now.ownGroup() : null;
+        List<Task<?>> handed;
+        lock();
+        try {
+            closed = true;
+            childrenCancelled = true;
+            if (own != null) {
+                handed = running == 0 ? List.of() : own.adopt(this);
+            } else {
+                handed = new ArrayList<>(running);
+                Task<?> head = children;
+                for (Task<?> c = head == null ? null : head.nextSibling; c != head; c = c.nextSibling) {
+                    handed.add(c);
+                }
+            }
+        } finally {
+            unlock();
+        }
+        for (Task<?> c : handed) {
+            c.cancel();
+        }
+        if (own == null) {
+            awaitChildrenBlocking(handed);
+        }
+        List<Throwable> childFailures;
+        lock();
+        try {
+            childFailures = failuresToReport();
+        } finally {
+            unlock();
+        }
+        String where = now != null ? "in task " + now.name() : "outside any task";
+        IllegalStateException thrown = new IllegalStateException("this task group, opened by task " + owner.name()
+                + " in a generator body, ends " + where + ": the body yielded inside the group and was resumed there,"
+                + " where the group cannot wait for its children; it cancelled the " + handed.size() + " still running"
+                + (now != null ? " and left them to task " + now.name() + ", which waits for them before it ends and"
+                        + " fails if they fail" : " and waited for them")
+                + ". Do not yield inside a task group opened in a generator body: open it around the code between"
+                + " two yields");
+        List<Throwable> others = new ArrayList<>(childFailures);
+        if (bodyFailure != null && !isOwnCancellation(bodyFailure)) {
+            others.add(bodyFailure);
+        }
+        return Task.combine(thrown, others);
+    }
+
+    /**
+     * Blocks the calling thread, outside any task, until each of {@code ended} (this group's
+     * children, cancelled, the group closed) has ended and told this group; uninterruptibly, keeping
+     * the interrupt status. The group's wake-ups go to its owner, not to this thread: a child's end
+     * is waited for through its outcome, and the group hears of it just after.
+     */
+    private void awaitChildrenBlocking(List<Task<?>> ended) {
+        boolean interrupted = false;
+        for (Task<?> c : ended) {
+            while (true) {
+                try {
+                    c.result.get();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                } catch (java.util.concurrent.ExecutionException | CancellationException e) {
+                    break;
+                }
+            }
+        }
+        while (!allDone()) {
+            Thread.yield(); // each child tells the group at once after its outcome completes
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
      * Ends a group that cannot wait for its children: on the threadpool scheduler, a task cannot
      * suspend under a class initializer. Its running children are cancelled and handed to the
      * owner's own group (with the claims of gathers on them), which the owner waits for at its end,

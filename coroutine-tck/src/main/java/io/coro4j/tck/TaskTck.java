@@ -5074,6 +5074,109 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(ran).isFalse();
     }
 
+    /**
+     * A generator body that yields inside a task group it opened (a misuse) and is resumed by another
+     * task ends the group there: the group says so, cancels its child and leaves it to that task,
+     * which ends only after the child's cleanup and fails with its failure. Before, the group handed
+     * the child to the task that opened it, which had ended: the child outlived everything, its
+     * failure lost.
+     */
+    @Test
+    void aGroupAGeneratorBodyYieldedInsideAndAnotherTaskResumedHandsItsChildToThatTask() {
+        Event refused = new Event();
+        Event release = new Event();
+        AtomicReference<Task<?>> child = new AtomicReference<>();
+        IllegalStateException cleanupFailed = new IllegalStateException("cleanup failed");
+        List<String> seen = new CopyOnWriteArrayList<>();
+        String r = run(() -> {
+            Generator<Integer, Void, String> gen = Generator.of(co -> Coro.taskGroup(g -> {
+                child.set(g.spawn(() -> {
+                    try {
+                        new Event().await(); // never set: only a cancellation ends it
+                        return null;
+                    } finally {
+                        Coro.shielded(() -> {
+                            release.await();
+                            return null;
+                        });
+                        seen.add("child cleaned up");
+                        throw cleanupFailed;
+                    }
+                }));
+                co.yield(1); // the misuse: the group is open while the body is paused
+                return "body";
+            }));
+            Task<?> opener = Coro.spawn(gen::next);
+            opener.join();
+            Task<String> resumer = Coro.spawn(() -> {
+                try {
+                    gen.next();
+                    return "returned";
+                } catch (IllegalStateException e) {
+                    seen.add(e.getMessage().replace(opener.name(), "OPENER").replace(Coro.currentTask().name(), "RESUMER"));
+                    return "refused";
+                } finally {
+                    refused.set();
+                }
+            });
+            refused.await();
+            seen.add("child done before release: " + child.get().isDone());
+            release.set();
+            try {
+                return "resumer: " + resumer.join();
+            } catch (IllegalStateException e) {
+                return "resumer failed with the child's failure: " + (e == cleanupFailed);
+            }
+        });
+        assertThat(r).isEqualTo("resumer failed with the child's failure: true");
+        assertThat(seen).containsExactly("this task group, opened by task OPENER in a generator body, ends in task"
+                + " RESUMER: the body yielded inside the group and was resumed there, where the group cannot wait"
+                + " for its children; it cancelled the 1 still running and left them to task RESUMER, which waits"
+                + " for them before it ends and fails if they fail. Do not yield inside a task group opened in a"
+                + " generator body: open it around the code between two yields",
+                "child done before release: false", "child cleaned up");
+    }
+
+    /**
+     * The same misuse, resumed by a plain thread: outside any task the group waits for its
+     * cancelled child, blocking the thread, and throws with the child's cleanup failure suppressed.
+     */
+    @Test
+    void aGroupAGeneratorBodyYieldedInsideAndAPlainThreadResumedWaitsForItsChild() {
+        IllegalStateException cleanupFailed = new IllegalStateException("cleanup failed");
+        AtomicReference<Task<?>> child = new AtomicReference<>();
+        AtomicReference<Task<?>> opener = new AtomicReference<>();
+        Generator<Integer, Void, String> gen = run(() -> {
+            opener.set(Coro.currentTask());
+            Generator<Integer, Void, String> g0 = Generator.of(co -> Coro.taskGroup(g -> {
+                child.set(g.spawn(() -> {
+                    try {
+                        new Event().await(); // never set: only a cancellation ends it
+                        return null;
+                    } finally {
+                        Coro.shielded(() -> {
+                            Coro.sleep(ms(50));
+                            return null;
+                        });
+                        throw cleanupFailed;
+                    }
+                }));
+                co.yield(1); // the misuse
+                return "body";
+            }));
+            g0.next();
+            return g0;
+        });
+        assertThatThrownBy(gen::next).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("this task group, opened by task " + opener.get().name() + " in a generator body, ends"
+                        + " outside any task: the body yielded inside the group and was resumed there, where the group"
+                        + " cannot wait for its children; it cancelled the 1 still running and waited for them. Do not"
+                        + " yield inside a task group opened in a generator body: open it around the code between two"
+                        + " yields")
+                .satisfies(e -> assertThat(e.getSuppressed()).containsExactly(cleanupFailed));
+        assertThat(child.get().isDone()).isTrue();
+    }
+
     /** An inner timeout around a group cancels only that group and surfaces as a timeout. */
     @Test
     void anInnerTimeoutAroundAGroupCancelsOnlyThatGroup() {
