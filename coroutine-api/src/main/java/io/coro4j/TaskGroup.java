@@ -483,7 +483,10 @@ public final class TaskGroup {
             }
         }
         while (!allDone()) {
-            Thread.yield(); // each child tells the group at once after its outcome completes
+            // Each child tells the group just after its outcome completes (after the completion
+            // callbacks that run on its thread): a short wait, polled.
+            java.util.concurrent.locks.LockSupport.parkNanos(50_000);
+            interrupted |= Thread.interrupted(); // kept for the end, so that the park does not return at once
         }
         if (interrupted) {
             Thread.currentThread().interrupt();
