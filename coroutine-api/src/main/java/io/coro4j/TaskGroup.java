@@ -127,6 +127,12 @@ public final class TaskGroup {
      * Starts {@code body} as a child task of this group. The child inherits the caller's
      * {@link CoroutineLocal} values (the group owner's, when called outside a task).
      *
+     * <p>A group whose children are being cancelled (a child failed in default mode, or the owner
+     * was cancelled, or an enclosing timeout expired, while the group waits) still accepts a spawn
+     * until it closes, but the child starts cancelled: its body never runs, and it ends cancelled
+     * (kotlinx.coroutines' rule for a cancelled scope; asyncio's {@code TaskGroup} refuses such a
+     * spawn with a {@code RuntimeError} instead).
+     *
      * @throws IllegalStateException if the group has closed
      * @throws java.util.concurrent.RejectedExecutionException if the scheduler is shut down
      */
