@@ -459,9 +459,10 @@ public final class Coro {
             // A generator body that yielded inside the group may be resumed by another task, or
             // outside any task: the group's end then runs where its owner cannot wait.
             // (On a fiber's thread outside any task, a completion callback, which must not block,
-            // it ends as before: it cannot wait, and hands the children to its owner.)
+            // and in a task that runs under the group, which cannot take over the children it is
+            // one of, it ends as before: it cannot wait, and hands the children to its owner.)
             Task<?> now = Task.current();
-            failure = now == t || now == null && Schedulers.currentFiber() != null
+            failure = now == t || now == null && Schedulers.currentFiber() != null || now != null && now.runsUnder(g)
                     ? g.finish(failure) : g.finishElsewhere(failure, now);
         } finally {
             t.popScope(g.scope);

@@ -353,6 +353,19 @@ public final class Task<T> implements Future<T> {
     }
 
     /**
+     * Whether this task runs under {@code group}: spawned into it, or under a task that was, and so
+     * on up. Such a task cannot take over the group's children: it is one of them, or ends before one.
+     */
+    boolean runsUnder(TaskGroup group) {
+        for (TaskGroup g = parentGroup; g != null; g = g.owner().parentGroup) {
+            if (g == group) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
      * Refuses a wait of this task, for {@code what} ("join", "gather"), for {@code target} if it is
      * one this task runs under: the wait would never end.
      */

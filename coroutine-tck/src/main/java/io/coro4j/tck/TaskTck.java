@@ -5177,6 +5177,37 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(child.get().isDone()).isTrue();
     }
 
+    /**
+     * The same misuse, resumed by the group's own child: that child cannot take the group's
+     * children over (it is one of them and would wait for itself at its end), so the group leaves
+     * them to the task that opened it, and the child ends.
+     */
+    @Test
+    void aGroupAGeneratorBodyYieldedInsideAndItsOwnChildResumedLetsThatChildEnd() throws Exception {
+        Object out = runOrFailAsHung(scheduler, "the child that ended the group waits for itself", () -> {
+            AtomicReference<Generator<Integer, Void, String>> gen = new AtomicReference<>();
+            AtomicReference<Task<String>> child = new AtomicReference<>();
+            Event paused = new Event();
+            gen.set(Generator.of(co -> Coro.taskGroup(g -> {
+                child.set(g.spawn(() -> {
+                    paused.await();
+                    try {
+                        gen.get().next();
+                        return "returned";
+                    } catch (IllegalStateException e) {
+                        return "refused";
+                    }
+                }));
+                co.yield(1); // the misuse
+                return "body";
+            })));
+            gen.get().next();
+            paused.set();
+            return child.get().join();
+        });
+        assertThat(out).isEqualTo("refused");
+    }
+
     /** An inner timeout around a group cancels only that group and surfaces as a timeout. */
     @Test
     void anInnerTimeoutAroundAGroupCancelsOnlyThatGroup() {
