@@ -297,7 +297,8 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
             }
             closed = true;
             // Both queues, receivers first: a select waiting to send and to receive here is in
-            // both, and gets its receive clause's CLOSED (the send one's claim then fails).
+            // both, and gets its receive clause's CLOSED (the send one's claim then fails); the
+            // select then chooses the first of the two in argument order (Select.firstOnItsChannel).
             woken = senders.drainInto(receivers.drainInto(null, Waiter.CLOSED), Waiter.CLOSED);
         } finally {
             lock.unlock();

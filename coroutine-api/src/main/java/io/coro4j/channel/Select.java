@@ -45,7 +45,9 @@ import java.util.function.Supplier;
  * does a receive clause made by {@link Channel#onReceive(java.util.function.Function)}; one made
  * by {@link Channel#onReceive(java.util.function.Function, java.util.function.Supplier)} returns
  * what its {@code onClosed} handler returns instead, so a loop over several producers can drop
- * the channels that close.
+ * the channels that close. A close while the select waits to send and to receive on that channel
+ * completes both clauses at once: the first of them in argument order is chosen, as when the
+ * channel was closed before the select ran.
  *
  * <p><b>Cancellation</b> follows the rule of the {@linkplain io.coro4j.channel package}: a select
  * cancelled while it waits throws {@link CancellationException} and no clause took effect; one
@@ -165,7 +167,27 @@ public final class Select {
         }
         long deadline = timeout < 0 ? 0 : start + ((TimeoutClause<?>) all[timeout]).nanos;
         SelectWaiter won = await(self, run, all, byLock, registered, timeout < 0 ? null : registered[timeout], deadline, joins);
-        return handle(all[won.clause], won.state == Waiter.CLOSED ? Channel.CLOSED : won.value);
+        if (won.state == Waiter.CLOSED) {
+            return handle(all[firstOnItsChannel(all, won.clause)], Channel.CLOSED);
+        }
+        return handle(all[won.clause], won.value);
+    }
+
+    /**
+     * The first clause, in argument order, on the channel of {@code all[closed]}, whose close
+     * completed that clause's registration. The close completes all of this select's clauses on the
+     * channel at once (a send is refused; a receive waited there, so the channel is drained), as
+     * clauses ready at once: the first of them is chosen, as when the channel was closed before the
+     * select ran, whichever registration the close reached first.
+     */
+    private static int firstOnItsChannel(Clause<?>[] all, int closed) {
+        Object channel = all[closed].source;
+        for (int i = 0; i < closed; i++) {
+            if (all[i].source == channel) {
+                return i;
+            }
+        }
+        return closed;
     }
 
     /**

@@ -181,6 +181,50 @@ public abstract class SelectTck extends SchedulerTck {
         });
     }
 
+    /**
+     * A close completes a select's send and receive clauses on the closed channel at once (the send
+     * is refused, the receive finds the channel closed and drained): the first of them in argument
+     * order is chosen, as when the channel was closed before the select ran, whichever of the
+     * channel's queues the close reaches first.
+     */
+    @Test
+    void aCloseCompletingASendAndAReceiveClauseOfOneSelectChoosesTheFirstInArgumentOrder() throws Exception {
+        List<String> outcomes = runTask(() -> {
+            List<String> seen = new ArrayList<>();
+            for (boolean whileWaiting : new boolean[] {false, true}) {
+                for (boolean sendFirst : new boolean[] {true, false}) {
+                    Channel<String> ch = Channel.rendezvous();
+                    Select.Clause<String> send = ch.onSend("mine", () -> "sent");
+                    Select.Clause<String> receive = ch.onReceive(s -> "got " + s, () -> "on closed");
+                    List<Select.Clause<String>> clauses = sendFirst ? List.of(send, receive) : List.of(receive, send);
+                    if (!whileWaiting) {
+                        ch.close();
+                    }
+                    Task<String> selector = Coro.spawn(() -> {
+                        try {
+                            return Select.select(clauses);
+                        } catch (ClosedChannelException e) {
+                            return "ClosedChannelException";
+                        }
+                    });
+                    if (whileWaiting) {
+                        until("the select waits to send and to receive", () -> ch.sendersWaiting() == 1 && ch.receiversWaiting() == 1);
+                        ch.close();
+                    }
+                    seen.add((whileWaiting ? "closed while waiting, " : "closed before, ") + (sendFirst ? "send first: " : "receive first: ")
+                            + selector.join());
+                    assertThat(waiting(ch)).isZero();
+                }
+            }
+            return seen;
+        });
+        assertThat(outcomes).containsExactly(
+                "closed before, send first: ClosedChannelException",
+                "closed before, receive first: on closed",
+                "closed while waiting, send first: ClosedChannelException",
+                "closed while waiting, receive first: on closed");
+    }
+
     @Test
     void aSelectCompletesAWaitingSelectByOneOfItsClausesOnly() throws Exception {
         runTask(() -> {
