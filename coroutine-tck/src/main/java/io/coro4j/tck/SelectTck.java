@@ -182,6 +182,30 @@ public abstract class SelectTck extends SchedulerTck {
     }
 
     /**
+     * A select waiting to send and to receive on one rendezvous channel is completed by another
+     * select over the same two clauses, through the first of them in the other's argument order:
+     * one item changes hands, once, and nothing stays queued.
+     */
+    @Test
+    void twoSelectsEachSendingAndReceivingOnOneChannelCompleteEachOtherOnce() throws Exception {
+        List<String> outcomes = runTask(() -> {
+            List<String> seen = new ArrayList<>();
+            for (boolean receiveFirst : new boolean[] {true, false}) {
+                Channel<String> ch = Channel.rendezvous();
+                Task<String> waiting = Coro.spawn(() -> Select.<String>select(ch.onSend("a", () -> "sent a"), ch.onReceive(s -> "got " + s)));
+                until("the select waits to send and to receive", () -> ch.sendersWaiting() == 1 && ch.receiversWaiting() == 1);
+                Select.Clause<String> send = ch.onSend("b", () -> "sent b");
+                Select.Clause<String> receive = ch.onReceive(s -> "got " + s);
+                String second = Select.select(receiveFirst ? List.of(receive, send) : List.of(send, receive));
+                seen.add(second + " / " + waiting.join());
+                assertThat(waiting(ch)).isZero();
+            }
+            return seen;
+        });
+        assertThat(outcomes).containsExactly("got a / sent a", "sent b / got b");
+    }
+
+    /**
      * A close completes a select's send and receive clauses on the closed channel at once (the send
      * is refused, the receive finds the channel closed and drained): the first of them in argument
      * order is chosen, as when the channel was closed before the select ran, whichever of the
