@@ -124,6 +124,11 @@ final class ThreadPoolScheduler implements Scheduler {
     final SchedulingDelays delays = new SchedulingDelays();
 
     ThreadPoolScheduler(SchedulerConfig config) {
+        this(config, Thread::start);
+    }
+
+    /** For tests: {@code startThread} starts each carrier ({@link Thread#start()} in production). */
+    ThreadPoolScheduler(SchedulerConfig config, java.util.function.Consumer<Thread> startThread) {
         ContinuationAccess.check();
         this.name = config.name() != null ? config.name() : "threadpool-" + INSTANCES.incrementAndGet();
         int n = config.parallelism();
@@ -134,8 +139,23 @@ final class ThreadPoolScheduler implements Scheduler {
             workers[i] = new Worker(this, i);
             workers[i].setDaemon(config.daemon());
         }
-        for (Worker w : workers) {
-            w.start();
+        int started = 0;
+        try {
+            for (Worker w : workers) {
+                startThread.accept(w);
+                started++;
+            }
+        } catch (Throwable t) {
+            // A carrier could not start (no memory or process limit left for a thread). The caller
+            // never gets this scheduler, so nothing could shut down the carriers already started:
+            // they would wait for fibers for ever, and keep the JVM alive if not daemon threads.
+            // Shut down with no fiber live, they exit; the carriers that never ran count as exited.
+            shutdown = true;
+            for (int i = started; i < n; i++) {
+                workerExited();
+            }
+            wakeAll();
+            throw t;
         }
     }
 

@@ -328,6 +328,31 @@ class ThreadPoolSpecificTest {
         assertThat(s.awaitTermination(java.time.Duration.ofSeconds(30))).isTrue();
     }
 
+    /**
+     * A carrier that cannot start (no memory or process limit left for a thread: an
+     * {@link OutOfMemoryError} from {@link Thread#start()}) fails the creation with that error, and
+     * the carriers started before it end: the caller never gets the scheduler, so nothing could
+     * shut them down, and as non-daemon threads they would keep the JVM from exiting.
+     */
+    @Test
+    void aCarrierThatCannotStartFailsTheCreationAndLeavesNoCarrierRunning() throws Exception {
+        OutOfMemoryError noThread = new OutOfMemoryError("unable to create native thread (test)");
+        AtomicInteger starts = new AtomicInteger();
+        SchedulerConfig config = SchedulerConfig.builder().name("half-started").parallelism(4).daemon(false).build();
+        assertThatThrownBy(() -> new ThreadPoolScheduler(config, t -> {
+            if (starts.incrementAndGet() > 2) {
+                throw noThread;
+            }
+            t.start();
+        })).isSameAs(noThread);
+        assertThat(starts.get()).isEqualTo(3);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (carriersAlive("half-started") > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertThat(carriersAlive("half-started")).as("carriers alive 10 s after the failed creation").isZero();
+    }
+
     private static long carriersAlive(String schedulerName) {
         return Thread.getAllStackTraces().keySet().stream()
                 .filter(t -> t.getName().startsWith("coro4j-" + schedulerName + "-carrier-")).count();
