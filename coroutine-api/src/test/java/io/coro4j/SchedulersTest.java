@@ -123,6 +123,14 @@ class SchedulersTest {
         assertThatThrownBy(() -> SchedulerConfig.builder().parallelism(0).build())
                 .isExactlyInstanceOf(IllegalArgumentException.class)
                 .hasMessage("parallelism 0 should be at least 1");
+        // An absurd count of carriers is refused naming it, not left to an OutOfMemoryError
+        // (Requested array size exceeds VM limit; Java heap space) or to thousands of threads.
+        assertThatThrownBy(() -> SchedulerConfig.builder().parallelism(Integer.MAX_VALUE).build())
+                .isExactlyInstanceOf(IllegalArgumentException.class)
+                .hasMessage("parallelism 2147483647 should be at most 32767 (ForkJoinPool's limit):"
+                        + " carriers are platform threads, one per core is the default");
+        assertThat(SchedulerConfig.builder().parallelism(32767).build().parallelism())
+                .isEqualTo(32767);
         assertThatThrownBy(() -> new SchedulerConfig(" ", 1, true))
                 .isExactlyInstanceOf(IllegalArgumentException.class)
                 .hasMessage("name should not be blank; pass null to let the provider choose one");

@@ -4,10 +4,18 @@ package io.coro4j.spi;
  * Settings for creating a scheduler. Immutable; build one with {@link #builder()}.
  *
  * @param name the instance name (the {@code name} metrics tag); {@code null} lets the provider choose
- * @param parallelism carrier threads for schedulers that own them (the threadpool); at least 1
+ * @param parallelism carrier threads for schedulers that own them (the threadpool); at least 1 and at
+ *     most {@value #MAX_PARALLELISM}
  * @param daemon whether owned threads are daemon threads, so they do not keep the JVM alive
  */
 public record SchedulerConfig(String name, int parallelism, boolean daemon) {
+
+    /**
+     * The most carriers a configuration may ask for: {@code ForkJoinPool}'s limit. Carriers are
+     * platform threads (one per processor is the default); far more would fail to start or exhaust
+     * memory rather than run anything faster.
+     */
+    public static final int MAX_PARALLELISM = 0x7fff;
 
     /** Defaults: provider-chosen name, one carrier per available processor, daemon threads. */
     public static final SchedulerConfig DEFAULT = builder().build();
@@ -15,6 +23,10 @@ public record SchedulerConfig(String name, int parallelism, boolean daemon) {
     public SchedulerConfig {
         if (parallelism < 1) {
             throw new IllegalArgumentException("parallelism " + parallelism + " should be at least 1");
+        }
+        if (parallelism > MAX_PARALLELISM) {
+            throw new IllegalArgumentException("parallelism " + parallelism + " should be at most " + MAX_PARALLELISM
+                    + " (ForkJoinPool's limit): carriers are platform threads, one per core is the default");
         }
         if (name != null && name.isBlank()) {
             throw new IllegalArgumentException("name should not be blank; pass null to let the provider choose one");
