@@ -232,8 +232,13 @@ public final class TimerThread {
                 return false;
             }
             if (runState == NEW) {
-                Thread t = new Thread(this::loop, "coro4j-" + schedulerName + "-timer");
-                t.setDaemon(daemon);
+                // Made by whichever thread schedules the first timer (for the default scheduler, any
+                // caller's): nothing of that thread's is kept for the timer's life, neither its
+                // inheritable thread locals nor its context class loader (which it would pin, and
+                // hand to the fibers that timer actions start), as ForkJoinPool's common pool does.
+                Thread t = Thread.ofPlatform().name("coro4j-" + schedulerName + "-timer").daemon(daemon)
+                        .inheritInheritableThreadLocals(false).unstarted(this::loop);
+                t.setContextClassLoader(ClassLoader.getSystemClassLoader());
                 thread = t;
                 try {
                     t.start();

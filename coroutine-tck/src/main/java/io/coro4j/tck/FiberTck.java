@@ -859,4 +859,43 @@ public abstract class FiberTck extends SchedulerTck {
             assertThat(s.awaitTermination(Duration.ofSeconds(30))).isTrue();
         }
     }
+
+    /**
+     * A scheduler's own threads (carriers, timer) are made by whichever thread happens to create
+     * the scheduler or schedule its first timer: for the default scheduler, the first request of a
+     * web application, say. They must not take that thread's inheritable thread locals or context
+     * class loader: kept for the scheduler's life (the JVM's, for the default one), that pins the
+     * loader (an undeployed application's) and hands one request's values to every fiber of every
+     * later caller. A fiber started from a thread that set no value, or by a timer action, sees
+     * none; a fiber started by a timer action does not run with the creator's loader.
+     */
+    @Test
+    void theSchedulersThreadsTakeNothingFromTheThreadThatHappenedToCreateThem() throws Exception {
+        InheritableThreadLocal<String> inherited = new InheritableThreadLocal<>();
+        ClassLoader creatorsLoader = new java.net.URLClassLoader("creator's loader", new java.net.URL[0],
+                getClass().getClassLoader());
+        AtomicReference<Scheduler> created = new AtomicReference<>();
+        Thread creator = Thread.ofPlatform().name("tck-creator").unstarted(() -> {
+            inherited.set("creator's value");
+            Scheduler s = newScheduler(2);
+            s.schedule(() -> { }, 0, TimeUnit.MILLISECONDS); // the timer thread starts here too
+            created.set(s);
+        });
+        creator.setContextClassLoader(creatorsLoader);
+        creator.start();
+        creator.join(30_000);
+        Scheduler s = created.get();
+        assertThat(s).isNotNull();
+        String fromHere = await(startFiber(s, () -> String.valueOf(inherited.get())));
+        CompletableFuture<String> fromTimer = new CompletableFuture<>();
+        s.schedule(() -> s.start(() -> fromTimer.complete(inherited.get() + ", "
+                + (Thread.currentThread().getContextClassLoader() == creatorsLoader ? "creator's loader" : "another loader"))),
+                0, TimeUnit.MILLISECONDS);
+        List<String> threadsWithTheLoader = Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().contains("coro4j-" + s.name() + "-"))
+                .filter(t -> t.getContextClassLoader() == creatorsLoader)
+                .map(Thread::getName).sorted().toList();
+        assertThat(List.of(fromHere, await(fromTimer), threadsWithTheLoader.toString()))
+                .isEqualTo(List.of("null", "null, another loader", "[]"));
+    }
 }

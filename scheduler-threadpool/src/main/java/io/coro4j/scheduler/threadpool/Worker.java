@@ -65,7 +65,12 @@ final class Worker extends Thread {
     long steals;
 
     Worker(ThreadPoolScheduler scheduler, int index) {
-        super("coro4j-" + scheduler.name + "-carrier-" + index);
+        // Nothing of the thread that creates the scheduler (for the default scheduler, whichever
+        // caller came first) is kept for the carrier's life: not its inheritable thread locals,
+        // which every fiber run here would see, nor its context class loader, which the carrier
+        // would pin (a fiber's own is put on before it runs), as ForkJoinPool's common pool does.
+        super(null, null, "coro4j-" + scheduler.name + "-carrier-" + index, 0, false);
+        setContextClassLoader(ClassLoader.getSystemClassLoader());
         this.scheduler = scheduler;
     }
 
