@@ -28,7 +28,8 @@ abstract class OwnThreadState {
     /**
      * Takes back what the code left on {@code thread}, the caller's, after it ran: the interrupt
      * status is cleared there, so that neither the next code on the thread sees it nor the
-     * thread's own parks spin on it; the loader stays until the next {@link #putOn}.
+     * thread's own parks spin on it; the loader stays until the next {@link #putOn}, unless the
+     * caller puts its own back (a carrier does, so as not to pin the loader while idle).
      */
     final void takeFrom(Thread thread) {
         contextClassLoader = thread.getContextClassLoader();

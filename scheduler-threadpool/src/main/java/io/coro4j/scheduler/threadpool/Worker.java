@@ -19,6 +19,8 @@ final class Worker extends Thread {
     /** One pick in this many looks at the queues of new fibers before the inbox (see {@link #findWork()}). */
     private static final int NEW_FIRST_PERIOD = 16;
     private static final VarHandle PARKED;
+    /** A carrier's own context class loader, between fibers (each fiber's own is put on while it runs). */
+    private static final ClassLoader OWN_LOADER = ClassLoader.getSystemClassLoader();
 
     static {
         try {
@@ -70,7 +72,7 @@ final class Worker extends Thread {
         // which every fiber run here would see, nor its context class loader, which the carrier
         // would pin (a fiber's own is put on before it runs), as ForkJoinPool's common pool does.
         super(null, null, "coro4j-" + scheduler.name + "-carrier-" + index, 0, false);
-        setContextClassLoader(ClassLoader.getSystemClassLoader());
+        setContextClassLoader(OWN_LOADER);
         this.scheduler = scheduler;
     }
 
@@ -241,6 +243,12 @@ final class Worker extends Thread {
         } finally {
             current = null;
             f.takeFrom(this);
+            // Not left on the carrier until the next fiber's is put on: an idle carrier would pin
+            // the loader of the fiber it ran last (an undeployed application's). Costs nothing where
+            // fibers use the system loader, the common case.
+            if (getContextClassLoader() != OWN_LOADER) {
+                setContextClassLoader(OWN_LOADER);
+            }
         }
         if (f.isDone()) {
             completions++;

@@ -353,6 +353,34 @@ class ThreadPoolSpecificTest {
         assertThat(carriersAlive("half-started")).as("carriers alive 10 s after the failed creation").isZero();
     }
 
+    /**
+     * A carrier puts each fiber's context class loader on before running it; once the fiber has
+     * run, an idle carrier must not keep that loader: a carrier can stay idle for the scheduler's
+     * life (the JVM's, for the default scheduler) and would pin the loader of the last fiber it
+     * ran, an undeployed application's, say.
+     */
+    @Test
+    void anIdleCarrierKeepsNoContextClassLoaderOfTheFiberItRanLast() throws Exception {
+        Scheduler s = new ThreadPoolSchedulerProvider().create(SchedulerConfig.builder().name("idle-loader").parallelism(1).build());
+        schedulers.add(s);
+        ClassLoader fibersLoader = new java.net.URLClassLoader("fiber's loader", new java.net.URL[0],
+                getClass().getClassLoader());
+        CompletableFuture<ClassLoader> seen = new CompletableFuture<>();
+        Thread starter = Thread.ofPlatform().unstarted(() -> s.start(() -> seen.complete(Thread.currentThread().getContextClassLoader())));
+        starter.setContextClassLoader(fibersLoader);
+        starter.start();
+        starter.join(30_000);
+        assertThat(seen.get(30, TimeUnit.SECONDS)).as("the fiber's own loader while it runs").isSameAs(fibersLoader);
+        Thread carrier = Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().equals("coro4j-idle-loader-carrier-0")).findFirst().orElseThrow();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (carrier.getContextClassLoader() == fibersLoader && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertThat(carrier.getContextClassLoader()).as("the idle carrier's loader 10 s after the fiber ran")
+                .isSameAs(ClassLoader.getSystemClassLoader());
+    }
+
     private static long carriersAlive(String schedulerName) {
         return Thread.getAllStackTraces().keySet().stream()
                 .filter(t -> t.getName().startsWith("coro4j-" + schedulerName + "-carrier-")).count();
