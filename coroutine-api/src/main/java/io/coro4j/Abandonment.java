@@ -32,8 +32,14 @@ final class Abandonment extends PhantomReference<Generator<?, ?, ?>> {
         for (int i = 0; i < STRIPES.length; i++) {
             STRIPES[i] = new Stripe();
         }
-        // Started when the first generator suspends (this class's first use), as a Cleaner's would be.
-        Thread.ofPlatform().daemon().name("coro4j-generator-cleaner").start(Abandonment::closeUnreachable);
+        // Started when the first generator suspends (this class's first use), as a Cleaner's would be,
+        // by whichever thread that is: nothing of that thread's is kept for the JVM's life, neither its
+        // inheritable thread locals nor its context class loader (which it would pin, and hand to the
+        // tasks that close abandoned generators), as the schedulers' own threads do.
+        Thread cleaner = Thread.ofPlatform().daemon().name("coro4j-generator-cleaner").inheritInheritableThreadLocals(false)
+                .unstarted(Abandonment::closeUnreachable);
+        cleaner.setContextClassLoader(ClassLoader.getSystemClassLoader());
+        cleaner.start();
     }
 
     /** A power of two, at least four per processor. */
