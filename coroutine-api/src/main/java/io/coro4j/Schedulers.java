@@ -72,7 +72,8 @@ public final class Schedulers {
 
     /**
      * The JVM-wide scheduler used when no other is given; created on first use with daemon
-     * threads and never closed.
+     * threads and never closed: its {@code shutdown()} and {@code close()} throw
+     * {@link IllegalStateException} (create a scheduler of your own to close it).
      *
      * @throws IllegalStateException if no scheduler is on the classpath
      */
@@ -83,8 +84,9 @@ public final class Schedulers {
         }
         synchronized (Schedulers.class) {
             if (defaultScheduler == null) {
-                defaultScheduler = chosen().create(
-                        SchedulerConfig.builder().name("default").daemon(true).build());
+                Scheduler created = chosen().create(SchedulerConfig.builder().name("default").daemon(true).build());
+                io.coro4j.internal.DefaultScheduler.set(created);
+                defaultScheduler = created;
             }
             return defaultScheduler;
         }

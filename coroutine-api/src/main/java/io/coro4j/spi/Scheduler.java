@@ -74,7 +74,13 @@ public interface Scheduler extends AutoCloseable {
     /** The scheduling-delay sampler of this scheduler; the same instance every time. */
     SchedulingDelays schedulingDelays();
 
-    /** Stops accepting new fibers; live fibers run on. Idempotent; does not wait. */
+    /**
+     * Stops accepting new fibers; live fibers run on. Idempotent; does not wait.
+     *
+     * @throws IllegalStateException if this is the default scheduler
+     *     ({@link io.coro4j.Schedulers#defaultScheduler()}), which is never shut down; an
+     *     implementation checks with {@link io.coro4j.internal.DefaultScheduler#refuseShutdown}
+     */
     void shutdown();
 
     /** Whether {@link #shutdown()} was called. */
@@ -101,12 +107,14 @@ public interface Scheduler extends AutoCloseable {
      * Shuts down and waits for every live fiber to finish and every thread to end. A fiber parked
      * forever makes this wait forever, as {@link java.util.concurrent.ExecutorService#close()} would.
      *
-     * @throws IllegalStateException if called from code that termination waits for: a fiber of this
-     *     scheduler, one of its timer actions, or a {@code Coro.blocking} call of one of its tasks
-     *     (call {@link #shutdown()} there instead)
+     * @throws IllegalStateException if this is the default scheduler, as {@link #shutdown()}; or if
+     *     called from code that termination waits for: a fiber of this scheduler, one of its timer
+     *     actions, or a {@code Coro.blocking} call of one of its tasks (call {@link #shutdown()} there
+     *     instead)
      */
     @Override
     default void close() {
+        io.coro4j.internal.DefaultScheduler.refuseShutdown(this);
         String waiting = io.coro4j.internal.Tasks.blockingCallOf(this);
         if (waiting != null) {
             throw new IllegalStateException("close() called inside Coro.blocking(...) of " + waiting + ", a task of"

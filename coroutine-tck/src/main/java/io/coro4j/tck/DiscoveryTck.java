@@ -47,4 +47,26 @@ public abstract class DiscoveryTck extends SchedulerTck {
                 .hasMessageStartingWith("No coro4j scheduler named \"no-such-scheduler\" (from Schedulers.create); found: ")
                 .hasMessageContaining(providerName());
     }
+
+    /**
+     * The default scheduler, shared by every program that names none, refuses shutdown and close
+     * with a message saying what to do, and goes on running programs; a scheduler of one's own with
+     * the same name shuts down as any other.
+     */
+    @Test
+    void theDefaultSchedulerRefusesShutdownAndCloseAndRunsOn() throws Exception {
+        Scheduler d = Schedulers.defaultScheduler();
+        String message = "scheduler \"default\" is the default scheduler, shared by every Coro.run and generator that"
+                + " names no scheduler for the JVM's life, and is never shut down: create a scheduler of your own with"
+                + " Schedulers.create(...) to shut it down or close it";
+        assertThatThrownBy(d::shutdown).isExactlyInstanceOf(IllegalStateException.class).hasMessage(message);
+        assertThatThrownBy(d::close).isExactlyInstanceOf(IllegalStateException.class).hasMessage(message);
+        assertThat(d.isShutdown()).isFalse();
+        assertThat(io.coro4j.Coro.run(() -> "still runs")).isEqualTo("still runs");
+        try (Scheduler own = Schedulers.create(providerName(), SchedulerConfig.builder().name("default").build())) {
+            assertThat(io.coro4j.Coro.run(own, () -> "own runs")).isEqualTo("own runs");
+            own.shutdown();
+            assertThat(own.isShutdown()).isTrue();
+        }
+    }
 }

@@ -277,6 +277,7 @@ final class LoomScheduler implements Scheduler {
 
     @Override
     public void shutdown() {
+        io.coro4j.internal.DefaultScheduler.refuseShutdown(this);
         shutdown = true;
         if (live() == 0) {
             terminate();
@@ -306,6 +307,7 @@ final class LoomScheduler implements Scheduler {
 
     @Override
     public void close() {
+        io.coro4j.internal.DefaultScheduler.refuseShutdown(this); // first: the plainest refusal
         if (currentFiber() != null) {
             throw new IllegalStateException("close() called from fiber code of scheduler \"" + name
                     + "\": it would wait for its own fiber to end; call shutdown() instead");

@@ -1,0 +1,34 @@
+package io.coro4j.internal;
+
+import io.coro4j.spi.Scheduler;
+
+/**
+ * Which scheduler is the JVM-wide default ({@code Schedulers.defaultScheduler()}), for the
+ * schedulers' {@code shutdown()}, which refuses to shut it down. Not an API. Thread-safe.
+ */
+public final class DefaultScheduler {
+
+    private static volatile Scheduler instance;
+
+    private DefaultScheduler() {}
+
+    /** Records {@code s} as the default scheduler; called once, when it is created. */
+    public static void set(Scheduler s) {
+        instance = s;
+    }
+
+    /**
+     * Refuses to shut {@code s} down if it is the default scheduler: every {@code Coro.run} and
+     * generator that names no scheduler shares it for the JVM's life, and a shut-down one would
+     * refuse them all, far from the mistake.
+     *
+     * @throws IllegalStateException if {@code s} is the default scheduler
+     */
+    public static void refuseShutdown(Scheduler s) {
+        if (s == instance) {
+            throw new IllegalStateException("scheduler \"" + s.name() + "\" is the default scheduler, shared by every"
+                    + " Coro.run and generator that names no scheduler for the JVM's life, and is never shut down:"
+                    + " create a scheduler of your own with Schedulers.create(...) to shut it down or close it");
+        }
+    }
+}
