@@ -22,7 +22,7 @@ import java.util.stream.Collectors;
  *   <li>the name given to {@link #select(String)};</li>
  *   <li>the system property {@value #PROPERTY} (e.g. {@code -Dcoro4j.scheduler=loom});</li>
  *   <li>the only provider present; or, if several are, the highest {@link SchedulerProvider#priority()},
- *       ties broken by name, with a warning that lists them and says how to choose.</li>
+ *       ties broken by name, with a warning (logged once) that lists them and says how to choose.</li>
  * </ol>
  * With none present, use fails with an {@link IllegalStateException} naming the artifacts to add.
  * A provider that fails to load is reported and skipped.
@@ -143,7 +143,16 @@ public final class Schedulers {
     }
 
     private static SchedulerProvider chosen() {
-        return choose(providers(), selected, System.getProperty(PROPERTY), msg -> LOG.log(System.Logger.Level.WARNING, msg));
+        return choose(providers(), selected, System.getProperty(PROPERTY), Schedulers::warnOnce);
+    }
+
+    /** The several-providers warnings already logged: each once, not at every create. */
+    private static final java.util.Set<String> WARNED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    private static void warnOnce(String msg) {
+        if (WARNED.add(msg)) {
+            LOG.log(System.Logger.Level.WARNING, msg);
+        }
     }
 
     /** The provider rule of the class description; {@code warn} receives the several-providers warning. */
