@@ -139,7 +139,10 @@ public final class Coro {
     }
 
     /**
-     * Suspends the current task for {@code duration}; no thread sleeps.
+     * Suspends the current task for {@code duration}; no thread sleeps. A zero duration lets other
+     * tasks run first, as {@link #yieldNow()} does (asyncio's {@code sleep(0)}); one too long to
+     * count in nanoseconds (such as {@code ChronoUnit.FOREVER.getDuration()}) sleeps until the
+     * task, or a timeout or task group around it, is cancelled.
      *
      * @throws NullPointerException if {@code duration} is null
      * @throws IllegalArgumentException if {@code duration} is negative
@@ -269,6 +272,13 @@ public final class Coro {
      * <p>If the task is cancelled (or an enclosing timeout or task group is) while the body unwinds
      * from this timeout, that cancellation propagates, not a timeout (nor {@code null}).
      *
+     * <p>A timeout too long to count in nanoseconds (over about 292 years, such as
+     * {@code ChronoUnit.FOREVER.getDuration()}) never expires. A negative one is refused, as
+     * {@link #sleep} refuses a negative duration (asyncio and kotlinx.coroutines take a deadline
+     * already passed as expired: pass {@link Duration#ZERO} for that).
+     *
+     * @throws NullPointerException if {@code timeout} or {@code body} is null
+     * @throws IllegalArgumentException if {@code timeout} is negative
      * @throws TimeoutExceededException if the timeout cancelled the body (not a
      *     CancellationException: an outer cancellation is never mistaken for it, nor it for one)
      * @throws Exception whatever the body threw, unchanged
@@ -283,6 +293,16 @@ public final class Coro {
      * for another reason than the interrupt, a resource that failed to close) cannot ride on a
      * null: it goes to the current thread's uncaught-exception handler, wrapped in an
      * {@link IllegalStateException} that says so.
+     *
+     * <p>A body that returns {@code null} in time returns {@code null} too: where the body may
+     * return {@code null}, use {@link #withTimeout} (or, for a select, a
+     * {@link io.coro4j.channel.Select#onTimeout} clause) to tell the two apart. The {@code null} is this
+     * timeout's only: an enclosing timeout that expires meanwhile throws (or returns its own
+     * {@code null}), and a cancellation of the task propagates, as for {@link #withTimeout}.
+     *
+     * @throws NullPointerException if {@code timeout} or {@code body} is null
+     * @throws IllegalArgumentException if {@code timeout} is negative
+     * @throws Exception whatever the body threw, unchanged
      */
     public static <T> T withTimeoutOrNull(Duration timeout, Callable<T> body) throws Exception {
         return timed(timeout, body, true, "Coro.withTimeoutOrNull");
