@@ -168,6 +168,62 @@ public abstract class TaskTck extends SchedulerTck {
         });
     }
 
+    /**
+     * Durations too long to count in nanoseconds (over about 292 years, such as
+     * {@code ChronoUnit.FOREVER}) and those just under that bound are as good as forever for a
+     * sleep and a timeout: no deadline arithmetic overflows into one that has passed (a sleep that
+     * ends at once, a timeout that expires at once) or throws. A cancel still ends such a sleep,
+     * a shorter timeout around it still expires as itself, and a long timeout returns its body's value.
+     */
+    @Test
+    void durationsTooLongToCountInNanosecondsActAsForever() {
+        List<String> outcomes = run(() -> {
+            List<String> out = new ArrayList<>();
+            for (Duration big : List.of(java.time.temporal.ChronoUnit.FOREVER.getDuration(), Duration.ofSeconds(Long.MAX_VALUE),
+                    Duration.ofNanos(Long.MAX_VALUE), Duration.ofNanos(Long.MAX_VALUE / 2 + 1))) {
+                AtomicBoolean sleeping = new AtomicBoolean();
+                Task<String> sleeper = Coro.spawn(() -> {
+                    sleeping.set(true);
+                    Coro.sleep(big);
+                    return "woke";
+                });
+                until("the sleeper sleeps", sleeping::get);
+                Coro.sleep(ms(5));
+                sleeper.cancel();
+                String cancelled;
+                try {
+                    cancelled = sleeper.join();
+                } catch (CancellationException e) {
+                    cancelled = "cancelled";
+                }
+                String value = Coro.withTimeout(big, () -> {
+                    Coro.sleep(ms(2));
+                    return "value";
+                });
+                String expired;
+                try {
+                    expired = Coro.withTimeout(ms(10), () -> {
+                        Coro.sleep(big);
+                        return "woke";
+                    });
+                } catch (TimeoutExceededException e) {
+                    expired = e.getMessage();
+                }
+                String inner = Coro.withTimeoutOrNull(ms(10), () -> Coro.withTimeout(big, () -> {
+                    Coro.sleep(big);
+                    return "woke";
+                }));
+                out.add(cancelled + ", " + value + ", " + expired + ", " + inner);
+            }
+            return out;
+        });
+        assertThat(outcomes).containsExactly(
+                "cancelled, value, timed out after PT0.01S, null",
+                "cancelled, value, timed out after PT0.01S, null",
+                "cancelled, value, timed out after PT0.01S, null",
+                "cancelled, value, timed out after PT0.01S, null");
+    }
+
     // ---- tasks and awaiting ----
 
     @Test
