@@ -40,12 +40,17 @@ import java.util.concurrent.locks.LockSupport;
  * While timers are pending the thread sleeps until the next tick that has any, or to the next
  * block; with none, until a producer wakes it.
  *
- * <p>Actions run on the timer thread, one after the other, in tick order (timers of one tick in
- * no particular order). An action that throws is reported to the timer thread's uncaught
- * exception handler (an exception the handler throws is ignored, as the JVM does) and the thread
- * goes on. {@link #terminate()} stops the thread and drops pending timers without waiting:
- * {@link #hasEnded()} and {@link #awaitEnd(long)} tell when the thread has ended (an action
- * running when it was called runs to its end first).
+ * <p>Actions run on the timer thread, one after the other, in tick order, and the timers of one
+ * tick in the order they were scheduled: the thread takes the inbox in oldest first and appends
+ * each timer to its list, so timers of equal delay fire in deadline order, and on a one-carrier
+ * scheduler tasks that sleep the same time one after the other wake in that order, as with
+ * asyncio's loop and the JDK's own timer (loom's sleeps). Timers of different delays that end in
+ * one tick are not sorted by deadline: the later scheduled fires later, at most one tick off. An
+ * action that throws is reported to the timer thread's uncaught exception handler (an exception
+ * the handler throws is ignored, as the JVM does) and the thread goes on. {@link #terminate()}
+ * stops the thread and drops pending timers without waiting: {@link #hasEnded()} and
+ * {@link #awaitEnd(long)} tell when the thread has ended (an action running when it was called
+ * runs to its end first).
  */
 public final class TimerThread {
 
@@ -105,6 +110,10 @@ public final class TimerThread {
     private final Node[] near = new Node[SLOTS];
     private final Node[] mid = new Node[SLOTS];
     private Node far;
+    /** The last node of each {@link #near} and {@link #mid} slot, and of {@link #far}: timers are appended. */
+    private final Node[] nearTail = new Node[SLOTS];
+    private final Node[] midTail = new Node[SLOTS];
+    private Node farTail;
     /** The first tick not yet run. */
     private long nextTick;
     /** Timers linked in {@link #near}, and in all three levels. */
@@ -344,7 +353,14 @@ public final class TimerThread {
         if (inbox == null) {
             return;
         }
-        Node n = (Node) INBOX.getAndSet(this, null);
+        Node newest = (Node) INBOX.getAndSet(this, null);
+        Node n = null;
+        while (newest != null) { // reversed: oldest first, the order they were scheduled in
+            Node next = newest.next;
+            newest.next = n;
+            n = newest;
+            newest = next;
+        }
         while (n != null) {
             Node next = n.next;
             n.next = null;
@@ -382,29 +398,34 @@ public final class TimerThread {
             n.level = Node.NEAR;
             n.slot = (int) (tick & MASK);
             nearCount++;
-            link(near, n);
+            append(near, nearTail, n);
         } else if ((tick >> (2 * LEVEL_BITS)) == (next >> (2 * LEVEL_BITS))) {
             n.level = Node.MID;
             n.slot = (int) ((tick >> LEVEL_BITS) & MASK);
-            link(mid, n);
+            append(mid, midTail, n);
         } else {
             n.level = Node.FAR;
-            n.next = far;
-            if (far != null) {
-                far.prev = n;
+            n.prev = farTail;
+            if (farTail == null) {
+                far = n;
+            } else {
+                farTail.next = n;
             }
-            far = n;
+            farTail = n;
         }
         pending++;
     }
 
-    private static void link(Node[] level, Node n) {
-        Node head = level[n.slot];
-        n.next = head;
-        if (head != null) {
-            head.prev = n;
+    /** Appends {@code n} to its slot of a level, given the level's heads and tails. */
+    private static void append(Node[] heads, Node[] tails, Node n) {
+        Node tail = tails[n.slot];
+        n.prev = tail;
+        if (tail == null) {
+            heads[n.slot] = n;
+        } else {
+            tail.next = n;
         }
-        level[n.slot] = n;
+        tails[n.slot] = n;
     }
 
     private void unlink(Node n) {
@@ -412,6 +433,12 @@ public final class TimerThread {
         Node next = n.next;
         if (next != null) {
             next.prev = prev;
+        } else {
+            switch (n.level) {
+                case Node.NEAR -> nearTail[n.slot] = prev;
+                case Node.MID -> midTail[n.slot] = prev;
+                default -> farTail = prev;
+            }
         }
         if (prev != null) {
             prev.next = next;
@@ -448,12 +475,14 @@ public final class TimerThread {
             if ((tick & ((1L << (2 * LEVEL_BITS)) - 1)) == 0 && far != null) {
                 Node n = detach(far);
                 far = null;
+                farTail = null;
                 replace(n);
             }
             int m = (int) ((tick >> LEVEL_BITS) & MASK);
             if (mid[m] != null) {
                 Node n = detach(mid[m]);
                 mid[m] = null;
+                midTail[m] = null;
                 replace(n);
             }
         }
@@ -461,6 +490,7 @@ public final class TimerThread {
         Node n = near[s];
         if (n != null) {
             near[s] = null;
+            nearTail[s] = null;
             detach(n);
             // Looked at before each action: terminate() drops the rest of the tick too, also when
             // an action of this tick calls it (and does not wait for this thread).

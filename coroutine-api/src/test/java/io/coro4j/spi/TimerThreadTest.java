@@ -68,6 +68,124 @@ class TimerThreadTest {
         }
     }
 
+    /**
+     * Timers due in one tick, scheduled in deadline order (as tasks that sleep the same time one
+     * after the other schedule theirs), fire in that order, as asyncio's loop and the JDK's timer
+     * run them, however the thread took them in: here each is scheduled once the thread has linked
+     * the one before (none arrive together), with deadlines 80 us apart in one tick about 50 ms ahead.
+     * Before, a tick's slot was a stack: they fired newest first, so that on a one-carrier
+     * scheduler tasks that slept the same time one after the other woke in reverse order. A round
+     * that could not link all ten before their tick (a stalled machine) checks nothing; five
+     * rounds, at least one of which must check.
+     */
+    @Test
+    void timersOfOneTickScheduledInDeadlineOrderFireInThatOrderHoweverTheyWereTakenIn() throws Exception {
+        int n = 10;
+        int checked = 0;
+        for (int round = 0; round < 5; round++) {
+            long origin = System.nanoTime();
+            TimerThread timer = new TimerThread("one-tick-" + round, true, origin);
+            timers.add(timer);
+            CountDownLatch started = new CountDownLatch(1);
+            timer.schedule(started::countDown, 0, TimeUnit.NANOSECONDS); // the thread runs, warm
+            assertThat(started.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+            // In the first block of 1024 ticks, so linked in the near level.
+            long tickStart = System.nanoTime() + 50 * TimerThread.TICK_NANOS;
+            tickStart = origin + ((tickStart - origin) >> 20 << 20);
+            ConcurrentLinkedQueue<Integer> fired = new ConcurrentLinkedQueue<>();
+            CountDownLatch all = new CountDownLatch(n);
+            long[] earliest = new long[n];
+            long[] latest = new long[n];
+            boolean intime = true;
+            for (int i = 0; i < n && intime; i++) {
+                int k = i;
+                long deadline = tickStart - TimeUnit.MICROSECONDS.toNanos(900) + k * TimeUnit.MICROSECONDS.toNanos(80);
+                scheduleAt(timer, deadline, () -> {
+                    fired.add(k);
+                    all.countDown();
+                }, earliest, latest, k);
+                while (timer.linkedTimers() != k + 1 && intime) {
+                    intime = System.nanoTime() - (tickStart - 10 * TimerThread.TICK_NANOS) < 0;
+                    Thread.onSpinWait();
+                }
+            }
+            if (!intime) {
+                continue;
+            }
+            assertThat(all.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+            assertThat(fired).as("round %d", round).containsExactlyInAnyOrder(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
+            assertInDeadlineOrder(new ArrayList<>(fired), earliest, latest);
+            checked++;
+        }
+        assertThat(checked).as("rounds that linked every timer in time").isPositive();
+    }
+
+    /**
+     * Timers of equal delay fire in the order they were scheduled, also when the thread took them
+     * in batch after batch (a zero-delay timer after each group of 20 wakes it, and is waited for),
+     * several batches to a tick; those cancelled once linked (the first, the last of each group,
+     * often the last of its slot then, and every seventh) do not fire. Before, each batch came out reversed against
+     * those before it in its tick.
+     */
+    @Test
+    void timersOfEqualDelayFireInTheOrderScheduledAcrossBatchesAndCancelledOnesDoNot() throws Exception {
+        TimerThread timer = timer("batches");
+        int n = 600;
+        ConcurrentLinkedQueue<Integer> fired = new ConcurrentLinkedQueue<>();
+        List<Timeout> handles = new ArrayList<>();
+        boolean[] cancelled = new boolean[n];
+        for (int k = 0; k < n; k++) {
+            int id = k;
+            handles.add(timer.schedule(() -> fired.add(id), 100, TimeUnit.MILLISECONDS));
+            if (k % 20 == 19 || k == n - 1) {
+                CountDownLatch takenIn = new CountDownLatch(1);
+                timer.schedule(takenIn::countDown, 0, TimeUnit.NANOSECONDS);
+                assertThat(takenIn.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+                // Linked now: cancelling unlinks them (a slot's last node among them, often).
+                for (int c = k - k % 20; c <= k; c++) {
+                    if (c % 7 == 3 || c % 20 == 19 || c == 0) {
+                        cancelled[c] = handles.get(c).cancel(); // false only if it fired already
+                    }
+                }
+            }
+        }
+        List<Integer> expected = new ArrayList<>();
+        for (int k = 0; k < n; k++) {
+            if (!cancelled[k]) {
+                expected.add(k);
+            }
+        }
+        CountDownLatch last = new CountDownLatch(1);
+        timer.schedule(last::countDown, 150, TimeUnit.MILLISECONDS);
+        assertThat(last.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+        assertThat(new ArrayList<>(fired)).isEqualTo(expected);
+    }
+
+    /**
+     * Schedules {@code action} for about {@code deadline}: the timer reads the clock itself, so its
+     * deadline lies between {@code earliest[k]} and {@code latest[k]}, recorded here.
+     */
+    private static Timeout scheduleAt(TimerThread timer, long deadline, Runnable action, long[] earliest,
+                                      long[] latest, int k) {
+        long before = System.nanoTime();
+        Timeout t = timer.schedule(action, deadline - before, TimeUnit.NANOSECONDS);
+        earliest[k] = deadline;
+        latest[k] = deadline + (System.nanoTime() - before);
+        return t;
+    }
+
+    /** Fails if a timer fired after one whose deadline was surely later than its own. */
+    private static void assertInDeadlineOrder(List<Integer> fired, long[] earliest, long[] latest) {
+        for (int i = 0; i < fired.size(); i++) {
+            for (int j = i + 1; j < fired.size(); j++) {
+                int a = fired.get(i);
+                int b = fired.get(j);
+                assertThat(latest[b] - earliest[a]).as("timer %d fired after timer %d, which was due later", b, a)
+                        .isGreaterThanOrEqualTo(0);
+            }
+        }
+    }
+
     @Test
     void aZeroDelayRunsPromptlyAndAThrowingActionDoesNotStopTheThread() throws Exception {
         TimerThread timer = timer("zero");

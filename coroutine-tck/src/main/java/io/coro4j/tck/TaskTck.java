@@ -1565,6 +1565,47 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(slept).isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(100));
     }
 
+    /**
+     * On one carrier (an event loop, as asyncio's), tasks that sleep the same time one after the
+     * other wake in the order they went to sleep, as in asyncio and kotlinx.coroutines: their
+     * deadlines are in that order. Ten sleepers 50 us apart, five rounds. Before, the timer ran
+     * the timers of one tick (about a millisecond) newest first whenever it had taken them in one
+     * at a time: rounds came out as [9, 8, 7, 6, 5, 4, 3, 2, 1, 0] or [6, 5, 4, 3, 2, 1, 0, 7, 8, 9].
+     * Only on a scheduler whose carriers are its own (on loom, tasks woken together run in parallel).
+     */
+    @Test
+    void onOneCarrierTasksThatSleepTheSameTimeOneAfterTheOtherWakeInThatOrder() throws Exception {
+        assumeTrue(honoursParallelism(), "needs one carrier: woken tasks then run in the order they were woken");
+        Scheduler loop = newScheduler(1);
+        List<List<Integer>> rounds = new ArrayList<>();
+        for (int round = 0; round < 5; round++) {
+            List<Integer> order = new CopyOnWriteArrayList<>();
+            await(CompletableFuture.supplyAsync(() -> Coro.run(loop, () -> {
+                for (int i = 0; i < 10; i++) {
+                    int k = i;
+                    AtomicBoolean asleep = new AtomicBoolean();
+                    Coro.spawn(() -> {
+                        asleep.set(true);
+                        Coro.sleep(ms(20));
+                        order.add(k);
+                        return null;
+                    });
+                    while (!asleep.get()) {
+                        Coro.yieldNow(); // the one carrier runs the sleeper up to its sleep
+                    }
+                    long next = System.nanoTime() + TimeUnit.MICROSECONDS.toNanos(50);
+                    while (System.nanoTime() - next < 0) {
+                        Thread.onSpinWait(); // the next deadline 50 us later, most often in the same tick
+                    }
+                }
+                return null;
+            })));
+            rounds.add(order);
+        }
+        List<Integer> inOrder = List.of(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
+        assertThat(rounds).containsExactly(inOrder, inOrder, inOrder, inOrder, inOrder);
+    }
+
     /** No thread per sleeper: 1,000,000 concurrent 10 ms sleepers all finish. */
     @Test
     void aMillionConcurrentSleepersAllComplete() {
