@@ -1486,6 +1486,9 @@ public abstract class TaskTck extends SchedulerTck {
         List<Integer> order = run(() -> {
             List<Task<Integer>> tasks = new ArrayList<>();
             List<Event> mayEnd = new ArrayList<>();
+            Task<Integer> early = Coro.spawn(() -> 0);
+            until("the first task has ended", early::isDone);
+            tasks.add(early);
             for (int value : new int[] {60, 10, 35}) {
                 Event e = new Event();
                 mayEnd.add(e);
@@ -1494,25 +1497,27 @@ public abstract class TaskTck extends SchedulerTck {
                     return value;
                 }));
             }
-            // Ends them one at a time, in an order other than the list's, once the loop waits
-            // (tasks already ended when the loop is made come in the list's order). The three
-            // tasks park only in their events and the main task only in the loop.
+            // The loop's first step hands out the task that had ended, at once, and from then on
+            // the loop answers for the others in the order they end: ended one at a time, in an
+            // order other than the list's, once that step is past.
+            Event looping = new Event();
             Task<Void> ender = Coro.spawn(() -> {
-                until("the tasks and the loop wait", () -> scheduler.stats().parkedFibers() == 4);
+                looping.await();
                 for (int i : new int[] {1, 2, 0}) {
                     mayEnd.get(i).set();
-                    until("task " + i + " has ended", tasks.get(i)::isDone);
+                    until("task " + i + " has ended", tasks.get(i + 1)::isDone);
                 }
                 return null;
             });
             List<Integer> seen = new ArrayList<>();
             for (Task<Integer> done : Coro.asCompleted(tasks)) {
                 seen.add(done.join());
+                looping.set();
             }
             ender.join();
             return seen;
         });
-        assertThat(order).containsExactly(10, 35, 60);
+        assertThat(order).containsExactly(0, 10, 35, 60);
     }
 
     @Test
@@ -5185,10 +5190,12 @@ public abstract class TaskTck extends SchedulerTck {
         AtomicReference<Task<?>> child = new AtomicReference<>();
         IllegalStateException cleanupFailed = new IllegalStateException("cleanup failed");
         List<String> seen = new CopyOnWriteArrayList<>();
+        Event started = new Event();
         String r = run(() -> {
             Generator<Integer, Void, String> gen = Generator.of(co -> Coro.taskGroup(g -> {
                 child.set(g.spawn(() -> {
                     try {
+                        started.set();
                         new Event().await(); // never set: only a cancellation ends it
                         return null;
                     } finally {
@@ -5200,6 +5207,7 @@ public abstract class TaskTck extends SchedulerTck {
                         throw cleanupFailed;
                     }
                 }));
+                started.await(); // the child in its try block: cancelled before it ran, it would clean nothing up
                 co.yield(1); // the misuse: the group is open while the body is paused
                 return "body";
             }));
@@ -5243,11 +5251,13 @@ public abstract class TaskTck extends SchedulerTck {
         IllegalStateException cleanupFailed = new IllegalStateException("cleanup failed");
         AtomicReference<Task<?>> child = new AtomicReference<>();
         AtomicReference<Task<?>> opener = new AtomicReference<>();
+        Event started = new Event();
         Generator<Integer, Void, String> gen = run(() -> {
             opener.set(Coro.currentTask());
             Generator<Integer, Void, String> g0 = Generator.of(co -> Coro.taskGroup(g -> {
                 child.set(g.spawn(() -> {
                     try {
+                        started.set();
                         new Event().await(); // never set: only a cancellation ends it
                         return null;
                     } finally {
@@ -5258,6 +5268,7 @@ public abstract class TaskTck extends SchedulerTck {
                         throw cleanupFailed;
                     }
                 }));
+                started.await(); // the child in its try block: cancelled before it ran, it would clean nothing up
                 co.yield(1); // the misuse
                 return "body";
             }));
