@@ -115,7 +115,7 @@ class HttpGatherExampleTest {
                     "GET http://127.0.0.1:PORT/hello -> 200, 5 bytes",
                     "GET http://127.0.0.1:PORT/ -> failed: connection refused",
                     "GET http://127.0.0.1:PORT/missing -> 404, 5 bytes",
-                    "GET nope://x -> failed: unsupported scheme 'nope': only http and https are",
+                    "GET nope://x -> failed: unsupported scheme 'nope': only http and https are supported",
                     "2 of 4 URLs fetched (on the threadpool scheduler)");
         } finally {
             server.stop(0);

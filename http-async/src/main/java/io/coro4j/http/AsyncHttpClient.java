@@ -521,7 +521,7 @@ public final class AsyncHttpClient implements AutoCloseable {
         }
         String s = scheme.toLowerCase(Locale.ROOT);
         if (!s.equals("http") && !s.equals("https")) {
-            throw new InvalidUrlException(method, url, "unsupported scheme '" + scheme + "': only http and https are", null);
+            throw new InvalidUrlException(method, url, "unsupported scheme '" + scheme + "': only http and https are supported", null);
         }
         if (uri.getHost() == null || uri.getHost().isEmpty()) {
             throw new InvalidUrlException(method, url, "no valid host in the URL", null);

@@ -560,7 +560,7 @@ abstract class HttpClientContract extends SchedulerFixture {
             assertThat(out.get(0).getOrThrow().bodyLength()).isEqualTo(10);
             assertThat(out.get(8).getOrThrow().bodyLength()).isEqualTo(20);
             assertFailure(out.get(1), InvalidUrlException.class, "GET " + malformed + ": malformed URL: Illegal character in authority at index 10");
-            assertFailure(out.get(2), InvalidUrlException.class, "GET " + ftp + ": unsupported scheme 'ftp': only http and https are");
+            assertFailure(out.get(2), InvalidUrlException.class, "GET " + ftp + ": unsupported scheme 'ftp': only http and https are supported");
             assertFailure(out.get(3), InvalidUrlException.class, "GET " + relative + ": not an absolute URL: it has no scheme (http:// or https://)");
             assertFailure(out.get(4), InvalidUrlException.class, "GET " + noHost + ": no valid host in the URL");
             assertFailure(out.get(5), HttpConnectException.class, "GET " + unknownHost + ": unknown host 'no-such-host.invalid' (it does not resolve)");
