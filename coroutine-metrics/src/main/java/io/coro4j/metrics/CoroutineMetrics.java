@@ -53,10 +53,6 @@ import java.util.function.ToDoubleFunction;
  *
  * <p>Usage: {@code new CoroutineMetrics(scheduler).bindTo(registry)}; {@link #close()} removes the
  * meters from every registry it was bound to and stops sampling. Thread-safe.
- *
- * @throws IllegalStateException from {@link #bindTo} if the registry already has this scheduler's
- *     meters (two schedulers of one kind sharing a name, or a second binder for one scheduler), or
- *     if this binder is closed
  */
 public final class CoroutineMetrics implements MeterBinder, AutoCloseable {
 
@@ -105,6 +101,13 @@ public final class CoroutineMetrics implements MeterBinder, AutoCloseable {
         return tags;
     }
 
+    /**
+     * Registers this scheduler's meters in {@code registry} (one binder may be bound to several).
+     *
+     * @throws IllegalStateException if the registry already has this scheduler's meters (two
+     *     schedulers of one kind sharing a name, or a second binder for one scheduler), or if this
+     *     binder is closed
+     */
     @Override
     public synchronized void bindTo(MeterRegistry registry) {
         Objects.requireNonNull(registry, "registry");

@@ -65,10 +65,6 @@ import java.util.function.ToIntFunction;
  * <p>Usage: {@code new HttpClientMetrics(client, "catalog").bindTo(registry)}, once; bind to a
  * {@code CompositeMeterRegistry} to publish to several. {@link #close()} removes every meter
  * from the registry and takes the observer off the client. Thread-safe.
- *
- * @throws IllegalStateException from {@link #bindTo} if this binder is bound already or closed,
- *     if the client has another observer (a client has one, and this binder is it), or if another
- *     binder with the same client name is bound to the registry and not closed
  */
 public final class HttpClientMetrics implements MeterBinder, AutoCloseable {
 
@@ -149,6 +145,14 @@ public final class HttpClientMetrics implements MeterBinder, AutoCloseable {
         return tags;
     }
 
+    /**
+     * Registers this client's meters in {@code registry} and sets this binder as the client's
+     * {@link HttpClientObserver}; once only.
+     *
+     * @throws IllegalStateException if this binder is bound already or closed, if the client has
+     *     another observer (a client has one, and this binder is it), or if another binder with the
+     *     same client name is bound to the registry and not closed
+     */
     @Override
     public synchronized void bindTo(MeterRegistry registry) {
         Objects.requireNonNull(registry, "registry");
