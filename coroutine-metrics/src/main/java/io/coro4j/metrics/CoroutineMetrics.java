@@ -28,6 +28,7 @@ import java.util.function.ToDoubleFunction;
  * renders the dots as underscores (and adds {@code _total} / {@code _seconds}):
  *
  * <table>
+ *   <caption>The meters of a scheduler</caption>
  *   <tr><th>meter</th><th>type</th><th>what</th></tr>
  *   <tr><td>{@code coro4j.suspensions}</td><td>counter</td><td>fibers parked and generators suspended</td></tr>
  *   <tr><td>{@code coro4j.resumptions}</td><td>counter</td><td>parked fibers run again and generators resumed</td></tr>

@@ -30,6 +30,7 @@ import java.util.function.ToIntFunction;
  * unit, and Prometheus renders the dots as underscores:
  *
  * <table>
+ *   <caption>The meters of an HTTP client</caption>
  *   <tr><th>meter</th><th>type</th><th>what</th></tr>
  *   <tr><td>{@code coro4j.http.client.requests.active}</td><td>gauge</td><td>requests holding a slot
  *       now (being sent or read)</td></tr>
