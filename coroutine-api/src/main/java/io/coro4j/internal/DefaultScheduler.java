@@ -4,7 +4,9 @@ import io.coro4j.spi.Scheduler;
 
 /**
  * Which scheduler is the JVM-wide default ({@code Schedulers.defaultScheduler()}), for the
- * schedulers' {@code shutdown()}, which refuses to shut it down. Not an API. Thread-safe.
+ * schedulers' {@code shutdown()}, which refuses to shut it down. Not an API for users; a scheduler
+ * implementation calls {@link #refuseShutdown} first in its {@code shutdown()} (and in {@code close()}
+ * if it overrides the SPI's), as {@link Scheduler#shutdown()} asks. Thread-safe.
  */
 public final class DefaultScheduler {
 
