@@ -270,16 +270,22 @@ public final class TaskGroup {
         failures.put(child, failure);
     }
 
+    /** The children still running, in a new list; under the lock. */
+    private List<Task<?>> runningChildren() {
+        List<Task<?>> list = new ArrayList<>(running);
+        Task<?> head = children;
+        for (Task<?> c = head == null ? null : head.nextSibling; c != head; c = c.nextSibling) {
+            list.add(c);
+        }
+        return list;
+    }
+
     private void cancelChildren() {
         List<Task<?>> snapshot;
         lock();
         try {
             childrenCancelled = true;
-            snapshot = new ArrayList<>(running);
-            Task<?> head = children;
-            for (Task<?> c = head == null ? null : head.nextSibling; c != head; c = c.nextSibling) {
-                snapshot.add(c);
-            }
+            snapshot = runningChildren();
         } finally {
             unlock();
         }
@@ -431,11 +437,7 @@ public final class TaskGroup {
             if (own != null) {
                 handed = running == 0 ? List.of() : own.adopt(this);
             } else {
-                handed = new ArrayList<>(running);
-                Task<?> head = children;
-                for (Task<?> c = head == null ? null : head.nextSibling; c != head; c = c.nextSibling) {
-                    handed.add(c);
-                }
+                handed = runningChildren();
             }
         } finally {
             unlock();
