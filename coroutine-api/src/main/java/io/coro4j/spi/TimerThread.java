@@ -394,12 +394,16 @@ public final class TimerThread {
             fire(n);
             return;
         }
-        if ((tick >> LEVEL_BITS) == (next >> LEVEL_BITS)) {
+        // Levels are those of the last tick run, not of the next: when the next starts a block
+        // (or super-block), its timers are still in mid (or far), moved down when it runs. Put in
+        // near now, this timer would come before those older ones of its tick.
+        long last = next - 1;
+        if ((tick >> LEVEL_BITS) == (last >> LEVEL_BITS)) {
             n.level = Node.NEAR;
             n.slot = (int) (tick & MASK);
             nearCount++;
             append(near, nearTail, n);
-        } else if ((tick >> (2 * LEVEL_BITS)) == (next >> (2 * LEVEL_BITS))) {
+        } else if ((tick >> (2 * LEVEL_BITS)) == (last >> (2 * LEVEL_BITS))) {
             n.level = Node.MID;
             n.slot = (int) ((tick >> LEVEL_BITS) & MASK);
             append(mid, midTail, n);

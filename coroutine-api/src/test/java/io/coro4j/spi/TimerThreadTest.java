@@ -568,4 +568,53 @@ class TimerThreadTest {
         assertThat(days).as("days until the 3,650-day timer is due").isGreaterThanOrEqualTo(3_650);
         assertThat(TimeUnit.NANOSECONDS.toDays(TimerThread.MAX_DELAY_NANOS) / 365).isEqualTo(73);
     }
+
+    /**
+     * Two timers of one tick, 5 ticks into a block: A is scheduled first, while the thread is in
+     * the block before (so A waits in the mid level), B by an action run in that block's last
+     * tick (the thread has run that tick and not yet the block's first: B is placed straight in
+     * the near level). A was scheduled first and must fire first, as the class comment promises
+     * ("the later scheduled fires later"). Twenty rounds, each on a timer of its own whose block
+     * boundary is 40 ms ahead; a round whose action runs a tick late (after the boundary) checks
+     * nothing, and at least one round must check.
+     */
+    @Test
+    void aTimerScheduledInTheLastTickOfABlockFiresAfterAnOlderOneOfItsTickWaitingInTheMidLevel()
+            throws Exception {
+        long tick = TimerThread.TICK_NANOS;
+        List<String> wrong = new ArrayList<>();
+        int checked = 0;
+        for (int round = 0; round < 20; round++) {
+            long boundary = System.nanoTime() + ms(40); // the start of tick 1024, the second block
+            long origin = boundary - 1024 * tick;
+            TimerThread timer = new TimerThread("mid-then-near-" + round, true, origin);
+            timers.add(timer);
+            timer.schedule(() -> { }, 0, TimeUnit.NANOSECONDS); // started: A's deadline is not pushed off by the start
+            long due = origin + 1029 * tick - tick / 2; // in tick 1029
+            ConcurrentLinkedQueue<String> order = new ConcurrentLinkedQueue<>();
+            CountDownLatch both = new CountDownLatch(2);
+            AtomicBoolean inTime = new AtomicBoolean();
+            timer.schedule(() -> {
+                order.add("A");
+                both.countDown();
+            }, due - System.nanoTime(), TimeUnit.NANOSECONDS);
+            long last = origin + 1023 * tick - tick / 2; // in tick 1023, the first block's last
+            timer.schedule(() -> {
+                inTime.set(System.nanoTime() < boundary);
+                timer.schedule(() -> {
+                    order.add("B");
+                    both.countDown();
+                }, due - System.nanoTime(), TimeUnit.NANOSECONDS);
+            }, last - System.nanoTime(), TimeUnit.NANOSECONDS);
+            assertThat(both.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+            if (inTime.get()) {
+                checked++;
+                if (!List.copyOf(order).equals(List.of("A", "B"))) {
+                    wrong.add("round " + round + ": " + order);
+                }
+            }
+        }
+        assertThat(checked).as("rounds whose action ran in time").isPositive();
+        assertThat(wrong).as("rounds of %d checked where B fired first", checked).isEmpty();
+    }
 }
