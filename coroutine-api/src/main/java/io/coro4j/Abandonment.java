@@ -34,9 +34,9 @@ final class Abandonment extends PhantomReference<Generator<?, ?, ?>> {
         }
         // Started when the first generator suspends (this class's first use), as a Cleaner's would be,
         // by whichever thread that is: nothing of that thread's is kept for the JVM's life, neither its
-        // inheritable thread locals nor its context class loader (which it would pin, and hand to the
-        // tasks that close abandoned generators), as the schedulers' own threads do.
-        Thread cleaner = Thread.ofPlatform().daemon().name("coro4j-generator-cleaner").inheritInheritableThreadLocals(false)
+        // inheritable thread locals, its context class loader (which it would pin, and hand to the
+        // tasks that close abandoned generators) nor its thread group, as the schedulers' own threads do.
+        Thread cleaner = Thread.ofPlatform().group(io.coro4j.spi.TimerThread.ownThreadGroup()).daemon().name("coro4j-generator-cleaner").inheritInheritableThreadLocals(false)
                 .unstarted(Abandonment::closeUnreachable);
         cleaner.setContextClassLoader(ClassLoader.getSystemClassLoader());
         cleaner.start();

@@ -234,6 +234,20 @@ public final class TimerThread {
         }
     }
 
+    /**
+     * The thread group for a scheduler's own threads (carriers, timer): the JVM's top-level group,
+     * not the group of whichever thread happens to create them, which would get their uncaught
+     * exceptions through its {@code uncaughtException} and be kept, with the loader of its class,
+     * for their life.
+     */
+    public static ThreadGroup ownThreadGroup() {
+        ThreadGroup g = Thread.currentThread().getThreadGroup(); // not null: the thread runs
+        for (ThreadGroup p = g.getParent(); p != null; p = p.getParent()) {
+            g = p;
+        }
+        return g;
+    }
+
     /** Starts the thread once; false if terminated meanwhile. */
     private boolean start() {
         synchronized (this) {
@@ -245,7 +259,7 @@ public final class TimerThread {
                 // caller's): nothing of that thread's is kept for the timer's life, neither its
                 // inheritable thread locals nor its context class loader (which it would pin, and
                 // hand to the fibers that timer actions start), as ForkJoinPool's common pool does.
-                Thread t = Thread.ofPlatform().name("coro4j-" + schedulerName + "-timer").daemon(daemon)
+                Thread t = Thread.ofPlatform().group(ownThreadGroup()).name("coro4j-" + schedulerName + "-timer").daemon(daemon)
                         .inheritInheritableThreadLocals(false).unstarted(this::loop);
                 t.setContextClassLoader(ClassLoader.getSystemClassLoader());
                 thread = t;

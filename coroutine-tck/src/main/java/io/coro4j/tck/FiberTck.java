@@ -898,4 +898,46 @@ public abstract class FiberTck extends SchedulerTck {
         assertThat(List.of(fromHere, await(fromTimer), threadsWithTheLoader.toString()))
                 .isEqualTo(List.of("null", "null, another loader", "[]"));
     }
+
+    /**
+     * The same for the creator's thread group: a thread made without a group joins its creator's,
+     * which then gets the uncaught exceptions of the scheduler's threads (a timer action's that
+     * throws) through its {@code uncaughtException}, and is pinned, with the loader of its class
+     * (an application's group subclass, say), for the scheduler's life. No thread of the scheduler
+     * is in the creator's group, and a throwing timer action does not reach it.
+     */
+    @Test
+    void theSchedulersThreadsAreNotInTheThreadGroupOfTheThreadThatHappenedToCreateThem() throws Exception {
+        List<String> reachedTheGroup = new CopyOnWriteArrayList<>();
+        ThreadGroup creatorsGroup = new ThreadGroup("tck-creators-group") {
+            @Override
+            public void uncaughtException(Thread t, Throwable e) {
+                reachedTheGroup.add(e.getMessage());
+            }
+        };
+        AtomicReference<Scheduler> created = new AtomicReference<>();
+        Thread creator = Thread.ofPlatform().group(creatorsGroup).name("tck-creator").unstarted(() -> {
+            Scheduler s = newScheduler(2);
+            s.schedule(() -> { }, 0, TimeUnit.MILLISECONDS); // the timer thread starts here too
+            created.set(s);
+        });
+        creator.start();
+        creator.join(30_000);
+        Scheduler s = created.get();
+        assertThat(s).isNotNull();
+        CountDownLatch thrown = new CountDownLatch(1);
+        s.schedule(() -> {
+            thrown.countDown();
+            throw new IllegalStateException("a timer action's failure");
+        }, 0, TimeUnit.MILLISECONDS);
+        assertThat(thrown.await(30, TimeUnit.SECONDS)).isTrue();
+        CompletableFuture<String> after = new CompletableFuture<>();
+        s.schedule(() -> after.complete("next action ran"), 0, TimeUnit.MILLISECONDS); // the failure was reported before it
+        assertThat(await(after)).isEqualTo("next action ran");
+        List<String> threadsInTheGroup = Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().contains("coro4j-" + s.name() + "-"))
+                .filter(t -> t.getThreadGroup() == creatorsGroup)
+                .map(Thread::getName).sorted().toList();
+        assertThat(List.of(threadsInTheGroup.toString(), reachedTheGroup.toString())).isEqualTo(List.of("[]", "[]"));
+    }
 }

@@ -70,8 +70,9 @@ final class Worker extends Thread {
         // Nothing of the thread that creates the scheduler (for the default scheduler, whichever
         // caller came first) is kept for the carrier's life: not its inheritable thread locals,
         // which every fiber run here would see, nor its context class loader, which the carrier
-        // would pin (a fiber's own is put on before it runs), as ForkJoinPool's common pool does.
-        super(null, null, "coro4j-" + scheduler.name + "-carrier-" + index, 0, false);
+        // would pin (a fiber's own is put on before it runs), as ForkJoinPool's common pool does,
+        // nor its thread group, which would get the carrier's uncaught exceptions and be pinned.
+        super(io.coro4j.spi.TimerThread.ownThreadGroup(), null, "coro4j-" + scheduler.name + "-carrier-" + index, 0, false);
         setContextClassLoader(OWN_LOADER);
         this.scheduler = scheduler;
     }
