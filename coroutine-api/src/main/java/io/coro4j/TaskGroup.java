@@ -108,6 +108,12 @@ public final class TaskGroup {
      */
     private TaskGroup heir;
     /**
+     * Whether this group ended where it could not wait, after its owner had ended ({@link #handOver}):
+     * nobody waits for its children, and a failure they have goes to the uncaught-exception handler.
+     * Written once, under the lock.
+     */
+    private boolean orphaned;
+    /**
      * The lock that guards this group's fields: 1 while held. A spin lock, not a monitor: the
      * spawning task and its children ending on other carriers take it for a few field updates
      * each, and a contended monitor may park the carrier thread, which then waits to be woken by
@@ -228,11 +234,14 @@ public final class TaskGroup {
             h.childDone(child, failure);
             return;
         }
+        boolean unreported = false;
         try {
             last = --running == 0;
             unlink(child);
             if (failure != null && !(failure instanceof CancellationException)) {
-                if (!supervisor) {
+                if (orphaned) {
+                    unreported = !child.retrieved && (claims == null || !claims.containsKey(child));
+                } else if (!supervisor) {
                     if (failures == null) {
                         failures = new java.util.LinkedHashMap<>();
                     }
@@ -248,6 +257,12 @@ public final class TaskGroup {
             }
         } finally {
             unlock();
+        }
+        if (unreported) {
+            io.coro4j.spi.TimerThread.reportUncaught(new IllegalStateException("task " + child.name() + " failed after"
+                    + " its task group ended where it could not wait, when the task that opened the group, " + owner.name()
+                    + ", had ended: nobody else can report it", failure));
+            return;
         }
         if (cancelSiblings) {
             cancelChildren();
@@ -513,7 +528,6 @@ public final class TaskGroup {
      *     or null if no child was running any more (the group then closes as usual)
      */
     private Throwable handOver(Throwable cannotWait, Throwable bodyFailure) {
-        TaskGroup own = owner.ownGroup();
         List<Task<?>> handed;
         List<Throwable> childFailures;
         lock();
@@ -523,7 +537,11 @@ public final class TaskGroup {
             }
             closed = true;
             childrenCancelled = true;
-            handed = own.adopt(this);
+            // An owner that has ended (a generator body opened the group, yielded inside it, and
+            // the group's own child resumed it) waits for nothing: its own group, closed or never
+            // made, would keep their failures unread.
+            orphaned = owner.isDone();
+            handed = orphaned ? runningChildren() : owner.ownGroup().adopt(this);
             childFailures = failuresToReport();
         } finally {
             unlock();
@@ -533,8 +551,9 @@ public final class TaskGroup {
         }
         IllegalStateException thrown = new IllegalStateException("this task group cannot wait for its children here ("
                 + cannotWait.getMessage() + "), so it cancelled the " + handed.size() + " still running and left them to task "
-                + owner.name() + ", which waits for them before it ends and fails if they fail: open the group where"
-                + " the task can suspend", cannotWait);
+                + owner.name() + (orphaned ? ", which has ended: a failure they then have goes to the uncaught-exception"
+                        + " handler" : ", which waits for them before it ends and fails if they fail")
+                + ": open the group where the task can suspend", cannotWait);
         List<Throwable> others = new ArrayList<>(childFailures);
         if (bodyFailure != null && !isOwnCancellation(bodyFailure)) {
             others.add(bodyFailure);

@@ -32,6 +32,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.RejectedExecutionException;
@@ -5314,6 +5315,97 @@ public abstract class TaskTck extends SchedulerTck {
             return child.get().join();
         });
         assertThat(out).isEqualTo("refused");
+    }
+
+    /**
+     * The same misuse, resumed by the group's own child after the task that opened the group has
+     * ended: the group hands its other children to that task, which has ended and waits for nothing,
+     * although its exception says that task "waits for them before it ends and fails if they fail".
+     * A sibling's cleanup failure must still be reported once: on the exception, on the resuming
+     * child's outcome, or to an uncaught-exception handler. It goes to the uncaught-exception handler, and the
+     * exception says so (before: lost, and the exception said the ended task would wait).
+     */
+    @Test
+    void aGroupAGeneratorBodyYieldedInsideAndItsOwnChildResumedAfterTheOpenerEndedLosesNoFailure() throws Exception {
+        IllegalStateException cleanupFailed = new IllegalStateException("cleanup failed");
+        List<String> seen = new CopyOnWriteArrayList<>();
+        Thread.UncaughtExceptionHandler before = Thread.getDefaultUncaughtExceptionHandler();
+        Thread.setDefaultUncaughtExceptionHandler((t, e) -> seen.add("uncaught: " + e.getMessage()
+                + " (caused by the cleanup failure: " + (e.getCause() == cleanupFailed) + ")"));
+        Map<String, String> names = new ConcurrentHashMap<>();
+        Object out;
+        try {
+            out = runOrFailAsHung(scheduler, "the group's end in its own child", () -> {
+                AtomicReference<Generator<Integer, Void, String>> gen = new AtomicReference<>();
+                AtomicReference<Task<String>> resumer = new AtomicReference<>();
+                AtomicReference<Task<Object>> sibling = new AtomicReference<>();
+                Event go = new Event();
+                Event siblingStarted = new Event();
+                gen.set(Generator.of(co -> Coro.taskGroup(g -> {
+                    sibling.set(g.spawn(() -> {
+                        try {
+                            siblingStarted.set();
+                            new Event().await(); // only a cancellation ends it
+                            return null;
+                        } catch (CancellationException e) {
+                            throw cleanupFailed;
+                        }
+                    }));
+                    resumer.set(g.spawn(() -> {
+                        go.await();
+                        try {
+                            gen.get().next();
+                            return "returned";
+                        } catch (IllegalStateException e) {
+                            for (Throwable s : e.getSuppressed()) {
+                                seen.add("suppressed: " + s.getMessage());
+                            }
+                            return "refused: " + e.getMessage();
+                        }
+                    }));
+                    siblingStarted.await();
+                    co.yield(1); // the misuse
+                    return "body";
+                })));
+                Task<?> opener = Coro.spawn(() -> gen.get().next());
+                opener.join(); // the opener has ended
+                names.put(opener.name(), "OPENER");
+                names.put(sibling.get().name(), "SIBLING");
+                go.set();
+                String r;
+                try {
+                    r = resumer.get().join();
+                } catch (IllegalStateException e) {
+                    r = "resumer failed: " + e.getMessage();
+                }
+                until("the sibling has ended", sibling.get()::isDone);
+                Coro.sleep(Duration.ofMillis(100)); // for a report that comes after the end
+                return r;
+            });
+        } finally {
+            Thread.setDefaultUncaughtExceptionHandler(before);
+        }
+        List<String> reports = new ArrayList<>();
+        for (String x : seen) {
+            if (x.contains("OPENER") || names.keySet().stream().anyMatch(x::contains)) {
+                reports.add(x);
+            }
+        }
+        reports.add(String.valueOf(out));
+        reports.replaceAll(x -> {
+            for (Map.Entry<String, String> e : names.entrySet()) {
+                x = x.replace(e.getKey() + ",", e.getValue() + ",").replace(e.getKey() + " ", e.getValue() + " ");
+            }
+            return x;
+        });
+        assertThat(reports).as("where the sibling's cleanup failure went").containsExactly(
+                "uncaught: task SIBLING failed after its task group ended where it could not wait, when the task that"
+                        + " opened the group, OPENER, had ended: nobody else can report it (caused by the cleanup failure:"
+                        + " true)",
+                "refused: this task group cannot wait for its children here (park() called by code that is not running"
+                        + " in this fiber: a fiber can only park itself), so it cancelled the 2 still running and left them"
+                        + " to task OPENER, which has ended: a failure they then have goes to the uncaught-exception handler:"
+                        + " open the group where the task can suspend");
     }
 
     /** An inner timeout around a group cancels only that group and surfaces as a timeout. */
