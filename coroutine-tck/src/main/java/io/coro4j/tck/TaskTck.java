@@ -5287,6 +5287,54 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     /**
+     * The same misuse, resumed by a plain thread whose interrupt status is set: the group still
+     * waits for its cancelled child to end (not cut short by the interrupt, nor spinning on it), and
+     * the thread's interrupt status is set again when the group throws.
+     */
+    @Test
+    void aGroupAGeneratorBodyYieldedInsideAndAnInterruptedPlainThreadResumedWaitsAndKeepsTheInterrupt()
+            throws Exception {
+        AtomicReference<Task<?>> child = new AtomicReference<>();
+        Event started = new Event();
+        Generator<Integer, Void, String> gen = run(() -> {
+            Generator<Integer, Void, String> g0 = Generator.of(co -> Coro.taskGroup(g -> {
+                child.set(g.spawn(() -> {
+                    try {
+                        started.set();
+                        new Event().await(); // only a cancellation ends it
+                        return null;
+                    } finally {
+                        Coro.shielded(() -> {
+                            Coro.sleep(ms(50));
+                            return null;
+                        });
+                    }
+                }));
+                started.await();
+                co.yield(1); // the misuse
+                return "body";
+            }));
+            g0.next();
+            return g0;
+        });
+        CompletableFuture<String> seen = new CompletableFuture<>();
+        Thread plain = Thread.ofPlatform().name("tck-interrupted-resumer").start(() -> {
+            Thread.currentThread().interrupt();
+            String thrown;
+            try {
+                gen.next();
+                thrown = "returned";
+            } catch (IllegalStateException e) {
+                thrown = "IllegalStateException";
+            }
+            seen.complete(thrown + ", child done: " + child.get().isDone() + ", interrupted: "
+                    + Thread.currentThread().isInterrupted());
+        });
+        plain.join(30_000);
+        assertThat(seen.getNow("still running")).isEqualTo("IllegalStateException, child done: true, interrupted: true");
+    }
+
+    /**
      * The same misuse, resumed by the group's own child: that child cannot take the group's
      * children over (it is one of them and would wait for itself at its end), so the group leaves
      * them to the task that opened it, and the child ends.
