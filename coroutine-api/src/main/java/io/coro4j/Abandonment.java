@@ -36,8 +36,8 @@ final class Abandonment extends PhantomReference<Generator<?, ?, ?>> {
         // by whichever thread that is: nothing of that thread's is kept for the JVM's life, neither its
         // inheritable thread locals, its context class loader (which it would pin, and hand to the
         // tasks that close abandoned generators) nor its thread group, as the schedulers' own threads do.
-        Thread cleaner = Thread.ofPlatform().group(io.coro4j.spi.TimerThread.ownThreadGroup()).daemon().name("coro4j-generator-cleaner").inheritInheritableThreadLocals(false)
-                .unstarted(Abandonment::closeUnreachable);
+        Thread cleaner = Thread.ofPlatform().group(TimerThread.ownThreadGroup()).daemon().name("coro4j-generator-cleaner")
+                .inheritInheritableThreadLocals(false).unstarted(Abandonment::closeUnreachable);
         cleaner.setContextClassLoader(ClassLoader.getSystemClassLoader());
         cleaner.start();
     }
