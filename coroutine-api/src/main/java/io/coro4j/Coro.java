@@ -944,7 +944,9 @@ public final class Coro {
      * nested {@link #run} in it, that waits for the task still waits forever). If
      * the task is cancelled (or a timeout or task group around it is) while the call runs, the
      * call's thread is interrupted, the task waits for the call to end, and then the cancellation
-     * propagates, with whatever the call threw suppressed on it. Where the task cannot suspend
+     * propagates, with whatever the call threw suppressed on it; a value the call returns then is
+     * dropped (as asyncio's {@code to_thread} and kotlinx's {@code runInterruptible} drop it), so a
+     * call that opens a resource should close it itself when interrupted. Where the task cannot suspend
      * (threadpool: under a native frame, such as a class initializer) the call is interrupted and
      * waited for in the same way, its thread then blocked meanwhile, and the
      * {@link IllegalStateException} saying so is thrown. Outside a task it just calls {@code body}.
