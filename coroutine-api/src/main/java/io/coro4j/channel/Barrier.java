@@ -146,12 +146,7 @@ public final class Barrier {
 
     /** The number of tasks waiting in the current round; a snapshot, for monitoring and tests. Any thread. */
     public int waiting() {
-        lock.lock();
-        try {
-            return waiters.size();
-        } finally {
-            lock.unlock();
-        }
+        return waiters.size(lock);
     }
 
     /** Whether the barrier is broken ({@link #abort()}, not {@link #reset()} since). Any thread. */

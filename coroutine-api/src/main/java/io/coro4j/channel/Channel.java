@@ -327,12 +327,7 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
      * and tests. Any thread.
      */
     public int sendersWaiting() {
-        lock.lock();
-        try {
-            return senders.size();
-        } finally {
-            lock.unlock();
-        }
+        return senders.size(lock);
     }
 
     /**
@@ -341,12 +336,7 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
      * snapshot, for monitoring and tests. Any thread.
      */
     public int receiversWaiting() {
-        lock.lock();
-        try {
-            return receivers.size();
-        } finally {
-            lock.unlock();
-        }
+        return receivers.size(lock);
     }
 
     /**

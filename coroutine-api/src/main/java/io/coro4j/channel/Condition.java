@@ -179,12 +179,7 @@ public final class Condition {
 
     /** The number of tasks suspended in {@link #await()}; a snapshot, for monitoring and tests. Any thread. */
     public int queueLength() {
-        sync.lock();
-        try {
-            return waiters.size();
-        } finally {
-            sync.unlock();
-        }
+        return waiters.size(sync);
     }
 
     @Override

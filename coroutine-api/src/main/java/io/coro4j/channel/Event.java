@@ -137,12 +137,7 @@ public final class Event {
      * monitoring and tests. Any thread.
      */
     public int queueLength() {
-        lock.lock();
-        try {
-            return waiters.size();
-        } finally {
-            lock.unlock();
-        }
+        return waiters.size(lock);
     }
 
     @Override

@@ -246,12 +246,7 @@ public final class Lock {
      * monitoring and tests. Any thread.
      */
     public int queueLength() {
-        sync.lock();
-        try {
-            return waiters.size();
-        } finally {
-            sync.unlock();
-        }
+        return waiters.size(sync);
     }
 
     @Override

@@ -177,12 +177,7 @@ public final class Semaphore {
      * snapshot, for monitoring and tests. Any thread.
      */
     public int queueLength() {
-        lock.lock();
-        try {
-            return waiters.size();
-        } finally {
-            lock.unlock();
-        }
+        return waiters.size(lock);
     }
 
     @Override

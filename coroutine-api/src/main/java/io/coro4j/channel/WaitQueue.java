@@ -1,5 +1,6 @@
 package io.coro4j.channel;
 
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.IntFunction;
 
 /**
@@ -18,6 +19,19 @@ final class WaitQueue {
 
     int size() {
         return size;
+    }
+
+    /**
+     * {@link #size()} read under {@code guard}, the owning primitive's lock: for its snapshot
+     * accessors (queue lengths), which any thread may call.
+     */
+    int size(ReentrantLock guard) {
+        guard.lock();
+        try {
+            return size;
+        } finally {
+            guard.unlock();
+        }
     }
 
     void addLast(Waiter w) {
