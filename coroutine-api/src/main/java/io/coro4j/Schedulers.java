@@ -1,5 +1,6 @@
 package io.coro4j;
 
+import io.coro4j.internal.DefaultScheduler;
 import io.coro4j.spi.Fiber;
 import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.SchedulerConfig;
@@ -43,7 +44,6 @@ public final class Schedulers {
 
     private static volatile List<SchedulerProvider> providers;
     private static volatile String selected;
-    private static volatile Scheduler defaultScheduler;
 
     private Schedulers() {}
 
@@ -62,7 +62,7 @@ public final class Schedulers {
     public static synchronized void select(String name) {
         Objects.requireNonNull(name, "name");
         SchedulerProvider p = byName(providers(), name, "Schedulers.select");
-        Scheduler current = defaultScheduler;
+        Scheduler current = DefaultScheduler.get();
         if (current != null && !current.kind().equals(p.name())) {
             throw new IllegalStateException("the default scheduler is already running on \"" + current.kind()
                     + "\": call Schedulers.select(\"" + name + "\") before the first generator or task is created");
@@ -78,17 +78,17 @@ public final class Schedulers {
      * @throws IllegalStateException if no scheduler is on the classpath
      */
     public static Scheduler defaultScheduler() {
-        Scheduler s = defaultScheduler;
+        Scheduler s = DefaultScheduler.get();
         if (s != null) {
             return s;
         }
         synchronized (Schedulers.class) {
-            if (defaultScheduler == null) {
-                Scheduler created = chosen().create(SchedulerConfig.builder().name("default").daemon(true).build());
-                io.coro4j.internal.DefaultScheduler.set(created);
-                defaultScheduler = created;
+            s = DefaultScheduler.get();
+            if (s == null) {
+                s = chosen().create(SchedulerConfig.builder().name("default").daemon(true).build());
+                DefaultScheduler.set(s);
             }
-            return defaultScheduler;
+            return s;
         }
     }
 

@@ -3,8 +3,8 @@ package io.coro4j.internal;
 import io.coro4j.spi.Scheduler;
 
 /**
- * Which scheduler is the JVM-wide default ({@code Schedulers.defaultScheduler()}), for the
- * schedulers' {@code shutdown()}, which refuses to shut it down. Not an API for users; a scheduler
+ * Holds the JVM-wide default scheduler, which {@code Schedulers.defaultScheduler()} creates, so
+ * that the schedulers' {@code shutdown()} can refuse to shut it down. Not an API for users; a scheduler
  * implementation calls {@link #refuseShutdown} first in its {@code shutdown()} (and in {@code close()}
  * if it overrides the SPI's), as {@link Scheduler#shutdown()} asks. Thread-safe.
  */
@@ -14,7 +14,12 @@ public final class DefaultScheduler {
 
     private DefaultScheduler() {}
 
-    /** Records {@code s} as the default scheduler; called once, when it is created. */
+    /** The default scheduler, or null until {@code Schedulers.defaultScheduler()} has created it. */
+    public static Scheduler get() {
+        return instance;
+    }
+
+    /** Records {@code s} as the default scheduler; called once, by {@code Schedulers}, which creates it. */
     public static void set(Scheduler s) {
         instance = s;
     }
