@@ -478,11 +478,7 @@ public final class TaskGroup {
                         + " fails if they fail" : " and waited for them")
                 + ". Do not yield inside a task group opened in a generator body: open it around the code between"
                 + " two yields");
-        List<Throwable> others = new ArrayList<>(childFailures);
-        if (bodyFailure != null && !isOwnCancellation(bodyFailure)) {
-            others.add(bodyFailure);
-        }
-        return Task.combine(thrown, others);
+        return withFailures(thrown, childFailures, bodyFailure);
     }
 
     /**
@@ -492,19 +488,14 @@ public final class TaskGroup {
      * is waited for through its outcome, and the group hears of it just after.
      */
     private void awaitChildrenBlocking(List<Task<?>> ended) {
-        boolean interrupted = false;
         for (Task<?> c : ended) {
-            while (true) {
-                try {
-                    c.result.get();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                } catch (java.util.concurrent.ExecutionException | CancellationException e) {
-                    break;
-                }
+            try {
+                c.result.join(); // uninterruptible; an interrupt stays set
+            } catch (java.util.concurrent.CompletionException | CancellationException e) {
+                // ended: what it ended with is the group's to hear of
             }
         }
+        boolean interrupted = false;
         while (!allDone()) {
             // Each child tells the group just after its outcome completes (after the completion
             // callbacks that run on its thread): a short wait, polled.
@@ -554,6 +545,14 @@ public final class TaskGroup {
                 + owner.name() + (orphaned ? ", which has ended: a failure they then have goes to the uncaught-exception"
                         + " handler" : ", which waits for them before it ends and fails if they fail")
                 + ": open the group where the task can suspend", cannotWait);
+        return withFailures(thrown, childFailures, bodyFailure);
+    }
+
+    /**
+     * {@code thrown}, what a group that could not wait for its children throws, with their failures
+     * so far and the body's own (not this group's cancellation of it) suppressed.
+     */
+    private Throwable withFailures(Throwable thrown, List<Throwable> childFailures, Throwable bodyFailure) {
         List<Throwable> others = new ArrayList<>(childFailures);
         if (bodyFailure != null && !isOwnCancellation(bodyFailure)) {
             others.add(bodyFailure);
