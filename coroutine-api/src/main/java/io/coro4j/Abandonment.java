@@ -33,13 +33,8 @@ final class Abandonment extends PhantomReference<Generator<?, ?, ?>> {
             STRIPES[i] = new Stripe();
         }
         // Started when the first generator suspends (this class's first use), as a Cleaner's would be,
-        // by whichever thread that is: nothing of that thread's is kept for the JVM's life, neither its
-        // inheritable thread locals, its context class loader (which it would pin, and hand to the
-        // tasks that close abandoned generators) nor its thread group, as the schedulers' own threads do.
-        Thread cleaner = Thread.ofPlatform().group(TimerThread.ownThreadGroup()).daemon().name("coro4j-generator-cleaner")
-                .inheritInheritableThreadLocals(false).unstarted(Abandonment::closeUnreachable);
-        cleaner.setContextClassLoader(ClassLoader.getSystemClassLoader());
-        cleaner.start();
+        // by whichever thread that is, and so taking nothing from it for the JVM's life.
+        TimerThread.newOwnThread("coro4j-generator-cleaner", true, Abandonment::closeUnreachable).start();
     }
 
     /** A power of two, at least four per processor. */

@@ -235,6 +235,20 @@ public final class TimerThread {
     }
 
     /**
+     * A new, unstarted platform thread of coro4j's own (a timer, a cleaner), that takes nothing from
+     * the thread that happens to create it (for a JVM-wide one, whichever caller came first), as
+     * {@code ForkJoinPool}'s common pool does: no inheritable thread locals, the system class loader
+     * as context loader (the creator's would be pinned for the thread's life, and handed to fibers
+     * its actions start), and {@link #ownThreadGroup()}.
+     */
+    public static Thread newOwnThread(String name, boolean daemon, Runnable body) {
+        Thread t = Thread.ofPlatform().group(ownThreadGroup()).name(name).daemon(daemon)
+                .inheritInheritableThreadLocals(false).unstarted(body);
+        t.setContextClassLoader(ClassLoader.getSystemClassLoader());
+        return t;
+    }
+
+    /**
      * The thread group for a scheduler's own threads (carriers, timer): the JVM's top-level group,
      * not the group of whichever thread happens to create them, which would get their uncaught
      * exceptions through its {@code uncaughtException} and be kept, with the loader of its class,
@@ -256,12 +270,8 @@ public final class TimerThread {
             }
             if (runState == NEW) {
                 // Made by whichever thread schedules the first timer (for the default scheduler, any
-                // caller's): nothing of that thread's is kept for the timer's life, neither its
-                // inheritable thread locals nor its context class loader (which it would pin, and
-                // hand to the fibers that timer actions start), as ForkJoinPool's common pool does.
-                Thread t = Thread.ofPlatform().group(ownThreadGroup()).name("coro4j-" + schedulerName + "-timer").daemon(daemon)
-                        .inheritInheritableThreadLocals(false).unstarted(this::loop);
-                t.setContextClassLoader(ClassLoader.getSystemClassLoader());
+                // caller's), and so taking nothing from it.
+                Thread t = newOwnThread("coro4j-" + schedulerName + "-timer", daemon, this::loop);
                 thread = t;
                 try {
                     t.start();
