@@ -117,10 +117,13 @@ public final class Task<T> implements Future<T> {
     }
     /**
      * Cancel scopes opened by this task's body (timeouts, explicit groups, shields), innermost
-     * last; own fiber only; null until the first is opened. The own group's scope is checked first
+     * last; changed and read by the own fiber only ({@link #popScope} says how another thread closes
+     * one); null until the first is opened. The own group's scope is checked first
      * and not kept here.
      */
     private List<CancelScope> scopes;
+    /** Whether a thread other than this task's closed one of its {@link #scopes} ({@link #popScope}). */
+    private volatile boolean scopesClosedElsewhere;
     /** This task's suspension primitive, for io.coro4j's own packages; made on first use, by the task itself. */
     private io.coro4j.internal.TaskHandle handle;
 
@@ -205,15 +208,37 @@ public final class Task<T> implements Future<T> {
 
     /** Opens a cancel scope (innermost). Own fiber only. */
     void pushScope(CancelScope scope) {
-        if (scopes == null) {
-            scopes = new ArrayList<>(2);
+        List<CancelScope> open = scopes;
+        if (open == null) {
+            scopes = open = new ArrayList<>(2);
+        } else if (scopesClosedElsewhere) {
+            dropScopesClosedElsewhere(open);
         }
-        scopes.add(scope);
+        open.add(scope);
     }
 
-    /** Closes {@code scope}, the innermost one of its kind still open. Own fiber only. */
+    /**
+     * Closes {@code scope}, opened by this task. Any thread: a generator body that yielded inside a
+     * scope it opened (PEP 789) may be resumed past it by another task or a plain thread, while
+     * this task runs on. Only this task's fiber changes its list; another thread marks the scope
+     * closed, so that it cancels and shields nothing, and this task drops it at its next push or pop.
+     */
     void popScope(CancelScope scope) {
-        scopes.remove(scopes.lastIndexOf(scope));
+        if (Schedulers.currentFiber() != fiber) {
+            scope.closed = true;
+            scopesClosedElsewhere = true; // after closed: whoever reads this true sees the scope closed
+            return;
+        }
+        List<CancelScope> open = scopes;
+        open.remove(open.lastIndexOf(scope));
+        if (scopesClosedElsewhere) {
+            dropScopesClosedElsewhere(open);
+        }
+    }
+
+    private void dropScopesClosedElsewhere(List<CancelScope> open) {
+        scopesClosedElsewhere = false; // before reading: a scope closed meanwhile sets it again
+        open.removeIf(s -> s.closed);
     }
 
     /** The task the calling code runs in, or {@code null} outside any task. */
@@ -1107,7 +1132,7 @@ public final class Task<T> implements Future<T> {
         if (open != null) {
             for (int i = from, n = open.size(); i < n; i++) {
                 CancelScope s = open.get(i);
-                if (s.cancelled) {
+                if (s.cancelled && !s.closed) {
                     return s;
                 }
             }
@@ -1122,7 +1147,8 @@ public final class Task<T> implements Future<T> {
      */
     private static int shieldedBelow(List<CancelScope> open) {
         for (int i = open.size() - 1; i >= 0; i--) {
-            if (open.get(i).shield) {
+            CancelScope s = open.get(i);
+            if (s.shield && !s.closed) {
                 return i + 1;
             }
         }
@@ -1480,6 +1506,8 @@ public final class Task<T> implements Future<T> {
      */
     static final class CancelScope {
         volatile boolean cancelled;
+        /** Closed by a thread other than its task's, which has yet to drop it ({@link Task#popScope}). */
+        volatile boolean closed;
         final boolean shield;
 
         CancelScope(boolean shield) {

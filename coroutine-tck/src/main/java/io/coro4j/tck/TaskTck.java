@@ -5456,6 +5456,94 @@ public abstract class TaskTck extends SchedulerTck {
                         + " open the group where the task can suspend");
     }
 
+    /**
+     * A timeout or shield a generator body opened and yielded inside belongs to the task that
+     * resumed the body then (the opener, PEP 789); when another task resumes the body past it, it
+     * is closed on that other task's thread while the opener runs on, opening and closing scopes of
+     * its own. That must leave the opener's scopes intact: no exception in either task, and the
+     * opener's own timeouts and cancellation work afterwards (a closed shield left open would hold
+     * off the cancellation). Before, the closing task removed the scope from the opener's list of
+     * scopes, unsynchronised, while the opener changed it: an IndexOutOfBoundsException or a
+     * NullPointerException in one of them, in most runs on both schedulers.
+     */
+    @Test
+    void scopesAGeneratorBodyYieldedInsideClosedByAnotherTaskWhileTheOpenerRunsLeaveTheOpenersScopesIntact() {
+        int n = 1_000;
+        int rounds = Stress.scaled(10);
+        String r = run(() -> {
+            Event ownScopesDone = new Event();
+            AtomicReference<String> ownTimeout = new AtomicReference<>();
+            List<String> closers = new CopyOnWriteArrayList<>();
+            Task<String> opener = Coro.spawn(() -> {
+                int own = 0;
+                try {
+                    for (int round = 0; round < rounds; round++) {
+                        own += closeElsewhereWhileOpeningOwn(n, closers);
+                    }
+                    ownTimeout.set(String.valueOf(Coro.withTimeoutOrNull(ms(10), () -> {
+                        Coro.sleep(Duration.ofHours(1));
+                        return "slept";
+                    })));
+                } finally {
+                    ownScopesDone.set();
+                }
+                Coro.sleep(Duration.ofSeconds(10)); // ended by the cancellation below
+                return "not cancelled after " + own + " own scopes";
+            });
+            ownScopesDone.await();
+            opener.cancel();
+            String closed = "closers: " + closers.stream().distinct().toList() + " x " + closers.size();
+            try {
+                return closed + "; own timeout: " + ownTimeout + "; opener: "
+                        + Coro.withTimeout(Duration.ofSeconds(5), opener::join);
+            } catch (CancellationException e) {
+                return closed + "; own timeout: " + ownTimeout + "; opener cancelled";
+            }
+        });
+        assertThat(r).isEqualTo("closers: [closed " + n + "] x " + rounds + "; own timeout: null; opener cancelled");
+    }
+
+    /**
+     * Pauses {@code n} generator bodies inside a timeout or a shield each opened in the current
+     * task, spawns a task that resumes them past it, and opens and closes scopes of its own until
+     * that task has closed them all (at most 5 s); returns how many of its own it opened.
+     */
+    private static int closeElsewhereWhileOpeningOwn(int n, List<String> closers) throws Exception {
+        List<Generator<Integer, Void, Void>> paused = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            Generator<Integer, Void, Void> gen = Generator.of(i % 2 == 0
+                    ? co -> Coro.withTimeout(Duration.ofHours(1), () -> {
+                        co.yield(1); // the misuse: paused inside a timeout opened by the current task
+                        return null;
+                    })
+                    : co -> Coro.shielded(() -> {
+                        co.yield(1);
+                        return null;
+                    }));
+            gen.next();
+            paused.add(gen);
+        }
+        AtomicInteger closed = new AtomicInteger();
+        // Spawned while this task keeps its carrier busy: another carrier runs it, in parallel.
+        Task<String> closer = Coro.spawn(() -> {
+            for (Generator<Integer, Void, Void> gen : paused) {
+                gen.next(); // closes the scope on this task's thread
+                closed.incrementAndGet();
+            }
+            return "closed " + closed.get();
+        });
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        int own = 0;
+        while (!closer.isDone() && System.nanoTime() - until < 0) {
+            own += Coro.withTimeout(Duration.ofHours(1), () -> Coro.shielded(() -> 1));
+            if (own % 64 == 0) {
+                Coro.yieldNow(); // lets the closer run where it shares this task's carrier
+            }
+        }
+        closers.add(closer.join());
+        return own;
+    }
+
     /** An inner timeout around a group cancels only that group and surfaces as a timeout. */
     @Test
     void anInnerTimeoutAroundAGroupCancelsOnlyThatGroup() {
