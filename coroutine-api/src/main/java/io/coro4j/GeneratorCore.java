@@ -2,6 +2,7 @@ package io.coro4j;
 
 import io.coro4j.spi.Coroutine;
 import io.coro4j.spi.Scheduler;
+import io.coro4j.spi.TimerThread;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Map;
@@ -471,10 +472,13 @@ final class GeneratorCore<Y, S, R> {
         }
     }
 
-    /** Nobody holds the generator to hear of {@code t}: as an exception escaping a thread would be. */
+    /**
+     * Nobody holds the generator to hear of {@code t}: as an exception escaping a thread would be.
+     * What the handler throws is ignored, as the JVM ignores it: passed on, it would fail the
+     * closing task, whose failure is reported here again, as if closing had failed with it.
+     */
     private static void reportCloseFailure(Throwable t) {
-        Thread me = Thread.currentThread();
-        me.getUncaughtExceptionHandler().uncaughtException(me, new IllegalStateException(
+        TimerThread.reportUncaught(new IllegalStateException(
                 "closing a generator that was left suspended and became unreachable failed: " + t
                         + " (close generators you do not run to the end)", t));
     }

@@ -1265,6 +1265,50 @@ public abstract class GeneratorTck extends SchedulerTck {
     }
 
     /**
+     * An uncaught-exception handler that throws while it hears of the failed close of an abandoned
+     * generator is not called again with its own exception, as though closing had failed with it
+     * (it was: the closing task failed with it, and that failure was reported in turn; on a shut-down
+     * scheduler it escaped the closing thread). What it throws is ignored, as the JVM ignores it,
+     * on a running scheduler and on a shut-down one alike.
+     */
+    @Test
+    void anUncaughtExceptionHandlerThatThrowsHearsOfAFailedCloseOnce() throws Exception {
+        Thread.UncaughtExceptionHandler saved = Thread.getDefaultUncaughtExceptionHandler();
+        List<String> reported = new CopyOnWriteArrayList<>();
+        Thread.setDefaultUncaughtExceptionHandler((t, e) -> {
+            reported.add(e.getMessage());
+            throw new IllegalStateException("the handler failed");
+        });
+        try {
+            Scheduler shutDown = newScheduler(1);
+            for (Scheduler s : List.of(scheduler, shutDown)) {
+                reported.clear();
+                Generator<String, Object, Void> g = Generator.of(s, co -> {
+                    try {
+                        co.yield("a");
+                    } finally {
+                        throw new IllegalStateException("cleanup failed");
+                    }
+                });
+                g.next();
+                if (s == shutDown) {
+                    s.shutdown();
+                    assertThat(s.awaitTermination(Duration.ofSeconds(30))).isTrue();
+                }
+                g = null;
+                assertThat(AbandonedGenerators.collectUntil(() -> !reported.isEmpty())).as("reported within 10 s").isTrue();
+                AbandonedGenerators.collectUntil(() -> reported.size() > 1, Duration.ofMillis(300));
+                assertThat(reported).as(s == shutDown ? "shut down" : "running").containsExactly(
+                        "closing a generator that was left suspended and became unreachable failed:"
+                                + " java.lang.IllegalStateException: cleanup failed"
+                                + " (close generators you do not run to the end)");
+            }
+        } finally {
+            Thread.setDefaultUncaughtExceptionHandler(saved);
+        }
+    }
+
+    /**
      * A task that the finally blocks of an abandoned generator spawn, in the task that closes it,
      * and that fails nobody joins: as a child of any task, it fails that closing task, and since
      * nobody holds the closing task either, its failure goes to the uncaught-exception handler, as
