@@ -55,7 +55,11 @@ import java.util.function.BooleanSupplier;
  * {@code catch (InterruptedException e)}) is the task's own, on both schedulers: it is still set
  * after the task's suspensions, no other task sees it, and it neither wakes nor cancels the task
  * (use {@link #cancel()}). So is its context class loader: a spawned task starts with its
- * spawner's, and a loader a task sets stays its own.
+ * spawner's, and a loader a task sets stays its own. An interrupt sent from another thread to the
+ * {@code Thread} a task's code saw as {@code Thread.currentThread()} neither wakes nor cancels it
+ * either, but lands differently: on loom that thread is the task's own virtual thread, and the
+ * interrupt is the task's; on threadpool it is the carrier, which tasks share, and the interrupt
+ * goes to whichever task runs there at that moment (to none, dropped, while the carrier is idle).
  *
  * <p>Thread-safe.
  *

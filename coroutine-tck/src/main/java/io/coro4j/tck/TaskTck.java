@@ -2153,6 +2153,43 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     /**
+     * An interrupt sent from another thread to the thread a task's code saw as
+     * {@code Thread.currentThread()} (its own virtual thread on loom, its carrier on threadpool,
+     * where it reaches whichever task runs there then, or none) neither wakes nor cancels a
+     * suspended task, on either scheduler: a sleep lasts its time, a receive waits for its item.
+     */
+    @Test
+    void anInterruptSentFromAnotherThreadNeitherWakesNorCancelsASuspendedTask() {
+        List<String> seen = Coro.run(scheduler, () -> {
+            Channel<String> items = Channel.rendezvous();
+            CompletableFuture<Thread> receiversThread = new CompletableFuture<>();
+            CompletableFuture<Thread> sleepersThread = new CompletableFuture<>();
+            Task<String> receiver = Coro.spawn(() -> {
+                receiversThread.complete(Thread.currentThread());
+                return items.receive();
+            });
+            Task<Long> sleeper = Coro.spawn(() -> {
+                sleepersThread.complete(Thread.currentThread());
+                long start = System.nanoTime();
+                Coro.sleep(ms(100));
+                return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            });
+            CompletableFuture<Void> interrupted = CompletableFuture.runAsync(() -> {
+                receiversThread.join().interrupt();
+                sleepersThread.join().interrupt();
+            });
+            Coro.await(interrupted);
+            Coro.sleep(ms(20)); // room for a wake-up that the interrupt would wrongly make
+            boolean receiverDone = receiver.isDone();
+            items.send("item");
+            long slept = sleeper.join();
+            return List.of("receiver done before the send: " + receiverDone, receiver.join(),
+                    "slept at least 100 ms: " + (slept >= 100));
+        });
+        assertThat(seen).containsExactly("receiver done before the send: false", "item", "slept at least 100 ms: true");
+    }
+
+    /**
      * A task's context class loader is its own, as a virtual thread's is: set, it survives the
      * task's suspensions without reaching tasks run on the same carrier meanwhile, and the
      * children the task spawns start with it.

@@ -26,6 +26,29 @@ class LoomInterruptStatusTest {
         scheduler.close();
     }
 
+    /**
+     * {@code Thread.currentThread()} in a task is the task's own virtual thread: an interrupt sent
+     * to it from another thread while the task is suspended is the task's, and no other task's
+     * (on threadpool it reaches the carrier, and whichever task runs there then).
+     */
+    @Test
+    void anInterruptSentToATasksThreadFromAnotherThreadIsThatTasks() {
+        List<Object> seen = Coro.run(scheduler, () -> {
+            io.coro4j.channel.Event go = new io.coro4j.channel.Event();
+            java.util.concurrent.CompletableFuture<Thread> its = new java.util.concurrent.CompletableFuture<>();
+            io.coro4j.Task<Boolean> sawTheThread = Coro.spawn(() -> {
+                its.complete(Thread.currentThread());
+                go.await();
+                return Thread.currentThread().isInterrupted();
+            });
+            Coro.await(java.util.concurrent.CompletableFuture.runAsync(() -> its.join().interrupt()));
+            go.set();
+            boolean other = Coro.spawn(() -> Thread.currentThread().isInterrupted()).join();
+            return List.of(sawTheThread.join(), other, Thread.currentThread().isInterrupted());
+        });
+        assertThat(seen).containsExactly(true, false, false);
+    }
+
     @Test
     void aResumerWithItsStatusSetWaitsParkedWhileTheBodyRuns() {
         List<Object> seen = Coro.run(scheduler, () -> {

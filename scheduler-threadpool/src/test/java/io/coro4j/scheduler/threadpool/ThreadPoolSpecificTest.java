@@ -41,6 +41,45 @@ class ThreadPoolSpecificTest {
 
     /** Runs {@link NoFlagMain} in a child JVM started without the --add-exports flag. */
     /**
+     * {@code Thread.currentThread()} in a task is its carrier, which other tasks share: an
+     * interrupt sent to it from another thread reaches the task running on it at that moment, not
+     * the one that saw the thread and has suspended since (on loom, that task's own virtual
+     * thread, it stays that task's).
+     */
+    @Test
+    void anInterruptSentToACarrierFromAnotherThreadReachesTheTaskRunningThere() throws Exception {
+        Scheduler s = create(1);
+        List<Boolean> seen = io.coro4j.Coro.run(s, () -> {
+            io.coro4j.channel.Event go = new io.coro4j.channel.Event();
+            CompletableFuture<Thread> carrier = new CompletableFuture<>();
+            CompletableFuture<Void> running = new CompletableFuture<>();
+            io.coro4j.Task<Boolean> sawTheThread = io.coro4j.Coro.spawn(() -> {
+                carrier.complete(Thread.currentThread());
+                go.await();
+                return Thread.currentThread().isInterrupted();
+            });
+            io.coro4j.Task<Boolean> runningThen = io.coro4j.Coro.spawn(() -> {
+                running.complete(null); // it keeps the only carrier until it sees the interrupt
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (!Thread.currentThread().isInterrupted()) {
+                    if (System.nanoTime() - deadline > 0) {
+                        return false;
+                    }
+                    Thread.onSpinWait();
+                }
+                return true;
+            });
+            io.coro4j.Coro.await(CompletableFuture.runAsync(() -> {
+                running.join();
+                carrier.join().interrupt();
+            }));
+            go.set();
+            return List.of(sawTheThread.join(), runningThen.join(), Thread.currentThread().isInterrupted());
+        });
+        assertThat(seen).containsExactly(false, true, false);
+    }
+
+    /**
      * On one carrier, many tasks that keep yielding take turns in the order they were spawned,
      * round after round: each yield goes behind every fiber runnable then. More yielders than the
      * carrier first has room to note turns for (16), so that room grows while turns are pending.
