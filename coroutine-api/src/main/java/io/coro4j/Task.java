@@ -60,6 +60,8 @@ import java.util.function.BooleanSupplier;
  * either, but lands differently: on loom that thread is the task's own virtual thread, and the
  * interrupt is the task's; on threadpool it is the carrier, which tasks share, and the interrupt
  * goes to whichever task runs there at that moment (to none, dropped, while the carrier is idle).
+ * No task inherits {@link InheritableThreadLocal} values, from its spawner or from the thread that
+ * calls {@link Coro#run}, on either scheduler: {@link CoroutineLocal} values follow spawn.
  *
  * <p>Thread-safe.
  *

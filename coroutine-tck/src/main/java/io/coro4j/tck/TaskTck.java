@@ -2216,6 +2216,31 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     /**
+     * A task starts with none of the {@link InheritableThreadLocal} values of the thread that calls
+     * {@link Coro#run}, nor does a task it spawns, on either scheduler: on threadpool a task runs on
+     * a carrier made before, and on loom its virtual thread, which the JDK would start with its
+     * starter's values, is made without them. What follows a program into its tasks is its
+     * {@link CoroutineLocal} values, which {@code Coro.run} takes from the calling thread.
+     */
+    @Test
+    void aTaskStartsWithNoneOfTheInheritableThreadLocalValuesOfTheThreadCallingRun() throws Exception {
+        InheritableThreadLocal<String> inherited = new InheritableThreadLocal<>();
+        CoroutineLocal<String> local = new CoroutineLocal<>("local");
+        CompletableFuture<List<String>> seen = new CompletableFuture<>();
+        Thread.ofPlatform().name("tck-run-caller").start(() -> {
+            inherited.set("the caller's");
+            local.set("the caller's");
+            try {
+                seen.complete(Coro.run(scheduler, () -> List.of(String.valueOf(inherited.get()), local.get(),
+                        Coro.spawn(() -> String.valueOf(inherited.get()) + ", " + local.get()).join())));
+            } catch (Throwable t) {
+                seen.completeExceptionally(t);
+            }
+        });
+        assertThat(seen.get(30, TimeUnit.SECONDS)).containsExactly("null", "the caller's", "null, the caller's");
+    }
+
+    /**
      * A {@code ScopedValue} bound by a task is the task's, as a virtual thread's bindings are its
      * own: they survive its suspensions, and tasks that run on the same carrier meanwhile (a
      * one-carrier scheduler here) neither see them nor lose their own.

@@ -119,7 +119,12 @@ final class LoomScheduler implements Scheduler {
         this.name = config.name() != null ? config.name() : "loom-" + INSTANCES.incrementAndGet();
         // One name for all fiber threads, without a counter: a numbered name costs a string per
         // fiber (13% of the bytes allocated by a million sleepers); tasks have names of their own.
-        this.fiberThreads = Thread.ofVirtual().name(THREAD_NAME_PREFIX + name + FIBER_THREAD_SUFFIX).factory();
+        // Without the starter's inheritable thread locals: a task on threadpool runs on a carrier
+        // made before and sees none of its spawner's (nor of the thread calling Coro.run), and
+        // CoroutineLocals are what follows spawn on both. Not inheriting them, the JDK starts the
+        // thread with the system class loader: start() gives it the starter's, as a task's own.
+        this.fiberThreads = Thread.ofVirtual().name(THREAD_NAME_PREFIX + name + FIBER_THREAD_SUFFIX)
+                .inheritInheritableThreadLocals(false).factory();
         this.coroutineThreads = Thread.ofVirtual().name(THREAD_NAME_PREFIX + name + GENERATOR_THREAD_INFIX, 0).factory();
         this.timer = new TimerThread(name, config.daemon());
     }
@@ -184,6 +189,7 @@ final class LoomScheduler implements Scheduler {
         LoomFiber fiber = new LoomFiber(this, body);
         try {
             Thread thread = fiberThreads.newThread(fiber);
+            thread.setContextClassLoader(Thread.currentThread().getContextClassLoader());
             thread.setUncaughtExceptionHandler(fiber);
             if (delays.sampleNow()) {
                 fiber.runnableSince = System.nanoTime();
