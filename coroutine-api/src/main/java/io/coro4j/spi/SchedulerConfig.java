@@ -6,7 +6,9 @@ package io.coro4j.spi;
  * @param name the instance name (the {@code name} metrics tag); {@code null} lets the provider choose
  * @param parallelism carrier threads for schedulers that own them (the threadpool); at least 1 and at
  *     most {@value #MAX_PARALLELISM}
- * @param daemon whether owned threads are daemon threads, so they do not keep the JVM alive
+ * @param daemon whether owned threads are daemon threads, so they do not keep the JVM alive; a
+ *     non-daemon scheduler keeps it alive from its creation until it terminates, on every scheduler
+ *     (loom's fibers are the JDK's daemon virtual threads: its timer thread is started at once)
  */
 public record SchedulerConfig(String name, int parallelism, boolean daemon) {
 

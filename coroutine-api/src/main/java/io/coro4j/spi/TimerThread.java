@@ -262,6 +262,16 @@ public final class TimerThread {
         return g;
     }
 
+    /**
+     * Starts the thread now rather than at the first timer: for a non-daemon scheduler none of
+     * whose other threads is its own (loom's fibers are daemon virtual threads), so that it keeps
+     * the JVM alive from its creation until it terminates, whether or not it ever runs a timer.
+     * Does nothing once started or terminated.
+     */
+    public void startThread() {
+        start();
+    }
+
     /** Starts the thread once; false if terminated meanwhile. */
     private boolean start() {
         synchronized (this) {

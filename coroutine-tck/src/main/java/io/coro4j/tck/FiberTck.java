@@ -9,6 +9,7 @@ import io.coro4j.Schedulers;
 import io.coro4j.spi.Coroutine;
 import io.coro4j.spi.Fiber;
 import io.coro4j.spi.Scheduler;
+import io.coro4j.spi.SchedulerConfig;
 import io.coro4j.spi.Timeout;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -939,5 +940,41 @@ public abstract class FiberTck extends SchedulerTck {
                 .filter(t -> t.getThreadGroup() == creatorsGroup)
                 .map(Thread::getName).sorted().toList();
         assertThat(List.of(threadsInTheGroup.toString(), reachedTheGroup.toString())).isEqualTo(List.of("[]", "[]"));
+    }
+
+    /**
+     * A scheduler made with {@code daemon(false)} keeps the JVM alive from its creation until it
+     * terminates, as a non-daemon executor does, on every scheduler: a non-daemon thread of its own
+     * is alive from its creation on, before any timer is scheduled too (loom's fibers are daemon
+     * virtual threads: its timer thread, otherwise started by the first timer, is that thread), so
+     * that whether a program's JVM waits for it does not depend on whether it ever used a timer.
+     * None is left once it has terminated; a daemon scheduler has none.
+     */
+    @Test
+    void aNonDaemonSchedulerKeepsANonDaemonThreadOfItsOwnAliveUntilItTerminates() throws Exception {
+        String name = "tck-non-daemon-" + Long.toHexString(System.nanoTime());
+        Scheduler s = createScheduler(SchedulerConfig.builder().name(name).parallelism(1).daemon(false).build());
+        List<String> seen = new ArrayList<>();
+        try {
+            seen.add("created: " + !nonDaemonThreadsOf(s).isEmpty());
+            seen.add(await(startFiber(s, () -> "a fiber ran")) + ": " + !nonDaemonThreadsOf(s).isEmpty());
+        } finally {
+            s.close();
+        }
+        seen.add("closed: " + !nonDaemonThreadsOf(s).isEmpty());
+        Scheduler daemon = newScheduler(1);
+        await(startFiber(daemon, () -> "a fiber ran"));
+        CompletableFuture<String> timer = new CompletableFuture<>();
+        daemon.schedule(() -> timer.complete("a timer ran"), 0, TimeUnit.MILLISECONDS);
+        await(timer);
+        seen.add("daemon: " + nonDaemonThreadsOf(daemon));
+        assertThat(seen).containsExactly("created: true", "a fiber ran: true", "closed: false", "daemon: []");
+    }
+
+    private static List<String> nonDaemonThreadsOf(Scheduler s) {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().startsWith("coro4j-" + s.name() + "-"))
+                .filter(t -> t.isAlive() && !t.isDaemon())
+                .map(Thread::getName).sorted().toList();
     }
 }

@@ -127,6 +127,12 @@ final class LoomScheduler implements Scheduler {
                 .inheritInheritableThreadLocals(false).factory();
         this.coroutineThreads = Thread.ofVirtual().name(THREAD_NAME_PREFIX + name + GENERATOR_THREAD_INFIX, 0).factory();
         this.timer = new TimerThread(name, config.daemon());
+        if (!config.daemon()) {
+            // The fibers, virtual threads, are daemon threads: the timer thread, started now
+            // rather than by the first timer, keeps the JVM alive until this scheduler terminates,
+            // as threadpool's carriers do.
+            timer.startThread();
+        }
     }
 
     /**
