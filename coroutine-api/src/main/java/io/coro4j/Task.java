@@ -59,7 +59,8 @@ import java.util.function.BooleanSupplier;
  * {@code Thread} a task's code saw as {@code Thread.currentThread()} neither wakes nor cancels it
  * either, but lands differently: on loom that thread is the task's own virtual thread, and the
  * interrupt is the task's; on threadpool it is the carrier, which tasks share, and the interrupt
- * goes to whichever task runs there at that moment (to none, dropped, while the carrier is idle).
+ * goes to whichever task runs there at that moment or next (to none, dropped, if the carrier goes
+ * idle first).
  * No task inherits {@link InheritableThreadLocal} values, from its spawner or from the thread that
  * calls {@link Coro#run}, on either scheduler: {@link CoroutineLocal} values follow spawn.
  *

@@ -2155,7 +2155,7 @@ public abstract class TaskTck extends SchedulerTck {
     /**
      * An interrupt sent from another thread to the thread a task's code saw as
      * {@code Thread.currentThread()} (its own virtual thread on loom, its carrier on threadpool,
-     * where it reaches whichever task runs there then, or none) neither wakes nor cancels a
+     * where it reaches whichever task runs there then or next, or none) neither wakes nor cancels a
      * suspended task, on either scheduler: a sleep lasts its time, a receive waits for its item.
      */
     @Test
