@@ -702,6 +702,29 @@ public final class Task<T> implements Future<T> {
     }
 
     /**
+     * The failure of a task that failed, without waiting, as {@link Future#exceptionNow()}; it is
+     * then handed out, as by {@link #resultNow()} (the task's group does not report it as well,
+     * unless it is a default-mode task group, which reports every child failure).
+     *
+     * @throws IllegalStateException if the task has not finished, or was cancelled, or returned a value
+     */
+    @Override
+    public Throwable exceptionNow() {
+        if (!result.isDone()) {
+            throw new IllegalStateException("Task has not completed (" + name() + ")");
+        }
+        if (isCancelled()) {
+            throw new IllegalStateException("Task was cancelled (" + name() + ")");
+        }
+        Throwable f = failure();
+        if (f == null) {
+            throw new IllegalStateException("Task completed with a result (" + name() + ")");
+        }
+        retrieved = true;
+        return f;
+    }
+
+    /**
      * Blocks the calling thread; inside a task use {@link #join()}, which suspends instead (on a
      * scheduler whose fibers share carriers, threadpool, a get inside a task blocks its carrier,
      * and with it every task whose home that carrier is: with one carrier, a get of a task that

@@ -2480,6 +2480,44 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(handedOut).isExactlyInstanceOf(IllegalStateException.class).hasCause(failure);
     }
 
+    /**
+     * {@code exceptionNow()}, as {@code resultNow()}: a failed task hands out its failure (and then
+     * its group does not report it); a task that has not ended, was cancelled or returned is refused
+     * with a message naming the task, as {@code resultNow()}'s do.
+     */
+    @Test
+    void exceptionNowHandsOutTheFailureAndNamesTheTaskWhenItRefuses() {
+        IllegalStateException failure = new IllegalStateException("handed out by exceptionNow");
+        List<String> seen = run(() -> {
+            Event go = new Event();
+            Task<Object> failed = Coro.spawn(() -> {
+                throw failure;
+            });
+            Task<String> running = Coro.spawn(() -> {
+                go.await();
+                return "value";
+            });
+            Task<String> cancelled = Coro.spawn(() -> {
+                new Event().await();
+                return "never";
+            });
+            List<String> out = new ArrayList<>();
+            out.add(catchFrom(running::exceptionNow).getMessage().replace(running.name(), "RUNNING"));
+            go.set();
+            running.join();
+            out.add(catchFrom(running::exceptionNow).getMessage().replace(running.name(), "RUNNING"));
+            cancelled.cancel();
+            while (!cancelled.isDone() || !failed.isDone()) {
+                Coro.yieldNow();
+            }
+            out.add(catchFrom(cancelled::exceptionNow).getMessage().replace(cancelled.name(), "CANCELLED"));
+            out.add("failed: " + (failed.exceptionNow() == failure));
+            return out;
+        });
+        assertThat(seen).containsExactly("Task has not completed (RUNNING)", "Task completed with a result (RUNNING)",
+                "Task was cancelled (CANCELLED)", "failed: true");
+    }
+
     @Test
     void aRunningTaskStaysReachableWithoutAUserReference() {
         // The child sleeps until cancelled, so it still runs when looked at however slow the
