@@ -158,17 +158,7 @@ public final class Request {
                 throw new IllegalArgumentException("header " + name + " is set by java.net.http.HttpClient itself"
                         + " and cannot be set on a request");
             }
-            if (value.indexOf('\r') >= 0 || value.indexOf('\n') >= 0) {
-                throw new IllegalArgumentException("the value of header " + name + " must not contain a line break");
-            }
-            for (int i = 0; i < value.length(); i++) {
-                char c = value.charAt(i);
-                // What java.net.http accepts: visible characters, spaces, tabs and obs-text.
-                if ((c < 0x20 && c != '\t') || c == 0x7f || c > 0xff) {
-                    throw new IllegalArgumentException(String.format("the value of header %s holds U+%04X: only visible"
-                            + " characters, spaces and tabs are allowed", name, (int) c));
-                }
-            }
+            checkValue(name, value);
             String key = name;
             for (String k : headers.keySet()) {
                 if (k.equalsIgnoreCase(name)) {
@@ -204,6 +194,27 @@ public final class Request {
         /** The request. */
         public Request build() {
             return new Request(this);
+        }
+    }
+
+    /**
+     * Refuses a value that java.net.http would refuse for header {@code name} when the request is
+     * sent (after it has taken a slot, with a message that does not name the header): a line break,
+     * another control character, or a character above U+00FF.
+     *
+     * @throws IllegalArgumentException naming the header and what is wrong with the value
+     */
+    static void checkValue(String name, String value) {
+        if (value.indexOf('\r') >= 0 || value.indexOf('\n') >= 0) {
+            throw new IllegalArgumentException("the value of header " + name + " must not contain a line break");
+        }
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            // What java.net.http accepts: visible characters, spaces, tabs and obs-text.
+            if ((c < 0x20 && c != '\t') || c == 0x7f || c > 0xff) {
+                throw new IllegalArgumentException(String.format("the value of header %s holds U+%04X: only visible"
+                        + " characters, spaces and tabs are allowed", name, (int) c));
+            }
         }
     }
 

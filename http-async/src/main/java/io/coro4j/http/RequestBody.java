@@ -65,10 +65,13 @@ public final class RequestBody {
      * {@code text} encoded in the charset named by {@code contentType}'s {@code charset} parameter
      * (UTF-8 if it names none, or one this JVM does not support), sent with that content type
      * (e.g. {@code "application/json"}).
+     *
+     * @throws IllegalArgumentException if {@code contentType} could not be a header value (a line
+     *     break, another control character, a character above U+00FF), as {@link Request.Builder#header}
      */
     public static RequestBody ofString(String text, String contentType) {
         Objects.requireNonNull(text, "text");
-        Objects.requireNonNull(contentType, "contentType");
+        checkContentType(contentType);
         Charset charset = Response.charsetOf(contentType).orElse(StandardCharsets.UTF_8);
         byte[] bytes = text.getBytes(charset);
         return new RequestBody(HttpRequest.BodyPublishers.ofByteArray(bytes), contentType, bytes.length);
@@ -79,10 +82,15 @@ public final class RequestBody {
         return ofBytes(bytes, "application/octet-stream");
     }
 
-    /** A copy of {@code bytes}, sent with {@code contentType}. */
+    /**
+     * A copy of {@code bytes}, sent with {@code contentType}.
+     *
+     * @throws IllegalArgumentException if {@code contentType} could not be a header value (a line
+     *     break, another control character, a character above U+00FF), as {@link Request.Builder#header}
+     */
     public static RequestBody ofBytes(byte[] bytes, String contentType) {
         Objects.requireNonNull(bytes, "bytes");
-        Objects.requireNonNull(contentType, "contentType");
+        checkContentType(contentType);
         byte[] copy = bytes.clone();
         return new RequestBody(HttpRequest.BodyPublishers.ofByteArray(copy), contentType, copy.length);
     }
@@ -95,11 +103,23 @@ public final class RequestBody {
      * without reading the whole body), then on a virtual thread of its own. It is read on a thread of
      * the HTTP client, not on a carrier. A supplier that throws or returns null, and a stream whose
      * read throws, fail the attempt with an {@link HttpIoException} naming the request.
+     *
+     * @throws IllegalArgumentException if {@code contentType} could not be a header value (a line
+     *     break, another control character, a character above U+00FF), as {@link Request.Builder#header}
      */
     public static RequestBody ofInputStream(Supplier<? extends InputStream> streams, String contentType) {
         Objects.requireNonNull(streams, "streams");
-        Objects.requireNonNull(contentType, "contentType");
+        checkContentType(contentType);
         return new RequestBody(streams, contentType);
+    }
+
+    /**
+     * A content type is sent as the {@code Content-Type} header: one that header could not hold is
+     * refused here, as {@link Request.Builder#header} refuses it, not when each request is sent.
+     */
+    private static void checkContentType(String contentType) {
+        Objects.requireNonNull(contentType, "contentType");
+        Request.checkValue("Content-Type", contentType);
     }
 
     /** The content type this body implies, if any. */

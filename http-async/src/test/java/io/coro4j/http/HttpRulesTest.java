@@ -83,6 +83,31 @@ class HttpRulesTest {
         assertThat(huge.backoff(1, 0.0)).isEqualTo(Duration.ofNanos(Long.MAX_VALUE / 2));
     }
 
+    /**
+     * A body's content type becomes the request's Content-Type header, so a value that header
+     * could not hold is a programming error refused when the body is made, as Request.Builder.header
+     * refuses it. Before, RequestBody took it, and each send of the body failed after taking a slot
+     * with java.net.http's bare IllegalArgumentException ("invalid header value: ...", not naming the
+     * header): in a settled fan-out as that URL's outcome, which is documented to be an
+     * HttpRequestException, and reported to the observer as UNKNOWN.
+     */
+    @Test
+    void requestBody_refusesAContentTypeTheHeaderCouldNotHold_atOnce() {
+        String lineBreak = "the value of header Content-Type must not contain a line break";
+        String euro = "the value of header Content-Type holds U+20AC: only visible characters, spaces and tabs are allowed";
+        String control = "the value of header Content-Type holds U+0001: only visible characters, spaces and tabs are allowed";
+        assertThatThrownBy(() -> RequestBody.ofString("x", "text/plain\r\nX-Evil: 1"))
+                .isExactlyInstanceOf(IllegalArgumentException.class).hasMessage(lineBreak);
+        assertThatThrownBy(() -> RequestBody.ofString("x", "text/plain; name=\u20ac"))
+                .isExactlyInstanceOf(IllegalArgumentException.class).hasMessage(euro);
+        assertThatThrownBy(() -> RequestBody.ofBytes(new byte[1], "text/\u0001plain"))
+                .isExactlyInstanceOf(IllegalArgumentException.class).hasMessage(control);
+        assertThatThrownBy(() -> RequestBody.ofInputStream(java.io.InputStream::nullInputStream, "a/b\nc"))
+                .isExactlyInstanceOf(IllegalArgumentException.class).hasMessage(lineBreak);
+        // What the header may hold is still taken: obs-text, spaces and tabs.
+        assertThat(RequestBody.ofString("x", "text/plain;\tname=caf\u00e9").contentType()).hasValue("text/plain;\tname=caf\u00e9");
+    }
+
     @Test
     void builder_rejectsNonsense_namingTheValue() {
         assertThatThrownBy(() -> RetryPolicy.builder().maxAttempts(0))
