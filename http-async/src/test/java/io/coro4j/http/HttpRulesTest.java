@@ -108,6 +108,32 @@ class HttpRulesTest {
         assertThat(RequestBody.ofString("x", "text/plain;\tname=caf\u00e9").contentType()).hasValue("text/plain;\tname=caf\u00e9");
     }
 
+    /**
+     * HttpStatusException says its response is null after deserialization (the response is not
+     * serializable), and that status() is the status code: the status must survive on its own.
+     * Before, status() read it from the response and threw NullPointerException once deserialized.
+     */
+    @Test
+    void httpStatusException_keepsItsStatus_whenSerialized() throws Exception {
+        Response r = new Response(Request.get("http://x/a"), 503,
+                HttpHeaders.of(Map.of(), (k, v) -> true), URI.create("http://x/a"), HttpClient.Version.HTTP_1_1,
+                new byte[0], 1);
+        HttpStatusException e = org.assertj.core.api.Assertions.catchThrowableOfType(HttpStatusException.class, r::raiseForStatus);
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {
+            out.writeObject(e);
+        }
+        HttpStatusException copy;
+        try (java.io.ObjectInputStream in = new java.io.ObjectInputStream(new java.io.ByteArrayInputStream(bytes.toByteArray()))) {
+            copy = (HttpStatusException) in.readObject();
+        }
+        assertThat(copy.response()).isNull();
+        assertThat(copy.status()).isEqualTo(503);
+        assertThat(copy.method()).isEqualTo("GET");
+        assertThat(copy.url()).isEqualTo("http://x/a");
+        assertThat(copy).hasMessage("GET http://x/a: HTTP status 503 (server error)");
+    }
+
     @Test
     void builder_rejectsNonsense_namingTheValue() {
         assertThatThrownBy(() -> RetryPolicy.builder().maxAttempts(0))
