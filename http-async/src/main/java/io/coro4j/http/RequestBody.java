@@ -224,7 +224,11 @@ public final class RequestBody {
      */
     private static final class Opened extends FilterInputStream {
         private final Upload upload;
-        private volatile boolean closed;
+        /**
+         * Set by the first close, which alone closes the stream: the JDK (at the end of the stream)
+         * and {@link Upload#close()} (when the attempt ends) may both close it, at about the same time.
+         */
+        private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
         Opened(InputStream in, Upload upload) {
             super(in);
@@ -258,13 +262,14 @@ public final class RequestBody {
         }
 
         boolean isClosed() {
-            return closed;
+            return closed.get();
         }
 
         @Override
         public void close() throws IOException {
-            closed = true;
-            in.close();
+            if (closed.compareAndSet(false, true)) {
+                in.close();
+            }
         }
 
         /** Closes; a failure to close is ignored (the attempt has its outcome already). */
