@@ -102,7 +102,8 @@ public final class RequestBody {
      * the attempt ends before that (it failed, timed out or was cancelled, or the server answered
      * without reading the whole body), then on a virtual thread of its own. It is read on a thread of
      * the HTTP client, not on a carrier. A supplier that throws or returns null, and a stream whose
-     * read throws, fail the attempt with an {@link HttpIoException} naming the request.
+     * read (or close, at its end) throws, fail the attempt with an {@link HttpIoException} naming
+     * the request.
      *
      * @throws IllegalArgumentException if {@code contentType} could not be a header value (a line
      *     break, another control character, a character above U+00FF), as {@link Request.Builder#header}
@@ -218,9 +219,9 @@ public final class RequestBody {
     }
 
     /**
-     * A stream as the JDK reads it, which knows whether it has been closed, and whose reads fail with
-     * an HttpIoException of the request where the stream throws an unchecked exception (the JDK
-     * would hand that on as it is).
+     * A stream as the JDK reads it, which knows whether it has been closed, passes only the first
+     * close on, and whose reads and close fail with an HttpIoException of the request where the
+     * stream throws an unchecked exception (the JDK would hand that on as it is).
      */
     private static final class Opened extends FilterInputStream {
         private final Upload upload;
@@ -268,7 +269,13 @@ public final class RequestBody {
         @Override
         public void close() throws IOException {
             if (closed.compareAndSet(false, true)) {
-                in.close();
+                try {
+                    in.close();
+                } catch (UncheckedIOException | HttpRequestException e) {
+                    throw e;
+                } catch (RuntimeException e) {
+                    throw unreadable(e); // the JDK closes the stream at its end, and would hand this on as it is
+                }
             }
         }
 

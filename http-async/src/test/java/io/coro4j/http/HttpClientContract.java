@@ -201,6 +201,44 @@ abstract class HttpClientContract extends SchedulerFixture {
     }
 
     /**
+     * A stream body whose close throws, when java.net.http closes it at its end, fails the attempt
+     * as a read that throws does: with an HttpIoException naming the method and URL, an unchecked
+     * exception as a checked one, alone and in a settled fan-out. Before, an unchecked one came out
+     * as it was (IllegalStateException, as the client's own "closed"; in a settled fan-out as that
+     * URL's outcome, documented to be an HttpRequestException).
+     */
+    @Test
+    void aStreamWhoseCloseThrows_isAnIoErrorNamingTheUrl_checkedOrNot() {
+        try (AsyncHttpClient http = client().build()) {
+            String url = server.url("/echo");
+            RequestBody unchecked = RequestBody.ofInputStream(() -> new java.io.ByteArrayInputStream(new byte[10]) {
+                @Override
+                public void close() {
+                    throw new IllegalStateException("close failed");
+                }
+            }, "text/plain");
+            RequestBody checked = RequestBody.ofInputStream(() -> new java.io.ByteArrayInputStream(new byte[10]) {
+                @Override
+                public void close() throws IOException {
+                    throw new IOException("close failed");
+                }
+            }, "text/plain");
+            assertThat(catchThrowable(() -> run(() -> http.post(url, unchecked))))
+                    .isExactlyInstanceOf(HttpIoException.class)
+                    .hasMessage("POST " + url + ": the request body could not be read (java.lang.IllegalStateException: close failed)");
+            assertThat(catchThrowable(() -> run(() -> http.post(url, checked))))
+                    .isExactlyInstanceOf(HttpIoException.class)
+                    .hasMessage("POST " + url + ": the request body could not be read (java.io.IOException: close failed)");
+            List<Outcome<Response>> settled = run(() -> http.sendAllSettled(List.of(
+                    Request.post(url, unchecked), Request.post(url, RequestBody.ofString("ok")))));
+            assertFailure(settled.get(0), HttpIoException.class,
+                    "POST " + url + ": the request body could not be read (java.lang.IllegalStateException: close failed)");
+            assertThat(settled.get(1).isSuccess()).isTrue();
+            assertThat(http.inFlight()).isZero();
+        }
+    }
+
+    /**
      * A request body stream that the exchange stops reading (the calling task is cancelled, or the
      * request timeout passes, mid-upload) is closed all the same, and read no more: RequestBody
      * promises to close the stream of each attempt, and a stream over a file or a socket left open
