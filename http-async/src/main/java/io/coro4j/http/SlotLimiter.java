@@ -241,6 +241,9 @@ final class SlotLimiter {
             while (!w.granted && w.expired == null) {
                 me.park();
             }
+            // A cancellation that came before the grant (or the expiry) and was not seen because the
+            // grant came before this task looked: it wins, and the slot goes on to the next waiter.
+            me.checkCancelled();
         } catch (Throwable e) { // cancelled: leave the queue, give back a slot granted meanwhile
             Waiter next = null;
             synchronized (this) {

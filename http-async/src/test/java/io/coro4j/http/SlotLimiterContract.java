@@ -223,6 +223,55 @@ abstract class SlotLimiterContract extends SchedulerFixture {
         assertThat(l.waiting()).isZero();
     }
 
+    /**
+     * A waiter cancelled while it waits, and granted a slot before it next looks (here: it is
+     * still in the queued hook, which runs between joining the queue and the first park), throws
+     * CancellationException and passes the slot on, as acquire promises for a task cancelled
+     * "before or while waiting". Before, it saw the grant, never looked at the cancellation, and
+     * returned the slot: the client then began the cancelled task's request (sendAsync) and
+     * aborted it only at the await after.
+     */
+    @Test
+    void aWaiterCancelledBeforeItsGrant_takesNoSlot_evenIfItLooksOnlyAfterTheGrant() {
+        SlotLimiter l = new SlotLimiter(1, 1, 10);
+        java.util.concurrent.CountDownLatch inHook = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch leaveHook = new java.util.concurrent.CountDownLatch(1);
+        try (Scheduler other = Schedulers.create(schedulerKind(), SchedulerConfig.builder()
+                .name(getClass().getSimpleName() + "-hooked").parallelism(1).daemon(true).build())) {
+            run(() -> {
+                SlotLimiter.Permit holder = take(l, "x");
+                AtomicReference<Task<?>> waiterTask = new AtomicReference<>();
+                CompletableFuture<SlotLimiter.Permit> waiter = CompletableFuture.supplyAsync(() -> Coro.run(other, () -> {
+                    waiterTask.set(Coro.currentTask());
+                    return l.acquire("x", LONG, null, "GET", "http://x/", host -> {
+                        inHook.countDown();
+                        try {
+                            leaveHook.await(); // a plain wait: the waiter cannot look at anything meanwhile
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    });
+                }), r -> Thread.ofPlatform().daemon().start(r));
+                Polling.await("the waiter in its queued hook", () -> inHook.getCount() == 0);
+                Task<SlotLimiter.Permit> next = Coro.spawn(() -> take(l, "x"));
+                Polling.await("two waiters", () -> l.waiting() == 2);
+                waiterTask.get().cancel();
+                holder.release(); // grants the cancelled waiter, first in the queue
+                leaveHook.countDown();
+                assertThat(catchThrowable(() -> Coro.await(waiter))).isInstanceOf(CancellationException.class);
+                SlotLimiter.Permit passedOn = Coro.withTimeoutOrNull(Duration.ofSeconds(10), next::join);
+                assertThat(passedOn).as("the slot granted to the cancelled waiter went on to the next one").isNotNull();
+                assertThat(l.inFlight()).isEqualTo(1);
+                passedOn.release();
+                return null;
+            });
+        } finally {
+            leaveHook.countDown();
+        }
+        assertThat(l.inFlight()).isZero();
+        assertThat(l.waiting()).isZero();
+    }
+
     @Test
     void anAlreadyCancelledTask_takesNoSlot() {
         SlotLimiter l = new SlotLimiter(1, 1, 10);
