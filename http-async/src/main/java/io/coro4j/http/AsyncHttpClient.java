@@ -703,12 +703,13 @@ public final class AsyncHttpClient implements AutoCloseable {
      * goes on in the background. Either way the cancellation propagates. Outside a task, an
      * interruption of the waiting thread aborts the exchanges in the same way (the interrupt status
      * is kept). Idempotent. The wait is for the client's threads too: a thread still reading a
-     * request's body stream that never returns (see {@link RequestBody}) keeps it waiting.
+     * request's body stream that never returns (see {@link RequestBody}) keeps it waiting. A call
+     * while another waits waits too, as {@link HttpClient#close()} does.
      */
     @Override
     public void close() {
-        if (!closed.compareAndSet(false, true)) {
-            return;
+        if (!closed.compareAndSet(false, true) && http.isTerminated()) {
+            return; // closed already, and nothing left to wait for
         }
         while (beginning.get() != 0) {
             Thread.onSpinWait(); // a few field reads and one non-blocking sendAsync at most

@@ -101,6 +101,38 @@ abstract class ClientCloseContract extends SchedulerFixture {
         }
     }
 
+    /**
+     * close() "waits for the exchanges in progress", and is idempotent: a second close() while the
+     * first waits (two owners of a client, each closing it) waits too, as HttpClient.close() does;
+     * both return once the exchanges have ended, which succeed. Before, the second returned at once,
+     * while the exchanges were still in progress.
+     */
+    @Test
+    void aSecondClose_whileTheFirstWaits_waitsForTheExchangesToo() {
+        AsyncHttpClient http = AsyncHttpClient.builder().requestTimeout(Duration.ofSeconds(20)).build();
+        server.closeGate();
+        try {
+            List<Throwable> failures = run(() -> {
+                List<Task<Response>> requests = threeRequestsHeldAtTheServer(http);
+                Thread first = Thread.ofPlatform().start(http::close);
+                Polling.await("the first close waiting for the exchanges", http::closeWaiting);
+                Thread second = Thread.ofPlatform().start(http::close);
+                assertThat(second.join(Duration.ofMillis(500)))
+                        .as("the second close returned while the exchanges were in progress").isFalse();
+                server.openGate();
+                List<Throwable> out = whatEachThrew(requests);
+                assertThat(first.join(Duration.ofSeconds(10))).as("the first close returned").isTrue();
+                assertThat(second.join(Duration.ofSeconds(10))).as("the second close returned").isTrue();
+                return out;
+            });
+            assertThat(failures).as("what each held request threw").containsExactly(null, null, null);
+            assertThat(http.inFlight()).isZero();
+            http.close(); // and once more, on a closed client: returns at once
+        } finally {
+            server.openGate();
+        }
+    }
+
     /** What each of {@code requests} threw when joined (null for one that returned). */
     private static List<Throwable> whatEachThrew(List<Task<Response>> requests) {
         List<Throwable> out = new ArrayList<>();
