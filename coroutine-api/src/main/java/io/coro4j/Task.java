@@ -307,13 +307,13 @@ public final class Task<T> implements Future<T> {
             // out its cause: wrapped once more, the task's own exception comes back as it was.
             result.completeExceptionally(failure instanceof CompletionException ? new CompletionException(failure) : failure);
         }
+        result.wakeJoiners(); // completes the task's views: their callbacks run there too
         // The callbacks just run were outside any task, with the thread's coroutine-local values:
         // on a carrier that other tasks end on (threadpool), what they set must not stay for the
         // callbacks of the next task. A virtual thread (loom) ends with its task: nothing to do.
         if (!Thread.currentThread().isVirtual()) {
             CoroutineLocal.clearThreadValues();
         }
-        result.wakeJoiners();
         if (parentGroup != null) {
             parentGroup.childDone(this, failure);
             self.attach(null); // a finished task keeps its fiber: not its group, and the tasks above, too
@@ -586,7 +586,7 @@ public final class Task<T> implements Future<T> {
     private boolean takeBack(Joiner j, Joiner view) {
         boolean waiting = result.removeJoiner(j);
         if (view != null) {
-            waiting &= result.removeJoiner(view);
+            waiting &= result.stopObserving(view); // still linked: the view gets the outcome at the end
         }
         return waiting;
     }
@@ -779,7 +779,7 @@ public final class Task<T> implements Future<T> {
      */
     private Joiner plainJoiner() {
         if (!result.isDone()) {
-            Joiner j = new Joiner(null);
+            Joiner j = new Joiner((Task<?>) null);
             if (result.addJoiner(j)) {
                 return j;
             }
@@ -838,8 +838,11 @@ public final class Task<T> implements Future<T> {
         View<T> v = new View<>(this);
         if (result.isDone() || !result.addJoiner(v.joiner)) {
             retrieved = true;
+            result.whenComplete(v::deliver); // ended: runs now
         }
-        result.whenComplete(v::deliver);
+        // Else the task's end delivers it through its joiner (Outcome#wakeJoiners), which a holder
+        // that completes it first takes back: a completion callback, which cannot be taken off,
+        // would keep every view done with on a long-lived task, and what it holds, for the task's life.
         return v;
     }
 
@@ -905,7 +908,7 @@ public final class Task<T> implements Future<T> {
         }
 
         final Task<T> task;
-        final Joiner joiner = new Joiner(null);
+        final Joiner joiner = new Joiner(this);
         /**
          * Who completes this view: null until the task's end ({@link #BY_TASK}) or a holder (its
          * {@link HolderClaim}) claims it, before completing it. A holder's claim carries the
@@ -1015,6 +1018,8 @@ public final class Task<T> implements Future<T> {
             } else {
                 super.complete((T) h.value);
             }
+            // Done: the task keeps nothing of it (no-op once the task has ended).
+            task.result.removeJoiner(joiner);
             // Awaits of this view wait in the task's joiners: each re-checks.
             task.result.wakeWaiting();
         }
@@ -1235,7 +1240,7 @@ public final class Task<T> implements Future<T> {
      * handed out: callers get {@link #toCompletableFuture() copies} and minimal stages.
      */
     static final class Outcome<T> extends CompletableFuture<T> implements Runnable {
-        private static final Joiner WOKEN = new Joiner(null);
+        private static final Joiner WOKEN = new Joiner((Task<?>) null);
 
         private final Task<T> task;
         /**
@@ -1296,14 +1301,35 @@ public final class Task<T> implements Future<T> {
         }
 
         /**
+         * An await of a view that gives up: the view no longer counts as observing the task, but
+         * stays linked, so that the task's end still delivers its outcome to it. False if the task
+         * had ended and counted it already (as {@link #removeJoiner}).
+         */
+        synchronized boolean stopObserving(Joiner view) {
+            if (joiners == WOKEN) {
+                return false;
+            }
+            view.observes = false;
+            return true;
+        }
+
+        /**
          * Decides a holder's claim on one of this task's views, once: for the holder's completion
-         * if the view's registration ({@code j}) is taken back before the task ends, else for the
-         * task's outcome (the end counted the view as observing it). Under this lock, so that the
-         * taking back and the decision are one step for every caller that finishes the claim.
+         * if it comes before the task ends, which then no longer counts the view's registration
+         * ({@code j}) as observing it, else for the task's outcome (the end counted the view as
+         * observing it). Under this lock, so that the taking back and the decision are one step
+         * for every caller that finishes the claim. The registration stays linked until the view
+         * is done ({@link View#finish}), so that the task's end finishes a holder's completion that
+         * was cut short (a StackOverflowError) after this decision.
          */
         synchronized int decide(View.HolderClaim c, Joiner j) {
             if (c.decided == View.HolderClaim.UNDECIDED) {
-                c.decided = removeJoiner(j) ? View.HolderClaim.HOLDER : View.HolderClaim.TASK;
+                if (joiners == WOKEN) {
+                    c.decided = View.HolderClaim.TASK;
+                } else {
+                    j.observes = false;
+                    c.decided = View.HolderClaim.HOLDER;
+                }
             }
             return c.decided;
         }
@@ -1329,6 +1355,12 @@ public final class Task<T> implements Future<T> {
             }
         }
 
+        /** Completes {@code view} with this (done) outcome, unless its holder claimed it first. */
+        @SuppressWarnings("unchecked")
+        private void deliverTo(View<?> view) {
+            whenComplete(((View<T>) view)::deliver);
+        }
+
         /** Wakes every joiner; called once, after this future completed. */
         void wakeJoiners() {
             Joiner j;
@@ -1339,12 +1371,19 @@ public final class Task<T> implements Future<T> {
             boolean observed = false;
             for (Joiner k = j; k != null; k = k.next) {
                 // Every select's atEnd runs (each claims its own select), before anyone is woken.
-                observed |= k.atEnd == null || k.atEnd.getAsBoolean();
+                observed |= k.atEnd == null ? k.observes : k.atEnd.getAsBoolean();
             }
             if (observed) {
                 // A joiner returns the outcome. Marked here, on the task's own thread before its
                 // group hears of its end, so that the group does not report it as well.
                 task.retrieved = true;
+            }
+            for (Joiner k = j; k != null; k = k.next) {
+                if (k.view != null) {
+                    // Before any waiter is woken, as the view's completion callback used to run:
+                    // a joiner finds the views it took before the end complete. Runs now (done).
+                    deliverTo(k.view);
+                }
             }
             for (; j != null; j = j.next) {
                 if (j.caller != null) { // null: a plain Java get(), which the future itself wakes
@@ -1356,11 +1395,18 @@ public final class Task<T> implements Future<T> {
 
     /**
      * A wait for a task in {@link Task#join()} (its task to wake), in a plain Java
-     * {@link Task#get} (no task), or in a select's {@code onJoin} or {@code onAwait} clause: a
-     * node of its target's {@link Outcome#joiners}.
+     * {@link Task#get} (no task), in a select's {@code onJoin} or {@code onAwait} clause, or the
+     * registration of one of its {@link View}s: a node of its target's {@link Outcome#joiners}.
      */
     static final class Joiner {
         final Task<?> caller;
+        /** The view this registers, to be completed at the end; null for a wait. */
+        final View<?> view;
+        /**
+         * Whether the end counts this joiner (without {@link #atEnd}) as observing the task: false
+         * for a view whose await gave up ({@link Outcome#stopObserving}). Guarded by the Outcome.
+         */
+        boolean observes = true;
         /**
          * Null for a join or get, which hands the outcome out once woken; for a select's task
          * clause, what the end runs first: it claims the select and says whether it observes.
@@ -1377,6 +1423,13 @@ public final class Task<T> implements Future<T> {
         Joiner(Task<?> caller, BooleanSupplier atEnd) {
             this.caller = caller;
             this.atEnd = atEnd;
+            this.view = null;
+        }
+
+        Joiner(View<?> view) {
+            this.caller = null;
+            this.atEnd = null;
+            this.view = view;
         }
     }
 
