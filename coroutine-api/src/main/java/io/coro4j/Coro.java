@@ -848,17 +848,20 @@ public final class Coro {
         Claims claims = new Claims(owner, copy, true);
         ConcurrentLinkedQueue<Integer> finished = new ConcurrentLinkedQueue<>();
         AtomicReference<Task<?>> waiter = new AtomicReference<>();
-        // What the tasks' completion callbacks reach of the loop: a callback cannot be taken off a
-        // task, and through the claims it would keep every task of the loop (and its result)
+        // What the tasks' end callbacks reach of the loop: one is taken off only when the loop
+        // ends (below), and through the claims it would keep every task of the loop (and its result)
         // reachable for as long as any one of them runs. Weak, so that a loop closed before its
         // first step (its body never runs) or dropped unstepped keeps nothing either: the body,
         // which holds the claims strongly, is reachable for as long as anyone can step the loop
         // (an abandoned loop's is, through its watch, until it has been closed); cleared when the
         // loop ends.
         WeakReference<Claims> live = new WeakReference<>(claims);
+        // Taken back when the loop ends: one closed early leaves nothing on a task still running
+        // (a long-lived one, waited for in loop after loop, would keep a callback of each).
+        Object[] registrations = new Object[copy.size()];
         for (int i = 0; i < copy.size(); i++) {
             int index = i;
-            copy.get(i).whenDone(() -> {
+            Runnable onEnd = () -> {
                 Claims c = live.get();
                 if (c == null) {
                     return; // the loop has ended: nothing to claim, nobody to wake
@@ -871,7 +874,11 @@ public final class Coro {
                 if (w != null) {
                     w.wake();
                 }
-            });
+            };
+            registrations[i] = copy.get(i).atEnd(onEnd);
+            if (registrations[i] == null) {
+                onEnd.run(); // ended already
+            }
         }
         return Generator.of(owner.scheduler, co -> {
             Throwable ending = null;
@@ -895,8 +902,8 @@ public final class Coro {
                 ending = e;
                 throw e;
             } finally {
-                // The tasks' completion callbacks, which cannot be taken off, keep what they hold:
-                // not the tasks that made and iterated this loop, nor (once it has settled) the others.
+                // The tasks' end callbacks, until taken off below, keep what they hold: not the
+                // tasks that made and iterated this loop, nor (once it has settled) the others.
                 waiter.set(null);
                 try {
                     if (ending != null && !(ending instanceof GeneratorExit) && !(ending instanceof CancellationException)) {
@@ -911,6 +918,11 @@ public final class Coro {
                     }
                 } finally {
                     live.clear(); // closed: a task that ends from now on is left to its group
+                    for (int i = 0; i < registrations.length; i++) {
+                        if (registrations[i] != null) {
+                            copy.get(i).withdrawAtEnd(registrations[i]);
+                        }
+                    }
                 }
             }
         });

@@ -441,6 +441,26 @@ public final class Task<T> implements Future<T> {
     }
 
     /**
+     * Registers {@code action} to run when this task ends, on the task's thread before its group
+     * hears of the end, as {@link #whenDone} does, but removably ({@link #withdrawAtEnd}): a loop
+     * over a long-lived task that stops early leaves nothing behind on it. Returns the
+     * registration, or null, without running {@code action}, if the task has ended. The action
+     * does not count as observing the task.
+     */
+    Object atEnd(Runnable action) {
+        Joiner j = new Joiner(null, () -> {
+            action.run();
+            return false;
+        });
+        return result.addJoiner(j) ? j : null;
+    }
+
+    /** Takes back a registration of {@link #atEnd}; no effect once the task has ended. */
+    void withdrawAtEnd(Object registration) {
+        result.removeJoiner((Joiner) registration);
+    }
+
+    /**
      * {@link #refuseToWaitForAnAncestor} for the many tasks of one wait (a gather): the first few
      * are checked by walking up as {@link #runsUnder} does; past those, the tasks this one runs
      * under are collected once, so that a wait for many tasks from deep in a tree costs its depth
