@@ -101,7 +101,8 @@ public final class Task<T> implements Future<T> {
     }
 
     final Scheduler scheduler;
-    private final Callable<T> body;
+    /** Null once it has run: a finished task that its holder keeps for its outcome keeps nothing the body captured (as FutureTask drops its callable). */
+    private Callable<T> body;
     private final int id;
     final TaskGroup parentGroup;
     /**
@@ -285,11 +286,17 @@ public final class Task<T> implements Future<T> {
             value = body.call();
         } catch (Throwable t) {
             failure = t;
+        } finally {
+            body = null;
         }
         TaskGroup own = ownGroup;
         if (own != null) {
             failure = own.finish(failure);
         }
+        // Its CoroutineLocal values are nobody's now (its own group, whose spawns from outside any
+        // task start with them, has closed): not kept for the life of a finished task held for
+        // its outcome.
+        context = Map.of();
         scheduler.taskCounters().recordEnded(failure);
         // The task has finished: completion callbacks that its outcome runs on this thread are
         // not in it, as they are not when they run on the thread that registered them. Seen as

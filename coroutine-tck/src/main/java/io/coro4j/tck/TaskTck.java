@@ -5137,6 +5137,38 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     /**
+     * A finished task held for its outcome (in a list of results, a cache of tasks) keeps neither
+     * what its body captured nor the {@link CoroutineLocal} values it had, as the JDK's
+     * {@code FutureTask} drops its callable once run: only the outcome.
+     */
+    @Test
+    void aFinishedTaskHeldForItsOutcomeKeepsNeitherItsBodysCapturesNorItsCoroutineLocals() {
+        CoroutineLocal<Object> local = new CoroutineLocal<>("tck-local");
+        String result = run(() -> {
+            List<WeakReference<Object>> captured = new ArrayList<>();
+            List<WeakReference<Object>> values = new ArrayList<>();
+            List<Task<Integer>> held = new ArrayList<>();
+            for (int i = 0; i < 10; i++) {
+                byte[] input = new byte[1000];
+                captured.add(new WeakReference<>(input));
+                Task<Integer> t = Coro.spawn(() -> {
+                    byte[] value = new byte[1000];
+                    values.add(new WeakReference<>(value));
+                    local.set(value);
+                    Coro.yieldNow();
+                    return input.length;
+                });
+                t.join();
+                held.add(t);
+            }
+            return Math.max(1, stillReachable(captured)) + " captures and " + Math.max(1, stillReachable(values))
+                    + " values of 10 at most still reachable; outcomes " + held.stream().mapToInt(Task::join).sum();
+        });
+        // At most one of each may stay, held by a stale slot of an interpreted frame (-Xint runs).
+        assertThat(result).isEqualTo("1 captures and 1 values of 10 at most still reachable; outcomes 10000");
+    }
+
+    /**
      * A callback on a task's stage that runs as the task ends runs on the task's thread, but not
      * in the task, which has finished: it cannot spawn a child that would outlive it (and whose
      * failure nobody would report), nor suspend the ended task (which would hold up its group);
