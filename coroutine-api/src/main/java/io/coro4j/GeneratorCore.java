@@ -50,7 +50,11 @@ final class GeneratorCore<Y, S, R> {
     }
 
     private final Coroutine coroutine;
-    private final Generator.Body<Y, S, R> body;
+    /**
+     * Null once it has ended, or once the generator ended before it ran: a finished generator
+     * still held (for its return value) keeps nothing the body captured.
+     */
+    private Generator.Body<Y, S, R> body;
     final Scheduler scheduler;
 
     // Written with a volatile store after each resumption, so a generator handed to another thread
@@ -108,6 +112,7 @@ final class GeneratorCore<Y, S, R> {
         if (s == CREATED && STATE.compareAndSet(this, CREATED, RUNNING)) {
             endedUnstarted = true; // no call between the two writes: see resume
             state = DONE;
+            body = null;
             return;
         }
         if (s == DONE) {
@@ -174,6 +179,8 @@ final class GeneratorCore<Y, S, R> {
             result = body.run(yielder);
         } catch (Throwable t) {
             failure = t;
+        } finally {
+            body = null;
         }
         bodyAt = BODY_ENDED;
         giveContext();
@@ -320,6 +327,7 @@ final class GeneratorCore<Y, S, R> {
                 if (STATE.compareAndSet(this, CREATED, RUNNING)) {
                     endedUnstarted = true;
                     state = DONE;
+                    body = null;
                     throw propagate(toThrow, sneakyFailures);
                 }
                 throw running();

@@ -1170,6 +1170,44 @@ public abstract class GeneratorTck extends SchedulerTck {
                 .as("what the abandoned generator's body held is collected").isTrue();
     }
 
+    /**
+     * A generator that has ended and is still held (for its return value, or in a list) keeps
+     * nothing its body captured: one that returned, one closed at a yield, one closed before it
+     * started. As a finished task keeps only its outcome.
+     */
+    @Test
+    void aFinishedGeneratorStillHeldKeepsNothingItsBodyCaptured() throws Exception {
+        List<java.lang.ref.WeakReference<Object>> captured = new ArrayList<>();
+        Generator<String, Object, Integer> returned = capturing(captured);
+        returned.next();
+        returned.next();
+        Generator<String, Object, Integer> closed = capturing(captured);
+        closed.next();
+        closed.close();
+        Generator<String, Object, Integer> neverStarted = capturing(captured);
+        neverStarted.close();
+        AbandonedGenerators.collectUntil(() -> captured.stream().allMatch(r -> r.get() == null));
+        long kept = captured.stream().filter(r -> r.get() != null).count();
+        assertThat(kept + " of 3 captures still reachable; returned " + returned.returnValue() + ", all done "
+                + (returned.isDone() && closed.isDone() && neverStarted.isDone()))
+                .isEqualTo("0 of 3 captures still reachable; returned 7, all done true");
+    }
+
+    /** A generator whose body captures an object, weakly referenced in {@code captured}. */
+    private <Y> Generator<Y, Object, Integer> capturing(List<java.lang.ref.WeakReference<Object>> captured) {
+        Object kept = new Object() {
+            @Override
+            public int hashCode() {
+                return 7;
+            }
+        };
+        captured.add(new java.lang.ref.WeakReference<>(kept));
+        return gen(co -> {
+            co.yield(null);
+            return kept.hashCode();
+        });
+    }
+
     @Test
     void aGeneratorLeftSuspendedWhileDelegatingClosesItsSubGeneratorFirst() throws Exception {
         List<String> log = new CopyOnWriteArrayList<>();
