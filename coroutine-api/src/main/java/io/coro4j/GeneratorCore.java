@@ -194,10 +194,16 @@ final class GeneratorCore<Y, S, R> {
         }
     }
 
-    /** On the body's thread, before it gives control back: its values go back to the resumer. */
+    /**
+     * On the body's thread, before it gives control back: its values go back to the resumer, and
+     * leave the body's thread, which would otherwise keep them (and the task of the resumer's
+     * blocking call) while it waits for the next step, however long the generator stays paused.
+     */
     private void giveContext() {
         if (carryingContext) {
             threadContext = CoroutineLocal.threadSnapshot();
+            CoroutineLocal.clearThreadValues();
+            Coro.BLOCKING_FOR.remove();
         }
     }
 

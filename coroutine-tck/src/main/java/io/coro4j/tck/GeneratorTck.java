@@ -1137,6 +1137,75 @@ public abstract class GeneratorTck extends SchedulerTck {
         }
     }
 
+    /**
+     * A generator held suspended keeps nothing of whoever stepped it last once that is over: not a
+     * plain thread that has ended, nor the {@link CoroutineLocal} values that thread had (which
+     * the body saw), nor a task that stepped it inside its {@link Coro#blocking} call and has
+     * ended. On loom the body runs on a thread of its own, which must not keep them while it waits
+     * for the next step. (On threadpool, once the frames at the bottom of a generator's
+     * continuation are compiled, the generator keeps the thread that stepped it first until it
+     * ends, whoever steps it later: so the thread looked at here steps it second.)
+     */
+    @Test
+    void aSuspendedGeneratorKeepsNothingOfWhoSteppedItLast() throws Exception {
+        CoroutineLocal<Object> local = new CoroutineLocal<>("tck-resumer-value");
+        Generator<Object, Object, Void> g = gen(co -> {
+            while (true) {
+                co.yield(local.get() != null);
+            }
+        });
+        g.next(); // first by this thread, which outlives the test: see the threadpool note above
+        List<java.lang.ref.WeakReference<Object>> byThread = new ArrayList<>();
+        Object seen = stepFromAPlainThread(g, local, byThread);
+        String afterThread = stillReachable(byThread, "the thread", "its value");
+        List<java.lang.ref.WeakReference<Object>> byTask = new ArrayList<>();
+        stepInABlockingCall(g, byTask);
+        String afterTask = stillReachable(byTask, "the task");
+        String suspended = g.isSuspended() ? "suspended" : "not suspended";
+        g.close();
+        assertThat("still reachable: " + afterThread + ", then " + afterTask + "; the body saw the value: " + seen
+                + "; " + suspended)
+                .isEqualTo("still reachable: [], then []; the body saw the value: true; suspended");
+    }
+
+    /** The names of those of {@code refs} still reachable after collections for up to 10 s. */
+    private static String stillReachable(List<java.lang.ref.WeakReference<Object>> refs, String... names)
+            throws InterruptedException {
+        AbandonedGenerators.collectUntil(() -> refs.stream().allMatch(r -> r.get() == null));
+        List<String> kept = new ArrayList<>();
+        for (int i = 0; i < refs.size(); i++) {
+            if (refs.get(i).get() != null) {
+                kept.add(names[i]);
+            }
+        }
+        return kept.toString();
+    }
+
+    /** Steps {@code g} once from a plain thread that has a value of {@code local}; waits for the thread to end. */
+    private static Object stepFromAPlainThread(Generator<Object, Object, Void> g, CoroutineLocal<Object> local,
+                                               List<java.lang.ref.WeakReference<Object>> refs) throws InterruptedException {
+        Object[] seen = new Object[1];
+        Thread t = Thread.ofPlatform().name("tck-stepper").unstarted(() -> {
+            Object value = new Object(); // made here: the thread's task does not keep it
+            refs.add(new java.lang.ref.WeakReference<>(value));
+            local.set(value);
+            seen[0] = g.next().value();
+        });
+        refs.add(new java.lang.ref.WeakReference<>(t));
+        t.start();
+        t.join(TimeUnit.SECONDS.toMillis(30));
+        return seen[0];
+    }
+
+    /** Steps {@code g} once inside a blocking call of a task that then ends. */
+    private void stepInABlockingCall(Generator<Object, Object, Void> g, List<java.lang.ref.WeakReference<Object>> refs)
+            throws Exception {
+        runTask(() -> {
+            refs.add(new java.lang.ref.WeakReference<>(Coro.currentTask()));
+            return Coro.blocking(() -> g.next().value());
+        });
+    }
+
     // ---- a generator left suspended ----
 
     @Test

@@ -125,12 +125,21 @@ final class LoomCoroutine implements Coroutine, Thread.UncaughtExceptionHandler 
         if (!isCurrent()) {
             throw new IllegalStateException("suspend() called outside this coroutine's running body");
         }
-        Thread c = caller;
+        handBack();
+        bodySpin = spinThenAwait(CALLER, bodySpin, false);
+    }
+
+    /**
+     * Gives the turn back to the resumer and wakes it if it parked. A method of its own, so that
+     * the body's frame that waits for the next step holds no reference to the resumer's thread
+     * (a plain thread that has ended since, and what it holds) for as long as the generator is paused.
+     */
+    private void handBack() {
+        Thread c = caller; // read before the turn passes: the resumer then clears it
         turn = CALLER;
         if (callerParked) {
             LockSupport.unpark(c);
         }
-        bodySpin = spinThenAwait(CALLER, bodySpin, false);
     }
 
     private void runBody() {
