@@ -456,7 +456,13 @@ public final class Task<T> implements Future<T> {
      */
     Object atEnd(Runnable action) {
         Joiner j = new Joiner(null, () -> {
-            action.run();
+            try {
+                action.run();
+            } catch (Throwable e) {
+                // Not out of the task's end, which must go on to tell its group (as a completion
+                // callback's failure stays in its own future); nor lost.
+                TimerThread.reportUncaught(e);
+            }
             return false;
         });
         return result.addJoiner(j) ? j : null;
