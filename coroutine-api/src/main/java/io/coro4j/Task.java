@@ -720,18 +720,23 @@ public final class Task<T> implements Future<T> {
      */
     @Override
     public T resultNow() {
-        if (!result.isDone()) {
-            throw new IllegalStateException("Task has not completed (" + name() + ")");
-        }
-        if (isCancelled()) {
-            throw new IllegalStateException("Task was cancelled (" + name() + ")");
-        }
+        requireEndedUncancelled();
         Throwable f = failure();
         if (f != null) {
             retrieved = true;
             throw new IllegalStateException("Task completed with exception (" + name() + "): " + f, f);
         }
         return outcome();
+    }
+
+    /** What resultNow and exceptionNow refuse, naming the task: it has not ended, or was cancelled. */
+    private void requireEndedUncancelled() {
+        if (!result.isDone()) {
+            throw new IllegalStateException("Task has not completed (" + name() + ")");
+        }
+        if (isCancelled()) {
+            throw new IllegalStateException("Task was cancelled (" + name() + ")");
+        }
     }
 
     /**
@@ -743,12 +748,7 @@ public final class Task<T> implements Future<T> {
      */
     @Override
     public Throwable exceptionNow() {
-        if (!result.isDone()) {
-            throw new IllegalStateException("Task has not completed (" + name() + ")");
-        }
-        if (isCancelled()) {
-            throw new IllegalStateException("Task was cancelled (" + name() + ")");
-        }
+        requireEndedUncancelled();
         Throwable f = failure();
         if (f == null) {
             throw new IllegalStateException("Task completed with a result (" + name() + ")");
