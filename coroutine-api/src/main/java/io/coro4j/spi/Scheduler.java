@@ -99,6 +99,7 @@ public interface Scheduler extends AutoCloseable {
      * as long as {@code Long.MAX_VALUE} nanoseconds; a negative one does not wait.
      *
      * @return whether it terminated in time
+     * @throws NullPointerException if {@code timeout} is null
      * @throws InterruptedException if interrupted while waiting
      */
     boolean awaitTermination(Duration timeout) throws InterruptedException;

@@ -787,6 +787,26 @@ public abstract class FiberTck extends SchedulerTck {
     }
 
     /**
+     * A null timeout for {@link Scheduler#awaitTermination} is refused with a
+     * {@link NullPointerException} that names the parameter, as {@code start}, {@code newCoroutine}
+     * and {@code schedule} name theirs: not one from inside the implementation that names a local
+     * variable of it. Before the scheduler has terminated and after.
+     */
+    @Test
+    void awaitTerminationWithANullTimeoutNamesTheParameter() throws Exception {
+        Scheduler s = newScheduler(2);
+        assertThatThrownBy(() -> s.awaitTermination(null))
+                .isExactlyInstanceOf(NullPointerException.class).hasMessage("timeout");
+        assertThatThrownBy(() -> s.start(null))
+                .isExactlyInstanceOf(NullPointerException.class).hasMessage("body");
+        assertThatThrownBy(() -> s.newCoroutine(null))
+                .isExactlyInstanceOf(NullPointerException.class).hasMessage("body");
+        s.close();
+        assertThatThrownBy(() -> s.awaitTermination(null))
+                .isExactlyInstanceOf(NullPointerException.class).hasMessage("timeout");
+    }
+
+    /**
      * The JDK ignores an exception thrown by a thread's uncaught-exception handler; a carrier (or
      * the timer thread) that passed it on would end, and the fibers whose home it was with it.
      * Reported, the scheduler goes on, as after an exception the handler took.

@@ -312,6 +312,7 @@ final class LoomScheduler implements Scheduler {
 
     @Override
     public boolean awaitTermination(Duration timeout) throws InterruptedException {
+        Objects.requireNonNull(timeout, "timeout");
         long nanos = Math.max(0, TimerThread.saturatedNanos(timeout));
         long deadline = System.nanoTime() + nanos;
         return terminated.await(nanos, TimeUnit.NANOSECONDS) && timer.awaitEnd(deadline - System.nanoTime());

@@ -332,6 +332,7 @@ final class ThreadPoolScheduler implements Scheduler {
 
     @Override
     public boolean awaitTermination(Duration timeout) throws InterruptedException {
+        Objects.requireNonNull(timeout, "timeout");
         long nanos = Math.max(0, TimerThread.saturatedNanos(timeout));
         long deadline = System.nanoTime() + nanos; // may wrap: only differences with nanoTime are used
         if (!terminated.await(nanos, TimeUnit.NANOSECONDS)) {
