@@ -63,7 +63,8 @@ public final class RequestBody {
 
     /**
      * {@code text} encoded in the charset named by {@code contentType}'s {@code charset} parameter
-     * (UTF-8 if it names none, or one this JVM does not support), sent with that content type
+     * (UTF-8 if it names none, one this JVM does not support, or one it can only decode, such as
+     * {@code x-JISAutoDetect}), sent with that content type
      * (e.g. {@code "application/json"}).
      *
      * @throws IllegalArgumentException if {@code contentType} could not be a header value (a line
@@ -72,7 +73,9 @@ public final class RequestBody {
     public static RequestBody ofString(String text, String contentType) {
         Objects.requireNonNull(text, "text");
         checkContentType(contentType);
-        Charset charset = Response.charsetOf(contentType).orElse(StandardCharsets.UTF_8);
+        // A charset known only for decoding has no encoder: String.getBytes would throw a bare
+        // UnsupportedOperationException for it, so it counts as one this JVM does not support.
+        Charset charset = Response.charsetOf(contentType).filter(Charset::canEncode).orElse(StandardCharsets.UTF_8);
         byte[] bytes = text.getBytes(charset);
         return new RequestBody(HttpRequest.BodyPublishers.ofByteArray(bytes), contentType, bytes.length);
     }

@@ -109,6 +109,23 @@ class HttpRulesTest {
     }
 
     /**
+     * ofString encodes in the content type's charset, or in UTF-8 where that charset is unknown to
+     * this JVM; a charset the JVM knows but can only decode (x-JISAutoDetect, ISO-2022-CN) is no
+     * more use for encoding than an unknown one. Before, ofString threw a bare
+     * UnsupportedOperationException (no message) from String.getBytes for it.
+     */
+    @Test
+    void requestBody_ofString_encodesInUtf8WhereTheCharsetCanOnlyDecode() {
+        assertThat(java.nio.charset.Charset.forName("x-JISAutoDetect").canEncode()).as("precondition").isFalse();
+        String text = "caf\u00e9"; // 4 characters: 5 bytes in UTF-8, 4 in ISO-8859-1
+        assertThat(RequestBody.ofString(text, "text/plain; charset=ISO-8859-1").length()).isEqualTo(4);
+        assertThat(RequestBody.ofString(text, "text/plain; charset=no-such-charset").length()).isEqualTo(5);
+        RequestBody decodeOnly = RequestBody.ofString(text, "text/plain; charset=x-JISAutoDetect");
+        assertThat(decodeOnly.length()).isEqualTo(5);
+        assertThat(decodeOnly.contentType()).hasValue("text/plain; charset=x-JISAutoDetect");
+    }
+
+    /**
      * HttpStatusException says its response is null after deserialization (the response is not
      * serializable), and that status() is the status code: the status must survive on its own.
      * Before, status() read it from the response and threw NullPointerException once deserialized.
