@@ -89,8 +89,13 @@ public final class RetryPolicy {
         return maxAttempts;
     }
 
-    /** Whether requests of {@code method} are retried at all. */
+    /**
+     * Whether requests of {@code method} are retried at all (case-insensitive).
+     *
+     * @throws NullPointerException if {@code method} is null
+     */
     public boolean covers(String method) {
+        Objects.requireNonNull(method, "method");
         return maxAttempts > 1 && methods.contains(method.toUpperCase(Locale.ROOT));
     }
 
@@ -222,8 +227,10 @@ public final class RetryPolicy {
          * The statuses to retry, replacing 429 and 503 (e.g. add 502 and 504 for a flaky gateway).
          *
          * @throws IllegalArgumentException for a code outside 100..599
+         * @throws NullPointerException if {@code statuses} is null
          */
         public Builder retryOnStatus(int... statuses) {
+            Objects.requireNonNull(statuses, "statuses");
             for (int s : statuses) {
                 if (s < 100 || s > 599) {
                     throw new IllegalArgumentException("status " + s + " should be between 100 and 599");
@@ -236,8 +243,11 @@ public final class RetryPolicy {
         /**
          * Also retry these non-idempotent methods (e.g. {@code "POST"}): only for requests the
          * server can safely receive twice, e.g. those carrying an idempotency key.
+         *
+         * @throws NullPointerException if {@code methods} or one of them is null
          */
         public Builder alsoRetry(String... methods) {
+            Objects.requireNonNull(methods, "methods");
             for (String m : methods) {
                 this.methods.add(Objects.requireNonNull(m, "method").toUpperCase(Locale.ROOT));
             }

@@ -161,6 +161,24 @@ class HttpRulesTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("max at least initial");
     }
 
+    /**
+     * A null array for the varargs setters, or a null method, is refused with a
+     * NullPointerException naming the argument, as every other setter of the builder does. Before,
+     * the two setters threw one from their for-each loop, naming a compiler-made local
+     * ("Cannot read the array length because "<local2>" is null").
+     */
+    @Test
+    void builder_refusesNullNamingTheArgument() {
+        assertThatThrownBy(() -> RetryPolicy.builder().alsoRetry((String[]) null))
+                .isExactlyInstanceOf(NullPointerException.class).hasMessage("methods");
+        assertThatThrownBy(() -> RetryPolicy.builder().retryOnStatus((int[]) null))
+                .isExactlyInstanceOf(NullPointerException.class).hasMessage("statuses");
+        assertThatThrownBy(() -> RetryPolicy.builder().alsoRetry("POST", null))
+                .isExactlyInstanceOf(NullPointerException.class).hasMessage("method");
+        assertThatThrownBy(() -> RetryPolicy.idempotent().covers(null))
+                .isExactlyInstanceOf(NullPointerException.class).hasMessage("method");
+    }
+
     @Test
     void contentCodings_areUndoneLastAppliedFirst() {
         assertThat(BodySink.codings(List.of("gzip"))).containsExactly("gzip");
