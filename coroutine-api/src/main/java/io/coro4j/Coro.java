@@ -453,6 +453,8 @@ public final class Coro {
      * {@link IllegalStateException} that says so, with the failures so far suppressed; in a task, that
      * task waits for the children before it ends and fails with a failure they then have; outside
      * any task, the group waits for them, and their failures are suppressed on its exception too.
+     *
+     * @throws NullPointerException if {@code body} is null
      */
     public static <R> R taskGroup(TaskGroup.Body<R> body) throws Exception {
         return group(body, false, "Coro.taskGroup");

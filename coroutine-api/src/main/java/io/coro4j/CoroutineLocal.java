@@ -83,8 +83,12 @@ public final class CoroutineLocal<T> {
      * it is not put back there, and that task keeps {@code value}). Outside tasks this is not
      * told apart: a body resumed by plain threads that enters {@code with} on one and leaves it on
      * another gives the second thread the first one's earlier value of this local.
+     *
+     * @throws NullPointerException if {@code body} is null (this local is then left as it was)
+     * @throws Exception whatever the body threw, unchanged
      */
     public <R> R with(T value, Callable<R> body) throws Exception {
+        Objects.requireNonNull(body, "body");
         Task<?> entering = Task.current();
         Object before = values().get(this); // null if unset, NULL if set to null
         set(value);

@@ -13,6 +13,7 @@ package io.coro4j;
 public final class GeneratorExit extends Error {
     private static final long serialVersionUID = 1L;
 
+    /** The signal {@link Generator#close()} raises; a body has no reason to make one itself. */
     public GeneratorExit() {
         super("generator closed", null, true, false);
     }

@@ -1,6 +1,7 @@
 package io.coro4j;
 
 import java.time.Duration;
+import java.util.Objects;
 
 /**
  * Thrown by {@link Coro#withTimeout} when its timeout cancelled the body. Deliberately not a
@@ -12,8 +13,13 @@ public final class TimeoutExceededException extends RuntimeException {
 
     private final Duration timeout;
 
+    /**
+     * An exception for {@code timeout} having expired; its message names it.
+     *
+     * @throws NullPointerException if {@code timeout} is null
+     */
     public TimeoutExceededException(Duration timeout) {
-        super("timed out after " + timeout);
+        super("timed out after " + Objects.requireNonNull(timeout, "timeout"));
         this.timeout = timeout;
     }
 

@@ -35,6 +35,7 @@ public record SchedulerConfig(String name, int parallelism, boolean daemon) {
         }
     }
 
+    /** A builder with the {@link #DEFAULT} settings. */
     public static Builder builder() {
         return new Builder();
     }
@@ -53,16 +54,27 @@ public record SchedulerConfig(String name, int parallelism, boolean daemon) {
             return this;
         }
 
+        /**
+         * The number of carrier threads (default: one per available processor); checked by
+         * {@link #build()}, which refuses one below 1 or above {@value SchedulerConfig#MAX_PARALLELISM}.
+         */
         public Builder parallelism(int parallelism) {
             this.parallelism = parallelism;
             return this;
         }
 
+        /** Whether the scheduler's own threads are daemon threads (default {@code true}); see {@link SchedulerConfig#daemon()}. */
         public Builder daemon(boolean daemon) {
             this.daemon = daemon;
             return this;
         }
 
+        /**
+         * The configuration.
+         *
+         * @throws IllegalArgumentException if the parallelism is below 1 or above
+         *     {@value SchedulerConfig#MAX_PARALLELISM}, or the name is blank (empty or only white space)
+         */
         public SchedulerConfig build() {
             return new SchedulerConfig(name, parallelism, daemon);
         }
