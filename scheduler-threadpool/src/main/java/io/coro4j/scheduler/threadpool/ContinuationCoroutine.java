@@ -11,13 +11,16 @@ final class ContinuationCoroutine extends OwnThreadState implements Coroutine {
 
     private final ThreadPoolScheduler scheduler;
     private final Object continuation;
+    /** One step of the body, run inside {@link ScopedValueBindings#runApart}: made once, not per step. */
+    private final Runnable step;
     private boolean done;
     /** Whether the body has run: until then, its context class loader is its first resumer's. */
     private boolean started;
 
     ContinuationCoroutine(ThreadPoolScheduler scheduler, Runnable body) {
         this.scheduler = scheduler;
-        this.continuation = Continuations.create(Continuations.GENERATOR_SCOPE, () -> ScopedValueBindings.runApart(body));
+        this.continuation = Continuations.create(Continuations.GENERATOR_SCOPE, body);
+        this.step = this::step;
     }
 
     @Override
@@ -28,10 +31,9 @@ final class ContinuationCoroutine extends OwnThreadState implements Coroutine {
         // The body and the resumer share the thread, and each keeps what the JDK keeps per
         // thread, as a generator body on loom (a virtual thread of its own) does: the interrupt
         // status and context class loader are swapped around the run; ScopedValue bindings are
-        // left for each to find on its own stack, where the body's stop at the bottom of its
-        // continuation (ScopedValueBindings.runApart).
+        // left for each to find on its own stack, where the body's stop just below the bottom of
+        // its continuation (ScopedValueBindings.runApart, around each step).
         Thread thread = Continuations.carrierThread();
-        ScopedValueBindings.forget(thread);
         // Plain reads first: in the common case nothing is set and nothing needs swapping.
         boolean resumerInterrupted = thread.isInterrupted();
         ClassLoader resumerLoader = thread.getContextClassLoader();
@@ -40,7 +42,7 @@ final class ContinuationCoroutine extends OwnThreadState implements Coroutine {
             enterBody(thread, resumerInterrupted, resumerLoader);
         }
         try {
-            Continuations.run(continuation);
+            ScopedValueBindings.runApart(step);
         } finally {
             if (swapped || thread.isInterrupted() || thread.getContextClassLoader() != resumerLoader) {
                 leaveBody(thread, resumerInterrupted, resumerLoader);
@@ -57,6 +59,12 @@ final class ContinuationCoroutine extends OwnThreadState implements Coroutine {
             }
         }
         return done;
+    }
+
+    /** Mounts the body until it yields or ends; inside the barrier binding, on the resumer's thread. */
+    private void step() {
+        ScopedValueBindings.forget(Continuations.carrierThread()); // the body finds its own bindings on its own frames
+        Continuations.run(continuation);
     }
 
     /** Gives the thread the body's interrupt status and loader (the first time, the resumer's loader). */

@@ -30,7 +30,7 @@ final class ScopedValueBindings {
 
     /**
      * {@code ScopedValue.where(k, TRUE).run(op)} for a key of this class's own, bound to its
-     * carrier; null without ScopedValue. A generator body runs inside it: see {@link #runApart}.
+     * carrier; null without ScopedValue. Each step of a generator runs inside it: see {@link #runApart}.
      */
     private static final MethodHandle BARRIER;
 
@@ -79,24 +79,38 @@ final class ScopedValueBindings {
     }
 
     /**
-     * Runs {@code body}, the whole of a generator body, at the bottom of its continuation, so that
-     * it sees the bindings it makes and none of its resumers', as a body on loom (a virtual thread
-     * of its own) does. The body's frames are above its resumer's while it runs, so a look-up that
-     * walks the stack would go on into the resumer's frames, and the continuation keeps the JDK's
-     * per-thread cache of looked-up values across its yields: a body that read a binding of its
-     * first resumer kept seeing it after that binding had ended. Here the thread is first given
-     * no bindings (what a new thread starts with), and the body runs inside a binding of a key of
-     * this class's own, made then: a walk from the body stops at that binding's frame, whose
-     * bindings are that key alone, and the cache holds only what the body itself can see.
+     * Runs {@code step}, the mount of a generator body's continuation, so that the body sees the
+     * bindings it makes and none of its resumer's, as a body on loom (a virtual thread of its own)
+     * does. The body's frames are above its resumer's while it runs, so a look-up that walks the
+     * stack would go on into the resumer's frames, and the continuation keeps the JDK's per-thread
+     * cache of looked-up values across its yields: a body that read a binding of a resumer kept
+     * seeing it after that binding had ended. Here the thread is first given no bindings (what a
+     * new thread starts with), and the step runs inside a binding of a key of this class's own,
+     * made then: a walk from the body passes the bottom of its continuation and stops at that
+     * binding's frame, whose bindings are that key alone, and the cache holds only what the body
+     * itself can see. {@code step} must clear the bindings field ({@link #forget}) before it
+     * mounts the body, so that the body's walk finds the bindings on its own frames first.
+     *
+     * <p>The binding is made around each step, on the resumer's side of the continuation, not
+     * once at the bottom of the continuation around the whole body: the JDK's binding frames
+     * ({@code ScopedValue.Carrier.run}, {@code ScopedValueContainer.run}), once compiled by C2,
+     * keep the {@code Thread} they were entered on to restore its bindings on the way out (C2
+     * reads {@code Thread.currentThread()} once per compiled method outside the JDK's own
+     * {@code @ChangesCurrentThread} code). Left at the bottom of a generator, they kept the thread
+     * that stepped it first reachable for as long as the generator was suspended, and, once the
+     * body returned on another thread, gave that first thread's bindings field the barrier's
+     * outer bindings, from this other thread: the first thread, inside a binding of its own, then
+     * found its value unbound. Around a step, they are entered and left on the resumer's thread
+     * (or, when the body suspends a whole task, on its carriers, with the task's own frames).
      */
-    static void runApart(Runnable body) {
+    static void runApart(Runnable step) {
         if (BARRIER == null) {
-            body.run();
+            step.run();
             return;
         }
         try {
             SET.invokeExact(Thread.currentThread(), (Object) Thread.class); // the JDK's mark of a new thread
-            BARRIER.invokeExact(body);
+            BARRIER.invokeExact(step);
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {

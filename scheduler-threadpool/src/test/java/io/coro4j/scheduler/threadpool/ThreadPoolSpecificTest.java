@@ -167,6 +167,68 @@ class ThreadPoolSpecificTest {
         assertThat(p.exitValue()).isEqualTo(3);
     }
 
+    /**
+     * A generator's continuation carries its frames from thread to thread, and the JDK's
+     * {@code ScopedValue} binding frames, once C2 has compiled them, keep the thread they were
+     * entered on to restore its bindings on the way out. So none of them may sit at the bottom of
+     * a generator, where they last as long as the body: there they kept the thread that stepped
+     * the generator first reachable while the generator waited suspended, stepped by others since
+     * (the Thread and all it holds: its ThreadLocals). A child JVM compiles those JDK methods with
+     * C2 before their first call, so that this does not depend on when the JIT gets to them.
+     */
+    @Test
+    void aGeneratorKeepsNothingOfTheThreadThatSteppedItFirstOnceTheJdksBindingFramesAreCompiled() throws Exception {
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        Process p = new ProcessBuilder(java, "--add-exports", "java.base/jdk.internal.vm=ALL-UNNAMED",
+                "-Xcomp", "-Xbatch", "-XX:-TieredCompilation", "-XX:CompileCommand=quiet",
+                "-XX:CompileCommand=compileonly,jdk.internal.vm.ScopedValueContainer::*",
+                "-XX:CompileCommand=compileonly,java.lang.ScopedValue$Carrier::*",
+                "-cp", System.getProperty("java.class.path"), FirstStepperMain.class.getName())
+                .redirectErrorStream(true)
+                .start();
+        String out;
+        try (InputStream in = p.getInputStream()) {
+            out = new String(readAll(in), StandardCharsets.UTF_8);
+        }
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(out).contains("first stepper still reachable in 0 of 3 rounds");
+        assertThat(p.exitValue()).isZero();
+    }
+
+    /** Entry point of the child JVM above. */
+    public static final class FirstStepperMain {
+        public static void main(String[] args) throws Exception {
+            Scheduler s = new ThreadPoolSchedulerProvider().create(
+                    SchedulerConfig.builder().name("first-stepper").parallelism(1).build());
+            int rounds = 3;
+            int reachable = 0;
+            for (int r = 0; r < rounds; r++) {
+                // The first stepper ends; the generator, stepped again here, waits suspended.
+                Generator<Object, Object, Void> g = Generator.of(s, co -> {
+                    while (true) {
+                        co.yield(1);
+                    }
+                });
+                Thread first = Thread.ofPlatform().unstarted(g::next);
+                java.lang.ref.WeakReference<Thread> ref = new java.lang.ref.WeakReference<>(first);
+                first.start();
+                first.join();
+                first = null;
+                g.next();
+                for (int i = 0; i < 50 && ref.get() != null; i++) {
+                    System.gc();
+                    Thread.sleep(10);
+                }
+                if (ref.get() != null) {
+                    reachable++;
+                }
+                g.close();
+            }
+            s.close();
+            System.out.println("first stepper still reachable in " + reachable + " of " + rounds + " rounds");
+        }
+    }
+
     private static byte[] readAll(InputStream in) throws IOException {
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         in.transferTo(b);
