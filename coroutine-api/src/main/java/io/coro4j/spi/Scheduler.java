@@ -98,6 +98,15 @@ public interface Scheduler extends AutoCloseable {
      * nanoseconds (over about 292 years, such as {@code ChronoUnit.FOREVER.getDuration()}) waits
      * as long as {@code Long.MAX_VALUE} nanoseconds; a negative one does not wait.
      *
+     * <p>Called from code that termination waits for (a fiber of this scheduler, one of its timer
+     * actions, or a {@code Coro.blocking} call of one of its tasks), it cannot return {@code true}:
+     * it waits out its whole timeout, holding up the thread it runs on (on a scheduler whose fibers
+     * share carriers, a carrier; in a timer action, every timer), and returns {@code false}, as
+     * {@link java.util.concurrent.ThreadPoolExecutor#awaitTermination} called from one of its own
+     * workers does. It is not refused, as {@link #close()} is there, since it still answers within
+     * the time it was given (an endless timeout there waits forever); to end a scheduler from its
+     * own code, call {@link #shutdown()} and return.
+     *
      * @return whether it terminated in time
      * @throws NullPointerException if {@code timeout} is null
      * @throws InterruptedException if interrupted while waiting

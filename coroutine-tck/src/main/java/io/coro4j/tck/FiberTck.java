@@ -573,6 +573,29 @@ public abstract class FiberTck extends SchedulerTck {
                 .endsWith("; call shutdown() instead");
     }
 
+    /**
+     * {@code awaitTermination} from a fiber of the scheduler cannot see it terminate (the caller
+     * is a live fiber), but, unlike {@code close()}, it is not refused: it gives its answer,
+     * {@code false}, once its timeout has passed, as {@code ThreadPoolExecutor.awaitTermination}
+     * called in one of its own workers does; a zero timeout answers at once. The scheduler
+     * terminates once the fiber has ended.
+     */
+    @Test
+    void awaitTerminationFromAFiberOfTheSchedulerAnswersFalseAfterItsTimeout() throws Exception {
+        Scheduler s = newScheduler(2);
+        String seen = await(startFiber(s, () -> {
+            s.shutdown();
+            long start = System.nanoTime();
+            boolean now = s.awaitTermination(Duration.ZERO);
+            boolean later = s.awaitTermination(Duration.ofMillis(20));
+            long waited = System.nanoTime() - start;
+            return "now " + now + ", later " + later + ", waited 20 ms: "
+                    + (waited >= TimeUnit.MILLISECONDS.toNanos(20));
+        }));
+        assertThat(seen).isEqualTo("now false, later false, waited 20 ms: true");
+        assertThat(s.awaitTermination(Duration.ofSeconds(30))).isTrue();
+    }
+
     @Test
     void statisticsCountExactlyForAKnownWorkload() throws Exception {
         Scheduler s = newScheduler(2);
