@@ -38,7 +38,10 @@ import java.util.function.BooleanSupplier;
  * again (waiting for it, held off from the cancellation, as in {@link Coro#shielded}) and then
  * throws {@link CancellationException}, having consumed no signal; one that was signalled before
  * the task saw the cancellation returns normally, and the task sees the cancellation at its next
- * suspension point. So a signal is never lost to a cancelled waiter, and
+ * suspension point. An await that fails all the same after a {@link #signal()} woke it (an
+ * {@link Error} from its park or while it takes the lock back) passes that signal on to the next
+ * waiting task, as a {@link java.util.concurrent.locks.Condition} must. So a signal is never lost
+ * to a cancelled or failed waiter, and
  * {@code lock(); try { ... await() ... } finally { unlock(); }} never leaves the lock held nor
  * unlocks it twice.
  *
@@ -51,6 +54,8 @@ public final class Condition {
     private final ReentrantLock sync = new ReentrantLock();
     /** Tasks suspended in await; guarded by {@link #sync}. */
     private final WaitQueue waiters = new WaitQueue();
+    /** The {@link Waiter#value} of a waiter that {@link #signal()} woke, not {@link #signalAll()}. */
+    private static final Object SIGNALLED = new Object();
 
     /**
      * A condition over {@code lock}: the lock a task must hold to await or signal it. Several
@@ -103,11 +108,21 @@ public final class Condition {
         } catch (RuntimeException | Error e) {
             failure = e;
         }
-        relock(failure);
-        if (failure instanceof Error e) {
-            throw e;
+        try {
+            relock(failure);
+        } catch (RuntimeException | Error e) {
+            failure = e; // the wait's failure, if any, is suppressed in it
         }
         if (failure != null) {
+            if (w.value == SIGNALLED) {
+                // Signalled, and failing all the same (an Error from the park after the signal, or
+                // from taking the lock back): the signal goes on to the next waiter, as a
+                // java.util.concurrent Condition's must when it favours an interrupt over a signal.
+                passOnSignal(failure);
+            }
+            if (failure instanceof Error e) {
+                throw e;
+            }
             throw (RuntimeException) failure;
         }
     }
@@ -139,6 +154,11 @@ public final class Condition {
     public boolean signal() {
         Tasks.current("Condition.signal");
         requireHeld("signal");
+        return signalFirst();
+    }
+
+    /** Wakes the longest-waiting task, marked as woken by {@link #signal()} alone; whether one waited. */
+    private boolean signalFirst() {
         Waiter next;
         sync.lock();
         try {
@@ -146,12 +166,26 @@ public final class Condition {
             if (next == null) {
                 return false;
             }
+            next.value = SIGNALLED;
             next.state = Waiter.DONE;
         } finally {
             sync.unlock();
         }
         next.handle.wake();
         return true;
+    }
+
+    /**
+     * Hands the signal that woke an await which then failed to the next waiting task, if any; a
+     * failure to do so (only for want of memory or stack) is added to the await's. A task that
+     * {@link #signalAll()} woke passes nothing on: every task then waiting was woken with it.
+     */
+    private void passOnSignal(Throwable awaitFailure) {
+        try {
+            signalFirst();
+        } catch (RuntimeException | Error e) {
+            awaitFailure.addSuppressed(e);
+        }
     }
 
     /**
