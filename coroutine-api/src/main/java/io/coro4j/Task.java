@@ -851,7 +851,8 @@ public final class Task<T> implements Future<T> {
      * {@link #join()}: one that gives up (cancelled, timed out) takes that back. So does a holder
      * that completes the stage before the task ends (complete, cancel, orTimeout,
      * completeOnTimeout, ...): the stage will not show the task's failure, so its group reports it;
-     * an await of such a stage returns what it was completed with.
+     * an await of such a stage returns what it was completed with. Its callbacks must not wait for
+     * anything that waits for this task: see {@link #toCompletableFuture()}.
      */
     public CompletionStage<T> toCompletionStage() {
         return view();
@@ -862,6 +863,15 @@ public final class Task<T> implements Future<T> {
      * blocking {@code get} and {@code join} refuse, with {@link #get()}'s
      * {@link IllegalStateException}, a wait that could never end: by this task or one it runs
      * under, or inside this task's own {@link Coro#blocking} call.
+     *
+     * <p>Callbacks chained on a view before the task ends run where it ends, outside any task,
+     * before the tasks that join it are woken (so that a joiner finds every view taken before the
+     * end complete). So a callback must not wait for anything that waits for this task: one that
+     * joins a task (or gets its view) which itself joins this task waits forever on loom, whose
+     * callbacks run on the ended task's virtual thread and may block (on threadpool, a carrier,
+     * such a blocking wait is refused with an {@link IllegalStateException}), as a blocking
+     * callback of a {@code CompletableFuture} or a kotlinx completion handler can. Chain what
+     * would wait with an {@code ...Async} variant, or wait in a task.
      */
     public CompletableFuture<T> toCompletableFuture() {
         return view();
