@@ -589,7 +589,9 @@ public final class Task<T> implements Future<T> {
      * instead, so that its caller hands the outcome out.
      */
     private Joiner waitAsJoiner(Task<?> caller, BooleanSupplier ready, Joiner view) {
-        Joiner j = new Joiner(caller);
+        // An await of a view whose holder completed it before the task ended returns the holder's
+        // completion, whenever it wakes: the end must not count it as observing the task then.
+        Joiner j = new Joiner(caller, view == null ? null : () -> !view.view.holderWon());
         if (!result.addJoiner(j)) {
             return null;
         }
@@ -914,7 +916,7 @@ public final class Task<T> implements Future<T> {
         if (!view.isDone()) {
             result.whenComplete(view::deliver); // the task has ended: the view gets its outcome now
         }
-        if (view.fromTask() || j != null && !result.removeJoiner(j)) {
+        if (view.fromTask() || j != null && !result.removeJoiner(j) && !view.holderWon()) {
             return outcome(); // the task's outcome (it counted this await, if it ended meanwhile)
         }
         return valueOf(view); // what its holder completed it with: the task's failure stays its group's
@@ -984,6 +986,15 @@ public final class Task<T> implements Future<T> {
             } else {
                 super.completeExceptionally(failure);
             }
+        }
+
+        /**
+         * Whether a holder's completion was decided for before the task ended: then the view never
+         * shows the task's outcome, and nothing that waits for it observes the task. Stable once the
+         * task has ended (a decision comes before the end, or is for the task).
+         */
+        boolean holderWon() {
+            return claim instanceof HolderClaim h && h.decided == HolderClaim.HOLDER;
         }
 
         /** Whether the task's outcome completed this view (read once it is done). */
