@@ -749,11 +749,16 @@ public final class Coro {
         Waiting w = new Waiting(t, tasks, failFast);
         for (int i = 0; i < n; i++) {
             int index = i;
-            tasks.get(i).whenDone(() -> {
+            Runnable onEnd = () -> {
                 w.claim(index);
                 w.done.incrementAndGet();
                 t.wake();
-            });
+            };
+            // Run by the task's end after it has completed the task's views (not as a completion
+            // callback, which runs before): a gather that returns finds them complete.
+            if (tasks.get(i).atEnd(onEnd) == null) {
+                onEnd.run(); // ended already
+            }
         }
         try {
             t.suspendUntil(() -> w.done.get() == n || (failFast && w.firstFailed.get() != null));

@@ -1417,10 +1417,33 @@ public final class Task<T> implements Future<T> {
 
         /** Wakes every joiner; called once, after this future completed. */
         void wakeJoiners() {
+            // The views first, before the end is published (WOKEN) and before anyone is woken (a
+            // join, a select, a gather, an asCompleted loop, all woken from here): whoever learns
+            // of the end, here or by finding it published, finds the views taken before it complete
+            // (as when they were completion callbacks of this future). Not under the lock: their
+            // callbacks run. Still linked, each counts below as observing unless taken back meanwhile.
+            List<View<?>> views = null;
+            synchronized (this) {
+                for (Joiner k = joiners; k != null; k = k.next) {
+                    if (k.view != null) {
+                        (views == null ? views = new ArrayList<>() : views).add(k.view);
+                    }
+                }
+            }
+            if (views != null) {
+                for (View<?> v : views) {
+                    deliverTo(v); // runs now (done)
+                }
+            }
             Joiner j;
             synchronized (this) {
                 j = joiners;
                 joiners = WOKEN;
+            }
+            for (Joiner k = j; k != null; k = k.next) {
+                if (k.view != null && !k.view.isDone()) {
+                    deliverTo(k.view); // linked while the others were delivered
+                }
             }
             boolean observed = false;
             for (Joiner k = j; k != null; k = k.next) {
@@ -1431,13 +1454,6 @@ public final class Task<T> implements Future<T> {
                 // A joiner returns the outcome. Marked here, on the task's own thread before its
                 // group hears of its end, so that the group does not report it as well.
                 task.retrieved = true;
-            }
-            for (Joiner k = j; k != null; k = k.next) {
-                if (k.view != null) {
-                    // Before any waiter is woken, as the view's completion callback used to run:
-                    // a joiner finds the views it took before the end complete. Runs now (done).
-                    deliverTo(k.view);
-                }
             }
             for (; j != null; j = j.next) {
                 if (j.caller != null) { // null: a plain Java get(), which the future itself wakes
