@@ -229,12 +229,18 @@ public final class Task<T> implements Future<T> {
      * Closes {@code scope}, opened by this task. Any thread: a generator body that yielded inside a
      * scope it opened (PEP 789) may be resumed past it by another task or a plain thread, while
      * this task runs on. Only this task's fiber changes its list; another thread marks the scope
-     * closed, so that it cancels and shields nothing, and this task drops it at its next push or pop.
+     * closed, so that it cancels and shields nothing, and this task drops it at its next push or pop
+     * (a shield closed so wakes the task, which may be suspended with a cancellation it held off).
      */
     void popScope(CancelScope scope) {
         if (Schedulers.currentFiber() != fiber) {
             scope.closed = true;
             scopesClosedElsewhere = true; // after closed: whoever reads this true sees the scope closed
+            if (scope.shield) {
+                // A cancellation it held off is due now, at the task's next suspension point; the
+                // task may be suspended already, held there by this shield: woken, it looks again.
+                wake();
+            }
             return;
         }
         List<CancelScope> open = scopes;

@@ -5815,6 +5815,49 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     /**
+     * A cancellation that a shield held off takes effect once the shield closes, "at the next
+     * suspension point" (Coro.shielded): also when the shield was opened in a generator body that
+     * paused inside it, and another task closes it while the task that opened it is suspended, held
+     * there by that shield. Marked closed elsewhere, the shield no longer held the cancellation off,
+     * but nobody woke the suspended task to see it: it slept on ('still asleep 2 s after the shield
+     * closed' on both schedulers, until its hour-long sleep would have ended).
+     */
+    @Test
+    void aCancellationHeldOffByAShieldClosedElsewhereWakesTheSuspendedOpener() {
+        String r = run(() -> {
+            Event paused = new Event();
+            AtomicReference<Generator<Integer, Void, Void>> gen = new AtomicReference<>();
+            Task<String> opener = Coro.spawn(() -> {
+                Generator<Integer, Void, Void> g = Generator.of(co -> Coro.shielded(() -> {
+                    co.yield(1); // the misuse: paused inside a shield opened by the opener
+                    return null;
+                }));
+                g.next();
+                gen.set(g);
+                paused.set();
+                try {
+                    Coro.sleep(Duration.ofHours(1));
+                    return "slept an hour";
+                } catch (CancellationException e) {
+                    return "cancelled";
+                }
+            });
+            paused.await();
+            opener.cancel(); // held off: the shield is open in the opener
+            Coro.sleep(ms(50));
+            String before = opener.isDone() ? "ended while shielded" : "asleep while shielded";
+            gen.get().next(); // closes the shield, on this task's thread
+            try {
+                return before + "; then " + Coro.withTimeout(Duration.ofSeconds(2), opener::join);
+            } catch (TimeoutExceededException e) {
+                opener.cancel();
+                return before + "; still asleep 2 s after the shield closed";
+            }
+        });
+        assertThat(r).isEqualTo("asleep while shielded; then cancelled");
+    }
+
+    /**
      * Pauses {@code n} generator bodies inside a timeout or a shield each opened in the current
      * task, spawns a task that resumes them past it, and opens and closes scopes of its own until
      * that task has closed them all (at most 5 s); returns how many of its own it opened.
