@@ -1427,28 +1427,33 @@ public final class Task<T> implements Future<T> {
             // join, a select, a gather, an asCompleted loop, all woken from here): whoever learns
             // of the end, here or by finding it published, finds the views taken before it complete
             // (as when they were completion callbacks of this future). Not under the lock: their
-            // callbacks run. Still linked, each counts below as observing unless taken back meanwhile.
-            List<View<?>> views = null;
-            synchronized (this) {
-                for (Joiner k = joiners; k != null; k = k.next) {
-                    if (k.view != null) {
-                        (views == null ? views = new ArrayList<>() : views).add(k.view);
+            // callbacks run. Again while one is linked undone: its view() looked before this future
+            // completed and linked it after the last round (a view taken from now on is completed
+            // by view() itself), or a holder's completion was cut short. A few rounds at most: one
+            // that a delivery left undone (no memory) is delivered again after the end is published.
+            // Still linked, each counts below as observing unless taken back meanwhile.
+            Joiner j;
+            for (int round = 0; ; round++) {
+                List<View<?>> views = null;
+                synchronized (this) {
+                    for (Joiner k = joiners; k != null; k = k.next) {
+                        if (k.view != null && !k.view.isDone()) {
+                            (views == null ? views = new ArrayList<>() : views).add(k.view);
+                        }
+                    }
+                    if (views == null || round == 3) {
+                        j = joiners;
+                        joiners = WOKEN;
+                        break;
                     }
                 }
-            }
-            if (views != null) {
                 for (View<?> v : views) {
                     deliverTo(v); // runs now (done)
                 }
             }
-            Joiner j;
-            synchronized (this) {
-                j = joiners;
-                joiners = WOKEN;
-            }
             for (Joiner k = j; k != null; k = k.next) {
                 if (k.view != null && !k.view.isDone()) {
-                    deliverTo(k.view); // linked while the others were delivered
+                    deliverTo(k.view);
                 }
             }
             boolean observed = false;
