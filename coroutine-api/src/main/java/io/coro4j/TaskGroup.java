@@ -131,7 +131,8 @@ public final class TaskGroup {
 
     /**
      * Starts {@code body} as a child task of this group. The child inherits the caller's
-     * {@link CoroutineLocal} values (the group owner's, when called outside a task).
+     * {@link CoroutineLocal} values (the group owner's, when called outside a task; none once the
+     * owner has ended, which only a group a generator body yielded inside can outlive).
      *
      * <p>A group whose children are being cancelled (a child failed in default mode, or the owner
      * was cancelled, or an enclosing timeout expired, while the group waits) still accepts a spawn
