@@ -218,7 +218,7 @@ public final class Request {
         }
     }
 
-    private static boolean isToken(String s) {
+    static boolean isToken(String s) {
         if (s.isEmpty()) {
             return false;
         }

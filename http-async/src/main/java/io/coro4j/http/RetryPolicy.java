@@ -245,11 +245,18 @@ public final class RetryPolicy {
          * server can safely receive twice, e.g. those carrying an idempotency key.
          *
          * @throws NullPointerException if {@code methods} or one of them is null
+         * @throws IllegalArgumentException if one of them is not a valid HTTP method name (as
+         *     {@link Request#builder(String, String)} refuses it); none is added then
          */
         public Builder alsoRetry(String... methods) {
             Objects.requireNonNull(methods, "methods");
             for (String m : methods) {
-                this.methods.add(Objects.requireNonNull(m, "method").toUpperCase(Locale.ROOT));
+                if (!Request.isToken(Objects.requireNonNull(m, "method"))) {
+                    throw new IllegalArgumentException("method \"" + m + "\" is not a valid HTTP method name");
+                }
+            }
+            for (String m : methods) {
+                this.methods.add(m.toUpperCase(Locale.ROOT));
             }
             return this;
         }

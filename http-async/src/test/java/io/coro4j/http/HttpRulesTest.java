@@ -180,6 +180,17 @@ class HttpRulesTest {
     }
 
     @Test
+    void builder_refusesAMethodNameThatIsNotOne_addingNone() {
+        RetryPolicy.Builder b = RetryPolicy.builder();
+        assertThatThrownBy(() -> b.alsoRetry("POST", ""))
+                .isExactlyInstanceOf(IllegalArgumentException.class).hasMessage("method \"\" is not a valid HTTP method name");
+        assertThatThrownBy(() -> b.alsoRetry("PO ST"))
+                .isExactlyInstanceOf(IllegalArgumentException.class).hasMessage("method \"PO ST\" is not a valid HTTP method name");
+        assertThat(b.build().covers("POST")).isFalse();
+        assertThat(b.alsoRetry("post").build().covers("POST")).isTrue();
+    }
+
+    @Test
     void contentCodings_areUndoneLastAppliedFirst() {
         assertThat(BodySink.codings(List.of("gzip"))).containsExactly("gzip");
         assertThat(BodySink.codings(List.of("deflate, GZIP"))).containsExactly("gzip", "deflate");
