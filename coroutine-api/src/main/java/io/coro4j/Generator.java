@@ -84,7 +84,10 @@ import java.util.stream.StreamSupport;
  * interrupts sent to it (a worker stopped by {@code shutdownNow}) should check a flag of its own
  * as well, or run on the loom scheduler. {@code ScopedValue} bindings are the body's own on both
  * schedulers too: it sees those it makes, even when resumed inside a binding of its resumer's,
- * and none of its resumers' (on loom a virtual thread of its own inherits none).
+ * and none of its resumers' (on loom a virtual thread of its own inherits none). For the same JIT
+ * reason, on threadpool a binding the body yields inside and leaves on another thread than it
+ * entered it on gives that first thread the body's bindings, in place of its own, as the README
+ * details: in a body resumed from several threads, do not yield inside a binding.
  *
  * @param <Y> the type of yielded values
  * @param <S> the type of values sent in

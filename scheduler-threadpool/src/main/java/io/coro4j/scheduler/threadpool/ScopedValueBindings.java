@@ -102,6 +102,20 @@ final class ScopedValueBindings {
      * outer bindings, from this other thread: the first thread, inside a binding of its own, then
      * found its value unbound. Around a step, they are entered and left on the resumer's thread
      * (or, when the body suspends a whole task, on its carriers, with the task's own frames).
+     *
+     * <p>What this cannot do: the same holds for the body's own binding frames, and those are the
+     * user's. A binding the body enters on one thread, yields inside, and leaves after being resumed
+     * on another is left, once C2 compiled those JDK frames, by writing the bindings the body had
+     * when it entered it (this step's barrier binding, below any of the body's own) into the
+     * bindings field of the thread it was entered on, from the thread leaving it. That thread, a
+     * plain one or a carrier, may be running anything by then: inside a binding of its own, it finds
+     * its keys unbound, in bindings it enters meanwhile too, until it leaves that binding, steps a
+     * generator here ({@link #forget}), or, a fiber, is run again after a suspension ({@code
+     * Worker} forgets first); and the frame keeps that thread reachable while the body waits
+     * suspended inside the binding. Nothing on the resumers' side can undo a write made to another
+     * thread at a time of the body's choosing (clearing that thread's field afterwards would race
+     * with its own bindings), and what C2 keeps is not ours to change. The README says so: on this
+     * scheduler, do not yield inside a binding in a body stepped from several threads.
      */
     static void runApart(Runnable step) {
         if (BARRIER == null) {

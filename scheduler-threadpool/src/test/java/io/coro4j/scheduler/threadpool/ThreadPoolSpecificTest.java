@@ -229,6 +229,133 @@ class ThreadPoolSpecificTest {
         }
     }
 
+    /**
+     * A binding a generator body yields inside, entered on one thread and ended on another, with the
+     * JDK's binding frames compiled by C2 (as in the test above): the body sees its own value on
+     * both, and the thread that ends it sees its own bindings afterwards, not the body's. (The
+     * thread that entered it is what the README's limitation is about: not checked here.) A task's
+     * binding across its suspensions stays the task's, and the task stays on its home carrier, so
+     * the binding's frames end on the thread they were entered on.
+     */
+    @Test
+    void aBindingABodyEndsOnAnotherThreadLeavesThatThreadItsOwnOnceTheJdksBindingFramesAreCompiled() throws Exception {
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        Process p = new ProcessBuilder(java, "--add-exports", "java.base/jdk.internal.vm=ALL-UNNAMED",
+                "-Xcomp", "-Xbatch", "-XX:-TieredCompilation", "-XX:CompileCommand=quiet",
+                "-XX:CompileCommand=compileonly,jdk.internal.vm.ScopedValueContainer::*",
+                "-XX:CompileCommand=compileonly,java.lang.ScopedValue$Carrier::*",
+                "-cp", System.getProperty("java.class.path"), BodyBindingMain.class.getName())
+                .redirectErrorStream(true)
+                .start();
+        String out;
+        try (InputStream in = p.getInputStream()) {
+            out = new String(readAll(in), StandardCharsets.UTF_8);
+        }
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(out).contains("[A's step: body, B's step: unbound, B after it: k=unbound k2=b, B outside: k=unbound k2=unbound]"
+                + " x3");
+        assertThat(out).contains("task steps on another carrier or with another value: 0 of 120");
+        assertThat(p.exitValue()).isZero();
+    }
+
+    /** Entry point of the child JVM above. */
+    public static final class BodyBindingMain {
+        private static final java.lang.invoke.MethodHandle WHERE;
+        private static final java.lang.invoke.MethodHandle RUN;
+        private static final java.lang.invoke.MethodHandle IS_BOUND;
+        private static final java.lang.invoke.MethodHandle GET;
+        private static final java.lang.invoke.MethodHandle NEW;
+
+        static {
+            try {
+                java.lang.invoke.MethodHandles.Lookup l = java.lang.invoke.MethodHandles.publicLookup();
+                Class<?> sv = Class.forName("java.lang.ScopedValue");
+                Class<?> carrier = Class.forName("java.lang.ScopedValue$Carrier");
+                NEW = l.findStatic(sv, "newInstance", java.lang.invoke.MethodType.methodType(sv));
+                WHERE = l.findStatic(sv, "where", java.lang.invoke.MethodType.methodType(carrier, sv, Object.class));
+                RUN = l.findVirtual(carrier, "run", java.lang.invoke.MethodType.methodType(void.class, Runnable.class));
+                IS_BOUND = l.findVirtual(sv, "isBound", java.lang.invoke.MethodType.methodType(boolean.class));
+                GET = l.findVirtual(sv, "get", java.lang.invoke.MethodType.methodType(Object.class));
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
+        private static void bind(Object key, Object value, Runnable op) {
+            try {
+                RUN.invoke(WHERE.invoke(key, value), op);
+            } catch (RuntimeException | Error e) {
+                throw e;
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
+        }
+
+        private static Object valueOf(Object key) {
+            try {
+                return (boolean) IS_BOUND.invoke(key) ? GET.invoke(key) : "unbound";
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
+        }
+
+        public static void main(String[] args) throws Throwable {
+            Scheduler s = new ThreadPoolSchedulerProvider().create(
+                    SchedulerConfig.builder().name("body-binding").parallelism(2).build());
+            Object k = NEW.invoke();
+            Object k2 = NEW.invoke();
+            List<String> rounds = new ArrayList<>();
+            for (int r = 0; r < 3; r++) {
+                Generator<Object, Object, Void> g = Generator.of(s, co -> {
+                    bind(k, "body", () -> co.yield(valueOf(k)));
+                    co.yield(valueOf(k));
+                    return null;
+                });
+                List<String> seen = new ArrayList<>();
+                Thread a = Thread.ofPlatform().start(() -> bind(k2, "a", () -> seen.add("A's step: " + g.next().value())));
+                a.join();
+                bind(k2, "b", () -> {
+                    seen.add("B's step: " + g.next().value()); // the body's binding ends here, on this thread
+                    seen.add("B after it: k=" + valueOf(k) + " k2=" + valueOf(k2));
+                });
+                seen.add("B outside: k=" + valueOf(k) + " k2=" + valueOf(k2));
+                g.close();
+                rounds.add(seen.toString());
+            }
+            System.out.println(rounds.stream().distinct()
+                    .map(x -> x + " x" + java.util.Collections.frequency(rounds, x)).toList());
+            int wrong = io.coro4j.Coro.run(s, () -> {
+                AtomicInteger bad = new AtomicInteger();
+                List<io.coro4j.Task<Void>> tasks = new ArrayList<>();
+                for (int i = 0; i < 4; i++) {
+                    String mine = "task " + i;
+                    tasks.add(io.coro4j.Coro.spawn(() -> {
+                        bind(k, mine, () -> {
+                            Thread home = Thread.currentThread();
+                            for (int j = 0; j < 30; j++) {
+                                if (j % 10 == 9) {
+                                    io.coro4j.Coro.sleep(java.time.Duration.ofMillis(1));
+                                } else {
+                                    io.coro4j.Coro.yieldNow();
+                                }
+                                if (Thread.currentThread() != home || !mine.equals(valueOf(k))) {
+                                    bad.incrementAndGet();
+                                }
+                            }
+                        });
+                        return null;
+                    }));
+                }
+                for (io.coro4j.Task<Void> t : tasks) {
+                    t.join();
+                }
+                return bad.get();
+            });
+            System.out.println("task steps on another carrier or with another value: " + wrong + " of 120");
+            s.close();
+        }
+    }
+
     private static byte[] readAll(InputStream in) throws IOException {
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         in.transferTo(b);
