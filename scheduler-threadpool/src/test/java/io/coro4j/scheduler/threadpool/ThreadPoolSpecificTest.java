@@ -168,6 +168,32 @@ class ThreadPoolSpecificTest {
     }
 
     /**
+     * Starts {@code main} in a child JVM whose JIT compiles the JDK's {@code ScopedValue} binding
+     * frames ({@code ScopedValueContainer}, {@code ScopedValue.Carrier}) with C2 before their first
+     * call, and nothing else, so that what those compiled frames do does not depend on JIT timing.
+     */
+    private static Process withTheJdksBindingFramesCompiled(Class<?> main) throws IOException {
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        return new ProcessBuilder(java, "--add-exports", "java.base/jdk.internal.vm=ALL-UNNAMED",
+                "-Xcomp", "-Xbatch", "-XX:-TieredCompilation", "-XX:CompileCommand=quiet",
+                "-XX:CompileCommand=compileonly,jdk.internal.vm.ScopedValueContainer::*",
+                "-XX:CompileCommand=compileonly,java.lang.ScopedValue$Carrier::*",
+                "-cp", System.getProperty("java.class.path"), main.getName())
+                .redirectErrorStream(true)
+                .start();
+    }
+
+    /** What {@code p} printed, once it has ended (within 60 s). */
+    private static String outputOf(Process p) throws Exception {
+        String out;
+        try (InputStream in = p.getInputStream()) {
+            out = new String(readAll(in), StandardCharsets.UTF_8);
+        }
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("the child JVM ended within 60 s").isTrue();
+        return out;
+    }
+
+    /**
      * A generator's continuation carries its frames from thread to thread, and the JDK's
      * {@code ScopedValue} binding frames, once C2 has compiled them, keep the thread they were
      * entered on to restore its bindings on the way out. So none of them may sit at the bottom of
@@ -178,19 +204,8 @@ class ThreadPoolSpecificTest {
      */
     @Test
     void aGeneratorKeepsNothingOfTheThreadThatSteppedItFirstOnceTheJdksBindingFramesAreCompiled() throws Exception {
-        String java = ProcessHandle.current().info().command().orElseThrow();
-        Process p = new ProcessBuilder(java, "--add-exports", "java.base/jdk.internal.vm=ALL-UNNAMED",
-                "-Xcomp", "-Xbatch", "-XX:-TieredCompilation", "-XX:CompileCommand=quiet",
-                "-XX:CompileCommand=compileonly,jdk.internal.vm.ScopedValueContainer::*",
-                "-XX:CompileCommand=compileonly,java.lang.ScopedValue$Carrier::*",
-                "-cp", System.getProperty("java.class.path"), FirstStepperMain.class.getName())
-                .redirectErrorStream(true)
-                .start();
-        String out;
-        try (InputStream in = p.getInputStream()) {
-            out = new String(readAll(in), StandardCharsets.UTF_8);
-        }
-        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        Process p = withTheJdksBindingFramesCompiled(FirstStepperMain.class);
+        String out = outputOf(p);
         assertThat(out).contains("first stepper still reachable in 0 of 3 rounds");
         assertThat(p.exitValue()).isZero();
     }
@@ -239,19 +254,8 @@ class ThreadPoolSpecificTest {
      */
     @Test
     void aBindingABodyEndsOnAnotherThreadLeavesThatThreadItsOwnOnceTheJdksBindingFramesAreCompiled() throws Exception {
-        String java = ProcessHandle.current().info().command().orElseThrow();
-        Process p = new ProcessBuilder(java, "--add-exports", "java.base/jdk.internal.vm=ALL-UNNAMED",
-                "-Xcomp", "-Xbatch", "-XX:-TieredCompilation", "-XX:CompileCommand=quiet",
-                "-XX:CompileCommand=compileonly,jdk.internal.vm.ScopedValueContainer::*",
-                "-XX:CompileCommand=compileonly,java.lang.ScopedValue$Carrier::*",
-                "-cp", System.getProperty("java.class.path"), BodyBindingMain.class.getName())
-                .redirectErrorStream(true)
-                .start();
-        String out;
-        try (InputStream in = p.getInputStream()) {
-            out = new String(readAll(in), StandardCharsets.UTF_8);
-        }
-        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        Process p = withTheJdksBindingFramesCompiled(BodyBindingMain.class);
+        String out = outputOf(p);
         assertThat(out).contains("[A's step: body, B's step: unbound, B after it: k=unbound k2=b, B outside: k=unbound k2=unbound]"
                 + " x3");
         assertThat(out).contains("task steps on another carrier or with another value: 0 of 120");
