@@ -756,9 +756,7 @@ public final class Coro {
             };
             // Run by the task's end after it has completed the task's views (not as a completion
             // callback, which runs before): a gather that returns finds them complete.
-            if (tasks.get(i).atEnd(onEnd) == null) {
-                onEnd.run(); // ended already
-            }
+            tasks.get(i).atEnd(onEnd);
         }
         try {
             t.suspendUntil(() -> w.done.get() == n || (failFast && w.firstFailed.get() != null));
@@ -882,10 +880,7 @@ public final class Coro {
                     w.wake();
                 }
             };
-            registrations[i] = copy.get(i).atEnd(onEnd);
-            if (registrations[i] == null) {
-                onEnd.run(); // ended already
-            }
+            registrations[i] = copy.get(i).atEnd(onEnd); // null: ended, onEnd has run
         }
         return Generator.of(owner.scheduler, co -> {
             Throwable ending = null;

@@ -457,8 +457,8 @@ public final class Task<T> implements Future<T> {
      * Registers {@code action} to run when this task ends, on the task's thread before its group
      * hears of the end, as {@link #whenDone} does, but removably ({@link #withdrawAtEnd}): a loop
      * over a long-lived task that stops early leaves nothing behind on it. Returns the
-     * registration, or null, without running {@code action}, if the task has ended. The action
-     * does not count as observing the task.
+     * registration; or, if the task has ended, runs {@code action} on the calling thread, now,
+     * and returns null. The action does not count as observing the task.
      */
     Object atEnd(Runnable action) {
         Joiner j = new Joiner(null, () -> {
@@ -471,7 +471,11 @@ public final class Task<T> implements Future<T> {
             }
             return false;
         });
-        return result.addJoiner(j) ? j : null;
+        if (result.addJoiner(j)) {
+            return j;
+        }
+        action.run(); // ended already
+        return null;
     }
 
     /** Takes back a registration of {@link #atEnd}; no effect once the task has ended. */
