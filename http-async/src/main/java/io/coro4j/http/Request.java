@@ -130,9 +130,7 @@ public final class Request {
         private Builder(String method, String url) {
             Objects.requireNonNull(method, "method");
             Objects.requireNonNull(url, "url");
-            if (!isToken(method)) {
-                throw new IllegalArgumentException("method \"" + method + "\" is not a valid HTTP method name");
-            }
+            checkMethodName(method);
             if (method.equalsIgnoreCase("CONNECT")) {
                 throw new IllegalArgumentException("method CONNECT is not supported by java.net.http.HttpClient");
             }
@@ -218,7 +216,18 @@ public final class Request {
         }
     }
 
-    static boolean isToken(String s) {
+    /**
+     * Refuses a method name that is not an HTTP token.
+     *
+     * @throws IllegalArgumentException naming the method
+     */
+    static void checkMethodName(String method) {
+        if (!isToken(method)) {
+            throw new IllegalArgumentException("method \"" + method + "\" is not a valid HTTP method name");
+        }
+    }
+
+    private static boolean isToken(String s) {
         if (s.isEmpty()) {
             return false;
         }

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 
 /**
@@ -232,7 +233,7 @@ public final class RequestBody {
          * Set by the first close, which alone closes the stream: the JDK (at the end of the stream)
          * and {@link Upload#close()} (when the attempt ends) may both close it, at about the same time.
          */
-        private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+        private final AtomicBoolean closed = new AtomicBoolean();
 
         Opened(InputStream in, Upload upload) {
             super(in);

@@ -251,9 +251,7 @@ public final class RetryPolicy {
         public Builder alsoRetry(String... methods) {
             Objects.requireNonNull(methods, "methods");
             for (String m : methods) {
-                if (!Request.isToken(Objects.requireNonNull(m, "method"))) {
-                    throw new IllegalArgumentException("method \"" + m + "\" is not a valid HTTP method name");
-                }
+                Request.checkMethodName(Objects.requireNonNull(m, "method"));
             }
             for (String m : methods) {
                 this.methods.add(m.toUpperCase(Locale.ROOT));
