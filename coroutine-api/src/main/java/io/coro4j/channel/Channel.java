@@ -180,7 +180,7 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
         Waiter receiver = receivers.pollFirstClaimable();
         if (receiver != null) {
             receiver.value = item;
-            receiver.state = Waiter.DONE;
+            receiver.complete();
             return receiver;
         }
         if (buffer.size() < capacity) {
@@ -228,7 +228,7 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
                     buffer.addLast(sender.value);
                 }
                 sender.value = null;
-                sender.state = Waiter.DONE;
+                sender.complete();
             }
             if (x == null && closed) {
                 throw closedForReceive("Channel.tryReceive");
@@ -261,7 +261,7 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
                     buffer.addLast(sender.value);
                 }
                 sender.value = null;
-                sender.state = Waiter.DONE;
+                sender.complete();
             }
             if (x == null) {
                 if (closed) {
@@ -393,7 +393,7 @@ public final class Channel<T> implements Iterable<T>, AutoCloseable {
             if (sender != null) {
                 channel.buffer.addLast(sender.value);
                 sender.value = null;
-                sender.state = Waiter.DONE;
+                sender.complete();
                 woken[0] = sender;
             }
             Object x = channel.buffer.pollFirst();

@@ -167,7 +167,7 @@ public final class Condition {
                 return false;
             }
             next.value = SIGNALLED;
-            next.state = Waiter.DONE;
+            next.complete();
         } finally {
             sync.unlock();
         }

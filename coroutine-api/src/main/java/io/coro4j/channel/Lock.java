@@ -138,7 +138,7 @@ public final class Lock {
                 return;
             }
             owner = (Task<?>) next.value;
-            next.state = Waiter.DONE;
+            next.complete();
         } finally {
             sync.unlock();
         }

@@ -159,7 +159,7 @@ public final class Semaphore {
                 permits++;
                 return;
             }
-            next.state = Waiter.DONE;
+            next.complete();
         } finally {
             lock.unlock();
         }

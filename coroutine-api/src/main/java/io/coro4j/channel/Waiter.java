@@ -1,6 +1,8 @@
 package io.coro4j.channel;
 
 import io.coro4j.internal.TaskHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -25,6 +27,16 @@ class Waiter {
     /** Unlinked by {@code Channel.close()}; the operation had no effect. */
     static final int CLOSED = 3;
 
+    private static final VarHandle STATE;
+
+    static {
+        try {
+            STATE = MethodHandles.lookup().findVarHandle(Waiter.class, "state", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     final TaskHandle handle;
     volatile int state;
     /** The item to send, the item received, or the task that will own a lock. */
@@ -35,6 +47,16 @@ class Waiter {
     Waiter(TaskHandle handle, Object value) {
         this.handle = handle;
         this.value = value;
+    }
+
+    /**
+     * Marks this waiter {@link #DONE}: under the primitive's lock, after writing {@link #value}, and
+     * to be followed by {@code handle.wake()} once the lock is released. A release store, not a
+     * volatile one (which costs a fence): the waiting task reads the state with a volatile read
+     * and, having read it still {@link #WAITING}, parks, and the wake makes it read again.
+     */
+    void complete() {
+        STATE.setRelease(this, DONE);
     }
 
     /** Wakes the tasks of a chain made by {@link WaitQueue#drainInto}; call it without the lock. */

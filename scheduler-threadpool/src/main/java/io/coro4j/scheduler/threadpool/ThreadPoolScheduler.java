@@ -43,7 +43,8 @@ import org.jctools.queues.MpmcUnboundedXaddArrayQueue;
  *
  * <p>Once a fiber has run, it stays on that carrier, its home: a woken fiber goes to its home's
  * {@link Worker#inbox} (JCTools {@code MpscUnboundedXaddArrayQueue}: any thread wakes a fiber,
- * only its carrier polls). The reason is the JIT, not taste: C2 treats
+ * only its carrier polls), or, woken by its home carrier itself, to a plain queue of that carrier's
+ * own, which needs no atomic instruction. The reason is the JIT, not taste: C2 treats
  * {@code Thread.currentThread()} as invariant within a compiled method, so a frame that parked on
  * one carrier and continued on another can go on using the first carrier's {@code Thread} (and
  * its ThreadLocals, while that carrier uses them too). We saw our own identity check fail that way
@@ -56,8 +57,8 @@ import org.jctools.queues.MpmcUnboundedXaddArrayQueue;
  * bindings are left for each fiber to find on its own stack ({@link ScopedValueBindings}).
  * {@code ThreadLocal}s stay the carrier's.
  *
- * <p>A carrier takes work from its inbox first (finishing started fibers keeps few in flight),
- * then its local queue and the global queue, then steals; one pick in 16 starts with the queues of
+ * <p>A carrier takes woken fibers first (its inbox and its own queue of them, in turn; finishing
+ * started fibers keeps few in flight), then its local queue and the global queue, then steals; one pick in 16 starts with the queues of
  * new fibers, so that fibers woken over and over cannot starve them. A fiber that calls
  * {@code yieldNow} goes behind every fiber runnable on its carrier at that moment, new ones
  * included (asyncio's {@code sleep(0)}), in a queue of the carrier's own ({@code Worker.yielded}).
@@ -252,6 +253,13 @@ final class ThreadPoolScheduler implements Scheduler {
     /** Makes a woken fiber runnable again on its home carrier. */
     void wake(ContinuationFiber fiber, Worker home) {
         fiber.becomingRunnable();
+        if (Continuations.carrierThread() == home) {
+            // Woken by a fiber of its own carrier (or the carrier itself): no other thread takes
+            // from that queue, and the carrier, running, cannot be parked for lack of work. Spares
+            // the inbox's atomic add and the fence, the cost of a hand-over on one carrier.
+            home.wokenHere(fiber);
+            return;
+        }
         home.inbox.offer(fiber);
         VarHandle.fullFence();
         if (home.claimIfParked()) {
@@ -427,7 +435,7 @@ final class ThreadPoolScheduler implements Scheduler {
         public long queueDepth() {
             long sum = global.size();
             for (Worker w : workers) {
-                sum += w.local.size() + w.inbox.size() + w.yieldedCount;
+                sum += w.local.size() + w.inbox.size() + w.wokenHereCount + w.yieldedCount;
             }
             return sum;
         }

@@ -36,6 +36,14 @@ final class Worker extends Thread {
     /** Woken fibers whose home this is. MPSC: any thread wakes a fiber, only its carrier polls. */
     final MpscUnboundedXaddArrayQueue<ContinuationFiber> inbox = new MpscUnboundedXaddArrayQueue<>(256);
     /**
+     * Woken fibers whose home this is, woken by this carrier itself (by a fiber it ran): only this
+     * carrier offers and polls, so a plain queue, without the inbox's atomic add. Taken in turn
+     * with the inbox (see {@link #findWork()}).
+     */
+    private final ArrayDeque<ContinuationFiber> wokenHere = new ArrayDeque<>();
+    /** {@link #wokenHere}'s size, written by this carrier only, for metrics. */
+    int wokenHereCount;
+    /**
      * Fibers of this carrier that called {@code yieldNow}, oldest first, each to run again once
      * the carrier's {@link #picks} reach its turn in {@link #turns} (or it found no other work).
      * Only this carrier touches it.
@@ -96,13 +104,13 @@ final class Worker extends Thread {
     }
 
     /**
-     * Takes the next fiber: woken fibers (the inbox) first, then new ones (local, then global), as
+     * Takes the next fiber: woken fibers ({@link #woken()}) first, then new ones (local, then global), as
      * Go's scheduler runs its local run queue before the global one. Finishing started work first
      * keeps few fibers in flight: with a million sleepers spawned at once, picking new fibers two
      * times in three (as this did before) left half a million woken sleepers waiting, all of them
      * live in the heap and copied by each young collection. Every {@value #NEW_FIRST_PERIOD}th pick
-     * starts with the new fibers instead, so that fibers woken over and over (a ping-pong through
-     * the inbox) cannot shut them out. A fiber that yielded ({@link #yielded}) comes first once its
+     * starts with the new fibers instead, so that fibers woken over and over (a ping-pong on this
+     * carrier) cannot shut them out. A fiber that yielded ({@link #yielded}) comes first once its
      * turn has come, and otherwise only when there is nothing else.
      */
     private ContinuationFiber findWork() {
@@ -112,9 +120,11 @@ final class Worker extends Thread {
         }
         ContinuationFiber f;
         if (++tick % NEW_FIRST_PERIOD == 0) {
-            f = firstOf(scheduler.global, local, inbox);
-        } else {
-            f = firstOf(inbox, local, scheduler.global);
+            if ((f = scheduler.global.poll()) == null && (f = local.poll()) == null) {
+                f = woken();
+            }
+        } else if ((f = woken()) == null && (f = local.poll()) == null) {
+            f = scheduler.global.poll();
         }
         if (f == null) {
             f = steal();
@@ -124,6 +134,37 @@ final class Worker extends Thread {
             return f;
         }
         return y != null ? takeYielded() : null;
+    }
+
+    /**
+     * The next woken fiber: from the inbox and {@link #wokenHere}, each asked first on alternate
+     * picks, so that fibers woken over and over through one of them (a ping-pong on this carrier)
+     * cannot shut the other out.
+     */
+    private ContinuationFiber woken() {
+        ContinuationFiber f;
+        if ((tick & 1) == 0) {
+            if ((f = inbox.poll()) == null) {
+                f = pollWokenHere();
+            }
+        } else if ((f = pollWokenHere()) == null) {
+            f = inbox.poll();
+        }
+        return f;
+    }
+
+    private ContinuationFiber pollWokenHere() {
+        ContinuationFiber f = wokenHere.pollFirst();
+        if (f != null) {
+            wokenHereCount--;
+        }
+        return f;
+    }
+
+    /** Called on this carrier only: {@code f}, whose home this is, was woken by this carrier's own code. */
+    void wokenHere(ContinuationFiber f) {
+        wokenHere.addLast(f);
+        wokenHereCount++;
     }
 
     private ContinuationFiber takeYielded() {
@@ -140,7 +181,7 @@ final class Worker extends Thread {
      * picks as there are fibers queued now.
      */
     void yielded(ContinuationFiber f) {
-        long queued = (long) inbox.size() + local.size() + scheduler.global.size() + yielded.size();
+        long queued = (long) inbox.size() + wokenHere.size() + local.size() + scheduler.global.size() + yielded.size();
         int n = yielded.size();
         if (n == turns.length) {
             int[] grown = new int[2 * n];
@@ -153,15 +194,6 @@ final class Worker extends Thread {
         turns[(turnsHead + n) & (turns.length - 1)] = picks + (int) Math.min(queued, Integer.MAX_VALUE >> 1);
         yielded.addLast(f);
         yieldedCount++;
-    }
-
-    private static ContinuationFiber firstOf(java.util.Queue<ContinuationFiber> a, java.util.Queue<ContinuationFiber> b,
-                                             java.util.Queue<ContinuationFiber> c) {
-        ContinuationFiber f = a.poll();
-        if (f == null && (f = b.poll()) == null) {
-            f = c.poll();
-        }
-        return f;
     }
 
     private ContinuationFiber steal() {
@@ -184,7 +216,7 @@ final class Worker extends Thread {
     }
 
     private boolean workVisible() {
-        if (!yielded.isEmpty() || !inbox.isEmpty() || !scheduler.global.isEmpty()) {
+        if (!yielded.isEmpty() || !inbox.isEmpty() || !wokenHere.isEmpty() || !scheduler.global.isEmpty()) {
             return true;
         }
         for (Worker w : scheduler.workers) {

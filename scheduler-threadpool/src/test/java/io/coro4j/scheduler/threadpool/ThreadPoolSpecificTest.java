@@ -667,6 +667,55 @@ class ThreadPoolSpecificTest {
         assertThat(s.stats().suspensions()).as("parks that suspended").isPositive();
     }
 
+    /**
+     * On one carrier, fibers that the carrier's own fibers wake (here a ping-pong between two tasks,
+     * which always has one of them woken so) do not shut out fibers woken from other threads (here
+     * a task waiting for events that a plain thread sets): the two kinds take turns. The ping-pong
+     * stops by itself after 20 s, so that a carrier that never took the other kind fails this test
+     * instead of hanging it.
+     */
+    @Test
+    void fibersWokenByTheirOwnCarrierDoNotShutOutFibersWokenFromOtherThreads() throws Exception {
+        Scheduler s = create(1);
+        int waits = Stress.scaled(200);
+        long pingPongDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        List<Object> outcome = io.coro4j.Coro.run(s, () -> {
+            io.coro4j.channel.Channel<Integer> there = io.coro4j.channel.Channel.rendezvous();
+            io.coro4j.channel.Channel<Integer> back = io.coro4j.channel.Channel.rendezvous();
+            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            AtomicInteger roundTrips = new AtomicInteger();
+            io.coro4j.Task<Object> ping = io.coro4j.Coro.spawn(() -> {
+                while (!stop.get() && System.nanoTime() - pingPongDeadline < 0) {
+                    there.send(1);
+                    back.receive();
+                    roundTrips.incrementAndGet();
+                }
+                there.close();
+                return null;
+            });
+            io.coro4j.Coro.spawn(() -> {
+                for (Integer x : there) {
+                    back.send(x);
+                }
+                return null;
+            });
+            int seenDuringPingPong = 0;
+            for (int i = 0; i < waits; i++) {
+                io.coro4j.channel.Event set = new io.coro4j.channel.Event();
+                Thread.ofPlatform().start(set::set);
+                set.await();
+                if (!ping.isDone()) {
+                    seenDuringPingPong++;
+                }
+            }
+            stop.set(true);
+            ping.join();
+            return List.of(seenDuringPingPong, roundTrips.get() > 0);
+        });
+        assertThat(outcome).as("event waits that ended while the ping-pong went on; whether it went on")
+                .containsExactly(waits, true);
+    }
+
     private static String carrierName() {
         return Thread.currentThread().getName();
     }
