@@ -168,10 +168,19 @@ class TimerThreadTest {
     private static Timeout scheduleAt(TimerThread timer, long deadline, Runnable action, long[] earliest,
                                       long[] latest, int k) {
         long before = System.nanoTime();
-        Timeout t = timer.schedule(action, deadline - before, TimeUnit.NANOSECONDS);
+        Timeout t = timer.schedule(action, Math.max(0, deadline - before), TimeUnit.NANOSECONDS);
         earliest[k] = deadline;
         latest[k] = deadline + (System.nanoTime() - before);
         return t;
+    }
+
+    /**
+     * The delay until {@code deadline}, or 0 once it has passed: a test thread or timer action held
+     * up by a loaded machine past a deadline would otherwise pass a negative delay, which
+     * {@code schedule} refuses, and the timer it meant to schedule would never fire.
+     */
+    private static long until(long deadline) {
+        return Math.max(0, deadline - System.nanoTime());
     }
 
     /** Fails if a timer fired after one whose deadline was surely later than its own. */
@@ -597,15 +606,15 @@ class TimerThreadTest {
             timer.schedule(() -> {
                 order.add("A");
                 both.countDown();
-            }, due - System.nanoTime(), TimeUnit.NANOSECONDS);
+            }, until(due), TimeUnit.NANOSECONDS);
             long last = origin + 1023 * tick - tick / 2; // in tick 1023, the first block's last
             timer.schedule(() -> {
                 inTime.set(System.nanoTime() < boundary);
                 timer.schedule(() -> {
                     order.add("B");
                     both.countDown();
-                }, due - System.nanoTime(), TimeUnit.NANOSECONDS);
-            }, last - System.nanoTime(), TimeUnit.NANOSECONDS);
+                }, until(due), TimeUnit.NANOSECONDS);
+            }, until(last), TimeUnit.NANOSECONDS);
             assertThat(both.await(LIMIT_SECONDS, TimeUnit.SECONDS)).isTrue();
             if (inTime.get()) {
                 checked++;
