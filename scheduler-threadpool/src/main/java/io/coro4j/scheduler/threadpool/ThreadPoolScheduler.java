@@ -43,8 +43,9 @@ import org.jctools.queues.MpmcUnboundedXaddArrayQueue;
  *
  * <p>Once a fiber has run, it stays on that carrier, its home: a woken fiber goes to its home's
  * {@link Worker#inbox} (JCTools {@code MpscUnboundedXaddArrayQueue}: any thread wakes a fiber,
- * only its carrier polls), or, woken by its home carrier itself, to a plain queue of that carrier's
- * own, which needs no atomic instruction. The reason is the JIT, not taste: C2 treats
+ * only its carrier polls), or, woken by its home carrier itself, straight to the plain queue of that
+ * carrier's own into which it drains its inbox (one FIFO of woken fibers), which needs no atomic
+ * instruction. The reason is the JIT, not taste: C2 treats
  * {@code Thread.currentThread()} as invariant within a compiled method, so a frame that parked on
  * one carrier and continued on another can go on using the first carrier's {@code Thread} (and
  * its ThreadLocals, while that carrier uses them too). We saw our own identity check fail that way
@@ -57,7 +58,7 @@ import org.jctools.queues.MpmcUnboundedXaddArrayQueue;
  * bindings are left for each fiber to find on its own stack ({@link ScopedValueBindings}).
  * {@code ThreadLocal}s stay the carrier's.
  *
- * <p>A carrier takes woken fibers first (its inbox and its own queue of them, in turn; finishing
+ * <p>A carrier takes woken fibers first (first woken, first taken; finishing
  * started fibers keeps few in flight), then its local queue and the global queue, then steals; one pick in 16 starts with the queues of
  * new fibers, so that fibers woken over and over cannot starve them. A fiber that calls
  * {@code yieldNow} goes behind every fiber runnable on its carrier at that moment, new ones
@@ -435,7 +436,7 @@ final class ThreadPoolScheduler implements Scheduler {
         public long queueDepth() {
             long sum = global.size();
             for (Worker w : workers) {
-                sum += w.local.size() + w.inbox.size() + w.wokenHereCount + w.yieldedCount;
+                sum += w.local.size() + w.inbox.size() + w.wokenCount + w.yieldedCount;
             }
             return sum;
         }

@@ -36,13 +36,18 @@ final class Worker extends Thread {
     /** Woken fibers whose home this is. MPSC: any thread wakes a fiber, only its carrier polls. */
     final MpscUnboundedXaddArrayQueue<ContinuationFiber> inbox = new MpscUnboundedXaddArrayQueue<>(256);
     /**
-     * Woken fibers whose home this is, woken by this carrier itself (by a fiber it ran): only this
-     * carrier offers and polls, so a plain queue, without the inbox's atomic add. Taken in turn
-     * with the inbox (see {@link #findWork()}).
+     * Woken fibers whose home this is, in the order this carrier learnt of them, one FIFO: those it
+     * woke itself (by a fiber it ran) go straight here ({@link #wokenHere}), without the inbox's
+     * atomic add; those woken from other threads come through the {@link #inbox}, which this
+     * carrier drains into this queue before it adds to it, takes from it, or counts a yielding
+     * fiber's turn ({@link #drainInbox()}). So a fiber woken earlier runs earlier, whichever way it
+     * was woken, as when the inbox alone held them all: taken in turn instead, a fiber woken from
+     * another thread could pass fibers woken here before it, and with them a fiber that yielded
+     * could run before fibers that were runnable when it yielded. Only this carrier touches it.
      */
-    private final ArrayDeque<ContinuationFiber> wokenHere = new ArrayDeque<>();
-    /** {@link #wokenHere}'s size, written by this carrier only, for metrics. */
-    int wokenHereCount;
+    private final ArrayDeque<ContinuationFiber> woken = new ArrayDeque<>();
+    /** {@link #woken}'s size, written by this carrier only, for metrics. */
+    int wokenCount;
     /**
      * Fibers of this carrier that called {@code yieldNow}, oldest first, each to run again once
      * the carrier's {@link #picks} reach its turn in {@link #turns} (or it found no other work).
@@ -104,7 +109,7 @@ final class Worker extends Thread {
     }
 
     /**
-     * Takes the next fiber: woken fibers ({@link #woken()}) first, then new ones (local, then global), as
+     * Takes the next fiber: woken fibers ({@link #nextWoken()}) first, then new ones (local, then global), as
      * Go's scheduler runs its local run queue before the global one. Finishing started work first
      * keeps few fibers in flight: with a million sleepers spawned at once, picking new fibers two
      * times in three (as this did before) left half a million woken sleepers waiting, all of them
@@ -121,9 +126,9 @@ final class Worker extends Thread {
         ContinuationFiber f;
         if (++tick % NEW_FIRST_PERIOD == 0) {
             if ((f = scheduler.global.poll()) == null && (f = local.poll()) == null) {
-                f = woken();
+                f = nextWoken();
             }
-        } else if ((f = woken()) == null && (f = local.poll()) == null) {
+        } else if ((f = nextWoken()) == null && (f = local.poll()) == null) {
             f = scheduler.global.poll();
         }
         if (f == null) {
@@ -136,35 +141,33 @@ final class Worker extends Thread {
         return y != null ? takeYielded() : null;
     }
 
-    /**
-     * The next woken fiber: from the inbox and {@link #wokenHere}, each asked first on alternate
-     * picks, so that fibers woken over and over through one of them (a ping-pong on this carrier)
-     * cannot shut the other out.
-     */
-    private ContinuationFiber woken() {
-        ContinuationFiber f;
-        if ((tick & 1) == 0) {
-            if ((f = inbox.poll()) == null) {
-                f = pollWokenHere();
-            }
-        } else if ((f = pollWokenHere()) == null) {
-            f = inbox.poll();
-        }
-        return f;
-    }
-
-    private ContinuationFiber pollWokenHere() {
-        ContinuationFiber f = wokenHere.pollFirst();
+    /** The woken fiber that has waited longest ({@link #woken}), or null. */
+    private ContinuationFiber nextWoken() {
+        drainInbox();
+        ContinuationFiber f = woken.pollFirst();
         if (f != null) {
-            wokenHereCount--;
+            wokenCount--;
         }
         return f;
     }
 
     /** Called on this carrier only: {@code f}, whose home this is, was woken by this carrier's own code. */
     void wokenHere(ContinuationFiber f) {
-        wokenHere.addLast(f);
-        wokenHereCount++;
+        drainInbox(); // the fibers woken from other threads before f go before it
+        woken.addLast(f);
+        wokenCount++;
+    }
+
+    /**
+     * Moves the inbox's fibers, oldest first, to the end of {@link #woken}; on this carrier only.
+     * Ends: a fiber is in the inbox at most once (it is woken again only after it ran here).
+     */
+    private void drainInbox() {
+        ContinuationFiber f;
+        while ((f = inbox.poll()) != null) {
+            woken.addLast(f);
+            wokenCount++;
+        }
     }
 
     private ContinuationFiber takeYielded() {
@@ -181,7 +184,8 @@ final class Worker extends Thread {
      * picks as there are fibers queued now.
      */
     void yielded(ContinuationFiber f) {
-        long queued = (long) inbox.size() + wokenHere.size() + local.size() + scheduler.global.size() + yielded.size();
+        drainInbox(); // those woken from other threads before now go before those woken here after
+        long queued = (long) woken.size() + local.size() + scheduler.global.size() + yielded.size();
         int n = yielded.size();
         if (n == turns.length) {
             int[] grown = new int[2 * n];
@@ -216,7 +220,7 @@ final class Worker extends Thread {
     }
 
     private boolean workVisible() {
-        if (!yielded.isEmpty() || !inbox.isEmpty() || !wokenHere.isEmpty() || !scheduler.global.isEmpty()) {
+        if (!yielded.isEmpty() || !inbox.isEmpty() || !woken.isEmpty() || !scheduler.global.isEmpty()) {
             return true;
         }
         for (Worker w : scheduler.workers) {

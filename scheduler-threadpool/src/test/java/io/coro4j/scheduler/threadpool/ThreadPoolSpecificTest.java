@@ -147,6 +147,64 @@ class ThreadPoolSpecificTest {
                 .containsExactly("started by 0", "yielder 0 again", "started by 1", "started by 2");
     }
 
+    /**
+     * On one carrier, a fiber that yields waits for every fiber runnable then, whoever woke it: here
+     * four fibers that the yielder itself woke (so woken by their own carrier) and one that a plain
+     * thread woke, while plain threads go on waking fibers (each of the five, as it runs, has one
+     * more woken from a plain thread before it ends). The yielder runs again only after the five.
+     */
+    @Test
+    void aYieldWaitsForTheFibersWokenBeforeItByTheCarrierAndFromOtherThreadsAlike() throws Exception {
+        Scheduler s = create(1);
+        int n = 10; // 0-3 woken by the yielder, 4 from a plain thread, 5-9 from plain threads later
+        List<String> events = java.util.Collections.synchronizedList(new ArrayList<>());
+        Fiber[] fibers = new Fiber[n];
+        AtomicIntegerArray go = new AtomicIntegerArray(n);
+        CountDownLatch done = new CountDownLatch(n + 1);
+        for (int i = 0; i < n; i++) {
+            int k = i;
+            s.start(() -> { // from this thread: on one carrier, run in this order, each up to its park
+                Fiber self = s.currentFiber();
+                fibers[k] = self;
+                while (go.get(k) == 0) {
+                    self.park();
+                }
+                events.add("woken " + k);
+                if (k < 5) {
+                    wakeFromAPlainThread(fibers[5 + k], go, 5 + k);
+                }
+                done.countDown();
+            });
+        }
+        s.start(() -> {
+            for (int k = 0; k < 4; k++) {
+                go.set(k, 1);
+                fibers[k].unpark();
+            }
+            wakeFromAPlainThread(fibers[4], go, 4);
+            s.currentFiber().yieldNow();
+            events.add("yielder again");
+            done.countDown();
+        });
+        assertThat(done.await(30, TimeUnit.SECONDS)).as("all events: %s", events).isTrue();
+        List<String> all = List.copyOf(events);
+        assertThat(all.subList(0, all.indexOf("yielder again"))).as("all events: %s", all)
+                .contains("woken 0", "woken 1", "woken 2", "woken 3", "woken 4");
+    }
+
+    /** Sets {@code go[k]} and unparks {@code f} from a new plain thread, and waits for that thread. */
+    private static void wakeFromAPlainThread(Fiber f, AtomicIntegerArray go, int k) {
+        Thread t = Thread.ofPlatform().start(() -> {
+            go.set(k, 1);
+            f.unpark();
+        });
+        try {
+            t.join();
+        } catch (InterruptedException e) {
+            throw new AssertionError(e);
+        }
+    }
+
     @Test
     void withoutTheJvmFlagCreatingTheSchedulerFailsNamingTheFlag() throws Exception {
         String java = ProcessHandle.current().info().command().orElseThrow();
@@ -670,9 +728,9 @@ class ThreadPoolSpecificTest {
     /**
      * On one carrier, fibers that the carrier's own fibers wake (here a ping-pong between two tasks,
      * which always has one of them woken so) do not shut out fibers woken from other threads (here
-     * a task waiting for events that a plain thread sets): the two kinds take turns. The ping-pong
-     * stops by itself after 20 s, so that a carrier that never took the other kind fails this test
-     * instead of hanging it.
+     * a task waiting for events that a plain thread sets): both kinds run in the order they were
+     * woken. The ping-pong stops by itself after 20 s, so that a carrier that never took the other
+     * kind fails this test instead of hanging it.
      */
     @Test
     void fibersWokenByTheirOwnCarrierDoNotShutOutFibersWokenFromOtherThreads() throws Exception {
