@@ -18,6 +18,8 @@ final class Worker extends Thread {
     private static final int LOCAL_CAPACITY = 256;
     /** One pick in this many looks at the queues of new fibers before the inbox (see {@link #findWork()}). */
     private static final int NEW_FIRST_PERIOD = 16;
+    /** The most fibers {@link #woken} may have held and still be kept once empty (its array: 32 KiB at most). */
+    static final int WOKEN_KEPT = 4096;
     private static final VarHandle PARKED;
     /** A carrier's own context class loader, between fibers (each fiber's own is put on while it runs). */
     private static final ClassLoader OWN_LOADER = ClassLoader.getSystemClassLoader();
@@ -45,9 +47,14 @@ final class Worker extends Thread {
      * another thread could pass fibers woken here before it, and with them a fiber that yielded
      * could run before fibers that were runnable when it yielded. Only this carrier touches it.
      */
-    private final ArrayDeque<ContinuationFiber> woken = new ArrayDeque<>();
+    private ArrayDeque<ContinuationFiber> woken = new ArrayDeque<>();
     /** {@link #woken}'s size, written by this carrier only, for metrics. */
     int wokenCount;
+    /**
+     * The most fibers {@link #woken} held since it was last made: an {@code ArrayDeque} never
+     * shrinks, so after a burst (a million sleepers woken at once: 4 MB) it is replaced once empty.
+     */
+    int wokenPeak;
     /**
      * Fibers of this carrier that called {@code yieldNow}, oldest first, each to run again once
      * the carrier's {@link #picks} reach its turn in {@link #turns} (or it found no other work).
@@ -147,6 +154,9 @@ final class Worker extends Thread {
         ContinuationFiber f = woken.pollFirst();
         if (f != null) {
             wokenCount--;
+        } else if (wokenPeak > WOKEN_KEPT) {
+            woken = new ArrayDeque<>();
+            wokenPeak = 0;
         }
         return f;
     }
@@ -155,7 +165,13 @@ final class Worker extends Thread {
     void wokenHere(ContinuationFiber f) {
         drainInbox(); // the fibers woken from other threads before f go before it
         woken.addLast(f);
-        wokenCount++;
+        grewWoken();
+    }
+
+    private void grewWoken() {
+        if (++wokenCount > wokenPeak) {
+            wokenPeak = wokenCount;
+        }
     }
 
     /**
@@ -166,7 +182,7 @@ final class Worker extends Thread {
         ContinuationFiber f;
         while ((f = inbox.poll()) != null) {
             woken.addLast(f);
-            wokenCount++;
+            grewWoken();
         }
     }
 

@@ -192,6 +192,59 @@ class ThreadPoolSpecificTest {
                 .contains("woken 0", "woken 1", "woken 2", "woken 3", "woken 4");
     }
 
+    /**
+     * A carrier's queue of woken fibers does not keep the room a burst took: once 10,000 fibers
+     * woken at once from another thread have run, the queue, emptied, is made anew (an
+     * {@code ArrayDeque} never shrinks; after a million sleepers it would keep 4 MB for good).
+     */
+    @Test
+    void aCarriersQueueOfWokenFibersGivesBackTheRoomABurstTookOnceEmpty() throws Exception {
+        Scheduler s = create(1);
+        int n = Worker.WOKEN_KEPT + 5_904;
+        Fiber[] fibers = new Fiber[n];
+        AtomicIntegerArray go = new AtomicIntegerArray(n);
+        CountDownLatch parked = new CountDownLatch(n);
+        CountDownLatch done = new CountDownLatch(n);
+        for (int i = 0; i < n; i++) {
+            int k = i;
+            s.start(() -> {
+                Fiber self = s.currentFiber();
+                fibers[k] = self;
+                parked.countDown();
+                while (go.get(k) == 0) {
+                    self.park();
+                }
+                done.countDown();
+            });
+        }
+        assertThat(parked.await(30, TimeUnit.SECONDS)).isTrue();
+        Worker carrier = ((ThreadPoolScheduler) s).workers[0];
+        // Woken while the carrier is kept busy, so that they all wait in its queue at once.
+        CountDownLatch busy = new CountDownLatch(1);
+        CountDownLatch allWoken = new CountDownLatch(1);
+        s.start(() -> {
+            busy.countDown();
+            try {
+                allWoken.await();
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        });
+        assertThat(busy.await(30, TimeUnit.SECONDS)).isTrue();
+        for (int k = 0; k < n; k++) {
+            go.set(k, 1);
+            fibers[k].unpark();
+        }
+        allWoken.countDown();
+        assertThat(done.await(30, TimeUnit.SECONDS)).isTrue();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        int peak = -1;
+        while (System.nanoTime() - deadline < 0 && (peak = carrier.wokenPeak) != 0) {
+            Thread.sleep(1);
+        }
+        assertThat(peak).as("the most fibers the carrier's queue of woken ones held since it was made").isZero();
+    }
+
     /** Sets {@code go[k]} and unparks {@code f} from a new plain thread, and waits for that thread. */
     private static void wakeFromAPlainThread(Fiber f, AtomicIntegerArray go, int k) {
         Thread t = Thread.ofPlatform().start(() -> {
