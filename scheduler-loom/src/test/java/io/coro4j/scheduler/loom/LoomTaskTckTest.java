@@ -9,4 +9,9 @@ class LoomTaskTckTest extends TaskTck {
     protected Scheduler createScheduler(SchedulerConfig config) {
         return new LoomSchedulerProvider().create(config);
     }
+
+    @Override
+    protected boolean aPinnedWaitLeavesAnotherCarrier() {
+        return JdkCarriers.moreThanOne();
+    }
 }
