@@ -184,8 +184,8 @@ abstract class SlotLimiterContract extends SchedulerFixture {
      * The window between a cancellation and a grant: the waiter has seen its cancellation and waits
      * for the limiter's monitor (held here) to leave the queue when a release grants it the slot.
      * It must pass the slot on to the next waiter, not keep it while it throws. The waiter runs on
-     * a scheduler of its own, so that on both schedulers it runs on another thread than the task
-     * holding the monitor.
+     * a scheduler of its own, so that on both schedulers it runs on another thread than the one
+     * holding the monitor (a platform thread, so that the waiter gets a carrier on one processor too).
      */
     @Test
     void aWaiterCancelledAsItIsGrantedASlot_passesTheSlotOn() {
@@ -204,13 +204,18 @@ abstract class SlotLimiterContract extends SchedulerFixture {
                 Polling.await("one waiter", () -> l.waiting() == 1);
                 Task<SlotLimiter.Permit> next = Coro.spawn(() -> take(l, "x"));
                 Polling.await("two waiters", () -> l.waiting() == 2);
-                synchronized (l) { // nothing suspends in here
-                    waiterTask.get().cancel();
-                    assertThat(Polling.blockedWithin(waiterThread.get(), Duration.ofSeconds(10)))
-                            .as("the cancelled waiter blocks on the monitor to leave the queue").isTrue();
-                    holder.release(); // grants the cancelled waiter, still first in the queue
-                    assertThat(l.waiting()).isEqualTo(1);
-                }
+                // The monitor is held by a platform thread, no carrier, while this task awaits it: a
+                // task that spins holding it would keep its carrier from the waiter, and on one
+                // processor the JDK's virtual-thread scheduler has one carrier (the waiter never ran).
+                Coro.await(CompletableFuture.runAsync(() -> {
+                    synchronized (l) { // nothing suspends in here
+                        waiterTask.get().cancel();
+                        assertThat(Polling.blockedWithin(waiterThread.get(), Duration.ofSeconds(10)))
+                                .as("the cancelled waiter blocks on the monitor to leave the queue").isTrue();
+                        holder.release(); // grants the cancelled waiter, still first in the queue
+                        assertThat(l.waiting()).isEqualTo(1);
+                    }
+                }, r -> Thread.ofPlatform().daemon().start(r)));
                 assertThat(catchThrowable(() -> Coro.await(waiter))).isInstanceOf(CancellationException.class);
                 SlotLimiter.Permit passedOn = Coro.withTimeoutOrNull(Duration.ofSeconds(10), next::join);
                 assertThat(passedOn).as("the slot granted to the cancelled waiter went on to the next one").isNotNull();
