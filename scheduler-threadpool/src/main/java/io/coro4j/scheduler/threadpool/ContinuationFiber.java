@@ -163,10 +163,17 @@ final class ContinuationFiber extends OwnThreadState implements Fiber, Runnable 
 
     @Override
     public void unpark() {
-        if (state == PARKED && STATE.compareAndSet(this, PARKED, RUNNABLE)
-                || (int) PERMIT.getAndSet(this, 1) == 0 && state == PARKED && STATE.compareAndSet(this, PARKED, RUNNABLE)) {
+        if (takeParked() || (int) PERMIT.getAndSet(this, 1) == 0 && takeParked()) {
             scheduler.wake(this, home);
         }
+    }
+
+    /**
+     * Moves the fiber from PARKED to RUNNABLE if it is parked; whether this call did (then the
+     * caller must queue it). The plain read first spares the CAS where the fiber is not parked.
+     */
+    private boolean takeParked() {
+        return state == PARKED && STATE.compareAndSet(this, PARKED, RUNNABLE);
     }
 
     @Override

@@ -58,9 +58,9 @@ import org.jctools.queues.MpmcUnboundedXaddArrayQueue;
  * bindings are left for each fiber to find on its own stack ({@link ScopedValueBindings}).
  * {@code ThreadLocal}s stay the carrier's.
  *
- * <p>A carrier takes woken fibers first (first woken, first taken; finishing
- * started fibers keeps few in flight), then its local queue and the global queue, then steals; one pick in 16 starts with the queues of
- * new fibers, so that fibers woken over and over cannot starve them. A fiber that calls
+ * <p>A carrier takes woken fibers first (first woken, first taken; finishing started fibers keeps
+ * few in flight), then its local queue and the global queue, then steals; one pick in 16 starts
+ * with the queues of new fibers, so that fibers woken over and over cannot starve them. A fiber that calls
  * {@code yieldNow} goes behind every fiber runnable on its carrier at that moment, new ones
  * included (asyncio's {@code sleep(0)}), in a queue of the carrier's own ({@code Worker.yielded}).
  * With N = 1 this is a single-threaded event loop; fibers started from it run in FIFO order while

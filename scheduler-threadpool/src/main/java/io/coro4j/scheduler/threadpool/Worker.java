@@ -16,7 +16,7 @@ import org.jctools.queues.SpmcArrayQueue;
 final class Worker extends Thread {
 
     private static final int LOCAL_CAPACITY = 256;
-    /** One pick in this many looks at the queues of new fibers before the inbox (see {@link #findWork()}). */
+    /** One pick in this many looks at the queues of new fibers before the woken ones (see {@link #findWork()}). */
     private static final int NEW_FIRST_PERIOD = 16;
     /** The most fibers {@link #woken} may have held and still be kept once empty (its array: 32 KiB at most). */
     static final int WOKEN_KEPT = 4096;
