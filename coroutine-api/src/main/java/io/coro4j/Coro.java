@@ -825,7 +825,10 @@ public final class Coro {
      * first, in the order given); iterating suspends the current task until the next one is done.
      * Use it inside a task:
      * <pre>{@code for (Task<String> done : Coro.asCompleted(tasks)) { use(done.join()); }}</pre>
-     * A task counts as observed once it has been handed out: the failure of one the loop never
+     * A task's end reaches the loop just after {@link Task#isDone()} turns true (as a
+     * {@code CompletableFuture}'s callbacks run after {@code isDone()}), so two tasks ending on
+     * different carriers moments apart can come in the order their ends reached the loop, even
+     * when the one handed out second was seen done first. A task counts as observed once it has been handed out: the failure of one the loop never
      * reached (it stopped early) still fails the task that spawned it. Close the generator
      * (try-with-resources) when stopping early. As with {@link #gather(Task[])}, any task may
      * loop over any tasks, and may iterate a loop another task made. From its first step until

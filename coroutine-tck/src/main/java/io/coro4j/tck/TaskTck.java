@@ -1537,17 +1537,21 @@ public abstract class TaskTck extends SchedulerTck {
             }
             // The loop's first step hands out the task that had ended, at once, and from then on
             // the loop answers for the others in the order they end: ended one at a time, in an
-            // order other than the list's, once that step is past.
+            // order other than the list's, once that step is past. Each is let end only once the
+            // loop has handed out the one before: isDone() turns true before a task's end reaches
+            // the loop, so a task let end as soon as the one before is done can, on another
+            // carrier, reach the loop first (as with CompletableFuture's isDone and its callbacks).
             Event looping = new Event();
+            List<Integer> seen = new CopyOnWriteArrayList<>();
             Task<Void> ender = Coro.spawn(() -> {
                 looping.await();
                 for (int i : new int[] {1, 2, 0}) {
+                    int handedOut = seen.size();
                     mayEnd.get(i).set();
-                    until("task " + i + " has ended", tasks.get(i + 1)::isDone);
+                    until("the loop has handed out task " + i, () -> seen.size() > handedOut);
                 }
                 return null;
             });
-            List<Integer> seen = new ArrayList<>();
             for (Task<Integer> done : Coro.asCompleted(tasks)) {
                 seen.add(done.join());
                 looping.set();
