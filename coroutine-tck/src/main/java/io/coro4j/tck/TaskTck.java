@@ -613,7 +613,12 @@ public abstract class TaskTck extends SchedulerTck {
         // Cancelling a task that awaits a minimal stage cancels the task; the stage cannot be.
         String cancelled = run(() -> {
             CompletableFuture<String> never = new CompletableFuture<>();
-            Task<String> waiter = Coro.spawn(() -> Coro.await(never.minimalCompletionStage()));
+            AtomicBoolean started = new AtomicBoolean();
+            Task<String> waiter = Coro.spawn(() -> {
+                started.set(true);
+                return Coro.await(never.minimalCompletionStage());
+            });
+            until("the waiter runs", started::get); // cancelled before it started, it would never await
             Coro.sleep(ms(10));
             waiter.cancel();
             try {
@@ -631,7 +636,14 @@ public abstract class TaskTck extends SchedulerTck {
                     return thenApply(v -> v);
                 }
             };
-            Task<String> waiter = Coro.spawn(() -> Coro.await(never));
+            AtomicBoolean started = new AtomicBoolean();
+            Task<String> waiter = Coro.spawn(() -> {
+                started.set(true);
+                return Coro.await(never);
+            });
+            // Cancelled before it started, the waiter would never await the stage, so never cancel it
+            // (a carrier that stalls 10 ms before it runs the waiter did that).
+            until("the waiter runs", started::get);
             Coro.sleep(ms(10));
             waiter.cancel();
             try {
@@ -738,9 +750,13 @@ public abstract class TaskTck extends SchedulerTck {
     void gatherFailsFastCancellingTheOthersAndSuppressingTheirFailures() {
         List<String> cleanedUp = new CopyOnWriteArrayList<>();
         long t0 = System.nanoTime();
+        // The failure comes once the two others run: cancelled before it started, a task never
+        // runs its body, so neither cleans up nor fails (a carrier that stalls 10 ms did that).
+        AtomicInteger running = new AtomicInteger();
         Throwable thrown = catchFrom(() -> run(() -> Coro.gather(
                 Coro.spawn(() -> {
                     try {
+                        running.incrementAndGet();
                         Coro.sleep(Duration.ofSeconds(30));
                         return "slow";
                     } finally {
@@ -748,11 +764,13 @@ public abstract class TaskTck extends SchedulerTck {
                     }
                 }),
                 Coro.spawn(() -> {
+                    until("the two others run", () -> running.get() == 2);
                     Coro.sleep(ms(10));
                     throw new IllegalStateException("first failure");
                 }),
                 Coro.spawn(() -> {
                     try {
+                        running.incrementAndGet();
                         Coro.sleep(Duration.ofSeconds(30));
                         return "slow too";
                     } catch (CancellationException e) {
@@ -771,14 +789,18 @@ public abstract class TaskTck extends SchedulerTck {
         // The gather never hands the failure out, so the group that owns the task reports it:
         // here the gathering task's own, where it outranks the cancellation.
         Throwable thrown = run(() -> {
-            AtomicReference<Task<?>> started = new AtomicReference<>();
+            AtomicBoolean aRuns = new AtomicBoolean();
             Task<List<Object>> gatherer = Coro.spawn(() -> {
-                Task<Object> a = Coro.spawn(() -> cleanupFails("a"));
-                started.set(a);
+                Task<Object> a = Coro.spawn(() -> {
+                    aRuns.set(true);
+                    return cleanupFails("a");
+                });
                 return Coro.gather(a, Coro.spawn(() -> sleepRecordingCancel(new ArrayList<>(), "b")));
             });
-            until("the gather waits", () -> started.get() != null);
-            Coro.sleep(ms(10));
+            // Cancelled before it started, a would never run its cleanup, so never fail (a carrier
+            // that stalls 10 ms before it runs a did that): wait for a itself, not for the gatherer.
+            until("a runs", aRuns::get);
+            Coro.sleep(ms(10)); // the gather waits by now (or the cancel reaches a as the gatherer's child)
             gatherer.cancel();
             return catchFrom(gatherer::join);
         });
@@ -1316,17 +1338,19 @@ public abstract class TaskTck extends SchedulerTck {
         RuntimeException z = new RuntimeException("Z");
         z.addSuppressed(x);
         Throwable thrown = catchFrom(() -> run(() -> Coro.taskGroup(g -> {
+            // b fails once d runs: cancelled before it started, d would never run its cleanup (on
+            // two carriers b can start and fail first while the one that took d stalls).
+            Event dRuns = new Event();
             g.spawn(() -> {
                 try {
+                    dRuns.set();
                     Coro.sleep(Duration.ofSeconds(30));
                     return "d";
                 } catch (CancellationException e) {
                     throw z;
                 }
             });
-            g.spawn(() -> {
-                throw x;
-            });
+            g.spawn(() -> failsOnceSetWith(dRuns, x));
             Coro.sleep(Duration.ofSeconds(30));
             return "body";
         })));
@@ -1384,6 +1408,12 @@ public abstract class TaskTck extends SchedulerTck {
         throw new IllegalStateException(message);
     }
 
+    /** A task body that throws {@code failure} once {@code gate} is set. */
+    private static <T> T failsOnceSetWith(Event gate, RuntimeException failure) {
+        gate.await();
+        throw failure;
+    }
+
     /** Spawns a task that runs {@link #cleanupFails}, and returns it once it has started. */
     private static Task<Object> startedCleanupFails(String name) {
         Event started = new Event();
@@ -1410,10 +1440,13 @@ public abstract class TaskTck extends SchedulerTck {
         // the second finds both ended and sees a first: it must throw B again, not a's failure
         // without B (B already carries it, so it could not be suppressed there).
         List<Throwable> thrown = run(() -> Coro.supervisorGroup(g -> {
-            Task<Object> a = g.spawn(() -> cleanupFails("a"));
-            Task<Object> b = g.spawn(() -> {
-                throw new IllegalArgumentException("B");
+            // b fails once a runs: cancelled before it started, a would never run its cleanup.
+            Event aRuns = new Event();
+            Task<Object> a = g.spawn(() -> {
+                aRuns.set();
+                return cleanupFails("a");
             });
+            Task<Object> b = g.spawn(() -> failsOnceSetWith(aRuns, new IllegalArgumentException("B")));
             Throwable first = catchFrom(() -> Coro.gather(a, b));
             Throwable again = catchFrom(() -> Coro.gather(a, b));
             return List.of(first, again);
@@ -1980,10 +2013,15 @@ public abstract class TaskTck extends SchedulerTck {
     @Test
     void anInnerTimeoutNeverSwallowsAnOuterCancel() {
         String result = run(() -> {
+            AtomicBoolean inside = new AtomicBoolean();
             Task<String> t = Coro.spawn(() -> Coro.withTimeoutOrNull(Duration.ofSeconds(30), () -> {
+                inside.set(true);
                 Coro.sleep(Duration.ofSeconds(30));
                 return "slept";
             }));
+            // Cancelled before it started, t would end cancelled without ever entering the inner
+            // timeout: the test would pass whatever the timeout does with the cancel.
+            until("t runs inside the inner timeout", inside::get);
             Coro.sleep(ms(20));
             t.cancel();
             try {
@@ -2350,8 +2388,15 @@ public abstract class TaskTck extends SchedulerTck {
     void theFirstChildFailureCancelsTheSiblingsAndTheGroupBody() {
         List<String> log = new CopyOnWriteArrayList<>();
         Throwable thrown = catchFrom(() -> run(() -> Coro.taskGroup(g -> {
-            g.spawn(() -> sleepRecordingCancel(log, "sibling"));
+            // The failure waits for the sibling to run: cancelled before it started, the sibling
+            // would never run its body, so log nothing (a carrier that stalls 10 ms did that).
+            Event siblingRuns = new Event();
             g.spawn(() -> {
+                siblingRuns.set();
+                return sleepRecordingCancel(log, "sibling");
+            });
+            g.spawn(() -> {
+                siblingRuns.await();
                 Coro.sleep(ms(10));
                 throw new IllegalStateException("child failed");
             });
@@ -2564,9 +2609,11 @@ public abstract class TaskTck extends SchedulerTck {
         // The child sleeps until cancelled, so it still runs when looked at however slow the
         // collection is; only the weak reference leads to it from the test.
         AtomicInteger cancelled = new AtomicInteger();
+        AtomicBoolean started = new AtomicBoolean();
         run(() -> {
             WeakReference<Task<Integer>> ref = new WeakReference<>(Coro.spawn(() -> {
                 try {
+                    started.set(true);
                     Coro.sleep(Duration.ofSeconds(30));
                     return 0;
                 } catch (CancellationException e) {
@@ -2574,6 +2621,8 @@ public abstract class TaskTck extends SchedulerTck {
                     throw e;
                 }
             }));
+            // Cancelled before it started, the child would never count its cancellation.
+            until("the child runs", started::get);
             System.gc();
             Coro.sleep(ms(10));
             Task<Integer> child = ref.get();
@@ -3018,11 +3067,14 @@ public abstract class TaskTck extends SchedulerTck {
     @Test
     void aGroupThrowsItsFirstChildFailureWithALaterOneSuppressed() {
         Throwable thrown = catchFrom(() -> run(() -> Coro.taskGroup(g -> {
-            // Fails only once the other child's failure has cancelled it: always second.
-            g.spawn(() -> cleanupFails("second"));
+            // Fails only once the other child's failure has cancelled it: always second. The other
+            // fails once it runs: cancelled before it started, it would never run its cleanup.
+            Event secondRuns = new Event();
             g.spawn(() -> {
-                throw new IllegalStateException("first");
+                secondRuns.set();
+                return cleanupFails("second");
             });
+            g.spawn(() -> failsOnceSet(secondRuns, "first"));
             Coro.sleep(Duration.ofSeconds(30));
             return "body";
         })));
@@ -5972,8 +6024,12 @@ public abstract class TaskTck extends SchedulerTck {
         IllegalStateException inner = new IllegalStateException("inner child");
         AtomicInteger outerSiblingCancelled = new AtomicInteger();
         Throwable t = catchThrowableOf(() -> run(() -> Coro.taskGroup(outer -> {
+            // The inner child fails once the outer sibling runs: cancelled before it started, the
+            // sibling would never count its cancellation (a carrier that stalls 5 ms did that).
+            Event siblingRuns = new Event();
             outer.spawn(() -> {
                 try {
+                    siblingRuns.set();
                     new Event().await();
                 } catch (CancellationException e) {
                     outerSiblingCancelled.incrementAndGet();
@@ -5983,6 +6039,7 @@ public abstract class TaskTck extends SchedulerTck {
             });
             return Coro.taskGroup(g -> {
                 g.spawn(() -> {
+                    siblingRuns.await();
                     Coro.sleep(ms(5));
                     throw inner;
                 });
