@@ -93,6 +93,9 @@ public abstract class PortingTck extends SchedulerTck {
         List<Task<String>> workers = new CopyOnWriteArrayList<>();
         AtomicInteger finallies = new AtomicInteger();
         AtomicInteger acquired = new AtomicInteger();
+        // 4 fails once 1 holds its permit: a 1 still waiting for one (a carrier that stalled as it
+        // took 1, while 3 and 4 went by) would end cancelled without its failing cleanup.
+        Event oneHolds = new Event();
         Throwable thrown = runTask(() -> catchThrowable(() -> Coro.taskGroup(g -> {
             for (int i = 0; i < 12; i++) {
                 int url = i;
@@ -101,11 +104,13 @@ public abstract class PortingTck extends SchedulerTck {
                     acquired.incrementAndGet();
                     try {
                         if (url == 4) {
+                            oneHolds.await();
                             Coro.sleep(Duration.ofMillis(5));
                             throw new IllegalStateException("fetch 4 failed");
                         }
                         if (url == 1) {
                             try {
+                                oneHolds.set();
                                 Coro.sleep(Duration.ofSeconds(30));
                             } finally {
                                 // cleanup that fails while cancelled: suppressed on the first failure
