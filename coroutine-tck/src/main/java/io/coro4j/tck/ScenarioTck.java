@@ -582,6 +582,9 @@ public abstract class ScenarioTck extends SchedulerTck {
             AtomicInteger finallies = new AtomicInteger();
             AtomicInteger fetched = new AtomicInteger();
             CountDownLatch busy = new CountDownLatch(10);
+            // Ten fetches can be made by two or three workers while a carrier that stalls holds the
+            // fourth unstarted; cancelled before it started, a worker never runs its finally.
+            CountDownLatch workersRun = new CountDownLatch(4);
             AtomicReference<Throwable> outcome = new AtomicReference<>();
             AtomicReference<Boolean> interruptKept = new AtomicReference<>();
             Thread main = Thread.ofPlatform().start(() -> {
@@ -589,6 +592,7 @@ public abstract class ScenarioTck extends SchedulerTck {
                     Coro.run(scheduler, () -> Coro.taskGroup(g -> {
                         for (int w = 0; w < 4; w++) {
                             g.spawn(() -> {
+                                workersRun.countDown();
                                 try {
                                     for (Integer u : queue) {
                                         permits.acquire();
@@ -624,6 +628,7 @@ public abstract class ScenarioTck extends SchedulerTck {
                 interruptKept.set(Thread.currentThread().isInterrupted());
             });
             assertThat(busy.await(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(workersRun.await(30, TimeUnit.SECONDS)).isTrue();
             main.interrupt();
             main.join(30_000);
             assertThat(main.isAlive()).isFalse();
