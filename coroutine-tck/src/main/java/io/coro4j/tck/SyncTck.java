@@ -875,7 +875,15 @@ public abstract class SyncTck extends SchedulerTck {
             until("the waiter waits", () -> cond.queueLength() == 1);
             lock.lock();
             out.add("signal returned " + cond.signal());
-            until("the timeout has expired", () -> System.nanoTime() - started[0] > TimeUnit.MILLISECONDS.toNanos(timeoutMillis + 50));
+            // Until the waiter's timeout has expired: a timeout of this task's that ends after it has,
+            // for the scheduler's timer runs its actions one after the other in deadline order. 50 ms
+            // of the clock were not that: on loom, where a sleep is the JDK's timer, a timer thread
+            // that stalls longer let the lock go before the expiry ("waiter: not timed out").
+            long untilAfter = TimeUnit.MILLISECONDS.toNanos(timeoutMillis + 50) - (System.nanoTime() - started[0]);
+            Coro.withTimeoutOrNull(Duration.ofNanos(Math.max(untilAfter, TimeUnit.MILLISECONDS.toNanos(1))), () -> {
+                new Event().await();
+                return null;
+            });
             lock.unlock();
             out.add("waiter: " + waiter.join());
             out.add("locked " + lock.isLocked() + ", waiting " + cond.queueLength() + " " + lock.queueLength());
