@@ -1614,7 +1614,10 @@ public abstract class SyncTck extends SchedulerTck {
             out.add("withTimeout threw " + timeout.getClass().getSimpleName() + ", waiting " + barrier.waiting());
             out.add("withTimeoutOrNull " + Coro.withTimeoutOrNull(Duration.ofMillis(20), barrier::await) + ", waiting "
                     + barrier.waiting());
+            // Places go by arrival, not by spawn: b is spawned once a waits (on two carriers b can
+            // arrive first while the carrier that took a stalls).
             Task<Integer> a = Coro.spawn(barrier::await);
+            until("a waits", () -> barrier.waiting() == 1);
             Task<Integer> b = Coro.spawn(barrier::await);
             until("two wait", () -> barrier.waiting() == 2);
             Throwable zero = catchThrowable(() -> Coro.withTimeout(Duration.ZERO, barrier::await));
