@@ -821,15 +821,16 @@ public final class Coro {
     }
 
     /**
-     * Yields the tasks in the order they finish (those already finished when this is called
-     * first, in the order given); iterating suspends the current task until the next one is done.
-     * Use it inside a task:
+     * Yields the tasks in the order they finish (those already finished when this is called,
+     * that is {@link Task#isDone()}, first, in the order given); iterating suspends the current
+     * task until the next one is done. Use it inside a task:
      * <pre>{@code for (Task<String> done : Coro.asCompleted(tasks)) { use(done.join()); }}</pre>
      * A task's end reaches the loop just after {@link Task#isDone()} turns true (as a
      * {@code CompletableFuture}'s callbacks run after {@code isDone()}), so two tasks ending on
-     * different carriers moments apart can come in the order their ends reached the loop, even
-     * when the one handed out second was seen done first. A task counts as observed once it has been handed out: the failure of one the loop never
-     * reached (it stopped early) still fails the task that spawned it. Close the generator
+     * different carriers moments apart, after this call, can come in the order their ends reached
+     * the loop, even when the one handed out second was seen done first. A task counts as
+     * observed once it has been handed out: the failure of one the loop never reached (it
+     * stopped early) still fails the task that spawned it. Close the generator
      * (try-with-resources) when stopping early. As with {@link #gather(Task[])}, any task may
      * loop over any tasks, and may iterate a loop another task made. From its first step until
      * it ends or is closed, the loop answers for the tasks' failures: a task that ended before
@@ -867,8 +868,17 @@ public final class Coro {
         // Taken back when the loop ends: one closed early leaves nothing on a task still running
         // (a long-lived one, waited for in loop after loop, would keep a callback of each).
         Object[] registrations = new Object[copy.size()];
+        // The tasks already done now, which the loop hands out first, in the order given. Each is
+        // read before its registration: the end of one seen done may still be on its way to the
+        // loop (isDone() turns true just before), and comes then after those of tasks seen done
+        // later in the list; the loop waits for each in turn rather than take them as they come.
+        int[] doneFirst = new int[copy.size()];
+        int doneAtCall = 0;
         for (int i = 0; i < copy.size(); i++) {
             int index = i;
+            if (copy.get(i).isDone()) {
+                doneFirst[doneAtCall++] = i;
+            }
             Runnable onEnd = () -> {
                 Claims c = live.get();
                 if (c == null) {
@@ -885,6 +895,7 @@ public final class Coro {
             };
             registrations[i] = copy.get(i).atEnd(onEnd); // null: ended, onEnd has run
         }
+        int inOrder = doneAtCall;
         return Generator.of(owner.scheduler, co -> {
             Throwable ending = null;
             try {
@@ -897,8 +908,16 @@ public final class Coro {
                         checked = self;
                     }
                     waiter.set(self);
-                    self.suspendUntil(() -> !finished.isEmpty());
-                    int i = finished.poll();
+                    int i;
+                    if (n < inOrder) {
+                        Integer next = doneFirst[n];
+                        self.suspendUntil(() -> finished.contains(next)); // at the head, unless its end is on its way
+                        finished.remove(next);
+                        i = next;
+                    } else {
+                        self.suspendUntil(() -> !finished.isEmpty());
+                        i = finished.poll();
+                    }
                     claims.handOut(i);
                     co.yield(copy.get(i));
                 }

@@ -1612,6 +1612,49 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(order).containsExactly(3, 1, 2);
     }
 
+    /**
+     * "Already finished" is {@code isDone()}: a task done when the loop is made comes before one
+     * done later in the list also while its end is still on its way to the loop (its end runs its
+     * views' callbacks first, and here one of those waits). b has ended completely, a gather of it
+     * returned; a is done, its end held in the callback until the loop is made. If this fails with
+     * [2, 1], the loop took the tasks done at the call in the order their ends reached it.
+     */
+    @Test
+    void asCompletedYieldsTasksDoneWhenItIsCalledInTheOrderGiven_alsoOneWhoseEndHasNotReachedItYet() {
+        List<Integer> order = run(() -> {
+            AtomicReference<io.coro4j.spi.Fiber> held = new AtomicReference<>();
+            AtomicBoolean release = new AtomicBoolean();
+            Event aMayEnd = new Event();
+            Task<Integer> a = Coro.spawn(() -> {
+                aMayEnd.await();
+                return 1;
+            });
+            a.toCompletableFuture().whenComplete((v, e) -> {
+                // On a's thread, in its end, before the end reaches anything waiting for a.
+                io.coro4j.spi.Fiber f = scheduler.currentFiber();
+                held.set(f);
+                while (!release.get()) {
+                    f.park();
+                }
+            });
+            aMayEnd.set();
+            until("a's end waits in its view's callback", () -> held.get() != null);
+            Task<Integer> b = Coro.spawn(() -> 2);
+            Coro.gather(b); // returns once b's end has reached whatever waited for it: b ended completely
+            boolean aDone = a.isDone();
+            Generator<Task<Integer>, Object, Void> loop = Coro.asCompleted(List.of(a, b));
+            release.set(true);
+            held.get().unpark();
+            List<Integer> seen = new ArrayList<>();
+            seen.add(aDone ? 0 : -1);
+            for (Task<Integer> done : loop) {
+                seen.add(done.join());
+            }
+            return seen;
+        });
+        assertThat(order).as("a done when the loop was made (0), then the order handed out").containsExactly(0, 1, 2);
+    }
+
     // ---- sleep and timeouts ----
 
     @Test
