@@ -497,9 +497,11 @@ public final class Coro {
 
     /**
      * Waits for every task and returns their results in the order given (fail-fast): the first
-     * failure cancels the others, waits for them to finish, and is rethrown with their failures
-     * suppressed (if it was made with suppression disabled, each of those goes to the current
-     * thread's uncaught-exception handler instead). If the current task is cancelled while
+     * failure (among the tasks that have failed when this is called, that is whose
+     * {@link Task#isDone()} is true, the first in the order given) cancels the others, waits for
+     * them to finish, and is rethrown with their failures suppressed (if it was made with
+     * suppression disabled, each of those goes to the current thread's uncaught-exception handler
+     * instead). If the current task is cancelled while
      * waiting, every task is cancelled and the cancellation propagates, unless a task had already
      * failed for real: that failure is thrown instead, and the cancellation stays pending for the
      * next suspension point. Failures of tasks that end after the cancellation are left to the
@@ -747,6 +749,18 @@ public final class Coro {
         }
         int n = tasks.size();
         Waiting w = new Waiting(t, tasks, failFast);
+        if (failFast) {
+            // Among the tasks that have failed when this is called, the first in the order given is
+            // the first failure: read before any is registered, since the end of one seen done may
+            // still be on its way (isDone() turns true just before), and would be claimed after
+            // that of a task that failed later, or that comes later in the list.
+            for (Task<?> task : tasks) {
+                if (task.isDone() && task.result.isCompletedExceptionally()) {
+                    w.firstFailed.compareAndSet(null, task);
+                    break;
+                }
+            }
+        }
         for (int i = 0; i < n; i++) {
             int index = i;
             Runnable onEnd = () -> {

@@ -1330,6 +1330,51 @@ public abstract class TaskTck extends SchedulerTck {
         assertThat(thrown.getSuppressed()).singleElement().isExactlyInstanceOf(IllegalStateException.class);
     }
 
+    /**
+     * A fail-fast gather of tasks that have failed when it is called throws the failure of the
+     * first in the order given, also while that task's end is still on its way to the gather (its
+     * end runs its views' callbacks first, and here one of those waits). b has ended completely,
+     * a gather of it returned; a has failed, its end held in the callback until the gather waits.
+     * If this throws "b failed", the gather took the failures in the order their ends reached it.
+     */
+    @Test
+    void aFailFastGatherThrowsTheFirstInTheOrderGivenOfTheTasksFailedWhenItIsCalled_alsoOneWhoseEndHasNotReachedItYet() {
+        Throwable thrown = catchFrom(() -> run(() -> {
+            AtomicReference<io.coro4j.spi.Fiber> held = new AtomicReference<>();
+            AtomicBoolean release = new AtomicBoolean();
+            Event aMayFail = new Event();
+            Task<Object> a = Coro.spawn(() -> {
+                aMayFail.await();
+                throw new IllegalStateException("a failed");
+            });
+            a.toCompletableFuture().whenComplete((v, e) -> {
+                // On a's thread, in its end, before the end reaches anything waiting for a.
+                io.coro4j.spi.Fiber f = scheduler.currentFiber();
+                held.set(f);
+                while (!release.get()) {
+                    f.park();
+                }
+            });
+            aMayFail.set();
+            until("a's end waits in its view's callback", () -> held.get() != null);
+            Task<Object> b = Coro.spawn(() -> {
+                throw new IllegalArgumentException("b failed");
+            });
+            Coro.gatherSettled(List.of(b)); // returns once b's end has reached whatever waited for it
+            assertThat(a.isDone()).as("a is done").isTrue();
+            Coro.spawn(() -> {
+                // Parked: a in the callback, and this task's parent in the gather, waiting for a's end.
+                until("the gather waits", () -> scheduler.stats().parkedFibers() == 2);
+                release.set(true);
+                held.get().unpark();
+                return null;
+            });
+            return Coro.gather(a, b);
+        }));
+        assertThat(thrown).isExactlyInstanceOf(IllegalStateException.class).hasMessage("a failed");
+        assertThat(thrown.getSuppressed()).singleElement().isExactlyInstanceOf(IllegalArgumentException.class);
+    }
+
     @Test
     void aGroupThrowsALaterFailureThatCarriesTheFirst_ratherThanDropIt() {
         // b fails with X first; d, cancelled for it, fails in its cleanup with Z, which carries X.
