@@ -130,6 +130,9 @@ public final class Coro {
      * {@code sleep(0)}): the current task goes behind those waiting for a carrier. With several
      * carriers, a task running on another one at that moment may still be running when it
      * continues: this is no way to wait for other tasks (join them, or use a channel or an event).
+     * On the loom scheduler, a task woken from outside the JDK's carriers (by a timer, or by a plain
+     * thread) may wait a few yields of a task that keeps yielding: one yield in 32, on average,
+     * goes behind it (the JDK's {@code Thread.yield()} alone would let such a task wait for ever).
      */
     public static void yieldNow() {
         Task<?> t = Task.require("Coro.yieldNow");

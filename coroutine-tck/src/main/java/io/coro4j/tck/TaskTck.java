@@ -495,6 +495,72 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     @Test
+    void tasksThatKeepYieldingOnEveryCarrierLetTasksWokenByATimerOrAPlainThreadRun() {
+        // asyncio's sleep(0) loop lets the loop's timers and its I/O callbacks through; so must a
+        // yieldNow loop: a task that keeps a carrier busy that way, on every carrier, must not shut
+        // out a sleeper whose time is up, nor a task woken by a thread outside the scheduler.
+        yieldersLetTasksWokenFromOutsideRun(false);
+    }
+
+    @Test
+    void tasksThatKeepYieldingWithTheirInterruptStatusSetLetTasksWokenByATimerOrAPlainThreadRun() {
+        // The status is the task's (it neither wakes nor cancels it): it must not make a yield that
+        // lets tasks woken from outside through return at once instead.
+        yieldersLetTasksWokenFromOutsideRun(true);
+    }
+
+    private void yieldersLetTasksWokenFromOutsideRun(boolean interrupted) {
+        int yielders = Math.max(4, Runtime.getRuntime().availableProcessors());
+        List<String> log = run(() -> {
+            List<String> out = new CopyOnWriteArrayList<>();
+            AtomicInteger woken = new AtomicInteger();
+            CompletableFuture<String> fromAPlainThread = new CompletableFuture<>();
+            Task<Void> sleeper = Coro.spawn(() -> {
+                Coro.sleep(ms(10));
+                out.add("sleeper woke");
+                woken.incrementAndGet();
+                return null;
+            });
+            Task<Void> awaiter = Coro.spawn(() -> {
+                out.add("awaiter got " + Coro.await(fromAPlainThread));
+                woken.incrementAndGet();
+                return null;
+            });
+            long giveUpAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(20); // a bound, not a hang
+            List<Task<Boolean>> spinning = new ArrayList<>();
+            for (int i = 0; i < yielders; i++) {
+                spinning.add(Coro.spawn(() -> {
+                    if (interrupted) {
+                        Thread.currentThread().interrupt();
+                    }
+                    while (woken.get() < 2 && System.nanoTime() - giveUpAt < 0) {
+                        Coro.yieldNow();
+                    }
+                    boolean gaveUp = woken.get() < 2;
+                    Thread.interrupted();
+                    return gaveUp;
+                }));
+            }
+            Thread plain = new Thread(() -> {
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                fromAPlainThread.complete("a value");
+            });
+            plain.start();
+            long gaveUp = Coro.gather(spinning).stream().filter(g -> g).count();
+            sleeper.join();
+            awaiter.join();
+            out.add(gaveUp + " of the yielders gave up waiting");
+            return out;
+        });
+        assertThat(log).containsExactlyInAnyOrder("sleeper woke", "awaiter got a value", "0 of the yielders gave up waiting");
+        assertThat(log.get(2)).isEqualTo("0 of the yielders gave up waiting");
+    }
+
+    @Test
     void aShortSleepOfATaskWhoseCancellationIsPendingThrowsItAgain() throws Exception {
         // Level-triggered: a sleep in a cancelled task throws, however short, even one whose
         // deadline has passed by the time it looks (a nanosecond).
@@ -2285,6 +2351,11 @@ public abstract class TaskTck extends SchedulerTck {
             Event go = new Event();
             Task<long[]> interrupted = Coro.spawn(() -> {
                 Thread.currentThread().interrupt();
+                boolean afterYields = true;
+                for (int i = 0; i < 200; i++) {
+                    Coro.yieldNow(); // on loom, some of them park for a nanosecond
+                    afterYields &= Thread.currentThread().isInterrupted();
+                }
                 long before = one.stats().suspensions();
                 Coro.sleep(ms(30)); // a timed park
                 boolean afterSleep = Thread.currentThread().isInterrupted();
@@ -2292,7 +2363,7 @@ public abstract class TaskTck extends SchedulerTck {
                 go.await(); // an untimed one, set once it has parked
                 boolean afterAwait = Thread.currentThread().isInterrupted();
                 long parks = one.stats().suspensions() - before;
-                return new long[] {afterSleep ? 1 : 0, afterAwait ? 1 : 0, parks};
+                return new long[] {afterSleep ? 1 : 0, afterAwait ? 1 : 0, parks, afterYields ? 1 : 0};
             });
             slept.await();
             // Waits without suspending, which would count: on one threadpool carrier the task has
@@ -2308,8 +2379,9 @@ public abstract class TaskTck extends SchedulerTck {
             long[] r = interrupted.join(); // it ends with its status still set
             boolean next = Coro.spawn(() -> Thread.currentThread().isInterrupted()).join();
             boolean main = Thread.currentThread().isInterrupted();
-            return new long[] {r[0], r[1], r[2], next ? 1 : 0, main ? 1 : 0};
+            return new long[] {r[0], r[1], r[2], next ? 1 : 0, main ? 1 : 0, r[3]};
         });
+        assertThat(seen[5]).as("status after each of 200 yields").isEqualTo(1);
         assertThat(seen[0]).as("status after Coro.sleep").isEqualTo(1);
         assertThat(seen[1]).as("status after Event.await").isEqualTo(1);
         // Its sleep, its await and the main task's await, with room for a spurious wake-up or two;

@@ -4,6 +4,7 @@ import io.coro4j.spi.Fiber;
 import io.coro4j.spi.Scheduler;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -215,12 +216,45 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
         Thread.currentThread().interrupt();
     }
 
+    /**
+     * {@code Thread.yield()}, except that one yield in {@link #TIMED_YIELD_ONE_IN}, at random, parks
+     * for a nanosecond instead. A yielding virtual thread goes back to its carrier's queue (the
+     * external one when its local queue is empty), which that carrier drains before it looks at
+     * other queues: where every carrier runs a task that keeps yielding, a task woken by the JDK's
+     * timer (a sleep) or by a thread outside the pool (a plain thread completing what it awaits)
+     * never ran (measured on JDK 25, one carrier and one yielder, or two and two). A timed park
+     * leaves the carrier's queues, and its wake-up comes from the timer behind those already due.
+     * At random rather than counted so that the fiber carries no counter (a field of every task);
+     * one in 32 costs about 0.3 us a yield on average here (a timed park is about 10 us).
+     */
     @Override
     public void yieldNow() {
         if (!isCurrent()) {
             throw new IllegalStateException("yieldNow() called by code that is not running in this fiber");
         }
-        Thread.yield();
+        if (ThreadLocalRandom.current().nextInt(TIMED_YIELD_ONE_IN) != 0) {
+            Thread.yield();
+        } else {
+            yieldThroughTheTimer();
+        }
+    }
+
+    /** How often (one in) {@link #yieldNow} parks for a nanosecond instead of {@code Thread.yield()}. */
+    static final int TIMED_YIELD_ONE_IN = 32;
+
+    /**
+     * Parks for a nanosecond, the interrupt status (the task's, not a reason to return at once) put
+     * aside meanwhile. Setting it back sets the thread's park permit too, so a thread that was
+     * interrupted parks twice: the first park may only take the permit its last yield left.
+     */
+    private static void yieldThroughTheTimer() {
+        if (Thread.interrupted()) {
+            LockSupport.parkNanos(1);
+            LockSupport.parkNanos(1);
+            Thread.currentThread().interrupt();
+        } else {
+            LockSupport.parkNanos(1);
+        }
     }
 
     @Override
