@@ -1072,7 +1072,7 @@ abstract class HttpClientContract extends SchedulerFixture {
             Polling.await("both requests queued", () -> slots.waiting() == 2);
             synchronized (slots) { // this thread is no carrier: the caller's carrier only waits for it
                 caller.get().cancel();
-                assertThat(Polling.blockedWithin(callerThread.get(), Duration.ofSeconds(10)))
+                assertThat(Polling.blockedWithin(callerThread.get(), SlotLimiter.class, Duration.ofSeconds(10)))
                         .as("the stopping fan-out blocks on the monitor to take its requests out of the queue").isTrue();
                 held.release(); // grants the first queued request, which the fan-out can then no longer take back
             }

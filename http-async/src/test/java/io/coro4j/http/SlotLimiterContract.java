@@ -210,7 +210,7 @@ abstract class SlotLimiterContract extends SchedulerFixture {
                 Coro.await(CompletableFuture.runAsync(() -> {
                     synchronized (l) { // nothing suspends in here
                         waiterTask.get().cancel();
-                        assertThat(Polling.blockedWithin(waiterThread.get(), Duration.ofSeconds(10)))
+                        assertThat(Polling.blockedWithin(waiterThread.get(), SlotLimiter.class, Duration.ofSeconds(10)))
                                 .as("the cancelled waiter blocks on the monitor to leave the queue").isTrue();
                         holder.release(); // grants the cancelled waiter, still first in the queue
                         assertThat(l.waiting()).isEqualTo(1);

@@ -35,18 +35,35 @@ public final class Polling {
 
     /**
      * Spins, without suspending or sleeping (so it may run while holding a monitor, in a task or
-     * not), until {@code t} is blocked on a monitor.
+     * not), until {@code t} is blocked on a monitor in code of {@code in} (its top frame is a method
+     * of that class or of a class nested in it). The state alone is not enough: a thread that was
+     * blocked on another monitor a moment ago reads BLOCKED until it is scheduled again, which on a
+     * loaded machine can be long after that monitor was released.
      *
      * @return false if it was not within {@code limit}
      */
-    public static boolean blockedWithin(Thread t, Duration limit) {
+    public static boolean blockedWithin(Thread t, Class<?> in, Duration limit) {
         long deadline = System.nanoTime() + limit.toNanos();
-        while (t.getState() != Thread.State.BLOCKED) {
+        while (!blockedIn(t, in)) {
             if (System.nanoTime() - deadline > 0) {
                 return false;
             }
             Thread.onSpinWait();
         }
         return true;
+    }
+
+    private static boolean blockedIn(Thread t, Class<?> in) {
+        if (t.getState() != Thread.State.BLOCKED) {
+            return false;
+        }
+        StackTraceElement[] frames = t.getStackTrace();
+        if (frames.length == 0) {
+            return false;
+        }
+        String top = frames[0].getClassName();
+        // The state again after the stack: a thread that ran on between the two reads and
+        // blocked elsewhere would show that frame, not a stale one.
+        return (top.equals(in.getName()) || top.startsWith(in.getName() + "$")) && t.getState() == Thread.State.BLOCKED;
     }
 }
