@@ -14,6 +14,7 @@ import io.coro4j.TaskGroup;
 import io.coro4j.TimeoutExceededException;
 import io.coro4j.channel.Channel;
 import io.coro4j.channel.Event;
+import io.coro4j.spi.Fiber;
 import io.coro4j.spi.Scheduler;
 import java.io.IOException;
 import java.lang.ref.WeakReference;
@@ -1406,23 +1407,14 @@ public abstract class TaskTck extends SchedulerTck {
     @Test
     void aFailFastGatherThrowsTheFirstInTheOrderGivenOfTheTasksFailedWhenItIsCalled_alsoOneWhoseEndHasNotReachedItYet() {
         Throwable thrown = catchFrom(() -> run(() -> {
-            AtomicReference<io.coro4j.spi.Fiber> held = new AtomicReference<>();
-            AtomicBoolean release = new AtomicBoolean();
             Event aMayFail = new Event();
             Task<Object> a = Coro.spawn(() -> {
                 aMayFail.await();
                 throw new IllegalStateException("a failed");
             });
-            a.toCompletableFuture().whenComplete((v, e) -> {
-                // On a's thread, in its end, before the end reaches anything waiting for a.
-                io.coro4j.spi.Fiber f = scheduler.currentFiber();
-                held.set(f);
-                while (!release.get()) {
-                    f.park();
-                }
-            });
+            HeldEnd held = new HeldEnd(a);
             aMayFail.set();
-            until("a's end waits in its view's callback", () -> held.get() != null);
+            held.awaitHeld();
             Task<Object> b = Coro.spawn(() -> {
                 throw new IllegalArgumentException("b failed");
             });
@@ -1431,8 +1423,7 @@ public abstract class TaskTck extends SchedulerTck {
             Coro.spawn(() -> {
                 // Parked: a in the callback, and this task's parent in the gather, waiting for a's end.
                 until("the gather waits", () -> scheduler.stats().parkedFibers() == 2);
-                release.set(true);
-                held.get().unpark();
+                held.release();
                 return null;
             });
             return Coro.gather(a, b);
@@ -1510,6 +1501,37 @@ public abstract class TaskTck extends SchedulerTck {
         arrived.incrementAndGet();
         while (arrived.get() < 2) {
             scheduler.currentFiber().yieldNow();
+        }
+    }
+
+    /**
+     * Holds a task's end, once it comes, in a callback of the task's {@code CompletableFuture} view:
+     * on the task's own fiber, after {@code isDone()} turned true and before the end reaches anything
+     * waiting for the task (a join, a gather, an asCompleted loop), until {@link #release()}.
+     */
+    private final class HeldEnd {
+        private final AtomicReference<Fiber> held = new AtomicReference<>();
+        private final AtomicBoolean released = new AtomicBoolean();
+
+        HeldEnd(Task<?> task) {
+            task.toCompletableFuture().whenComplete((v, e) -> {
+                Fiber f = scheduler.currentFiber();
+                held.set(f);
+                while (!released.get()) {
+                    f.park();
+                }
+            });
+        }
+
+        /** Waits until the task's end is held in the callback. */
+        void awaitHeld() {
+            until("the task's end waits in its view's callback", () -> held.get() != null);
+        }
+
+        /** Lets the held end go on; call after {@link #awaitHeld()}. */
+        void release() {
+            released.set(true);
+            held.get().unpark();
         }
     }
 
@@ -1733,29 +1755,19 @@ public abstract class TaskTck extends SchedulerTck {
     @Test
     void asCompletedYieldsTasksDoneWhenItIsCalledInTheOrderGiven_alsoOneWhoseEndHasNotReachedItYet() {
         List<Integer> order = run(() -> {
-            AtomicReference<io.coro4j.spi.Fiber> held = new AtomicReference<>();
-            AtomicBoolean release = new AtomicBoolean();
             Event aMayEnd = new Event();
             Task<Integer> a = Coro.spawn(() -> {
                 aMayEnd.await();
                 return 1;
             });
-            a.toCompletableFuture().whenComplete((v, e) -> {
-                // On a's thread, in its end, before the end reaches anything waiting for a.
-                io.coro4j.spi.Fiber f = scheduler.currentFiber();
-                held.set(f);
-                while (!release.get()) {
-                    f.park();
-                }
-            });
+            HeldEnd held = new HeldEnd(a);
             aMayEnd.set();
-            until("a's end waits in its view's callback", () -> held.get() != null);
+            held.awaitHeld();
             Task<Integer> b = Coro.spawn(() -> 2);
             Coro.gather(b); // returns once b's end has reached whatever waited for it: b ended completely
             boolean aDone = a.isDone();
             Generator<Task<Integer>, Object, Void> loop = Coro.asCompleted(List.of(a, b));
-            release.set(true);
-            held.get().unpark();
+            held.release();
             List<Integer> seen = new ArrayList<>();
             seen.add(aDone ? 0 : -1);
             for (Task<Integer> done : loop) {
