@@ -758,7 +758,7 @@ public final class Coro {
             // still be on its way (isDone() turns true just before), and would be claimed after
             // that of a task that failed later, or that comes later in the list.
             for (Task<?> task : tasks) {
-                if (task.isDone() && task.result.isCompletedExceptionally()) {
+                if (task.result.isCompletedExceptionally()) { // done, and failed, as Waiting.claim reads it
                     w.firstFailed.compareAndSet(null, task);
                     break;
                 }
