@@ -12,7 +12,8 @@ import java.lang.invoke.VarHandle;
  * <p>A fiber's first carrier is its home for life ({@link #home}): see {@link ThreadPoolScheduler}.
  *
  * <p>States: RUNNABLE (queued) → RUNNING (mounted) → PARKING (yielding) → PARKED → RUNNABLE …,
- * and DONE. The permit protocol is the one of {@code java.lang.VirtualThread}: {@link #unpark()}
+ * and DONE; YIELDING ({@link #yieldNow()}) and PROBING ({@link #checkCanSuspend()}) are yields that
+ * only the fiber's own code and its carrier act on. The permit protocol is the one of {@code java.lang.VirtualThread}: {@link #unpark()}
  * sets the permit and, if it finds the fiber PARKED, moves it to RUNNABLE; the carrier, after the
  * continuation yielded, publishes PARKED and then looks at the permit. Each side writes, then
  * reads the other's variable (both volatile), so at least one of them sees the other and
@@ -29,6 +30,7 @@ final class ContinuationFiber extends OwnThreadState implements Fiber, Runnable 
     private static final int PARKED = 3;
     private static final int DONE = 4;
     private static final int YIELDING = 5;
+    private static final int PROBING = 6;
 
     private static final VarHandle STATE;
     private static final VarHandle PERMIT;
@@ -133,12 +135,23 @@ final class ContinuationFiber extends OwnThreadState implements Fiber, Runnable 
         }
     }
 
+    /**
+     * Yields, and the carrier runs this fiber again at once ({@link #probed()}): the yield fails
+     * where a park's would, with the same exception, and succeeds without letting anything else
+     * run. Not the JDK's {@code Continuation.isPinned}, which is a stack walk and, on JDK 25,
+     * answers pinned for every caller (also called directly in a bare continuation of Java frames
+     * only): a check by it yielded every time, behind every runnable fiber, with the caller's lock
+     * still held ({@code Condition.await}).
+     */
     @Override
     public void checkCanSuspend() {
         requireCurrent("checkCanSuspend()");
-        if (Continuations.isPinned(Continuations.FIBER_SCOPE)) {
-            // Refused, saying why (isPinned does not tell): a pinned continuation does not yield.
-            yieldNow();
+        state = PROBING;
+        try {
+            Continuations.yield(Continuations.FIBER_SCOPE);
+        } catch (IllegalStateException e) {
+            state = RUNNING;
+            throw cannotSuspend(e);
         }
     }
 
@@ -216,6 +229,19 @@ final class ContinuationFiber extends OwnThreadState implements Fiber, Runnable 
         return state == YIELDING;
     }
 
+    /**
+     * Carrier side, after the continuation yielded: whether it did so in {@link #checkCanSuspend()},
+     * in which case the fiber is RUNNING again and the carrier runs it on at once. Only this
+     * fiber's own code sets PROBING, and unpark ignores it (an unpark meanwhile sets the permit).
+     */
+    boolean probed() {
+        if (state == PROBING) {
+            state = RUNNING;
+            return true;
+        }
+        return false;
+    }
+
     /** Carrier side, after the continuation yielded in {@link #park()} or {@link #yieldNow()}. */
     void afterYield() {
         if (state == YIELDING) {
@@ -242,7 +268,7 @@ final class ContinuationFiber extends OwnThreadState implements Fiber, Runnable 
 
     @Override
     public String toString() {
-        String[] names = {"runnable", "running", "parking", "parked", "done", "yielding"};
+        String[] names = {"runnable", "running", "parking", "parked", "done", "yielding", "probing"};
         return "ContinuationFiber[" + names[state] + ", " + scheduler.name + "]";
     }
 }

@@ -20,7 +20,6 @@ final class Continuations {
     private static final MethodHandle YIELD;
     private static final MethodHandle IS_DONE;
     private static final MethodHandle CURRENT;
-    private static final MethodHandle IS_PINNED;
 
     static final Object FIBER_SCOPE;
     static final Object GENERATOR_SCOPE;
@@ -42,8 +41,6 @@ final class Continuations {
                     .asType(MethodType.methodType(boolean.class, Object.class));
             CURRENT = lookup.findStatic(contClass, "getCurrentContinuation", MethodType.methodType(contClass, scopeClass))
                     .asType(MethodType.methodType(Object.class, Object.class));
-            IS_PINNED = lookup.findStatic(contClass, "isPinned", MethodType.methodType(boolean.class, scopeClass))
-                    .asType(MethodType.methodType(boolean.class, Object.class));
             FIBER_SCOPE = (Object) NEW_SCOPE.invokeExact("coro4j-fiber");
             GENERATOR_SCOPE = (Object) NEW_SCOPE.invokeExact("coro4j-generator");
         } catch (Throwable e) {
@@ -84,15 +81,6 @@ final class Continuations {
         }
         if (!ok) {
             throw new IllegalStateException("continuation could not yield");
-        }
-    }
-
-    /** Whether a yield of {@code scope} would be refused here (a native frame, a monitor): a stack walk, slow. */
-    static boolean isPinned(Object scope) {
-        try {
-            return (boolean) IS_PINNED.invokeExact(scope);
-        } catch (Throwable t) {
-            throw rethrow(t);
         }
     }
 

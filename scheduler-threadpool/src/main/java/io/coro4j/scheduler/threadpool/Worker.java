@@ -293,6 +293,10 @@ final class Worker extends Thread {
         ScopedValueBindings.forget(this); // the fiber finds its own on its stack
         try {
             f.runContinuation();
+            while (f.probed()) { // it checked that it can suspend, and goes on at once
+                ScopedValueBindings.forget(this);
+                f.runContinuation();
+            }
         } finally {
             current = null;
             f.takeFrom(this);

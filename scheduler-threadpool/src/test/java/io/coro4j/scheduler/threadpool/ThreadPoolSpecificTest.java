@@ -148,6 +148,64 @@ class ThreadPoolSpecificTest {
     }
 
     /**
+     * {@code checkCanSuspend()} on a fiber that can suspend does nothing: on one carrier, a fiber
+     * runnable meanwhile does not run until the checking fiber parks or yields, and the permit and
+     * the interrupt status are as they were (it used to yield every time, behind every runnable
+     * fiber).
+     */
+    @Test
+    void checkCanSuspendLetsNoOtherFiberRunAndLeavesThePermitAndTheInterruptStatus() throws Exception {
+        Scheduler s = create(1);
+        List<String> events = java.util.Collections.synchronizedList(new ArrayList<>());
+        CountDownLatch done = new CountDownLatch(2);
+        s.start(() -> {
+            Fiber self = s.currentFiber();
+            s.start(() -> { // runnable on the one carrier from now on
+                events.add("other ran");
+                done.countDown();
+            });
+            self.unpark(); // the permit: the next park returns at once
+            Thread.currentThread().interrupt();
+            for (int i = 0; i < 3; i++) {
+                self.checkCanSuspend();
+            }
+            events.add("checked, interrupted " + Thread.interrupted());
+            self.park();
+            events.add("park returned");
+            self.yieldNow();
+            events.add("yielded");
+            done.countDown();
+        });
+        assertThat(done.await(30, TimeUnit.SECONDS)).as("events: %s", events).isTrue();
+        assertThat(events).containsExactly("checked, interrupted true", "park returned", "other ran", "yielded");
+    }
+
+    /**
+     * {@code Condition.await} checks that the task can suspend before it releases the lock; the
+     * check lets no other task run: on one carrier, a task runnable when the await starts runs
+     * only once the awaiting task waits on the condition, the lock released.
+     */
+    @Test
+    void aConditionAwaitLetsNoOtherTaskRunBeforeItHasReleasedTheLock() {
+        Scheduler s = create(1);
+        List<Object> seen = io.coro4j.Coro.run(s, () -> {
+            io.coro4j.channel.Condition cond = new io.coro4j.channel.Condition();
+            cond.lock().lock();
+            io.coro4j.Task<List<Object>> other = io.coro4j.Coro.spawn(() -> { // runs once this task suspends
+                List<Object> then = List.of(cond.lock().isLocked(), cond.queueLength());
+                cond.lock().lock();
+                cond.signal();
+                cond.lock().unlock();
+                return then;
+            });
+            cond.await();
+            cond.lock().unlock();
+            return other.join();
+        });
+        assertThat(seen).containsExactly(false, 1);
+    }
+
+    /**
      * On one carrier, a fiber that yields waits for every fiber runnable then, whoever woke it: here
      * four fibers that the yielder itself woke (so woken by their own carrier) and one that a plain
      * thread woke, while plain threads go on waking fibers (each of the five, as it runs, has one
