@@ -35,6 +35,12 @@ import org.openjdk.jmh.annotations.Warmup;
  *       runs in turn, passing the value through a field; the same two suspensions and two
  *       resumptions per round trip, and nothing else (no channel, no task, no run queue)</td>
  *       <td>{@code synchronousQueues}</td></tr>
+ *   <tr><td>{@code rawNestedContinuations}</td><td>the floor of a one-carrier scheduler that would
+ *       run the task it wakes inside the waking one instead of from its loop (a symmetric
+ *       transfer): the driver runs the echo continuation itself, which yields back to it, one
+ *       resumption and one suspension per round trip. coro4j does not do this: see
+ *       {@link #rawNestedContinuations()}</td>
+ *       <td>{@code synchronousQueues}</td></tr>
  * </table>
  *
  * <p>Batched, as {@code GeneratorRoundTripBenchmark.rawVirtualThreadHandOver} is: JMH calls the
@@ -123,6 +129,38 @@ public class ChannelPingPongBenchmark {
             }
             RawContinuation.run(echo);
         }
+    }
+
+    /**
+     * Floor of a nested hand-over: {@value #BATCH} round trips where the driver continuation runs
+     * the echo continuation inside itself, and the echo side yields back to it. Half the
+     * switches of {@link #rawContinuations}, so half its time. A scheduler could only do this
+     * where the parking task may stay mounted under the one it runs, which it cannot check
+     * cheaply: inside a class initializer or under a native frame, the task cannot yield
+     * (the park refuses), and a task run inside it would see the class half initialized by its
+     * own thread; {@code Continuation.isPinned}, the JDK's check, is a stack walk and, on JDK 25,
+     * answers pinned for every caller.
+     */
+    @Benchmark
+    @OperationsPerInvocation(BATCH)
+    public Integer rawNestedContinuations() {
+        PingPong p = new PingPong();
+        Object echo = RawContinuation.create(() -> {
+            while (true) {
+                p.value = GeneratorRoundTripBenchmark.next(p.value);
+                RawContinuation.yield(); // back into the driver, which ran this one
+            }
+        });
+        Object driver = RawContinuation.create(() -> {
+            Integer x = 0;
+            for (int i = 0; i < BATCH; i++) {
+                p.value = x;
+                RawContinuation.run(echo);
+                x = p.value;
+            }
+        });
+        RawContinuation.run(driver); // the echo continuation, suspended, is dropped
+        return p.value;
     }
 
     /** What {@link #rawContinuations} passes between its two sides. */

@@ -81,6 +81,7 @@ class BenchmarksDoTheirWorkTest {
             s.closeScheduler();
         }
         assertThat(b.rawContinuations()).isEqualTo(expected);
+        assertThat(b.rawNestedContinuations()).isEqualTo(expected);
         assertThat(b.synchronousQueues()).isEqualTo(expected);
     }
 

@@ -44,6 +44,7 @@ public final class Baselines {
             new Pairing("ChannelPingPong.channels", THREADPOOL, "ChannelPingPong.synchronousQueues", Map.of(), 0.5),
             new Pairing("ChannelPingPong.channels", LOOM, "ChannelPingPong.synchronousQueues", Map.of(), null),
             new Pairing("ChannelPingPong.rawContinuations", Map.of(), "ChannelPingPong.synchronousQueues", Map.of(), null),
+            new Pairing("ChannelPingPong.rawNestedContinuations", Map.of(), "ChannelPingPong.synchronousQueues", Map.of(), null),
             // SleepersWallTimeBenchmark: the budgets are for a million sleepers
             new Pairing("SleepersWallTime.sleepers", with(THREADPOOL, MILLION),
                     "SleepersWallTime.virtualThreadSleepers", Map.of(), 0.7),
