@@ -87,7 +87,11 @@ import java.util.stream.StreamSupport;
  * and none of its resumers' (on loom a virtual thread of its own inherits none). For the same JIT
  * reason, on threadpool a binding the body yields inside and leaves on another thread than it
  * entered it on gives that first thread the body's bindings, in place of its own, as the README
- * details: in a body resumed from several threads, do not yield inside a binding.
+ * details: in a body resumed from several threads, do not yield inside a binding. Nor inside
+ * {@code synchronized} (JDK 24+ lets a body yield there): on threadpool a monitor that threads
+ * have contended for is owned by the thread that entered it, not by the body, and a body that
+ * leaves it on another thread leaves it held by that first thread for good (a virtual thread of
+ * its own on loom, the body owns its monitors).
  *
  * @param <Y> the type of yielded values
  * @param <S> the type of values sent in

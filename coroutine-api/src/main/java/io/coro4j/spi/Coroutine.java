@@ -36,6 +36,11 @@ public interface Coroutine {
      * coroutine's running body, which the API checks with {@link #isCurrent()} first; schedulers
      * need not check it again on this hot path.
      *
+     * <p>On JDK 24+ a body may suspend inside {@code synchronized}. On threadpool the monitor then
+     * stays the thread's that resumed the body, not the body's: once threads have contended for it,
+     * the JDK keeps it owned by that thread, and a body resumed by another thread that leaves the
+     * block there leaves it held by the first thread for good (measured on JDK 25).
+     *
      * @throws IllegalStateException if it cannot suspend there (threadpool: under a native frame, or inside
      *     {@code synchronized} on JDK 21 to 23)
      */

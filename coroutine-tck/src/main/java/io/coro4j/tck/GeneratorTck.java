@@ -574,6 +574,62 @@ public abstract class GeneratorTck extends SchedulerTck {
     }
 
     /**
+     * A body that yields inside {@code synchronized} (JDK 24+) and is then resumed by another thread
+     * leaves the monitor free once it has left the block: a third thread takes it. The monitor is
+     * one that threads had contended for before (the JVM then keeps it as an owned object monitor,
+     * not on the owner's lock stack). Skipped where a body runs on its resumer's thread
+     * ({@link #aBodyResumedOnAnotherThreadLeavesItsMonitorsThere}).
+     */
+    @Test
+    void aBodyResumedOnAnotherThreadInsideSynchronizedLeavesTheMonitorFreeOnceOut() throws Exception {
+        assumeTrue(Runtime.version().feature() >= 24, "yielding holding a monitor needs JDK 24+");
+        assumeTrue(!aBodyResumedOnAnotherThreadLeavesItsMonitorsThere(), MONITORS_STAY_WITH_THE_THREAD);
+        Object lock = new Object();
+        Thread waiter = new Thread(() -> {
+            synchronized (lock) {
+                lock.hashCode();
+            }
+        }, "monitor-waiter");
+        synchronized (lock) { // contended once: another thread waits for it until this one lets go
+            waiter.start();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (waiter.getState() != Thread.State.BLOCKED && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            assertThat(waiter.getState()).isEqualTo(Thread.State.BLOCKED);
+        }
+        waiter.join(5_000); // it took the monitor and let it go
+        Generator<Integer, Object, String> g = gen(co -> {
+            synchronized (lock) {
+                co.yield(1);
+                co.yield(2);
+            }
+            return "out";
+        });
+        assertThat(g.next()).isEqualTo(new Step.Yielded<>(1)); // entered on this thread
+        AtomicReference<Object> steps = new AtomicReference<>();
+        Thread other = new Thread(() -> steps.set(List.of(g.next(), g.next())), "other-resumer");
+        other.start();
+        other.join(5_000);
+        assertThat(steps.get()).isEqualTo(List.of(new Step.Yielded<>(2), new Step.Returned<>("out")));
+        assertThat(Thread.holdsLock(lock)).isFalse();
+        assertThat(takeWithin(lock, Duration.ofSeconds(5))).as("a third thread takes the monitor").isTrue();
+    }
+
+    /** Whether a thread other than the caller takes {@code lock} within {@code d}; it waits on (a daemon) otherwise. */
+    private static boolean takeWithin(Object lock, Duration d) throws InterruptedException {
+        CountDownLatch took = new CountDownLatch(1);
+        Thread t = new Thread(() -> {
+            synchronized (lock) {
+                took.countDown();
+            }
+        }, "monitor-taker");
+        t.setDaemon(true);
+        t.start();
+        return took.await(d.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /**
      * A body that yields where it cannot (threadpool: in a class initializer it runs) is told so
      * and what to do about it; not to replace a synchronized block that it is not in (the advice
      * for the other reason, a monitor held, on JDK 21 to 23).

@@ -63,6 +63,22 @@ public abstract class SchedulerTck {
         return true;
     }
 
+    /**
+     * Whether an object monitor that a generator body entered and yielded inside stays with the
+     * thread that stepped the body then, when another thread resumes it and the body leaves the
+     * block there. On the threadpool scheduler the body runs on its resumer's thread, and on JDK
+     * 24+ the JDK lets it yield inside {@code synchronized}, but keeps an inflated monitor (one
+     * threads contended for) owned by that thread: left on another, it stays held for good. Loom's
+     * body is a virtual thread of its own, which owns its monitors.
+     */
+    protected boolean aBodyResumedOnAnotherThreadLeavesItsMonitorsThere() {
+        return false;
+    }
+
+    /** Why a test of a monitor left on another thread was skipped (see {@link #aBodyResumedOnAnotherThreadLeavesItsMonitorsThere}). */
+    protected static final String MONITORS_STAY_WITH_THE_THREAD = "on this scheduler a contended monitor a generator body"
+            + " yields inside stays with the thread that stepped it then: do not resume it from another thread there";
+
     /** Why a test of a wait in a class initializer was skipped (see {@link #aPinnedWaitLeavesAnotherCarrier}). */
     protected static final String PINNED_WAIT_NEEDS_ANOTHER_CARRIER = "this scheduler waits in a class initializer"
             + " holding its only carrier: what must run to end the wait would never get one";

@@ -87,7 +87,9 @@ import org.jctools.queues.MpmcUnboundedXaddArrayQueue;
  * A fiber blocking in a JDK call (I/O, {@code Thread.sleep}, a contended {@code synchronized})
  * blocks its carrier, and with it every fiber whose home that carrier is: a fiber waiting for a
  * monitor held by a parked fiber of the same carrier deadlocks it, as a blocking lock would
- * an asyncio loop. On JDK 24+ a fiber may park inside {@code synchronized} and keeps the monitor;
+ * an asyncio loop. On JDK 24+ a fiber may park inside {@code synchronized} and keeps the monitor
+ * (it resumes on the same carrier; a generator body resumed by another thread does not keep it: an
+ * inflated monitor stays owned by the thread that entered it, see {@code Coroutine.suspend});
  * on JDK 21–23, and under a native frame on any JDK, the park fails with
  * {@link IllegalStateException}. Per-event statistics are plain fields of each
  * carrier, summed on read, so metrics cost the hot path nothing but a field increment.

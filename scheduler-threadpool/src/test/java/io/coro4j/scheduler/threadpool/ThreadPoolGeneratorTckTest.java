@@ -14,4 +14,9 @@ class ThreadPoolGeneratorTckTest extends GeneratorTck {
     protected boolean honoursParallelism() {
         return true;
     }
+
+    @Override
+    protected boolean aBodyResumedOnAnotherThreadLeavesItsMonitorsThere() {
+        return true;
+    }
 }
