@@ -22,6 +22,10 @@ public interface Fiber {
     /**
      * Suspends the calling fiber until its permit is available, then consumes it.
      *
+     * <p>On JDK 24+ a fiber may park holding a monitor; on threadpool that monitor is then its
+     * carrier thread's, not the fiber's (see the README: another fiber of that carrier can enter
+     * it, or block the carrier).
+     *
      * @throws IllegalStateException if the caller is not this fiber, or the fiber cannot suspend
      *     here (for example, on the threadpool scheduler under a native frame, or holding a
      *     monitor on JDK 21 to 23)

@@ -577,13 +577,13 @@ public abstract class GeneratorTck extends SchedulerTck {
      * A body that yields inside {@code synchronized} (JDK 24+) and is then resumed by another thread
      * leaves the monitor free once it has left the block: a third thread takes it. The monitor is
      * one that threads had contended for before (the JVM then keeps it as an owned object monitor,
-     * not on the owner's lock stack). Skipped where a body runs on its resumer's thread
-     * ({@link #aBodyResumedOnAnotherThreadLeavesItsMonitorsThere}).
+     * not on the owner's lock stack). Skipped where such a monitor is the thread's
+     * ({@link #monitorsHeldWhileSuspendedAreTheThreads}).
      */
     @Test
     void aBodyResumedOnAnotherThreadInsideSynchronizedLeavesTheMonitorFreeOnceOut() throws Exception {
         assumeTrue(Runtime.version().feature() >= 24, "yielding holding a monitor needs JDK 24+");
-        assumeTrue(!aBodyResumedOnAnotherThreadLeavesItsMonitorsThere(), MONITORS_STAY_WITH_THE_THREAD);
+        assumeTrue(!monitorsHeldWhileSuspendedAreTheThreads(), MONITORS_ARE_THE_THREADS);
         Object lock = new Object();
         Thread waiter = new Thread(() -> {
             synchronized (lock) {

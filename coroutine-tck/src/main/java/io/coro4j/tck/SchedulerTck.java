@@ -64,20 +64,23 @@ public abstract class SchedulerTck {
     }
 
     /**
-     * Whether an object monitor that a generator body entered and yielded inside stays with the
-     * thread that stepped the body then, when another thread resumes it and the body leaves the
-     * block there. On the threadpool scheduler the body runs on its resumer's thread, and on JDK
-     * 24+ the JDK lets it yield inside {@code synchronized}, but keeps an inflated monitor (one
-     * threads contended for) owned by that thread: left on another, it stays held for good. Loom's
-     * body is a virtual thread of its own, which owns its monitors.
+     * Whether a monitor that code entered and then suspended inside (JDK 24+ lets it) belongs to
+     * the thread the code ran on rather than to its task or generator body. On the threadpool
+     * scheduler a task runs on its carrier's thread and a generator body on its resumer's, and the
+     * JDK keeps a monitor that threads have contended for (an inflated one) owned by that thread:
+     * another task of the same carrier enters it as its own while the first is suspended inside
+     * the block, and a body resumed by another thread that leaves the block there leaves the
+     * monitor held by the first thread for good. On loom each task and body is a virtual thread
+     * that owns its monitors. The tests of mutual exclusion across a suspension are skipped where
+     * monitors are the thread's.
      */
-    protected boolean aBodyResumedOnAnotherThreadLeavesItsMonitorsThere() {
+    protected boolean monitorsHeldWhileSuspendedAreTheThreads() {
         return false;
     }
 
-    /** Why a test of a monitor left on another thread was skipped (see {@link #aBodyResumedOnAnotherThreadLeavesItsMonitorsThere}). */
-    protected static final String MONITORS_STAY_WITH_THE_THREAD = "on this scheduler a contended monitor a generator body"
-            + " yields inside stays with the thread that stepped it then: do not resume it from another thread there";
+    /** Why a test of a monitor held across a suspension was skipped (see {@link #monitorsHeldWhileSuspendedAreTheThreads}). */
+    protected static final String MONITORS_ARE_THE_THREADS = "on this scheduler a contended monitor held across a"
+            + " suspension is owned by the thread the code ran on, not by the task or generator body: use a coro4j Lock";
 
     /** Why a test of a wait in a class initializer was skipped (see {@link #aPinnedWaitLeavesAnotherCarrier}). */
     protected static final String PINNED_WAIT_NEEDS_ANOTHER_CARRIER = "this scheduler waits in a class initializer"

@@ -6462,6 +6462,49 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     /**
+     * Two tasks of one carrier are never inside one synchronized block at once, also while one of
+     * them is suspended inside it (JDK 24+): the other waits for the monitor. The monitor is one
+     * that threads had contended for before (the JVM then keeps it as an owned object monitor).
+     * Skipped where such a monitor is the carrier thread's ({@link #monitorsHeldWhileSuspendedAreTheThreads}).
+     */
+    @Test
+    void twoTasksOfOneCarrierAreNeverInsideOneSynchronizedBlockAtOnce() throws Exception {
+        assumeTrue(Runtime.version().feature() >= 24, "suspending holding a monitor needs JDK 24+");
+        assumeTrue(!monitorsHeldWhileSuspendedAreTheThreads(), MONITORS_ARE_THE_THREADS);
+        scheduler = newScheduler(1);
+        Object lock = new Object();
+        Thread waiter = new Thread(() -> {
+            synchronized (lock) {
+                lock.hashCode();
+            }
+        }, "monitor-waiter");
+        synchronized (lock) { // contended once: another thread waits for it until this one lets go
+            waiter.start();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (waiter.getState() != Thread.State.BLOCKED && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            assertThat(waiter.getState()).isEqualTo(Thread.State.BLOCKED);
+        }
+        waiter.join(5_000); // it took the monitor and let it go
+        int most = runTask(Duration.ofSeconds(20), () -> {
+            AtomicInteger inside = new AtomicInteger();
+            AtomicInteger max = new AtomicInteger();
+            Callable<Void> body = () -> {
+                synchronized (lock) {
+                    max.accumulateAndGet(inside.incrementAndGet(), Math::max);
+                    Coro.sleep(ms(20));
+                    inside.decrementAndGet();
+                }
+                return null;
+            };
+            Coro.gather(Coro.spawn(body), Coro.spawn(body));
+            return max.get();
+        });
+        assertThat(most).as("tasks inside the block at once").isEqualTo(1);
+    }
+
+    /**
      * A task body that replaces its thread's uncaught-exception handler (as some libraries do)
      * while a child still runs: the task still ends, waiting for the child, and its caller hears
      * of it; no task is left hanging.

@@ -87,9 +87,11 @@ import org.jctools.queues.MpmcUnboundedXaddArrayQueue;
  * A fiber blocking in a JDK call (I/O, {@code Thread.sleep}, a contended {@code synchronized})
  * blocks its carrier, and with it every fiber whose home that carrier is: a fiber waiting for a
  * monitor held by a parked fiber of the same carrier deadlocks it, as a blocking lock would
- * an asyncio loop. On JDK 24+ a fiber may park inside {@code synchronized} and keeps the monitor
- * (it resumes on the same carrier; a generator body resumed by another thread does not keep it: an
- * inflated monitor stays owned by the thread that entered it, see {@code Coroutine.suspend});
+ * an asyncio loop. On JDK 24+ a fiber may park inside {@code synchronized}, but the monitor is the
+ * carrier's, not the fiber's: the JDK keeps one that threads have contended for (an inflated one)
+ * owned by the carrier thread, so another fiber of that carrier enters it as its owner while the
+ * first is parked inside (a never-contended one blocks the carrier instead), and a generator body
+ * resumed by another thread leaves it held by the first (see {@code Coroutine.suspend});
  * on JDK 21–23, and under a native frame on any JDK, the park fails with
  * {@link IllegalStateException}. Per-event statistics are plain fields of each
  * carrier, summed on read, so metrics cost the hot path nothing but a field increment.

@@ -16,7 +16,7 @@ class ThreadPoolGeneratorTckTest extends GeneratorTck {
     }
 
     @Override
-    protected boolean aBodyResumedOnAnotherThreadLeavesItsMonitorsThere() {
+    protected boolean monitorsHeldWhileSuspendedAreTheThreads() {
         return true;
     }
 }

@@ -14,4 +14,9 @@ class ThreadPoolTaskTckTest extends TaskTck {
     protected boolean honoursParallelism() {
         return true;
     }
+
+    @Override
+    protected boolean monitorsHeldWhileSuspendedAreTheThreads() {
+        return true;
+    }
 }
