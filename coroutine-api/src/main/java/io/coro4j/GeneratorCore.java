@@ -293,8 +293,13 @@ final class GeneratorCore<Y, S, R> {
     Object resume(Generator<Y, S, R> handle, Object value, Throwable toThrow, boolean sneakyFailures) {
         // The hot path (a send to a paused body) is kept small; everything else is out of line.
         // It returns the bare value, not a Step: C2 compiles this method on its own once it is
-        // hot, with the coroutine switch inlined, too big to inline into its callers after that,
-        // so a Step made here would escape; made by the caller (Generator.step), it does not.
+        // hot, with the coroutine switch inlined, usually too big to inline into its callers after
+        // that, so a Step made here would escape; made by the caller (Generator.step), it does not.
+        // Not always: C2 inlines a method the interpreter saw throw often ("many throws": a body
+        // closed, or failing, through here) whatever its compiled size, and then inlines this into
+        // the OSR code of a loop that steps a generator (a body's, yieldFrom's). Nothing here may
+        // rely on it staying out of line: the thread read in runCoroutine (runner, for a message)
+        // may then be that of the thread that ran the loop before it was resumed on another.
         if (toThrow == null && state == SUSPENDED && STATE.compareAndSet(this, SUSPENDED, RUNNING)) {
             sent = value;
             boolean ended;

@@ -794,9 +794,10 @@ public final class AsyncHttpClient implements AutoCloseable {
     private static final Duration LONGEST_JDK_TIMEOUT = Duration.ofNanos(SlotLimiter.LONGEST);
 
     /**
-     * {@code d}, or about 31 years if longer: the JDK client counts its connect timeout in
-     * nanoseconds and fails every connection with an overflow for a longer one
-     * ({@code ChronoUnit.FOREVER} as "no bound").
+     * {@code d}, or about 31 years if longer, as the limiter bounds its deadlines: the JDK client
+     * counts its connect timeout in milliseconds and fails every connection of a client with a longer
+     * one than {@code Long.MAX_VALUE} of them ({@code ChronoUnit.FOREVER} as "no bound": "long
+     * overflow"; just over it, "selector manager closed").
      */
     static Duration forTheJdk(Duration d) {
         return d.compareTo(LONGEST_JDK_TIMEOUT) > 0 ? LONGEST_JDK_TIMEOUT : d;
