@@ -119,7 +119,17 @@ public final class CoroutineLocal<T> {
 
     private static Map<CoroutineLocal<?>, Object> values() {
         Task<?> t = Task.current();
-        return t != null ? t.context : THREAD_VALUES.get();
+        return t != null ? t.context : threadValues();
+    }
+
+    /** The calling thread's own values (outside tasks), read afresh: see {@link FreshThreadLocals}. */
+    @SuppressWarnings("unchecked")
+    private static Map<CoroutineLocal<?>, Object> threadValues() {
+        return (Map<CoroutineLocal<?>, Object>) FreshThreadLocals.get(THREAD_VALUES);
+    }
+
+    private static void setThreadValuesHere(Map<CoroutineLocal<?>, Object> values) {
+        FreshThreadLocals.set(THREAD_VALUES, values);
     }
 
     private static void replace(Map<CoroutineLocal<?>, Object> values) {
@@ -127,13 +137,13 @@ public final class CoroutineLocal<T> {
         if (t != null) {
             t.context = values;
         } else {
-            THREAD_VALUES.set(values);
+            setThreadValuesHere(values);
         }
     }
 
     /** Makes {@code values} the calling thread's own (outside tasks). */
     static void setThreadValues(Map<CoroutineLocal<?>, Object> values) {
-        THREAD_VALUES.set(values);
+        setThreadValuesHere(values);
     }
 
     /**
@@ -142,22 +152,22 @@ public final class CoroutineLocal<T> {
      * empty map (one read, no write).
      */
     static void clearThreadValues() {
-        if (THREAD_VALUES.get() != EMPTY) {
-            THREAD_VALUES.set(EMPTY);
+        if (threadValues() != EMPTY) {
+            setThreadValuesHere(EMPTY);
         }
     }
 
     static Map<CoroutineLocal<?>, Object> threadSnapshot() {
-        return THREAD_VALUES.get();
+        return threadValues();
     }
 
     static void runWithThreadContext(Map<CoroutineLocal<?>, Object> values, Runnable body) {
-        Map<CoroutineLocal<?>, Object> before = THREAD_VALUES.get();
-        THREAD_VALUES.set(values);
+        Map<CoroutineLocal<?>, Object> before = threadValues();
+        setThreadValuesHere(values);
         try {
             body.run();
         } finally {
-            THREAD_VALUES.set(before);
+            setThreadValuesHere(before);
         }
     }
 }

@@ -76,8 +76,9 @@ import java.util.stream.StreamSupport;
  * since the JIT treats the current thread as constant within a compiled method, body code that
  * reads them both before and after a yield may go on seeing the previous resumer's thread when
  * the generator is resumed from another one. Keep per-thread state out of a body resumed from
- * several threads (coro4j's own code reads the thread afresh). The body's interrupt status is its
- * own on both schedulers: an interrupt it sets stays with it, and the resumer's is not the body's.
+ * several threads (coro4j's own code, {@link CoroutineLocal} included, reads the thread
+ * afresh). The body's interrupt status is its own on both schedulers: an interrupt it sets stays
+ * with it, and the resumer's is not the body's.
  * On threadpool, an interrupt of the resumer's thread that arrives while the body runs on it is
  * indistinguishable from one the body sets, so it stays with the body (a virtual thread of its
  * own on loom, the body is not on that thread and the resumer keeps it); a resumer that must see

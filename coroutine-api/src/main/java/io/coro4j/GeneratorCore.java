@@ -395,7 +395,7 @@ final class GeneratorCore<Y, S, R> {
         boolean carry = bodyOnOwnThread && Task.current() == null;
         if (carry) {
             threadContext = CoroutineLocal.threadSnapshot();
-            blockingFor = Coro.BLOCKING_FOR.get();
+            blockingFor = (Task<?>) FreshThreadLocals.get(Coro.BLOCKING_FOR);
         }
         carryingContext = carry;
         try {

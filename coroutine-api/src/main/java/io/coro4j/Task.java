@@ -80,7 +80,7 @@ public final class Task<T> implements Future<T> {
             throw new ExceptionInInitializerError(e);
         }
         io.coro4j.internal.Tasks.install(what -> require(what).handle(), scheduler -> {
-            Task<?> waiting = Coro.BLOCKING_FOR.get();
+            Task<?> waiting = (Task<?>) FreshThreadLocals.get(Coro.BLOCKING_FOR);
             return waiting != null && waiting.scheduler == scheduler ? waiting.name() : null;
         }, new io.coro4j.internal.Tasks.EndWaits() {
             @Override
@@ -266,7 +266,7 @@ public final class Task<T> implements Future<T> {
         Task<?> t = current();
         if (t == null) {
             // The call's thread, or that of a generator body iterated inside the call (loom).
-            if (Coro.BLOCKING_FOR.get() != null) {
+            if (FreshThreadLocals.get(Coro.BLOCKING_FOR) != null) {
                 throw new IllegalStateException(what + " called inside Coro.blocking(...), whose body runs on a thread"
                         + " of its own, outside the task: do task operations before or after the blocking call");
             }
@@ -580,7 +580,7 @@ public final class Task<T> implements Future<T> {
      * the call to end, so the wait would never end.
      */
     private void refuseInsideItsBlockingCall(String what) {
-        Task<?> waiting = Coro.BLOCKING_FOR.get();
+        Task<?> waiting = (Task<?>) FreshThreadLocals.get(Coro.BLOCKING_FOR);
         if (waiting != null && (waiting == this || waiting.runsUnder(this))) {
             throw new IllegalStateException("Task." + what + " of " + name() + " called inside Coro.blocking(...) of "
                     + waiting.name() + ", which waits for the call to end: it would wait forever; wait for it after"
