@@ -627,21 +627,7 @@ public abstract class GeneratorTck extends SchedulerTck {
     void aBodyResumedOnAnotherThreadInsideSynchronizedLeavesTheMonitorFreeOnceOut() throws Exception {
         assumeTrue(Runtime.version().feature() >= 24, "yielding holding a monitor needs JDK 24+");
         assumeTrue(!monitorsHeldWhileSuspendedAreTheThreads(), MONITORS_ARE_THE_THREADS);
-        Object lock = new Object();
-        Thread waiter = new Thread(() -> {
-            synchronized (lock) {
-                lock.hashCode();
-            }
-        }, "monitor-waiter");
-        synchronized (lock) { // contended once: another thread waits for it until this one lets go
-            waiter.start();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            while (waiter.getState() != Thread.State.BLOCKED && System.nanoTime() < deadline) {
-                Thread.onSpinWait();
-            }
-            assertThat(waiter.getState()).isEqualTo(Thread.State.BLOCKED);
-        }
-        waiter.join(5_000); // it took the monitor and let it go
+        Object lock = ContendedMonitors.create();
         Generator<Integer, Object, String> g = gen(co -> {
             synchronized (lock) {
                 co.yield(1);

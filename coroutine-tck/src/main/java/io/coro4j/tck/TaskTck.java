@@ -6472,21 +6472,7 @@ public abstract class TaskTck extends SchedulerTck {
         assumeTrue(Runtime.version().feature() >= 24, "suspending holding a monitor needs JDK 24+");
         assumeTrue(!monitorsHeldWhileSuspendedAreTheThreads(), MONITORS_ARE_THE_THREADS);
         scheduler = newScheduler(1);
-        Object lock = new Object();
-        Thread waiter = new Thread(() -> {
-            synchronized (lock) {
-                lock.hashCode();
-            }
-        }, "monitor-waiter");
-        synchronized (lock) { // contended once: another thread waits for it until this one lets go
-            waiter.start();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            while (waiter.getState() != Thread.State.BLOCKED && System.nanoTime() < deadline) {
-                Thread.onSpinWait();
-            }
-            assertThat(waiter.getState()).isEqualTo(Thread.State.BLOCKED);
-        }
-        waiter.join(5_000); // it took the monitor and let it go
+        Object lock = ContendedMonitors.create();
         int most = runTask(Duration.ofSeconds(20), () -> {
             AtomicInteger inside = new AtomicInteger();
             AtomicInteger max = new AtomicInteger();
