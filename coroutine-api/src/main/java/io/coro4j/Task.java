@@ -803,9 +803,12 @@ public final class Task<T> implements Future<T> {
      *     gets itself or a task it runs under, or if called inside a {@link Coro#blocking} call it
      *     waits for or in a completion callback that the end of a task running under it runs, while
      *     the task has not ended; such a get could only time out (a task's carrier blocked meanwhile)
+     * @throws NullPointerException if {@code unit} is null (refused before the get waits, so that it
+     *     does not count as observing the task)
      */
     @Override
     public T get(long timeout, TimeUnit unit) throws InterruptedException, ExecutionException, TimeoutException {
+        requireNonNullArg(unit, "unit");
         refuseHopelessWait(current(), "get", false);
         Joiner j = plainJoiner();
         try {
@@ -1135,6 +1138,7 @@ public final class Task<T> implements Future<T> {
 
         @Override
         public T get(long timeout, TimeUnit unit) throws InterruptedException, ExecutionException, TimeoutException {
+            requireNonNullArg(unit, "unit");
             refuseHopeless("toCompletableFuture().get", false);
             return super.get(timeout, unit);
         }

@@ -3072,6 +3072,26 @@ public abstract class TaskTck extends SchedulerTck {
         }
     }
 
+    /**
+     * A timed get with a null unit is refused with a {@link NullPointerException} naming the
+     * argument, before it waits: it does not count as observing the task, whose later failure
+     * still fails its parent (nothing is lost silently).
+     */
+    @Test
+    void aTimedGetWithANullUnitIsRefusedNamingItAndLeavesTheFailureToTheParent() {
+        AtomicReference<Throwable> refused = new AtomicReference<>();
+        Throwable thrown = org.assertj.core.api.Assertions.catchThrowable(() -> run(() -> {
+            Event gate = new Event();
+            Task<Object> child = Coro.spawn(() -> failsOnceSet(gate, "failed after the get was refused"));
+            refused.set(org.assertj.core.api.Assertions.catchThrowable(() -> child.get(1, null)));
+            gate.set();
+            return "parent returned";
+        }));
+        assertThat(refused.get()).isExactlyInstanceOf(NullPointerException.class).hasMessage("unit must not be null");
+        assertThat(thrown).as("the child's failure, not lost").isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("failed after the get was refused");
+    }
+
     /** A plain Java get that waits until the task fails hands the failure out, and the group does not report it again. */
     @Test
     void aPlainJavaGetThatSawTheFailureLeavesNothingForTheGroup() throws Exception {
