@@ -105,9 +105,9 @@ public final class CoroutineMetrics implements MeterBinder, AutoCloseable {
     /**
      * Registers this scheduler's meters in {@code registry} (one binder may be bound to several).
      *
-     * @throws IllegalStateException if the registry already has this scheduler's meters (two
-     *     schedulers of one kind sharing a name, or a second binder for one scheduler), or if this
-     *     binder is closed
+     * @throws IllegalStateException if the registry already has this scheduler's meters (this
+     *     binder bound there before, two schedulers of one kind sharing a name, or a second binder
+     *     for one scheduler), or if this binder is closed
      */
     @Override
     public synchronized void bindTo(MeterRegistry registry) {
@@ -122,7 +122,13 @@ public final class CoroutineMetrics implements MeterBinder, AutoCloseable {
 
     /** {@link #bindTo}'s check and registrations, under {@link #BINDING}. */
     private void register(MeterRegistry registry) {
-        if (BOUND.holder(registry, tags) != null || registry.find("coro4j.suspensions").tags(tags).meter() != null) {
+        Object holder = BOUND.holder(registry, tags);
+        if (holder == this) {
+            // Not another scheduler of this name, nor a second binder: the advice below would mislead.
+            throw new IllegalStateException("this CoroutineMetrics is bound to this registry already (its meters tagged "
+                    + tags + " are there): bind a binder once per registry");
+        }
+        if (holder != null || registry.find("coro4j.suspensions").tags(tags).meter() != null) {
             throw new IllegalStateException("registry already has coro4j meters tagged " + tags
                     + ": each scheduler needs a distinct name (SchedulerConfig.name) and one binder");
         }

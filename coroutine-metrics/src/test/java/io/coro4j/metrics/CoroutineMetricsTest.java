@@ -343,7 +343,15 @@ class CoroutineMetricsTest {
                 .hasMessage("sampleEvery is 3: it must be a power of two from 1 to 1048576 (1 = every event)");
         assertThatThrownBy(() -> new CoroutineMetrics(s, 0)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> first.bindTo(r))
-                .isInstanceOf(IllegalStateException.class)
+                .isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("this CoroutineMetrics is bound to this registry already (its meters tagged " + first.tags()
+                        + " are there): bind a binder once per registry");
+        Scheduler twin = Schedulers.create(kind, SchedulerConfig.builder().name(s.name()).parallelism(1).build());
+        toClose.add(twin);
+        CoroutineMetrics sameName = new CoroutineMetrics(twin);
+        toClose.add(sameName);
+        assertThatThrownBy(() -> sameName.bindTo(r))
+                .isExactlyInstanceOf(IllegalStateException.class)
                 .hasMessage("registry already has coro4j meters tagged " + first.tags()
                         + ": each scheduler needs a distinct name (SchedulerConfig.name) and one binder");
         CoroutineMetrics second = new CoroutineMetrics(s);
@@ -565,7 +573,9 @@ class CoroutineMetricsTest {
         String refusal = "registry already has coro4j meters tagged " + m.tags()
                 + ": each scheduler needs a distinct name (SchedulerConfig.name) and one binder";
         assertThatThrownBy(() -> other.bindTo(r)).isExactlyInstanceOf(IllegalStateException.class).hasMessage(refusal);
-        assertThatThrownBy(() -> m.bindTo(r)).isExactlyInstanceOf(IllegalStateException.class).hasMessage(refusal);
+        assertThatThrownBy(() -> m.bindTo(r)).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("this CoroutineMetrics is bound to this registry already (its meters tagged " + m.tags()
+                        + " are there): bind a binder once per registry");
         m.close();
         assertThat(r.getMeters()).isEmpty();
         other.bindTo(r); // free again
