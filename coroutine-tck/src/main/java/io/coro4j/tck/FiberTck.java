@@ -789,6 +789,32 @@ public abstract class FiberTck extends SchedulerTck {
     }
 
     /**
+     * {@link Coroutine#resume()} of a coroutine whose body has ended, by returning or by throwing,
+     * is refused with the {@link IllegalStateException} its javadoc names, on every scheduler; the
+     * body does not run again.
+     */
+    @Test
+    void resumingACoroutineWhoseBodyEndedIsRefused() throws Exception {
+        Scheduler s = newScheduler(1);
+        java.util.concurrent.atomic.AtomicInteger runs = new java.util.concurrent.atomic.AtomicInteger();
+        Coroutine returned = s.newCoroutine(runs::incrementAndGet);
+        assertThat(returned.resume()).isTrue();
+        assertThatThrownBy(returned::resume).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("coroutine has ended");
+        IllegalArgumentException boom = new IllegalArgumentException("boom");
+        Coroutine failed = s.newCoroutine(() -> {
+            runs.incrementAndGet();
+            throw boom;
+        });
+        assertThatThrownBy(failed::resume).isSameAs(boom);
+        assertThat(failed.isDone()).isTrue();
+        assertThatThrownBy(failed::resume).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("coroutine has ended");
+        assertThat(runs).hasValue(2);
+        s.close();
+    }
+
+    /**
      * A wrong argument of {@code schedule} is reported as such whatever the scheduler's state, not
      * as the refusal of a terminated scheduler: the refusal would hide the caller's bug, and the
      * schedulers would disagree (one checked the arguments first, the other the state).

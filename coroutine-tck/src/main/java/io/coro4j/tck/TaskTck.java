@@ -2735,7 +2735,9 @@ public abstract class TaskTck extends SchedulerTck {
             }
             return catchFrom(child::resultNow);
         });
-        assertThat(handedOut).isExactlyInstanceOf(IllegalStateException.class).hasCause(failure);
+        assertThat(handedOut).isExactlyInstanceOf(IllegalStateException.class).hasCause(failure)
+                .hasMessageStartingWith("Task completed with exception (task-")
+                .hasMessageEndingWith("): java.lang.IllegalStateException: handed out by resultNow");
     }
 
     /**
