@@ -137,6 +137,10 @@ final class TestHttpServer implements AutoCloseable {
                     ex.getResponseHeaders().set("Content-Encoding", "deflate");
                     send(ex, 200, b.toByteArray(), false);
                 }
+                case "/notgzip" -> {
+                    ex.getResponseHeaders().set("Content-Encoding", "gzip");
+                    send(ex, 200, "plain text, not gzip".getBytes(StandardCharsets.UTF_8), false);
+                }
                 case "/br" -> {
                     ex.getResponseHeaders().set("Content-Encoding", "br");
                     send(ex, 200, new byte[] {1, 2, 3}, false);
