@@ -125,6 +125,25 @@ public abstract class GeneratorTck extends SchedulerTck {
         assertThat(end).isEqualTo(new Step.Returned<>(null));
     }
 
+    /** A null body, scheduler, exception or sub-generator is refused with a NullPointerException naming it. */
+    @Test
+    void nullArgumentsAreRejectedNamingTheParameter() {
+        assertThatThrownBy(() -> Generator.of(scheduler, null)).isExactlyInstanceOf(NullPointerException.class)
+                .hasMessage("body");
+        assertThatThrownBy(() -> Generator.of((Generator.Body<Object, Object, Object>) null))
+                .isExactlyInstanceOf(NullPointerException.class).hasMessage("body");
+        Generator<Integer, Object, Void> g = gen(co -> {
+            co.yield(1);
+            return null;
+        });
+        assertThatThrownBy(() -> g.throwInto(null)).isExactlyInstanceOf(NullPointerException.class)
+                .hasMessage("exception");
+        assertThat(g.isDone()).as("refused before it started the body").isFalse();
+        assertThat(g.next()).isEqualTo(new Step.Yielded<>(1));
+        Generator<Object, Object, Object> delegating = gen(co -> co.yieldFrom(null));
+        assertThatThrownBy(delegating::next).isExactlyInstanceOf(NullPointerException.class).hasMessage("sub");
+    }
+
     @Test
     void sendOfNonNullBeforeFirstNextIsRejectedAndTheBodyDoesNotRun() {
         List<String> log = new ArrayList<>();

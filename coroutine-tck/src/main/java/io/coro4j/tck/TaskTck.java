@@ -172,6 +172,66 @@ public abstract class TaskTck extends SchedulerTck {
     }
 
     /**
+     * A null argument is refused with a {@link NullPointerException} that names the parameter,
+     * before anything runs or waits, inside a task and (for those callable there) outside one.
+     */
+    @Test
+    void nullArgumentsAreRejectedNamingTheParameter() {
+        assertThatThrownBy(() -> Coro.run(null, () -> 1)).isExactlyInstanceOf(NullPointerException.class)
+                .hasMessage("scheduler must not be null");
+        assertThatThrownBy(() -> Coro.run(scheduler, null)).isExactlyInstanceOf(NullPointerException.class)
+                .hasMessage("main must not be null");
+        assertThatThrownBy(() -> new CoroutineLocal<String>(null)).isExactlyInstanceOf(NullPointerException.class)
+                .hasMessage("name");
+        assertThatThrownBy(() -> CoroutineLocal.withInitial("x", null)).isExactlyInstanceOf(NullPointerException.class)
+                .hasMessage("initial");
+        List<String> refused = run(() -> {
+            List<String> out = new ArrayList<>();
+            Map<String, Callable<?>> calls = new java.util.LinkedHashMap<>();
+            calls.put("spawn", () -> Coro.spawn(null));
+            calls.put("await", () -> Coro.await(null));
+            calls.put("await ListenableFuture", () -> io.coro4j.ListenableFutures.await(null));
+            calls.put("gather list", () -> Coro.gather((List<Task<Object>>) null));
+            calls.put("gather element", () -> Coro.gather(java.util.Arrays.asList((Task<Object>) null)));
+            calls.put("gatherSettled", () -> Coro.gatherSettled(null));
+            calls.put("asCompleted list", () -> Coro.asCompleted(null));
+            calls.put("asCompleted element", () -> Coro.asCompleted(java.util.Arrays.asList((Task<Object>) null)));
+            calls.put("blocking", () -> Coro.blocking(null));
+            calls.put("taskGroup", () -> Coro.taskGroup(null));
+            calls.put("supervisorGroup", () -> Coro.supervisorGroup(null));
+            calls.put("withTimeout body", () -> Coro.withTimeout(ms(10), null));
+            calls.put("withTimeoutOrNull", () -> Coro.withTimeoutOrNull(null, () -> 1));
+            calls.put("group spawn", () -> Coro.taskGroup(g -> g.spawn(null)));
+            calls.put("CoroutineLocal.with", () -> new CoroutineLocal<String>("x").with("v", null));
+            for (Map.Entry<String, Callable<?>> call : calls.entrySet()) {
+                try {
+                    call.getValue().call();
+                    out.add(call.getKey() + ": returned");
+                } catch (Exception e) {
+                    out.add(call.getKey() + ": " + e.getClass().getSimpleName() + ": " + e.getMessage());
+                }
+            }
+            return out;
+        });
+        assertThat(refused).containsExactly(
+                "spawn: NullPointerException: body must not be null",
+                "await: NullPointerException: stage must not be null",
+                "await ListenableFuture: NullPointerException: future must not be null",
+                "gather list: NullPointerException: tasks must not be null",
+                "gather element: NullPointerException: task must not be null",
+                "gatherSettled: NullPointerException: tasks must not be null",
+                "asCompleted list: NullPointerException: tasks must not be null",
+                "asCompleted element: NullPointerException: task must not be null",
+                "blocking: NullPointerException: body must not be null",
+                "taskGroup: NullPointerException: body must not be null",
+                "supervisorGroup: NullPointerException: body must not be null",
+                "withTimeout body: NullPointerException: body must not be null",
+                "withTimeoutOrNull: NullPointerException: timeout must not be null",
+                "group spawn: NullPointerException: body must not be null",
+                "CoroutineLocal.with: NullPointerException: body");
+    }
+
+    /**
      * Durations too long to count in nanoseconds (over about 292 years, such as
      * {@code ChronoUnit.FOREVER}) and those just under that bound are as good as forever for a
      * sleep and a timeout: no deadline arithmetic overflows into one that has passed (a sleep that
