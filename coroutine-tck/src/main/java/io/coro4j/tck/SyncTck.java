@@ -605,6 +605,8 @@ public abstract class SyncTck extends SchedulerTck {
         assertThatThrownBy(outside::signal).isExactlyInstanceOf(IllegalStateException.class).hasMessage("Condition.signal" + OUTSIDE);
         assertThatThrownBy(outside::signalAll).isExactlyInstanceOf(IllegalStateException.class)
                 .hasMessage("Condition.signalAll" + OUTSIDE);
+        assertThatThrownBy(() -> outside.awaitUntil(() -> true)).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("Condition.awaitUntil" + OUTSIDE);
         List<String> log = runTask(() -> {
             Condition cond = new Condition();
             Lock lock = cond.lock();

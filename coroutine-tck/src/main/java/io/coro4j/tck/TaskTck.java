@@ -146,6 +146,31 @@ public abstract class TaskTck extends SchedulerTck {
         assertThatThrownBy(() -> Coro.gather(List.of())).isExactlyInstanceOf(IllegalStateException.class)
                 .hasMessage("Coro.gather called outside a task: start one with Coro.run(...)");
         assertThat(Coro.currentTask()).isNull();
+        Map<String, Callable<?>> calls = new java.util.LinkedHashMap<>();
+        calls.put("Coro.yieldNow", () -> {
+            Coro.yieldNow();
+            return null;
+        });
+        calls.put("Coro.checkCancelled", () -> {
+            Coro.checkCancelled();
+            return null;
+        });
+        calls.put("Coro.await", () -> Coro.await(CompletableFuture.completedFuture(1)));
+        calls.put("ListenableFutures.await", () -> io.coro4j.ListenableFutures.await(
+                com.google.common.util.concurrent.Futures.immediateFuture(1)));
+        calls.put("Coro.gatherSettled", () -> Coro.gatherSettled(List.of()));
+        calls.put("Coro.asCompleted", () -> Coro.asCompleted(List.of()));
+        calls.put("Coro.withTimeout", () -> Coro.withTimeout(ms(100), () -> 1));
+        calls.put("Coro.withTimeoutOrNull", () -> Coro.withTimeoutOrNull(ms(100), () -> 1));
+        calls.put("Coro.taskGroup", () -> Coro.taskGroup(g -> 1));
+        calls.put("Coro.supervisorGroup", () -> Coro.supervisorGroup(g -> 1));
+        for (Map.Entry<String, Callable<?>> call : calls.entrySet()) {
+            assertThatThrownBy(() -> call.getValue().call()).as(call.getKey())
+                    .isExactlyInstanceOf(IllegalStateException.class).hasMessage(call.getKey() + OUTSIDE);
+        }
+        Generator<Task<Integer>, Object, Void> loop = run(() -> Coro.asCompleted(List.of(Coro.spawn(() -> 1))));
+        assertThatThrownBy(loop::next).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("iterating Coro.asCompleted" + OUTSIDE);
     }
 
     @Test
