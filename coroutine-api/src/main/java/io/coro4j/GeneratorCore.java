@@ -443,11 +443,15 @@ final class GeneratorCore<Y, S, R> {
         }
         Thread t = runner;
         // A task's thread names no task (loom: every task's thread has one name; threadpool: the
-        // carrier may be the refused task's own), so a task is told what to look for instead.
-        String by = Task.current() != null ? " (another task or thread is resuming it)"
-                : t == null ? "" : " (resumed by thread \"" + t.getName() + "\")";
+        // carrier may be the refused task's own), so a task is told what to look for instead. Not
+        // only another task or thread: code the body runs (a generator it steps, which resumes
+        // this one) resumes it too, and then the resumer is the caller's own task or thread.
+        String by = Task.current() != null ? " (another task or thread is resuming it, or this task is, further up its stack)"
+                : t == null ? ""
+                : t == Thread.currentThread() ? " (resumed by this thread, \"" + t.getName() + "\", further up its stack)"
+                : " (resumed by thread \"" + t.getName() + "\")";
         return new IllegalStateException("generator is already running" + by
-                + ": resume a generator from one place at a time");
+                + ": resume a generator from one place at a time, and not from code it runs (a generator its body steps, say)");
     }
 
     // ---- abandonment ----

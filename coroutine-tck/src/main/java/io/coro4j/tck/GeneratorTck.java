@@ -803,6 +803,53 @@ public abstract class GeneratorTck extends SchedulerTck {
         assertThat(g.isDone()).isTrue();
     }
 
+    /** What resuming a running generator inside a task is refused with. */
+    private static final String RUNNING_IN_A_TASK = "generator is already running (another task or thread is resuming it,"
+            + " or this task is, further up its stack): resume a generator from one place at a time, and not from"
+            + " code it runs (a generator its body steps, say)";
+
+    /**
+     * A generator resumed by a generator that its own body steps (here: it delegates to one that
+     * resumes it) is refused, and the message says so: not that another thread resumes it (the
+     * thread named is the caller's own) or that only another task or thread could.
+     */
+    @Test
+    void resumingAGeneratorFromAGeneratorItsBodyStepsIsRejectedSayingSo() throws Exception {
+        AtomicReference<Generator<String, Object, Object>> outer = new AtomicReference<>();
+        Generator<String, Object, Object> inner = gen(co -> outer.get().next());
+        outer.set(gen(co -> co.yieldFrom(inner)));
+        String me = Thread.currentThread().getName();
+        // Bodies on this thread (a continuation) show it further up its stack; bodies on threads of
+        // their own (loom) are resumed by this thread, which waits for the body.
+        String by = threadOfABody() == Thread.currentThread() ? "this thread, \"" + me + "\", further up its stack"
+                : "thread \"" + me + "\"";
+        assertThatThrownBy(() -> outer.get().next()).isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("generator is already running (resumed by " + by + "): resume a generator from one place"
+                        + " at a time, and not from code it runs (a generator its body steps, say)");
+        Object inATask = runTask(() -> {
+            AtomicReference<Generator<String, Object, Object>> o = new AtomicReference<>();
+            Generator<String, Object, Object> i = gen(co -> o.get().next());
+            o.set(gen(co -> co.yieldFrom(i)));
+            try {
+                return o.get().next();
+            } catch (IllegalStateException e) {
+                return e.getMessage();
+            }
+        });
+        assertThat(inATask).isEqualTo(RUNNING_IN_A_TASK);
+    }
+
+    /** The thread a generator body stepped from this thread runs on: this one, or one of its own. */
+    private Thread threadOfABody() {
+        Generator<Thread, Object, Void> g = gen(co -> {
+            co.yield(Thread.currentThread());
+            return null;
+        });
+        Thread t = g.next().value();
+        g.close();
+        return t;
+    }
+
     @Test
     void resumingAGeneratorFromTwoThreadsAtOnceIsRejected() throws Exception {
         CountDownLatch inBody = new CountDownLatch(1);
@@ -822,7 +869,8 @@ public abstract class GeneratorTck extends SchedulerTck {
             assertThatThrownBy(g::next)
                     .isExactlyInstanceOf(IllegalStateException.class)
                     .hasMessageStartingWith("generator is already running (resumed by thread \"")
-                    .hasMessageEndingWith("\"): resume a generator from one place at a time");
+                    .hasMessageEndingWith("\"): resume a generator from one place at a time, and not from code it"
+                            + " runs (a generator its body steps, say)");
         } finally {
             release.countDown();
             first.join(30_000);
@@ -1098,8 +1146,7 @@ public abstract class GeneratorTck extends SchedulerTck {
                         r.run();
                         refusals.add("not refused");
                     } catch (IllegalStateException e) {
-                        refusals.add(e.getMessage().equals("generator is already running (another task or thread is"
-                                + " resuming it): resume a generator from one place at a time") ? "refused" : e.getMessage());
+                        refusals.add(e.getMessage().equals(RUNNING_IN_A_TASK) ? "refused" : e.getMessage());
                     }
                 }
                 return refusals;
