@@ -159,6 +159,15 @@ class HttpRulesTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("status 600 should be between 100 and 599");
         assertThatThrownBy(() -> RetryPolicy.builder().backoff(Duration.ofSeconds(2), Duration.ofSeconds(1)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("max at least initial");
+        assertThatThrownBy(() -> RetryPolicy.builder().backoff(Duration.ofSeconds(-1), Duration.ofSeconds(1)))
+                .isExactlyInstanceOf(IllegalArgumentException.class)
+                .hasMessage("backoff PT-1S..PT1S should be non-negative, with max at least initial");
+        assertThatThrownBy(() -> RetryPolicy.builder().maxRetryAfter(Duration.ofSeconds(-1)))
+                .isExactlyInstanceOf(IllegalArgumentException.class).hasMessage("maxRetryAfter PT-1S should not be negative");
+        assertThatThrownBy(() -> RetryPolicy.builder().backoff(null, Duration.ofSeconds(1)))
+                .isExactlyInstanceOf(NullPointerException.class).hasMessage("initial");
+        assertThatThrownBy(() -> RetryPolicy.builder().maxRetryAfter(null))
+                .isExactlyInstanceOf(NullPointerException.class).hasMessage("maxRetryAfter");
     }
 
     /**
@@ -214,6 +223,18 @@ class HttpRulesTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("requestTimeout PT0S should be positive");
         assertThatThrownBy(() -> AsyncHttpClient.builder().maxBodySize(0))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("maxBodySize 0 should be between 1 and ");
+        assertThatThrownBy(() -> AsyncHttpClient.builder().maxWaiting(-1))
+                .isExactlyInstanceOf(IllegalArgumentException.class).hasMessage("maxWaiting -1 should not be negative");
+        assertThatThrownBy(() -> AsyncHttpClient.builder().connectTimeout(Duration.ofSeconds(-1)))
+                .isExactlyInstanceOf(IllegalArgumentException.class).hasMessage("connectTimeout PT-1S should be positive");
+        assertThatThrownBy(() -> AsyncHttpClient.builder().slotWaitTimeout(Duration.ZERO))
+                .isExactlyInstanceOf(IllegalArgumentException.class).hasMessage("slotWaitTimeout PT0S should be positive");
+        assertThatThrownBy(() -> AsyncHttpClient.builder().connectTimeout(null))
+                .isExactlyInstanceOf(NullPointerException.class).hasMessage("connectTimeout");
+        assertThatThrownBy(() -> Request.builder("GET", "http://x/").timeout(Duration.ZERO))
+                .isExactlyInstanceOf(IllegalArgumentException.class).hasMessage("timeout PT0S should be positive");
+        assertThatThrownBy(() -> Request.builder("GET", null))
+                .isExactlyInstanceOf(NullPointerException.class).hasMessage("url");
     }
 
     @Test
