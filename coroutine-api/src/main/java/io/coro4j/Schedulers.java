@@ -56,7 +56,7 @@ public final class Schedulers {
      * Chooses, by provider name, the scheduler {@link #defaultScheduler()} creates; overrides the
      * system property.
      *
-     * @throws IllegalArgumentException if no provider of that name is present
+     * @throws IllegalArgumentException if {@code name} is blank, or no provider of that name is present
      * @throws IllegalStateException if the default scheduler was already created with another provider
      */
     public static synchronized void select(String name) {
@@ -101,7 +101,7 @@ public final class Schedulers {
     /**
      * Creates a scheduler with the provider named {@code name}.
      *
-     * @throws IllegalArgumentException if no provider of that name is present
+     * @throws IllegalArgumentException if {@code name} is blank, or no provider of that name is present
      */
     public static Scheduler create(String name, SchedulerConfig config) {
         Objects.requireNonNull(name, "name");
@@ -178,6 +178,11 @@ public final class Schedulers {
     }
 
     private static SchedulerProvider byName(List<SchedulerProvider> found, String name, String source) {
+        if (name.isBlank()) {
+            throw new IllegalArgumentException("a coro4j scheduler name should not be blank (from " + source + ")"
+                    + (found.isEmpty() ? "" : "; found: " + found.stream().map(SchedulerProvider::name)
+                            .collect(Collectors.joining(", "))));
+        }
         for (SchedulerProvider p : found) {
             if (p.name().equals(name)) {
                 return p;

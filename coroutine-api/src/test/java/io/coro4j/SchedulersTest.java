@@ -91,6 +91,23 @@ class SchedulersTest {
                 .hasMessageStartingWith("No coro4j scheduler found on the classpath");
     }
 
+    /**
+     * A blank name is refused as such, not looked up: before, it was reported as an unknown
+     * scheduler whose artifact "is io.coro4j:scheduler-  if it exists".
+     */
+    @Test
+    void aBlankNameIsRejectedAsBlank() {
+        assertThatThrownBy(() -> Schedulers.choose(List.of(LOOM, POOL), " ", null, w -> { }))
+                .isExactlyInstanceOf(IllegalArgumentException.class)
+                .hasMessage("a coro4j scheduler name should not be blank (from Schedulers.select); found: loom, threadpool");
+        assertThatThrownBy(() -> Schedulers.select(""))
+                .isExactlyInstanceOf(IllegalArgumentException.class)
+                .hasMessage("a coro4j scheduler name should not be blank (from Schedulers.select)");
+        assertThatThrownBy(() -> Schedulers.create(" ", SchedulerConfig.DEFAULT))
+                .isExactlyInstanceOf(IllegalArgumentException.class)
+                .hasMessage("a coro4j scheduler name should not be blank (from Schedulers.create)");
+    }
+
     @Test
     void aProviderThatFailsToLoadIsReportedAndSkipped() {
         Iterable<SchedulerProvider> flaky = () -> new Iterator<>() {
