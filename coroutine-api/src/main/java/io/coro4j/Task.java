@@ -1113,12 +1113,14 @@ public final class Task<T> implements Future<T> {
             Objects.requireNonNull(supplier);
             Objects.requireNonNull(executor);
             // Not CompletableFuture's own, which completes this view without calling complete().
+            // A failure of the supplier as CompletableFuture's own keeps it: wrapped in a
+            // CompletionException (one the supplier threw as it is), which callbacks see.
             executor.execute(() -> {
                 if (!isDone()) {
                     try {
                         complete(supplier.get());
                     } catch (Throwable e) {
-                        completeExceptionally(e);
+                        completeExceptionally(e instanceof CompletionException ? e : new CompletionException(e));
                     }
                 }
             });

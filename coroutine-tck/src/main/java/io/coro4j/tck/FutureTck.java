@@ -1,0 +1,215 @@
+package io.coro4j.tck;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.coro4j.Coro;
+import io.coro4j.Task;
+import io.coro4j.channel.Event;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A {@link Task} as a {@link Future} and its {@link Task#toCompletableFuture() views} as
+ * {@link CompletableFuture}s, for plain Java, checked against the JDK as the oracle: a
+ * {@code CompletableFuture} that ends the same way answers each call as the task (or its view)
+ * must, except where coro4j's javadoc says otherwise (messages that name the task, cooperative
+ * cancellation, a task's own {@link CompletionException}).
+ */
+public abstract class FutureTck extends SchedulerTck {
+
+    private <T> T run(Callable<T> main) {
+        return Coro.run(scheduler, main);
+    }
+
+    /** What {@code call} gives: "=" and its value, or "!" and the classes of what it threw and of its cause. */
+    private static String outcome(Callable<?> call) {
+        try {
+            return "=" + call.call();
+        } catch (Throwable t) {
+            return "!" + t.getClass().getSimpleName()
+                    + (t.getCause() == null ? "" : "<-" + t.getCause().getClass().getSimpleName());
+        }
+    }
+
+    /**
+     * The {@link Future} calls of a plain thread on {@code f}, done, each as {@link #outcome}: what the
+     * JDK's contract fixes (classes, values, causes), not messages, which coro4j's name the task.
+     * resultNow and exceptionNow give only the class of what they throw: coro4j's refusal of a failed
+     * task carries the failure as its cause (documented), the JDK's carries none.
+     */
+    private static List<String> futureCalls(Future<Object> f) {
+        List<String> out = new ArrayList<>();
+        out.add("isDone" + outcome(f::isDone));
+        out.add("isCancelled" + outcome(f::isCancelled));
+        out.add("state" + outcome(f::state));
+        out.add("resultNow" + outcome(f::resultNow).replaceAll("<-.*", ""));
+        out.add("exceptionNow" + outcome(() -> f.exceptionNow().getClass().getSimpleName()).replaceAll("<-.*", ""));
+        out.add("get" + outcome(f::get));
+        out.add("get(0)" + outcome(() -> f.get(0, TimeUnit.SECONDS)));
+        out.add("get(-1)" + outcome(() -> f.get(-1, TimeUnit.SECONDS)));
+        out.add("get(MAX)" + outcome(() -> f.get(Long.MAX_VALUE, TimeUnit.DAYS)));
+        // A done future answers an interrupted caller without an InterruptedException, keeping its status.
+        Thread.currentThread().interrupt();
+        out.add("interrupted get" + outcome(f::get) + ", still interrupted: " + Thread.interrupted());
+        Thread.currentThread().interrupt();
+        out.add("interrupted get(1s)" + outcome(() -> f.get(1, TimeUnit.SECONDS)) + ", still interrupted: "
+                + Thread.interrupted());
+        return out;
+    }
+
+    /** A CompletableFuture that ends as a task of {@code kind} does. */
+    private static CompletableFuture<Object> oracle(String kind, Throwable failure) {
+        CompletableFuture<Object> f = new CompletableFuture<>();
+        switch (kind) {
+            case "value" -> f.complete("v");
+            case "null" -> f.complete(null);
+            case "cancelled before it started", "cancelled while suspended" -> f.cancel(false);
+            default -> f.completeExceptionally(failure);
+        }
+        return f;
+    }
+
+    /**
+     * Every way a task can end, seen from plain Java through its {@link Future} methods and through
+     * a view's, matches a {@code CompletableFuture} that ended the same way: isDone, isCancelled,
+     * state, resultNow, exceptionNow, get (untimed; timed with 0, a negative and a huge timeout; with
+     * the caller's interrupt status set), including the class of each exception's cause
+     * (ExecutionException wrapping the failure, CancellationException for a cancellation).
+     */
+    @Test
+    void aTaskThatEndedAnswersEveryFutureCallAsACompletableFutureThatEndedTheSameWay() throws Exception {
+        List<String> kinds = List.of("value", "null", "unchecked", "checked", "error", "cancelled before it started",
+                "cancelled while suspended");
+        for (String kind : kinds) {
+            Throwable failure = switch (kind) {
+                case "unchecked" -> new IllegalStateException("unchecked");
+                case "checked" -> new IOException("checked");
+                case "error" -> new Error("error");
+                default -> null;
+            };
+            CompletableFuture<Task<Object>> ended = new CompletableFuture<>();
+            CompletableFuture<Void> looked = new CompletableFuture<>();
+            Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    Coro.run(scheduler, () -> {
+                        Event never = new Event();
+                        Task<Object> t = switch (kind) {
+                            case "value" -> Coro.spawn(() -> "v");
+                            case "null" -> Coro.spawn(() -> null);
+                            case "cancelled before it started", "cancelled while suspended" -> Coro.spawn(() -> {
+                                never.await();
+                                return "never";
+                            });
+                            default -> Coro.spawn(() -> {
+                                if (failure instanceof Exception e) {
+                                    throw e;
+                                }
+                                throw (Error) failure;
+                            });
+                        };
+                        if (kind.equals("cancelled before it started")) {
+                            t.cancel();
+                        } else if (kind.equals("cancelled while suspended")) {
+                            until("the task waits", () -> never.queueLength() == 1);
+                            t.cancel();
+                        }
+                        until("the task has ended", t::isDone);
+                        ended.complete(t);
+                        return Coro.await(looked); // the failure is observed (got) by then
+                    });
+                } catch (Throwable e) {
+                    ended.completeExceptionally(e);
+                }
+            });
+            Task<Object> task = ended.get(20, TimeUnit.SECONDS);
+            try {
+                List<String> expected = futureCalls(oracle(kind, failure));
+                assertThat(futureCalls(task)).as("the task, %s", kind).isEqualTo(expected);
+                assertThat(futureCalls(task.toCompletableFuture())).as("its view, %s", kind).isEqualTo(expected);
+                if (failure != null) {
+                    assertThat(task.exceptionNow()).as(kind).isSameAs(failure);
+                    assertThat(task.toCompletableFuture().exceptionNow()).as(kind).isSameAs(failure);
+                    ExecutionException got = org.assertj.core.api.Assertions.catchThrowableOfType(
+                            ExecutionException.class, task::get);
+                    assertThat(got.getCause()).as(kind).isSameAs(failure);
+                }
+            } finally {
+                looked.complete(null);
+            }
+        }
+    }
+
+    /**
+     * completeAsync of a task's view whose supplier throws completes the view as the JDK completes a
+     * CompletableFuture then: with the failure wrapped in a {@link CompletionException} (one the
+     * supplier threw itself kept as it is), which handle, whenComplete and exceptionally see; get
+     * and exceptionNow hand out the failure itself. The task is not touched, and its later failure,
+     * which the view will never show, is its group's to report.
+     */
+    @Test
+    void completeAsyncOfATasksViewWhoseSupplierThrowsCompletesItAsTheJdkDoes() {
+        IllegalStateException thrown = new IllegalStateException("the supplier failed");
+        CompletionException wrapper = new CompletionException(thrown);
+        List<String> seen = new ArrayList<>();
+        Throwable parent = org.assertj.core.api.Assertions.catchThrowable(() -> run(() -> {
+            for (RuntimeException supplierThrows : List.of(thrown, wrapper)) {
+                Event gate = new Event();
+                Task<Object> child = Coro.spawn(() -> {
+                    gate.await();
+                    throw new IllegalStateException("failed after its view was completed");
+                });
+                CompletableFuture<Object> view = child.toCompletableFuture();
+                CompletableFuture<Object> jdk = new CompletableFuture<>();
+                for (CompletableFuture<Object> f : List.of(view, jdk)) {
+                    f.completeAsync(() -> {
+                        throw supplierThrows;
+                    }, Runnable::run);
+                }
+                for (CompletableFuture<Object> f : List.of(view, jdk)) {
+                    String which = (f == view ? "view" : "jdk") + ", supplier threw "
+                            + supplierThrows.getClass().getSimpleName();
+                    Throwable handled = f.handle((v, e) -> e).join();
+                    Throwable got = org.assertj.core.api.Assertions.catchThrowable(f::get);
+                    seen.add(which + ": handle saw " + describe(handled, thrown, wrapper)
+                            + ", get threw ExecutionException of " + describe(got.getCause(), thrown, wrapper)
+                            + ", exceptionNow " + describe(f.exceptionNow(), thrown, wrapper));
+                }
+                assertThat(child.isDone()).isFalse();
+                gate.set();
+            }
+            return "parent returned";
+        }));
+        assertThat(seen).containsExactly(
+                "view, supplier threw IllegalStateException: handle saw a CompletionException of the failure,"
+                        + " get threw ExecutionException of the failure, exceptionNow the failure",
+                "jdk, supplier threw IllegalStateException: handle saw a CompletionException of the failure,"
+                        + " get threw ExecutionException of the failure, exceptionNow the failure",
+                "view, supplier threw CompletionException: handle saw the wrapper it threw,"
+                        + " get threw ExecutionException of the failure, exceptionNow the failure",
+                "jdk, supplier threw CompletionException: handle saw the wrapper it threw,"
+                        + " get threw ExecutionException of the failure, exceptionNow the failure");
+        assertThat(parent).as("the child's failure, which no view showed").isExactlyInstanceOf(IllegalStateException.class)
+                .hasMessage("failed after its view was completed");
+    }
+
+    private static String describe(Throwable t, Throwable failure, Throwable wrapper) {
+        if (t == failure) {
+            return "the failure";
+        }
+        if (t == wrapper) {
+            return "the wrapper it threw";
+        }
+        if (t instanceof CompletionException && t.getCause() == failure) {
+            return "a CompletionException of the failure";
+        }
+        return String.valueOf(t);
+    }
+}
