@@ -174,9 +174,11 @@ public final class Coro {
     /**
      * Suspends until {@code stage} completes and returns its value. If the current task is
      * cancelled meanwhile, the stage is cancelled too when it is a {@link Future} that can be
-     * (a {@linkplain CompletableFuture#minimalCompletionStage() minimal stage} cannot). A task's
-     * own stage ({@link Task#toCompletionStage()}, {@link Task#toCompletableFuture()}) is awaited as
-     * {@link Task#join()} joins the task: an await that gives up leaves the task's failure to its group.
+     * (a {@linkplain CompletableFuture#minimalCompletionStage() minimal stage} cannot), except a
+     * task's own stage ({@link Task#toCompletionStage()}, {@link Task#toCompletableFuture()}): that
+     * is awaited as {@link Task#join()} joins the task, so it is left as it is (the task runs on, and
+     * the stage still gets its outcome at its end), and an await that gives up leaves the task's
+     * failure to its group.
      *
      * @throws CancellationException if the stage was cancelled or the current task is
      * @throws CompletionException wrapping a checked failure of the stage; unchecked ones as they are

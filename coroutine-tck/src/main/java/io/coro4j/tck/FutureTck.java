@@ -212,4 +212,53 @@ public abstract class FutureTck extends SchedulerTck {
         }
         return String.valueOf(t);
     }
+
+    /**
+     * Coro.await of a task's view by a task that is cancelled while it waits: unlike a
+     * CompletableFuture awaited so, which is cancelled too, the view is left as it is (an await of a
+     * task's own stage is a join, which does not cancel what it joins), and the task runs on; the
+     * view still gets the task's outcome when it ends, and the task's failure, which the await gave
+     * up on, is also its group's to report.
+     */
+    @Test
+    void anAwaitOfATasksViewCancelledMeanwhileLeavesTheViewAndTheTask_aPlainFutureIsCancelled() {
+        List<String> seen = new ArrayList<>();
+        Throwable parent = org.assertj.core.api.Assertions.catchThrowable(() -> run(() -> {
+            Event gate = new Event();
+            Task<Object> child = Coro.spawn(() -> {
+                gate.await();
+                throw new IllegalStateException("failed after the await gave up");
+            });
+            CompletableFuture<Object> view = child.toCompletableFuture();
+            CompletableFuture<Object> plain = new CompletableFuture<>();
+            Event viewAwaited = new Event();
+            Event plainAwaited = new Event();
+            // Each awaits right after setting its event, without suspending in between: cancelled
+            // from then on, the cancellation comes in its await, whether it has parked yet or not.
+            Task<Object> awaitsView = Coro.spawn(() -> {
+                viewAwaited.set();
+                return Coro.await(view);
+            });
+            Task<Object> awaitsPlain = Coro.spawn(() -> {
+                plainAwaited.set();
+                return Coro.await(plain);
+            });
+            viewAwaited.await();
+            plainAwaited.await();
+            awaitsView.cancel();
+            awaitsPlain.cancel();
+            until("both awaits ended", () -> awaitsView.isDone() && awaitsPlain.isDone());
+            seen.add("awaits cancelled: " + awaitsView.isCancelled() + ", " + awaitsPlain.isCancelled());
+            seen.add("plain future cancelled: " + plain.isCancelled());
+            seen.add("view done: " + view.isDone() + ", task done: " + child.isDone());
+            gate.set();
+            until("the task has ended", child::isDone);
+            Throwable shown = view.handle((v, e) -> e).join();
+            seen.add("view shows: " + shown.getMessage());
+            return "parent returned";
+        }));
+        assertThat(seen).containsExactly("awaits cancelled: true, true", "plain future cancelled: true",
+                "view done: false, task done: false", "view shows: failed after the await gave up");
+        assertThat(parent).isExactlyInstanceOf(IllegalStateException.class).hasMessage("failed after the await gave up");
+    }
 }
