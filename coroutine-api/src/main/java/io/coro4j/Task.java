@@ -877,7 +877,9 @@ public final class Task<T> implements Future<T> {
      * {@link #toCompletionStage()}, as a {@link CompletableFuture}: the same kind of copy. Its
      * blocking {@code get} and {@code join} refuse, with {@link #get()}'s
      * {@link IllegalStateException}, a wait that could never end: by this task or one it runs
-     * under, or inside this task's own {@link Coro#blocking} call.
+     * under, or inside this task's own {@link Coro#blocking} call. In a callback that the task's end
+     * runs for another of its views (the end completes them one after another), they complete the
+     * view at once with the task's outcome, instead of waiting for the end to reach it.
      *
      * <p>Callbacks chained on a view before the task ends run where it ends, outside any task,
      * before the tasks that join it are woken (so that a joiner finds every view taken before the
@@ -1154,6 +1156,15 @@ public final class Task<T> implements Future<T> {
 
         private void refuseHopeless(String what, boolean untimed) {
             if (!isDone()) {
+                if (task.result.isDone() && Schedulers.currentFiber() == task.fiber) {
+                    // On the thread of the task's end, which completes its views one after another,
+                    // in a callback of one completed before this one: the end would complete this
+                    // one only once that callback returns. Completed now instead, with the outcome
+                    // the end would give it (or as a holder's claim says), and its callbacks run
+                    // here, where the task ends, as they would have.
+                    task.result.whenComplete(this::deliver);
+                    return;
+                }
                 task.refuseHopelessWait(current(), what, untimed);
             }
         }

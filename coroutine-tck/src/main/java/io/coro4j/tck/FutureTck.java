@@ -261,4 +261,70 @@ public abstract class FutureTck extends SchedulerTck {
                 "view done: false, task done: false", "view shows: failed after the await gave up");
         assertThat(parent).isExactlyInstanceOf(IllegalStateException.class).hasMessage("failed after the await gave up");
     }
+
+    /**
+     * Runs {@code main} as a task from a thread of its own and returns its value; fails, saying
+     * "hung: " and {@code hang}, if it has not ended in 10 s.
+     */
+    private Object runOrFailAsHung(String hang, Callable<?> main) throws Exception {
+        CompletableFuture<Object> outcome = new CompletableFuture<>();
+        Thread.ofPlatform().daemon().name("tck-bounded-run").start(() -> {
+            try {
+                outcome.complete(Coro.run(scheduler, main));
+            } catch (Throwable e) {
+                outcome.completeExceptionally(e);
+            }
+        });
+        try {
+            return outcome.get(10, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new AssertionError("hung: " + hang);
+        }
+    }
+
+    /** {@code view}'s outcome read with {@code way} (join, get, a timed get), or what that threw. */
+    private static String read(CompletableFuture<String> view, String way) {
+        try {
+            return switch (way) {
+                case "join" -> view.join();
+                case "get" -> view.get();
+                default -> view.get(5, TimeUnit.SECONDS);
+            };
+        } catch (Exception e) {
+            return "threw " + e;
+        }
+    }
+
+    /**
+     * The views of a task taken before its end are completed one after another on the thread where
+     * it ends, each running its callbacks there. A callback of one that reads another with its
+     * blocking join or get, which completes a view a task has ended, gets the task's outcome at
+     * once, as it would from a CompletableFuture completed as the task was; it did not return: it
+     * waited for the end to complete the other view next, on the thread it blocked (a carrier on
+     * threadpool, the ended task's virtual thread on loom), and the task's parent waited for ever.
+     */
+    @Test
+    void aViewReadInACallbackOfAnotherViewOfTheSameTaskGivesTheOutcomeAtOnce() throws Exception {
+        Object got = runOrFailAsHung("a view's join or get in a callback of another view of the same task, at its end", () -> {
+            List<String> out = new ArrayList<>();
+            for (String way : List.of("join", "get", "get(5 s)")) {
+                Event gate = new Event();
+                Task<String> t = Coro.spawn(() -> {
+                    gate.await();
+                    return "value";
+                });
+                CompletableFuture<String> a = t.toCompletableFuture();
+                CompletableFuture<String> b = t.toCompletableFuture();
+                // Each reads the other: whichever the end completes first finds the other not yet done.
+                CompletableFuture<String> readsB = a.thenApply(v -> read(b, way));
+                CompletableFuture<String> readsA = b.thenApply(v -> read(a, way));
+                long start = System.nanoTime();
+                gate.set();
+                out.add(way + ": " + Coro.await(readsA) + ", " + Coro.await(readsB)
+                        + (System.nanoTime() - start < TimeUnit.SECONDS.toNanos(4) ? "" : " (after a wait)"));
+            }
+            return out;
+        });
+        assertThat(got).isEqualTo(List.of("join: value, value", "get: value, value", "get(5 s): value, value"));
+    }
 }
