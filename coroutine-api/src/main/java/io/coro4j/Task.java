@@ -868,6 +868,14 @@ public final class Task<T> implements Future<T> {
      * completeOnTimeout, ...): the stage will not show the task's failure, so its group reports it;
      * an await of such a stage returns what it was completed with. Its callbacks must not wait for
      * anything that waits for this task: see {@link #toCompletableFuture()}.
+     *
+     * <p>A task that failed with a {@link CompletionException} completes it with that exception
+     * wrapped in one more: a {@code CompletableFuture} takes a {@code CompletionException} for its
+     * own wrapper, so its {@code get}, {@code exceptionNow} and {@code join} (as the cause of what it
+     * throws) hand out the task's own exception, as the task's {@link #get()}, {@link #exceptionNow()}
+     * and {@link #join()} do, where a {@code CompletableFuture} whose computation threw it would hand
+     * out its cause; callbacks ({@code handle}, {@code whenComplete}, {@code exceptionally}) see the
+     * outer wrapper.
      */
     public CompletionStage<T> toCompletionStage() {
         return view();

@@ -263,6 +263,39 @@ public abstract class FutureTck extends SchedulerTck {
     }
 
     /**
+     * A task that fails with a CompletionException of its own: the task's get and exceptionNow, and
+     * its view's get, exceptionNow and join (as the cause), hand out that exception, not its cause as
+     * a CompletableFuture whose computation threw it would; the view's callbacks see it wrapped once
+     * more, as Task#toCompletionStage's javadoc says.
+     */
+    @Test
+    void aTasksOwnCompletionExceptionIsWhatItsFutureAndViewHandOut_itsViewsCallbacksSeeItWrapped() throws Exception {
+        CompletionException mine = new CompletionException("mine", new IllegalArgumentException("inner"));
+        List<Object> seen = run(() -> {
+            Task<Object> t = Coro.spawn(() -> {
+                throw mine;
+            });
+            CompletableFuture<Object> view = t.toCompletableFuture();
+            until("the task has ended", t::isDone);
+            List<Object> out = new ArrayList<>();
+            out.add(org.assertj.core.api.Assertions.catchThrowable(t::get).getCause());
+            out.add(t.exceptionNow());
+            out.add(org.assertj.core.api.Assertions.catchThrowable(view::get).getCause());
+            out.add(view.exceptionNow());
+            out.add(org.assertj.core.api.Assertions.catchThrowable(view::join).getCause());
+            Throwable handled = view.handle((v, e) -> e).join();
+            out.add(handled == mine ? "not wrapped" : handled.getCause());
+            return out;
+        });
+        assertThat(seen).as("task get, task exceptionNow, view get, view exceptionNow, view join, view handle's wrapper")
+                .hasSize(6).allMatch(e -> e == mine);
+        CompletableFuture<Object> jdk = CompletableFuture.supplyAsync(() -> {
+            throw mine;
+        }, Runnable::run);
+        assertThat(jdk.exceptionNow()).as("the JDK, for contrast").isSameAs(mine.getCause());
+    }
+
+    /**
      * Runs {@code main} as a task from a thread of its own and returns its value; fails, saying
      * "hung: " and {@code hang}, if it has not ended in 10 s.
      */
