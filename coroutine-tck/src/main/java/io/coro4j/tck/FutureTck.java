@@ -295,6 +295,78 @@ public abstract class FutureTck extends SchedulerTck {
         assertThat(jdk.exceptionNow()).as("the JDK, for contrast").isSameAs(mine.getCause());
     }
 
+    /** Applies {@code op} to {@code f} twice, as a holder would, and says what each call returned. */
+    private static String holderCompletes(CompletableFuture<Object> f, String op) {
+        List<String> returned = new ArrayList<>();
+        for (int call = 1; call <= 2; call++) {
+            String value = "holder's " + call;
+            returned.add(switch (op) {
+                case "completeExceptionally" -> outcome(() -> f.completeExceptionally(new IOException(value)));
+                case "obtrudeValue" -> outcome(() -> {
+                    f.obtrudeValue(value);
+                    return "void";
+                });
+                case "obtrudeException" -> outcome(() -> {
+                    f.obtrudeException(new IOException(value));
+                    return "void";
+                });
+                default -> outcome(() -> f.completeAsync(() -> value, Runnable::run) == f);
+            });
+        }
+        return returned + ", then " + outcome(() -> f.getNow("not done")) + ", state " + f.state();
+    }
+
+    /**
+     * Each toCompletableFuture() is a copy of its own: a holder's completeExceptionally,
+     * obtrudeValue, obtrudeException or completeAsync of one answers as on a CompletableFuture (what
+     * each call returns, what the view then holds), and touches neither the task nor its other
+     * views, which show the task's outcome at its end (and so observe its failure: the group does
+     * not report it). Without another view, the task's failure, which the completed view will never
+     * show, is its group's to report: nothing is lost.
+     */
+    @Test
+    void aHolderCompletingOneViewAnswersAsTheJdkAndLeavesTheTaskAndItsOtherViewsAlone() {
+        for (String op : List.of("completeExceptionally", "obtrudeValue", "obtrudeException", "completeAsync")) {
+            for (boolean otherView : new boolean[] {true, false}) {
+                List<String> seen = new ArrayList<>();
+                Object parent;
+                try {
+                    parent = run(() -> {
+                        Event gate = new Event();
+                        Task<Object> child = Coro.spawn(() -> {
+                            gate.await();
+                            throw new IllegalStateException("failed after a view was completed");
+                        });
+                        CompletableFuture<Object> completed = child.toCompletableFuture();
+                        CompletableFuture<Object> other = otherView ? child.toCompletableFuture() : null;
+                        String jdk = holderCompletes(new CompletableFuture<>(), op);
+                        String view = holderCompletes(completed, op);
+                        seen.add(view.equals(jdk) ? "as the JDK" : "view: " + view + "; jdk: " + jdk);
+                        seen.add("task done: " + child.isDone());
+                        if (other != null) {
+                            seen.add("copies: " + (completed != other) + ", other view done: " + other.isDone());
+                        }
+                        gate.set();
+                        if (other != null) {
+                            seen.add("other view shows: " + other.handle((v, e) -> e.getMessage()).join());
+                        }
+                        return "parent returned";
+                    });
+                } catch (IllegalStateException e) {
+                    parent = "parent failed: " + e.getMessage();
+                }
+                List<String> expected = new ArrayList<>(List.of("as the JDK", "task done: false"));
+                if (otherView) {
+                    expected.add("copies: true, other view done: false");
+                    expected.add("other view shows: failed after a view was completed");
+                }
+                assertThat(seen).as("%s, other view: %s", op, otherView).isEqualTo(expected);
+                assertThat(parent).as("%s, other view: %s", op, otherView).isEqualTo(otherView ? "parent returned"
+                        : "parent failed: failed after a view was completed");
+            }
+        }
+    }
+
     /**
      * Runs {@code main} as a task from a thread of its own and returns its value; fails, saying
      * "hung: " and {@code hang}, if it has not ended in 10 s.
