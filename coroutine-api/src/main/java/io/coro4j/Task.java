@@ -689,7 +689,15 @@ public final class Task<T> implements Future<T> {
         return true;
     }
 
-    /** {@link #cancel()}; the argument is ignored, since cancellation is cooperative. */
+    /**
+     * {@link #cancel()}; the argument is ignored, since cancellation is cooperative. So, unlike
+     * what {@link Future#cancel} promises, {@link #isDone()} and {@link #isCancelled()} need not be
+     * true when this returns {@code true}: they turn true when the task ends cancelled (a task that
+     * does not suspend again, or catches the cancellation, ends with its value or failure instead).
+     * A call after the task ended returns {@code false}, also when it ended cancelled, as
+     * {@link java.util.concurrent.FutureTask#cancel} does ({@link CompletableFuture#cancel} returns
+     * {@code true} then).
+     */
     @Override
     public boolean cancel(boolean mayInterruptIfRunning) {
         return cancel();

@@ -295,6 +295,43 @@ public abstract class FutureTck extends SchedulerTck {
         assertThat(jdk.exceptionNow()).as("the JDK, for contrast").isSameAs(mine.getCause());
     }
 
+    /**
+     * Future#cancel of a task is cooperative, as Task#cancel(boolean)'s javadoc says: it returns
+     * true while the task runs, but isDone and isCancelled turn true only when the task ends
+     * cancelled (here: once a shield it is in ends); a call after that returns false, as
+     * FutureTask's does, where CompletableFuture's returns true.
+     */
+    @Test
+    void cancelOfATaskIsCooperative_isDoneAndIsCancelledTurnTrueWhenItEnds_aLaterCancelReturnsFalse() {
+        List<String> seen = run(() -> {
+            Event inShield = new Event();
+            Event leave = new Event();
+            Task<Object> t = Coro.spawn(() -> {
+                Coro.shielded(() -> {
+                    inShield.set();
+                    leave.await();
+                    return null;
+                });
+                Coro.checkCancelled(); // the cancellation comes here
+                return "not cancelled";
+            });
+            inShield.await();
+            List<String> out = new ArrayList<>();
+            out.add("cancel(true): " + t.cancel(true) + ", again: " + t.cancel(false) + ", done: " + t.isDone()
+                    + ", cancelled: " + t.isCancelled() + ", state: " + t.state());
+            leave.set();
+            until("the task has ended", t::isDone);
+            out.add("ended: cancelled: " + t.isCancelled() + ", state: " + t.state() + ", cancel: " + t.cancel(true));
+            CompletableFuture<Object> jdk = new CompletableFuture<>();
+            jdk.cancel(false);
+            out.add("a cancelled CompletableFuture's cancel: " + jdk.cancel(true));
+            return out;
+        });
+        assertThat(seen).containsExactly("cancel(true): true, again: true, done: false, cancelled: false, state: RUNNING",
+                "ended: cancelled: true, state: CANCELLED, cancel: false",
+                "a cancelled CompletableFuture's cancel: true");
+    }
+
     /** Applies {@code op} to {@code f} twice, as a holder would, and says what each call returned. */
     private static String holderCompletes(CompletableFuture<Object> f, String op) {
         List<String> returned = new ArrayList<>();
