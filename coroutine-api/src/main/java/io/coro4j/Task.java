@@ -932,13 +932,15 @@ public final class Task<T> implements Future<T> {
      */
     T await(View<T> view) {
         Task<?> caller = require("Coro.await");
-        if (caller == this) {
-            throw new IllegalStateException("a task cannot await itself: it would wait forever (" + name() + ")");
-        }
         Joiner j = null;
         if (!view.isDone()) {
+            // Refused only while the view is not done (a holder may have completed it), as join()
+            // refuses it: it would wait forever.
+            if (caller == this) {
+                throw new IllegalStateException("a task cannot await itself: it would wait forever (" + name() + ")");
+            }
             if (!result.isDone()) {
-                caller.refuseToWaitForAnAncestor(this, "await"); // as join() refuses it: it would wait forever
+                caller.refuseToWaitForAnAncestor(this, "await");
             }
             // Woken when the task ends, or when a holder completes the view (View wakes every
             // waiter of the task then), whichever comes first.

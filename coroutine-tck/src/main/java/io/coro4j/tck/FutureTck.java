@@ -332,6 +332,46 @@ public abstract class FutureTck extends SchedulerTck {
                 "a cancelled CompletableFuture's cancel: true");
     }
 
+    /**
+     * Coro.await of a task's own view, or of a view of a task it runs under, is refused only while
+     * neither the view nor the task is done (it would wait forever), as Coro.await's javadoc says: a
+     * view its holder has completed returns what it holds, as a CompletableFuture would. The task's
+     * own was refused whatever the view held.
+     */
+    @Test
+    void awaitingItsOwnViewOrItsParentsThatAHolderCompletedReturnsWhatItHolds_notDoneIsRefused() {
+        List<String> seen = run(() -> {
+            List<String> out = new ArrayList<>();
+            CompletableFuture<Task<Object>> me = new CompletableFuture<>();
+            Task<Object> self = Coro.spawn(() -> {
+                Task<Object> t = Coro.await(me);
+                CompletableFuture<Object> notDone = t.toCompletableFuture();
+                out.add("own, not done: " + outcome(() -> Coro.await(notDone)));
+                CompletableFuture<Object> completed = t.toCompletableFuture();
+                completed.complete("the holder's");
+                out.add("own, completed by its holder: " + outcome(() -> Coro.await(completed)));
+                CompletableFuture<Object> cancelled = t.toCompletableFuture();
+                cancelled.cancel(false);
+                out.add("own, cancelled by its holder: " + outcome(() -> Coro.await(cancelled)));
+                Coro.spawn(() -> {
+                    out.add("its parent's, not done: " + outcome(() -> Coro.await(notDone)));
+                    out.add("its parent's, completed by its holder: " + outcome(() -> Coro.await(completed)));
+                    return null;
+                }).join();
+                return "self returned";
+            });
+            me.complete(self);
+            out.add(self.join().toString());
+            return out;
+        });
+        assertThat(seen).containsExactly("own, not done: !IllegalStateException",
+                "own, completed by its holder: =the holder's",
+                "own, cancelled by its holder: !CancellationException",
+                "its parent's, not done: !IllegalStateException",
+                "its parent's, completed by its holder: =the holder's",
+                "self returned");
+    }
+
     /** Applies {@code op} to {@code f} twice, as a holder would, and says what each call returned. */
     private static String holderCompletes(CompletableFuture<Object> f, String op) {
         List<String> returned = new ArrayList<>();
