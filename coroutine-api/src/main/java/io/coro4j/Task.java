@@ -31,7 +31,7 @@ import java.util.function.BooleanSupplier;
  * outlives its parent. A child spawned with {@link Coro#spawn} that fails does not cancel its
  * parent or siblings (use {@link Coro#taskGroup} for that), but if nobody joined or gathered it,
  * its failure fails the parent when the parent finishes: it is never lost silently.
- * Observing a task's outcome (join, gather, get, resultNow, its stage, a chosen
+ * Observing a task's outcome (join, gather, get, resultNow, exceptionNow, its stage, a chosen
  * {@code Select.onAwait}; not {@code Select.onJoin}, which only waits for the end) matters only to such a
  * group, one that reports the failures nobody observed: the spawner's own, or a
  * {@linkplain TaskGroup#isSupervisor() supervisor} group. A default-mode {@link TaskGroup} fails
