@@ -103,15 +103,7 @@ final class ContinuationFiber extends OwnThreadState implements Fiber, Runnable 
         if (permit == 1 && (int) PERMIT.getAndSet(this, 0) == 1) {
             return;
         }
-        // A plain store: no other thread acts on PARKING (unpark acts on PARKED only, which
-        // afterYield publishes with a volatile store before it reads the permit).
-        STATE.set(this, PARKING);
-        try {
-            Continuations.yield(Continuations.FIBER_SCOPE);
-        } catch (IllegalStateException e) {
-            state = RUNNING;
-            throw cannotSuspend(e);
-        }
+        yieldIn(PARKING);
         // Resumed by an unpark: by its CAS alone, or, if it came while this fiber was parking, by
         // the carrier, which saw its permit; a permit still set is consumed (the fiber rechecks
         // whatever it waits for, so unparks that came meanwhile are not lost). Volatile, so that
@@ -146,13 +138,7 @@ final class ContinuationFiber extends OwnThreadState implements Fiber, Runnable 
     @Override
     public void checkCanSuspend() {
         requireCurrent("checkCanSuspend()");
-        state = PROBING;
-        try {
-            Continuations.yield(Continuations.FIBER_SCOPE);
-        } catch (IllegalStateException e) {
-            state = RUNNING;
-            throw cannotSuspend(e);
-        }
+        yieldIn(PROBING);
     }
 
     @Override
@@ -160,7 +146,17 @@ final class ContinuationFiber extends OwnThreadState implements Fiber, Runnable 
         if (scheduler.currentFiber() != this) {
             throw new IllegalStateException("yieldNow() called by code that is not running in this fiber");
         }
-        state = YIELDING;
+        yieldIn(YIELDING);
+    }
+
+    /**
+     * Yields the continuation in state {@code s} (PARKING, YIELDING or PROBING), which the carrier
+     * reads once it has yielded; refused (pinned), the fiber is RUNNING again and the refusal says
+     * why. A plain store: no other thread acts on these states (unpark acts on PARKED only, which
+     * afterYield publishes with a volatile store before it reads the permit).
+     */
+    private void yieldIn(int s) {
+        STATE.set(this, s);
         try {
             Continuations.yield(Continuations.FIBER_SCOPE);
         } catch (IllegalStateException e) {
