@@ -128,22 +128,18 @@ public final class CoroutineLocal<T> {
         return (Map<CoroutineLocal<?>, Object>) FreshThreadLocals.get(THREAD_VALUES);
     }
 
-    private static void setThreadValuesHere(Map<CoroutineLocal<?>, Object> values) {
-        FreshThreadLocals.set(THREAD_VALUES, values);
-    }
-
     private static void replace(Map<CoroutineLocal<?>, Object> values) {
         Task<?> t = Task.current();
         if (t != null) {
             t.context = values;
         } else {
-            setThreadValuesHere(values);
+            setThreadValues(values);
         }
     }
 
     /** Makes {@code values} the calling thread's own (outside tasks). */
     static void setThreadValues(Map<CoroutineLocal<?>, Object> values) {
-        setThreadValuesHere(values);
+        FreshThreadLocals.set(THREAD_VALUES, values);
     }
 
     /**
@@ -153,7 +149,7 @@ public final class CoroutineLocal<T> {
      */
     static void clearThreadValues() {
         if (threadValues() != EMPTY) {
-            setThreadValuesHere(EMPTY);
+            setThreadValues(EMPTY);
         }
     }
 
@@ -163,11 +159,11 @@ public final class CoroutineLocal<T> {
 
     static void runWithThreadContext(Map<CoroutineLocal<?>, Object> values, Runnable body) {
         Map<CoroutineLocal<?>, Object> before = threadValues();
-        setThreadValuesHere(values);
+        setThreadValues(values);
         try {
             body.run();
         } finally {
-            setThreadValuesHere(before);
+            setThreadValues(before);
         }
     }
 }

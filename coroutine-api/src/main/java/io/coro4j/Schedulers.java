@@ -180,8 +180,7 @@ public final class Schedulers {
     private static SchedulerProvider byName(List<SchedulerProvider> found, String name, String source) {
         if (name.isBlank()) {
             throw new IllegalArgumentException("a coro4j scheduler name should not be blank (from " + source + ")"
-                    + (found.isEmpty() ? "" : "; found: " + found.stream().map(SchedulerProvider::name)
-                            .collect(Collectors.joining(", "))));
+                    + (found.isEmpty() ? "" : "; found: " + names(found)));
         }
         for (SchedulerProvider p : found) {
             if (p.name().equals(name)) {
@@ -192,8 +191,12 @@ public final class Schedulers {
             throw new IllegalStateException(NONE_FOUND);
         }
         throw new IllegalArgumentException("No coro4j scheduler named \"" + name + "\" (from " + source
-                + "); found: " + found.stream().map(SchedulerProvider::name).collect(Collectors.joining(", "))
+                + "); found: " + names(found)
                 + ". The artifact for \"" + name + "\" is io.coro4j:scheduler-" + name + " if it exists.");
+    }
+
+    private static String names(List<SchedulerProvider> found) {
+        return found.stream().map(SchedulerProvider::name).collect(Collectors.joining(", "));
     }
 
     static List<SchedulerProvider> providers() {

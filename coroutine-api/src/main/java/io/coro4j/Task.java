@@ -1180,7 +1180,7 @@ public final class Task<T> implements Future<T> {
                     // one only once that callback returns. Completed now instead, with the outcome
                     // the end would give it (or as a holder's claim says), and its callbacks run
                     // here, where the task ends, as they would have.
-                    task.result.whenComplete(this::deliver);
+                    task.result.deliverTo(this);
                     return;
                 }
                 task.refuseHopelessWait(current(), what, untimed);
