@@ -437,14 +437,29 @@ public final class Coro {
                 if (visited.add(under)) {
                     reportBesideNull(under, timeout, visited);
                 }
-            } else if (!(s instanceof InterruptedException
-                    || s instanceof ClosedByInterruptException
-                    || s.getClass() == InterruptedIOException.class)) {
+            } else if (!answersTheInterrupt(s)) {
                 TimerThread.reportUncaught(new IllegalStateException("a failure that ended beside the timeout (after "
                         + timeout + ") of Coro.withTimeoutOrNull, which returned null; reported here so that it is"
                         + " not lost (Coro.withTimeout throws it suppressed on its TimeoutExceededException)", s));
             }
         }
+    }
+
+    /**
+     * Whether a blocking call's {@code failure} is the JDK's plain answer to the interrupt its
+     * thread, a virtual thread, got: an {@link InterruptedException}, a
+     * {@link ClosedByInterruptException} (an interruptible channel), a bare
+     * {@link InterruptedIOException}, or the {@link java.net.SocketException} a {@link java.net.Socket} (connect,
+     * read, write), {@link java.net.ServerSocket} (accept) or {@link java.net.DatagramSocket} (receive)
+     * throws on a virtual thread when interrupted, the socket closed (its message is the JDK's, the
+     * same in each: "Closed by interrupt").
+     */
+    private static boolean answersTheInterrupt(Throwable failure) {
+        return failure instanceof InterruptedException
+                || failure instanceof ClosedByInterruptException
+                || failure.getClass() == InterruptedIOException.class
+                || (failure.getClass() == java.net.SocketException.class
+                        && "Closed by interrupt".equals(failure.getMessage()));
     }
 
     /**
