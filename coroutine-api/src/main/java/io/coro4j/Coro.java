@@ -55,7 +55,9 @@ public final class Coro {
      * @return the value {@code main} returned
      * @throws IllegalStateException if called from inside a fiber (it would block a carrier)
      * @throws java.util.concurrent.RejectedExecutionException if the scheduler is shut down
-     * @throws CancellationException if the task was cancelled (also: the calling thread was interrupted)
+     * @throws CancellationException if the task was cancelled (also: the calling thread was interrupted;
+     *     one whose interrupt status is set when it calls never runs {@code main}'s body); the calling
+     *     thread keeps its interrupt status
      * @throws CompletionException wrapping a checked exception {@code main} failed with;
      *     unchecked ones are rethrown as they are
      */
@@ -77,8 +79,14 @@ public final class Coro {
                     + " inside a task use Coro.spawn(...) and join() instead");
         }
         Task<T> root = new Task<>(scheduler, main, null, CoroutineLocal.threadSnapshot());
+        // Interrupted already: the main task is cancelled as an interrupt during the wait would
+        // cancel it, but before it starts, so that it never runs its body. Looked at only once
+        // the wait began, the main task raced the look: it could run, part way or to its end.
+        boolean interrupted = Thread.interrupted();
+        if (interrupted) {
+            root.cancel();
+        }
         root.start();
-        boolean interrupted = false;
         while (true) {
             try {
                 root.result.get();
