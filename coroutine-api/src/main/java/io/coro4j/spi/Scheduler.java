@@ -116,6 +116,11 @@ public interface Scheduler extends AutoCloseable {
     /**
      * Shuts down and waits for every live fiber to finish and every thread to end. A fiber parked
      * forever makes this wait forever, as {@link java.util.concurrent.ExecutorService#close()} would.
+     * Unlike {@code ExecutorService.close()}, which stops its tasks as {@code shutdownNow} does when
+     * the waiting thread is interrupted, an interrupt neither ends this wait nor cancels anything
+     * (nor interrupts a {@code Coro.blocking} call): it is kept, and set again when this returns.
+     * To end a program whose tasks may wait for ever, cancel its main task (interrupt the thread in
+     * {@code Coro.run}, or {@code Task.cancel()}) before closing.
      *
      * @throws IllegalStateException if this is the default scheduler, as {@link #shutdown()}; or if
      *     called from code that termination waits for: a fiber of this scheduler, one of its timer

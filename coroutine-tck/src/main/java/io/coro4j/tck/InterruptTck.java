@@ -315,4 +315,60 @@ public abstract class InterruptTck extends SchedulerTck {
         assertThat(seen).containsExactly("body false; resumer true", "returned; resumer true", "failed true", "finally false",
                 "closed true");
     }
+
+    /**
+     * {@link Scheduler#close()} interrupted while a task it waits for is parked neither cancels the
+     * task nor ends the wait (unlike {@link java.util.concurrent.ExecutorService#close()}, which then
+     * stops its tasks as {@code shutdownNow} does): it returns once the task has ended, with the
+     * interrupt status set again. A Coro.blocking call running meanwhile is not interrupted.
+     */
+    @Test
+    void anInterruptedCloseKeepsWaitingForAParkedTaskAndKeepsTheStatus() throws Exception {
+        Scheduler s = newScheduler(2);
+        Event release = new Event();
+        AtomicReference<String> callEnded = new AtomicReference<>();
+        java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+        CompletableFuture<String> main = new CompletableFuture<>();
+        Thread.ofPlatform().daemon().name("tck-main").start(() -> {
+            try {
+                main.complete(Coro.run(s, () -> {
+                    Task<String> call = Coro.spawn(() -> Coro.blocking(() -> {
+                        started.countDown();
+                        try {
+                            Thread.sleep(60_000);
+                            callEnded.set("slept");
+                        } catch (InterruptedException e) {
+                            callEnded.set("interrupted");
+                        }
+                        return callEnded.get();
+                    }));
+                    release.await();
+                    call.cancel();
+                    try {
+                        return call.join();
+                    } catch (CancellationException e) {
+                        return "call cancelled; suppressed: " + e.getSuppressed().length;
+                    }
+                }));
+            } catch (Throwable e) {
+                main.completeExceptionally(e);
+            }
+        });
+        assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+        CompletableFuture<String> closed = new CompletableFuture<>();
+        Thread closer = Thread.ofPlatform().daemon().name("tck-closer").start(() -> {
+            s.close();
+            closed.complete("closed; still interrupted: " + Thread.interrupted());
+        });
+        Thread.sleep(50); // the closer waits, or has not begun to: either way it is interrupted before the end
+        closer.interrupt();
+        Thread.sleep(200);
+        assertThat(closed).as("close ended by its interrupt").isNotDone();
+        assertThat(main).as("main ended by the close's interrupt").isNotDone();
+        assertThat(callEnded).as("how the blocking call ended before the task was cancelled").hasNullValue();
+        release.set();
+        assertThat(closed.get(10, TimeUnit.SECONDS)).isEqualTo("closed; still interrupted: true");
+        assertThat(main.get(10, TimeUnit.SECONDS)).isEqualTo("call cancelled; suppressed: 0");
+        assertThat(callEnded).as("how the blocking call ended once the task was cancelled").hasValue("interrupted");
+    }
 }
