@@ -82,11 +82,12 @@ public final class Coro {
         // Interrupted already: the main task is cancelled as an interrupt during the wait would
         // cancel it, but before it starts, so that it never runs its body. Looked at only once
         // the wait began, the main task raced the look: it could run, part way or to its end.
-        boolean interrupted = Thread.interrupted();
-        if (interrupted) {
+        // The status stays set (a refused start keeps it): the wait below takes it and sets it again.
+        if (Thread.currentThread().isInterrupted()) {
             root.cancel();
         }
         root.start();
+        boolean interrupted = false;
         while (true) {
             try {
                 root.result.get();

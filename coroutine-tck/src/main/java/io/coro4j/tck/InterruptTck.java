@@ -122,6 +122,17 @@ public abstract class InterruptTck extends SchedulerTck {
         });
         assertThat(outcomes).as("outcomes of 100 runs").containsOnly("cancelled; still interrupted: true");
         assertThat(ran).as("main bodies that ran").hasValue(0);
+        Scheduler shutDown = newScheduler(1);
+        shutDown.shutdown();
+        String refused = onPlainThread(() -> {
+            Thread.currentThread().interrupt();
+            try {
+                return "returned " + Coro.run(shutDown, () -> "main");
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                return "refused; still interrupted: " + Thread.interrupted();
+            }
+        });
+        assertThat(refused).as("on a scheduler shut down").isEqualTo("refused; still interrupted: true");
     }
 
     /**
