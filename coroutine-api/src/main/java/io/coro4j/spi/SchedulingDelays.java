@@ -15,7 +15,8 @@ import java.util.function.LongConsumer;
  * scheduler pays nothing else. With one, about one event in {@link #sampleEvery()} is sampled
  * (chosen at random, so periodic workloads are not aliased), which bounds the listener's cost.
  *
- * <p>Thread-safe. The listener is called on carrier threads and must be quick and non-blocking.
+ * <p>Thread-safe. The listener is called on carrier threads and must be quick and non-blocking;
+ * what it throws is reported once and does not reach the scheduler ({@link #record}).
  */
 public final class SchedulingDelays {
 
@@ -24,6 +25,8 @@ public final class SchedulingDelays {
 
     private volatile LongConsumer listener;
     private volatile int mask = DEFAULT_SAMPLE_EVERY - 1;
+    /** The listener whose failure was reported: its later ones are dropped. Guarded by this. */
+    private LongConsumer failedListener;
 
     /**
      * Starts delivering samples, in nanoseconds, to {@code listener}, about one event in
@@ -62,6 +65,7 @@ public final class SchedulingDelays {
     public synchronized void unlisten(LongConsumer listener) {
         if (this.listener == listener) {
             this.listener = null;
+            failedListener = null; // not kept, with its binder, after it is unbound
         }
     }
 
@@ -80,11 +84,31 @@ public final class SchedulingDelays {
         return listener != null && (ThreadLocalRandom.current().nextInt() & mask) == 0;
     }
 
-    /** Called where a stamped fiber starts running; {@code delayNanos} below zero counts as zero. */
+    /**
+     * Called where a stamped fiber starts running; {@code delayNanos} below zero counts as zero.
+     * Never throws: what the listener throws (a registry's timer that fails, errors included) is
+     * caught, since this runs in a carrier's run loop or a fiber's park, where it would end the
+     * carrier or fail the task; the first throwable of each listener goes to the current thread's
+     * uncaught-exception handler, later ones are dropped (one a sample would flood the log).
+     */
     public void record(long delayNanos) {
         LongConsumer l = listener;
         if (l != null) {
-            l.accept(Math.max(0, delayNanos));
+            try {
+                l.accept(Math.max(0, delayNanos));
+            } catch (Throwable t) {
+                listenerFailed(l, t);
+            }
         }
+    }
+
+    private void listenerFailed(LongConsumer l, Throwable t) {
+        synchronized (this) {
+            if (l != listener || failedListener == l) {
+                return; // unbound meanwhile, or reported already
+            }
+            failedListener = l;
+        }
+        TimerThread.reportUncaught(t);
     }
 }

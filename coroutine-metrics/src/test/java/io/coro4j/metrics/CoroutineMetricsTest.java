@@ -653,6 +653,66 @@ class CoroutineMetricsTest {
         assertThat(prometheus.scrape()).doesNotContain("coro4j_");
     }
 
+    /**
+     * A registry whose timers throw when they record (a broken registry or a bug in one: here an
+     * AssertionError) must cost the samples, not the scheduler: the sampled delay is recorded on
+     * carrier threads (threadpool: in a carrier's run loop, before the fiber it picked runs; loom:
+     * in the fiber's own virtual thread, inside its park or before its body). Before, on
+     * threadpool the throw ended the carrier thread and lost the fiber it had picked (its task
+     * never ran again: the run hung); on loom it came out of a task's Coro.sleep as the task's
+     * failure, or, at a fiber's start, left it counted live for good and its task never ending.
+     * Now every task ends as it would unbound, the scheduler keeps running new tasks, nothing
+     * stays live, and the registry's failure is reported once to the uncaught-exception handler.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"threadpool", "loom"})
+    void aRegistryWhoseTimerThrowsOnRecord_costsTheSamplesOnly_notACarrierNorATask(String kind) throws Exception {
+        // Not closed after the test as the others (close() waits for its fibers): a lost one would hang it.
+        Scheduler s = Schedulers.create(kind, SchedulerConfig.builder()
+                .name(kind + "-metrics-test-" + SEQ.incrementAndGet()).parallelism(2).build());
+        AssertionError broken = new AssertionError("a broken registry");
+        MeterRegistry r = new SimpleMeterRegistry() {
+            @Override
+            protected Timer newTimer(io.micrometer.core.instrument.Meter.Id id,
+                                     io.micrometer.core.instrument.distribution.DistributionStatisticConfig config,
+                                     io.micrometer.core.instrument.distribution.pause.PauseDetector pauseDetector) {
+                return new io.micrometer.core.instrument.cumulative.CumulativeTimer(id, clock, config, pauseDetector,
+                        TimeUnit.SECONDS) {
+                    @Override
+                    protected void recordNonNegative(long amount, TimeUnit unit) {
+                        throw broken;
+                    }
+                };
+            }
+        };
+        Thread.UncaughtExceptionHandler saved = Thread.getDefaultUncaughtExceptionHandler();
+        List<Throwable> reported = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Thread.setDefaultUncaughtExceptionHandler((t, e) -> reported.add(e));
+        try {
+            bound(s, r, 1); // every event sampled
+            int tasks = 8;
+            CompletableFuture<List<Integer>> run = CompletableFuture.supplyAsync(() -> Coro.run(s, () -> Coro.gather(
+                    IntStream.range(0, tasks).mapToObj(i -> Coro.spawn(() -> {
+                        for (int k = 0; k < 3; k++) {
+                            Coro.sleep(Duration.ofMillis(1));
+                            Coro.yieldNow();
+                        }
+                        return i;
+                    })).toList())));
+            assertThat(run.get(10, TimeUnit.SECONDS)).containsExactly(0, 1, 2, 3, 4, 5, 6, 7);
+            assertThat(CompletableFuture.supplyAsync(() -> Coro.run(s, () -> Coro.spawn(() -> "still running").join()))
+                    .get(10, TimeUnit.SECONDS)).isEqualTo("still running");
+            awaitTrue(() -> s.stats().liveFibers() == 0);
+            assertThat(counter(r, "coro4j.tasks.ended", s, "outcome", "completed")).isEqualTo(tasks + 3);
+            assertThat(counter(r, "coro4j.tasks.ended", s, "outcome", "failed")).isZero();
+            assertThat(reported).containsExactly(broken);
+        } finally {
+            Thread.setDefaultUncaughtExceptionHandler(saved);
+            s.shutdown();
+        }
+        assertThat(s.awaitTermination(Duration.ofSeconds(10))).as("terminated").isTrue();
+    }
+
     private static void awaitTrue(BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (!condition.getAsBoolean()) {
