@@ -183,7 +183,8 @@ public final class Coro {
     /**
      * Suspends until {@code stage} completes and returns its value. If the current task is
      * cancelled meanwhile, the stage is cancelled too when it is a {@link Future} that can be
-     * (a {@linkplain CompletableFuture#minimalCompletionStage() minimal stage} cannot), except a
+     * (a {@linkplain CompletableFuture#minimalCompletionStage() minimal stage} cannot; what its
+     * {@code cancel} throws is suppressed on the task's {@link CancellationException}), except a
      * task's own stage ({@link Task#toCompletionStage()}, {@link Task#toCompletableFuture()}): that
      * is awaited as {@link Task#join()} joins the task, so it is left as it is (the task runs on, and
      * the stage still gets its outcome at its end), and an await that gives up leaves the task's
@@ -216,6 +217,10 @@ public final class Coro {
                         future.cancel(true);
                     } catch (UnsupportedOperationException minimalStage) {
                         // CompletableFuture.minimalCompletionStage(): not cancellable.
+                    } catch (Throwable failedToCancel) {
+                        // The stage's cancel, or a callback it ran, threw: the task is cancelled all
+                        // the same, carrying that failure (as a blocking call's end), not failed with it.
+                        Task.suppressOn(e, failedToCancel);
                     }
                 }
                 throw e;

@@ -17,7 +17,9 @@ public final class ListenableFutures {
 
     /**
      * Suspends the current task until {@code future} completes and returns its value; the carrier
-     * never blocks. If the task is cancelled meanwhile, the future is cancelled too.
+     * never blocks. If the task is cancelled meanwhile, the future is cancelled too; what that
+     * cancel throws (a listener it runs on this thread that fails) is suppressed on the task's
+     * {@link CancellationException}.
      *
      * @throws CancellationException if the future was cancelled, or the current task is
      * @throws CompletionException wrapping a checked failure of the future; unchecked ones as they are
@@ -33,7 +35,13 @@ public final class ListenableFutures {
             try {
                 t.suspendUntil(future::isDone);
             } catch (CancellationException e) {
-                future.cancel(true);
+                try {
+                    future.cancel(true);
+                } catch (Throwable failedToCancel) {
+                    // The future's cancel, or a listener it ran on this thread, threw: the task is
+                    // cancelled all the same, carrying that failure, not failed with it.
+                    Task.suppressOn(e, failedToCancel);
+                }
                 throw e;
             } finally {
                 waker.task = null;

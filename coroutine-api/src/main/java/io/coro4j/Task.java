@@ -659,6 +659,21 @@ public final class Task<T> implements Future<T> {
         return x instanceof CompletionException && x.getCause() != null ? x.getCause() : x;
     }
 
+    /**
+     * Adds {@code failure}, thrown by user code that a cancellation ran (a stage's cancel), as
+     * suppressed on {@code cancellation}; where it cannot ride there (it is the cancellation, or
+     * suppression is disabled on it), reports it to the uncaught-exception handler instead.
+     */
+    static void suppressOn(CancellationException cancellation, Throwable failure) {
+        if (failure != cancellation) {
+            int before = cancellation.getSuppressed().length;
+            cancellation.addSuppressed(failure);
+            if (cancellation.getSuppressed().length == before) {
+                TimerThread.reportUncaught(failure);
+            }
+        }
+    }
+
     static RuntimeException rethrow(Throwable t) {
         if (t instanceof RuntimeException r) {
             throw r;

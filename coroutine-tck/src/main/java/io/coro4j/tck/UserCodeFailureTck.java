@@ -1,0 +1,146 @@
+package io.coro4j.tck;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.MoreExecutors;
+import com.google.common.util.concurrent.SettableFuture;
+import io.coro4j.Coro;
+import io.coro4j.ListenableFutures;
+import io.coro4j.Task;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+
+/**
+ * User code that throws where coro4j calls it: task bodies (errors, failed class initializers),
+ * finally blocks that throw while a task unwinds from a cancellation, and futures a cancelled
+ * await cancels. Each ends as the javadoc says on every scheduler, and the scheduler goes on.
+ */
+public abstract class UserCodeFailureTck extends SchedulerTck {
+
+    /** A fresh task still runs on the scheduler, and nothing of the test stays live. */
+    private void assertTheSchedulerGoesOn() throws Exception {
+        assertThat(runTask(Duration.ofSeconds(10), () -> Coro.spawn(() -> "fresh").join())).isEqualTo("fresh");
+    }
+
+    static final class FailsToInitialize {
+        static final int VALUE = fail();
+
+        private static int fail() {
+            throw new IllegalStateException("initializer failed");
+        }
+    }
+
+    @Test
+    void aClassInitializerThatFailsInATaskFailsItWithExceptionInInitializerError_thenNoClassDefFoundError() throws Exception {
+        List<String> seen = runTask(Duration.ofSeconds(10), () -> {
+            List<String> out = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                Task<Integer> t = Coro.spawn(() -> FailsToInitialize.VALUE);
+                try {
+                    t.join();
+                    out.add("returned");
+                } catch (Throwable e) {
+                    out.add(e.getClass().getSimpleName() + (e.getCause() == null ? "" : "<-" + e.getCause().getMessage()));
+                }
+            }
+            return out;
+        });
+        assertThat(seen.get(0)).isEqualTo("ExceptionInInitializerError<-initializer failed");
+        assertThat(seen.get(1)).startsWith("NoClassDefFoundError");
+        assertThat(scheduler.taskCounters().failed()).isEqualTo(2);
+        assertTheSchedulerGoesOn();
+    }
+
+    @Test
+    void aFinallyThatThrowsWhileACancelledTaskUnwindsFailsItWithThatThrowable() throws Exception {
+        AssertionError fromFinally = new AssertionError("from finally");
+        Throwable[] got = runTask(Duration.ofSeconds(10), () -> {
+            Task<Void> t = Coro.spawn(() -> {
+                try {
+                    Coro.sleep(Duration.ofDays(1));
+                } finally {
+                    throw fromFinally;
+                }
+            });
+            Coro.yieldNow();
+            until("the task sleeps", () -> scheduler.stats().parkedFibers() > 0);
+            t.cancel();
+            Throwable joined = null;
+            try {
+                t.join();
+            } catch (Throwable e) {
+                joined = e;
+            }
+            Throwable viewed = t.toCompletableFuture().handle((v, e) -> e).join();
+            return new Throwable[] {joined, viewed, t.exceptionNow()};
+        });
+        assertThat(got[0]).isSameAs(fromFinally);
+        assertThat(got[1]).isSameAs(fromFinally);
+        assertThat(got[2]).isSameAs(fromFinally);
+        assertThat(scheduler.taskCounters().cancelled()).isZero();
+        assertTheSchedulerGoesOn();
+    }
+
+    /** A CompletableFuture whose cancel throws, as a broken subclass's might. */
+    static final class CancelThrows<T> extends CompletableFuture<T> {
+        final RuntimeException thrown = new IllegalStateException("cancel failed");
+
+        @Override
+        public boolean cancel(boolean mayInterruptIfRunning) {
+            throw thrown;
+        }
+    }
+
+    @Test
+    void aCancelledAwaitWhoseStagesCancelThrowsStillEndsCancelled_withThatFailureSuppressed() throws Exception {
+        CancelThrows<String> stage = new CancelThrows<>();
+        Throwable got = runTask(Duration.ofSeconds(10), () -> {
+            Task<String> t = Coro.spawn(() -> Coro.await(stage));
+            until("the task awaits", () -> scheduler.stats().parkedFibers() > 0);
+            t.cancel();
+            try {
+                t.join();
+                return null;
+            } catch (Throwable e) {
+                return e;
+            }
+        });
+        assertThat(got).isInstanceOf(CancellationException.class);
+        assertThat(got.getSuppressed()).containsExactly(stage.thrown);
+        assertThat(scheduler.taskCounters().cancelled()).isEqualTo(1);
+        assertThat(scheduler.taskCounters().failed()).isZero();
+        assertTheSchedulerGoesOn();
+    }
+
+    @Test
+    void aCancelledListenableAwaitWhoseListenerThrowsAnErrorStillEndsCancelled_withThatErrorSuppressed() throws Exception {
+        SettableFuture<String> future = SettableFuture.create();
+        AssertionError fromListener = new AssertionError("listener failed");
+        future.addListener(() -> {
+            throw fromListener;
+        }, MoreExecutors.directExecutor());
+        Throwable got = runTask(Duration.ofSeconds(10), () -> {
+            Task<String> t = Coro.spawn(() -> ListenableFutures.await((ListenableFuture<String>) future));
+            until("the task awaits", () -> scheduler.stats().parkedFibers() > 0);
+            t.cancel();
+            try {
+                t.join();
+                return null;
+            } catch (Throwable e) {
+                return e;
+            }
+        });
+        assertThat(future.isCancelled()).isTrue();
+        assertThat(got).isInstanceOf(CancellationException.class);
+        assertThat(got.getSuppressed()).containsExactly(fromListener);
+        assertThat(scheduler.taskCounters().cancelled()).isEqualTo(1);
+        assertThat(scheduler.taskCounters().failed()).isZero();
+        assertTheSchedulerGoesOn();
+    }
+}
