@@ -21,6 +21,14 @@ public final class ListenableFutures {
      * cancel throws (a listener it runs on this thread that fails) is suppressed on the task's
      * {@link CancellationException}.
      *
+     * <p>The wake-up is a listener on {@code future} (run by {@code directExecutor}). Guava runs a
+     * future's listeners one after another on the thread that completes it, and a listener that
+     * throws an {@link Error} there ends that run: the Error comes out of the completing call
+     * ({@code set}, {@code setException}, {@code cancel}) and the listeners added after it never
+     * run, this await's included if it came later. The task then waits until it is cancelled,
+     * which wakes it: it finds the future done and returns its outcome.
+     * Listeners that throw exceptions are logged by Guava and do not stop the others.
+     *
      * @throws CancellationException if the future was cancelled, or the current task is
      * @throws CompletionException wrapping a checked failure of the future; unchecked ones as they are
      * @throws IllegalStateException outside a task

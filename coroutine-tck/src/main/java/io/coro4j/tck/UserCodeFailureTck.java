@@ -143,4 +143,43 @@ public abstract class UserCodeFailureTck extends SchedulerTck {
         assertThat(scheduler.taskCounters().failed()).isZero();
         assertTheSchedulerGoesOn();
     }
+
+    /**
+     * Guava runs a future's listeners one after another on the completing thread and lets an
+     * {@link Error} a listener throws out of its {@code set}, skipping the listeners after it: an
+     * await whose listener came later is never woken (ListenableFutures.await's javadoc says so).
+     * It is not lost: the completing thread got the Error, and cancelling the task ends the wait
+     * (with the future's value, the future being done by then).
+     */
+    @Test
+    void aGuavaListenerErrorThatSkipsTheAwaitsListener_leavesTheWaitToACancellation() throws Exception {
+        SettableFuture<String> future = SettableFuture.create();
+        AssertionError fromListener = new AssertionError("listener failed");
+        future.addListener(() -> {
+            throw fromListener;
+        }, MoreExecutors.directExecutor());
+        List<Object> got = runTask(Duration.ofSeconds(10), () -> {
+            Task<String> t = Coro.spawn(() -> ListenableFutures.await((ListenableFuture<String>) future));
+            until("the task awaits", () -> scheduler.stats().parkedFibers() > 0);
+            List<Object> out = new ArrayList<>();
+            try {
+                future.set("v");
+            } catch (Throwable e) {
+                out.add(e);
+            }
+            Coro.sleep(Duration.ofMillis(50));
+            out.add(t.isDone());
+            t.cancel();
+            try {
+                out.add(t.join());
+            } catch (Throwable e) {
+                out.add(e.getClass());
+            }
+            return out;
+        });
+        // Woken by the cancel, the await finds the future done and returns its value, as a wait
+        // whose operation completed before the task saw the cancellation does.
+        assertThat(got).containsExactly(fromListener, false, "v");
+        assertTheSchedulerGoesOn();
+    }
 }
