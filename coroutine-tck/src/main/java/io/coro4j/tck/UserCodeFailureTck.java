@@ -182,4 +182,100 @@ public abstract class UserCodeFailureTck extends SchedulerTck {
         assertThat(got).containsExactly(fromListener, false, "v");
         assertTheSchedulerGoesOn();
     }
+
+    /**
+     * Completion callbacks of a task's views run where the task ends (threadpool: its carrier, here
+     * the only one). One that throws an Error (here a StackOverflowError and an OutOfMemoryError,
+     * thrown by hand) completes its own dependent stage with it, as a CompletableFuture's does; the
+     * other callbacks, the joiner and a select on the task's end all still get the value, and the
+     * carrier goes on running tasks.
+     */
+    @Test
+    void viewCallbacksThatThrowErrorsAtATasksEndFailOnlyTheirOwnStages_onTheOnlyCarrier() throws Exception {
+        scheduler = newScheduler(1);
+        StackOverflowError overflow = new StackOverflowError("by hand");
+        OutOfMemoryError oom = new OutOfMemoryError("by hand");
+        List<Object> got = runTask(Duration.ofSeconds(10), () -> {
+            io.coro4j.channel.Event go = new io.coro4j.channel.Event();
+            Task<String> t = Coro.spawn(() -> {
+                go.await();
+                return "v";
+            });
+            CompletableFuture<String> first = t.toCompletableFuture().whenComplete((v, e) -> {
+                throw overflow;
+            });
+            CompletableFuture<Void> second = t.toCompletableFuture().thenRun(() -> {
+                throw oom;
+            });
+            List<String> ran = new java.util.concurrent.CopyOnWriteArrayList<>();
+            t.toCompletableFuture().thenAccept(v -> ran.add("third " + v));
+            Task<String> selector = Coro.spawn(() -> io.coro4j.channel.Select.select(
+                    io.coro4j.channel.Select.onAwait(t, v -> "selected " + v)));
+            Coro.yieldNow();
+            go.set();
+            List<Object> out = new ArrayList<>();
+            out.add(t.join());
+            out.add(selector.join());
+            out.add(first.handle((v, e) -> e).join());
+            out.add(second.handle((v, e) -> e).join());
+            out.addAll(ran);
+            return out;
+        });
+        assertThat(got).hasSize(5);
+        assertThat(got.subList(0, 2)).containsExactly("v", "selected v");
+        assertThat((Throwable) got.get(2)).isInstanceOf(java.util.concurrent.CompletionException.class).cause().isSameAs(overflow);
+        assertThat((Throwable) got.get(3)).isInstanceOf(java.util.concurrent.CompletionException.class).cause().isSameAs(oom);
+        assertThat(got.get(4)).isEqualTo("third v");
+        assertTheSchedulerGoesOn();
+    }
+
+    /**
+     * A select handler that throws an Error: the select throws it as it is, the clause has taken
+     * effect (one item received, not two, none lost), and the channel serves on.
+     */
+    @Test
+    void aSelectHandlerThatThrowsAnErrorTookItsItem_andTheChannelServesOn() throws Exception {
+        AssertionError fromHandler = new AssertionError("handler failed");
+        List<Object> got = runTask(Duration.ofSeconds(10), () -> {
+            io.coro4j.channel.Channel<Integer> ch = io.coro4j.channel.Channel.bounded(4);
+            ch.send(1);
+            ch.send(2);
+            List<Object> out = new ArrayList<>();
+            try {
+                io.coro4j.channel.Select.select(ch.onReceive(i -> {
+                    throw fromHandler;
+                }));
+            } catch (Throwable e) {
+                out.add(e);
+            }
+            out.add(ch.receive());
+            ch.send(3);
+            out.add(io.coro4j.channel.Select.select(ch.onReceive(i -> "got " + i)));
+            return out;
+        });
+        assertThat(got).containsExactly(fromHandler, 2, "got 3");
+        assertTheSchedulerGoesOn();
+    }
+
+    private static int recurse(int n) {
+        return recurse(n + 1) + 1;
+    }
+
+    /** A real StackOverflowError in a Coro.blocking body comes out of the call as it is; the task goes on. */
+    @Test
+    void aStackOverflowInABlockingBodyComesOutAsItIs_andTheTaskGoesOn() throws Exception {
+        List<Object> got = runTask(Duration.ofSeconds(10), () -> {
+            List<Object> out = new ArrayList<>();
+            try {
+                Coro.blocking(() -> recurse(0));
+            } catch (Throwable e) {
+                out.add(e.getClass());
+            }
+            Coro.sleep(Duration.ofMillis(1));
+            out.add(Coro.blocking(() -> "after"));
+            return out;
+        });
+        assertThat(got).containsExactly(StackOverflowError.class, "after");
+        assertTheSchedulerGoesOn();
+    }
 }
