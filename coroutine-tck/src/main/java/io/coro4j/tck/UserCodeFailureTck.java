@@ -278,4 +278,73 @@ public abstract class UserCodeFailureTck extends SchedulerTck {
         assertThat(got).containsExactly(StackOverflowError.class, "after");
         assertTheSchedulerGoesOn();
     }
+
+    /**
+     * Closing a generator that delegates to a sub-generator whose finally throws an Error: as
+     * Python's close, the sub-generator's failure comes out at the delegating yieldFrom, the outer
+     * finally runs, and close throws it as it is; both generators are finished.
+     */
+    @Test
+    void closingADelegatingGeneratorWhoseSubGeneratorsFinallyThrowsAnError_throwsItAfterTheOuterFinally() {
+        AssertionError fromSub = new AssertionError("sub finally failed");
+        List<String> log = new ArrayList<>();
+        io.coro4j.Generator<String, Object, Void> sub = io.coro4j.Generator.of(scheduler, co -> {
+            try {
+                co.yield("in sub");
+            } finally {
+                log.add("sub finally");
+                throw fromSub;
+            }
+        });
+        io.coro4j.Generator<String, Object, Void> outer = io.coro4j.Generator.of(scheduler, co -> {
+            try {
+                co.yieldFrom(sub);
+            } catch (Throwable e) {
+                log.add("outer caught " + (e == fromSub));
+                throw e;
+            } finally {
+                log.add("outer finally");
+            }
+            return null;
+        });
+        outer.next();
+        assertThatThrownBy(outer::close).isSameAs(fromSub);
+        assertThat(log).containsExactly("sub finally", "outer caught true", "outer finally");
+        assertThat(sub.isDone()).isTrue();
+        assertThat(outer.isDone()).isTrue();
+    }
+
+    /**
+     * A task group whose body throws an Error while a child sleeps: the child is cancelled and
+     * waited for, and the failure its finally throws while it unwinds is suppressed on the body's
+     * Error, which the group throws as it is; the task running the group then runs on.
+     */
+    @Test
+    void aGroupBodysErrorIsThrownAsItIs_withTheFailureOfAChildsFinallySuppressed() throws Exception {
+        AssertionError fromBody = new AssertionError("body failed");
+        IllegalStateException fromFinally = new IllegalStateException("child finally failed");
+        List<Object> got = runTask(Duration.ofSeconds(10), () -> {
+            List<Object> out = new ArrayList<>();
+            try {
+                Coro.taskGroup(g -> {
+                    g.spawn(() -> {
+                        try {
+                            Coro.sleep(Duration.ofDays(1));
+                        } finally {
+                            throw fromFinally;
+                        }
+                    });
+                    until("the child sleeps", () -> scheduler.stats().parkedFibers() > 0);
+                    throw fromBody;
+                });
+            } catch (Throwable e) {
+                out.add(e);
+                out.add(List.of(e.getSuppressed()));
+            }
+            out.add(Coro.spawn(() -> "after").join());
+            return out;
+        });
+        assertThat(got).containsExactly(fromBody, List.of(fromFinally), "after");
+        assertTheSchedulerGoesOn();
+    }
 }
