@@ -1094,6 +1094,12 @@ public final class Coro {
      */
     static final ThreadLocal<Task<?>> BLOCKING_FOR = new ThreadLocal<>();
 
+    /**
+     * On the thread of a generator body that runs outside the task stepping it (a loom body
+     * stepped by a threadpool task), that generator while the body runs.
+     */
+    static final ThreadLocal<GeneratorCore<?, ?, ?>> STEPPED_BY = new ThreadLocal<>();
+
     /** What a blocking call threw, as a value. */
     record Failed(Throwable failure) {}
 

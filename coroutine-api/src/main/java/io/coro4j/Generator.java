@@ -69,9 +69,11 @@ import java.util.stream.StreamSupport;
  * {@link IllegalStateException}. Inside a fiber, the body runs as part of that fiber: a body that
  * awaits suspends the whole fiber. A loom generator stepped in a task of another scheduler (a
  * threadpool task) is the exception: its body runs on a virtual thread of its own, outside that
- * task, where waiting and spawning are refused as outside any task and the task's
- * {@link CoroutineLocal} values are not seen; make the generator on the task's scheduler
- * ({@link #of(Body)} inside the task does). On the threadpool scheduler the body runs on the resumer's
+ * task, where waiting and spawning are refused as outside any task (an
+ * {@link IllegalStateException} that names the generator's scheduler and the task's), a
+ * {@code close()} of the task's scheduler is refused (it would wait for the task, which waits for
+ * the body) and the task's {@link CoroutineLocal} values are not seen; make the generator on the
+ * task's scheduler ({@link #of(Body)} inside the task does). On the threadpool scheduler the body runs on the resumer's
  * thread, so {@code Thread.currentThread()} and {@code ThreadLocal}s in it are the resumer's; and
  * since the JIT treats the current thread as constant within a compiled method, body code that
  * reads them both before and after a yield may go on seeing the previous resumer's thread when

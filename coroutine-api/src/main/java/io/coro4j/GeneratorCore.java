@@ -79,6 +79,12 @@ final class GeneratorCore<Y, S, R> {
      * and back, so that the body sees and sets the resumer's, as it does on the resumer's thread.
      */
     private boolean carryingContext;
+    /**
+     * The task of another kind of scheduler that steps the body now, where the body runs on a thread
+     * of its own (loom) and so outside that task; null otherwise. Written by the resumer before it hands control
+     * over, read by the body's thread (the hand-over orders them).
+     */
+    Task<?> stepper;
     private Map<CoroutineLocal<?>, Object> threadContext;
     /**
      * Carried with {@link #threadContext}: the task that waits for the {@link Coro#blocking} call
@@ -191,6 +197,8 @@ final class GeneratorCore<Y, S, R> {
         if (carryingContext) {
             CoroutineLocal.setThreadValues(threadContext);
             Coro.BLOCKING_FOR.set(blockingFor);
+        } else if (stepper != null) {
+            Coro.STEPPED_BY.set(this);
         }
     }
 
@@ -204,6 +212,8 @@ final class GeneratorCore<Y, S, R> {
             threadContext = CoroutineLocal.threadSnapshot();
             CoroutineLocal.clearThreadValues();
             Coro.BLOCKING_FOR.remove();
+        } else if (stepper != null) {
+            Coro.STEPPED_BY.remove();
         }
     }
 
@@ -392,7 +402,14 @@ final class GeneratorCore<Y, S, R> {
      */
     private boolean runCoroutine() {
         runner = Thread.currentThread();
-        boolean carry = bodyOnOwnThread && Task.current() == null;
+        Task<?> resumerTask = bodyOnOwnThread ? Task.current() : null;
+        boolean carry = bodyOnOwnThread && resumerTask == null;
+        if (resumerTask != null && !resumerTask.scheduler.kind().equals(scheduler.kind())) {
+            // The body's thread runs outside this task (a loom body stepped by a threadpool task;
+            // stepped by a task of its own kind, it runs as part of it): what the body is refused
+            // names the task, and a close() of the task's scheduler there is refused.
+            stepper = resumerTask;
+        }
         if (carry) {
             threadContext = CoroutineLocal.threadSnapshot();
             blockingFor = (Task<?>) FreshThreadLocals.get(Coro.BLOCKING_FOR);
@@ -402,6 +419,9 @@ final class GeneratorCore<Y, S, R> {
             return coroutine.resume();
         } finally {
             runner = null;
+            if (stepper != null) {
+                stepper = null;
+            }
             if (carry) {
                 CoroutineLocal.setThreadValues(threadContext);
                 threadContext = null;

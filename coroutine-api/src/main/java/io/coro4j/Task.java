@@ -81,7 +81,20 @@ public final class Task<T> implements Future<T> {
         }
         io.coro4j.internal.Tasks.install(what -> require(what).handle(), scheduler -> {
             Task<?> waiting = (Task<?>) FreshThreadLocals.get(Coro.BLOCKING_FOR);
-            return waiting != null && waiting.scheduler == scheduler ? waiting.name() : null;
+            if (waiting != null && waiting.scheduler == scheduler) {
+                return "inside Coro.blocking(...) of " + waiting.name() + ", a task of scheduler \"" + waiting.scheduler.name()
+                        + "\": it would wait for that task, which waits for this call to end; call shutdown() instead,"
+                        + " or close the scheduler after the blocking call";
+            }
+            GeneratorCore<?, ?, ?> stepped = (GeneratorCore<?, ?, ?>) FreshThreadLocals.get(Coro.STEPPED_BY);
+            Task<?> stepper = stepped != null ? stepped.stepper : null;
+            if (stepper != null && stepper.scheduler == scheduler) {
+                return "in the body of a generator of scheduler \"" + stepped.scheduler.name() + "\" stepped by "
+                        + stepper.name() + ", a task of scheduler \"" + stepper.scheduler.name() + "\": it would wait for that"
+                        + " task, which waits for this step to end; call shutdown() instead, or close the scheduler"
+                        + " after the step";
+            }
+            return null;
         }, new io.coro4j.internal.Tasks.EndWaits() {
             @Override
             public void refuseHopeless(Task<?> target, String what) {
@@ -269,6 +282,15 @@ public final class Task<T> implements Future<T> {
             if (FreshThreadLocals.get(Coro.BLOCKING_FOR) != null) {
                 throw new IllegalStateException(what + " called inside Coro.blocking(...), whose body runs on a thread"
                         + " of its own, outside the task: do task operations before or after the blocking call");
+            }
+            GeneratorCore<?, ?, ?> stepped = (GeneratorCore<?, ?, ?>) FreshThreadLocals.get(Coro.STEPPED_BY);
+            Task<?> stepper = stepped != null ? stepped.stepper : null;
+            if (stepper != null) {
+                throw new IllegalStateException(what + " called in the body of a generator of scheduler \""
+                        + stepped.scheduler.name() + "\" stepped by a task of scheduler \"" + stepper.scheduler.name()
+                        + "\": a " + stepped.scheduler.kind() + " generator's body runs on a thread of its own, outside"
+                        + " a task of another scheduler kind; make the generator on the task's scheduler"
+                        + " (Generator.of(body) inside the task)");
             }
             throw new IllegalStateException(what + " called outside a task: start one with Coro.run(...)");
         }

@@ -62,9 +62,10 @@ public final class Tasks {
     }
 
     /**
-     * The name of the task of {@code scheduler} that waits for the {@code Coro.blocking} call the
-     * caller runs in, or null: none, or of another scheduler. Null too before any task exists (no
-     * blocking call can run then).
+     * Where the caller runs inside a task of {@code scheduler} that waits for it (a
+     * {@code Coro.blocking} call of that task, or the body of a generator the task steps that runs
+     * on a thread of its own), said as the rest of {@code close()}'s refusal; or null: none, or of
+     * another scheduler. Null too before any task exists (no blocking call can run then).
      */
     public static String blockingCallOf(Object scheduler) {
         Function<Object, String> f = blockingCallOf;

@@ -124,17 +124,16 @@ public interface Scheduler extends AutoCloseable {
      *
      * @throws IllegalStateException if this is the default scheduler, as {@link #shutdown()}; or if
      *     called from code that termination waits for: a fiber of this scheduler, one of its timer
-     *     actions, or a {@code Coro.blocking} call of one of its tasks (call {@link #shutdown()} there
-     *     instead)
+     *     actions, a {@code Coro.blocking} call of one of its tasks, or the body of a generator that
+     *     one of its tasks steps and that runs on a thread of its own (a loom generator stepped by a
+     *     threadpool task) (call {@link #shutdown()} there instead)
      */
     @Override
     default void close() {
         io.coro4j.internal.DefaultScheduler.refuseShutdown(this);
         String waiting = io.coro4j.internal.Tasks.blockingCallOf(this);
         if (waiting != null) {
-            throw new IllegalStateException("close() called inside Coro.blocking(...) of " + waiting + ", a task of"
-                    + " scheduler \"" + name() + "\": it would wait for that task, which waits for this call to end;"
-                    + " call shutdown() instead, or close the scheduler after the blocking call");
+            throw new IllegalStateException("close() called " + waiting);
         }
         shutdown();
         boolean interrupted = false;
