@@ -5,6 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.coro4j.Coro;
 import io.coro4j.Generator;
 import io.coro4j.Schedulers;
+import io.coro4j.channel.Barrier;
+import io.coro4j.channel.Channel;
+import io.coro4j.channel.Condition;
+import io.coro4j.channel.Event;
+import io.coro4j.channel.Lock;
+import io.coro4j.channel.Semaphore;
+import io.coro4j.spi.Fiber;
 import io.coro4j.spi.Scheduler;
 import io.coro4j.spi.SchedulerConfig;
 import java.time.Duration;
@@ -16,9 +23,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * Schedulers of both kinds in one program: what a loom generator's body may do when a task of a
+ * Schedulers of both kinds in one program: a task waiting in a channel, lock, condition, semaphore,
+ * event or barrier and woken by a task of the other scheduler resumes in its own fiber, on its own
+ * scheduler's carrier, with nothing lost; and what a loom generator's body may do when a task of a
  * threadpool scheduler steps it. The body runs on a virtual thread of its own, outside that task
  * (Generator's javadoc): task operations there are refused with a message that says so, and a
  * close() of the stepping task's scheduler there, which would wait for that task while the task
@@ -65,6 +76,105 @@ class MixedSchedulersTest {
         } catch (Throwable e) {
             return e.getClass().getSimpleName() + ": " + e.getMessage();
         }
+    }
+
+    /** Whether the caller runs in a fiber of {@code s} (on threadpool: on one of its carriers). */
+    private static boolean onItsOwn(Scheduler s) {
+        Fiber f = Schedulers.currentFiber();
+        return f != null && f.scheduler() == s
+                && (!s.kind().equals("threadpool") || Thread.currentThread().getName().contains("coro4j-" + s.name() + "-"));
+    }
+
+    private static final int ROUNDS = 500;
+
+    /**
+     * Two tasks, one of each scheduler, take turns ROUNDS times through each primitive; every
+     * return from a wait is checked to be in the task's own fiber and carrier. Counts exact.
+     */
+    @ParameterizedTest
+    @CsvSource({"threadpool,loom", "loom,threadpool"})
+    void aWaiterWokenByATaskOfTheOtherKindResumesOnItsOwnSchedulerAndNothingIsLost(String kindA, String kindB)
+            throws Exception {
+        Scheduler[] both = {create(kindA), create(kindB)};
+        Channel<Integer> ping = Channel.rendezvous();
+        Channel<Integer> pong = Channel.rendezvous();
+        Lock lock = new Lock();
+        Condition turnChanged = new Condition(lock);
+        Semaphore semaphore = new Semaphore(1);
+        Barrier barrier = new Barrier(2);
+        Event[] events = new Event[ROUNDS];
+        for (int i = 0; i < ROUNDS; i++) {
+            events[i] = new Event();
+        }
+        int[] turn = {0};
+        int[] inside = {0};
+        List<CompletableFuture<List<Integer>>> sides = new ArrayList<>();
+        for (int side = 0; side < 2; side++) {
+            int me = side;
+            Scheduler own = both[side];
+            CompletableFuture<List<Integer>> f = new CompletableFuture<>();
+            Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    f.complete(Coro.run(own, () -> {
+                        int elsewhere = 0;
+                        int sum = 0;
+                        int overlaps = 0;
+                        for (int i = 0; i < ROUNDS; i++) {
+                            if (me == 0) {
+                                ping.send(i);
+                                sum += pong.receive();
+                            } else {
+                                int x = ping.receive();
+                                elsewhere += onItsOwn(own) ? 0 : 1;
+                                pong.send(x);
+                                sum += x;
+                            }
+                            elsewhere += onItsOwn(own) ? 0 : 1;
+                            lock.lock();
+                            try {
+                                while (turn[0] != me) {
+                                    turnChanged.await();
+                                    elsewhere += onItsOwn(own) ? 0 : 1;
+                                }
+                                turn[0] = 1 - me;
+                                turnChanged.signalAll();
+                            } finally {
+                                lock.unlock();
+                            }
+                            semaphore.acquire();
+                            try {
+                                elsewhere += onItsOwn(own) ? 0 : 1;
+                                overlaps += inside[0]++;
+                                Coro.yieldNow();
+                                inside[0]--;
+                            } finally {
+                                semaphore.release();
+                            }
+                            barrier.await();
+                            elsewhere += onItsOwn(own) ? 0 : 1;
+                            if (me == 0) {
+                                events[i].await();
+                                elsewhere += onItsOwn(own) ? 0 : 1;
+                            } else {
+                                events[i].set();
+                            }
+                        }
+                        return List.of(sum, elsewhere, overlaps);
+                    }));
+                } catch (Throwable e) {
+                    f.completeExceptionally(e);
+                }
+            });
+            sides.add(f);
+        }
+        int expectedSum = ROUNDS * (ROUNDS - 1) / 2;
+        assertThat(sides.get(0).get(20, TimeUnit.SECONDS)).as("%s side: sum, wakes elsewhere, overlaps", kindA)
+                .containsExactly(expectedSum, 0, 0);
+        assertThat(sides.get(1).get(20, TimeUnit.SECONDS)).as("%s side: sum, wakes elsewhere, overlaps", kindB)
+                .containsExactly(expectedSum, 0, 0);
+        assertThat(semaphore.availablePermits()).isOne();
+        assertThat(lock.isLocked()).isFalse();
+        assertThat(turn[0]).isZero();
     }
 
     @Test
