@@ -880,7 +880,12 @@ public final class Coro {
      * observed once it has been handed out: the failure of one the loop never reached (it
      * stopped early) still fails the task that spawned it. Close the generator
      * (try-with-resources) when stopping early. As with {@link #gather(Task[])}, any task may
-     * loop over any tasks, and may iterate a loop another task made. From its first step until
+     * loop over any tasks, and may iterate a loop another task made, with one exception: the loop
+     * is a generator of the scheduler of the task that made it, and a loop made in a task of a
+     * loom scheduler has its body on a thread of its own outside a task of a threadpool scheduler
+     * that iterates it (see {@link Generator}), so such a step is refused with an
+     * {@link IllegalStateException} (the loop then ends, as after any refused step); make the loop
+     * in the task that iterates it. From its first step until
      * it ends or is closed, the loop answers for the tasks' failures: a task that ended before
      * that step while its group was open, or ends after it, is the loop's to hand out, and its
      * group does not report it as well, also when the group closes before the loop reaches it.

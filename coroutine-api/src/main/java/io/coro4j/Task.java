@@ -290,7 +290,7 @@ public final class Task<T> implements Future<T> {
                         + stepped.scheduler.name() + "\" stepped by a task of scheduler \"" + stepper.scheduler.name()
                         + "\": a " + stepped.scheduler.kind() + " generator's body runs on a thread of its own, outside"
                         + " a task of another scheduler kind; make the generator on the task's scheduler"
-                        + " (Generator.of(body) inside the task)");
+                        + " (Generator.of(body), or Coro.asCompleted, inside the task)");
             }
             throw new IllegalStateException(what + " called outside a task: start one with Coro.run(...)");
         }

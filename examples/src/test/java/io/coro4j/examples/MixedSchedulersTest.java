@@ -192,7 +192,7 @@ class MixedSchedulersTest {
         assertThat(seen).isEqualTo("Yielded[value=IllegalStateException: Coro.sleep called in the body of a generator of"
                 + " scheduler \"" + loom.name() + "\" stepped by a task of scheduler \"" + pool.name() + "\": a loom"
                 + " generator's body runs on a thread of its own, outside a task of another scheduler kind; make the"
-                + " generator on the task's scheduler (Generator.of(body) inside the task)]");
+                + " generator on the task's scheduler (Generator.of(body), or Coro.asCompleted, inside the task)]");
         g.close();
     }
 
@@ -214,5 +214,32 @@ class MixedSchedulersTest {
                 + " scheduler after the step]");
         assertThat(pool.isShutdown()).as("refused before it shut anything down").isFalse();
         g.close();
+    }
+
+    /**
+     * Coro.asCompleted's javadoc: any task may iterate a loop another task made, except a loop made
+     * in a loom task iterated by a threadpool task, whose step is refused saying why (not a hang).
+     */
+    @ParameterizedTest
+    @CsvSource({"threadpool,loom", "loom,threadpool"})
+    void aLoopOfAsCompletedMadeInATaskOfOneKindIteratedByATaskOfTheOther(String maker, String iterator)
+            throws Exception {
+        Scheduler makes = create(maker);
+        Scheduler iterates = create(iterator);
+        Generator<io.coro4j.Task<Integer>, Object, Void> loop = run(makes, () -> Coro.asCompleted(List.of(
+                Coro.spawn(() -> 1), Coro.spawn(() -> 2))));
+        String seen = run(iterates, () -> outcome(() -> {
+            int sum = 0;
+            for (io.coro4j.Task<Integer> t : loop) {
+                sum += t.join();
+            }
+            return sum;
+        }));
+        assertThat(seen).isEqualTo(maker.equals("loom")
+                ? "IllegalStateException: iterating Coro.asCompleted called in the body of a generator of scheduler \""
+                        + makes.name() + "\" stepped by a task of scheduler \"" + iterates.name() + "\": a loom generator's"
+                        + " body runs on a thread of its own, outside a task of another scheduler kind; make the generator"
+                        + " on the task's scheduler (Generator.of(body), or Coro.asCompleted, inside the task)"
+                : "returned 3");
     }
 }
