@@ -378,7 +378,8 @@ public final class Task<T> implements Future<T> {
      *     exceptions and errors are rethrown as they are
      * @throws IllegalStateException if a task joins itself or a task it runs under (its parent, or
      *     theirs, and so on: they end only after it), also from inside a {@link Coro#blocking} call
-     *     it waits for, or in a completion callback that the end of a task running under it runs
+     *     it waits for or the body of a generator it steps that runs outside it (a loom generator
+     *     stepped by a threadpool task), or in a completion callback that the end of a task running under it runs
      *     (before its group hears of that end); or if called outside any task on a
      *     carrier thread that must not block (threadpool: a completion callback run by a task that
      *     ended), while the task has not ended: blocking there could block the task waited for too
@@ -558,8 +559,8 @@ public final class Task<T> implements Future<T> {
     /**
      * Refuses a wait ({@code Task.what}: join, get) by {@code caller} (null outside any task) for
      * this task, not ended, that would never end: a task waiting for itself or for a task it runs
-     * under; outside any task, a wait inside a {@link Coro#blocking} call or a completion callback
-     * that this task waits for; and, for an {@code untimed} one, a wait that would block a carrier
+     * under; outside any task, a wait inside a {@link Coro#blocking} call, a generator body or a
+     * completion callback that this task waits for; and, for an {@code untimed} one, a wait that would block a carrier
      * that must not block. (A timed get of a task by itself or an ancestor could only time out, its
      * carrier blocked meanwhile.)
      */
@@ -598,8 +599,9 @@ public final class Task<T> implements Future<T> {
 
     /**
      * Refuses a plain wait ({@code Task.what}) for this task, not ended, inside a
-     * {@link Coro#blocking} call of this task or of a task that runs under it: that task waits for
-     * the call to end, so the wait would never end.
+     * {@link Coro#blocking} call of this task or of a task that runs under it, or in the body of a
+     * generator that such a task steps and that runs outside it (a loom body stepped by a threadpool
+     * task): that task waits for the call or the body, so the wait would never end.
      */
     private void refuseInsideItsBlockingCall(String what) {
         Task<?> waiting = (Task<?>) FreshThreadLocals.get(Coro.BLOCKING_FOR);
@@ -607,6 +609,13 @@ public final class Task<T> implements Future<T> {
             throw new IllegalStateException("Task." + what + " of " + name() + " called inside Coro.blocking(...) of "
                     + waiting.name() + ", which waits for the call to end: it would wait forever; wait for it after"
                     + " the blocking call");
+        }
+        GeneratorCore<?, ?, ?> stepped = (GeneratorCore<?, ?, ?>) FreshThreadLocals.get(Coro.STEPPED_BY);
+        Task<?> stepper = stepped != null ? stepped.stepper : null;
+        if (stepper != null && (stepper == this || stepper.runsUnder(this))) {
+            throw new IllegalStateException("Task." + what + " of " + name() + " called in the body of a generator"
+                    + " stepped by " + stepper.name() + ", which waits for the body: it would wait forever; wait for it"
+                    + " outside the generator");
         }
     }
 
@@ -824,8 +833,8 @@ public final class Task<T> implements Future<T> {
      * gives up just as the task ends returns the outcome instead, keeping the interrupt status.
      *
      * @throws IllegalStateException as {@link #join()}: if a task gets itself or a task it runs
-     *     under (it would wait forever), also from inside a {@link Coro#blocking} call it waits for
-     *     or a completion callback that the end of a task running under it runs; or if called outside any task on a carrier thread that
+     *     under (it would wait forever), also from inside a {@link Coro#blocking} call or a
+     *     generator body it waits for, or a completion callback that the end of a task running under it runs; or if called outside any task on a carrier thread that
      *     must not block (threadpool: a completion callback run by a task that ended), while the
      *     task has not ended
      */

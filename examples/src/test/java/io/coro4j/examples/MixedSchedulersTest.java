@@ -217,6 +217,34 @@ class MixedSchedulersTest {
     }
 
     /**
+     * A plain join or get, in a loom generator's body, of the threadpool task that steps it (or of a
+     * task it runs under) would wait forever, that task waiting for the body: refused, as inside a
+     * Coro.blocking call of that task.
+     */
+    @Test
+    void aLoomGeneratorBodyJoiningTheThreadpoolTaskThatStepsItIsRefusedNotAHang() throws Exception {
+        Scheduler pool = create("threadpool");
+        Scheduler loom = create("loom");
+        List<String> seen = run(pool, () -> {
+            io.coro4j.Task<?> main = Coro.currentTask();
+            io.coro4j.Task<String> child = Coro.spawn(() -> {
+                Generator<String, Object, Void> g = Generator.of(loom, co -> {
+                    co.yield(outcome(() -> main.join()));
+                    co.yield(outcome(() -> main.get()));
+                    return null;
+                });
+                return g.next() + " " + g.next();
+            });
+            return List.of(child.join(), main.name(), child.name());
+        });
+        String refusal = "IllegalStateException: Task.%s of " + seen.get(1) + " called in the body of a generator"
+                + " stepped by " + seen.get(2) + ", which waits for the body: it would wait forever; wait for it"
+                + " outside the generator";
+        assertThat(seen.get(0)).isEqualTo("Yielded[value=" + refusal.formatted("join") + "] Yielded[value="
+                + refusal.formatted("get") + "]");
+    }
+
+    /**
      * Coro.asCompleted's javadoc: any task may iterate a loop another task made, except a loop made
      * in a loom task iterated by a threadpool task, whose step is refused saying why (not a hang).
      */
