@@ -33,7 +33,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * threadpool scheduler steps it. The body runs on a virtual thread of its own, outside that task
  * (Generator's javadoc): task operations there are refused with a message that says so, and a
  * close() of the stepping task's scheduler there, which would wait for that task while the task
- * waits for the body, is refused as inside that task.
+ * waits for the body, is refused as inside that task, as is a join or get there of that task or
+ * one it runs under; a loop of Coro.asCompleted made in a loom task is such a generator.
  */
 class MixedSchedulersTest {
 
