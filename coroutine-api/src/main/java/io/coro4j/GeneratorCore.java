@@ -93,6 +93,12 @@ final class GeneratorCore<Y, S, R> {
      */
     private Task<?> blockingFor;
     /**
+     * Carried with {@link #threadContext}: the generator whose body, stepped by a task of another
+     * scheduler kind, the resumer runs in ({@link Coro#STEPPED_BY}), or null, so that a loom body
+     * stepped there is inside that body as the resumer is (that task waits for both).
+     */
+    private GeneratorCore<?, ?, ?> steppedBy;
+    /**
      * The watch on the handle ({@link Abandonment}), made when the body first suspends (before
      * that there is nothing to close) and dropped when it ends.
      */
@@ -197,6 +203,9 @@ final class GeneratorCore<Y, S, R> {
         if (carryingContext) {
             CoroutineLocal.setThreadValues(threadContext);
             Coro.BLOCKING_FOR.set(blockingFor);
+            if (steppedBy != null) {
+                Coro.STEPPED_BY.set(steppedBy);
+            }
         } else if (stepper != null) {
             Coro.STEPPED_BY.set(this);
         }
@@ -212,6 +221,9 @@ final class GeneratorCore<Y, S, R> {
             threadContext = CoroutineLocal.threadSnapshot();
             CoroutineLocal.clearThreadValues();
             Coro.BLOCKING_FOR.remove();
+            if (steppedBy != null) {
+                Coro.STEPPED_BY.remove();
+            }
         } else if (stepper != null) {
             Coro.STEPPED_BY.remove();
         }
@@ -413,6 +425,7 @@ final class GeneratorCore<Y, S, R> {
         if (carry) {
             threadContext = CoroutineLocal.threadSnapshot();
             blockingFor = (Task<?>) FreshThreadLocals.get(Coro.BLOCKING_FOR);
+            steppedBy = (GeneratorCore<?, ?, ?>) FreshThreadLocals.get(Coro.STEPPED_BY);
         }
         carryingContext = carry;
         try {
@@ -426,6 +439,7 @@ final class GeneratorCore<Y, S, R> {
                 CoroutineLocal.setThreadValues(threadContext);
                 threadContext = null;
                 blockingFor = null;
+                steppedBy = null;
             }
         }
     }

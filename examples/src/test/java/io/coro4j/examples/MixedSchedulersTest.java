@@ -246,6 +246,59 @@ class MixedSchedulersTest {
     }
 
     /**
+     * A loom generator stepped inside the body of a loom generator that a threadpool task steps: its
+     * body runs on a virtual thread of its own too, and that task waits for it as for the outer body
+     * (a generator body iterated inside a Coro.blocking call is inside that call the same way). A task
+     * operation there says why it is refused, and a join of the stepping task or a close() of its
+     * scheduler there is refused, not a hang.
+     */
+    @Test
+    void aLoomGeneratorSteppedInTheBodyOfOneAThreadpoolTaskStepsIsRefusedAsThatBody() throws Exception {
+        Scheduler pool = create("threadpool");
+        Scheduler loom = create("loom");
+        List<String> seen = run(pool, () -> {
+            io.coro4j.Task<?> main = Coro.currentTask();
+            Generator<String, Object, Void> outer = Generator.of(loom, co -> {
+                Generator<String, Object, Void> inner = Generator.of(loom, in -> {
+                    in.yield(outcome(() -> {
+                        Coro.sleep(Duration.ofMillis(1));
+                        return "slept";
+                    }));
+                    in.yield(outcome(() -> main.join()));
+                    in.yield(outcome(() -> {
+                        pool.close();
+                        return "closed";
+                    }));
+                    return null;
+                });
+                for (String s : inner) {
+                    co.yield(s);
+                }
+                return null;
+            });
+            List<String> out = new ArrayList<>();
+            for (String s : outer) {
+                out.add(s);
+            }
+            out.add(main.name());
+            return out;
+        });
+        String task = seen.get(3);
+        assertThat(seen.subList(0, 3)).containsExactly(
+                "IllegalStateException: Coro.sleep called in the body of a generator of scheduler \"" + loom.name()
+                        + "\" stepped by a task of scheduler \"" + pool.name() + "\": a loom generator's body runs on a"
+                        + " thread of its own, outside a task of another scheduler kind; make the generator on the"
+                        + " task's scheduler (Generator.of(body), or Coro.asCompleted, inside the task)",
+                "IllegalStateException: Task.join of " + task + " called in the body of a generator stepped by " + task
+                        + ", which waits for the body: it would wait forever; wait for it outside the generator",
+                "IllegalStateException: close() called in the body of a generator of scheduler \"" + loom.name()
+                        + "\" stepped by " + task + ", a task of scheduler \"" + pool.name() + "\": it would wait for"
+                        + " that task, which waits for this step to end; call shutdown() instead, or close the"
+                        + " scheduler after the step");
+        assertThat(pool.isShutdown()).as("refused before it shut anything down").isFalse();
+    }
+
+    /**
      * Coro.asCompleted's javadoc: any task may iterate a loop another task made, except a loop made
      * in a loom task iterated by a threadpool task, whose step is refused saying why (not a hang).
      */
