@@ -159,19 +159,24 @@ public abstract class InterruptTck extends SchedulerTck {
             }
         });
         Task<String> t = task.get(10, TimeUnit.SECONDS);
+        AtomicReference<String> waited = new AtomicReference<>("not seen");
         String joined = onPlainThread(() -> {
-            Thread.currentThread().interrupt();
+            Thread joiner = Thread.currentThread();
+            joiner.interrupt();
             Thread.ofPlatform().daemon().start(() -> {
-                try {
-                    Thread.sleep(30); // the join has begun to wait, or returns at once if not
-                } catch (InterruptedException e) {
-                    throw new IllegalStateException(e);
+                // Set only once the join waits (a sleep instead let a slow joiner find the task
+                // ended and return at once, testing nothing); a join that spins on the status never waits.
+                long giveUp = System.nanoTime() + 5_000_000_000L;
+                while (joiner.getState() != Thread.State.WAITING && System.nanoTime() < giveUp) {
+                    Thread.onSpinWait();
                 }
+                waited.set(joiner.getState() == Thread.State.WAITING ? "the join waited" : "the join never waited");
                 go.set();
             });
             String v = t.join();
             return v + "; still interrupted: " + Thread.interrupted();
         });
+        assertThat(waited).hasValue("the join waited");
         assertThat(joined).isEqualTo("value; still interrupted: true");
         assertThat(main.get(10, TimeUnit.SECONDS)).isEqualTo("value");
     }
@@ -371,7 +376,13 @@ public abstract class InterruptTck extends SchedulerTck {
             s.close();
             closed.complete("closed; still interrupted: " + Thread.interrupted());
         });
-        Thread.sleep(50); // the closer waits, or has not begun to: either way it is interrupted before the end
+        // Interrupted once it waits (a sleep here let a slow closer be interrupted before it began to).
+        long giveUp = System.nanoTime() + 10_000_000_000L;
+        while (closer.getState() != Thread.State.WAITING && closer.getState() != Thread.State.TIMED_WAITING
+                && System.nanoTime() < giveUp) {
+            Thread.sleep(1);
+        }
+        assertThat(closer.getState()).as("the closer waits").isIn(Thread.State.WAITING, Thread.State.TIMED_WAITING);
         closer.interrupt();
         Thread.sleep(200);
         assertThat(closed).as("close ended by its interrupt").isNotDone();
