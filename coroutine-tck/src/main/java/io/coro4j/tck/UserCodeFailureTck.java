@@ -9,6 +9,8 @@ import com.google.common.util.concurrent.SettableFuture;
 import io.coro4j.Coro;
 import io.coro4j.ListenableFutures;
 import io.coro4j.Task;
+import java.io.IOException;
+import java.io.InputStream;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,6 +30,7 @@ public abstract class UserCodeFailureTck extends SchedulerTck {
         assertThat(runTask(Duration.ofSeconds(10), () -> Coro.spawn(() -> "fresh").join())).isEqualTo("fresh");
     }
 
+    /** Its initializer fails; defined afresh for each run ({@link #loaderOfAFreshFailsToInitialize()}). */
     static final class FailsToInitialize {
         static final int VALUE = fail();
 
@@ -36,12 +39,39 @@ public abstract class UserCodeFailureTck extends SchedulerTck {
         }
     }
 
+    /**
+     * A class loader of its own that defines {@link FailsToInitialize} anew, uninitialized: a class
+     * whose initializer failed stays failed in its loader for the JVM's life, so a second run of the
+     * test in one JVM (another subclass, a rerun) would see NoClassDefFoundError first.
+     */
+    private static ClassLoader loaderOfAFreshFailsToInitialize() throws IOException {
+        String name = FailsToInitialize.class.getName();
+        byte[] bytes;
+        try (InputStream in = FailsToInitialize.class.getResourceAsStream(name.substring(name.lastIndexOf('.') + 1) + ".class")) {
+            bytes = in.readAllBytes();
+        }
+        return new ClassLoader(UserCodeFailureTck.class.getClassLoader()) {
+            @Override
+            protected Class<?> loadClass(String n, boolean resolve) throws ClassNotFoundException {
+                if (!n.equals(name)) {
+                    return super.loadClass(n, resolve);
+                }
+                synchronized (getClassLoadingLock(n)) {
+                    Class<?> c = findLoadedClass(n);
+                    return c != null ? c : defineClass(n, bytes, 0, bytes.length);
+                }
+            }
+        };
+    }
+
     @Test
     void aClassInitializerThatFailsInATaskFailsItWithExceptionInInitializerError_thenNoClassDefFoundError() throws Exception {
+        String name = FailsToInitialize.class.getName();
+        ClassLoader loader = loaderOfAFreshFailsToInitialize();
         List<String> seen = runTask(Duration.ofSeconds(10), () -> {
             List<String> out = new ArrayList<>();
             for (int i = 0; i < 2; i++) {
-                Task<Integer> t = Coro.spawn(() -> FailsToInitialize.VALUE);
+                Task<Class<?>> t = Coro.spawn(() -> Class.forName(name, true, loader));
                 try {
                     t.join();
                     out.add("returned");
