@@ -12,10 +12,7 @@ module io.coro4j {
     exports io.coro4j;
     exports io.coro4j.channel;
     exports io.coro4j.spi;
-    exports io.coro4j.internal to
-            io.coro4j.scheduler.threadpool,
-            io.coro4j.scheduler.loom,
-            io.coro4j.http;
+    exports io.coro4j.internal to io.coro4j.http;
 
     // The conformance kit times its cancel-and-grant races by reading a primitive's lock.
     opens io.coro4j.channel to io.coro4j.tck;

@@ -79,9 +79,21 @@ public interface Scheduler extends AutoCloseable {
      *
      * @throws IllegalStateException if this is the default scheduler
      *     ({@link io.coro4j.Schedulers#defaultScheduler()}), which is never shut down; an
-     *     implementation checks with {@link io.coro4j.internal.DefaultScheduler#refuseShutdown}
+     *     implementation checks with {@link #refuseShutdownOfTheDefault}
      */
     void shutdown();
+
+    /**
+     * Refuses to shut {@code scheduler} down if it is the default scheduler
+     * ({@link io.coro4j.Schedulers#defaultScheduler()}): every {@code Coro.run} and generator that
+     * names no scheduler shares it for the JVM's life. An implementation calls this first in
+     * {@link #shutdown()}, and in {@link #close()} if it overrides it.
+     *
+     * @throws IllegalStateException if {@code scheduler} is the default scheduler
+     */
+    static void refuseShutdownOfTheDefault(Scheduler scheduler) {
+        io.coro4j.internal.DefaultScheduler.refuseShutdown(scheduler);
+    }
 
     /** Whether {@link #shutdown()} was called. */
     boolean isShutdown();
@@ -130,7 +142,7 @@ public interface Scheduler extends AutoCloseable {
      */
     @Override
     default void close() {
-        io.coro4j.internal.DefaultScheduler.refuseShutdown(this);
+        refuseShutdownOfTheDefault(this);
         String waiting = io.coro4j.internal.Tasks.blockingCallOf(this);
         if (waiting != null) {
             throw new IllegalStateException("close() called " + waiting);

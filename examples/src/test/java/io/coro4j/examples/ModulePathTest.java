@@ -73,7 +73,8 @@ class ModulePathTest {
     private static final List<String> WORKS_AFTER_SCHEDULER = List.of(
             "gather [1, 4, 9]",
             "channel [a, b, c]",
-            "generator 1, 11, returned 111");
+            "generator 1, 11, returned 111",
+            "default scheduler's shutdown refused");
 
     /** Short programs: C1 only and the serial collector, so that each child JVM starts fast on a small machine. */
     private static final List<String> CHILD_JVM = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");

@@ -71,5 +71,13 @@ public final class ModularMain {
         int second = g.send(first).value();
         Step<Integer, Integer> end = g.send(second);
         System.out.println("generator " + first + ", " + second + ", returned " + end.returnValue());
+        // What a scheduler of another module calls first in its shutdown(): reachable from outside
+        // coro4j's modules (io.coro4j.internal is not).
+        try {
+            Scheduler.refuseShutdownOfTheDefault(scheduler);
+            System.out.println("default scheduler's shutdown not refused");
+        } catch (IllegalStateException e) {
+            System.out.println("default scheduler's shutdown refused");
+        }
     }
 }

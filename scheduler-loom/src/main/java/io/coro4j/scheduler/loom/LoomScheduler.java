@@ -289,7 +289,7 @@ final class LoomScheduler implements Scheduler {
 
     @Override
     public void shutdown() {
-        io.coro4j.internal.DefaultScheduler.refuseShutdown(this);
+        Scheduler.refuseShutdownOfTheDefault(this);
         shutdown = true;
         if (live() == 0) {
             terminate();
@@ -320,7 +320,7 @@ final class LoomScheduler implements Scheduler {
 
     @Override
     public void close() {
-        io.coro4j.internal.DefaultScheduler.refuseShutdown(this); // first: the plainest refusal
+        Scheduler.refuseShutdownOfTheDefault(this); // first: the plainest refusal
         if (currentFiber() != null) {
             throw new IllegalStateException("close() called from fiber code of scheduler \"" + name
                     + "\": it would wait for its own fiber to end; call shutdown() instead");

@@ -313,7 +313,7 @@ final class ThreadPoolScheduler implements Scheduler {
 
     @Override
     public void shutdown() {
-        io.coro4j.internal.DefaultScheduler.refuseShutdown(this);
+        Scheduler.refuseShutdownOfTheDefault(this);
         shutdown = true;
         wakeAll();
     }
@@ -361,7 +361,7 @@ final class ThreadPoolScheduler implements Scheduler {
 
     @Override
     public void close() {
-        io.coro4j.internal.DefaultScheduler.refuseShutdown(this); // first: the plainest refusal
+        Scheduler.refuseShutdownOfTheDefault(this); // first: the plainest refusal
         Worker w = currentWorker();
         if (w != null) {
             throw new IllegalStateException("close() called from fiber code of scheduler \"" + name
