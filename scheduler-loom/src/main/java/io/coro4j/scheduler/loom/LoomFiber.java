@@ -239,6 +239,19 @@ final class LoomFiber implements Fiber, Runnable, Thread.UncaughtExceptionHandle
         }
     }
 
+    /**
+     * Called by this fiber's own thread after it started a fiber
+     * ({@link LoomScheduler#STARTS_PER_TIMED_YIELD}): parks for a nanosecond, so that its carrier
+     * leaves the queues the fibers it started fill and runs the fibers woken meanwhile; not a
+     * suspension point (no cancellation check, no count), and a park permit it takes is one the
+     * fiber's own permit already records.
+     */
+    void giveWayToWokenFibers() {
+        if (Thread.currentThread() == thread) {
+            yieldThroughTheTimer();
+        }
+    }
+
     /** How often (one in) {@link #yieldNow} parks for a nanosecond instead of {@code Thread.yield()}. */
     static final int TIMED_YIELD_ONE_IN = 32;
 
