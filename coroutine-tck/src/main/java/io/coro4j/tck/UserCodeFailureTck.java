@@ -14,6 +14,7 @@ import java.io.InputStream;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
@@ -130,22 +131,7 @@ public abstract class UserCodeFailureTck extends SchedulerTck {
     @Test
     void aCancelledAwaitWhoseStagesCancelThrowsStillEndsCancelled_withThatFailureSuppressed() throws Exception {
         CancelThrows<String> stage = new CancelThrows<>();
-        Throwable got = runTask(Duration.ofSeconds(10), () -> {
-            Task<String> t = Coro.spawn(() -> Coro.await(stage));
-            until("the task awaits", () -> scheduler.stats().parkedFibers() > 0);
-            t.cancel();
-            try {
-                t.join();
-                return null;
-            } catch (Throwable e) {
-                return e;
-            }
-        });
-        assertThat(got).isInstanceOf(CancellationException.class);
-        assertThat(got.getSuppressed()).containsExactly(stage.thrown);
-        assertThat(scheduler.taskCounters().cancelled()).isEqualTo(1);
-        assertThat(scheduler.taskCounters().failed()).isZero();
-        assertTheSchedulerGoesOn();
+        assertEndsCancelledWithSuppressed(() -> Coro.await(stage), stage.thrown);
     }
 
     @Test
@@ -155,8 +141,17 @@ public abstract class UserCodeFailureTck extends SchedulerTck {
         future.addListener(() -> {
             throw fromListener;
         }, MoreExecutors.directExecutor());
+        assertEndsCancelledWithSuppressed(() -> ListenableFutures.await((ListenableFuture<String>) future), fromListener);
+        assertThat(future.isCancelled()).isTrue();
+    }
+
+    /**
+     * Spawns {@code await}, cancels the task once it waits, and checks it ends cancelled (counted
+     * so, not failed) with exactly {@code suppressed} on its CancellationException.
+     */
+    private void assertEndsCancelledWithSuppressed(Callable<String> await, Throwable suppressed) throws Exception {
         Throwable got = runTask(Duration.ofSeconds(10), () -> {
-            Task<String> t = Coro.spawn(() -> ListenableFutures.await((ListenableFuture<String>) future));
+            Task<String> t = Coro.spawn(await);
             until("the task awaits", () -> scheduler.stats().parkedFibers() > 0);
             t.cancel();
             try {
@@ -166,9 +161,8 @@ public abstract class UserCodeFailureTck extends SchedulerTck {
                 return e;
             }
         });
-        assertThat(future.isCancelled()).isTrue();
         assertThat(got).isInstanceOf(CancellationException.class);
-        assertThat(got.getSuppressed()).containsExactly(fromListener);
+        assertThat(got.getSuppressed()).containsExactly(suppressed);
         assertThat(scheduler.taskCounters().cancelled()).isEqualTo(1);
         assertThat(scheduler.taskCounters().failed()).isZero();
         assertTheSchedulerGoesOn();
