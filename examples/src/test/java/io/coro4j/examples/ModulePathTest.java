@@ -32,14 +32,6 @@ import org.junit.jupiter.api.io.TempDir;
  * It spawns, gathers, uses a channel and a generator, and finds its scheduler through
  * {@code ServiceLoader}; without the export the threadpool scheduler names its module as the
  * flag's target.
- *
- * <p>Three more programs, each a module of its own, run the same way on both schedulers:
- * src/test/modular-http ({@code requires io.coro4j.http}) gathers GETs from a JDK HTTP server it
- * starts on 127.0.0.1; src/test/modular-metrics ({@code requires io.coro4j.metrics}) binds
- * {@code CoroutineMetrics} and {@code HttpClientMetrics} to Micrometer's simple and Prometheus
- * registries (Micrometer's jars are automatic modules) and prints meter values; src/test/modular-tck
- * ({@code requires io.coro4j.tck}, open to JUnit) runs kit suites with the JUnit Platform launcher,
- * among them the five tests that read a primitive's lock through the opening io.coro4j gives the kit.
  */
 class ModulePathTest {
 
@@ -47,26 +39,6 @@ class ModulePathTest {
     private static final String THREADPOOL = "io.coro4j.scheduler.threadpool";
     private static final String LOOM = "io.coro4j.scheduler.loom";
     private static final String JCTOOLS = "org.jctools.core";
-    private static final String HTTP = "io.coro4j.http";
-    private static final String METRICS = "io.coro4j.metrics";
-    private static final String TCK = "io.coro4j.tck";
-    private static final String THREADPOOL_EXPORT = "java.base/jdk.internal.vm=" + THREADPOOL;
-    private static final String HTTP_MAIN = "io.coro4j.examples.modular.http/io.coro4j.examples.modular.http.HttpMain";
-    private static final String METRICS_MAIN =
-            "io.coro4j.examples.modular.metrics/io.coro4j.examples.modular.metrics.MetricsMain";
-    private static final String TCK_MAIN = "io.coro4j.examples.modular.tck/io.coro4j.examples.modular.tck.TckMain";
-
-    /** Micrometer with its Prometheus registry: automatic modules (their jars name themselves in the manifest). */
-    private static final List<String> MICROMETER = List.of("micrometer.core", "micrometer.commons",
-            "micrometer.observation", "micrometer.registry.prometheus", "io.prometheus.metrics.config",
-            "io.prometheus.metrics.core", "io.prometheus.metrics.expositionformats", "io.prometheus.writer.text",
-            "io.prometheus.metrics.model", "io.prometheus.metrics.tracer.common", "HdrHistogram");
-
-    /** The kit and what it runs on: JUnit Jupiter and the Platform launcher, AssertJ, Guava. */
-    private static final List<String> KIT = List.of(TCK, "org.junit.jupiter.api", "org.junit.jupiter.params",
-            "org.junit.jupiter.engine", "org.junit.platform.commons", "org.junit.platform.engine",
-            "org.junit.platform.launcher", "org.opentest4j", "org.apiguardian.api", "org.assertj.core",
-            "com.google.common", "com.google.common.util.concurrent.internal");
     private static final String APP = "io.coro4j.examples.modular";
     private static final String MAIN = APP + "/io.coro4j.examples.modular.ModularMain";
 
@@ -76,52 +48,30 @@ class ModulePathTest {
             "generator 1, 11, returned 111",
             "default scheduler's shutdown refused");
 
-    /** Short programs: C1 only and the serial collector, so that each child JVM starts fast on a small machine. */
-    private static final List<String> CHILD_JVM = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
-
     @TempDir
     static Path dir;
 
     /** Where each module this test runs lies on the test class path, by module name. */
     private static Map<String, Path> modules;
     private static Path app;
-    private static Path httpApp;
-    private static Path metricsApp;
-    private static Path tckApp;
 
     @BeforeAll
-    static void compileThePrograms() throws IOException {
+    static void compileTheProgram() throws IOException {
         modules = modulesOnTheTestClassPath();
-        assertThat(modules).containsKeys(API, THREADPOOL, LOOM, JCTOOLS, HTTP, METRICS, TCK);
-        for (String coro4j : List.of(API, THREADPOOL, LOOM, HTTP, METRICS, TCK)) {
+        assertThat(modules).containsKeys(API, THREADPOOL, LOOM, JCTOOLS);
+        for (String coro4j : List.of(API, THREADPOOL, LOOM)) {
             ModuleDescriptor d = ModuleFinder.of(modules.get(coro4j)).find(coro4j).orElseThrow().descriptor();
             assertThat(d.isAutomatic()).as(coro4j + " has a module descriptor").isFalse();
         }
-        app = compile("modular-app", List.of(), API);
-        httpApp = compile("modular-http", List.of(), API, HTTP);
-        // It requires micrometer.registry.prometheus, an automatic module, as a user of it must.
-        metricsApp = compile("modular-metrics", List.of("requires-automatic"),
-                names(List.of(API, HTTP, METRICS), MICROMETER));
-        tckApp = compile("modular-tck", List.of(), names(List.of(API), KIT));
-    }
-
-    /**
-     * Compiles the named module in src/test/{@code program} against {@code names} (with
-     * {@code -Werror}, less the lint warnings in {@code lintOff}) into a folder of its own.
-     */
-    private static Path compile(String program, List<String> lintOff, String... names) throws IOException {
-        Path out = dir.resolve(program);
-        Path src = Path.of(System.getProperty("basedir", "."), "src", "test", program);
-        String lint = Stream.concat(Stream.of("-Xlint:all"), lintOff.stream().map(w -> "-" + w))
-                .collect(Collectors.joining(","));
-        List<String> args = new ArrayList<>(List.of("--release", "21", lint, "-Werror",
-                "--module-path", modulePath(Stream.of(names).map(ModulePathTest::module)), "-d", out.toString()));
+        app = dir.resolve("app");
+        Path src = Path.of(System.getProperty("basedir", "."), "src", "test", "modular-app");
+        List<String> args = new ArrayList<>(List.of("--release", "21", "-Xlint:all", "-Werror",
+                "--module-path", modules.get(API).toString(), "-d", app.toString()));
         try (Stream<Path> files = Files.walk(src)) {
             files.filter(f -> f.toString().endsWith(".java")).forEach(f -> args.add(f.toString()));
         }
         JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
         assertThat(javac.run(null, null, null, args.toArray(String[]::new))).as("javac " + args).isZero();
-        return out;
     }
 
     @Test
@@ -183,103 +133,6 @@ class ModulePathTest {
         assertThat(r.exit).as(r.toString()).isEqualTo(3);
     }
 
-    // ---- io.coro4j.http ----
-
-    @Test
-    void onLoomAModuleThatRequiresIoCoro4jHttpGathersGetsFromALoopbackServer() throws Exception {
-        Run r = java(httpApp, HTTP_MAIN, List.of(), List.of(), API, LOOM, HTTP);
-        assertThat(r.stdout).as(r.toString()).containsExactlyElementsOf(fetched("loom", LOOM));
-        assertThat(r.exit).as(r.toString()).isZero();
-    }
-
-    @Test
-    void onThreadpoolAModuleThatRequiresIoCoro4jHttpGathersGetsFromALoopbackServer() throws Exception {
-        Run r = java(httpApp, HTTP_MAIN, List.of("--add-exports", THREADPOOL_EXPORT), List.of(),
-                API, THREADPOOL, JCTOOLS, HTTP);
-        assertThat(r.stdout).as(r.toString()).containsExactlyElementsOf(fetched("threadpool", THREADPOOL));
-        assertThat(r.exit).as(r.toString()).isZero();
-    }
-
-    private static List<String> fetched(String kind, String module) {
-        return List.of(
-                "app io.coro4j.examples.modular.http, client io.coro4j.http on java.net.http, scheduler " + kind
-                        + " from " + module,
-                "gather GET /pages/1 -> 200 \"page 1\"",
-                "gather GET /pages/2 -> 200 \"page 2\"",
-                "gather GET /pages/3 -> 200 \"page 3\"",
-                "gather GET /pages/4 -> 404 \"\"",
-                "getAll [200, 200, 200, 404]");
-    }
-
-    // ---- io.coro4j.metrics ----
-
-    @Test
-    void onLoomAModuleBindsCoroutineAndHttpClientMetricsToMicrometerRegistries() throws Exception {
-        Run r = java(metricsApp, METRICS_MAIN, List.of(), List.of(),
-                names(List.of(API, LOOM, HTTP, METRICS), MICROMETER));
-        assertThat(r.stdout).as(r.toString()).containsExactlyElementsOf(metered("loom", LOOM));
-        assertThat(r.exit).as(r.toString()).isZero();
-    }
-
-    @Test
-    void onThreadpoolAModuleBindsCoroutineAndHttpClientMetricsToMicrometerRegistries() throws Exception {
-        Run r = java(metricsApp, METRICS_MAIN, List.of("--add-exports", THREADPOOL_EXPORT), List.of(),
-                names(List.of(API, THREADPOOL, JCTOOLS, HTTP, METRICS), MICROMETER));
-        assertThat(r.stdout).as(r.toString()).containsExactlyElementsOf(metered("threadpool", THREADPOOL));
-        assertThat(r.exit).as(r.toString()).isZero();
-    }
-
-    /**
-     * Five tasks complete, one fails, one is cancelled, three fetch (two 200s, a 404), and the main
-     * task completes: 11 spawned, 9 completed.
-     */
-    private static List<String> metered(String kind, String module) {
-        String tags = "name=\"modular\",scheduler=\"" + kind + "\"";
-        return List.of(
-                "app io.coro4j.examples.modular.metrics, metrics io.coro4j.metrics on micrometer.core, scheduler "
-                        + kind + " from " + module,
-                "outcomes [1, 4, 9, 16, 25, IllegalStateException, CancellationException, 200, 200, 404]",
-                "tasks spawned 11, completed 9, failed 1, cancelled 1",
-                "suspensions counted true, resumptions counted true",
-                "SimpleMeterRegistry http GET 200 SUCCESS 2, 404 CLIENT_ERROR 1",
-                "PrometheusMeterRegistry http GET 200 SUCCESS 2, 404 CLIENT_ERROR 1",
-                "coro4j_tasks_ended_total{name=\"modular\",outcome=\"cancelled\",scheduler=\"" + kind + "\"} 1.0",
-                "coro4j_tasks_ended_total{name=\"modular\",outcome=\"completed\",scheduler=\"" + kind + "\"} 9.0",
-                "coro4j_tasks_ended_total{name=\"modular\",outcome=\"failed\",scheduler=\"" + kind + "\"} 1.0",
-                "coro4j_tasks_spawned_total{" + tags + "} 11.0");
-    }
-
-    // ---- io.coro4j.tck ----
-
-    /**
-     * A scheduler author's tests in a named module that requires io.coro4j.tck, run by the JUnit
-     * Platform launcher on the module path: the discovery suite (4 tests), and the five tests of the
-     * channel, sync and select suites that read a primitive's lock through the opening io.coro4j
-     * gives the kit.
-     */
-    @Test
-    void onLoomTheKitRunsFromANamedModuleWithTheJUnitLauncher() throws Exception {
-        Run r = java(tckApp, TCK_MAIN, List.of(), List.of("loom"), names(List.of(API, LOOM), KIT));
-        assertThat(r.stdout).as(r.toString()).containsExactly(
-                "tests io.coro4j.examples.modular.tck, kit io.coro4j.tck, on loom",
-                "found 9, succeeded 9, failed 0, skipped 0, aborted 0");
-        assertThat(r.exit).as(r.toString()).isZero();
-    }
-
-    @Test
-    void onThreadpoolTheKitRunsFromANamedModuleWithTheJUnitLauncher() throws Exception {
-        Run r = java(tckApp, TCK_MAIN, List.of("--add-exports", THREADPOOL_EXPORT), List.of("threadpool"),
-                names(List.of(API, THREADPOOL, JCTOOLS), KIT));
-        assertThat(r.stdout).as(r.toString()).containsExactly(
-                "tests io.coro4j.examples.modular.tck, kit io.coro4j.tck, on threadpool",
-                "found 9, succeeded 9, failed 0, skipped 0, aborted 0");
-        assertThat(r.exit).as(r.toString()).isZero();
-    }
-
-    private static String[] names(List<String> first, List<String> more) {
-        return Stream.concat(first.stream(), more.stream()).toArray(String[]::new);
-    }
-
     private static List<String> concat(String... first) {
         List<String> all = new ArrayList<>(List.of(first));
         all.addAll(WORKS_AFTER_SCHEDULER);
@@ -296,23 +149,13 @@ class ModulePathTest {
 
     /** Runs the program with {@code options}, on a module path of the app and {@code names}. */
     private static Run java(List<String> options, String... names) throws Exception {
-        return java(app, MAIN, options, List.of(), names);
-    }
-
-    /**
-     * Runs {@code main} (module/class) of the program compiled to {@code program} with
-     * {@code options} and {@code args}, on a module path of the program and {@code names}.
-     */
-    private static Run java(Path program, String main, List<String> options, List<String> args, String... names)
-            throws Exception {
-        String modulePath = modulePath(Stream.concat(Stream.of(program), Stream.of(names).map(ModulePathTest::module)));
+        String modulePath = Stream.concat(Stream.of(app), Stream.of(names).map(modules::get))
+                .map(Path::toString).collect(Collectors.joining(File.pathSeparator));
         List<String> command = new ArrayList<>();
         command.add(ProcessHandle.current().info().command().orElseThrow());
-        command.addAll(CHILD_JVM);
         command.addAll(List.of("--module-path", modulePath));
         command.addAll(options);
-        command.addAll(List.of("-m", main));
-        command.addAll(args);
+        command.addAll(List.of("-m", MAIN));
         Path out = Files.createTempFile(dir, "out", ".txt");
         Path err = Files.createTempFile(dir, "err", ".txt");
         Process p = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
@@ -322,17 +165,6 @@ class ModulePathTest {
         }
         return new Run(command, p.exitValue(), Files.readAllLines(out, StandardCharsets.UTF_8),
                 Files.readString(err, StandardCharsets.UTF_8));
-    }
-
-    private static String modulePath(Stream<Path> entries) {
-        return entries.map(Path::toString).collect(Collectors.joining(File.pathSeparator));
-    }
-
-    /** Where the module {@code name} lies on the test class path. */
-    private static Path module(String name) {
-        Path p = modules.get(name);
-        assertThat(p).as("module " + name + " on the test class path " + modules.keySet()).isNotNull();
-        return p;
     }
 
     /**
