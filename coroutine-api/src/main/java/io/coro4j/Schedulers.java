@@ -35,10 +35,16 @@ public final class Schedulers {
     /** System property that names the scheduler to use when several are on the classpath. */
     public static final String PROPERTY = "coro4j.scheduler";
 
-    static final String NONE_FOUND = "No coro4j scheduler found on the classpath: add one of the artifacts"
-            + " io.coro4j:scheduler-threadpool (continuations on a thread pool of its own; needs the JVM flag"
-            + " --add-exports java.base/jdk.internal.vm=ALL-UNNAMED) or io.coro4j:scheduler-loom (virtual threads,"
-            + " no flags)";
+    static final String NONE_FOUND = Schedulers.class.getModule().isNamed()
+            ? "No coro4j scheduler found on the module path: add one of the modules"
+                    + " io.coro4j.scheduler.threadpool (artifact io.coro4j:scheduler-threadpool; continuations on a"
+                    + " thread pool of its own; needs the JVM flag"
+                    + " --add-exports java.base/jdk.internal.vm=io.coro4j.scheduler.threadpool) or"
+                    + " io.coro4j.scheduler.loom (artifact io.coro4j:scheduler-loom; virtual threads, no flags)"
+            : "No coro4j scheduler found on the classpath: add one of the artifacts"
+                    + " io.coro4j:scheduler-threadpool (continuations on a thread pool of its own; needs the JVM flag"
+                    + " --add-exports java.base/jdk.internal.vm=ALL-UNNAMED) or io.coro4j:scheduler-loom (virtual"
+                    + " threads, no flags)";
 
     private static final System.Logger LOG = System.getLogger(Schedulers.class.getName());
 

@@ -6,7 +6,11 @@ import java.lang.invoke.MethodType;
 /** Checks, without failing, whether this JVM lets us use {@code jdk.internal.vm.Continuation}. */
 final class ContinuationAccess {
 
-    static final String FLAG = "--add-exports java.base/jdk.internal.vm=ALL-UNNAMED";
+    /**
+     * The flag, with the target this code runs as: its module's name on the module path, ALL-UNNAMED
+     * on the class path (an export to the wrong one does not reach this code).
+     */
+    static final String FLAG = "--add-exports java.base/jdk.internal.vm=" + exportTarget(ContinuationAccess.class.getModule());
 
     private static final String PROBLEM = probe();
 
@@ -21,6 +25,11 @@ final class ContinuationAccess {
         if (PROBLEM != null) {
             throw new IllegalStateException(PROBLEM);
         }
+    }
+
+    /** The module name an {@code --add-exports} must name to reach code in {@code m}. */
+    static String exportTarget(Module m) {
+        return m.isNamed() ? m.getName() : "ALL-UNNAMED";
     }
 
     private static String probe() {

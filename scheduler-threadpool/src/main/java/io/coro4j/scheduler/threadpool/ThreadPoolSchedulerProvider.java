@@ -10,7 +10,9 @@ import io.coro4j.spi.SchedulerProvider;
  * by carrier threads the scheduler owns, with JCTools run queues and work stealing; a generator
  * resumes on the caller's thread with no thread switch.
  *
- * <p>Needs the JVM flag {@code --add-exports java.base/jdk.internal.vm=ALL-UNNAMED};
+ * <p>Needs the JVM flag {@code --add-exports java.base/jdk.internal.vm=ALL-UNNAMED} on the class
+ * path, {@code --add-exports java.base/jdk.internal.vm=io.coro4j.scheduler.threadpool} on the
+ * module path;
  * {@link #create} without it throws an {@link IllegalStateException} that names the flag.
  * Constructing the provider does nothing.
  */
