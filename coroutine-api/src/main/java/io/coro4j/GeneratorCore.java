@@ -432,9 +432,7 @@ final class GeneratorCore<Y, S, R> {
             return coroutine.resume();
         } finally {
             runner = null;
-            if (stepper != null) {
-                stepper = null;
-            }
+            stepper = null;
             if (carry) {
                 CoroutineLocal.setThreadValues(threadContext);
                 threadContext = null;

@@ -71,6 +71,14 @@ class MixedSchedulersTest {
         return f.get(10, TimeUnit.SECONDS);
     }
 
+    /** A generator of {@code scheduler} whose body yields, once, {@link #outcome} of {@code step}. */
+    private static Generator<String, Object, Void> yieldingTheOutcomeOf(Scheduler scheduler, Callable<?> step) {
+        return Generator.of(scheduler, co -> {
+            co.yield(outcome(step));
+            return null;
+        });
+    }
+
     private static String outcome(Callable<?> c) {
         try {
             return "returned " + c.call();
@@ -182,12 +190,9 @@ class MixedSchedulersTest {
     void aTaskOperationInALoomGeneratorSteppedByAThreadpoolTaskIsRefusedSayingWhy() throws Exception {
         Scheduler pool = create("threadpool");
         Scheduler loom = create("loom");
-        Generator<String, Object, Void> g = Generator.of(loom, co -> {
-            co.yield(outcome(() -> {
-                Coro.sleep(Duration.ofMillis(1));
-                return "slept";
-            }));
-            return null;
+        Generator<String, Object, Void> g = yieldingTheOutcomeOf(loom, () -> {
+            Coro.sleep(Duration.ofMillis(1));
+            return "slept";
         });
         String seen = run(pool, () -> g.next().toString());
         assertThat(seen).isEqualTo("Yielded[value=IllegalStateException: Coro.sleep called in the body of a generator of"
@@ -201,12 +206,9 @@ class MixedSchedulersTest {
     void closingTheSteppingTasksSchedulerInALoomGeneratorBodyIsRefusedNotAHang() throws Exception {
         Scheduler pool = create("threadpool");
         Scheduler loom = create("loom");
-        Generator<String, Object, Void> g = Generator.of(loom, co -> {
-            co.yield(outcome(() -> {
-                pool.close();
-                return "closed";
-            }));
-            return null;
+        Generator<String, Object, Void> g = yieldingTheOutcomeOf(loom, () -> {
+            pool.close();
+            return "closed";
         });
         List<String> seen = run(pool, () -> List.of(g.next().toString(), Coro.currentTask().name()));
         assertThat(seen.get(0)).isEqualTo("Yielded[value=IllegalStateException: close() called in the body of a generator of"
